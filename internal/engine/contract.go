@@ -1,0 +1,221 @@
+// Package engine is the orchestrator: it runs a runbook's steps in order,
+// persists every transition, resumes after a crash, waits at checkpoints,
+// and rolls steps back. It defines the Step and Check contracts and the
+// event stream, and knows nothing about Exchange or DNS.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Status is where a step is in its lifecycle:
+// pending → running → done | failed | waiting | skipped | rolled_back.
+type Status string
+
+// The step statuses. Their strings are part of `status --output json`.
+const (
+	StatusPending    Status = "pending"
+	StatusRunning    Status = "running"
+	StatusDone       Status = "done"
+	StatusFailed     Status = "failed"
+	StatusWaiting    Status = "waiting"
+	StatusSkipped    Status = "skipped"
+	StatusRolledBack Status = "rolled_back"
+)
+
+// Snapshot is what a step captured before its first write, as JSON. The
+// engine persists it before Apply runs and hands the stored copy back on
+// every later call, including after a crash: it is never captured twice.
+type Snapshot = json.RawMessage
+
+// Step is one runbook step, bound to its parameters and its clients.
+//
+// The engine drives a step as: Capture (once) → persist → Plan → PreChecks
+// → approval → Apply → PostChecks → checkpoint. Apply must be idempotent:
+// after a crash the engine calls it again with the stored snapshot.
+type Step interface {
+	// Capture reads the current value of everything Apply may change.
+	Capture(ctx context.Context, env Env) (Snapshot, error)
+	// Plan compares the snapshot with the desired state. It reads, never writes.
+	Plan(ctx context.Context, env Env, snap Snapshot) (Plan, error)
+	// PreChecks are run before Apply. A failed check stops the step.
+	PreChecks(env Env, snap Snapshot) []Check
+	// Apply makes the change. It may return an Outcome asking the engine
+	// to come back later (a checkpoint); the engine then calls Apply again
+	// once the time has come, so the call must be safe to repeat.
+	Apply(ctx context.Context, env Env, snap Snapshot) (Outcome, error)
+	// PostChecks are run after Apply. A failed check fails the step; they
+	// are also what `exrunbook check` runs for drift detection.
+	PostChecks(env Env, snap Snapshot) []Check
+	// Rollback restores the snapshot exactly (a $null stays $null). It
+	// reads what Apply recorded through env.Output.
+	Rollback(ctx context.Context, env Env, snap Snapshot) error
+}
+
+// Outcome is what Apply reports besides an error.
+type Outcome struct {
+	// WaitUntil, when non-zero, makes the step wait: unattended runs exit
+	// 75 and print the time; --wait sleeps; the TUI counts down.
+	WaitUntil time.Time
+	// Reason says what the step is waiting for.
+	Reason string
+}
+
+// Env is the step's window onto the engine while it runs.
+type Env interface {
+	// Now is the engine's clock (a fake one in tests).
+	Now() time.Time
+	// Logf emits a log-line event for the current step.
+	Logf(format string, args ...any)
+	// Progress emits a progress event: done of total units (e.g. "mailboxes").
+	Progress(done, total int, unit string)
+	// SetOutput records a value in the step's persisted outputs (e.g.
+	// "applied_at", the thumbprints it imported). It is written to the state
+	// file before SetOutput returns, so a crash right after it keeps it.
+	SetOutput(key string, v any) error
+	// Output reads a persisted output of any step of the runbook into v.
+	// It reports false when the step has no such output.
+	Output(stepID, key string, v any) (bool, error)
+}
+
+// Plan is what a step will change: current → desired.
+type Plan struct {
+	Summary string   `json:"summary,omitempty"`
+	Changes []Change `json:"changes"`
+}
+
+// Change is one value a step sets.
+type Change struct {
+	Target string `json:"target"` // e.g. "EX01\\owa (Default Web Site)"
+	Field  string `json:"field"`  // e.g. "ExternalUrl"
+	From   string `json:"from"`   // current value; "$null" for null
+	To     string `json:"to"`     // desired value
+}
+
+// NoChange reports whether the change is already in place.
+func (c Change) NoChange() bool { return c.From == c.To }
+
+// Pending counts the changes that are not yet in place.
+func (p Plan) Pending() int {
+	n := 0
+	for _, c := range p.Changes {
+		if !c.NoChange() {
+			n++
+		}
+	}
+	return n
+}
+
+// Check is a pre- or post-condition of a step.
+type Check interface {
+	Name() string
+	Run(ctx context.Context, env Env) CheckResult
+}
+
+// CheckStatus is a check's verdict.
+type CheckStatus string
+
+// The check verdicts. A warning is shown but does not stop the step.
+const (
+	CheckPass CheckStatus = "pass"
+	CheckWarn CheckStatus = "warn"
+	CheckFail CheckStatus = "fail"
+)
+
+// CheckResult is a check's verdict with the evidence behind it: the
+// certificate presented, the DNS answers, the URLs seen.
+type CheckResult struct {
+	Name     string      `json:"name"`
+	Status   CheckStatus `json:"status"`
+	Message  string      `json:"message"`
+	Evidence []string    `json:"evidence,omitempty"`
+}
+
+// EventKind names an event on the stream.
+type EventKind string
+
+// The events a run emits. The TUI, the plain printer and the JSON-lines
+// printer are three views of the same stream.
+const (
+	EventStepStarted EventKind = "step_started"
+	EventPlan        EventKind = "plan"
+	EventCheck       EventKind = "check"
+	EventApproval    EventKind = "approval"
+	EventProgress    EventKind = "progress"
+	EventLog         EventKind = "log"
+	EventAttempt     EventKind = "attempt"
+	EventWaiting     EventKind = "waiting"
+	EventDone        EventKind = "done"
+	EventFailed      EventKind = "failed"
+	EventSkipped     EventKind = "skipped"
+	EventRolledBack  EventKind = "rolled_back"
+)
+
+// Event is one thing that happened during a run.
+type Event struct {
+	Time      time.Time    `json:"time"`
+	Kind      EventKind    `json:"kind"`
+	Step      string       `json:"step,omitempty"`
+	Phase     string       `json:"phase,omitempty"` // "pre" | "post" for checks
+	Level     string       `json:"level,omitempty"` // "info" | "warn" | "error" for logs
+	Message   string       `json:"message,omitempty"`
+	Plan      *Plan        `json:"plan,omitempty"`
+	Check     *CheckResult `json:"check,omitempty"`
+	Progress  *Progress    `json:"progress,omitempty"`
+	WaitUntil *time.Time   `json:"wait_until,omitempty"`
+	Attempt   int          `json:"attempt,omitempty"`
+	Error     string       `json:"error,omitempty"`
+}
+
+// Progress is n of m units of batched work.
+type Progress struct {
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+	Unit  string `json:"unit,omitempty"`
+}
+
+// Sink consumes events. Emit must not block for long.
+type Sink interface{ Emit(Event) }
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Emit calls f(e).
+func (f SinkFunc) Emit(e Event) { f(e) }
+
+// transientError marks an error as worth retrying.
+type transientError struct{ err error }
+
+func (t transientError) Error() string { return t.err.Error() }
+func (t transientError) Unwrap() error { return t.err }
+
+// Transient marks err as transient (HTTP 5xx, connection reset, WinRM
+// TimedOut, Exchange throttling): the engine retries the phase with capped
+// exponential backoff and jitter. A nil err stays nil.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transientError{err}
+}
+
+// IsTransient reports whether err, or an error it wraps, was marked transient.
+func IsTransient(err error) bool {
+	var t transientError
+	return errors.As(err, &t)
+}
+
+// SafetyError is a refusal by a safety limit (an empty allow group, more
+// changes than --max-changes). It maps to exit code 5 and is never retried.
+type SafetyError struct {
+	Limit  string // e.g. "max-changes"
+	Detail string
+}
+
+func (e *SafetyError) Error() string {
+	return fmt.Sprintf("refused by safety limit %s: %s", e.Limit, e.Detail)
+}
