@@ -1,0 +1,386 @@
+package org
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+var zeroTime time.Time
+
+// NotFoundError is Exchange's ManagementObjectNotFoundException.
+type NotFoundError struct {
+	Identity         string
+	DomainController string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on '%s'.", e.Identity, e.DomainController)
+}
+
+// Category is the PowerShell error category Exchange reports.
+func (e *NotFoundError) Category() string { return "NotSpecified" }
+
+// ExceptionType is the .NET exception type Exchange throws.
+func (e *NotFoundError) ExceptionType() string {
+	return "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+}
+
+// AmbiguousError is Exchange's ManagementObjectAmbiguousException.
+type AmbiguousError struct{ Identity string }
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("The operation couldn't be performed because '%s' matches multiple entries.", e.Identity)
+}
+
+// Category is the PowerShell error category Exchange reports.
+func (e *AmbiguousError) Category() string { return "NotSpecified" }
+
+// ExceptionType is the .NET exception type Exchange throws.
+func (e *AmbiguousError) ExceptionType() string {
+	return "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException"
+}
+
+// InvalidValueError is a value that cannot be converted to an Exchange type.
+type InvalidValueError struct{ Value, Type string }
+
+func (e *InvalidValueError) Error() string {
+	return fmt.Sprintf("Cannot convert value \"%s\" to type \"%s\".", e.Value, e.Type)
+}
+
+// InvalidateIndex drops the identity index; the next lookup rebuilds it.
+// Store.Update calls it; code that changes names, addresses or membership
+// outside a Store must call it.
+func (o *Org) InvalidateIndex() {
+	o.idx.mu.Lock()
+	o.idx.built = false
+	o.idx.mbx, o.idx.grp, o.idx.byID = nil, nil, nil
+	o.idx.mu.Unlock()
+}
+
+func (o *Org) index() *index {
+	o.idx.mu.Lock()
+	defer o.idx.mu.Unlock()
+	if o.idx.built {
+		return &o.idx
+	}
+	o.idx.mbx = make(map[string][]*Mailbox, len(o.Mailboxes)*8)
+	o.idx.grp = make(map[string][]*Group, len(o.Groups)*8)
+	o.idx.byID = make(map[uuid.UUID]any, len(o.Mailboxes)+len(o.Groups))
+	for _, m := range o.Mailboxes {
+		o.idx.byID[m.Guid] = m
+		for _, k := range o.recipientKeys(m.Name, m.Alias, m.DisplayName, m.PrimarySmtpAddress, m.SamAccountName, m.UserPrincipalName, m.DistinguishedName, m.LegacyExchangeDN, m.EmailAddresses) {
+			o.idx.mbx[k] = appendUnique(o.idx.mbx[k], m)
+		}
+	}
+	for _, g := range o.Groups {
+		o.idx.byID[g.Guid] = g
+		for _, k := range o.recipientKeys(g.Name, g.Alias, g.DisplayName, g.PrimarySmtpAddress, g.SamAccountName, "", g.DistinguishedName, g.LegacyExchangeDN, nil) {
+			o.idx.grp[k] = appendUnique(o.idx.grp[k], g)
+		}
+	}
+	o.idx.built = true
+	return &o.idx
+}
+
+func appendUnique[T comparable](s []T, x T) []T {
+	for _, y := range s {
+		if y == x {
+			return s
+		}
+	}
+	return append(s, x)
+}
+
+// recipientKeys lists the lower-cased identity strings a recipient answers
+// to: name, alias, display name, SMTP addresses, DOMAIN\sam, UPN, DN and
+// legacy DN.
+func (o *Org) recipientKeys(name, alias, display, smtp, sam, upn, dn, legacy string, addrs []string) []string {
+	keys := []string{name, alias, smtp, dn, legacy, upn}
+	if sam != "" {
+		keys = append(keys, o.NetBIOS+`\`+sam, sam)
+	}
+	for _, a := range addrs {
+		if p, rest, ok := strings.Cut(a, ":"); ok && strings.EqualFold(p, "smtp") {
+			keys = append(keys, rest)
+		}
+	}
+	_ = display // Exchange does not resolve -Identity by display name.
+	out := keys[:0]
+	for _, k := range keys {
+		if k != "" {
+			out = append(out, strings.ToLower(k))
+		}
+	}
+	return out
+}
+
+// MailboxByGuid returns the mailbox with that GUID, or nil.
+func (o *Org) MailboxByGuid(id uuid.UUID) *Mailbox {
+	if m, ok := o.index().byID[id].(*Mailbox); ok {
+		return m
+	}
+	return nil
+}
+
+// GroupByGuid returns the group with that GUID, or nil.
+func (o *Org) GroupByGuid(id uuid.UUID) *Group {
+	if g, ok := o.index().byID[id].(*Group); ok {
+		return g
+	}
+	return nil
+}
+
+// RecipientByGuid returns the *Mailbox or *Group with that GUID, or nil.
+func (o *Org) RecipientByGuid(id uuid.UUID) any { return o.index().byID[id] }
+
+// FindMailbox resolves a mailbox identity as Exchange does: GUID, name,
+// alias, DN, legacy DN, SMTP address, DOMAIN\sam, sam or UPN,
+// case-insensitively.
+func (o *Org) FindMailbox(identity string) (*Mailbox, error) {
+	id := strings.TrimSpace(identity)
+	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
+		if m := o.MailboxByGuid(g); m != nil {
+			return m, nil
+		}
+	}
+	ms := o.index().mbx[strings.ToLower(id)]
+	switch len(ms) {
+	case 0:
+		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+	case 1:
+		return ms[0], nil
+	}
+	return nil, &AmbiguousError{Identity: identity}
+}
+
+// FindGroup resolves a group identity (GUID, name, alias, DN, SMTP address,
+// DOMAIN\sam).
+func (o *Org) FindGroup(identity string) (*Group, error) {
+	id := strings.TrimSpace(identity)
+	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
+		if gr := o.GroupByGuid(g); gr != nil {
+			return gr, nil
+		}
+	}
+	gs := o.index().grp[strings.ToLower(id)]
+	switch len(gs) {
+	case 0:
+		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+	case 1:
+		return gs[0], nil
+	}
+	return nil, &AmbiguousError{Identity: identity}
+}
+
+// FindRecipient resolves any recipient: it returns a *Mailbox or a *Group.
+func (o *Org) FindRecipient(identity string) (any, error) {
+	id := strings.TrimSpace(identity)
+	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
+		if r := o.RecipientByGuid(g); r != nil {
+			return r, nil
+		}
+	}
+	k := strings.ToLower(id)
+	ix := o.index()
+	n := len(ix.mbx[k]) + len(ix.grp[k])
+	switch {
+	case n == 0:
+		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+	case n > 1:
+		return nil, &AmbiguousError{Identity: identity}
+	case len(ix.mbx[k]) == 1:
+		return ix.mbx[k][0], nil
+	}
+	return ix.grp[k][0], nil
+}
+
+// ExpandGroup returns every mailbox reachable from the group through nested
+// groups, each once, in first-reached order. Cycles are tolerated.
+func (o *Org) ExpandGroup(g *Group) []*Mailbox {
+	var out []*Mailbox
+	seenM := map[uuid.UUID]bool{}
+	seenG := map[uuid.UUID]bool{}
+	var walk func(*Group)
+	walk = func(g *Group) {
+		if seenG[g.Guid] {
+			return
+		}
+		seenG[g.Guid] = true
+		for _, id := range g.Members {
+			switch r := o.RecipientByGuid(id).(type) {
+			case *Mailbox:
+				if !seenM[r.Guid] {
+					seenM[r.Guid] = true
+					out = append(out, r)
+				}
+			case *Group:
+				walk(r)
+			}
+		}
+	}
+	walk(g)
+	return out
+}
+
+// FindServer resolves a server by name, FQDN or GUID.
+func (o *Org) FindServer(identity string) (*Server, error) {
+	id := strings.TrimSpace(identity)
+	for _, s := range o.Servers {
+		if strings.EqualFold(s.Name, id) || strings.EqualFold(s.Fqdn, id) || strings.EqualFold(s.Guid.String(), id) {
+			return s, nil
+		}
+	}
+	return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+}
+
+// ServerVDirs returns the server's virtual directories of one kind.
+func (o *Org) ServerVDirs(kind, server string) []*VDir {
+	var out []*VDir
+	for _, v := range o.VirtualDirectories {
+		if v.Kind == kind && (server == "" || strings.EqualFold(v.Server, server)) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// FindVDirs resolves a virtual directory identity of one kind:
+// "SERVER\owa (Default Web Site)", "owa (Default Web Site)" (optionally
+// restricted to server), a GUID, or a name with the wildcard "*"
+// ("owa*", "EX01\owa*"). It may return several for a bare name without
+// server. None found is a NotFoundError.
+func (o *Org) FindVDirs(kind, identity, server string) ([]*VDir, error) {
+	id := strings.TrimSpace(identity)
+	var out []*VDir
+	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
+		for _, v := range o.VirtualDirectories {
+			if v.Kind == kind && v.Guid == g {
+				out = append(out, v)
+			}
+		}
+	} else {
+		srv, name := server, id
+		if s, n, ok := strings.Cut(id, `\`); ok {
+			srv, name = s, n
+		}
+		for _, v := range o.ServerVDirs(kind, "") {
+			if srv != "" && !strings.EqualFold(v.Server, srv) && !o.serverMatches(v.Server, srv) {
+				continue
+			}
+			if wildMatch(name, v.Name) {
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+	}
+	return out, nil
+}
+
+func (o *Org) serverMatches(name, identity string) bool {
+	s, err := o.FindServer(identity)
+	return err == nil && strings.EqualFold(s.Name, name)
+}
+
+// FindOutlookAnywhere resolves "SERVER\Rpc (Default Web Site)", a bare
+// name (optionally restricted to server) or a GUID.
+func (o *Org) FindOutlookAnywhere(identity, server string) ([]*OutlookAnywhere, error) {
+	id := strings.TrimSpace(identity)
+	var out []*OutlookAnywhere
+	g, gerr := uuid.Parse(id)
+	srv, name := server, id
+	if s, n, ok := strings.Cut(id, `\`); ok {
+		srv, name = s, n
+	}
+	for _, oa := range o.OutlookAnywhere {
+		switch {
+		case gerr == nil && len(id) >= 32:
+			if oa.Guid == g {
+				out = append(out, oa)
+			}
+		case (srv == "" || strings.EqualFold(oa.Server, srv) || o.serverMatches(oa.Server, srv)) && wildMatch(name, oa.Name):
+			out = append(out, oa)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+	}
+	return out, nil
+}
+
+// wildMatch compares case-insensitively; a "*" in pattern matches any run.
+func wildMatch(pattern, s string) bool {
+	p, t := strings.ToLower(pattern), strings.ToLower(s)
+	if !strings.Contains(p, "*") {
+		return p == t
+	}
+	parts := strings.Split(p, "*")
+	if !strings.HasPrefix(t, parts[0]) {
+		return false
+	}
+	t = t[len(parts[0]):]
+	for i := 1; i < len(parts)-1; i++ {
+		k := strings.Index(t, parts[i])
+		if k < 0 {
+			return false
+		}
+		t = t[k+len(parts[i]):]
+	}
+	return strings.HasSuffix(t, parts[len(parts)-1])
+}
+
+// ServerCertificates returns the certificates in one server's store.
+func (o *Org) ServerCertificates(server string) []*Certificate {
+	var out []*Certificate
+	for _, c := range o.Certificates {
+		if strings.EqualFold(c.Server, server) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// FindCertificate returns the certificate with that thumbprint on server.
+func (o *Org) FindCertificate(server, thumbprint string) (*Certificate, error) {
+	for _, c := range o.Certificates {
+		if strings.EqualFold(c.Server, server) && strings.EqualFold(c.Thumbprint, strings.TrimSpace(thumbprint)) {
+			return c, nil
+		}
+	}
+	return nil, &NotFoundError{Identity: thumbprint, DomainController: o.DomainController}
+}
+
+// ClientAccessFor returns the server's ClientAccessService, or nil.
+func (o *Org) ClientAccessFor(server string) *ClientAccessService {
+	for _, c := range o.ClientAccess {
+		if strings.EqualFold(c.Server, server) {
+			return c
+		}
+	}
+	return nil
+}
+
+// ProtocolFor returns the server's settings from list (PopSettings or
+// ImapSettings), or nil.
+func ProtocolFor(list []*ProtocolSettings, server string) *ProtocolSettings {
+	for _, p := range list {
+		if strings.EqualFold(p.Server, server) {
+			return p
+		}
+	}
+	return nil
+}
+
+// Zone returns the zone of the view ("internal" or "public"), or nil.
+func (o *Org) Zone(view string) *Zone {
+	for _, z := range o.Zones {
+		if z.View == view {
+			return z
+		}
+	}
+	return nil
+}
