@@ -99,6 +99,9 @@ func appendUnique[T comparable](s []T, x T) []T {
 // legacy DN.
 func (o *Org) recipientKeys(name, alias, display, smtp, sam, upn, dn, legacy string, addrs []string) []string {
 	keys := []string{name, alias, smtp, dn, legacy, upn}
+	if dn != "" {
+		keys = append(keys, CanonicalName(dn))
+	}
 	if sam != "" {
 		keys = append(keys, o.NetBIOS+`\`+sam, sam)
 	}
