@@ -443,8 +443,10 @@ type fakeWriter struct {
 }
 
 func (f *fakeWriter) WriteMsg(m *dns.Msg) error { f.msg = m; return nil }
-func (f *fakeWriter) TsigStatus() error          { return nil }
-func (f *fakeWriter) RemoteAddr() net.Addr       { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5353} }
+func (f *fakeWriter) TsigStatus() error         { return nil }
+func (f *fakeWriter) RemoteAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5353}
+}
 
 func FuzzServeDNS(f *testing.F) {
 	q := new(dns.Msg)
