@@ -1,0 +1,565 @@
+package wsman
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
+	"github.com/google/uuid"
+)
+
+const (
+	soapContentType        = "application/soap+xml;charset=UTF-8"
+	defaultEnvelopeSize    = 153600
+	minEnvelopeSize        = 8192
+	maxRequestBody         = 32 << 20
+	minOperationTimeout    = 100 * time.Millisecond
+	defaultShellsPerUser   = 30
+	defaultIdleTimeout     = 15 * time.Minute
+	defaultOperationLimit  = 60 * time.Second
+	connStateIdleTimeout   = 10 * time.Minute
+	envelopeSafetyMargin   = 64
+	maxExitCodeRenderWidth = len("-2147483648")
+)
+
+// Server is the WS-Management endpoint; it is an http.Handler for /wsman.
+type Server struct {
+	o         Options
+	dnsDomain string
+	users     map[string][]account // lower-case name → accounts
+	acceptor  *ntlm.Acceptor
+	now       func() time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	shells    map[string]*shell
+	conns     map[string]*connState // connections seen without ConnContext
+	lastSweep time.Time
+}
+
+// NewServer returns a server for o. Options.Executor is required.
+func NewServer(o Options) *Server {
+	if o.MaxEnvelopeSize <= 0 {
+		o.MaxEnvelopeSize = defaultEnvelopeSize
+	}
+	if o.MaxShellsPerUser <= 0 {
+		o.MaxShellsPerUser = defaultShellsPerUser
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = defaultIdleTimeout
+	}
+	if o.MaxOperationTimeout <= 0 {
+		o.MaxOperationTimeout = defaultOperationLimit
+	}
+	if o.Computer == "" {
+		o.Computer = "EX01"
+	}
+	s := &Server{
+		o:         o,
+		dnsDomain: o.DNSDomain,
+		users:     map[string][]account{},
+		now:       time.Now,
+		shells:    map[string]*shell{},
+		conns:     map[string]*connState{},
+	}
+	if s.dnsDomain == "" {
+		s.dnsDomain = strings.ToLower(o.Domain)
+	}
+	keys := make([]string, 0, len(o.Users))
+	for k := range o.Users {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a := account{domain: o.Domain, name: k, password: o.Users[k]}
+		if i := strings.IndexByte(k, '\\'); i >= 0 {
+			a.domain, a.name = k[:i], k[i+1:]
+		} else if i := strings.LastIndexByte(k, '@'); i >= 0 {
+			a.name = k[:i]
+			if d := k[i+1:]; !strings.EqualFold(d, s.dnsDomain) {
+				a.domain = d
+			}
+		}
+		lk := strings.ToLower(a.name)
+		s.users[lk] = append(s.users[lk], a)
+	}
+	s.acceptor = &ntlm.Acceptor{
+		NetBIOSDomain:   o.Domain,
+		NetBIOSComputer: o.Computer,
+		DNSDomain:       s.dnsDomain,
+		DNSComputer:     strings.ToLower(o.Computer) + "." + s.dnsDomain,
+		Password:        s.ntlmPassword,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Close terminates every running command and forgets every shell.
+func (s *Server) Close() {
+	s.cancel()
+	s.mu.Lock()
+	shells := s.shells
+	s.shells = map[string]*shell{}
+	s.mu.Unlock()
+	for _, sh := range shells {
+		for _, c := range sh.commands {
+			c.terminate()
+		}
+	}
+}
+
+// ServeHTTP handles one WS-Management request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.o.Stats != nil {
+		s.o.Stats.WinRMRequests.Add(1)
+	}
+	if d := s.o.Faults.Latency(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Content-Type", soapContentType)
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return // the client went away mid-request
+	}
+	if s.o.Faults.Drop() {
+		drop(w)
+		return
+	}
+	cs := s.conn(r)
+	user, ok := s.authenticate(w, r, cs, len(bytesTrimSpace(body)) == 0)
+	if !ok {
+		return
+	}
+	s.sweep()
+	if len(body) > maxRequestBody {
+		s.respond(w, nil, http.StatusRequestEntityTooLarge, faultSchema("the request is larger than the server accepts").render("", newMessageID(), s.o.Computer))
+		return
+	}
+	var session *ntlm.Session
+	if isEncrypted(r.Header.Get("Content-Type")) {
+		cs.mu.Lock()
+		session = cs.session
+		cs.mu.Unlock()
+		if session == nil {
+			s.respond(w, nil, http.StatusBadRequest, faultSchema("an encrypted message arrived on a connection without NTLM session security").render("", newMessageID(), s.o.Computer))
+			return
+		}
+		body, err = decryptMessage(session, r.Header.Get("Content-Type"), body)
+		if err != nil {
+			// A message that does not decrypt breaks the session: the
+			// RC4 streams are out of step. Windows answers 400.
+			cs.mu.Lock()
+			cs.user, cs.session = "", nil
+			cs.mu.Unlock()
+			w.Header().Set("Content-Type", soapContentType)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+	}
+	if len(bytesTrimSpace(body)) == 0 {
+		// pywinrm's blank POST that sets up the security context.
+		s.respond(w, session, http.StatusOK, nil)
+		return
+	}
+	req, err := parseRequest(body)
+	if err != nil {
+		s.respond(w, session, http.StatusInternalServerError, faultSchema(err.Error()).render(bestMessageID(body), newMessageID(), s.o.Computer))
+		return
+	}
+	if s.o.Faults.HTTP500() {
+		s.respond(w, session, http.StatusInternalServerError,
+			faultInternal("The WS-Management service cannot process the request because of an internal error (injected by the lab).").render(req.MessageID, newMessageID(), s.o.Computer))
+		return
+	}
+	status, resp := s.dispatch(r, user, req)
+	if status == 0 {
+		return // the client went away
+	}
+	s.respond(w, session, status, resp)
+}
+
+// respond writes a SOAP answer, encrypted when the request was.
+func (s *Server) respond(w http.ResponseWriter, session *ntlm.Session, status int, body []byte) {
+	if session != nil && len(body) > 0 {
+		ct, enc := encryptMessage(session, body)
+		w.Header().Set("Content-Type", ct)
+		body = enc
+	} else {
+		w.Header().Set("Content-Type", soapContentType)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// drop closes the connection without an answer.
+func drop(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			_ = c.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+func newMessageID() string { return "uuid:" + strings.ToUpper(uuid.NewString()) }
+
+func newID() string { return strings.ToUpper(uuid.NewString()) }
+
+func bytesTrimSpace(b []byte) []byte {
+	return []byte(strings.TrimSpace(string(b)))
+}
+
+// bestMessageID digs the MessageID out of a request that did not parse,
+// so that even a schema fault relates to it.
+func bestMessageID(b []byte) string {
+	s := string(b)
+	i := strings.Index(s, "MessageID>")
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len("MessageID>"):]
+	j := strings.IndexByte(s, '<')
+	if j < 0 || j > 200 {
+		return ""
+	}
+	return strings.TrimSpace(s[:j])
+}
+
+// sweep reaps idle shells and forgotten connections, at most once a
+// minute.
+func (s *Server) sweep() {
+	now := s.now()
+	var reaped []*shell
+	s.mu.Lock()
+	if now.Sub(s.lastSweep) < time.Minute {
+		s.mu.Unlock()
+		return
+	}
+	s.lastSweep = now
+	for id, sh := range s.shells {
+		if sh.busy == 0 && now.Sub(sh.lastUsed) > s.o.IdleTimeout {
+			delete(s.shells, id)
+			reaped = append(reaped, sh)
+		}
+	}
+	for k, cs := range s.conns {
+		if now.Sub(cs.lastUsed) > connStateIdleTimeout {
+			delete(s.conns, k)
+		}
+	}
+	s.mu.Unlock()
+	for _, sh := range reaped {
+		for _, c := range sh.commands {
+			c.terminate()
+		}
+	}
+}
+
+// dispatch runs one parsed request. Status 0 means the client went away.
+func (s *Server) dispatch(r *http.Request, user string, req *request) (int, []byte) {
+	var (
+		action string
+		body   string
+		f      *fault
+	)
+	switch req.Action {
+	case actionCreate:
+		action = nsXfer + "/CreateResponse"
+		body, f = s.create(r, user, req)
+	case actionDelete:
+		action = nsXfer + "/DeleteResponse"
+		f = s.delete(user, req)
+	case actionCommand:
+		action = nsShell + "/CommandResponse"
+		body, f = s.command(user, req)
+	case actionSend:
+		action = nsShell + "/SendResponse"
+		body, f = s.send(user, req)
+	case actionSignal:
+		action = nsShell + "/SignalResponse"
+		body, f = s.signal(user, req)
+	case actionReceive:
+		action = nsShell + "/ReceiveResponse"
+		var gone bool
+		body, f, gone = s.receive(r.Context(), user, req)
+		if gone {
+			return 0, nil
+		}
+	default:
+		f = faultActionNotSupported(req.Action)
+	}
+	if f != nil {
+		st := f.status
+		if st == 0 {
+			st = http.StatusInternalServerError
+		}
+		return st, f.render(req.MessageID, newMessageID(), s.o.Computer)
+	}
+	return http.StatusOK, envelope(action, req.MessageID, newMessageID(), body)
+}
+
+// acquire finds the request's shell for user and marks it busy; release
+// must follow.
+func (s *Server) acquire(user string, req *request) (*shell, *fault) {
+	id := req.Selectors["ShellId"]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.shells[id]
+	if sh == nil {
+		return nil, faultShellNotFound(id)
+	}
+	if sh.user != user {
+		return nil, faultAccessDenied()
+	}
+	sh.busy++
+	sh.lastUsed = s.now()
+	return sh, nil
+}
+
+func (s *Server) release(sh *shell) {
+	s.mu.Lock()
+	sh.busy--
+	sh.lastUsed = s.now()
+	s.mu.Unlock()
+}
+
+func (s *Server) create(r *http.Request, user string, req *request) (string, *fault) {
+	if req.ResourceURI != resourceCmd {
+		return "", faultResourceURI(req.ResourceURI)
+	}
+	if req.Shell == nil {
+		return "", faultSchema("Create carries no rsp:Shell")
+	}
+	now := s.now()
+	sh := &shell{id: newID(), user: user, created: now, lastUsed: now, commands: map[string]*command{}}
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return "", faultInternal("The WS-Management service is shutting down.")
+	}
+	n := 0
+	for _, o := range s.shells {
+		if o.user == user {
+			n++
+		}
+	}
+	if n >= s.o.MaxShellsPerUser {
+		s.mu.Unlock()
+		return "", faultQuota(s.o.MaxShellsPerUser)
+	}
+	s.shells[sh.id] = sh
+	s.mu.Unlock()
+	if s.o.Stats != nil {
+		s.o.Stats.Shells.Add(1)
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	addr := scheme + "://" + r.Host + r.URL.Path
+	in, out := "stdin", "stdout stderr"
+	if v := strings.TrimSpace(req.Shell.InputStreams); v != "" {
+		in = v
+	}
+	if v := strings.TrimSpace(req.Shell.OutputStreams); v != "" {
+		out = v
+	}
+	return `<x:ResourceCreated><a:Address>` + xmlText(addr) + `</a:Address><a:ReferenceParameters>` +
+		`<w:ResourceURI>` + resourceCmd + `</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">` + sh.id +
+		`</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
+		`<rsp:Shell><rsp:ShellId>` + sh.id + `</rsp:ShellId><rsp:ResourceUri>` + resourceCmd + `</rsp:ResourceUri>` +
+		`<rsp:Owner>` + xmlText(user) + `</rsp:Owner><rsp:ClientIP>` + xmlText(clientIP(r)) + `</rsp:ClientIP>` +
+		`<rsp:IdleTimeOut>` + isoDuration(s.o.IdleTimeout) + `</rsp:IdleTimeOut><rsp:InputStreams>` + xmlText(in) +
+		`</rsp:InputStreams><rsp:OutputStreams>` + xmlText(out) + `</rsp:OutputStreams></rsp:Shell>`, nil
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+func isoDuration(d time.Duration) string {
+	return "PT" + strings.TrimSuffix(strings.TrimSuffix(time.Duration(d.Milliseconds()*int64(time.Millisecond)).String(), "0s"), "s") + "S"
+}
+
+func (s *Server) delete(user string, req *request) *fault {
+	sh, f := s.acquire(user, req)
+	if f != nil {
+		return f
+	}
+	s.mu.Lock()
+	sh.busy--
+	delete(s.shells, sh.id)
+	cmds := sh.commands
+	sh.commands = map[string]*command{}
+	s.mu.Unlock()
+	for _, c := range cmds {
+		c.terminate()
+	}
+	return nil
+}
+
+func (s *Server) command(user string, req *request) (string, *fault) {
+	if req.CommandLine == nil {
+		return "", faultSchema("Command carries no rsp:CommandLine")
+	}
+	sh, f := s.acquire(user, req)
+	if f != nil {
+		return "", f
+	}
+	defer s.release(sh)
+	c := newCommand(s.ctx, newID())
+	args := make([]string, 0, len(req.CommandLine.Arguments))
+	for _, a := range req.CommandLine.Arguments {
+		args = append(args, a)
+	}
+	cmd := Command{User: user, Command: strings.TrimSpace(req.CommandLine.Command), Arguments: args, ShellID: sh.id, CommandID: c.id}
+	s.mu.Lock()
+	sh.commands[c.id] = c
+	s.mu.Unlock()
+	go c.run(s.o.Executor, cmd)
+	return `<rsp:CommandResponse><rsp:CommandId>` + c.id + `</rsp:CommandId></rsp:CommandResponse>`, nil
+}
+
+// findCommand looks a command of sh up.
+func (s *Server) findCommand(sh *shell, id string) *command {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sh.commands[id]
+}
+
+func (s *Server) send(user string, req *request) (string, *fault) {
+	if req.Send == nil {
+		return "", faultSchema("Send carries no rsp:Send")
+	}
+	sh, f := s.acquire(user, req)
+	if f != nil {
+		return "", f
+	}
+	defer s.release(sh)
+	for _, st := range req.Send.Streams {
+		if st.Name != "stdin" {
+			return "", faultSchema("Send names the stream " + st.Name + "; the shell's input stream is stdin")
+		}
+		c := s.findCommand(sh, st.CommandID)
+		if c == nil {
+			return "", faultCommandNotFound(st.CommandID)
+		}
+		data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(st.Data))
+		if err != nil {
+			return "", faultSchema("the stdin stream is not base64")
+		}
+		if err := c.stdin.write(data, st.End == "true" || st.End == "1"); err != nil {
+			return "", faultInternal("The command's input stream is closed or full: " + err.Error())
+		}
+	}
+	return `<rsp:SendResponse/>`, nil
+}
+
+func (s *Server) signal(user string, req *request) (string, *fault) {
+	if req.Signal == nil {
+		return "", faultSchema("Signal carries no rsp:Signal")
+	}
+	sh, f := s.acquire(user, req)
+	if f != nil {
+		return "", f
+	}
+	defer s.release(sh)
+	c := s.findCommand(sh, req.Signal.CommandID)
+	if c == nil {
+		return "", faultCommandNotFound(req.Signal.CommandID)
+	}
+	switch strings.TrimSpace(req.Signal.Code) {
+	case signalTerminate:
+		s.mu.Lock()
+		delete(sh.commands, c.id)
+		s.mu.Unlock()
+		c.terminate()
+	case signalCtrlC, signalCtrlBreak:
+		c.cancel()
+	default:
+		return "", faultSchema("unknown signal code " + req.Signal.Code)
+	}
+	return `<rsp:SignalResponse/>`, nil
+}
+
+// receive long-polls a command's output. gone is true when the client
+// went away before an answer.
+func (s *Server) receive(ctx context.Context, user string, req *request) (body string, f *fault, gone bool) {
+	if req.Receive == nil {
+		return "", faultSchema("Receive carries no rsp:Receive"), false
+	}
+	maxEnv := s.o.MaxEnvelopeSize
+	if req.MaxEnvelopeSize > 0 {
+		maxEnv = req.MaxEnvelopeSize
+	}
+	if maxEnv < minEnvelopeSize {
+		return "", faultEncodingLimit(maxEnv), false
+	}
+	timeout := req.OperationTimeout
+	if timeout <= 0 || timeout > s.o.MaxOperationTimeout {
+		timeout = s.o.MaxOperationTimeout
+	}
+	timeout = max(timeout, minOperationTimeout)
+	sh, f := s.acquire(user, req)
+	if f != nil {
+		return "", f, false
+	}
+	defer s.release(sh)
+	id := req.Receive.DesiredStream.CommandID
+	c := s.findCommand(sh, id)
+	if c == nil {
+		return "", faultCommandNotFound(id), false
+	}
+	var want [2]bool
+	for _, name := range strings.Fields(req.Receive.DesiredStream.Streams) {
+		for i, n := range streamNames {
+			if strings.EqualFold(name, n) {
+				want[i] = true
+			}
+		}
+	}
+	if !want[0] && !want[1] {
+		want = [2]bool{true, true}
+	}
+	// The largest envelope this Receive could produce without output:
+	// both streams present with End, Done with the widest exit code.
+	full := chunk{present: [2]bool{true, true}, end: [2]bool{true, true}, done: true, exitCode: -2147483648}
+	overhead := len(envelope(nsShell+"/ReceiveResponse", req.MessageID, newMessageID(), renderReceive(c.id, full)))
+	b64 := maxEnv - overhead - envelopeSafetyMargin - 8 // 8: padding of two base64 runs
+	budget := b64 / 4 * 3
+	if budget < 3 {
+		return "", faultEncodingLimit(maxEnv), false
+	}
+	ch, timedOut, err := c.receive(ctx, timeout, budget, want)
+	if err != nil {
+		return "", nil, true
+	}
+	if timedOut {
+		return "", faultTimedOut(), false
+	}
+	return renderReceive(c.id, ch), nil, false
+}
