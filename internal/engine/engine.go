@@ -53,7 +53,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, clock: opts.Clock, retry: opts.Retry, steps: opts.Runbook.Steps,
 		index: map[string]int{}, waiters: map[string]context.CancelFunc{},
-		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))}
+		rnd: newRand()}
 	if e.clock == nil {
 		e.clock = SystemClock()
 	}
@@ -140,6 +140,10 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		return fail(err)
 	}
 	return e, nil
+}
+
+func newRand() *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))
 }
 
 func (e *Engine) newFile() *state.File {

@@ -195,6 +195,9 @@ func parse(path string, b []byte) (*File, error) {
 
 func describeJSONError(b []byte, err error) error {
 	var se *json.SyntaxError
+	if errors.As(err, &se) && se.Offset >= int64(len(b)) {
+		return fmt.Errorf("truncated JSON: it ends after %d bytes in the middle of a value", len(b))
+	}
 	if errors.As(err, &se) {
 		return fmt.Errorf("invalid JSON at byte %d of %d: %v", se.Offset, len(b), err)
 	}
