@@ -124,7 +124,7 @@ type checkFunc struct {
 	fn   func(env Env) CheckResult
 }
 
-func (c checkFunc) Name() string                               { return c.name }
+func (c checkFunc) Name() string                                 { return c.name }
 func (c checkFunc) Run(ctx context.Context, env Env) CheckResult { return c.fn(env) }
 
 // testStep sets keys of the fake organisation to desired values. Its
