@@ -1,0 +1,234 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Secret is a secret value that never prints itself: String, GoString,
+// every fmt verb, JSON and text marshalling all give "[redacted]". Reveal
+// returns the value for the one place that needs it.
+type Secret struct{ v string }
+
+// NewSecret wraps v.
+func NewSecret(v string) Secret { return Secret{v} }
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return s.v }
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s.v == "" }
+
+// String returns "[redacted]".
+func (s Secret) String() string { return redacted }
+
+// GoString returns "[redacted]".
+func (s Secret) GoString() string { return redacted }
+
+// Format writes "[redacted]" for every verb.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// MarshalJSON writes "[redacted]".
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText writes "[redacted]".
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Prompter asks the operator for a secret; name says which one (e.g.
+// "Exchange password for CONTOSO\admin").
+type Prompter func(name string) (string, error)
+
+var (
+	prompterMu sync.RWMutex
+	prompter   Prompter
+)
+
+// SetPrompter installs the hook that asks for a secret that is neither in
+// the environment nor in a file (the TUI sets it). nil removes it.
+func SetPrompter(p Prompter) {
+	prompterMu.Lock()
+	defer prompterMu.Unlock()
+	prompter = p
+}
+
+func currentPrompter() Prompter {
+	prompterMu.RLock()
+	defer prompterMu.RUnlock()
+	return prompter
+}
+
+// The environment variables that carry secrets.
+const (
+	EnvExchangePassword = "EXRUNBOOK_EXCHANGE_PASSWORD"
+	EnvTSIGSecret       = "EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET"
+	EnvPFXPassword      = "EXRUNBOOK_CERTIFICATE_PFX_PASSWORD"
+	EnvProbePassword    = "EXRUNBOOK_PROBE_PASSWORD"
+)
+
+// secretSpec describes where one secret comes from.
+type secretSpec struct {
+	name    string // shown to the operator
+	env     string
+	fileKey string
+	file    func(*Config) string
+}
+
+var (
+	specExchangePassword = secretSpec{"Exchange password", EnvExchangePassword, "exchange.password_file", func(c *Config) string { return c.Exchange.PasswordFile }}
+	specTSIGSecret       = secretSpec{"TSIG secret", EnvTSIGSecret, "public_dns.tsig.secret_file", func(c *Config) string { return c.PublicDNS.TSIG.SecretFile }}
+	specPFXPassword      = secretSpec{"PFX password", EnvPFXPassword, "certificate.pfx_password_file", func(c *Config) string { return c.Certificate.PFXPasswordFile }}
+	specProbePassword    = secretSpec{"Autodiscover probe password", EnvProbePassword, "autodiscover.probe.password_file", func(c *Config) string { return c.Autodiscover.Probe.PasswordFile }}
+)
+
+// secretStore caches secrets once read.
+type secretStore struct {
+	mu     sync.Mutex
+	env    func(string) (string, bool)
+	values map[string]Secret
+}
+
+func newSecretStore(env func(string) (string, bool)) *secretStore {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	return &secretStore{env: env, values: map[string]Secret{}}
+}
+
+// ErrNoSecret is wrapped by the error returned when a secret is nowhere to
+// be found (no environment variable, no file, no prompt).
+var ErrNoSecret = errors.New("secret not configured")
+
+func (c *Config) secret(spec secretSpec) (Secret, error) {
+	if c.secrets == nil {
+		c.secrets = newSecretStore(nil)
+	}
+	st := c.secrets
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s, ok := st.values[spec.env]; ok {
+		return s, nil
+	}
+	var s Secret
+	if v, ok := st.env(spec.env); ok && v != "" {
+		s = Secret{v}
+	} else if f := spec.file(c); f != "" {
+		v, err := ReadSecretFile(spec.fileKey, f)
+		if err != nil {
+			return Secret{}, err
+		}
+		s = Secret{v}
+	} else if p := currentPrompter(); p != nil {
+		v, err := p(spec.name)
+		if err != nil {
+			return Secret{}, fmt.Errorf("%s: %w", spec.name, err)
+		}
+		if v == "" {
+			return Secret{}, fmt.Errorf("%s: %w: nothing was entered", spec.name, ErrNoSecret)
+		}
+		s = Secret{v}
+	} else {
+		return Secret{}, fmt.Errorf("%s: %w: set %s, or name a file with mode 0600 in %s", spec.name, ErrNoSecret, spec.env, spec.fileKey)
+	}
+	st.values[spec.env] = s
+	return s, nil
+}
+
+func reveal(s Secret, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	return s.v, nil
+}
+
+// ExchangePassword returns the WinRM password, from EXRUNBOOK_EXCHANGE_PASSWORD,
+// exchange.password_file or the prompt, in that order.
+func (c *Config) ExchangePassword() (string, error) { return reveal(c.secret(specExchangePassword)) }
+
+// TSIGSecret returns the base64 TSIG secret, from
+// EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET, public_dns.tsig.secret_file or the prompt.
+func (c *Config) TSIGSecret() (string, error) {
+	s, err := c.secret(specTSIGSecret)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimSpace(s.v)
+	if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+		return "", fmt.Errorf("TSIG secret (from %s or %s) is not valid base64; expected a key such as `tsig-keygen` writes", specTSIGSecret.env, specTSIGSecret.fileKey)
+	}
+	return v, nil
+}
+
+// PFXPassword returns the PFX password, from EXRUNBOOK_CERTIFICATE_PFX_PASSWORD,
+// certificate.pfx_password_file or the prompt.
+func (c *Config) PFXPassword() (string, error) { return reveal(c.secret(specPFXPassword)) }
+
+// ProbePassword returns the Autodiscover probe users' password, from
+// EXRUNBOOK_PROBE_PASSWORD, autodiscover.probe.password_file or the prompt.
+func (c *Config) ProbePassword() (string, error) { return reveal(c.secret(specProbePassword)) }
+
+// HasProbePassword reports whether a probe password is available without
+// prompting (environment or file).
+func (c *Config) HasProbePassword() bool {
+	if c.Autodiscover.Probe.PasswordFile != "" {
+		return true
+	}
+	env := os.LookupEnv
+	if c.secrets != nil {
+		env = c.secrets.env
+	}
+	v, ok := env(EnvProbePassword)
+	return ok && v != ""
+}
+
+// ReadSecretFile reads a secret from path, refusing a file that group or
+// others may read. key names the config key for the messages. A trailing
+// newline is removed.
+func ReadSecretFile(key, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot read secret file %q: %v", key, path, unwrapPath(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot stat secret file %q: %v", key, path, unwrapPath(err))
+	}
+	if err := checkSecretMode(key, path, fi); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot read secret file %q: %v", key, path, unwrapPath(err))
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return "", fmt.Errorf("%s: secret file %q is empty; expected the secret on its first line", key, path)
+	}
+	return v, nil
+}
+
+func checkSecretMode(key, path string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: %q is not a regular file; expected a file holding the secret", key, path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s: secret file %q has mode %04o, readable by group or others; expected 0600 or stricter: run chmod 600 %s", key, path, perm, path)
+	}
+	return nil
+}
+
+// unwrapPath drops the *PathError wrapper so the path is not repeated.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
