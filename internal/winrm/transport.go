@@ -1,0 +1,317 @@
+package winrm
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	ntlmssp "github.com/Azure/go-ntlmssp"
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
+	krbconfig "github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/spnego"
+	mz "github.com/masterzen/winrm"
+	"github.com/masterzen/winrm/soap"
+)
+
+// maxResponse bounds one WS-Man answer; envelopes are ~150 KB.
+const maxResponse = 16 << 20
+
+// cleanupTimeout bounds the Signal and Delete sent after a cancellation.
+const cleanupTimeout = 10 * time.Second
+
+// httpLayer is the HTTP side shared by every call of one Client: one
+// connection pool, one TLS config, the credentials.
+type httpLayer struct {
+	client   *http.Client
+	url      string
+	auth     Auth
+	user     string
+	password string
+	krb      *krbclient.Client
+	spn      string
+}
+
+func newHTTPLayer(cfg Config, ep endpoint) (*httpLayer, error) {
+	tlsCfg := &tls.Config{
+		InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // only when explicitly configured
+		ServerName:         cfg.TLSServerName,
+		MinVersion:         tls.VersionTLS12,
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("exchange.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("exchange.ca_file %s: no PEM certificate in it", cfg.CAFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if cfg.Auth == AuthCertificate {
+		cert, err := tls.LoadX509KeyPair(cfg.ClientCert, cfg.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate for exchange.auth certificate: %w", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+		tlsCfg.Renegotiation = tls.RenegotiateOnceAsClient
+	}
+	op := cfg.OperationTimeout
+	if op <= 0 {
+		op = 60 * time.Second
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsCfg,
+		TLSHandshakeTimeout:   30 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: op + 30*time.Second, // the server holds a Receive for up to OperationTimeout
+	}
+	var rt http.RoundTripper = tr
+	if cfg.Auth == AuthNTLM {
+		rt = ntlmssp.Negotiator{RoundTripper: tr}
+	}
+	h := &httpLayer{
+		client:   &http.Client{Transport: rt},
+		url:      ep.url,
+		auth:     cfg.Auth,
+		user:     cfg.User,
+		password: cfg.Password,
+	}
+	if cfg.Auth == AuthKerberos {
+		krb, spn, err := kerberosClient(cfg, ep)
+		if err != nil {
+			return nil, err
+		}
+		h.krb, h.spn = krb, spn
+	}
+	return h, nil
+}
+
+// kerberosClient builds the gokrb5 client from krb5.conf and a keytab or
+// the password. It does not contact the KDC.
+func kerberosClient(cfg Config, ep endpoint) (*krbclient.Client, string, error) {
+	kc, err := krbconfig.Load(cfg.KrbConf)
+	if err != nil {
+		return nil, "", fmt.Errorf("krb5.conf %s: %w", cfg.KrbConf, err)
+	}
+	user, realm := cfg.User, cfg.Realm
+	if i := strings.LastIndex(user, "@"); i >= 0 {
+		if realm == "" {
+			realm = user[i+1:]
+		}
+		user = user[:i]
+	} else if i := strings.Index(user, `\`); i >= 0 {
+		user = user[i+1:]
+	}
+	if realm == "" {
+		realm = kc.LibDefaults.DefaultRealm
+	}
+	if realm == "" {
+		return nil, "", errors.New("kerberos realm unknown: give user@REALM, a realm, or default_realm in krb5.conf")
+	}
+	realm = strings.ToUpper(realm)
+	var cl *krbclient.Client
+	if cfg.Keytab != "" {
+		kt, err := keytab.Load(cfg.Keytab)
+		if err != nil {
+			return nil, "", fmt.Errorf("keytab %s: %w", cfg.Keytab, err)
+		}
+		cl = krbclient.NewWithKeytab(user, realm, kt, kc, krbclient.DisablePAFXFAST(true))
+	} else {
+		cl = krbclient.NewWithPassword(user, realm, cfg.Password, kc, krbclient.DisablePAFXFAST(true), krbclient.AssumePreAuthentication(true))
+	}
+	spn := cfg.SPN
+	if spn == "" {
+		spn = "HTTP/" + ep.host
+	}
+	return cl, spn, nil
+}
+
+// transporter is the masterzen Transporter of one call: it posts through
+// the shared httpLayer under the call's context, and turns 401, 5xx and
+// SOAP faults into errors (masterzen's own Post lets them pass).
+type transporter struct {
+	ctx context.Context
+	h   *httpLayer
+}
+
+// Transport is a no-op: the HTTP side is configured once in newHTTPLayer.
+func (t *transporter) Transport(*mz.Endpoint) error { return nil }
+
+// Post sends one SOAP message and returns the answer's body.
+func (t *transporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, error) {
+	body := m.String()
+	ctx := t.ctx
+	if isCleanup(body) {
+		// Signal and Delete must still reach the server when the call was
+		// cancelled, or the command and shell linger there.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.h.url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	switch t.h.auth {
+	case AuthBasic, AuthNTLM:
+		// For NTLM the Negotiator turns these credentials into the
+		// NEGOTIATE/AUTHENTICATE handshake.
+		req.SetBasicAuth(t.h.user, t.h.password)
+	case AuthKerberos:
+		if err := spnego.SetSPNEGOHeader(t.h.krb, req, t.h.spn); err != nil {
+			return "", fmt.Errorf("kerberos (SPN %s): %w", t.h.spn, err)
+		}
+	case AuthCertificate:
+		req.Header.Set("Authorization", "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual")
+	}
+	resp, err := t.h.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return "", fmt.Errorf("reading WinRM answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		he := &HTTPError{Status: resp.StatusCode}
+		if f, ok := parseFault(data); ok {
+			he.Subcode, he.Fault = f.subcode, f.text
+		}
+		return "", he
+	}
+	if !strings.Contains(resp.Header.Get("Content-Type"), "application/soap+xml") {
+		return "", fmt.Errorf("WinRM answer has Content-Type %q, expected application/soap+xml", resp.Header.Get("Content-Type"))
+	}
+	if f, ok := parseFault(data); ok {
+		return "", &HTTPError{Status: http.StatusInternalServerError, Subcode: f.subcode, Fault: f.text}
+	}
+	return string(data), nil
+}
+
+// checkedTransporter wraps a masterzen transporter (NTLM message
+// encryption) whose Post does not report HTTP statuses: it turns empty
+// answers and SOAP faults into errors.
+type checkedTransporter struct {
+	inner mz.Transporter
+}
+
+func (t *checkedTransporter) Transport(ep *mz.Endpoint) error { return t.inner.Transport(ep) }
+
+func (t *checkedTransporter) Post(c *mz.Client, m *soap.SoapMessage) (string, error) {
+	body, err := t.inner.Post(c, m)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(body) == "" {
+		return "", errors.New("WinRM answered with an empty body (http error 500 or a rejected request)")
+	}
+	if f, ok := parseFault([]byte(body)); ok {
+		return "", &HTTPError{Status: http.StatusInternalServerError, Subcode: f.subcode, Fault: f.text}
+	}
+	return body, nil
+}
+
+func isCleanup(body string) bool {
+	return strings.Contains(body, "/windows/shell/Signal<") || strings.Contains(body, "/transfer/Delete<")
+}
+
+type fault struct {
+	subcode string
+	text    string
+}
+
+// parseFault finds a SOAP 1.2 Fault in a WS-Man answer and returns its
+// subcode and its most specific text (the WSManFault message, else the
+// Reason).
+func parseFault(data []byte) (fault, bool) {
+	if !bytes.Contains(data, []byte("Fault")) {
+		return fault{}, false
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	var f fault
+	var found, inSubcode bool
+	var path []string
+	var reason, message strings.Builder
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			path = append(path, t.Name.Local)
+			switch t.Name.Local {
+			case "Fault":
+				found = true
+			case "Subcode":
+				inSubcode = true
+			}
+		case xml.EndElement:
+			if len(path) > 0 {
+				path = path[:len(path)-1]
+			}
+			if t.Name.Local == "Subcode" {
+				inSubcode = false
+			}
+		case xml.CharData:
+			if !found || len(path) == 0 {
+				continue
+			}
+			s := strings.TrimSpace(string(t))
+			if s == "" {
+				continue
+			}
+			switch leaf := path[len(path)-1]; {
+			case leaf == "Value" && inSubcode:
+				f.subcode = s
+			case leaf == "Text" && contains(path, "Reason"):
+				appendSp(&reason, s)
+			case contains(path, "WSManFault") && (leaf == "Message" || leaf == "ProviderFault"):
+				appendSp(&message, s)
+			}
+		}
+	}
+	if !found {
+		return fault{}, false
+	}
+	f.text = message.String()
+	if f.text == "" {
+		f.text = reason.String()
+	} else if r := reason.String(); r != "" && !strings.Contains(f.text, r) {
+		f.text = r + ": " + f.text
+	}
+	return f, true
+}
+
+func contains(path []string, s string) bool {
+	for _, p := range path {
+		if p == s {
+			return true
+		}
+	}
+	return false
+}
+
+func appendSp(b *strings.Builder, s string) {
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	b.WriteString(s)
+}
