@@ -1,0 +1,79 @@
+package steps
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/engine"
+)
+
+// Deps is what step factories get: the configuration and the clients the
+// steps share. It is a struct so that clients can be added as fields
+// without changing the Factory signature.
+type Deps struct {
+	// Config is the validated configuration.
+	Config *config.Config
+}
+
+// Factory builds one step of kind for the runbook step id, from the
+// step's `with:` parameters (nil when the runbook gives none).
+type Factory func(id string, with map[string]any, deps *Deps) (engine.Step, error)
+
+// Registry maps step kinds to their factories. It is safe for concurrent use.
+type Registry struct {
+	mu    sync.RWMutex
+	kinds map[string]Factory
+}
+
+// NewRegistry returns an empty registry (tests use their own).
+func NewRegistry() *Registry { return &Registry{kinds: map[string]Factory{}} }
+
+// Register adds kind. Registering a kind twice, an empty kind or a nil
+// factory is a programming error and panics.
+func (r *Registry) Register(kind string, f Factory) {
+	if kind == "" || f == nil {
+		panic("steps: Register needs a kind and a factory")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.kinds[kind]; dup {
+		panic(fmt.Sprintf("steps: kind %q registered twice", kind))
+	}
+	r.kinds[kind] = f
+}
+
+// Lookup returns the factory of kind.
+func (r *Registry) Lookup(kind string) (Factory, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f, ok := r.kinds[kind]
+	return f, ok
+}
+
+// Kinds returns the registered kinds, sorted.
+func (r *Registry) Kinds() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.kinds))
+	for k := range r.kinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var defaultRegistry = NewRegistry()
+
+// Default is the registry that the step files register into.
+func Default() *Registry { return defaultRegistry }
+
+// Register adds kind to the default registry; step files call it from init().
+func Register(kind string, f Factory) { defaultRegistry.Register(kind, f) }
+
+// Lookup finds kind in the default registry.
+func Lookup(kind string) (Factory, bool) { return defaultRegistry.Lookup(kind) }
+
+// Kinds lists the default registry's kinds, sorted.
+func Kinds() []string { return defaultRegistry.Kinds() }
