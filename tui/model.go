@@ -138,7 +138,7 @@ func New(ctrl Controller, events *Events, opts Options) *Model {
 		approvals: make(chan approvalRequest),
 		logView:   viewport.New(78, 4),
 		detail:    viewport.New(50, 12),
-		bar:       progress.New(progress.WithDefaultGradient(), progress.WithoutPercentage()),
+		bar:       progress.New(progress.WithDefaultGradient(), progress.WithoutPercentage(), progress.WithColorProfile(opts.Renderer.ColorProfile())),
 		prog:      map[string]*progressState{},
 		rechecks:  map[string][]engine.CheckResult{},
 	}
@@ -276,7 +276,7 @@ func (m *Model) onOpDone(msg opDoneMsg) (tea.Model, tea.Cmd) {
 	case errors.As(msg.err, &waiting):
 		m.setNotice(fmt.Sprintf("%s is waiting until %s: %s", msg.step, waiting.Until.Local().Format("15:04:05"), waiting.Reason), false)
 	case errors.As(msg.err, &approval):
-		m.setNotice(fmt.Sprintf("%s was not applied: not approved", msg.step), false)
+		m.setNotice(fmt.Sprintf("apply of %s cancelled: nothing was changed", msg.step), false)
 	default:
 		m.setNotice(fmt.Sprintf("%s of %s failed: %v", msg.op, msg.step, msg.err), true)
 	}

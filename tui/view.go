@@ -12,7 +12,7 @@ import (
 
 // The fixed parts of the screen, in rows and columns.
 const (
-	listWidth  = 26 // the step list, borders included
+	listWidth  = 33 // the step list, borders included
 	logRows    = 4  // visible log lines
 	minWidth   = 80
 	minHeight  = 24
@@ -76,7 +76,7 @@ func (m *Model) headerLine(w int) string {
 }
 
 func (m *Model) listView() string {
-	inner := listWidth - 4
+	inner := listWidth - 2
 	var b strings.Builder
 	for i, s := range m.steps {
 		st := m.st.status[s.Status]
@@ -160,10 +160,15 @@ func (m *Model) renderDetail() {
 		}
 		lines = append([]string{style.Render(truncate(m.notice, w)), ""}, lines...)
 	}
-	for i := range lines {
-		lines[i] = truncate(lines[i], w)
+	var out []string
+	for _, l := range lines {
+		if lipgloss.Width(l) <= w {
+			out = append(out, l)
+			continue
+		}
+		out = append(out, wrap(l, w)...)
 	}
-	m.detail.SetContent(strings.Join(lines, "\n"))
+	m.detail.SetContent(strings.Join(out, "\n"))
 }
 
 func (m *Model) confirmApplyLines(w int) []string {
@@ -180,7 +185,7 @@ func (m *Model) confirmApplyLines(w int) []string {
 		lines = append(lines, fmt.Sprintf("This will change %d value(s):", pending))
 		for _, c := range p.Changes {
 			if !c.NoChange() {
-				lines = append(lines, m.changeLine(c, w))
+				lines = append(lines, m.changeLines(c, w)...)
 			}
 		}
 	}
@@ -190,11 +195,23 @@ func (m *Model) confirmApplyLines(w int) []string {
 	return append(lines, "", m.st.key.Render("y")+" apply   "+m.st.key.Render("n")+" cancel")
 }
 
-func (m *Model) changeLine(c engine.Change, w int) string {
+// changeLines renders one change as a before → after diff: on one line
+// when it fits, otherwise the old value and the new value on lines of their
+// own, so that no URL is ever cut.
+func (m *Model) changeLines(c engine.Change, w int) []string {
+	head := "  " + c.Target + " " + c.Field
 	if c.NoChange() {
-		return m.st.dim.Render(truncate(fmt.Sprintf("  %s %s: %s (no change)", c.Target, c.Field, c.From), w))
+		line := head + ": " + c.From + " (no change)"
+		if lipgloss.Width(line) <= w {
+			return []string{m.st.dim.Render(line)}
+		}
+		return []string{m.st.dim.Render(head), m.st.dim.Render("      " + c.From + " (no change)")}
 	}
-	return fmt.Sprintf("  %s %s: %s → %s", c.Target, c.Field, m.st.from.Render(c.From), m.st.to.Render(c.To))
+	one := head + ": " + c.From + " → " + c.To
+	if lipgloss.Width(one) <= w {
+		return []string{head + ": " + m.st.from.Render(c.From) + " → " + m.st.to.Render(c.To)}
+	}
+	return []string{head, "      " + m.st.from.Render(c.From), "    → " + m.st.to.Render(c.To)}
 }
 
 func (m *Model) stepLines(w int) []string {
@@ -220,7 +237,7 @@ func (m *Model) stepLines(w int) []string {
 			lines = append(lines, wrap("  "+s.Plan.Summary, w)...)
 		}
 		for _, c := range s.Plan.Changes {
-			lines = append(lines, m.changeLine(c, w))
+			lines = append(lines, m.changeLines(c, w)...)
 		}
 	}
 	lines = append(lines, m.checkLines("Pre-checks", s.PreChecks, w)...)
@@ -263,7 +280,13 @@ func (m *Model) checkLines(title string, results []engine.CheckResult, w int) []
 		default:
 			mark = m.st.fail.Render("✗ FAIL")
 		}
-		lines = append(lines, truncate(fmt.Sprintf("  %s %s: %s", mark, r.Name, r.Message), w))
+		for i, l := range wrap(fmt.Sprintf("%s %s: %s", mark, r.Name, r.Message), w-4) {
+			if i == 0 {
+				lines = append(lines, "  "+l)
+			} else {
+				lines = append(lines, "         "+l)
+			}
+		}
 		for _, e := range r.Evidence {
 			lines = append(lines, m.st.dim.Render(truncate("      "+e, w)))
 		}
@@ -324,7 +347,7 @@ func wrap(text string, w int) []string {
 	}
 	var out []string
 	for _, para := range strings.Split(text, "\n") {
-		out = append(out, strings.Split(ansi.Wordwrap(para, w, ""), "\n")...)
+		out = append(out, strings.Split(ansi.Wrap(para, w, ""), "\n")...)
 	}
 	return out
 }
