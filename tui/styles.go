@@ -9,9 +9,9 @@ import (
 // profile and NO_COLOR can turn colour off in one place.
 type styles struct {
 	header, dim, selected, title, section, key, notice, errText lipgloss.Style
-	pass, warn, fail, from, to                                lipgloss.Style
-	pane, paneFocus, dialog                                   lipgloss.Style
-	status                                                    map[engine.Status]lipgloss.Style
+	pass, warn, fail, from, to                                  lipgloss.Style
+	pane, paneFocus, dialog                                     lipgloss.Style
+	status                                                      map[engine.Status]lipgloss.Style
 }
 
 func newStyles(r *lipgloss.Renderer) styles {

@@ -219,7 +219,7 @@ func (m *Model) stepLines(w int) []string {
 	if !ok {
 		return []string{"This runbook has no steps."}
 	}
-	lines := []string{m.st.title.Render(s.ID+": "+s.Title), m.statusLine(s)}
+	lines := []string{m.st.title.Render(s.ID + ": " + s.Title), m.statusLine(s)}
 	if s.Error != "" {
 		lines = append(lines, "")
 		for _, l := range wrap("Error: "+s.Error, w) {
