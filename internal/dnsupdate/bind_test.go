@@ -84,6 +84,7 @@ func soaAside(t *testing.T, s *bindtest.Server) string {
 }
 
 func TestSwapAndRollbackAgainstBIND(t *testing.T) {
+	t.Parallel()
 	s, c := startPublic(t)
 	ctx := ctxT(t)
 	before := s.DigAnswers(t, digQueries...)
@@ -146,6 +147,7 @@ func TestSwapAndRollbackAgainstBIND(t *testing.T) {
 }
 
 func TestConflictAgainstBIND(t *testing.T) {
+	t.Parallel()
 	s, c := startPublic(t)
 	ctx := ctxT(t)
 	snap, err := c.Snapshot(ctx, "outlook.contoso.test", "outlook-ext.contoso.test")
@@ -191,6 +193,7 @@ func TestConflictAgainstBIND(t *testing.T) {
 }
 
 func TestServerRefusalsAgainstBIND(t *testing.T) {
+	t.Parallel()
 	s, good := startPublic(t)
 	ctx := ctxT(t)
 	before := s.DigAnswers(t, digQueries...)
@@ -264,6 +267,7 @@ func TestServerRefusalsAgainstBIND(t *testing.T) {
 }
 
 func TestNameserversFromNSRecords(t *testing.T) {
+	t.Parallel()
 	_, c := startPublic(t)
 	ns, err := c.Nameservers(ctxT(t), testZone, "53")
 	if err != nil {
@@ -280,6 +284,7 @@ func TestNameserversFromNSRecords(t *testing.T) {
 }
 
 func TestVerifyNamesLaggingServer(t *testing.T) {
+	t.Parallel()
 	bindtest.Require(t, "rndc")
 	primary, c := startPublic(t)
 	second := bindtest.Start(t, bindtest.Options{Zone: testZone, ZoneText: publicZone("2026112201")})
@@ -331,6 +336,7 @@ func TestVerifyNamesLaggingServer(t *testing.T) {
 }
 
 func TestVerifyWrongDataAndUnreachable(t *testing.T) {
+	t.Parallel()
 	s, c := startPublic(t)
 	ctx := ctxT(t)
 	c.Timeout = 300 * time.Millisecond
@@ -355,6 +361,7 @@ func TestVerifyWrongDataAndUnreachable(t *testing.T) {
 }
 
 func TestResolveInternalAgainstBIND(t *testing.T) {
+	t.Parallel()
 	s := bindtest.Start(t, bindtest.Options{Zone: testZone, ZoneText: `$TTL 300
 @ IN SOA ns1.contoso.test. hostmaster.contoso.test. 1 3600 600 86400 60
 @ IN NS ns1.contoso.test.

@@ -51,6 +51,8 @@ func CheckHostname(name string) (string, error) {
 	}
 	for _, label := range strings.Split(bare, ".") {
 		switch {
+		case label == "":
+			return "", fmt.Errorf("name %q has an empty label", name)
 		case len(label) > 63:
 			return "", fmt.Errorf("name %q: label %q is %d characters long; at most 63 are allowed", name, label, len(label))
 		case strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-"):
