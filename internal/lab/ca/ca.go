@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,8 +255,8 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// Issue makes a server certificate for subject CN with the given DNS names as
-// SANs, valid from notBefore to notAfter, with a fresh RSA 2048 key (drawn
+// Issue makes a server certificate for subject CN with the given names as
+// SANs (DNS names, or IP addresses such as "127.0.0.1"), valid from notBefore to notAfter, with a fresh RSA 2048 key (drawn
 // from stream when it is not nil).
 func (c *CA) Issue(commonName string, sans []string, notBefore, notAfter time.Time, stream io.Reader) (*Leaf, error) {
 	key, err := GenerateKey(stream)
@@ -277,10 +278,20 @@ func (c *CA) sign(subject pkix.Name, sans []string, pub crypto.PublicKey, notBef
 	if err != nil {
 		return nil, err
 	}
+	var dnsNames []string
+	var ips []net.IP
+	for _, n := range sans {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dnsNames = append(dnsNames, n)
+		}
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:       sn,
 		Subject:            subject,
-		DNSNames:           append([]string(nil), sans...),
+		DNSNames:           dnsNames,
+		IPAddresses:        ips,
 		NotBefore:          notBefore.UTC().Truncate(time.Second),
 		NotAfter:           notAfter.UTC().Truncate(time.Second),
 		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

@@ -80,6 +80,13 @@ func TestIssue(t *testing.T) {
 			}
 		})
 	}
+	ipLeaf, err := c.Issue("ex01.contoso.test", []string{"ex01.contoso.test", "127.0.0.1"}, now, now.AddDate(1, 0, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ipLeaf.Cert.IPAddresses) != 1 || ipLeaf.Cert.VerifyHostname("127.0.0.1") != nil || len(ipLeaf.Cert.DNSNames) != 1 {
+		t.Errorf("IP SAN: %v %v", ipLeaf.Cert.IPAddresses, ipLeaf.Cert.DNSNames)
+	}
 	if _, err := c.Issue("none", nil, now, now, nil); err == nil {
 		t.Error("a certificate without SANs was issued")
 	}
