@@ -303,6 +303,7 @@ func TestVerifyNamesLaggingServer(t *testing.T) {
 	want, _ := fwd.Expected()
 	req := VerifyRequest{Nameservers: []string{primary.Addr, second.Addr}, Expect: want}
 	rep := c.Verify(ctx, req)
+	t.Logf("summary: %s\nevidence:\n%s", rep.Summary(), strings.Join(rep.Evidence(), "\n"))
 	if rep.OK() {
 		t.Fatalf("verify passed with a lagging server:\n%s", strings.Join(rep.Evidence(), "\n"))
 	}

@@ -379,7 +379,11 @@ func (v *verifier) server(ctx context.Context, addr, name string) ServerReport {
 		}
 		got := fromRRs(want.Name, want.Type, r.Answer)
 		rep.Answers = append(rep.Answers, got)
-		rep.Evidence = append(rep.Evidence, fmt.Sprintf("; @%s %s %s: status %s, flags %s", addr, want.Name, want.TypeString(), rcodeName(r.Rcode), flags(r)))
+		none := ""
+		if !got.Exists() {
+			none = ", no records"
+		}
+		rep.Evidence = append(rep.Evidence, fmt.Sprintf("; @%s %s %s: status %s, flags %s%s", addr, want.Name, want.TypeString(), rcodeName(r.Rcode), flags(r), none))
 		rep.Evidence = append(rep.Evidence, got.Lines()...)
 		if !r.Authoritative {
 			rep.Authoritative = false
@@ -396,6 +400,9 @@ func (v *verifier) server(ctx context.Context, addr, name string) ServerReport {
 		case want.Exists() && want.TTL != 0 && want.TTL != got.TTL:
 			rep.Wrong = append(rep.Wrong, fmt.Sprintf("%s %s: want TTL %d, got %d", want.Name, want.TypeString(), want.TTL, got.TTL))
 		}
+	}
+	for _, w := range rep.Wrong {
+		rep.Evidence = append(rep.Evidence, fmt.Sprintf("; @%s is WRONG: %s", addr, w))
 	}
 	return rep
 }

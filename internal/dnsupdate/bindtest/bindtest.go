@@ -285,13 +285,41 @@ func (s *Server) Reload(t testing.TB, text string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	served, err := s.SOASerial()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.rndc(t, "freeze")
+	// Freezing dumps the zone to its file in the background: wait until
+	// the file holds the served serial, or our file would be overwritten.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(s.zoneFile)
+		if err == nil {
+			if onDisk, err := serialOf(string(b), s.Zone); err == nil && onDisk == served {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("named did not write serial %d to %s after rndc freeze", served, s.zoneFile)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	os.Remove(s.zoneFile + ".jnl")
-	if err := os.WriteFile(s.zoneFile, []byte(text), 0o600); err != nil {
+	tmp := s.zoneFile + ".new"
+	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A newer mtime than the dump's, so named sees a changed file.
+	later := time.Now().Add(2 * time.Second)
+	if err := os.Chtimes(tmp, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.zoneFile); err != nil {
 		t.Fatal(err)
 	}
 	s.rndc(t, "thaw")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if got, err := s.SOASerial(); err == nil && got == want {
 			return
@@ -338,27 +366,24 @@ func (s *Server) Dig(t testing.TB, args ...string) string {
 	return string(out)
 }
 
-// DigAnswers returns the normalised `dig +noall +answer` lines for each
-// name and type: whitespace collapsed to one tab, lines sorted per query.
+// DigAnswers runs one dig for all the queries ("name TYPE" each) and
+// returns the normalised `dig +noall +answer` output: one record a line,
+// whitespace collapsed to one tab, lines sorted.
 func (s *Server) DigAnswers(t testing.TB, queries ...string) string {
 	t.Helper()
-	var b strings.Builder
+	args := []string{"+noall", "+answer"}
 	for _, q := range queries {
-		f := strings.Fields(q)
-		out := s.Dig(t, append([]string{"+noall", "+answer"}, f...)...)
-		var lines []string
-		for _, l := range strings.Split(out, "\n") {
-			if l = strings.TrimSpace(l); l != "" {
-				lines = append(lines, strings.Join(strings.Fields(l), "\t"))
-			}
-		}
-		sort.Strings(lines)
-		fmt.Fprintf(&b, ";; %s\n", q)
-		for _, l := range lines {
-			b.WriteString(l + "\n")
+		args = append(args, strings.Fields(q)...)
+	}
+	out := s.Dig(t, args...)
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, strings.Join(strings.Fields(l), "\t"))
 		}
 	}
-	return b.String()
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // NSUpdate runs nsupdate with the update key (read from KeyFile, never on
