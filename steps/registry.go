@@ -15,6 +15,9 @@ import (
 type Deps struct {
 	// Config is the validated configuration.
 	Config *config.Config
+	// AllowEmptyGroup is `run --allow-empty-group`: block-mailboxes may
+	// proceed with an empty or missing allow group.
+	AllowEmptyGroup bool
 }
 
 // Factory builds one step of kind for the runbook step id, from the

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/steps"
+)
+
+// PlanOptions are `exrunbook plan`'s options.
+type PlanOptions struct {
+	IO *IOStreams
+	G  *GlobalOptions
+}
+
+func newPlanCmd(io *IOStreams, g *GlobalOptions) *cobra.Command {
+	o := &PlanOptions{IO: io, G: g}
+	return &cobra.Command{
+		Use:   "plan",
+		Short: "Show the plan and pre-checks of every pending step (read-only)",
+		Long: `Show, for every step that is not done or skipped, what it would change
+(current → desired, "no change" when already there) and the result of its
+pre-checks. plan only reads: it takes no lock and writes no state.
+It exits 1 when a plan could not be made or a pre-check failed.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: runE(func(ctx context.Context) error { return runPlan(ctx, o) }),
+	}
+}
+
+// planJSON is `plan --output json`.
+type planJSON struct {
+	Runbook string         `json:"runbook"`
+	Steps   []planStepJSON `json:"steps"`
+}
+
+type planStepJSON struct {
+	ID        string               `json:"id"`
+	Title     string               `json:"title"`
+	Status    engine.Status        `json:"status"`
+	Plan      engine.Plan          `json:"plan"`
+	PreChecks []engine.CheckResult `json:"pre_checks"`
+	Error     string               `json:"error"`
+}
+
+func runPlan(ctx context.Context, o *PlanOptions) (err error) {
+	in, err := o.G.loadInputs(steps.Deps{})
+	if err != nil {
+		return err
+	}
+	var sink engine.Sink
+	if !o.G.JSON() {
+		sink = o.G.sink(o.IO)
+	}
+	e, err := o.G.open(ctx, in, sink, "plan", true)
+	if err != nil {
+		return err
+	}
+	defer closeEngine(e, &err)
+	plans, err := e.PlanSteps(ctx)
+	if err != nil {
+		return err
+	}
+	out := planJSON{Runbook: in.rb.Name, Steps: []planStepJSON{}}
+	failed, changes := 0, 0
+	for _, p := range plans {
+		s := planStepJSON{ID: p.ID, Title: p.Title, Status: p.Status, Plan: p.Plan, PreChecks: p.PreChecks}
+		if s.PreChecks == nil {
+			s.PreChecks = []engine.CheckResult{}
+		}
+		if s.Plan.Changes == nil {
+			s.Plan.Changes = []engine.Change{}
+		}
+		if p.Err != nil {
+			s.Error = p.Err.Error()
+			failed++
+		}
+		for _, c := range p.PreChecks {
+			if c.Status == engine.CheckFail {
+				failed++
+			}
+		}
+		changes += p.Plan.Pending()
+		out.Steps = append(out.Steps, s)
+	}
+	if o.G.JSON() {
+		if err := writeJSON(o.IO, out); err != nil {
+			return err
+		}
+	} else {
+		for _, s := range out.Steps {
+			if s.Error != "" {
+				fmt.Fprintf(o.IO.Out, "%s: %s\n", s.ID, s.Error)
+			}
+		}
+		fmt.Fprintf(o.IO.Out, "plan: %d pending step(s), %d change(s), %d problem(s)\n", len(out.Steps), changes, failed)
+	}
+	if failed > 0 {
+		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("plan found %d problem(s): a plan error or a failed pre-check", failed)}
+	}
+	return nil
+}
