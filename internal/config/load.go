@@ -43,7 +43,7 @@ func Load(opts LoadOptions) (*Config, error) {
 	if err := ps.err(); err != nil {
 		if fileNote != "" {
 			e := err.(*Error)
-			e.Problems = append(e.Problems, Problem{Message: fileNote})
+			e.Problems = append([]Problem{{Message: fileNote}}, e.Problems...)
 		}
 		return nil, err
 	}
