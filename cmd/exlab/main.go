@@ -1,0 +1,140 @@
+// Command exlab runs the simulated Exchange lab: `exlab serve --dir DIR`
+// starts WinRM, the per-server HTTPS listeners, both DNS servers and the
+// control API on 127.0.0.1 and writes DIR/endpoints.json and
+// DIR/exrunbook.yaml; `exlab sign-csr` answers a certificate request with
+// the lab CA.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/exrunbook/exrunbook/internal/lab"
+	"github.com/exrunbook/exrunbook/internal/lab/ca"
+	"github.com/exrunbook/exrunbook/internal/lab/faults"
+)
+
+func main() {
+	if err := newRoot(os.Stdout, os.Stderr).Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "exlab:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError marks errors in the command line (exit 2).
+type usageError struct{ error }
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "exlab",
+		Short:         "The simulated Exchange organisation exrunbook is tested against",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newServe(stdout, stderr), newSignCSR(stdout))
+	return root
+}
+
+func newServe(stdout, stderr io.Writer) *cobra.Command {
+	var opts lab.Options
+	var faultSpec string
+	cmd := &cobra.Command{
+		Use:   "serve --dir DIR",
+		Short: "Start the lab (until SIGINT or SIGTERM)",
+		Long: `Start the lab in DIR: generate the organisation on the first start
+(continue from DIR/org.json afterwards), start WinRM (HTTP and HTTPS), one
+HTTPS listener per Exchange server, the internal and public DNS servers and
+the control API, all on 127.0.0.1, then write DIR/exrunbook.yaml and
+DIR/endpoints.json.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Dir == "" {
+				return usageError{errors.New("--dir is required")}
+			}
+			if _, err := faults.Parse(faultSpec); err != nil {
+				return usageError{err}
+			}
+			opts.Faults = faultSpec
+			opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "exlab: "+format+"\n", args...) }
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			l, err := lab.Start(ctx, opts)
+			if err != nil {
+				return err
+			}
+			ep := l.Endpoints()
+			b, _ := json.MarshalIndent(ep, "", "  ")
+			fmt.Fprintf(stdout, "%s\n", b)
+			fmt.Fprintf(stdout, "exlab: ready; config for exrunbook: %s/%s\n", l.Dir(), lab.FileConfig)
+			<-ctx.Done()
+			fmt.Fprintln(stderr, "exlab: stopping")
+			return l.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Dir, "dir", "", "lab directory (created if missing)")
+	f.IntVar(&opts.Mailboxes, "mailboxes", 0, "mailboxes on the first start (default 50)")
+	f.IntVar(&opts.Allow, "allow", 0, "direct members of the allow group (default 5)")
+	f.IntVar(&opts.Servers, "servers", 0, "Exchange servers (default 2)")
+	f.Int64Var(&opts.Seed, "seed", 0, "generator seed")
+	f.DurationVar(&opts.Latency, "latency", 0, "latency added to every WinRM request")
+	f.StringVar(&faultSpec, "faults", "", "faults to inject, e.g. http500=0.05,drop=0.02,throttle:Set-CASMailbox=0.1,seed=7")
+	return cmd
+}
+
+func newSignCSR(stdout io.Writer) *cobra.Command {
+	var dir string
+	var days int
+	cmd := &cobra.Command{
+		Use:   "sign-csr --dir DIR CSRFILE",
+		Short: "Answer a certificate request with the lab CA (PEM on stdout)",
+		Long: `Sign the certificate request in CSRFILE (PEM, base64 or DER; "-" reads
+stdin) with the lab CA of DIR and print the certificate in PEM, for
+"exrunbook certificate complete".`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return usageError{errors.New("--dir is required")}
+			}
+			var data []byte
+			var err error
+			if args[0] == "-" {
+				data, err = io.ReadAll(cmd.InOrStdin())
+			} else {
+				data, err = os.ReadFile(args[0])
+			}
+			if err != nil {
+				return err
+			}
+			c, err := ca.Load(dir)
+			if err != nil {
+				return err
+			}
+			pem, err := lab.SignCSR(c, data, time.Now(), time.Duration(days)*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			_, err = stdout.Write(pem)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "lab directory")
+	cmd.Flags().IntVar(&days, "days", 730, "validity in days")
+	return cmd
+}

@@ -1,0 +1,104 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/exrunbook/exrunbook/internal/lab/ca"
+	"github.com/exrunbook/exrunbook/internal/lab/generate"
+)
+
+// q quotes a string for YAML (a JSON string is a YAML double-quoted
+// scalar).
+func q(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Config renders DIR/exrunbook.yaml: a ready, commented exrunbook config
+// for this lab, every secret in a 0600 file.
+func (l *Lab) Config() []byte {
+	ep := l.ep
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	var servers []string
+	for s := range ep.Servers {
+		servers = append(servers, s)
+	}
+	sort.Strings(servers)
+	w("# exrunbook configuration for the lab in %s.\n", l.dir)
+	w("# Written by `exlab serve` on every start (the ports can change); edit a copy.\n")
+	w("# Secrets are not in this file: each *_file below is a mode-0600 file.\n\n")
+	w("exchange:\n")
+	w("  # The lab's WinRM over HTTPS (the certificate is issued by ca_file).\n")
+	w("  endpoint: %s\n", q(ep.WinRM.HTTPS))
+	w("  auth: ntlm              # basic | ntlm | kerberos | certificate\n")
+	w("  user: %s\n", q(ep.Admin.User))
+	w("  password_file: %s\n", q(ep.Admin.PasswordFile))
+	w("  ca_file: %s\n", q(ep.CAFile))
+	w("  allow_http_basic: false\n")
+	w("  servers: []             # empty: every server from Get-ExchangeServer\n")
+	w("  https:                  # where TLS checks connect, per server (SNI is the name under test)\n")
+	for _, s := range servers {
+		w("    %s: %s\n", s, q(ep.Servers[s].HTTPS))
+	}
+	w("\nnamespace:\n")
+	w("  internal: %s\n", q(ep.Names.Internal))
+	w("  external: %s\n", q(ep.Names.External))
+	w("  autodiscover: %s\n", q(ep.Names.Autodiscover))
+	w("\ncertificate:\n")
+	w("  # pfx: import the lab's ready certificate (SANs: internal, external, autodiscover).\n")
+	w("  # request: New-ExchangeCertificate -GenerateRequest; answer the CSR with\n")
+	w("  #   exlab sign-csr --dir %s CSRFILE > cert.cer   (or POST %s/ca/sign)\n", l.dir, ep.Control)
+	w("  # then: exrunbook certificate complete cert.cer\n")
+	w("  mode: pfx\n")
+	w("  pfx_file: %s\n", q(ep.PFX.File))
+	w("  pfx_password_file: %s\n", q(ep.PFX.PasswordFile))
+	w("  thumbprint: \"\"\n")
+	w("  services: [IIS, SMTP]\n")
+	w("  pop_imap: false\n")
+	w("\nautodiscover:\n")
+	w("  min_wait: 5s            # the lab shortens the 2h production wait\n")
+	w("  probe:\n")
+	w("    allowed_user: %s\n", q(ep.Probe.Allowed))
+	w("    blocked_user: %s\n", q(ep.Probe.Blocked))
+	w("    password_file: %s\n", q(ep.Probe.PasswordFile))
+	w("\npublic_dns:\n")
+	w("  mode: rfc2136\n")
+	w("  zone: %s\n", q(ep.DNS.Zone))
+	w("  server: %s   # the lab's public authoritative server\n", q(ep.DNS.Public))
+	w("  nameservers: [%s]\n", q(ep.DNS.Public))
+	w("  tsig:\n")
+	w("    name: %s\n", q(ep.DNS.TSIG.Name))
+	w("    algorithm: %s\n", q(ep.DNS.TSIG.Algorithm))
+	w("    secret_file: %s\n", q(ep.DNS.TSIG.SecretFile))
+	w("  public_ip: %s\n", q(generate.PublicVIP))
+	w("  ttl: %d                  # the lab's public records have a 2 s TTL\n", generate.PublicTTL)
+	w("\ninternal_dns:\n")
+	w("  server: %s\n", q(ep.DNS.Internal))
+	w("  addresses: [%s]\n", q(generate.InternalVIP))
+	w("\nmapi_http:\n")
+	w("  enable: false\n")
+	w("\nmailboxes:\n")
+	w("  allow_group: %s\n", q(ep.AllowGroup))
+	w("  recipient_types: [UserMailbox]\n")
+	w("  batch_size: 500\n")
+	w("  max_changes: 50\n")
+	return []byte(b.String())
+}
+
+// writeFiles writes DIR/exrunbook.yaml and then, last, DIR/endpoints.json:
+// its presence means every listener is up.
+func (l *Lab) writeFiles() error {
+	if err := ca.WriteFileAtomic(filepath.Join(l.dir, FileConfig), l.Config(), 0o644); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(l.ep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return ca.WriteFileAtomic(filepath.Join(l.dir, FileEndpoints), append(b, '\n'), 0o644)
+}

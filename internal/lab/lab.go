@@ -1,0 +1,602 @@
+// Package lab assembles the simulated Exchange organisation that exrunbook
+// is tested and demonstrated against: the organisation store (generated on
+// the first start, continued from DIR/org.json after), the WS-Management
+// endpoint over HTTP and HTTPS running the PowerShell interpreter with the
+// Exchange cmdlets, one HTTPS listener per Exchange server (the IIS-bound
+// certificate and Autodiscover), the internal and public authoritative DNS
+// servers, and the loopback control API. Start writes DIR/exrunbook.yaml (a
+// ready exrunbook config) and, once every listener is up, DIR/endpoints.json.
+//
+// It imports none of the orchestrator's packages.
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exrunbook/exrunbook/internal/lab/autodiscover"
+	"github.com/exrunbook/exrunbook/internal/lab/ca"
+	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
+	"github.com/exrunbook/exrunbook/internal/lab/exchange"
+	"github.com/exrunbook/exrunbook/internal/lab/faults"
+	"github.com/exrunbook/exrunbook/internal/lab/generate"
+	"github.com/exrunbook/exrunbook/internal/lab/labstats"
+	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
+	"github.com/exrunbook/exrunbook/internal/lab/wsman"
+)
+
+// Files inside the lab directory.
+const (
+	FileEndpoints = "endpoints.json"
+	FileConfig    = "exrunbook.yaml"
+	FileMeta      = "lab.json"
+	FilePFX       = "new-cert.pfx"
+	DirSecrets    = "secrets"
+	SecretAdmin   = "secrets/admin"
+	SecretTSIG    = "secrets/tsig"
+	SecretPFX     = "secrets/pfx"
+	SecretProbe   = "secrets/probe"
+)
+
+// TSIG key the public DNS server accepts.
+const (
+	TSIGName      = "exrunbook-update."
+	TSIGAlgorithm = "hmac-sha256"
+)
+
+// KeepCalls is how many cmdlet calls GET /calls keeps.
+const KeepCalls = 10000
+
+// Options configure Start. Zero values take the generator's defaults.
+type Options struct {
+	Dir       string        // the lab directory (created 0700 if missing)
+	Mailboxes int           // mailboxes on first start (default 50)
+	Allow     int           // direct members of the allow group (default 5)
+	Servers   int           // Exchange servers (default 2)
+	Seed      int64         // generator seed
+	Domain    string        // default "contoso.test"
+	Latency   time.Duration // added to every WinRM request
+	Faults    string        // fault spec (see faults.Parse)
+	// Now fixes the generation time (default: today, 00:00 UTC, so that a
+	// seed gives the same organisation all day).
+	Now time.Time
+	// Logf receives one-line notes (nil: discarded).
+	Logf func(format string, args ...any)
+}
+
+// Endpoints is DIR/endpoints.json; its keys are an interface (DESIGN.md).
+type Endpoints struct {
+	Control string `json:"control"`
+	WinRM   struct {
+		HTTP  string `json:"http"`
+		HTTPS string `json:"https"`
+	} `json:"winrm"`
+	CAFile string `json:"ca_file"`
+	Admin  struct {
+		User         string `json:"user"`
+		PasswordFile string `json:"password_file"`
+	} `json:"admin"`
+	Servers map[string]ServerEndpoint `json:"servers"`
+	Names   struct {
+		Internal     string `json:"internal"`
+		External     string `json:"external"`
+		Autodiscover string `json:"autodiscover"`
+	} `json:"names"`
+	DNS struct {
+		Internal string `json:"internal"`
+		Public   string `json:"public"`
+		Zone     string `json:"zone"`
+		TSIG     struct {
+			Name       string `json:"name"`
+			Algorithm  string `json:"algorithm"`
+			SecretFile string `json:"secret_file"`
+		} `json:"tsig"`
+	} `json:"dns"`
+	AllowGroup string `json:"allow_group"`
+	PFX        struct {
+		File         string `json:"file"`
+		PasswordFile string `json:"password_file"`
+	} `json:"pfx"`
+	Probe struct {
+		Allowed      string `json:"allowed"`
+		Blocked      string `json:"blocked"`
+		PasswordFile string `json:"password_file"`
+	} `json:"probe"`
+}
+
+// ServerEndpoint is one Exchange server's HTTPS address.
+type ServerEndpoint struct {
+	HTTPS string `json:"https"`
+}
+
+// meta is DIR/lab.json: what the generator decided, for restarts.
+type meta struct {
+	Seed         int64  `json:"seed"`
+	Domain       string `json:"domain"`
+	Internal     string `json:"internal"`
+	External     string `json:"external"`
+	Autodiscover string `json:"autodiscover"`
+	ProbeAllowed string `json:"probe_allowed"`
+	ProbeBlocked string `json:"probe_blocked"`
+}
+
+// Lab is a running lab.
+type Lab struct {
+	opts      Options
+	dir       string
+	store     *org.Store
+	ca        *ca.CA
+	stats     *labstats.Counters
+	faults    *faults.Injector
+	wsman     *wsman.Server
+	https     []*http.Server
+	httpDone  []chan struct{}
+	ad        []*autodiscover.Listener
+	dns       []*dnsserver.Server
+	ep        Endpoints
+	meta      meta
+	continued bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
+}
+
+// Start opens (or creates) the lab in opts.Dir and starts every listener on
+// 127.0.0.1. It returns once DIR/endpoints.json is written. Cancelling ctx
+// closes the lab.
+func Start(ctx context.Context, opts Options) (l *Lab, err error) {
+	if opts.Dir == "" {
+		return nil, errors.New("lab: a directory is required")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, DirSecrets), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(filepath.Join(dir, DirSecrets), 0o700); err != nil {
+		return nil, err
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now().UTC().Truncate(24 * time.Hour)
+	}
+	l = &Lab{opts: opts, dir: dir, stats: &labstats.Counters{}}
+	defer func() {
+		if err != nil {
+			l.Close()
+			l = nil
+		}
+	}()
+	l.stats.KeepCalls(KeepCalls)
+	spec, err := faults.Parse(opts.Faults)
+	if err != nil {
+		return l, err
+	}
+	if opts.Latency > 0 {
+		spec.Latency = opts.Latency
+	}
+	l.faults = faults.New(spec)
+
+	secrets := map[string]func() (string, error){
+		SecretAdmin: func() (string, error) { return randomPassword(20) },
+		SecretTSIG: func() (string, error) {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return "", err
+			}
+			return base64.StdEncoding.EncodeToString(b), nil
+		},
+		SecretPFX:   func() (string, error) { return randomPassword(20) },
+		SecretProbe: func() (string, error) { return randomPassword(16) },
+	}
+	secret := map[string]string{}
+	for _, name := range []string{SecretAdmin, SecretTSIG, SecretPFX, SecretProbe} {
+		v, err := ensureSecret(filepath.Join(dir, name), secrets[name])
+		if err != nil {
+			return l, err
+		}
+		secret[name] = v
+	}
+
+	_, orgErr := os.Stat(filepath.Join(dir, org.FileOrg))
+	l.continued = orgErr == nil
+	l.ca, err = ca.Load(dir)
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrNotExist) && !l.continued:
+		if l.ca, err = ca.New(labCAName(opts.Domain), time.Now(), nil); err != nil {
+			return l, err
+		}
+		if err := l.ca.Save(dir); err != nil {
+			return l, err
+		}
+	default:
+		return l, fmt.Errorf("lab: %s holds an organisation but its CA cannot be read: %w", dir, err)
+	}
+
+	l.store, err = org.OpenOrCreate(dir, func() (*org.Org, error) {
+		return l.generate(secret[SecretPFX], secret[SecretProbe])
+	})
+	if err != nil {
+		return l, err
+	}
+	if err := readJSON(filepath.Join(dir, FileMeta), &l.meta); err != nil {
+		return l, fmt.Errorf("lab: %w", err)
+	}
+	if l.continued {
+		opts.logf("continuing the organisation in %s", filepath.Join(dir, org.FileOrg))
+	}
+
+	var prev Endpoints
+	readJSON(filepath.Join(dir, FileEndpoints), &prev) // ports to reuse; absent on first start
+	if err := l.startListeners(prev, secret); err != nil {
+		return l, err
+	}
+	if err := l.writeFiles(); err != nil {
+		return l, err
+	}
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	return l, nil
+}
+
+func labCAName(domain string) string {
+	if domain == "" {
+		domain = generate.DefaultDomain
+	}
+	return "exrunbook lab CA (" + domain + ")"
+}
+
+// generate makes the first organisation and writes what goes beside it:
+// DIR/new-cert.pfx and DIR/lab.json. The two probe users get the probe
+// password.
+func (l *Lab) generate(pfxPassword, probePassword string) (*org.Org, error) {
+	res, err := generate.Generate(generate.Options{
+		Mailboxes: l.opts.Mailboxes, Allow: l.opts.Allow, Servers: l.opts.Servers,
+		Seed: l.opts.Seed, Domain: l.opts.Domain, Now: l.opts.Now, CA: l.ca,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range res.Org.Mailboxes {
+		if m.PrimarySmtpAddress == res.ProbeAllowed || m.PrimarySmtpAddress == res.ProbeBlocked {
+			m.Password = probePassword
+		}
+	}
+	pfx, err := res.Ready.PFX(pfxPassword, l.ca.Cert)
+	if err != nil {
+		return nil, err
+	}
+	if err := ca.WriteFileAtomic(filepath.Join(l.dir, FilePFX), pfx, 0o600); err != nil {
+		return nil, err
+	}
+	m := meta{Seed: l.opts.Seed, Domain: res.Org.Domain, Internal: res.Internal, External: res.External,
+		Autodiscover: res.Autodiscover, ProbeAllowed: res.ProbeAllowed, ProbeBlocked: res.ProbeBlocked}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := ca.WriteFileAtomic(filepath.Join(l.dir, FileMeta), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	return res.Org, nil
+}
+
+// listen binds addr's port on 127.0.0.1 when it is free, else any port.
+func listen(prev string) (net.Listener, error) {
+	if _, port, err := net.SplitHostPort(prev); err == nil && port != "0" {
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+port); err == nil {
+			return ln, nil
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+func hostPort(u string) string {
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
+	if i := strings.IndexByte(u, '/'); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}
+
+func (l *Lab) serve(ln net.Listener, h http.Handler, tlsConf *tls.Config, configure func(*http.Server)) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	if configure != nil {
+		configure(srv)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
+	done := make(chan struct{})
+	l.https = append(l.https, srv)
+	l.httpDone = append(l.httpDone, done)
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+}
+
+func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
+	var netbios, domain string
+	var servers []string
+	l.store.Read(func(o *org.Org) {
+		netbios, domain = o.NetBIOS, o.Domain
+		for _, s := range o.Servers {
+			servers = append(servers, s.Name)
+		}
+	})
+	sort.Strings(servers)
+	local := "EX01"
+	if len(servers) > 0 {
+		local = servers[0]
+	}
+	admin := netbios + `\Administrator`
+
+	// WinRM: the PowerShell interpreter with the Exchange cmdlets.
+	host := pwsh.NewHost(pwsh.HostOptions{Stats: l.stats, Faults: l.faults, User: admin})
+	if err := exchange.Register(host, l.store, exchange.Options{Stats: l.stats, LocalServer: local}); err != nil {
+		return err
+	}
+	l.wsman = wsman.NewServer(wsman.Options{
+		Executor: wsman.ExecutorFunc(func(ctx context.Context, req wsman.Command, stdin io.Reader, stdout, stderr io.Writer) int {
+			return host.RunCommandLine(ctx, req.Line(), nil, stdin, stdout, stderr)
+		}),
+		Users:      map[string]string{admin: secret[SecretAdmin]},
+		Domain:     netbios,
+		DNSDomain:  domain,
+		Computer:   local,
+		AllowBasic: true,
+		AllowNTLM:  true,
+		Stats:      l.stats,
+		Faults:     l.faults,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/wsman", l.wsman)
+	winrmCert, err := l.ca.Issue(strings.ToLower(local)+"."+domain, []string{strings.ToLower(local) + "." + domain, "localhost", "127.0.0.1"},
+		time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), nil)
+	if err != nil {
+		return err
+	}
+	tc, err := tls.X509KeyPair(winrmCert.CertPEM(), winrmCert.KeyPEM())
+	if err != nil {
+		return err
+	}
+	httpLn, err := listen(hostPort(prev.WinRM.HTTP))
+	if err != nil {
+		return err
+	}
+	l.serve(httpLn, mux, nil, l.wsman.ConfigureHTTPServer)
+	httpsLn, err := listen(hostPort(prev.WinRM.HTTPS))
+	if err != nil {
+		return err
+	}
+	l.serve(httpsLn, mux, &tls.Config{Certificates: []tls.Certificate{tc}, MinVersion: tls.VersionTLS12}, l.wsman.ConfigureHTTPServer)
+
+	// One HTTPS listener per Exchange server.
+	l.ep.Servers = map[string]ServerEndpoint{}
+	for _, s := range servers {
+		addr := "127.0.0.1:0"
+		if p, ok := prev.Servers[s]; ok {
+			if free, err := net.Listen("tcp", p.HTTPS); err == nil {
+				free.Close()
+				addr = p.HTTPS
+			}
+		}
+		a, err := autodiscover.Listen(autodiscover.Options{Store: l.store, Server: s, Addr: addr})
+		if err != nil {
+			return err
+		}
+		l.ad = append(l.ad, a)
+		l.ep.Servers[s] = ServerEndpoint{HTTPS: a.Addr()}
+	}
+
+	// DNS.
+	dnsAddr := func(p string) string {
+		if p == "" {
+			return "127.0.0.1:0"
+		}
+		if c, err := net.ListenPacket("udp", p); err == nil {
+			c.Close()
+			if t, err := net.Listen("tcp", p); err == nil {
+				t.Close()
+				return p
+			}
+		}
+		return "127.0.0.1:0"
+	}
+	in, err := dnsserver.Start(dnsserver.Options{Addr: dnsAddr(prev.DNS.Internal), Zone: zoneBackend{l.store, "internal"}})
+	if err != nil {
+		return err
+	}
+	l.dns = append(l.dns, in)
+	pub, err := dnsserver.Start(dnsserver.Options{Addr: dnsAddr(prev.DNS.Public), Zone: zoneBackend{l.store, "public"},
+		Key: &dnsserver.Key{Name: TSIGName, Secret: secret[SecretTSIG]}})
+	if err != nil {
+		return err
+	}
+	l.dns = append(l.dns, pub)
+
+	// Control API.
+	ctlLn, err := listen(hostPort(prev.Control))
+	if err != nil {
+		return err
+	}
+	l.serve(ctlLn, l.controlHandler(), nil, nil)
+
+	ep := &l.ep
+	ep.Control = "http://" + ctlLn.Addr().String()
+	ep.WinRM.HTTP = "http://" + httpLn.Addr().String() + "/wsman"
+	ep.WinRM.HTTPS = "https://" + httpsLn.Addr().String() + "/wsman"
+	ep.CAFile = filepath.Join(l.dir, ca.CertFile)
+	ep.Admin.User = admin
+	ep.Admin.PasswordFile = filepath.Join(l.dir, SecretAdmin)
+	ep.Names.Internal, ep.Names.External, ep.Names.Autodiscover = l.meta.Internal, l.meta.External, l.meta.Autodiscover
+	ep.DNS.Internal, ep.DNS.Public = in.Addr(), pub.Addr()
+	ep.DNS.Zone = domain + "."
+	ep.DNS.TSIG.Name, ep.DNS.TSIG.Algorithm = TSIGName, TSIGAlgorithm
+	ep.DNS.TSIG.SecretFile = filepath.Join(l.dir, SecretTSIG)
+	ep.AllowGroup = generate.AllowGroup
+	ep.PFX.File = filepath.Join(l.dir, FilePFX)
+	ep.PFX.PasswordFile = filepath.Join(l.dir, SecretPFX)
+	ep.Probe.Allowed, ep.Probe.Blocked = l.meta.ProbeAllowed, l.meta.ProbeBlocked
+	ep.Probe.PasswordFile = filepath.Join(l.dir, SecretProbe)
+	return nil
+}
+
+// Endpoints returns what DIR/endpoints.json holds.
+func (l *Lab) Endpoints() Endpoints { return l.ep }
+
+// Dir is the lab directory (absolute).
+func (l *Lab) Dir() string { return l.dir }
+
+// Continued reports whether Start continued an existing DIR/org.json.
+func (l *Lab) Continued() bool { return l.continued }
+
+// Store is the organisation store.
+func (l *Lab) Store() *org.Store { return l.store }
+
+// CA is the lab's certificate authority.
+func (l *Lab) CA() *ca.CA { return l.ca }
+
+// Stats returns the counters and their simulated cost.
+func (l *Lab) Stats() labstats.Stats { return l.stats.Snapshot() }
+
+// Counters gives direct access to the counters (reset, kept calls).
+func (l *Lab) Counters() *labstats.Counters { return l.stats }
+
+// Faults is the lab's fault injector (POST /faults sets it).
+func (l *Lab) Faults() *faults.Injector { return l.faults }
+
+// Org returns the canonical JSON of the organisation (both zones included).
+func (l *Lab) Org() []byte { return l.store.Canonical() }
+
+// Close stops every listener and flushes the store. It is safe to call
+// more than once.
+func (l *Lab) Close() error {
+	l.closeOnce.Do(func() {
+		var errs []error
+		for _, s := range l.https {
+			errs = append(errs, s.Close())
+		}
+		for _, d := range l.httpDone {
+			<-d
+		}
+		for _, a := range l.ad {
+			errs = append(errs, a.Close())
+		}
+		for _, d := range l.dns {
+			errs = append(errs, d.Close())
+		}
+		if l.wsman != nil {
+			l.wsman.Close()
+		}
+		if l.store != nil {
+			errs = append(errs, l.store.Close())
+		}
+		for _, e := range errs {
+			if e != nil && !errors.Is(e, http.ErrServerClosed) && !errors.Is(e, net.ErrClosed) {
+				l.closeErr = e
+				break
+			}
+		}
+	})
+	return l.closeErr
+}
+
+// ensureSecret returns the secret in path, making it (mode 0600) first if
+// it does not exist. An existing file with a looser mode is tightened.
+func ensureSecret(path string, make func() (string, error)) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return "", err
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if s == "" {
+			return "", fmt.Errorf("lab: %s is empty", path)
+		}
+		return s, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	s, err := make()
+	if err != nil {
+		return "", err
+	}
+	return s, ca.WriteFileAtomic(path, []byte(s), 0o600)
+}
+
+// randomPassword draws n characters from letters, digits and a few
+// punctuation marks that need no quoting in YAML, shells or PowerShell
+// single quotes, with at least one of each class.
+func randomPassword(n int) (string, error) {
+	const (
+		lower   = "abcdefghijkmnopqrstuvwxyz"
+		upper   = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+		digits  = "23456789"
+		special = "-_.+="
+	)
+	all := lower + upper + digits + special
+	pick := func(set string) (byte, error) {
+		i, err := rand.Int(rand.Reader, big.NewInt(int64(len(set))))
+		if err != nil {
+			return 0, err
+		}
+		return set[i.Int64()], nil
+	}
+	out := make([]byte, 0, n)
+	for _, set := range []string{lower, upper, digits, special} {
+		c, err := pick(set)
+		if err != nil {
+			return "", err
+		}
+		out = append(out, c)
+	}
+	for len(out) < n {
+		c, err := pick(all)
+		if err != nil {
+			return "", err
+		}
+		out = append(out, c)
+	}
+	for i := len(out) - 1; i > 0; i-- {
+		j, err := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
+		if err != nil {
+			return "", err
+		}
+		out[i], out[j.Int64()] = out[j.Int64()], out[i]
+	}
+	return string(out), nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
