@@ -1,0 +1,828 @@
+package exchange
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
+	"github.com/google/uuid"
+)
+
+// defaultResultSizeWarning is what Exchange warns when the default
+// ResultSize (1000) cut the output short.
+const defaultResultSizeWarning = `By default, only the first 1000 items are returned. Use the ResultSize parameter to specify the number of items returned. To return all items, specify "-ResultSize Unlimited". Be aware that, depending on the actual number of items, returning all items can take a long time and consume a large amount of memory. Also, we don't recommend storing the results in a variable. Instead, pipe the results to another command or script to perform batch operations.`
+
+// explicitResultSizeWarning is the warning when an explicit -ResultSize N
+// cut the output short.
+const explicitResultSizeWarning = "There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter."
+
+// chunk is how many mailboxes are copied under one read lock while
+// streaming; the lock is never held while objects flow downstream (which
+// may be Set-CASMailbox, taking the write lock).
+const chunk = 256
+
+var recipientTypeDetailsValues = []string{
+	"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "LinkedMailbox", "LegacyMailbox",
+	"DiscoveryMailbox", "ArbitrationMailbox", "MailUser", "MailContact", "DynamicDistributionGroup",
+	"MailUniversalDistributionGroup", "MailUniversalSecurityGroup", "MailNonUniversalGroup", "RoomList",
+	"RemoteUserMailbox", "RemoteSharedMailbox", "RemoteRoomMailbox", "RemoteEquipmentMailbox", "User",
+	"UniversalSecurityGroup", "UniversalDistributionGroup", "GroupMailbox", "LinkedUser", "PublicFolder",
+	"SchedulingMailbox", "MonitoringMailbox", "AuditLogMailbox", "AuxAuditLogMailbox", "SupervisoryReviewPolicyMailbox",
+}
+
+var recipientTypeValues = []string{"DynamicDistributionGroup", "MailContact", "MailNonUniversalGroup", "MailUniversalDistributionGroup", "MailUniversalSecurityGroup", "MailUser", "PublicFolder", "UserMailbox"}
+
+// Filterable properties (lower case → canonical).
+func propSet(names ...string) (map[string]string, string) {
+	m := map[string]string{}
+	for _, n := range names {
+		m[strings.ToLower(n)] = n
+	}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	return m, strings.Join(sorted, ", ")
+}
+
+var (
+	recipientFilterable, recipientFilterableList = propSet("Alias", "Database", "DisplayName", "DistinguishedName", "EmailAddresses",
+		"ExchangeGuid", "Guid", "HiddenFromAddressListsEnabled", "LegacyExchangeDN", "MemberOfGroup", "Name", "PrimarySmtpAddress",
+		"RecipientType", "RecipientTypeDetails", "SamAccountName", "ServerName", "UserPrincipalName", "WindowsEmailAddress")
+	// MAPIBlock* and MapiHttpEnabled are not filterable in Exchange: scripts
+	// must filter them on the client.
+	casFilterable, casFilterableList = propSet("Alias", "Database", "DisplayName", "DistinguishedName", "EmailAddresses",
+		"ExchangeGuid", "Guid", "HiddenFromAddressListsEnabled", "LegacyExchangeDN", "MemberOfGroup", "Name", "PrimarySmtpAddress",
+		"RecipientType", "RecipientTypeDetails", "SamAccountName", "ServerName", "UserPrincipalName", "WindowsEmailAddress",
+		"ActiveSyncEnabled", "OWAEnabled", "OWAforDevicesEnabled", "EwsEnabled", "PopEnabled", "ImapEnabled", "MAPIEnabled", "ECPEnabled")
+)
+
+func recipientType(details string) string {
+	switch details {
+	case org.MailUniversalSecurityGroup, org.MailUniversalDistributionGroup:
+		return details
+	}
+	return "UserMailbox"
+}
+
+// query is a parsed Get-Mailbox / Get-CASMailbox / Get-Recipient / group
+// query.
+type query struct {
+	identity    pwsh.Value
+	hasIdentity bool
+	filter      filterNode
+	anr         string
+	types       []string
+	recipTypes  []string
+	server      string
+	database    string
+	limit       int64 // -1: unlimited
+	explicit    bool
+	sortBy      string
+}
+
+func (x *ex) parseQuery(c *pwsh.Call, filterable map[string]string, filterList string) (*query, error) {
+	q := &query{limit: 1000}
+	q.identity, q.hasIdentity = c.Param("Identity")
+	if v, ok := c.Param("ResultSize"); ok {
+		q.explicit = true
+		switch u := v.(type) {
+		case pwsh.Unlimited:
+			if u.IsUnlimited {
+				q.limit = -1
+			} else {
+				q.limit = u.Value
+			}
+		default:
+			var n int64
+			if _, err := fmt.Sscan(pwsh.ToString(v), &n); err == nil {
+				q.limit = n
+			}
+		}
+	}
+	if f := c.String("Filter"); f != "" {
+		n, err := parseFilter(f, filterable, filterList)
+		if err != nil {
+			return nil, err
+		}
+		q.filter = n
+	}
+	q.anr = c.String("Anr")
+	for _, p := range []struct {
+		name   string
+		allow  []string
+		into   *[]string
+		typeNm string
+	}{
+		{"RecipientTypeDetails", recipientTypeDetailsValues, &q.types, "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails"},
+		{"RecipientType", recipientTypeValues, &q.recipTypes, "Microsoft.Exchange.Data.Directory.Recipient.RecipientType"},
+	} {
+		v, ok := c.Param(p.name)
+		if !ok {
+			continue
+		}
+		for _, s := range stringsOf(v) {
+			for _, part := range strings.Split(s, ",") {
+				part = strings.TrimSpace(part)
+				canon := ""
+				for _, a := range p.allow {
+					if strings.EqualFold(a, part) {
+						canon = a
+					}
+				}
+				if canon == "" {
+					return nil, &pwsh.Error{
+						Message:       fmt.Sprintf("Cannot bind parameter '%s'. Cannot convert value \"%s\" to type \"%s\". Error: \"Unable to match the identifier name %s to a valid enumerator name. Specify one of the following enumerator names and try again:\n%s\"", p.name, part, p.typeNm, part, strings.Join(p.allow, ", ")),
+						ExceptionType: "System.Management.Automation.ParameterBindingException", Category: pwsh.CatInvalidArgument,
+						ErrorID: "CannotConvertArgumentNoMessage",
+					}
+				}
+				*p.into = append(*p.into, canon)
+			}
+		}
+	}
+	q.sortBy = c.String("SortBy")
+	return q, nil
+}
+
+// recipient is a copied mailbox or group with what filters need.
+type recipient struct {
+	m        *org.Mailbox
+	g        *org.Group
+	memberOf []string // DNs of the groups that contain it directly
+}
+
+func (r *recipient) get(prop string) (any, bool) {
+	if r.m != nil {
+		m := r.m
+		switch prop {
+		case "Alias":
+			return m.Alias, true
+		case "Database":
+			return m.Database, true
+		case "DisplayName":
+			return m.DisplayName, true
+		case "DistinguishedName":
+			return m.DistinguishedName, true
+		case "EmailAddresses":
+			return smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress), true
+		case "ExchangeGuid":
+			return m.ExchangeGuid.String(), true
+		case "Guid":
+			return m.Guid.String(), true
+		case "HiddenFromAddressListsEnabled":
+			return false, true
+		case "LegacyExchangeDN":
+			return m.LegacyExchangeDN, true
+		case "MemberOfGroup":
+			return r.memberOf, true
+		case "Name":
+			return m.Name, true
+		case "PrimarySmtpAddress", "WindowsEmailAddress":
+			return m.PrimarySmtpAddress, true
+		case "RecipientType":
+			return recipientType(m.RecipientTypeDetails), true
+		case "RecipientTypeDetails":
+			return m.RecipientTypeDetails, true
+		case "SamAccountName":
+			return m.SamAccountName, true
+		case "ServerName":
+			return m.ServerName, true
+		case "UserPrincipalName":
+			return m.UserPrincipalName, true
+		case "ActiveSyncEnabled":
+			return m.ActiveSyncEnabled, true
+		case "OWAEnabled":
+			return m.OWAEnabled, true
+		case "OWAforDevicesEnabled":
+			return m.OWAforDevicesEnabled, true
+		case "EwsEnabled":
+			return m.EwsEnabled, true
+		case "PopEnabled":
+			return m.PopEnabled, true
+		case "ImapEnabled":
+			return m.ImapEnabled, true
+		case "MAPIEnabled":
+			return m.MAPIEnabled, true
+		case "ECPEnabled":
+			return m.ECPEnabled, true
+		}
+		return nil, false
+	}
+	g := r.g
+	switch prop {
+	case "Alias":
+		return g.Alias, true
+	case "DisplayName":
+		return g.DisplayName, true
+	case "DistinguishedName":
+		return g.DistinguishedName, true
+	case "EmailAddresses":
+		return smtpAddrs(nil, g.PrimarySmtpAddress), true
+	case "Guid":
+		return g.Guid.String(), true
+	case "HiddenFromAddressListsEnabled":
+		return false, true
+	case "LegacyExchangeDN":
+		return g.LegacyExchangeDN, true
+	case "MemberOfGroup":
+		return r.memberOf, true
+	case "Name":
+		return g.Name, true
+	case "PrimarySmtpAddress", "WindowsEmailAddress":
+		return g.PrimarySmtpAddress, true
+	case "RecipientType":
+		return recipientType(g.RecipientTypeDetails), true
+	case "RecipientTypeDetails":
+		return g.RecipientTypeDetails, true
+	case "SamAccountName":
+		return g.SamAccountName, true
+	}
+	return nil, false
+}
+
+func smtpAddrs(addrs []string, primary string) []string {
+	if len(addrs) == 0 && primary != "" {
+		return []string{"SMTP:" + primary}
+	}
+	return addrs
+}
+
+func (q *query) matches(r *recipient) bool {
+	details, _ := r.get("RecipientTypeDetails")
+	if len(q.types) > 0 && !containsFold(q.types, details.(string)) {
+		return false
+	}
+	rt, _ := r.get("RecipientType")
+	if len(q.recipTypes) > 0 && !containsFold(q.recipTypes, rt.(string)) {
+		return false
+	}
+	if q.server != "" {
+		s, _ := r.get("ServerName")
+		if ss, _ := s.(string); !strings.EqualFold(ss, q.server) {
+			return false
+		}
+	}
+	if q.database != "" {
+		d, _ := r.get("Database")
+		if ds, _ := d.(string); !strings.EqualFold(ds, q.database) {
+			return false
+		}
+	}
+	if q.anr != "" {
+		hit := false
+		for _, p := range []string{"Name", "Alias", "DisplayName", "PrimarySmtpAddress", "SamAccountName"} {
+			v, _ := r.get(p)
+			if s, ok := v.(string); ok && strings.HasPrefix(strings.ToLower(s), strings.ToLower(q.anr)) {
+				hit = true
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	if q.filter != nil && !q.filter.eval(r.get) {
+		return false
+	}
+	return true
+}
+
+// memberIndex maps a recipient GUID to the DNs of the groups that contain
+// it directly.
+func memberIndex(o *org.Org) map[uuid.UUID][]string {
+	idx := map[uuid.UUID][]string{}
+	for _, g := range o.Groups {
+		for _, m := range g.Members {
+			idx[m] = append(idx[m], g.DistinguishedName)
+		}
+	}
+	return idx
+}
+
+// stream runs a recipient query: it resolves -Identity or walks the
+// mailboxes (and groups when withGroups) in chunks, copying each chunk
+// under the read lock, and writes one object per match through mk, up to
+// the ResultSize limit, then warns if the limit cut the output short.
+func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk func(r *recipient) *pwsh.Object, onRow func()) error {
+	var mptrs []*org.Mailbox
+	var gptrs []*org.Group
+	var members map[uuid.UUID][]string
+	var ferr error
+	x.st.Read(func(o *org.Org) {
+		members = memberIndex(o)
+		if q.hasIdentity && q.identity != nil {
+			id := identityText(q.identity)
+			var r any
+			var err error
+			switch {
+			case withMailboxes && withGroups:
+				r, err = o.FindRecipient(id)
+			case withMailboxes:
+				r, err = o.FindMailbox(id)
+			default:
+				r, err = o.FindGroup(id)
+			}
+			if err != nil {
+				ferr = err
+				return
+			}
+			switch t := r.(type) {
+			case *org.Mailbox:
+				mptrs = []*org.Mailbox{t}
+			case *org.Group:
+				gptrs = []*org.Group{t}
+			}
+			return
+		}
+		if withMailboxes {
+			mptrs = append([]*org.Mailbox(nil), o.Mailboxes...)
+		}
+		if withGroups {
+			gptrs = append([]*org.Group(nil), o.Groups...)
+		}
+	})
+	if ferr != nil {
+		return writeErr(c, ferr, q.identity)
+	}
+	var count int64
+	more := false
+	emit := func(r *recipient) (bool, error) {
+		if !q.matches(r) {
+			return true, nil
+		}
+		if q.limit >= 0 && count >= q.limit {
+			more = true
+			return false, nil
+		}
+		count++
+		if onRow != nil {
+			onRow()
+		}
+		return true, c.WriteObject(mk(r))
+	}
+	if q.sortBy != "" {
+		return x.sorted(c, q, mptrs, gptrs, members, emit, &more)
+	}
+	for i := 0; i < len(mptrs); i += chunk {
+		j := min(i+chunk, len(mptrs))
+		batch := make([]org.Mailbox, 0, j-i)
+		x.st.Read(func(*org.Org) {
+			for _, p := range mptrs[i:j] {
+				batch = append(batch, *p)
+			}
+		})
+		for k := range batch {
+			cont, err := emit(&recipient{m: &batch[k], memberOf: members[batch[k].Guid]})
+			if err != nil {
+				return err
+			}
+			if !cont {
+				goto done
+			}
+		}
+	}
+	{
+		var batch []org.Group
+		x.st.Read(func(*org.Org) {
+			for _, p := range gptrs {
+				g := *p
+				g.Members = append([]uuid.UUID(nil), p.Members...)
+				batch = append(batch, g)
+			}
+		})
+		for k := range batch {
+			cont, err := emit(&recipient{g: &batch[k], memberOf: members[batch[k].Guid]})
+			if err != nil {
+				return err
+			}
+			if !cont {
+				break
+			}
+		}
+	}
+done:
+	if more {
+		if q.explicit {
+			return c.WriteWarning(explicitResultSizeWarning)
+		}
+		return c.WriteWarning(defaultResultSizeWarning)
+	}
+	return nil
+}
+
+// sorted is stream's path for -SortBy: everything is copied, sorted by the
+// property, then emitted.
+func (x *ex) sorted(c *pwsh.Call, q *query, mptrs []*org.Mailbox, gptrs []*org.Group, members map[uuid.UUID][]string, emit func(*recipient) (bool, error), more *bool) error {
+	var all []*recipient
+	x.st.Read(func(*org.Org) {
+		for _, p := range mptrs {
+			m := *p
+			all = append(all, &recipient{m: &m, memberOf: members[m.Guid]})
+		}
+		for _, p := range gptrs {
+			g := *p
+			all = append(all, &recipient{g: &g, memberOf: members[g.Guid]})
+		}
+	})
+	key, desc := q.sortBy, false
+	if strings.HasPrefix(key, "-") {
+		key, desc = key[1:], true
+	}
+	if canon, ok := recipientFilterable[strings.ToLower(key)]; ok {
+		key = canon
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, _ := all[i].get(key)
+		b, _ := all[j].get(key)
+		less := strings.ToLower(fmt.Sprint(a)) < strings.ToLower(fmt.Sprint(b))
+		if desc {
+			return strings.ToLower(fmt.Sprint(b)) < strings.ToLower(fmt.Sprint(a))
+		}
+		return less
+	})
+	for _, r := range all {
+		cont, err := emit(r)
+		if err != nil {
+			return err
+		}
+		if !cont {
+			break
+		}
+	}
+	if *more {
+		if q.explicit {
+			return c.WriteWarning(explicitResultSizeWarning)
+		}
+		return c.WriteWarning(defaultResultSizeWarning)
+	}
+	return nil
+}
+
+func ouOf(dn string) string {
+	cn := org.CanonicalName(dn)
+	if i := strings.LastIndexByte(cn, '/'); i > 0 {
+		return cn[:i]
+	}
+	return cn
+}
+
+func mailboxObject(m *org.Mailbox) *pwsh.Object {
+	const cmdlet = "Get-Mailbox"
+	return newObject(cmdlet, "Microsoft.Exchange.Data.Directory.Management.Mailbox",
+		"Name", m.Name, "Alias", m.Alias, "DisplayName", m.DisplayName, "PrimarySmtpAddress", m.PrimarySmtpAddress,
+		"EmailAddresses", arrV(smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress)), "WindowsEmailAddress", m.PrimarySmtpAddress,
+		"UserPrincipalName", m.UserPrincipalName, "SamAccountName", m.SamAccountName,
+		"RecipientType", recipientType(m.RecipientTypeDetails), "RecipientTypeDetails", m.RecipientTypeDetails,
+		"Database", m.Database, "ServerName", m.ServerName, "ExchangeGuid", guidV(m.ExchangeGuid), "Guid", guidV(m.Guid),
+		"Identity", org.CanonicalName(m.DistinguishedName), "DistinguishedName", m.DistinguishedName,
+		"LegacyExchangeDN", m.LegacyExchangeDN, "OrganizationalUnit", ouOf(m.DistinguishedName),
+		"HiddenFromAddressListsEnabled", false, "AccountDisabled", m.RecipientTypeDetails != org.UserMailbox,
+		"IsLinked", false, "ExchangeVersion", exchangeVersion,
+		"WhenCreated", m.WhenCreated, "WhenChanged", changed(m.WhenChanged, m.WhenCreated))
+}
+
+func casMailboxObject(m *org.Mailbox) *pwsh.Object {
+	const cmdlet = "Get-CASMailbox"
+	var mapiHTTP pwsh.Value
+	if m.MapiHttpEnabled != nil {
+		mapiHTTP = *m.MapiHttpEnabled
+	}
+	var versions pwsh.Value
+	if m.MAPIBlockOutlookVersions != "" {
+		versions = m.MAPIBlockOutlookVersions
+	}
+	return newObject(cmdlet, "Microsoft.Exchange.Data.Directory.Management.CASMailbox",
+		"Name", m.Name, "Identity", org.CanonicalName(m.DistinguishedName), "DisplayName", m.DisplayName,
+		"PrimarySmtpAddress", m.PrimarySmtpAddress, "SamAccountName", m.SamAccountName, "LegacyExchangeDN", m.LegacyExchangeDN,
+		"DistinguishedName", m.DistinguishedName, "Guid", guidV(m.Guid),
+		"ActiveSyncEnabled", m.ActiveSyncEnabled, "OWAEnabled", m.OWAEnabled, "OWAforDevicesEnabled", m.OWAforDevicesEnabled,
+		"ECPEnabled", m.ECPEnabled, "EwsEnabled", m.EwsEnabled, "PopEnabled", m.PopEnabled, "ImapEnabled", m.ImapEnabled,
+		"MAPIEnabled", m.MAPIEnabled, "MapiHttpEnabled", mapiHTTP,
+		"MAPIBlockOutlookNonCachedMode", m.MAPIBlockOutlookNonCachedMode, "MAPIBlockOutlookVersions", versions,
+		"MAPIBlockOutlookRpcHttp", m.MAPIBlockOutlookRpcHttp, "MAPIBlockOutlookExternalConnectivity", m.MAPIBlockOutlookExternalConnectivity,
+		"ServerName", m.ServerName, "EmailAddresses", arrV(smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress)),
+		"ExchangeVersion", exchangeVersion, "WhenChanged", changed(m.WhenChanged, m.WhenCreated), "WhenCreated", m.WhenCreated)
+}
+
+// reducedRecipient is Get-Recipient's and Get-DistributionGroupMember's object.
+func reducedRecipient(cmdlet string, r *recipient) *pwsh.Object {
+	const typ = "Microsoft.Exchange.Data.Directory.Management.ReducedRecipient"
+	if m := r.m; m != nil {
+		return newObject(cmdlet, typ,
+			"Name", m.Name, "DisplayName", m.DisplayName, "Alias", m.Alias, "PrimarySmtpAddress", m.PrimarySmtpAddress,
+			"EmailAddresses", arrV(smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress)),
+			"RecipientType", recipientType(m.RecipientTypeDetails), "RecipientTypeDetails", m.RecipientTypeDetails,
+			"HiddenFromAddressListsEnabled", false, "DistinguishedName", m.DistinguishedName,
+			"Identity", org.CanonicalName(m.DistinguishedName), "Guid", guidV(m.Guid), "ExchangeGuid", guidV(m.ExchangeGuid),
+			"LegacyExchangeDN", m.LegacyExchangeDN, "WindowsEmailAddress", m.PrimarySmtpAddress,
+			"OrganizationalUnit", ouOf(m.DistinguishedName), "SamAccountName", m.SamAccountName, "ServerName", m.ServerName,
+			"Database", m.Database, "WhenCreated", m.WhenCreated, "WhenChanged", changed(m.WhenChanged, m.WhenCreated))
+	}
+	g := r.g
+	return newObject(cmdlet, typ,
+		"Name", g.Name, "DisplayName", g.DisplayName, "Alias", g.Alias, "PrimarySmtpAddress", g.PrimarySmtpAddress,
+		"EmailAddresses", arrV(smtpAddrs(nil, g.PrimarySmtpAddress)),
+		"RecipientType", recipientType(g.RecipientTypeDetails), "RecipientTypeDetails", g.RecipientTypeDetails,
+		"HiddenFromAddressListsEnabled", false, "DistinguishedName", g.DistinguishedName,
+		"Identity", org.CanonicalName(g.DistinguishedName), "Guid", guidV(g.Guid),
+		"LegacyExchangeDN", g.LegacyExchangeDN, "WindowsEmailAddress", g.PrimarySmtpAddress,
+		"OrganizationalUnit", ouOf(g.DistinguishedName), "SamAccountName", g.SamAccountName,
+		"WhenCreated", g.WhenCreated, "WhenChanged", g.WhenCreated)
+}
+
+func groupType(details string) string {
+	if details == org.MailUniversalSecurityGroup {
+		return "Universal, SecurityEnabled"
+	}
+	return "Universal"
+}
+
+func distributionGroupObject(g *org.Group) *pwsh.Object {
+	return newObject("Get-DistributionGroup", "Microsoft.Exchange.Data.Directory.Management.DistributionGroup",
+		"Name", g.Name, "DisplayName", g.DisplayName, "Alias", g.Alias, "PrimarySmtpAddress", g.PrimarySmtpAddress,
+		"EmailAddresses", arrV(smtpAddrs(nil, g.PrimarySmtpAddress)), "RecipientType", recipientType(g.RecipientTypeDetails),
+		"RecipientTypeDetails", g.RecipientTypeDetails, "GroupType", groupType(g.RecipientTypeDetails),
+		"HiddenFromAddressListsEnabled", false, "SamAccountName", g.SamAccountName, "WindowsEmailAddress", g.PrimarySmtpAddress,
+		"LegacyExchangeDN", g.LegacyExchangeDN, "OrganizationalUnit", ouOf(g.DistinguishedName),
+		"Identity", org.CanonicalName(g.DistinguishedName), "Guid", guidV(g.Guid), "DistinguishedName", g.DistinguishedName,
+		"ExchangeVersion", exchangeVersion, "WhenCreated", g.WhenCreated, "WhenChanged", g.WhenCreated)
+}
+
+func (x *ex) getMailbox(c *pwsh.Call) error {
+	q, err := x.parseQuery(c, recipientFilterable, recipientFilterableList)
+	if err != nil {
+		return writeErr(c, err, nil)
+	}
+	if v, ok := c.Param("Server"); ok && v != nil {
+		var ferr error
+		x.st.Read(func(o *org.Org) {
+			s, err := o.FindServer(identityText(v, "Name", "Fqdn"))
+			if err != nil {
+				ferr = err
+				return
+			}
+			q.server = strings.ToLower(s.Name)
+		})
+		if ferr != nil {
+			return writeErr(c, ferr, v)
+		}
+	}
+	if v, ok := c.Param("Database"); ok && v != nil {
+		q.database = identityText(v, "Name")
+	}
+	return x.stream(c, q, true, false, func(r *recipient) *pwsh.Object { return mailboxObject(r.m) }, nil)
+}
+
+func (x *ex) getCASMailbox(c *pwsh.Call) error {
+	q, err := x.parseQuery(c, casFilterable, casFilterableList)
+	if err != nil {
+		return writeErr(c, err, nil)
+	}
+	var onRow func()
+	if x.opts.Stats != nil {
+		onRow = func() { x.opts.Stats.CASMailboxRows.Add(1) }
+	}
+	return x.stream(c, q, true, false, func(r *recipient) *pwsh.Object { return casMailboxObject(r.m) }, onRow)
+}
+
+func (x *ex) getRecipient(c *pwsh.Call) error {
+	q, err := x.parseQuery(c, recipientFilterable, recipientFilterableList)
+	if err != nil {
+		return writeErr(c, err, nil)
+	}
+	if v, ok := c.Param("Database"); ok && v != nil {
+		q.database = identityText(v, "Name")
+	}
+	return x.stream(c, q, true, true, func(r *recipient) *pwsh.Object { return reducedRecipient("Get-Recipient", r) }, nil)
+}
+
+func (x *ex) getDistributionGroup(c *pwsh.Call) error {
+	q, err := x.parseQuery(c, recipientFilterable, recipientFilterableList)
+	if err != nil {
+		return writeErr(c, err, nil)
+	}
+	return x.stream(c, q, false, true, func(r *recipient) *pwsh.Object { return distributionGroupObject(r.g) }, nil)
+}
+
+func (x *ex) getGroup(c *pwsh.Call) error {
+	q, err := x.parseQuery(c, recipientFilterable, recipientFilterableList)
+	if err != nil {
+		return writeErr(c, err, nil)
+	}
+	names := map[uuid.UUID]string{}
+	x.st.Read(func(o *org.Org) {
+		for _, g := range o.Groups {
+			for _, id := range g.Members {
+				switch r := o.RecipientByGuid(id).(type) {
+				case *org.Mailbox:
+					names[id] = org.CanonicalName(r.DistinguishedName)
+				case *org.Group:
+					names[id] = org.CanonicalName(r.DistinguishedName)
+				}
+			}
+		}
+	})
+	return x.stream(c, q, false, true, func(r *recipient) *pwsh.Object {
+		g := r.g
+		var members []string
+		for _, id := range g.Members {
+			if n, ok := names[id]; ok {
+				members = append(members, n)
+			}
+		}
+		return newObject("Get-Group", "Microsoft.Exchange.Data.Directory.Management.WindowsGroup",
+			"Name", g.Name, "DisplayName", g.DisplayName, "RecipientType", recipientType(g.RecipientTypeDetails),
+			"RecipientTypeDetails", g.RecipientTypeDetails, "Members", arrV(members), "ManagedBy", arrV(nil),
+			"Notes", "", "IsHierarchicalGroup", false, "SimpleDisplayName", "", "WindowsEmailAddress", g.PrimarySmtpAddress,
+			"Identity", org.CanonicalName(g.DistinguishedName), "Guid", guidV(g.Guid), "DistinguishedName", g.DistinguishedName,
+			"GroupType", groupType(g.RecipientTypeDetails), "SamAccountName", g.SamAccountName,
+			"WhenCreated", g.WhenCreated, "WhenChanged", g.WhenCreated)
+	}, nil)
+}
+
+// getDistributionGroupMember lists a group's direct members; a nested group
+// is a member of type group, not expanded.
+func (x *ex) getDistributionGroupMember(c *pwsh.Call) error {
+	q, err := x.parseQuery(c, recipientFilterable, recipientFilterableList)
+	if err != nil {
+		return writeErr(c, err, nil)
+	}
+	var members []*recipient
+	var ferr error
+	idv, _ := c.Param("Identity")
+	x.st.Read(func(o *org.Org) {
+		g, err := o.FindGroup(identityText(idv))
+		if err != nil {
+			ferr = err
+			return
+		}
+		for _, id := range g.Members {
+			switch r := o.RecipientByGuid(id).(type) {
+			case *org.Mailbox:
+				m := *r
+				members = append(members, &recipient{m: &m})
+			case *org.Group:
+				gg := *r
+				members = append(members, &recipient{g: &gg})
+			}
+		}
+	})
+	if ferr != nil {
+		return writeErr(c, ferr, idv)
+	}
+	var count int64
+	for _, r := range members {
+		if q.limit >= 0 && count >= q.limit {
+			if q.explicit {
+				return c.WriteWarning(explicitResultSizeWarning)
+			}
+			return c.WriteWarning(defaultResultSizeWarning)
+		}
+		count++
+		if err := c.WriteObject(reducedRecipient("Get-DistributionGroupMember", r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setCASMailbox changes one mailbox's CAS settings and identity fields.
+func (x *ex) setCASMailbox(c *pwsh.Call) error {
+	idv, _ := c.Param("Identity")
+	if v, ok := c.Param("MapiHttpEnabled"); ok && v != nil {
+		switch v.(type) {
+		case bool, int64, float64:
+		default:
+			return writeErr(c, &pwsh.Error{
+				Message:       fmt.Sprintf("Cannot process argument transformation on parameter 'MapiHttpEnabled'. Cannot convert value \"%s\" to type \"System.Nullable`1[System.Boolean]\". Boolean parameters accept only Boolean values and numbers, such as $True, $False, 1 or 0.", pwsh.ToString(v)),
+				ExceptionType: "System.Management.Automation.ParameterBindingArgumentTransformationException", Category: pwsh.CatInvalidData,
+				ErrorID: "ParameterArgumentTransformationError"}, v)
+		}
+	}
+	var id uuid.UUID
+	var ferr error
+	x.st.Read(func(o *org.Org) {
+		if ob, ok := idv.(*pwsh.Object); ok {
+			if gv, ok := ob.Get("Guid"); ok {
+				if g, ok := gv.(pwsh.Guid); ok && o.MailboxByGuid(uuid.UUID(g)) != nil {
+					id = uuid.UUID(g)
+					return
+				}
+			}
+		}
+		m, err := o.FindMailbox(identityText(idv))
+		if err != nil {
+			ferr = err
+			return
+		}
+		id = m.Guid
+	})
+	if ferr != nil {
+		return writeErr(c, ferr, idv)
+	}
+	if c.Bool("WhatIf") {
+		return nil
+	}
+	// Identity fields must stay unique.
+	for _, p := range []string{"PrimarySmtpAddress", "SamAccountName", "Name"} {
+		v, ok := c.Param(p)
+		if !ok {
+			continue
+		}
+		s := pwsh.ToString(v)
+		var clash bool
+		x.st.Read(func(o *org.Org) {
+			r, err := o.FindRecipient(s)
+			if err == nil {
+				if m, ok := r.(*org.Mailbox); !ok || m.Guid != id {
+					clash = true
+				}
+			} else if _, amb := err.(*org.AmbiguousError); amb {
+				clash = true
+			}
+		})
+		if clash {
+			return writeErr(c, taskError("Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException", pwsh.CatInvalidArgument, idv,
+				"The %s '%s' is already used by another recipient.", p, s), idv)
+		}
+	}
+	err := x.st.UpdateMailbox(id, func(m *org.Mailbox) error {
+		for _, name := range c.Bound() {
+			val, _ := c.Param(name)
+			switch name {
+			case "ActiveSyncEnabled":
+				m.ActiveSyncEnabled = pwsh.ToBool(val)
+			case "OWAEnabled":
+				m.OWAEnabled = pwsh.ToBool(val)
+			case "OWAforDevicesEnabled":
+				m.OWAforDevicesEnabled = pwsh.ToBool(val)
+			case "ECPEnabled":
+				m.ECPEnabled = pwsh.ToBool(val)
+			case "EwsEnabled":
+				m.EwsEnabled = pwsh.ToBool(val)
+			case "PopEnabled":
+				m.PopEnabled = pwsh.ToBool(val)
+			case "ImapEnabled":
+				m.ImapEnabled = pwsh.ToBool(val)
+			case "MAPIEnabled":
+				m.MAPIEnabled = pwsh.ToBool(val)
+			case "MapiHttpEnabled":
+				if val == nil {
+					m.MapiHttpEnabled = nil
+				} else {
+					m.MapiHttpEnabled = ptr(pwsh.ToBool(val))
+				}
+			case "MAPIBlockOutlookNonCachedMode":
+				m.MAPIBlockOutlookNonCachedMode = pwsh.ToBool(val)
+			case "MAPIBlockOutlookVersions":
+				m.MAPIBlockOutlookVersions = pwsh.ToString(val)
+			case "MAPIBlockOutlookRpcHttp":
+				m.MAPIBlockOutlookRpcHttp = pwsh.ToBool(val)
+			case "MAPIBlockOutlookExternalConnectivity":
+				m.MAPIBlockOutlookExternalConnectivity = pwsh.ToBool(val)
+			case "DisplayName":
+				m.DisplayName = pwsh.ToString(val)
+			case "Name":
+				m.Name = pwsh.ToString(val)
+			case "SamAccountName":
+				m.SamAccountName = pwsh.ToString(val)
+			case "PrimarySmtpAddress":
+				p := pwsh.ToString(val)
+				addrs := []string{"SMTP:" + p}
+				for _, a := range smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress) {
+					k, rest, _ := strings.Cut(a, ":")
+					if strings.EqualFold(rest, p) {
+						continue
+					}
+					if k == "SMTP" {
+						a = "smtp:" + rest
+					}
+					addrs = append(addrs, a)
+				}
+				m.PrimarySmtpAddress, m.EmailAddresses = p, addrs
+			case "EmailAddresses":
+				addrs := multiValued(smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress), val)
+				for i, a := range addrs {
+					if !strings.Contains(a, ":") {
+						addrs[i] = "smtp:" + a
+					}
+				}
+				for _, a := range addrs {
+					if strings.HasPrefix(a, "SMTP:") {
+						m.PrimarySmtpAddress = a[5:]
+					}
+				}
+				m.EmailAddresses = addrs
+			}
+		}
+		m.WhenChanged = x.now()
+		return nil
+	})
+	if err != nil {
+		return writeErr(c, err, idv)
+	}
+	if x.opts.Stats != nil {
+		x.opts.Stats.MailboxWrites.Add(1)
+	}
+	return nil
+}
