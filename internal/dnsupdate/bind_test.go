@@ -281,6 +281,10 @@ func TestNameserversFromNSRecords(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Fatalf("nameservers = %v, want %s", got, want)
 	}
+	// SOA TTL 300, MINIMUM 60: negative answers are cached 60 s.
+	if neg, err := c.NegativeTTL(ctxT(t)); err != nil || neg != 60 {
+		t.Fatalf("negative TTL = %d, %v; want 60", neg, err)
+	}
 }
 
 func TestVerifyNamesLaggingServer(t *testing.T) {

@@ -1,7 +1,10 @@
 package dnsupdate
 
 import (
+	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -102,4 +105,67 @@ func ZoneFileLines(u Update) (remove, add []string) {
 		add = append(add, a.normalize().Lines()...)
 	}
 	return remove, add
+}
+
+// Diff is one RRset an UPDATE changes: its value before and after.
+type Diff struct {
+	From RRset `json:"from"`
+	To   RRset `json:"to"`
+}
+
+// Diffs lists the RRsets the update changes (before → after, sorted by
+// name and type), for a plan. RRsets it leaves as they are are omitted.
+// It needs the update's prerequisites to know the "before" side: ok is
+// false when the result of the update is not known (see Expected).
+func (u Update) Diffs() (diffs []Diff, ok bool) {
+	after, ok := u.Expected()
+	if !ok {
+		return nil, false
+	}
+	before := index(u.Prereq)
+	for _, a := range after {
+		b, known := before[a.Key()]
+		if !known {
+			b = RRset{Name: a.Name, Type: a.Type}
+		}
+		if !Same(b, a) {
+			diffs = append(diffs, Diff{From: b, To: a})
+		}
+	}
+	return diffs, true
+}
+
+// MaxDeletedTTL is the largest TTL of the RRsets the update deletes: how
+// long resolvers may still serve the old data after it applied.
+func (u Update) MaxDeletedTTL() uint32 {
+	var m uint32
+	for _, d := range u.Delete {
+		if d.TTL > m {
+			m = d.TTL
+		}
+	}
+	return m
+}
+
+// NegativeTTL is how long resolvers may cache "no such record" for the
+// zone (RFC 2308: the smaller of the SOA's TTL and its MINIMUM field), as
+// served by the primary. A name that did not exist before the swap may be
+// cached as absent that long.
+func (c *Client) NegativeTTL(ctx context.Context) (uint32, error) {
+	soa, err := c.Query(ctx, c.zone(), dns.TypeSOA)
+	if err != nil {
+		return 0, err
+	}
+	if !soa.Exists() {
+		return 0, fmt.Errorf("the primary %s has no SOA for %s", c.server(), c.zone())
+	}
+	f := strings.Fields(soa.Data[0])
+	if len(f) != 7 {
+		return 0, fmt.Errorf("unexpected SOA %q", soa.Data[0])
+	}
+	minimum, err := strconv.ParseUint(f[6], 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("unexpected SOA %q", soa.Data[0])
+	}
+	return min(soa.TTL, uint32(minimum)), nil
 }

@@ -219,3 +219,29 @@ func TestRRsetComparison(t *testing.T) {
 		t.Fatal("subset compared equal")
 	}
 }
+
+func TestDiffsAndDeletedTTL(t *testing.T) {
+	snap := snapshot(set(in, dns.TypeA, 600, "203.0.113.10"), set(in, dns.TypeAAAA, 300, "2001:db8::10"), set(ext, dns.TypeAAAA, 300, "2001:db8::20"))
+	fwd, rev, err := SwapPlan(snap, "contoso.test.", ext, in, "203.0.113.10", 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, ok := fwd.Diffs()
+	if !ok {
+		t.Fatal("diffs unknown")
+	}
+	var got []string
+	for _, d := range diffs {
+		got = append(got, d.From.String()+" -> "+d.To.Values())
+	}
+	want := "outlook-ext.contoso.test. A (none) -> 203.0.113.10 | outlook.contoso.test. A 203.0.113.10 (TTL 600) -> (none) | outlook.contoso.test. AAAA 2001:db8::10 (TTL 300) -> (none)"
+	if strings.Join(got, " | ") != want {
+		t.Fatalf("diffs:\n%s\nwant:\n%s", strings.Join(got, " | "), want)
+	}
+	if fwd.MaxDeletedTTL() != 600 || rev.MaxDeletedTTL() != 120 {
+		t.Fatalf("max deleted TTL: forward %d, reverse %d", fwd.MaxDeletedTTL(), rev.MaxDeletedTTL())
+	}
+	if _, ok := (Update{Add: []RRset{set(ext, dns.TypeA, 60, "203.0.113.1")}}).Diffs(); ok {
+		t.Fatal("diffs known without prerequisites")
+	}
+}

@@ -194,6 +194,7 @@ options { default-server 127.0.0.1; default-port %d; default-key "rndc-key"; };
 	}
 	os.Remove(filepath.Join(dir, "zone.db.jnl"))
 	s.cmd = exec.Command(NamedPath, "-g", "-4", "-c", filepath.Join(dir, "named.conf"))
+	s.cmd.SysProcAttr = procAttr()
 	s.cmd.Stdout = &lockedWriter{s: s}
 	s.cmd.Stderr = &lockedWriter{s: s}
 	if err := s.cmd.Start(); err != nil {

@@ -1,0 +1,9 @@
+package bindtest
+
+import "syscall"
+
+// procAttr makes the kernel kill named when the test process dies, so an
+// interrupted test run leaves no server behind.
+func procAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
