@@ -431,25 +431,22 @@ func (inv *invocation) checkMandatory(withPipeline bool) error {
 		CatInvalidArgument, inv.pos)
 }
 
-// bindPipeline binds the current pipeline object; ok=false when nothing
-// accepted it.
+// bindPipeline binds the current pipeline object as PowerShell does: by
+// value without conversion, then by property name, then by value with
+// conversion; ok=false when nothing accepted it.
 func (inv *invocation) bindPipeline(v Value) (bool, error) {
 	inv.pipeBound = inv.pipeBound[:0]
-	any := false
 	for i := range inv.params {
 		p := &inv.params[i]
-		if !p.ValueFromPipeline || inv.isBound(p) {
-			continue
-		}
-		cv, err := convertParam(p, v)
-		if err == nil {
-			inv.pipeBound = append(inv.pipeBound, boundParam{def: p, value: cv})
-			any = true
+		if p.ValueFromPipeline && !inv.isBound(p) && exactPipelineMatch(p, v) {
+			cv, err := convertParam(p, v)
+			if err == nil {
+				inv.pipeBound = append(inv.pipeBound, boundParam{def: p, value: cv})
+				return true, nil
+			}
 		}
 	}
-	if any {
-		return true, nil
-	}
+	any := false
 	for i := range inv.params {
 		p := &inv.params[i]
 		if !p.ValueFromPipelineByPropertyName || inv.isBound(p) {
@@ -471,7 +468,67 @@ func (inv *invocation) bindPipeline(v Value) (bool, error) {
 			break
 		}
 	}
-	return any, nil
+	if any {
+		return true, nil
+	}
+	for i := range inv.params {
+		p := &inv.params[i]
+		if !p.ValueFromPipeline || inv.isBound(p) {
+			continue
+		}
+		cv, err := convertParam(p, v)
+		if err == nil {
+			inv.pipeBound = append(inv.pipeBound, boundParam{def: p, value: cv})
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// exactPipelineMatch reports whether v binds to p by value without type
+// conversion (PowerShell's first binding pass).
+func exactPipelineMatch(p *ParamDef, v Value) bool {
+	switch p.Type {
+	case TObject, TObjectArray:
+		return true
+	case TString, TStringArray, TMultiValued:
+		_, ok := v.(string)
+		return ok
+	case TIdentity:
+		switch x := v.(type) {
+		case string, Guid:
+			return true
+		case *Object:
+			tn := x.TypeName()
+			return tn != PSCustomObjectType && !strings.HasPrefix(tn, "Selected.")
+		}
+		return false
+	case TInt:
+		_, ok := v.(int64)
+		return ok
+	case TBool, TSwitch:
+		_, ok := v.(bool)
+		return ok
+	case TGuid:
+		_, ok := v.(Guid)
+		return ok
+	case TUri:
+		_, ok := v.(*Uri)
+		return ok
+	case TSecureString:
+		_, ok := v.(*SecureString)
+		return ok
+	case THashtable:
+		_, ok := v.(*Hashtable)
+		return ok
+	case TScriptBlock:
+		_, ok := v.(*ScriptBlock)
+		return ok
+	case TByteArray:
+		_, ok := v.([]byte)
+		return ok
+	}
+	return false
 }
 
 func propertyOf(v Value, name string) (Value, bool) {

@@ -78,6 +78,7 @@ func registerBuiltins(h *Host) {
 // wildcards) or a calculated property.
 type propSpec struct {
 	name string
+	prop string // the property an Expression names, when it is not a script block
 	expr *ScriptBlock
 	desc *bool
 }
@@ -98,16 +99,7 @@ func propSpecs(c *Call, v Value, forSelect bool) ([]propSpec, error) {
 					case *ScriptBlock:
 						ps.expr = ev
 					default:
-						if ps.name == "" {
-							ps.name = ToString(ev)
-						}
-						pn := ToString(ev)
-						ps.expr = nil
-						if ps.name == "" {
-							ps.name = pn
-						}
-						cp := pn
-						ps.name = map[bool]string{true: ps.name, false: cp}[ps.name != ""]
+						ps.prop = ToString(ev)
 					}
 				case strings.HasPrefix("descending", k) && !forSelect:
 					b := ToBool(e.Value)
@@ -120,8 +112,11 @@ func propSpecs(c *Call, v Value, forSelect bool) ([]propSpec, error) {
 						ExceptionType: "System.NotSupportedException", ErrorID: "DictionaryKeyUnknownType"}
 				}
 			}
-			if forSelect && ps.name == "" && ps.expr != nil {
+			if ps.name == "" && ps.expr != nil {
 				ps.name = strings.TrimSpace(ps.expr.text)
+			}
+			if ps.name == "" {
+				ps.name = ps.prop
 			}
 			out = append(out, ps)
 		case *ScriptBlock:
@@ -136,6 +131,9 @@ func propSpecs(c *Call, v Value, forSelect bool) ([]propSpec, error) {
 func (s *session) specValue(ps propSpec, obj Value) (Value, error) {
 	if ps.expr != nil {
 		return s.blockValue(ps.expr, obj)
+	}
+	if ps.prop != "" {
+		return s.member(obj, ps.prop), nil
 	}
 	return s.member(obj, ps.name), nil
 }
@@ -242,6 +240,17 @@ func selectObject() CmdletDef {
 					if err != nil {
 						return err
 					}
+					pname := ps.name
+					if ps.expr == nil && ps.prop == "" {
+						if src, ok := in.(*Object); ok {
+							for _, p := range src.Props() {
+								if strings.EqualFold(p.Name, pname) {
+									pname = p.Name
+								}
+							}
+						}
+					}
+					ps.name = pname
 					if _, dup := o.Get(ps.name); dup {
 						return c.WriteError(&Error{Message: fmt.Sprintf("The property cannot be processed because the property \"%s\" already exists.", ps.name),
 							Category: CatInvalidOperation, ExceptionType: "System.Management.Automation.PSArgumentException", ErrorID: "AlreadyExistingUserSpecifiedPropertyNoExpand"}, CatInvalidOperation, in)
@@ -379,6 +388,9 @@ func whereObject() CmdletDef {
 				return nil
 			}
 			val, _ := c.Param("Value")
+			if !c.IsBound("Value") && c.IsBound("Property") && c.IsBound("FilterScript") {
+				val = fs
+			}
 			bin := &binaryExpr{op: "-" + strings.ToLower(op), l: &constExpr{v: pv}, r: &constExpr{v: val}, pos: pos{c.inv.pos}}
 			if op == "Is" || op == "IsNot" {
 				bin.r = &typeExpr{typ: strings.ToLower(ToString(val))}

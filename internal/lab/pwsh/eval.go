@@ -207,7 +207,7 @@ func (s *session) lookupVar(name string) Value {
 		}
 		return nil
 	case "?":
-		return s.lastOK
+		return s.dollarQ
 	case "error":
 		return &Array{Items: append([]Value(nil), s.errors...)}
 	case "input":
@@ -760,6 +760,9 @@ func (s *session) member(obj Value, name string) Value {
 	lname := strings.ToLower(name)
 	switch o := obj.(type) {
 	case nil:
+		if lname == "count" || lname == "length" {
+			return int64(0)
+		}
 		return nil
 	case *Object:
 		if v, ok := o.Get(name); ok {

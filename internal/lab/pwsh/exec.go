@@ -31,6 +31,7 @@ func (s *session) runBody(b *scriptBody, out func(Value) error) error {
 			return err
 		}
 		err := s.execStmt(st, out)
+		s.dollarQ = s.lastOK
 		if err == nil {
 			continue
 		}
@@ -150,6 +151,11 @@ func (s *session) execStmt(st stmt, out func(Value) error) error {
 		}
 		if rec, ok := v.(*ErrorRecord); ok {
 			return &psThrow{rec: rec, script: true}
+		}
+		if x.value == nil && s.hasDollarBar {
+			if rec, ok := s.dollarBar.(*ErrorRecord); ok {
+				return &psThrow{rec: rec, script: true}
+			}
 		}
 		msg := "ScriptHalted"
 		if v != nil {

@@ -51,6 +51,7 @@ type session struct {
 	vars     map[string]*variable
 	snapins  map[string]bool
 	lastOK   bool
+	dollarQ  bool // $?: the status of the previous statement
 	tryDepth int
 	errors   []Value
 	// pipelineInput is $_ for script blocks.
@@ -63,7 +64,7 @@ func newSession(h *Host, ctx context.Context, stdin io.Reader, stdout, stderr io
 		stdin = strings.NewReader("")
 	}
 	s := &session{host: h, ctx: ctx, stdinRaw: stdin, out: bufio.NewWriterSize(stdout, 64<<10), errw: stderr,
-		vars: map[string]*variable{}, snapins: map[string]bool{}, lastOK: true}
+		vars: map[string]*variable{}, snapins: map[string]bool{}, lastOK: true, dollarQ: true}
 	s.vars["erroractionpreference"] = &variable{v: "Continue"}
 	s.vars["warningpreference"] = &variable{v: "Continue"}
 	s.vars["progresspreference"] = &variable{v: "Continue"}
