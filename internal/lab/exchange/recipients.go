@@ -466,9 +466,15 @@ func ouOf(dn string) string {
 	return cn
 }
 
+var (
+	mailboxShape, casShape shape
+	// reducedShapes: per cmdlet, the mailbox and the group shape.
+	reducedShapes = map[string]*[2]shape{"Get-Recipient": {}, "Get-DistributionGroupMember": {}}
+)
+
 func mailboxObject(m *org.Mailbox) *pwsh.Object {
 	const cmdlet = "Get-Mailbox"
-	return newObject(cmdlet, "Microsoft.Exchange.Data.Directory.Management.Mailbox",
+	return newShapedObject(&mailboxShape, cmdlet, "Microsoft.Exchange.Data.Directory.Management.Mailbox",
 		"Name", m.Name, "Alias", m.Alias, "DisplayName", m.DisplayName, "PrimarySmtpAddress", m.PrimarySmtpAddress,
 		"EmailAddresses", arrV(smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress)), "WindowsEmailAddress", m.PrimarySmtpAddress,
 		"UserPrincipalName", m.UserPrincipalName, "SamAccountName", m.SamAccountName,
@@ -491,7 +497,7 @@ func casMailboxObject(m *org.Mailbox) *pwsh.Object {
 	if m.MAPIBlockOutlookVersions != "" {
 		versions = m.MAPIBlockOutlookVersions
 	}
-	return newObject(cmdlet, "Microsoft.Exchange.Data.Directory.Management.CASMailbox",
+	return newShapedObject(&casShape, cmdlet, "Microsoft.Exchange.Data.Directory.Management.CASMailbox",
 		"Name", m.Name, "Identity", org.CanonicalName(m.DistinguishedName), "DisplayName", m.DisplayName,
 		"PrimarySmtpAddress", m.PrimarySmtpAddress, "SamAccountName", m.SamAccountName, "LegacyExchangeDN", m.LegacyExchangeDN,
 		"DistinguishedName", m.DistinguishedName, "Guid", guidV(m.Guid),
@@ -508,7 +514,7 @@ func casMailboxObject(m *org.Mailbox) *pwsh.Object {
 func reducedRecipient(cmdlet string, r *recipient) *pwsh.Object {
 	const typ = "Microsoft.Exchange.Data.Directory.Management.ReducedRecipient"
 	if m := r.m; m != nil {
-		return newObject(cmdlet, typ,
+		return newShapedObject(&reducedShapes[cmdlet][0], cmdlet, typ,
 			"Name", m.Name, "DisplayName", m.DisplayName, "Alias", m.Alias, "PrimarySmtpAddress", m.PrimarySmtpAddress,
 			"EmailAddresses", arrV(smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress)),
 			"RecipientType", recipientType(m.RecipientTypeDetails), "RecipientTypeDetails", m.RecipientTypeDetails,
@@ -519,7 +525,7 @@ func reducedRecipient(cmdlet string, r *recipient) *pwsh.Object {
 			"Database", m.Database, "WhenCreated", m.WhenCreated, "WhenChanged", changed(m.WhenChanged, m.WhenCreated))
 	}
 	g := r.g
-	return newObject(cmdlet, typ,
+	return newShapedObject(&reducedShapes[cmdlet][1], cmdlet, typ,
 		"Name", g.Name, "DisplayName", g.DisplayName, "Alias", g.Alias, "PrimarySmtpAddress", g.PrimarySmtpAddress,
 		"EmailAddresses", arrV(smtpAddrs(nil, g.PrimarySmtpAddress)),
 		"RecipientType", recipientType(g.RecipientTypeDetails), "RecipientTypeDetails", g.RecipientTypeDetails,
