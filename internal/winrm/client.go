@@ -1,7 +1,6 @@
 package winrm
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -153,7 +152,7 @@ func (c *Client) run(ctx context.Context, script, stdin string) (Result, error) 
 	if err != nil {
 		return Result{}, c.classify(fmt.Errorf("starting the command: %w", err))
 	}
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr strings.Builder // String() does not copy: 100k-row outputs are large
 	var wg sync.WaitGroup
 	var outErr, errErr error
 	wg.Add(2)

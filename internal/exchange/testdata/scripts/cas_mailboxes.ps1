@@ -1,0 +1,7 @@
+$ErrorActionPreference = 'Stop'
+Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
+$types = @('UserMailbox', 'SharedMailbox')
+$m = @(Get-Mailbox -RecipientTypeDetails $types -ResultSize Unlimited | Select-Object @{n='g';e={$_.Guid.ToString()}}, @{n='a';e={[string]$_.Alias}}, @{n='n';e={[string]$_.Name}}, @{n='s';e={[string]$_.PrimarySmtpAddress}}, @{n='t';e={[string]$_.RecipientTypeDetails}})
+$c = @(Get-CASMailbox -ResultSize Unlimited | Select-Object @{n='g';e={$_.Guid.ToString()}}, @{n='r';e={[bool]$_.MAPIBlockOutlookRpcHttp}}, @{n='x';e={[bool]$_.MAPIBlockOutlookExternalConnectivity}}, @{n='h';e={$_.MapiHttpEnabled}})
+$r = [pscustomobject]@{ m = $m; c = $c }
+ConvertTo-Json -InputObject $r -Depth 3 -Compress

@@ -1,0 +1,12 @@
+$ErrorActionPreference = 'Stop'
+Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
+$data = [Convert]::FromBase64String('UEZY')
+$r = foreach ($srv in @('EX01')) {
+    try {
+        $c = Import-ExchangeCertificate -Server $srv -FileData $data
+        [pscustomobject]@{ Server = $srv; Ok = $true; Thumbprint = [string]$c.Thumbprint; Error = $null }
+    } catch {
+        [pscustomobject]@{ Server = $srv; Ok = $false; Thumbprint = $null; Error = $_.Exception.Message }
+    }
+}
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress

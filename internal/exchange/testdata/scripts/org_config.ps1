@@ -1,0 +1,5 @@
+$ErrorActionPreference = 'Stop'
+Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
+$o = Get-OrganizationConfig
+$r = [pscustomobject]@{ MapiHttpEnabled = [bool]$o.MapiHttpEnabled }
+ConvertTo-Json -InputObject $r -Depth 2 -Compress

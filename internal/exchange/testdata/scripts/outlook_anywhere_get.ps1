@@ -1,0 +1,16 @@
+$ErrorActionPreference = 'Stop'
+Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
+$r = foreach ($srv in @('EX01')) {
+    foreach ($o in Get-OutlookAnywhere -Server $srv -ADPropertiesOnly) {
+        [pscustomobject]@{
+            Server = $srv
+            Identity = [string]$o.Identity
+            Guid = $o.Guid.ToString()
+            ExternalHostname = $(if ($null -ne $o.ExternalHostname) { [string]$o.ExternalHostname } else { $null })
+            InternalHostname = $(if ($null -ne $o.InternalHostname) { [string]$o.InternalHostname } else { $null })
+            ExternalClientsRequireSsl = [bool]$o.ExternalClientsRequireSsl
+            ExternalClientAuthenticationMethod = [string]$o.ExternalClientAuthenticationMethod
+        }
+    }
+}
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress

@@ -1,0 +1,23 @@
+$ErrorActionPreference = 'Stop'
+Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
+$r = New-Object System.Collections.Generic.List[object]
+try {
+    Set-OwaVirtualDirectory -Identity '0b7c4f0e-1d2a-4c39-9d7e-3f2a1b0c9d8e' -ExternalUrl 'https://outlook-ext.contoso.com/owa'
+    $r.Add([pscustomobject]@{ Id = '0b7c4f0e-1d2a-4c39-9d7e-3f2a1b0c9d8e'; Ok = $true; Error = $null })
+} catch {
+    $r.Add([pscustomobject]@{ Id = '0b7c4f0e-1d2a-4c39-9d7e-3f2a1b0c9d8e'; Ok = $false; Error = $_.Exception.Message })
+}
+try {
+    Set-EcpVirtualDirectory -Identity '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d' -ExternalUrl $null
+    $r.Add([pscustomobject]@{ Id = '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d'; Ok = $true; Error = $null })
+} catch {
+    $r.Add([pscustomobject]@{ Id = '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d'; Ok = $false; Error = $_.Exception.Message })
+}
+try {
+    $m = Get-MapiVirtualDirectory -Identity '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a'
+    Set-MapiVirtualDirectory -Identity '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a' -ExternalUrl 'https://outlook-ext.contoso.com/mapi' -IISAuthenticationMethods $m.IISAuthenticationMethods
+    $r.Add([pscustomobject]@{ Id = '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a'; Ok = $true; Error = $null })
+} catch {
+    $r.Add([pscustomobject]@{ Id = '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a'; Ok = $false; Error = $_.Exception.Message })
+}
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress

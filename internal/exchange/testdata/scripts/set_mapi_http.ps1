@@ -1,0 +1,6 @@
+$ErrorActionPreference = 'Stop'
+Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
+Set-OrganizationConfig -MapiHttpEnabled $true
+$o = Get-OrganizationConfig
+$r = [pscustomobject]@{ MapiHttpEnabled = [bool]$o.MapiHttpEnabled }
+ConvertTo-Json -InputObject $r -Depth 2 -Compress
