@@ -251,6 +251,13 @@ func (f *fakePrimary) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	reply()
 }
 
+// state reads the counters and data under the lock.
+func (f *fakePrimary) state() (received, updates int, a string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.received, f.updates, strings.Join(f.a, ",")
+}
+
 func swapUpdate() Update {
 	return Update{
 		Prereq: []RRset{{Name: ext, Type: dns.TypeA}},
@@ -264,8 +271,8 @@ func TestRetriesServfail(t *testing.T) {
 	if err := c.Update(context.Background(), swapUpdate()); err != nil {
 		t.Fatal(err)
 	}
-	if f.received != 3 || f.updates != 1 {
-		t.Fatalf("received %d, applied %d; want 3, 1", f.received, f.updates)
+	if rcv, upd, _ := f.state(); rcv != 3 || upd != 1 {
+		t.Fatalf("received %d, applied %d; want 3, 1", rcv, upd)
 	}
 
 	f2 := &fakePrimary{servfails: 5}
@@ -275,8 +282,8 @@ func TestRetriesServfail(t *testing.T) {
 	if !errors.As(err, &se) || se.Rcode != dns.RcodeServerFailure || se.Attempts != 3 {
 		t.Fatalf("want SERVFAIL after 3 attempts, got %v", err)
 	}
-	if f2.received != 3 || f2.updates != 0 {
-		t.Fatalf("received %d, applied %d", f2.received, f2.updates)
+	if rcv, upd, _ := f2.state(); rcv != 3 || upd != 0 {
+		t.Fatalf("received %d, applied %d", rcv, upd)
 	}
 }
 
@@ -286,8 +293,8 @@ func TestRetryAfterLostAnswerIsSuccess(t *testing.T) {
 	if err := c.Update(context.Background(), swapUpdate()); err != nil {
 		t.Fatalf("update whose first answer was lost: %v", err)
 	}
-	if f.received != 2 || f.updates != 1 || strings.Join(f.a, ",") != "203.0.113.10" {
-		t.Fatalf("received %d, applied %d, data %v", f.received, f.updates, f.a)
+	if rcv, upd, a := f.state(); rcv != 2 || upd != 1 || a != "203.0.113.10" {
+		t.Fatalf("received %d, applied %d, data %v", rcv, upd, a)
 	}
 }
 
@@ -296,16 +303,16 @@ func TestTimeoutsGiveUp(t *testing.T) {
 	c := startFake(t, f)
 	c.Retries = 1
 	err := c.Update(context.Background(), swapUpdate())
-	if err == nil || !strings.Contains(err.Error(), "failed after 2 attempt(s)") || f.received != 2 {
-		t.Fatalf("want failure after 2 attempts, got %v (%d received)", err, f.received)
+	if rcv, _, _ := f.state(); err == nil || !strings.Contains(err.Error(), "failed after 2 attempt(s)") || rcv != 2 {
+		t.Fatalf("want failure after 2 attempts, got %v (%d received)", err, rcv)
 	}
 	// A retried delete whose first attempt applied (its answer lost)
 	// meets failed prerequisites, sees the intended state and succeeds.
 	f2 := &fakePrimary{drops: 1, a: []string{"203.0.113.9"}}
 	c2 := startFake(t, f2)
 	err = c2.Update(context.Background(), Update{Prereq: []RRset{set(ext, dns.TypeA, 60, "203.0.113.9")}, Delete: []RRset{{Name: ext, Type: dns.TypeA}}})
-	if err != nil || f2.received != 2 || len(f2.a) != 0 {
-		t.Fatalf("retried delete: %v (%d received, data %v)", err, f2.received, f2.a)
+	if rcv, _, a := f2.state(); err != nil || rcv != 2 || a != "" {
+		t.Fatalf("retried delete: %v (%d received, data %v)", err, rcv, a)
 	}
 }
 
