@@ -1,5 +1,5 @@
-// Package runbooks holds the runbook definitions (YAML, embedded with
-// go:embed) and their loader. A runbook names its steps and the step kind
+// Package runbooks holds the runbook definitions (YAML files embedded in
+// the binary) and their loader. A runbook names its steps and the step kind
 // that implements each; Bind maps the kinds to the steps package's
 // factories and yields the engine.Runbook to run. Every problem in a
 // runbook file is reported with its file:line.
