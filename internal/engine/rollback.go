@@ -123,7 +123,7 @@ func (e *Engine) rollbackOne(ctx context.Context, d StepDef) error {
 	e.journalf("rollback_started", d.ID, map[string]any{"status": s.Status})
 	env := e.env(d.ID, false)
 	snap := Snapshot(s.Snapshot)
-	err := e.withRetry(ctx, d.ID, phaseRollback, false, func() error {
+	err := e.withRetry(ctx, d.ID, phaseRollback, func() error {
 		return d.Step.Rollback(ctx, env, snap)
 	})
 	if ctx.Err() != nil {

@@ -127,7 +127,7 @@ func (e *Engine) start(ctx context.Context, d StepDef, o RunOptions) error {
 	snap := e.view(d.ID).Snapshot
 	if snap == nil {
 		var captured Snapshot
-		err := e.withRetry(ctx, d.ID, phaseCapture, false, func() error {
+		err := e.withRetry(ctx, d.ID, phaseCapture, func() error {
 			var err error
 			captured, err = d.Step.Capture(ctx, env)
 			return err
@@ -157,7 +157,7 @@ func (e *Engine) start(ctx context.Context, d StepDef, o RunOptions) error {
 	}
 
 	var plan Plan
-	err := e.withRetry(ctx, d.ID, phasePlan, false, func() error {
+	err := e.withRetry(ctx, d.ID, phasePlan, func() error {
 		var err error
 		plan, err = d.Step.Plan(ctx, env, snap)
 		return err
@@ -242,16 +242,25 @@ func (e *Engine) approve(ctx context.Context, d StepDef, plan Plan, o RunOptions
 func (e *Engine) apply(ctx context.Context, d StepDef, o RunOptions) error {
 	env := e.env(d.ID, false)
 	for {
+		// One write records the phase, that Apply began, and the attempt.
 		if err := e.update(d.ID, func(s *state.Step) {
 			s.Status = string(StatusRunning)
 			s.Phase = phaseApply
 			s.Applied = true
+			s.Attempts++
 		}); err != nil {
 			return err
 		}
 		snap := e.view(d.ID).Snapshot
 		var out Outcome
-		err := e.withRetry(ctx, d.ID, phaseApply, true, func() error {
+		first := true
+		err := e.withRetry(ctx, d.ID, phaseApply, func() error {
+			if !first {
+				if err := e.update(d.ID, func(s *state.Step) { s.Attempts++ }); err != nil {
+					return err
+				}
+			}
+			first = false
 			var err error
 			out, err = d.Step.Apply(ctx, env, snap)
 			return err
@@ -324,23 +333,23 @@ func (e *Engine) sleepWait(ctx context.Context, id string, t time.Time) error {
 }
 
 func (e *Engine) finish(ctx context.Context, d StepDef, env Env) error {
-	if err := e.update(d.ID, func(s *state.Step) { s.Phase = phasePostChecks }); err != nil {
-		return err
-	}
+	// The post-check phase is not written separately: a crash during it
+	// resumes with Apply (Applied is set), which is idempotent.
 	snap := e.view(d.ID).Snapshot
 	results, failed := e.runChecks(ctx, d.ID, "post", d.Step.PostChecks(env, snap), env, false)
 	rb, _ := json.Marshal(results)
-	if err := e.update(d.ID, func(s *state.Step) { s.PostChecks = rb }); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return &InterruptedError{Step: d.ID}
-	}
-	if failed != nil {
+	if ctx.Err() != nil || failed != nil {
+		if err := e.update(d.ID, func(s *state.Step) { s.PostChecks = rb; s.Phase = phasePostChecks }); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return &InterruptedError{Step: d.ID}
+		}
 		return e.fail(d.ID, fmt.Errorf("post-check %s failed: %s", failed.Name, failed.Message))
 	}
 	now := e.clock.Now().UTC()
 	if err := e.update(d.ID, func(s *state.Step) {
+		s.PostChecks = rb
 		s.Status = string(StatusDone)
 		s.Phase = ""
 		s.FinishedAt = &now
@@ -398,15 +407,9 @@ func (e *Engine) fail(id string, err error) error {
 	return &StepFailedError{Step: id, Err: err}
 }
 
-// withRetry calls f, retrying transient errors per the policy. countApply
-// counts each call in the step's attempts.
-func (e *Engine) withRetry(ctx context.Context, id, phase string, countApply bool, f func() error) error {
+// withRetry calls f, retrying transient errors per the policy.
+func (e *Engine) withRetry(ctx context.Context, id, phase string, f func() error) error {
 	for n := 1; ; n++ {
-		if countApply {
-			if err := e.update(id, func(s *state.Step) { s.Attempts++ }); err != nil {
-				return err
-			}
-		}
 		err := f()
 		if err == nil || ctx.Err() != nil {
 			return err

@@ -22,8 +22,11 @@ type Entry struct {
 }
 
 // Journal is the append-only audit journal, journal.jsonl: one JSON
-// object per line, opened with O_APPEND and mode 0600. It is safe for
-// concurrent use.
+// object per line, opened with O_APPEND and mode 0600. Each entry is one
+// write call; a process killed during that write can leave a partial
+// line, which the next OpenJournal terminates and records with a
+// "journal_repaired" entry, so readers skip lines that are not JSON. It is
+// safe for concurrent use.
 type Journal struct {
 	mu   sync.Mutex
 	f    *os.File
@@ -34,11 +37,47 @@ type Journal struct {
 
 // OpenJournal opens (creating if needed) dir/journal.jsonl for appending.
 func OpenJournal(dir string) (*Journal, error) {
-	f, err := os.OpenFile(filepath.Join(dir, JournalFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, JournalFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	return &Journal{f: f, user: CurrentUser(), host: Hostname(), pid: os.Getpid()}, nil
+	j := &Journal{f: f, user: CurrentUser(), host: Hostname(), pid: os.Getpid()}
+	torn, err := endsTorn(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if torn {
+		// A process killed in the middle of a write leaves a partial last
+		// line. End it, so that it stays a line of its own (readers skip
+		// lines that are not JSON), and say so.
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if err := j.Append(Entry{Kind: "journal_repaired", Details: map[string]string{
+			"reason": "the previous line was cut short by a crash and has been terminated"}}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// endsTorn reports whether a non-empty file does not end with a newline.
+func endsTorn(f *os.File) (bool, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("journal: %w", err)
+	}
+	if st.Size() == 0 {
+		return false, nil
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, st.Size()-1); err != nil {
+		return false, fmt.Errorf("journal: %w", err)
+	}
+	return b[0] != '\n', nil
 }
 
 // Append writes one entry as a single line with one write call, filling
