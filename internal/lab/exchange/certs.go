@@ -326,8 +326,9 @@ func (x *ex) importExchangeCertificate(c *pwsh.Call) error {
 			if errors.Is(err, pkcs12.ErrIncorrectPassword) || strings.Contains(err.Error(), "password") {
 				return taskError("Microsoft.Exchange.Management.SystemConfigurationTasks.ImportCertificateException", pwsh.CatWriteError, nil, "%s", errWrongPFXPassword.Error())
 			}
-			return taskError("Microsoft.Exchange.Management.SystemConfigurationTasks.ImportCertificateException", pwsh.CatInvalidData, nil,
-				"The certificate data isn't a valid PFX file or certificate: %v", err)
+			// What Windows' certificate store says of data that is neither
+			// a PFX nor a certificate.
+			return taskError("System.Security.Cryptography.CryptographicException", pwsh.CatInvalidData, nil, "ASN1 bad tag value met.")
 		}
 		keyPEM, err := marshalKey(key)
 		if err != nil {

@@ -560,3 +560,19 @@ func TestSetMapiInvalidLeavesNoPartialChange(t *testing.T) {
 		t.Fatal("a failed Set-MapiVirtualDirectory changed the organisation")
 	}
 }
+
+func TestImportRejectsGarbage(t *testing.T) {
+	l, _, _ := certLab(t)
+	before := l.canonical()
+	errs := l.fails("Import-ExchangeCertificate -Server EX01 -FileData ([Convert]::FromBase64String('UEZYIGJ5dGVzAP8='))")
+	if !strings.Contains(errs, "ASN1 bad tag value met.") {
+		t.Fatalf("%s", errs)
+	}
+	errs = l.fails("Enable-ExchangeCertificate -Server EX03 -Thumbprint ABC -Services IIS")
+	if !strings.Contains(errs, "object 'EX03' couldn't be found") {
+		t.Fatalf("unknown server: %s", errs)
+	}
+	if !bytes.Equal(before, l.canonical()) {
+		t.Fatal("failed imports changed the organisation")
+	}
+}
