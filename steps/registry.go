@@ -7,6 +7,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
 // Deps is what step factories get: the configuration and the clients the
@@ -18,6 +19,11 @@ type Deps struct {
 	// AllowEmptyGroup is `run --allow-empty-group`: block-mailboxes may
 	// proceed with an empty or missing allow group.
 	AllowEmptyGroup bool
+	// Runner, when set, runs the Exchange scripts instead of a WinRM
+	// client built from Config (tests, the in-process lab).
+	Runner exchange.Runner
+
+	clients clients // lazily created, shared by every step; see deps.go
 }
 
 // Factory builds one step of kind for the runbook step id, from the

@@ -1,0 +1,152 @@
+package steps
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/dnsupdate"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/winrm"
+)
+
+// clients are created on first use, so that a command that needs no
+// Exchange (status, skip) never asks for a password, and shared by every
+// step of a run.
+type clients struct {
+	mu       sync.Mutex
+	exchange *exchange.Client
+	roots    *x509.CertPool
+	servers  []exchange.Server
+}
+
+// Exchange returns the Exchange client: over Runner when set, else over a
+// WinRM client built from the exchange section of the config.
+func (d *Deps) Exchange() (*exchange.Client, error) {
+	d.clients.mu.Lock()
+	defer d.clients.mu.Unlock()
+	if d.clients.exchange != nil {
+		return d.clients.exchange, nil
+	}
+	r := d.Runner
+	if r == nil {
+		cfg := d.Config.Exchange
+		pw := ""
+		if cfg.Auth != "certificate" {
+			var err error
+			if pw, err = d.Config.ExchangePassword(); err != nil {
+				return nil, err
+			}
+		}
+		c, err := winrm.New(winrm.Config{
+			Endpoint: cfg.Endpoint, Auth: winrm.Auth(cfg.Auth), User: cfg.User, Password: pw,
+			CAFile: cfg.CAFile, AllowHTTPBasic: cfg.AllowHTTPBasic,
+			ClientCert: cfg.CertFile, ClientKey: cfg.KeyFile,
+			CallTimeout: 30 * time.Minute,
+		})
+		if err != nil {
+			return nil, err
+		}
+		r = c
+	}
+	d.clients.exchange = exchange.New(r)
+	return d.clients.exchange, nil
+}
+
+// RootCAs is the pool that verifies the servers' certificates in TLS and
+// Autodiscover checks: the system roots plus exchange.ca_file.
+func (d *Deps) RootCAs() (*x509.CertPool, error) {
+	d.clients.mu.Lock()
+	defer d.clients.mu.Unlock()
+	if d.clients.roots != nil {
+		return d.clients.roots, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if f := d.Config.Exchange.CAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("exchange.ca_file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("exchange.ca_file %s: no PEM certificate in it", f)
+		}
+	}
+	d.clients.roots = pool
+	return pool, nil
+}
+
+// Servers returns the servers in scope: the ones exchange.servers names,
+// or every server Get-ExchangeServer returns. It asks Exchange once per run.
+func (d *Deps) Servers(ctx context.Context) ([]exchange.Server, error) {
+	d.clients.mu.Lock()
+	cached := d.clients.servers
+	d.clients.mu.Unlock()
+	if cached != nil {
+		return cached, nil
+	}
+	ex, err := d.Exchange()
+	if err != nil {
+		return nil, err
+	}
+	servers, err := ex.GetExchangeServers(ctx, d.Config.Exchange.Servers)
+	if err != nil {
+		return nil, err
+	}
+	if len(servers) == 0 {
+		return nil, fmt.Errorf("no Exchange server in scope: Get-ExchangeServer returned none")
+	}
+	sort.Slice(servers, func(i, j int) bool { return strings.ToLower(servers[i].Name) < strings.ToLower(servers[j].Name) })
+	d.clients.mu.Lock()
+	d.clients.servers = servers
+	d.clients.mu.Unlock()
+	return servers, nil
+}
+
+// ServerNames lists the names of servers.
+func ServerNames(servers []exchange.Server) []string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// HTTPSTargets is where TLS and Autodiscover checks connect for servers:
+// exchange.https per server. A server without an address there is an error
+// naming the key, since a check that silently skips a server cannot fail.
+func (d *Deps) HTTPSTargets(servers []string) ([]checks.Target, error) {
+	var out []checks.Target
+	var missing []string
+	for _, s := range servers {
+		addr, ok := d.Config.Exchange.HTTPSAddress(s)
+		if !ok {
+			missing = append(missing, s)
+			continue
+		}
+		out = append(out, checks.Target{Server: s, Addr: addr})
+	}
+	if len(missing) > 0 {
+		return out, fmt.Errorf("exchange.https has no address for %s: add \"%s: host:443\" so the TLS checks can reach it", strings.Join(missing, ", "), missing[0])
+	}
+	return out, nil
+}
+
+// PublicDNS returns the RFC 2136 client for public_dns.
+func (d *Deps) PublicDNS() (*dnsupdate.Client, error) {
+	c := d.Config.PublicDNS
+	secret, err := d.Config.TSIGSecret()
+	if err != nil {
+		return nil, err
+	}
+	return &dnsupdate.Client{Server: c.Server, Zone: c.Zone,
+		TSIG: dnsupdate.TSIG{Name: c.TSIG.Name, Algorithm: c.TSIG.Algorithm, Secret: secret}}, nil
+}
