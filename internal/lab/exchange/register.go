@@ -247,8 +247,13 @@ func taskError(exception string, cat pwsh.ErrorCategory, target pwsh.Value, form
 
 // writeErr writes err as a non-terminating error and returns what the
 // interpreter says (non-nil when it became terminating).
+// Parameter binding failures are terminating for the command, as
+// PowerShell's own binder makes them.
 func writeErr(c *pwsh.Call, err error, target pwsh.Value) error {
 	e := exchangeError(err, target)
+	if strings.HasPrefix(e.ExceptionType, "System.Management.Automation.ParameterBinding") {
+		return e
+	}
 	return c.WriteError(e, e.Category, target)
 }
 
