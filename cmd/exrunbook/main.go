@@ -12,6 +12,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal the run winds down and saves its state;
+		// a second one gets the default behaviour and ends the process.
+		<-ctx.Done()
+		stop()
+	}()
 	code := Execute(ctx, os.Args[1:], SystemIO())
 	stop()
 	os.Exit(code)

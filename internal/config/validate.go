@@ -117,9 +117,9 @@ var serverNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9
 
 func (c *Config) validateNamespace(ps *problems) {
 	n := c.Namespace
-	okInt := hostname(ps, "namespace.internal", n.Internal, "outlook.contoso.com", true)
-	okExt := hostname(ps, "namespace.external", n.External, "outlook-ext.contoso.com", true)
-	hostname(ps, "namespace.autodiscover", n.Autodiscover, "autodiscover.contoso.com", true)
+	okInt := hostname(ps, "namespace.internal", n.Internal, "outlook.contoso.com")
+	okExt := hostname(ps, "namespace.external", n.External, "outlook-ext.contoso.com")
+	hostname(ps, "namespace.autodiscover", n.Autodiscover, "autodiscover.contoso.com")
 	if okInt && okExt && strings.EqualFold(n.Internal, n.External) {
 		ps.add("namespace.external", "%q is the same as namespace.internal; expected a different name such as outlook-ext.contoso.com: the split only works when the external name differs from the internal one", n.External)
 	}
@@ -298,13 +298,12 @@ func oneOf(ps *problems, key, v string, allowed []string) bool {
 	return false
 }
 
-// hostname checks a DNS host name (not a URL, no port, no trailing dot).
-func hostname(ps *problems, key, v, example string, required bool) bool {
+// hostname checks a required DNS host name (not a URL, no port, no
+// trailing dot).
+func hostname(ps *problems, key, v, example string) bool {
 	switch {
 	case v == "":
-		if required {
-			ps.add(key, "missing; expected a hostname such as %s", example)
-		}
+		ps.add(key, "missing; expected a hostname such as %s", example)
 		return false
 	case strings.Contains(v, "://") || strings.Contains(v, "/"):
 		ps.add(key, "%q is a URL; expected a hostname such as %s, not a URL", v, example)
