@@ -44,6 +44,20 @@ func (m *mem) UpdateZone(fn func(*org.Zone) error) error {
 	return nil
 }
 
+// snap and count read the backend under its lock (the server writes from
+// its own goroutines).
+func (m *mem) snap() org.Zone {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return clone(m.z)
+}
+
+func (m *mem) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.writes
+}
+
 func clone(z org.Zone) org.Zone {
 	b, _ := json.Marshal(z)
 	var c org.Zone
@@ -308,14 +322,14 @@ func TestUpdates(t *testing.T) {
 			if r.Rcode != tc.rcode {
 				t.Fatalf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode])
 			}
-			if (b.writes > 0) != tc.written {
-				t.Errorf("writes %d, want written=%v", b.writes, tc.written)
+			if (b.count() > 0) != tc.written {
+				t.Errorf("writes %d, want written=%v", b.count(), tc.written)
 			}
 			if tc.check != nil {
-				tc.check(t, b.z)
+				tc.check(t, b.snap())
 			}
-			if !tc.written && b.z.SOA.Serial != 100 {
-				t.Errorf("serial moved to %d without a change", b.z.SOA.Serial)
+			if !tc.written && b.snap().SOA.Serial != 100 {
+				t.Errorf("serial moved to %d without a change", b.snap().SOA.Serial)
 			}
 		})
 	}
@@ -403,8 +417,8 @@ func TestUpdateRefusals(t *testing.T) {
 					t.Errorf("response signature: %v", err)
 				}
 			}
-			if (b.writes > 0) != (tc.rcode == dns.RcodeSuccess) {
-				t.Errorf("writes %d", b.writes)
+			if (b.count() > 0) != (tc.rcode == dns.RcodeSuccess) {
+				t.Errorf("writes %d", b.count())
 			}
 		})
 	}
@@ -474,10 +488,11 @@ func FuzzServeDNS(f *testing.F) {
 		if w.msg == nil {
 			t.Fatal("no answer")
 		}
-		if m.Opcode == dns.OpcodeUpdate && b.writes > 0 {
+		if m.Opcode == dns.OpcodeUpdate && b.count() > 0 {
 			t.Fatal("an unsigned update was applied")
 		}
-		if _, err := parseZone(&b.z); err != nil {
+		z := b.snap()
+		if _, err := parseZone(&z); err != nil {
 			t.Fatalf("zone broken: %v", err)
 		}
 	})
@@ -532,8 +547,8 @@ func TestDigAndNsupdate(t *testing.T) {
 	if strings.TrimSpace(out) != "" {
 		t.Fatalf("nsupdate: %s", out)
 	}
-	if got := records(b.z, "outlook-ext.contoso.test.", "A"); len(got) != 1 {
-		t.Fatalf("nsupdate did not add outlook-ext: %v", b.z.Records)
+	if got := records(b.snap(), "outlook-ext.contoso.test.", "A"); len(got) != 1 {
+		t.Fatalf("nsupdate did not add outlook-ext: %v", b.snap().Records)
 	}
 	out = run(dig, "", "@"+host, "-p", port, "contoso.test", "SOA", "+short")
 	if !strings.Contains(out, " 101 ") {
@@ -548,12 +563,12 @@ func TestDigAndNsupdate(t *testing.T) {
 
 	badKey := filepath.Join(t.TempDir(), "bad")
 	os.WriteFile(badKey, []byte("key \"exrunbook-update.\" {\n algorithm hmac-sha256;\n secret \"d3JvbmctLXNlY3JldA==\";\n};\n"), 0o600)
-	before := b.writes
+	before := b.count()
 	out = run(nsupdate, "server "+host+" "+port+"\nzone contoso.test.\nupdate add y.contoso.test. 2 IN A 203.0.113.11\nsend\n", "-k", badKey)
 	if !strings.Contains(out, "NOTAUTH(BADSIG)") {
 		t.Errorf("nsupdate with a wrong key: %q", out)
 	}
-	if b.writes != before {
+	if b.count() != before {
 		t.Error("a wrongly signed update was applied")
 	}
 	out = run(nsupdate, "server "+host+" "+port+"\nzone contoso.test.\nupdate add y.contoso.test. 2 IN A 203.0.113.11\nsend\n")
