@@ -189,3 +189,38 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEnvValues feeds arbitrary environment values to keys of every kind:
+// Load must report a *config.Error or accept a config that validates.
+func FuzzEnvValues(f *testing.F) {
+	f.Add("EX01=127.0.0.1:443,EX02=h:1", "2h", "300", "true", "IIS, SMTP")
+	f.Add("=,,=", "-1s", "1e3", "maybe", ",")
+	f.Add("EX01", "5", "99999999999", "", "IIS,,POP")
+	f.Fuzz(func(t *testing.T, https, dur, num, boolean, list string) {
+		_, path := fixture(t)
+		for k, v := range map[string]string{
+			"EXRUNBOOK_EXCHANGE_HTTPS":            https,
+			"EXRUNBOOK_AUTODISCOVER_MIN_WAIT":     dur,
+			"EXRUNBOOK_PUBLIC_DNS_TTL":            num,
+			"EXRUNBOOK_MAPI_HTTP_ENABLE":          boolean,
+			"EXRUNBOOK_CERTIFICATE_SERVICES":      list,
+			"EXRUNBOOK_EXCHANGE_ALLOW_HTTP_BASIC": boolean,
+		} {
+			if strings.ContainsRune(v, 0) {
+				return
+			}
+			t.Setenv(k, v)
+		}
+		cfg, err := Load(LoadOptions{File: path})
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
+				t.Fatalf("not a *config.Error: %v", err)
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("Load accepted what Validate rejects: %v", err)
+		}
+	})
+}
