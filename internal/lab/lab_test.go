@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -560,4 +561,101 @@ func BenchmarkGetCASMailbox100k(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(labStart.Seconds(), "lab-start-s")
+}
+
+// runPS runs one script through WinRM and returns stdout, failing on a
+// non-zero exit.
+func runPS(t testing.TB, c *winrm.Client, script string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stdout, stderr, code, err := c.RunWithContextWithString(ctx, winrm.Powershell(script), "")
+	if err != nil || code != 0 {
+		t.Fatalf("script failed: code %d err %v\n%s\nstderr: %.3000s", code, err, script, stderr)
+	}
+	return stdout
+}
+
+// TestRequestModeThroughLab walks the certificate `request` mode against
+// the lab: New-ExchangeCertificate -GenerateRequest, the lab CA answers the
+// CSR (as `exlab sign-csr` / POST /ca/sign do), Import-ExchangeCertificate
+// completes the request, Enable-ExchangeCertificate binds it to IIS, and
+// the server's HTTPS listener then presents it for the external name.
+func TestRequestModeThroughLab(t *testing.T) {
+	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 21})
+	e := l.Endpoints()
+	c := winrmClient(t, l)
+	const snapin = "Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; "
+	csr := runPS(t, c, snapin+"New-ExchangeCertificate -Server EX01 -GenerateRequest -SubjectName 'CN=outlook.contoso.test' "+
+		"-DomainName outlook.contoso.test,outlook-ext.contoso.test,autodiscover.contoso.test -PrivateKeyExportable $true")
+	if !strings.Contains(csr, "BEGIN NEW CERTIFICATE REQUEST") {
+		t.Fatalf("no request: %q", csr)
+	}
+	code, answer := httpDo(t, "POST", e.Control+"/ca/sign", csr)
+	if code != 200 {
+		t.Fatalf("/ca/sign: %d %s", code, answer)
+	}
+	blk, _ := pem.Decode(answer)
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb := ca.Thumbprint(cert)
+	b64 := base64Std(answer)
+	runPS(t, c, snapin+"Import-ExchangeCertificate -Server EX01 -FileData ([Convert]::FromBase64String('"+b64+"')) | Out-Null; "+
+		"Enable-ExchangeCertificate -Server EX01 -Thumbprint "+thumb+" -Services IIS -Force")
+
+	pool := x509.NewCertPool()
+	pool.AddCert(l.CA().Cert)
+	seen := func(server, sni string) string {
+		conn, err := tls.Dial("tcp", e.Servers[server].HTTPS, &tls.Config{RootCAs: pool, ServerName: sni})
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		defer conn.Close()
+		return ca.Thumbprint(conn.ConnectionState().PeerCertificates[0])
+	}
+	if got := seen("EX01", e.Names.External); got != thumb {
+		t.Errorf("EX01 presents %s for %s, want the new %s", got, e.Names.External, thumb)
+	}
+	if got := seen("EX02", e.Names.External); !strings.HasPrefix(got, "error:") {
+		t.Errorf("EX02 (not yet bound) verified for the external name: %s", got)
+	}
+}
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestBlockThroughLab changes the MAPI external URL and blocks the probe's
+// blocked user with cmdlets over WinRM, then asks Autodiscover.
+func TestBlockThroughLab(t *testing.T) {
+	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 22})
+	e := l.Endpoints()
+	c := winrmClient(t, l)
+	runPS(t, c, "Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; "+
+		"Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' -ExternalUrl 'https://outlook-ext.contoso.test/mapi' -IISAuthenticationMethods Ntlm,OAuth,Negotiate; "+
+		"Set-CASMailbox -Identity '"+e.Probe.Blocked+"' -MAPIBlockOutlookExternalConnectivity $true -MAPIBlockOutlookRpcHttp $true")
+	pool := x509.NewCertPool()
+	pool.AddCert(l.CA().Cert)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: e.Names.Autodiscover}}}
+	pass := readSecret(t, e.Probe.PasswordFile)
+	ask := func(user string) string {
+		body := `<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>` + user +
+			`</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`
+		req, _ := http.NewRequest("POST", "https://"+e.Servers["EX01"].HTTPS+"/Autodiscover/Autodiscover.xml", strings.NewReader(body))
+		req.SetBasicAuth(user, pass)
+		req.Header.Set("X-MapiHttpCapability", "1")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if a := ask(e.Probe.Allowed); !strings.Contains(a, "<ExternalUrl>https://outlook-ext.contoso.test/mapi/emsmdb/") {
+		t.Errorf("allowed user: %s", a)
+	}
+	if b := ask(e.Probe.Blocked); strings.Contains(b, "ExternalUrl") || !strings.Contains(b, "<InternalUrl>https://outlook.contoso.test/mapi/emsmdb/") {
+		t.Errorf("blocked user: %s", b)
+	}
 }
