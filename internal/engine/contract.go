@@ -2,6 +2,42 @@
 // persists every transition, resumes after a crash, waits at checkpoints,
 // and rolls steps back. It defines the Step and Check contracts and the
 // event stream, and knows nothing about Exchange or DNS.
+//
+// # Using the engine
+//
+// Open(ctx, Options) loads or creates the state in Options.StateDir
+// (package internal/state: state.json, journal.jsonl, lock) and takes the
+// lock; a ReadOnly engine (status, plan) takes none and writes nothing.
+// Then:
+//
+//   - Run / RunStep drive steps: running → capture once (the snapshot is
+//     persisted before anything else) → plan → pre-checks → approval
+//     (StepDef.Approval "auto" or RunOptions.Yes or an Approver) → Apply →
+//     post-checks → done. An Outcome.WaitUntil makes the step waiting:
+//     without RunOptions.Wait, Run returns *WaitingError; later runs call
+//     Apply again once the time has come. A step left running by a crash
+//     (or an interrupt) after Apply began is applied again with its stored
+//     snapshot, without a new approval; one left before Apply starts over
+//     from the plan, reusing the snapshot if it was captured.
+//   - Transient errors (Transient) are retried per RetryPolicy with full
+//     jitter; every attempt is an EventAttempt and a journal entry. Apply
+//     calls are counted in the step's attempts.
+//   - Rollback / RollbackAll restore snapshots; Skip and OverrideWait are
+//     operator decisions, journaled with their reasons.
+//   - PlanSteps (read-only preview) and Checks (post-checks now, drift
+//     detection) change no step status.
+//   - Status is the `status --output json` document; StepState the TUI's
+//     richer view. Both may be called while a Run is in progress.
+//
+// Every event goes to Options.Sink and to the journal; every status change
+// is journaled too. Errors are typed so that the CLI maps them to exit
+// codes in one place: *StepFailedError (1), *UsageError (2),
+// *state.LockedError (3), *ApprovalNeededError (4), *SafetyError and
+// *RefusedError (5), *WaitingError (75), *InterruptedError (130);
+// *state.ChangedError, *state.CorruptError and *state.VersionError come
+// from Open. A step's *SafetyError is returned wrapped in a plain error
+// (errors.As finds it), never inside a *StepFailedError, so the order in
+// which the CLI tests the types does not matter.
 package engine
 
 import (

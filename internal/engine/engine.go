@@ -183,7 +183,13 @@ func (e *Engine) adopt(f *state.File) {
 }
 
 // Close releases the lock and closes the journal. It is safe to call twice.
+// It waits for a Run, Rollback or Checks in progress to return: cancel
+// its context first.
 func (e *Engine) Close() error {
+	if !e.opts.ReadOnly {
+		e.busy.Lock()
+		defer e.busy.Unlock()
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()

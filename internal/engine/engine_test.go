@@ -403,8 +403,16 @@ func TestRollbackErrorKeepsStatus(t *testing.T) {
 	err := e.Rollback(ctx, "block", false)
 	asErr[*StepFailedError](t, err)
 	v, _ := e.StepState("block")
-	if v.Status != StatusDone || !v.HasSnapshot || !strings.Contains(v.LastError, "couldn't be performed") {
+	if v.Status != StatusFailed || !v.HasSnapshot || !strings.Contains(v.LastError, "couldn't be performed") {
 		t.Errorf("after a failed rollback: %+v", v)
+	}
+	// The snapshot is kept: the rollback can be retried.
+	f.steps[2].rollbackErr = nil
+	if err := e.Rollback(ctx, "block", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.org.get(t, "block"); got != "false" {
+		t.Errorf("block = %s", got)
 	}
 }
 
@@ -957,5 +965,50 @@ func TestOpenValidatesRunbook(t *testing.T) {
 		} else {
 			asErr[*UsageError](t, err)
 		}
+	}
+}
+
+func TestInterruptedRollback(t *testing.T) {
+	f := newFixture(t)
+	e := f.open()
+	if err := e.Run(context.Background(), RunOptions{Yes: true}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.steps[2].onRollback = cancel
+	asErr[*InterruptedError](t, e.RollbackAll(ctx))
+	f.steps[2].onRollback = nil
+	v, _ := e.StepState("block")
+	if v.Status != StatusRunning || v.Phase != "rollback" || !v.HasSnapshot {
+		t.Fatalf("after an interrupted rollback: %+v", v)
+	}
+	// Rolling back the earlier step is refused while this one is running.
+	asErr[*RefusedError](t, e.Rollback(context.Background(), "dns", false))
+	// A run re-applies it with the stored snapshot (no capture, no approval).
+	if err := e.Run(context.Background(), RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if c, a, _ := f.steps[2].counts(); c != 1 || a != 2 {
+		t.Errorf("captures=%d applies=%d", c, a)
+	}
+	if got := f.org.get(t, "block"); got != "true" {
+		t.Errorf("block = %s", got)
+	}
+	// And an interrupted rollback --all resumes to the initial organisation.
+	ctx, cancel = context.WithCancel(context.Background())
+	f.steps[1].onRollback = cancel
+	asErr[*InterruptedError](t, e.RollbackAll(ctx))
+	f.steps[1].onRollback = nil
+	if err := e.RollbackAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := f.org.read()
+	for k, v := range initialOrg {
+		if string(m[k]) != v {
+			t.Errorf("%s = %s, want %s", k, m[k], v)
+		}
+	}
+	if _, ok := m["new.key"]; ok {
+		t.Error("new.key not removed")
 	}
 }

@@ -151,6 +151,7 @@ type testStep struct {
 	onApply     func(n int) // called at the start of every Apply
 	afterWrites func(n int) // called after the writes of every Apply
 	onCapture   func() error
+	onRollback  func()
 	pre, post   []Check
 }
 
@@ -282,6 +283,9 @@ func (s *testStep) Rollback(ctx context.Context, env Env, snap Snapshot) error {
 	s.rollbacks++
 	err := s.rollbackErr
 	s.mu.Unlock()
+	if s.onRollback != nil {
+		s.onRollback()
+	}
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,12 @@ func (e *Engine) rollbackOne(ctx context.Context, d StepDef) error {
 		cancel()
 	}
 	e.mu.Unlock()
-	if err := e.update(d.ID, func(s *state.Step) { s.Phase = phaseRollback }); err != nil {
+	// While it is rolled back the step is running (phase rollback): if
+	// this is interrupted, rollback resumes it, and a run re-applies it.
+	if err := e.update(d.ID, func(s *state.Step) {
+		s.Status = string(StatusRunning)
+		s.Phase = phaseRollback
+	}); err != nil {
 		return err
 	}
 	e.journalf("rollback_started", d.ID, map[string]any{"status": s.Status})
@@ -131,7 +136,7 @@ func (e *Engine) rollbackOne(ctx context.Context, d StepDef) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("rollback: %w", err)
-		if uerr := e.update(d.ID, func(s *state.Step) { s.LastError = err.Error() }); uerr != nil {
+		if uerr := e.update(d.ID, func(s *state.Step) { s.Status = string(StatusFailed); s.LastError = err.Error() }); uerr != nil {
 			return uerr
 		}
 		e.emit(Event{Kind: EventFailed, Step: d.ID, Error: err.Error()}, false)
