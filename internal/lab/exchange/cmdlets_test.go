@@ -576,3 +576,28 @@ func TestImportRejectsGarbage(t *testing.T) {
 		t.Fatal("failed imports changed the organisation")
 	}
 }
+
+func TestRecipientQueryScopes(t *testing.T) {
+	l := newLab(t, orgtest.New(12))
+	for _, c := range []struct{ script, want string }{
+		{"@(Get-Mailbox -OrganizationalUnit 'OU=Users,DC=contoso,DC=test').Count", "12"},
+		{"@(Get-Recipient -OrganizationalUnit 'contoso.test/Groups').Count", "2"},
+		{"@(Get-Mailbox -OrganizationalUnit 'contoso.test/Elsewhere').Count", "0"},
+		{"@(Get-Mailbox -Arbitration).Count", "0"},
+		{"@(Get-DistributionGroup -ManagedBy user1).Count", "0"},
+		{"@(Get-Recipient -RecipientTypeDetails MailUniversalSecurityGroup).Count", "1"},
+		{"@(Get-Recipient -RecipientType UserMailbox -ResultSize Unlimited).Count", "12"},
+		{"@(Get-Mailbox -Anr user1).Count", "2"},
+		{"(Get-Mailbox -SortBy Alias -ResultSize 1).Alias", "hostile0"},
+		{"@(Get-Group).Count", "2"},
+		{"(Get-Group -Identity AllowNested).Members", "contoso.test/Users/User 11"},
+	} {
+		if out := strings.TrimSpace(l.ok(c.script)); out != c.want {
+			t.Errorf("%s → %q, want %q", c.script, out, c.want)
+		}
+	}
+	errs := l.fails("Get-Mailbox -RecipientTypeDetails Bogus")
+	if !strings.Contains(errs, `Cannot convert value "Bogus"`) {
+		t.Errorf("bad RecipientTypeDetails: %s", errs)
+	}
+}

@@ -79,6 +79,8 @@ type query struct {
 	limit       int64 // -1: unlimited
 	explicit    bool
 	sortBy      string
+	ou          string // -OrganizationalUnit: DN or canonical name of the container
+	none        bool   // a switch selected a kind of recipient the lab has none of
 }
 
 func (x *ex) parseQuery(c *pwsh.Call, filterable map[string]string, filterList string) (*query, error) {
@@ -142,7 +144,39 @@ func (x *ex) parseQuery(c *pwsh.Call, filterable map[string]string, filterList s
 		}
 	}
 	q.sortBy = c.String("SortBy")
+	if v, ok := c.Param("OrganizationalUnit"); ok && v != nil {
+		q.ou = identityText(v, "DistinguishedName", "Identity")
+	}
+	if f := c.String("RecipientPreviewFilter"); f != "" && q.filter == nil {
+		n, err := parseFilter(f, filterable, filterList)
+		if err != nil {
+			return nil, err
+		}
+		q.filter = n
+	}
+	// System mailboxes (arbitration, audit log, monitoring, migration,
+	// public folder, group, supervisory review), archives and managers are
+	// not modelled: asking for them finds none.
+	for _, sw := range []string{"Arbitration", "Archive", "AuditLog", "AuxAuditLog", "GroupMailbox", "Migration", "Monitoring",
+		"PublicFolder", "RemoteArchive", "SupervisoryReviewPolicy"} {
+		if c.Bool(sw) {
+			q.none = true
+		}
+	}
+	if v, ok := c.Param("ManagedBy"); ok && v != nil {
+		q.none = true
+	}
 	return q, nil
+}
+
+// inOU reports whether dn lies in the container ou, given as a DN or as a
+// canonical name ("contoso.test/Users").
+func inOU(dn, ou string) bool {
+	if strings.Contains(ou, "=") {
+		return strings.HasSuffix(strings.ToLower(dn), ","+strings.ToLower(ou))
+	}
+	cn := strings.ToLower(org.CanonicalName(dn))
+	return strings.HasPrefix(cn, strings.TrimSuffix(strings.ToLower(ou), "/")+"/")
 }
 
 // recipient is a copied mailbox or group with what filters need.
@@ -249,6 +283,15 @@ func smtpAddrs(addrs []string, primary string) []string {
 }
 
 func (q *query) matches(r *recipient) bool {
+	if q.none {
+		return false
+	}
+	if q.ou != "" {
+		dn, _ := r.get("DistinguishedName")
+		if !inOU(dn.(string), q.ou) {
+			return false
+		}
+	}
 	details, _ := r.get("RecipientTypeDetails")
 	if len(q.types) > 0 && !containsFold(q.types, details.(string)) {
 		return false
