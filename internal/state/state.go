@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -223,7 +224,7 @@ func Save(dir string, f *File) error {
 	// Keep the previous copy if it is good: a hard link is atomic and
 	// cheap; the rename below then leaves the .bak on the old contents.
 	if old, err := os.ReadFile(p); err == nil {
-		if _, perr := parse(p, old); perr == nil {
+		if goodCopy(p, old) {
 			tmpBak := filepath.Join(dir, ".state.json.bak.tmp")
 			_ = os.Remove(tmpBak)
 			if err := os.Link(p, tmpBak); err != nil {
@@ -234,7 +235,33 @@ func Save(dir string, f *File) error {
 			}
 		}
 	}
-	return WriteFileAtomic(p, b, 0o600)
+	if err := WriteFileAtomic(p, b, 0o600); err != nil {
+		return err
+	}
+	written.Lock()
+	written.m[p] = b
+	written.Unlock()
+	return nil
+}
+
+// written remembers the bytes this process last wrote to each state file,
+// so that a save need not parse the file it replaces to know it is good.
+var written = struct {
+	sync.Mutex
+	m map[string][]byte
+}{m: map[string][]byte{}}
+
+// goodCopy reports whether b, the current content of the state file at p,
+// is a good state: what this process wrote last, or a file that parses.
+func goodCopy(p string, b []byte) bool {
+	written.Lock()
+	last := written.m[p]
+	written.Unlock()
+	if last != nil && bytes.Equal(last, b) {
+		return true
+	}
+	_, err := parse(p, b)
+	return err == nil
 }
 
 // WriteFileAtomic writes data to path through a temp file in the same
