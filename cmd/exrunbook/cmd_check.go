@@ -47,7 +47,7 @@ type checkStepJSON struct {
 }
 
 func runCheck(ctx context.Context, o *CheckOptions) (err error) {
-	in, err := o.G.loadInputs(steps.Deps{})
+	in, err := o.G.loadInputs(&steps.Deps{})
 	if err != nil {
 		return err
 	}

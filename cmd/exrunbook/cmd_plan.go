@@ -47,7 +47,7 @@ type planStepJSON struct {
 }
 
 func runPlan(ctx context.Context, o *PlanOptions) (err error) {
-	in, err := o.G.loadInputs(steps.Deps{})
+	in, err := o.G.loadInputs(&steps.Deps{})
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ type rollbackJSON struct {
 }
 
 func runRollback(ctx context.Context, o *RollbackOptions) (err error) {
-	in, err := o.G.loadInputs(steps.Deps{})
+	in, err := o.G.loadInputs(&steps.Deps{})
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func runRun(ctx context.Context, o *RunOptions) (err error) {
 	if o.Until != "" && o.Only != "" {
 		return exitcode.Usagef("--until and --only cannot be used together")
 	}
-	in, err := o.G.loadInputs(steps.Deps{AllowEmptyGroup: o.AllowEmptyGroup})
+	in, err := o.G.loadInputs(&steps.Deps{AllowEmptyGroup: o.AllowEmptyGroup})
 	if err != nil {
 		return err
 	}

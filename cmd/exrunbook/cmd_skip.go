@@ -40,7 +40,7 @@ step pending again.`,
 }
 
 func runSkip(ctx context.Context, o *SkipOptions) (err error) {
-	in, err := o.G.loadInputs(steps.Deps{})
+	in, err := o.G.loadInputs(&steps.Deps{})
 	if err != nil {
 		return err
 	}

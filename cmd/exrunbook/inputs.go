@@ -10,6 +10,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/eventprint"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/runbooks"
 	"github.com/exrunbook/exrunbook/steps"
@@ -39,14 +40,14 @@ type inputs struct {
 // loadInputs loads the config and the runbook and binds the runbook's
 // steps. Problems in both are reported together; nothing has touched the
 // state directory yet.
-func (g *GlobalOptions) loadInputs(deps steps.Deps) (*inputs, error) {
+func (g *GlobalOptions) loadInputs(deps *steps.Deps) (*inputs, error) {
 	cfg, cerr := g.loadConfig()
 	def, rerr := g.loadRunbook()
 	if cerr != nil || rerr != nil {
 		return nil, errors.Join(cerr, rerr)
 	}
 	deps.Config = cfg
-	rb, err := runbooks.Bind(def, steps.Default(), &deps)
+	rb, err := runbooks.Bind(def, steps.Default(), deps)
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +74,9 @@ func (g *GlobalOptions) open(ctx context.Context, in *inputs, sink engine.Sink, 
 func (g *GlobalOptions) sink(io *IOStreams) engine.Sink {
 	var s engine.Sink
 	if g.JSON() {
-		s = newJSONLines(io.Out)
+		s = eventprint.NewJSONLines(io.Out)
 	} else {
-		s = newPlain(io.Out, io.ColorEnabled)
+		s = eventprint.NewPlain(io.Out, io.ColorEnabled)
 	}
 	return levelFilter{next: s, min: levelRank(g.LogLevel)}
 }
