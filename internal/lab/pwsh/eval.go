@@ -76,7 +76,7 @@ func (s *session) evalRaw(e expr) (Value, error) {
 		v, _, err := s.evalStmtValue(x.inner)
 		return v, err
 	case *hashExpr:
-		h := &Hashtable{Ordered: x.ordered}
+		h := &Hashtable{Ordered: x.ordered, entries: make([]Prop, 0, len(x.entries))}
 		for _, en := range x.entries {
 			k, err := s.eval(en.key)
 			if err != nil {
@@ -1115,11 +1115,17 @@ func (s *session) arith(op string, l, r Value, at extent) (Value, error) {
 			if err != nil || n < 0 {
 				return nil, s.runtimeError(at, "InvalidCastFromStringToInteger", CatInvalidArgument, fmt.Sprintf("Cannot convert value \"%s\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", ToString(r)), nil)
 			}
+			if n*int64(len(x)) > maxRepeat {
+				return nil, s.outOfMemory(at)
+			}
 			return strings.Repeat(x, int(n)), nil
 		case *Array:
 			n, err := toInt(r)
 			if err != nil || n < 0 {
 				return nil, s.runtimeError(at, "InvalidCastFromStringToInteger", CatInvalidArgument, fmt.Sprintf("Cannot convert value \"%s\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", ToString(r)), nil)
+			}
+			if n*int64(len(x.Items)) > maxRepeat {
+				return nil, s.outOfMemory(at)
 			}
 			var items []Value
 			for i := int64(0); i < n; i++ {
@@ -1194,6 +1200,13 @@ func (s *session) arith(op string, l, r Value, at extent) (Value, error) {
 		return math.Mod(lf, rf), nil
 	}
 	return nil, fmt.Errorf("pwsh: unknown operator %s", op)
+}
+
+// maxRepeat bounds string and array repetition (where .NET would run out of memory).
+const maxRepeat = 1 << 26
+
+func (s *session) outOfMemory(at extent) error {
+	return s.runtimeError(at, "System.OutOfMemoryException", CatNotSpecified, "Exception of type 'System.OutOfMemoryException' was thrown.", nil)
 }
 
 func (s *session) divZero(at extent) error {

@@ -1176,7 +1176,10 @@ func (p *parser) multiplicative(comma bool) (expr, error) {
 func (p *parser) unaryMinus(comma bool) (expr, error) {
 	start := p.i
 	r := p.peek()
-	if (isDash(r) || r == '+') && !unicode.IsLetter(p.peekAt(1)) && !isDash(p.peekAt(1)) && p.peekAt(1) != '+' {
+	if (isDash(r) && isDash(p.peekAt(1))) || (r == '+' && p.peekAt(1) == '+') {
+		return nil, p.unsupported(p.i, p.i+2, fmt.Sprintf("The prefix '%c%c' operator", r, r))
+	}
+	if (isDash(r) || r == '+') && !unicode.IsLetter(p.peekAt(1)) {
 		// a numeric literal with its sign
 		if unicode.IsDigit(p.peekAt(1)) || (p.peekAt(1) == '.' && unicode.IsDigit(p.peekAt(2))) {
 			if e, ok := p.numberLiteral(); ok {
