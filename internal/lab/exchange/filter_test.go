@@ -79,3 +79,38 @@ func TestWildcardMatch(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseX500(f *testing.F) {
+	for _, s := range []string{"CN=outlook.contoso.test, O=Contoso, C=US", "CN=a;OU=b", `CN=O\, Brien`, "X=1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseX500(s)
+		if err == nil && n.CommonName == "" && len(n.Organization) == 0 {
+			t.Fatalf("%q parsed to an empty name", s)
+		}
+	})
+}
+
+func FuzzParseCertificates(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("PFX bytes\x00\xff"))
+	f.Add([]byte{0x30, 0x82, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, c := range parseCertificates(b) {
+			if c == nil || len(c.Raw) == 0 {
+				t.Fatal("nil certificate")
+			}
+		}
+	})
+}
+
+func TestParseX500(t *testing.T) {
+	n, err := parseX500("CN=outlook-ext.contoso.test, O=Contoso; C=US")
+	if err != nil || n.CommonName != "outlook-ext.contoso.test" || n.Organization[0] != "Contoso" || n.Country[0] != "US" {
+		t.Fatalf("%+v %v", n, err)
+	}
+	if _, err := parseX500("DC=x"); err == nil {
+		t.Fatal("DC accepted")
+	}
+}

@@ -7,24 +7,25 @@ import "strings"
 // [{CN O, Brien} {OU Users} {DC contoso} {DC test}].
 func SplitDN(dn string) [][2]string {
 	var out [][2]string
-	var cur strings.Builder
+	var cur []byte
 	var parts []string
 	esc := false
-	for _, r := range dn {
+	for i := 0; i < len(dn); i++ { // bytes: the specials are ASCII, other bytes pass through
+		b := dn[i]
 		switch {
 		case esc:
-			cur.WriteRune(r)
+			cur = append(cur, b)
 			esc = false
-		case r == '\\':
+		case b == '\\':
 			esc = true
-		case r == ',':
-			parts = append(parts, cur.String())
-			cur.Reset()
+		case b == ',':
+			parts = append(parts, string(cur))
+			cur = cur[:0]
 		default:
-			cur.WriteRune(r)
+			cur = append(cur, b)
 		}
 	}
-	parts = append(parts, cur.String())
+	parts = append(parts, string(cur))
 	for _, p := range parts {
 		k, v, _ := strings.Cut(p, "=")
 		out = append(out, [2]string{strings.TrimSpace(k), v})
@@ -35,14 +36,15 @@ func SplitDN(dn string) [][2]string {
 // EscapeRDN escapes an RDN value for a distinguished name (RFC 4514).
 func EscapeRDN(v string) string {
 	var b strings.Builder
-	for i, r := range v {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		switch {
-		case strings.ContainsRune(`,+"\<>;=`, r),
-			i == 0 && (r == ' ' || r == '#'),
-			i == len(v)-1 && r == ' ':
+		case strings.IndexByte(`,+"\<>;=`, c) >= 0,
+			i == 0 && (c == ' ' || c == '#'),
+			i == len(v)-1 && c == ' ':
 			b.WriteByte('\\')
 		}
-		b.WriteRune(r)
+		b.WriteByte(c)
 	}
 	return b.String()
 }

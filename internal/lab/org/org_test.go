@@ -346,3 +346,19 @@ func diff(a, b []byte) string {
 	}
 	return "(b longer)"
 }
+
+func FuzzParseServices(f *testing.F) {
+	for _, s := range []string{"IIS, SMTP", "None", "imap,pop", "Bogus", ",,", "UMCallRouter"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := org.ParseServices(s)
+		if !ok {
+			return
+		}
+		back, ok := org.ParseServices(v.String())
+		if !ok || back != v {
+			t.Fatalf("%q → %v → %q → %v", s, v, v.String(), back)
+		}
+	})
+}
