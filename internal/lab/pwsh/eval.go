@@ -1115,7 +1115,7 @@ func (s *session) arith(op string, l, r Value, at extent) (Value, error) {
 			if err != nil || n < 0 {
 				return nil, s.runtimeError(at, "InvalidCastFromStringToInteger", CatInvalidArgument, fmt.Sprintf("Cannot convert value \"%s\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", ToString(r)), nil)
 			}
-			if n*int64(len(x)) > maxRepeat {
+			if len(x) > 0 && n > maxRepeat/int64(len(x)) {
 				return nil, s.outOfMemory(at)
 			}
 			return strings.Repeat(x, int(n)), nil
@@ -1124,7 +1124,7 @@ func (s *session) arith(op string, l, r Value, at extent) (Value, error) {
 			if err != nil || n < 0 {
 				return nil, s.runtimeError(at, "InvalidCastFromStringToInteger", CatInvalidArgument, fmt.Sprintf("Cannot convert value \"%s\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", ToString(r)), nil)
 			}
-			if n*int64(len(x.Items)) > maxRepeat {
+			if len(x.Items) > 0 && n > maxRepeat/int64(len(x.Items)) {
 				return nil, s.outOfMemory(at)
 			}
 			var items []Value
