@@ -64,8 +64,11 @@ func (a *Acceptor) Challenge(negotiate []byte) (*Handshake, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if n.Flags&FlagUnicode == 0 {
-		return nil, nil, errors.New("ntlm: client does not offer Unicode strings")
+	// Windows answers in Unicode whenever the client offers Unicode or
+	// OEM; python's ntlm-auth (pywinrm) offers OEM only and then follows
+	// the CHALLENGE's Unicode flag.
+	if n.Flags&(FlagUnicode|FlagOEM) == 0 {
+		return nil, nil, errors.New("ntlm: client offers neither Unicode nor OEM strings")
 	}
 	h := &Handshake{a: a, negotiate: append([]byte(nil), negotiate...)}
 	rnd := a.Rand
