@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -657,5 +658,50 @@ func TestBlockThroughLab(t *testing.T) {
 	}
 	if b := ask(e.Probe.Blocked); strings.Contains(b, "ExternalUrl") || !strings.Contains(b, "<InternalUrl>https://outlook.contoso.test/mapi/emsmdb/") {
 		t.Errorf("blocked user: %s", b)
+	}
+}
+
+// TestPywinrmThroughLab runs the Exchange pipeline with Debian's
+// python3-winrm (an independent client: NTLM over HTTPS, the command as
+// program plus arguments) against a started lab.
+func TestPywinrmThroughLab(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import winrm").Run(); err != nil {
+		if os.Getenv("EXRUNBOOK_REQUIRE_PEERS") == "1" {
+			t.Fatalf("python3-winrm is required (EXRUNBOOK_REQUIRE_PEERS=1): %v", err)
+		}
+		t.Skip("python3-winrm not installed")
+	}
+	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 23})
+	e := l.Endpoints()
+	script := `
+import base64, os, sys, winrm
+p = winrm.protocol.Protocol(endpoint=os.environ["EP"], transport="ntlm", username=os.environ["USER_NAME"],
+    password=open(os.environ["PW_FILE"]).read(), server_cert_validation="validate", ca_trust_path=os.environ["CA"])
+enc = base64.b64encode(os.environ["SCRIPT"].encode("utf_16_le")).decode("ascii")
+shell = p.open_shell()
+cid = p.run_command(shell, "powershell.exe", ["-NoProfile", "-EncodedCommand", enc])
+out, err, code = p.get_command_output(shell, cid)
+p.cleanup_command(shell, cid)
+p.close_shell(shell)
+sys.stdout.write(out.decode("utf-8"))
+sys.stderr.write(err.decode("utf-8", "replace"))
+sys.exit(code)
+`
+	cmd := exec.Command(python, "-c", script)
+	cmd.Env = append(os.Environ(), "EP="+e.WinRM.HTTPS, "USER_NAME="+e.Admin.User, "PW_FILE="+e.Admin.PasswordFile, "CA="+e.CAFile,
+		"SCRIPT=Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; Get-CASMailbox -ResultSize Unlimited | Select-Object DisplayName | ConvertTo-Json -Compress")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pywinrm: %v\n%s", err, stderr.String())
+	}
+	var rows []struct{ DisplayName string }
+	if err := json.Unmarshal(out, &rows); err != nil || len(rows) != 20 {
+		t.Fatalf("rows %d %v: %.300s", len(rows), err, out)
+	}
+	if rows[4].DisplayName != generate.HostileNames[4] {
+		t.Errorf("hostile name through pywinrm: %q", rows[4].DisplayName)
 	}
 }
