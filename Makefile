@@ -9,6 +9,8 @@ BENCHTIME           ?= 1s
 # staticcheck 2026.2.2 (module version v0.8.2): the newest release that
 # resolves through the module proxy and builds with Go 1.26.
 STATICCHECK_VERSION ?= v0.8.2
+# `exrunbook version` prints this.
+VERSION             ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build test lint fuzz bench clean
 
@@ -17,7 +19,7 @@ all: build
 ## build: both binaries (exrunbook and exlab) into ./bin
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/...
 
 ## test: every test, with a timeout that fits CI
 test:

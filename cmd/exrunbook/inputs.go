@@ -19,7 +19,14 @@ import (
 // loadConfig reads and validates the configuration. It touches neither
 // the network nor the state directory.
 func (g *GlobalOptions) loadConfig() (*config.Config, error) {
-	return config.Load(config.LoadOptions{File: g.ConfigFile})
+	return g.loadConfigWith(nil)
+}
+
+// loadConfigWith is loadConfig with config keys set by a command's flags
+// (dotted key → value, e.g. "mailboxes.max_changes": "10"); they take
+// precedence over the environment and the file.
+func (g *GlobalOptions) loadConfigWith(set map[string]string) (*config.Config, error) {
+	return config.Load(config.LoadOptions{File: g.ConfigFile, Set: set})
 }
 
 // loadRunbook parses --runbook FILE, or the built-in split-namespace.
