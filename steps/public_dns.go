@@ -414,6 +414,22 @@ func (s *publicDNS) Apply(ctx context.Context, env engine.Env, snap engine.Snaps
 	}
 	rep := c.Verify(ctx, dnsupdate.VerifyRequest{Nameservers: s.cfg.Nameservers, Expect: want})
 	if !rep.OK() {
+		// The primary itself no longer serving the swap means someone
+		// changed the records after it: waiting would never end.
+		cur, err := c.Current(ctx, want)
+		if err != nil {
+			return engine.Outcome{}, pdnsTransient(fmt.Errorf("reading the current records from %s: %w", p.Source, err))
+		}
+		if !pdnsSameSets(want, cur) {
+			var diffs []string
+			for i := range want {
+				if !dnsupdate.Same(want[i], cur[i]) {
+					diffs = append(diffs, fmt.Sprintf("%s %s: updated to %s, now %s", want[i].Name, want[i].TypeString(), pdnsDescribe(want[i]), pdnsDescribe(cur[i])))
+				}
+			}
+			return engine.Outcome{}, fmt.Errorf("the records of zone %s changed on %s after the update at %s: %s: review them, then roll the step back or run it again",
+				p.Zone, p.Source, updatedAt.UTC().Format(time.RFC3339), strings.Join(diffs, "; "))
+		}
 		return s.lagging(env, rep)
 	}
 	return s.oldTTLWait(env, p, updatedAt)
@@ -424,11 +440,20 @@ func (s *publicDNS) lagging(env engine.Env, rep dnsupdate.VerifyReport) (engine.
 	if rep.Err != "" {
 		return engine.Outcome{}, engine.Transient(fmt.Errorf("verifying the nameservers: %s", rep.Err))
 	}
-	var names []string
+	var names, lame []string
 	for _, sr := range rep.Servers {
+		if sr.Err == "" && !sr.Authoritative {
+			lame = append(lame, sr.Label())
+		}
 		if !sr.OK() {
 			names = append(names, sr.Label())
 		}
+	}
+	if len(lame) > 0 {
+		// A server that answers without AA is not authoritative for the
+		// zone: no amount of waiting makes it serve the change.
+		return engine.Outcome{}, fmt.Errorf("nameserver(s) %s answer without the AA flag: they are not authoritative for zone %s; check public_dns.nameservers (or the zone's NS records): %s",
+			strings.Join(lame, ", "), rep.Zone, rep.Summary())
 	}
 	for _, f := range rep.Failing() {
 		env.Logf("not yet: %s", f)

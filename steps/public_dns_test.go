@@ -212,6 +212,7 @@ func pdnsCheck(t *testing.T, results []engine.CheckResult, name string, want eng
 // 75) for the old TTL; after it the step is done, every post-check passes
 // and dig shows the new records; rollback restores dig's answers exactly.
 func TestPublicDNSSwapAndRollback(t *testing.T) {
+	t.Parallel()
 	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
 	internal := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: `$TTL 300
 @ IN SOA ns1.contoso.test. hostmaster.contoso.test. 1 3600 600 86400 60
@@ -348,6 +349,7 @@ func pdnsForwardSnapshot(t *testing.T, snap engine.Snapshot) engine.Snapshot {
 // prerequisites fail, the step fails naming the conflict, and nothing
 // else changes.
 func TestPublicDNSConflict(t *testing.T) {
+	t.Parallel()
 	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
 	cfg := pdnsConfig(t, pub, publicDNSModeRFC2136, pub.Secret, pub.Addr)
 	eng := pdnsOpen(t, t.TempDir(), pdnsStep(t, cfg), newPDNSClock(), nil)
@@ -390,6 +392,7 @@ func TestPublicDNSConflict(t *testing.T) {
 
 // A wrong TSIG secret: the server rejects the key and the step says so.
 func TestPublicDNSWrongKey(t *testing.T) {
+	t.Parallel()
 	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
 	before := pub.DigAnswers(t, pdnsQueries...)
 	cfg := pdnsConfig(t, pub, publicDNSModeRFC2136, bindtest.RandomSecret(), pub.Addr)
@@ -408,6 +411,7 @@ func TestPublicDNSWrongKey(t *testing.T) {
 // A second nameserver still serves the old zone: the step waits naming it
 // and passes once it has caught up (and the old TTL has passed).
 func TestPublicDNSLaggingServer(t *testing.T) {
+	t.Parallel()
 	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
 	second := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
 	cfg := pdnsConfig(t, pub, publicDNSModeRFC2136, pub.Secret, pub.Addr, second.Addr)
@@ -445,12 +449,26 @@ func TestPublicDNSLaggingServer(t *testing.T) {
 // are changed by hand, then waits for the old TTL; its rollback prints the
 // reverse lines and fails until they are applied.
 func TestPublicDNSManual(t *testing.T) {
+	t.Parallel()
 	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
 	before := pub.DigAnswers(t, pdnsQueries...)
 	cfg := pdnsConfig(t, pub, publicDNSModeManual, "", pub.Addr)
 	clock := newPDNSClock()
 	sink := &pdnsSink{}
 	eng := pdnsOpen(t, t.TempDir(), pdnsStep(t, cfg), clock, sink)
+	plans, err := eng.PlanSteps(context.Background())
+	if err != nil || len(plans) != 1 || plans[0].Err != nil {
+		t.Fatalf("PlanSteps: %v %+v", err, plans)
+	}
+	var lines []string
+	for _, c := range plans[0].Plan.Changes {
+		if strings.HasPrefix(c.Target, "zone file") {
+			lines = append(lines, c.Field+": "+c.From+" → "+c.To)
+		}
+	}
+	if want := []string{"remove line: outlook.contoso.test.\t300\tIN\tA\t203.0.113.10 → (none)", "add line: (none) → outlook-ext.contoso.test.\t60\tIN\tA\t203.0.113.20"}; strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("manual plan lines:\n%s", strings.Join(lines, "\n"))
+	}
 	start := clock.Now()
 	we := pdnsWaiting(t, eng.Run(context.Background(), pdnsRun))
 	if !we.Until.Equal(start.Add(time.Minute)) || !strings.HasPrefix(we.Reason, "waiting for the records to be changed by hand: ") {
@@ -486,7 +504,7 @@ func TestPublicDNSManual(t *testing.T) {
 	v, _ = eng.StepState("public-dns")
 	pdnsCheck(t, v.PostChecks, "public DNS records", engine.CheckPass)
 
-	err := eng.Rollback(context.Background(), "public-dns", false)
+	err = eng.Rollback(context.Background(), "public-dns", false)
 	if err == nil || !strings.Contains(err.Error(), "run rollback again") || !strings.Contains(err.Error(), "outlook.contoso.test.\t300\tIN\tA\t203.0.113.10") {
 		t.Fatalf("manual rollback before the hand change: %v", err)
 	}
@@ -526,6 +544,7 @@ func (s pdnsCrashStep) Apply(ctx context.Context, env engine.Env, snap engine.Sn
 // An apply interrupted after the UPDATE was accepted resumes without a
 // second UPDATE and without a conflict.
 func TestPublicDNSCrashAfterUpdate(t *testing.T) {
+	t.Parallel()
 	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
 	cfg := pdnsConfig(t, pub, publicDNSModeRFC2136, pub.Secret, pub.Addr)
 	dir := t.TempDir()
@@ -573,6 +592,7 @@ func TestPublicDNSCrashAfterUpdate(t *testing.T) {
 
 // The factory refuses what the config package cannot know.
 func TestPublicDNSFactory(t *testing.T) {
+	t.Parallel()
 	base := func() *config.Config {
 		c := config.Default()
 		c.Namespace = config.Namespace{Internal: "outlook.contoso.test", External: "outlook-ext.contoso.test", Autodiscover: "autodiscover.contoso.test"}
@@ -614,5 +634,49 @@ func TestPublicDNSFactory(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Someone changes the records after the UPDATE: waiting would never end,
+// so the step fails naming the change.
+func TestPublicDNSChangedAfterUpdate(t *testing.T) {
+	t.Parallel()
+	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
+	cfg := pdnsConfig(t, pub, publicDNSModeRFC2136, pub.Secret, pub.Addr)
+	clock := newPDNSClock()
+	eng := pdnsOpen(t, t.TempDir(), pdnsStep(t, cfg), clock, nil)
+	pdnsWaiting(t, eng.Run(context.Background(), pdnsRun))
+	pub.NSUpdate(t, "update delete outlook-ext.contoso.test. A\nupdate add outlook-ext.contoso.test. 60 A 203.0.113.99")
+	clock.Advance(300 * time.Second)
+	err := eng.Run(context.Background(), pdnsRun)
+	if err == nil || !strings.Contains(err.Error(), "changed on "+pub.Addr+" after the update") ||
+		!strings.Contains(err.Error(), "outlook-ext.contoso.test. A: updated to 203.0.113.20 (TTL 60), now 203.0.113.99 (TTL 60)") {
+		t.Fatalf("got %v", err)
+	}
+	// The rollback refuses to overwrite that change.
+	err = eng.Rollback(context.Background(), "public-dns", false)
+	if err == nil || !strings.Contains(err.Error(), "rollback refused") || !strings.Contains(err.Error(), "203.0.113.99") {
+		t.Fatalf("rollback: %v", err)
+	}
+	if got := pub.DigAnswers(t, "outlook-ext.contoso.test A"); got != "outlook-ext.contoso.test.\t60\tIN\tA\t203.0.113.99\n" {
+		t.Fatalf("dig:\n%s", got)
+	}
+}
+
+// A configured nameserver that is not authoritative for the zone fails
+// the step instead of making it wait forever.
+func TestPublicDNSLameNameserver(t *testing.T) {
+	t.Parallel()
+	pub := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: pdnsOldZone(1)})
+	other := bindtest.Start(t, bindtest.Options{Zone: "fabrikam.test.", ZoneText: `$TTL 300
+@ IN SOA ns1.fabrikam.test. hostmaster.fabrikam.test. 1 3600 600 86400 60
+@ IN NS ns1.fabrikam.test.
+ns1 IN A 203.0.113.54
+`})
+	cfg := pdnsConfig(t, pub, publicDNSModeRFC2136, pub.Secret, pub.Addr, other.Addr)
+	eng := pdnsOpen(t, t.TempDir(), pdnsStep(t, cfg), newPDNSClock(), nil)
+	err := eng.Run(context.Background(), pdnsRun)
+	if err == nil || !strings.Contains(err.Error(), other.Addr) || !strings.Contains(err.Error(), "not authoritative for zone contoso.test.") {
+		t.Fatalf("got %v", err)
 	}
 }
