@@ -1004,7 +1004,10 @@ func writeError() CmdletDef {
 			}
 			target, _ := c.Param("TargetObject")
 			e := &Error{Message: msg, Category: cat, ExceptionType: "Microsoft.PowerShell.Commands.WriteErrorException", TargetObject: target}
-			rec := &ErrorRecord{Err: e, Command: "Write-Error", FullyQualifiedErrorId: id, Line: inv.pos.line, Column: inv.pos.col, LineText: inv.pos.lineText, posExt: inv.pos}
+			// Write-Error in a script attributes the record to the script
+			// itself: PowerShell 5.1 prints the script text, " : ", the
+			// message, and no position lines.
+			rec := &ErrorRecord{Err: e, Command: inv.sess.script, activity: "Write-Error", FullyQualifiedErrorId: id}
 			return inv.sess.nonTerminating(rec, inv.errAction, inv)
 		},
 	}

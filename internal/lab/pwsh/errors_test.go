@@ -275,3 +275,23 @@ func TestCancellation(t *testing.T) {
 		t.Errorf("code %d err %q", code, errb.String())
 	}
 }
+
+// TestWriteErrorCLIXML matches what powershell.exe 5.1 writes for a script's
+// Write-Error: the script text, " : ", the message, and no position lines.
+func TestWriteErrorCLIXML(t *testing.T) {
+	h := testHost(t, 3, nil, nil)
+	r := run(h, "Write-Error 'plain error test'", "")
+	want := "#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">" +
+		`<S S="Error">Write-Error 'plain error test' : plain error test_x000D__x000A_</S>` +
+		`<S S="Error">    + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException_x000D__x000A_</S>` +
+		`<S S="Error">    + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException_x000D__x000A_</S>` +
+		`<S S="Error"> _x000D__x000A_</S></Objs>`
+	if r.err != want || r.code != 1 {
+		t.Errorf("code %d stderr\n got: %q\nwant: %q", r.code, r.err, want)
+	}
+	r = run(h, "$ProgressPreference = 'SilentlyContinue'\r\nWrite-Error 'not <there> & gone_x'\r\nexit 3", "")
+	want = `<S S="Error">$ProgressPreference = 'SilentlyContinue'_x000D__x000A_</S><S S="Error">Write-Error 'not &lt;there&gt; &amp; gone_x005F_x'_x000D__x000A_</S><S S="Error">exit 3 : not &lt;there&gt; &amp; gone_x005F_x_x000D__x000A_</S>`
+	if !strings.Contains(r.err, want) || r.code != 3 {
+		t.Errorf("code %d stderr %q", r.code, r.err)
+	}
+}

@@ -175,6 +175,7 @@ func (h *Host) RunCommandLine(ctx context.Context, commandLine string, args []st
 // a terminating error or its last statement failed, else 0).
 func (h *Host) RunScript(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := newSession(h, ctx, stdin, stdout, stderr)
+	s.script = script
 	defer s.finishCLIXML()
 	defer s.out.Flush()
 	body, err := parseScript(script)

@@ -54,6 +54,7 @@ type session struct {
 	dollarQ  bool // $?: the status of the previous statement
 	tryDepth int
 	errors   []Value
+	script   string // the script text (Write-Error's records name it)
 	// pipelineInput is $_ for script blocks.
 	dollarBar    Value
 	hasDollarBar bool
@@ -228,6 +229,9 @@ func categoryInfo(rec *ErrorRecord) string {
 		}
 	}
 	act := rec.Command
+	if rec.activity != "" {
+		act = rec.activity
+	}
 	if rec.noActivity {
 		act = ""
 	}

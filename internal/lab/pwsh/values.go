@@ -306,7 +306,8 @@ type ErrorRecord struct {
 	LineText     string
 	posExt       extent
 	parseError   bool
-	noActivity   bool // CommandNotFound: "[]" in CategoryInfo
+	noActivity   bool   // CommandNotFound: "[]" in CategoryInfo
+	activity     string // CategoryInfo activity when it differs from Command
 }
 
 // Message is $_.Exception.Message.
