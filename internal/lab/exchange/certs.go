@@ -189,7 +189,7 @@ func (x *ex) enableExchangeCertificate(c *pwsh.Call) error {
 	if c.Bool("WhatIf") {
 		return nil
 	}
-	err := x.st.Update(func(o *org.Org) error {
+	err := x.st.UpdateRest(func(o *org.Org) error {
 		server, thumb, err := x.certTarget(c, o)
 		if err != nil {
 			return err
@@ -258,7 +258,7 @@ func (x *ex) removeExchangeCertificate(c *pwsh.Call) error {
 	if c.Bool("WhatIf") {
 		return nil
 	}
-	err := x.st.Update(func(o *org.Org) error {
+	err := x.st.UpdateRest(func(o *org.Org) error {
 		server, thumb, err := x.certTarget(c, o)
 		if err != nil {
 			return err
@@ -311,7 +311,7 @@ func (x *ex) importExchangeCertificate(c *pwsh.Call) error {
 		return nil
 	}
 	var out *pwsh.Object
-	err := x.st.Update(func(o *org.Org) error {
+	err := x.st.UpdateRest(func(o *org.Org) error {
 		server, err := x.serverParam(c, o)
 		if err != nil {
 			return err
@@ -570,7 +570,7 @@ func (x *ex) newExchangeCertificate(c *pwsh.Call) error {
 		return nil
 	}
 	var result pwsh.Value
-	err := x.st.Update(func(o *org.Org) error {
+	err := x.st.UpdateRest(func(o *org.Org) error {
 		server, err := x.serverParam(c, o)
 		if err != nil {
 			return err

@@ -90,7 +90,7 @@ func (x *ex) setClientAccessService(c *pwsh.Call) error {
 	if c.Bool("WhatIf") {
 		return nil
 	}
-	err := x.st.Update(func(o *org.Org) error {
+	err := x.st.UpdateRest(func(o *org.Org) error {
 		s, err := o.FindServer(identityText(idv, "Name", "Fqdn"))
 		if err != nil {
 			return err
@@ -140,7 +140,7 @@ func (x *ex) setOrganizationConfig(c *pwsh.Call) error {
 	if !ok {
 		return nil
 	}
-	return x.st.Update(func(o *org.Org) error {
+	return x.st.UpdateRest(func(o *org.Org) error {
 		o.Config.MapiHttpEnabled = pwsh.ToBool(v)
 		o.Config.WhenChanged = x.now()
 		return nil
@@ -193,7 +193,7 @@ func (x *ex) setProtocolSettings(proto string) func(c *pwsh.Call) error {
 		if c.Bool("WhatIf") {
 			return nil
 		}
-		err := x.st.Update(func(o *org.Org) error {
+		err := x.st.UpdateRest(func(o *org.Org) error {
 			server, err := x.serverParam(c, o)
 			if err != nil {
 				return err

@@ -146,7 +146,7 @@ func (x *ex) setVDir(k vdirKind) func(c *pwsh.Call) error {
 		}
 		changedAny := false
 		var warn string
-		err := x.st.Update(func(o *org.Org) error {
+		err := x.st.UpdateRest(func(o *org.Org) error {
 			vs, err := o.FindVDirs(k.kind, id, "")
 			if err != nil {
 				return err
@@ -339,7 +339,7 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 	if c.Bool("WhatIf") {
 		return nil
 	}
-	err := x.st.Update(func(o *org.Org) error {
+	err := x.st.UpdateRest(func(o *org.Org) error {
 		list, err := o.FindOutlookAnywhere(id, "")
 		if err != nil {
 			return err

@@ -41,6 +41,12 @@ type Org struct {
 	Groups             []*Group               `json:"Groups"`
 	Zones              []*Zone                `json:"Zones"`
 
+	// Generation is the Store's bookkeeping: it counts rewrites of
+	// org.json so that a journal left over from before the last rewrite is
+	// recognised and ignored. It is not part of the organisation and not
+	// in the canonical JSON.
+	Generation uint64 `json:"Generation,omitzero"`
+
 	idx index
 }
 

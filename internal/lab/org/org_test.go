@@ -362,3 +362,66 @@ func FuzzParseServices(f *testing.F) {
 		}
 	})
 }
+
+func TestUpdateRestIsJournalledAndReplayed(t *testing.T) {
+	dir := t.TempDir()
+	s, err := org.OpenOrCreate(dir, gen(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(filepath.Join(dir, org.FileOrg))
+	must(t, s.UpdateRest(func(o *org.Org) error {
+		v, _ := o.FindVDirs(org.KindOab, `EX02\OAB (Default Web Site)`, "")
+		v[0].ExternalUrl = nil
+		o.Config.MapiHttpEnabled = false
+		return nil
+	}))
+	must(t, s.UpdateMailbox(orgtest.ID("mbx/user12"), func(m *org.Mailbox) error { m.ImapEnabled = false; return nil }))
+	if after, _ := os.Stat(filepath.Join(dir, org.FileOrg)); !after.ModTime().Equal(info.ModTime()) || after.Size() != info.Size() {
+		t.Error("UpdateRest rewrote org.json")
+	}
+	s2, err := org.OpenOrCreate(dir, gen(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(s.Canonical(), s2.Canonical()) {
+		t.Fatal("journal replay differs")
+	}
+	s2.Read(func(o *org.Org) {
+		if o.Config.MapiHttpEnabled || o.MailboxByGuid(orgtest.ID("mbx/user12")).ImapEnabled {
+			t.Error("changes lost")
+		}
+	})
+}
+
+// TestStaleJournalIgnored simulates a crash between org.json's rename and
+// the journal's removal: the old journal must not be replayed over the
+// newer org.json.
+func TestStaleJournalIgnored(t *testing.T) {
+	dir := t.TempDir()
+	s, err := org.OpenOrCreate(dir, gen(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.UpdateRest(func(o *org.Org) error { o.Config.MapiHttpEnabled = false; return nil }))
+	stale, err := os.ReadFile(filepath.Join(dir, org.FileJournal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Update(func(o *org.Org) error { o.Config.MapiHttpEnabled = true; return nil }))
+	if err := os.WriteFile(filepath.Join(dir, org.FileJournal), stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := org.OpenOrCreate(dir, gen(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Read(func(o *org.Org) {
+		if !o.Config.MapiHttpEnabled {
+			t.Fatal("a stale journal was replayed over a newer org.json")
+		}
+	})
+	if !bytes.Equal(s.Canonical(), s2.Canonical()) {
+		t.Fatal("restart differs")
+	}
+}

@@ -28,10 +28,11 @@ const (
 const compactAfter = 5000
 
 // Store guards an Org with a lock and persists it in a directory after every
-// change: whole-organisation changes rewrite DIR/org.json atomically (temp
-// file, fsync, rename, directory fsync); single-mailbox changes append one
-// fsynced line to DIR/org.journal, which is replayed on load and folded into
-// org.json every few thousand changes. A Store opened on a directory that
+// change: whole-organisation changes (Update) rewrite DIR/org.json
+// atomically (temp file, fsync, rename, directory fsync); single-mailbox
+// changes (UpdateMailbox) and changes that leave the mailboxes alone
+// (UpdateRest) append one fsynced line to DIR/org.journal, which is replayed
+// on load and folded into org.json every few thousand lines and on Close. A Store opened on a directory that
 // already holds org.json continues from it.
 type Store struct {
 	dir string
@@ -131,13 +132,35 @@ func (s *Store) UpdateMailbox(id uuid.UUID, fn func(*Mailbox) error) error {
 	if mailboxKeys(m) != before {
 		s.org.InvalidateIndex()
 	}
+	return s.journalAppend(journalEntry{Mailbox: m})
+}
+
+// UpdateRest is Update for changes that leave every mailbox alone
+// (certificates, virtual directories, settings, groups, zones): it persists
+// by appending the rest of the organisation, a few kilobytes, to the
+// journal instead of rewriting org.json with all its mailboxes. fn must
+// not change Mailboxes.
+func (s *Store) UpdateRest(fn func(*Org) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := fn(s.org)
+	s.org.InvalidateIndex()
+	if err != nil {
+		return err
+	}
+	return s.journalAppend(journalEntry{Rest: restOf(s.org)})
+}
+
+// journalAppend appends one fsynced line, or folds everything into
+// org.json when the journal is long. Callers hold the write lock.
+func (s *Store) journalAppend(e journalEntry) error {
 	if s.dir == "" {
 		return nil
 	}
 	if s.journalN >= compactAfter {
 		return s.persistAll()
 	}
-	line, err := json.Marshal(journalEntry{Mailbox: m})
+	line, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
@@ -147,6 +170,13 @@ func (s *Store) UpdateMailbox(id uuid.UUID, fn func(*Mailbox) error) error {
 			return err
 		}
 		s.journal = f
+		if st, err := f.Stat(); err == nil && st.Size() == 0 {
+			g := s.org.Generation
+			head, _ := json.Marshal(journalEntry{Generation: &g})
+			if _, err := f.Write(append(head, '\n')); err != nil {
+				return err
+			}
+		}
 	}
 	if _, err := s.journal.Write(append(line, '\n')); err != nil {
 		return err
@@ -194,8 +224,43 @@ func (s *Store) Close() error {
 	return err
 }
 
+// journalEntry is one line of the journal. The first line of a journal is a
+// header naming the Generation of the org.json it applies to.
 type journalEntry struct {
-	Mailbox *Mailbox `json:"Mailbox"`
+	Generation *uint64  `json:"Generation,omitempty"`
+	Mailbox    *Mailbox `json:"Mailbox,omitempty"`
+	Rest       *orgRest `json:"Rest,omitempty"`
+}
+
+// orgRest is everything in an Org but its mailboxes: what UpdateRest
+// journals. TestOrgRestCoversEveryField keeps it in step with Org.
+type orgRest struct {
+	Name               string                 `json:"Name"`
+	Domain             string                 `json:"Domain"`
+	NetBIOS            string                 `json:"NetBIOS"`
+	DomainController   string                 `json:"DomainController"`
+	Servers            []*Server              `json:"Servers"`
+	Certificates       []*Certificate         `json:"Certificates"`
+	VirtualDirectories []*VDir                `json:"VirtualDirectories"`
+	OutlookAnywhere    []*OutlookAnywhere     `json:"OutlookAnywhere"`
+	ClientAccess       []*ClientAccessService `json:"ClientAccess"`
+	Config             OrganizationConfig     `json:"Config"`
+	PopSettings        []*ProtocolSettings    `json:"PopSettings"`
+	ImapSettings       []*ProtocolSettings    `json:"ImapSettings"`
+	Groups             []*Group               `json:"Groups"`
+	Zones              []*Zone                `json:"Zones"`
+}
+
+func restOf(o *Org) *orgRest {
+	return &orgRest{o.Name, o.Domain, o.NetBIOS, o.DomainController, o.Servers, o.Certificates, o.VirtualDirectories,
+		o.OutlookAnywhere, o.ClientAccess, o.Config, o.PopSettings, o.ImapSettings, o.Groups, o.Zones}
+}
+
+func (r *orgRest) applyTo(o *Org) {
+	o.Name, o.Domain, o.NetBIOS, o.DomainController = r.Name, r.Domain, r.NetBIOS, r.DomainController
+	o.Servers, o.Certificates, o.VirtualDirectories, o.OutlookAnywhere = r.Servers, r.Certificates, r.VirtualDirectories, r.OutlookAnywhere
+	o.ClientAccess, o.Config, o.PopSettings, o.ImapSettings = r.ClientAccess, r.Config, r.PopSettings, r.ImapSettings
+	o.Groups, o.Zones = r.Groups, r.Zones
 }
 
 // persistAll writes org.json atomically and empties the journal. Callers
@@ -204,6 +269,9 @@ func (s *Store) persistAll() error {
 	if s.dir == "" {
 		return nil
 	}
+	// A new generation: a journal that survives a crash between the rename
+	// and its removal names the old one and is ignored on load.
+	s.org.Generation++
 	if err := writeAtomic(filepath.Join(s.dir, FileOrg), mustMarshal(s.org)); err != nil {
 		return err
 	}
@@ -236,7 +304,7 @@ func (s *Store) replayJournal() error {
 		if len(line) > 0 {
 			complete := line[len(line)-1] == '\n'
 			var e journalEntry
-			if jerr := json.Unmarshal(bytes.TrimSpace(line), &e); jerr != nil || e.Mailbox == nil {
+			if jerr := json.Unmarshal(bytes.TrimSpace(line), &e); jerr != nil || (e.Mailbox == nil && e.Rest == nil && e.Generation == nil) {
 				if !complete {
 					break
 				}
@@ -245,9 +313,23 @@ func (s *Store) replayJournal() error {
 			if !complete {
 				break
 			}
-			if m := s.org.MailboxByGuid(e.Mailbox.Guid); m != nil {
-				*m = *e.Mailbox
+			if e.Generation != nil {
+				if *e.Generation != s.org.Generation {
+					// Written before org.json's last rewrite: already in it.
+					f.Close()
+					return os.Remove(filepath.Join(s.dir, FileJournal))
+				}
+				continue
+			}
+			if e.Rest != nil {
+				e.Rest.applyTo(s.org)
 				s.org.InvalidateIndex()
+			}
+			if e.Mailbox != nil {
+				if m := s.org.MailboxByGuid(e.Mailbox.Guid); m != nil {
+					*m = *e.Mailbox
+					s.org.InvalidateIndex()
+				}
 			}
 			s.journalN++
 		}
@@ -376,6 +458,7 @@ func Canonical(o *Org) []byte {
 	}, func(a, b *Group) bool { return a.Guid.String() < b.Guid.String() })
 	c.Zones = sortedCopy(o.Zones, func(x *Zone) *Zone {
 		x.SOA.Serial = 0
+		x.NS = append([]string{}, x.NS...)
 		r := make([]Record, len(x.Records))
 		for i, rr := range x.Records {
 			rr.Name = strings.ToLower(rr.Name)

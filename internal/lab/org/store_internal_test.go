@@ -1,0 +1,52 @@
+package org
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// TestOrgRestCoversEveryField keeps orgRest (what UpdateRest journals) in
+// step with Org: every exported field but Mailboxes, same name and type.
+func TestOrgRestCoversEveryField(t *testing.T) {
+	ot, rt := reflect.TypeOf(Org{}), reflect.TypeOf(orgRest{})
+	n := 0
+	for i := 0; i < ot.NumField(); i++ {
+		f := ot.Field(i)
+		if !f.IsExported() || f.Name == "Mailboxes" || f.Name == "Generation" {
+			continue
+		}
+		n++
+		rf, ok := rt.FieldByName(f.Name)
+		if !ok || rf.Type != f.Type || rf.Tag != f.Tag {
+			t.Errorf("orgRest lacks %s %v %q", f.Name, f.Type, f.Tag)
+		}
+	}
+	if n != rt.NumField() {
+		t.Errorf("orgRest has %d fields, Org %d besides Mailboxes", rt.NumField(), n)
+	}
+	// And restOf/applyTo carry them all.
+	a := &Org{Name: "A", Domain: "a.test", NetBIOS: "A", DomainController: "DC",
+		Servers: []*Server{{Name: "S"}}, Certificates: []*Certificate{{Server: "S", Thumbprint: "T"}},
+		VirtualDirectories: []*VDir{{Kind: KindOwa, Server: "S"}}, OutlookAnywhere: []*OutlookAnywhere{{Server: "S"}},
+		ClientAccess: []*ClientAccessService{{Server: "S"}}, Config: OrganizationConfig{Name: "A", MapiHttpEnabled: true},
+		PopSettings: []*ProtocolSettings{{Server: "S"}}, ImapSettings: []*ProtocolSettings{{Server: "S", LoginType: "x"}},
+		Groups: []*Group{{Guid: uuid.New(), Name: "G"}}, Zones: []*Zone{{View: "internal", Name: "a.test."}},
+		Mailboxes: []*Mailbox{{Guid: uuid.New(), Name: "M"}}}
+	line, err := json.Marshal(journalEntry{Rest: restOf(a)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e journalEntry
+	if err := json.Unmarshal(line, &e); err != nil {
+		t.Fatal(err)
+	}
+	b := &Org{Mailboxes: a.Mailboxes}
+	e.Rest.applyTo(b)
+	if !bytes.Equal(Canonical(a), Canonical(b)) {
+		t.Fatalf("restOf/applyTo lose data:\n%s\n%s", Canonical(a), Canonical(b))
+	}
+}
