@@ -447,6 +447,14 @@ func TestPlan(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "plan: 3 pending step(s), 3 change(s), 0 problem(s)") || !strings.Contains(r.out, "first") {
 		t.Errorf("plan text: %d %q", r.code, r.out)
 	}
+	// check on a fresh directory has nothing done to check, and creates nothing.
+	r = f.run(t, "check")
+	if r.code != 0 || !strings.Contains(r.out, "no done step to check") {
+		t.Errorf("check on a fresh dir: %d %q %q", r.code, r.out, r.errout)
+	}
+	if _, err := os.Stat(f.stateDir); !os.IsNotExist(err) {
+		t.Error("check created the state directory")
+	}
 }
 
 func TestChangedConfigRefused(t *testing.T) {
