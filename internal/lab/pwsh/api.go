@@ -289,6 +289,11 @@ type HostOptions struct {
 	Now func() time.Time
 	// Sleep implements Start-Sleep (default: a context-aware real sleep).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// FirstUseProgress makes each run write, before its first cmdlet runs
+	// and unless $ProgressPreference is SilentlyContinue by then, the
+	// "Preparing modules for first use." progress record that
+	// powershell.exe started over WinRM typically puts on stderr as CLIXML.
+	FirstUseProgress bool
 }
 
 // Host holds the registered cmdlets and options; each RunCommandLine or

@@ -295,3 +295,16 @@ func TestWriteErrorCLIXML(t *testing.T) {
 		t.Errorf("code %d stderr %q", r.code, r.err)
 	}
 }
+
+func TestFirstUseProgress(t *testing.T) {
+	h := testHost(t, 3, nil, nil)
+	h.opts.FirstUseProgress = true
+	r := run(h, `Get-Foo x`, "")
+	if norm(r.out) != "foo:x" || r.err != "#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">"+firstUseProgressXML+"</Objs>" {
+		t.Errorf("out %q err %q", r.out, r.err)
+	}
+	r = run(h, `$ProgressPreference = 'SilentlyContinue'; Get-Foo x; Get-Foo y`, "")
+	if r.err != "" || norm(r.out) != "foo:x\nfoo:y" {
+		t.Errorf("silenced: out %q err %q", r.out, r.err)
+	}
+}

@@ -480,6 +480,7 @@ func (s *session) newInvocation(c *command, def *CmdletDef, out func(Value) erro
 }
 
 func (s *session) countAndFault(inv *invocation) error {
+	s.firstUseProgress()
 	h := s.host
 	if h.opts.Stats != nil {
 		params := map[string]string{}

@@ -55,6 +55,7 @@ type session struct {
 	tryDepth int
 	errors   []Value
 	script   string // the script text (Write-Error's records name it)
+	progress bool   // the first-use progress record was considered
 	// pipelineInput is $_ for script blocks.
 	dollarBar    Value
 	hasDollarBar bool
@@ -253,6 +254,23 @@ func (s *session) writeErrorRecord(rec *ErrorRecord) {
 		b.WriteString(`</S>`)
 	}
 	io.WriteString(s.errw, b.String())
+}
+
+// firstUseProgressXML is the progress record Windows PowerShell writes when
+// it first loads modules in a process.
+const firstUseProgressXML = `<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR></MS></Obj>`
+
+func (s *session) firstUseProgress() {
+	if s.progress || !s.host.opts.FirstUseProgress {
+		return
+	}
+	s.progress = true
+	if ap, err := parseActionPref(s.getVar("ProgressPreference")); err == nil && (ap == prefSilentlyContinue || ap == prefIgnore) {
+		return
+	}
+	s.out.Flush()
+	s.startCLIXML()
+	io.WriteString(s.errw, firstUseProgressXML)
 }
 
 func (s *session) warning(text string) {
