@@ -519,3 +519,47 @@ func TestLevenshtein(t *testing.T) {
 		}
 	}
 }
+
+func TestNeededAndMissingSecrets(t *testing.T) {
+	_, path := fixture(t)
+	cfg, err := Load(LoadOptions{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(list []SecretInfo) []string {
+		var out []string
+		for _, s := range list {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	if got := names(cfg.NeededSecrets()); !reflect.DeepEqual(got, []string{"Exchange password", "TSIG secret", "PFX password", "Autodiscover probe password"}) {
+		t.Errorf("needed = %v", got)
+	}
+	if got := cfg.MissingSecrets(); len(got) != 0 {
+		t.Errorf("missing with every file set = %v", got)
+	}
+	cfg.Exchange.PasswordFile = ""
+	cfg.Autodiscover.Probe.PasswordFile = ""
+	t.Setenv(EnvProbePassword, "p")
+	want := []SecretInfo{{Name: "Exchange password", Env: EnvExchangePassword, FileKey: "exchange.password_file"}}
+	if got := cfg.MissingSecrets(); !reflect.DeepEqual(got, want) {
+		t.Errorf("missing = %+v", got)
+	}
+	// The prompt hook answers by the same name.
+	SetPrompter(func(name string) (string, error) {
+		if name != want[0].Name {
+			return "", fmt.Errorf("asked for %q", name)
+		}
+		return "typed", nil
+	})
+	defer SetPrompter(nil)
+	if got, err := cfg.ExchangePassword(); err != nil || got != "typed" {
+		t.Errorf("prompted: %q %v", got, err)
+	}
+	cfg.Exchange.Auth, cfg.PublicDNS.Mode, cfg.Certificate.Mode = "certificate", "manual", "thumbprint"
+	cfg.Autodiscover.Probe = Probe{}
+	if got := cfg.NeededSecrets(); len(got) != 0 {
+		t.Errorf("needed with certificate auth, manual DNS, thumbprint, no probe = %v", got)
+	}
+}

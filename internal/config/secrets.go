@@ -232,3 +232,62 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// SecretInfo describes a secret the configuration needs.
+type SecretInfo struct {
+	// Name is what the prompt hook is asked for (Prompter's name argument).
+	Name string
+	// Env and FileKey are where the secret could come from instead.
+	Env, FileKey string
+}
+
+// NeededSecrets lists the secrets this configuration uses: the Exchange
+// password unless auth is certificate, the TSIG secret in rfc2136 mode,
+// the PFX password in pfx mode, the probe password when probe users are set.
+func (c *Config) NeededSecrets() []SecretInfo {
+	var specs []secretSpec
+	if !strings.EqualFold(c.Exchange.Auth, "certificate") {
+		specs = append(specs, specExchangePassword)
+	}
+	if strings.EqualFold(c.PublicDNS.Mode, "rfc2136") {
+		specs = append(specs, specTSIGSecret)
+	}
+	if strings.EqualFold(c.Certificate.Mode, "pfx") {
+		specs = append(specs, specPFXPassword)
+	}
+	if c.Autodiscover.Probe.Enabled() {
+		specs = append(specs, specProbePassword)
+	}
+	out := make([]SecretInfo, len(specs))
+	for i, s := range specs {
+		out[i] = SecretInfo{Name: s.name, Env: s.env, FileKey: s.fileKey}
+	}
+	return out
+}
+
+// MissingSecrets lists the needed secrets that are neither in the
+// environment nor named by a file key, so that a front end (the TUI) can
+// ask for them all at the start; the prompt hook then answers by Name.
+func (c *Config) MissingSecrets() []SecretInfo {
+	env := os.LookupEnv
+	if c.secrets != nil {
+		env = c.secrets.env
+	}
+	files := map[string]string{
+		specExchangePassword.env: c.Exchange.PasswordFile,
+		specTSIGSecret.env:       c.PublicDNS.TSIG.SecretFile,
+		specPFXPassword.env:      c.Certificate.PFXPasswordFile,
+		specProbePassword.env:    c.Autodiscover.Probe.PasswordFile,
+	}
+	var out []SecretInfo
+	for _, s := range c.NeededSecrets() {
+		if v, ok := env(s.Env); ok && v != "" {
+			continue
+		}
+		if files[s.Env] != "" {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
