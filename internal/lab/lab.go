@@ -45,14 +45,16 @@ import (
 // Files inside the lab directory.
 const (
 	FileEndpoints = "endpoints.json"
-	FileConfig    = "exrunbook.yaml"
-	FileMeta      = "lab.json"
-	FilePFX       = "new-cert.pfx"
-	DirSecrets    = "secrets"
-	SecretAdmin   = "secrets/admin"
-	SecretTSIG    = "secrets/tsig"
-	SecretPFX     = "secrets/pfx"
-	SecretProbe   = "secrets/probe"
+	// FileLastEndpoints is endpoints.json after Close: the lab is down.
+	FileLastEndpoints = "endpoints.last.json"
+	FileConfig        = "exrunbook.yaml"
+	FileMeta          = "lab.json"
+	FilePFX           = "new-cert.pfx"
+	DirSecrets        = "secrets"
+	SecretAdmin       = "secrets/admin"
+	SecretTSIG        = "secrets/tsig"
+	SecretPFX         = "secrets/pfx"
+	SecretProbe       = "secrets/probe"
 )
 
 // TSIG key the public DNS server accepts.
@@ -250,8 +252,16 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		opts.logf("continuing the organisation in %s", filepath.Join(dir, org.FileOrg))
 	}
 
+	// The ports of the last run are reused when free. endpoints.json goes
+	// away until every listener is up again, so that nobody reads stale
+	// addresses (Close moves it to endpoints.last.json).
 	var prev Endpoints
-	readJSON(filepath.Join(dir, FileEndpoints), &prev) // ports to reuse; absent on first start
+	if readJSON(filepath.Join(dir, FileEndpoints), &prev) != nil {
+		readJSON(filepath.Join(dir, FileLastEndpoints), &prev)
+	}
+	if err := os.Remove(filepath.Join(dir, FileEndpoints)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return l, err
+	}
 	if err := l.startListeners(prev, secret); err != nil {
 		return l, err
 	}
@@ -509,6 +519,14 @@ func (l *Lab) Close() error {
 		}
 		for _, d := range l.dns {
 			errs = append(errs, d.Close())
+		}
+		if l.ep.Control != "" {
+			// The addresses are dead now: endpoints.json must not claim
+			// a running lab.
+			ep := filepath.Join(l.dir, FileEndpoints)
+			if err := os.Rename(ep, filepath.Join(l.dir, FileLastEndpoints)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
 		if l.wsman != nil {
 			l.wsman.Close()

@@ -216,6 +216,12 @@ func TestRestartContinues(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(filepath.Join(dir, FileEndpoints)); !os.IsNotExist(err) {
+		t.Errorf("endpoints.json survives Close: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileLastEndpoints)); err != nil {
+		t.Errorf("endpoints.last.json: %v", err)
+	}
 	// Different generator options are ignored: the organisation continues.
 	l2 := startLab(t, dir, Options{Mailboxes: 99, Seed: 1})
 	if !l2.Continued() {
