@@ -246,7 +246,7 @@ func urlParam(v pwsh.Value) *string {
 
 const oaType = "Microsoft.Exchange.Data.Directory.SystemConfiguration.ADRpcHttpVirtualDirectory"
 
-func (x *ex) oaObject(o *org.Org, a *org.OutlookAnywhere, adOnly bool) *pwsh.Object {
+func (x *ex) oaObject(o *org.Org, a *org.OutlookAnywhere) *pwsh.Object {
 	const cmdlet = "Get-OutlookAnywhere"
 	srv, _ := o.FindServer(a.Server)
 	fqdn, version := strings.ToLower(a.Server), ""
@@ -266,9 +266,8 @@ func (x *ex) oaObject(o *org.Org, a *org.OutlookAnywhere, adOnly bool) *pwsh.Obj
 		"AdminDisplayVersion", version, "ExchangeVersion", exchangeVersion,
 		"DistinguishedName", "CN=" + org.EscapeRDN(a.Name) + ",CN=HTTP,CN=Protocols," + serverDN(o, a.Server),
 		"Guid", guidV(a.Guid), "WhenChanged", changed(a.WhenChanged, a.WhenCreated), "WhenCreated", a.WhenCreated,
-	}
-	if !adOnly {
-		kv = append(kv, "IISAuthenticationMethods", arrV(a.IISAuthenticationMethods))
+		// Stored in Active Directory, so present with -ADPropertiesOnly too.
+		"IISAuthenticationMethods", arrV(a.IISAuthenticationMethods),
 	}
 	return newObject(cmdlet, oaType, kv...)
 }
@@ -297,7 +296,7 @@ func (x *ex) getOutlookAnywhere(c *pwsh.Call) error {
 			}
 		}
 		for _, a := range list {
-			objs = append(objs, x.oaObject(o, a, c.Bool("ADPropertiesOnly")))
+			objs = append(objs, x.oaObject(o, a))
 		}
 	})
 	if ferr != nil {
