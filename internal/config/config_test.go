@@ -563,3 +563,28 @@ func TestNeededAndMissingSecrets(t *testing.T) {
 		t.Errorf("needed with certificate auth, manual DNS, thumbprint, no probe = %v", got)
 	}
 }
+
+// Relative *_file paths in the config file are relative to its directory.
+func TestRelativeFilesResolvedAgainstConfigDir(t *testing.T) {
+	dir, path := fixture(t)
+	data, _ := os.ReadFile(path)
+	body := strings.ReplaceAll(string(data), dir+"/", "")
+	writeFile(t, path, body)
+	t.Chdir(t.TempDir()) // elsewhere: the files are not in the working directory
+	cfg, err := Load(LoadOptions{File: path})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.Certificate.PFXFile != filepath.Join(dir, "new.pfx") || cfg.Exchange.PasswordFile != filepath.Join(dir, "exchange.password") {
+		t.Errorf("pfx_file = %q, password_file = %q", cfg.Certificate.PFXFile, cfg.Exchange.PasswordFile)
+	}
+	if got, err := cfg.ExchangePassword(); err != nil || got != secretExchange {
+		t.Errorf("password from the resolved file: %q %v", got, err)
+	}
+	// From the environment, a relative path is relative to the working directory.
+	t.Setenv("EXRUNBOOK_CERTIFICATE_PFX_FILE", "new.pfx")
+	_, err = Load(LoadOptions{File: path})
+	if err == nil || !strings.Contains(err.Error(), `certificate.pfx_file: "new.pfx": no such file`) {
+		t.Errorf("env relative path: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -139,6 +140,7 @@ func decode(opts LoadOptions) (*Config, *problems, string) {
 		}
 	}
 	cfg.secrets = newSecretStore(nil)
+	resolveFiles(cfg, file, doc, opts.Set)
 
 	var vps problems
 	cfg.validate(&vps)
@@ -534,4 +536,35 @@ func (e Exchange) SortedServers() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// resolveFiles makes the relative paths of *_file keys written in the
+// config file relative to the file's directory, as an administrator
+// expects of `--config /etc/exrunbook/exrunbook.yaml` naming `new.pfx`.
+// Paths from the environment or flags stay relative to the working
+// directory.
+func resolveFiles(cfg *Config, file string, doc docIndex, set map[string]string) {
+	if file == "" {
+		return
+	}
+	dir := filepath.Dir(file)
+	cv := reflect.ValueOf(cfg).Elem()
+	for _, k := range keyList {
+		if k.Kind != kindString || !strings.HasSuffix(k.Path, "_file") {
+			continue
+		}
+		if _, fromFile := doc.values[k.Path]; !fromFile {
+			continue
+		}
+		if _, fromFlag := set[k.Path]; fromFlag {
+			continue
+		}
+		if v, ok := os.LookupEnv(EnvName(k.Path)); ok && v != "" {
+			continue
+		}
+		f := cv.FieldByIndex(k.Index)
+		if p := f.String(); p != "" && !filepath.IsAbs(p) {
+			f.SetString(filepath.Join(dir, p))
+		}
+	}
 }
