@@ -501,12 +501,17 @@ func (g *gen) mailbox(display, alias, kind string, i int) {
 }
 
 func (g *gen) group(name string, members []uuid.UUID) *org.Group {
+	alias := strings.ReplaceAll(name, " ", "")
+	sam := alias
+	if len(sam) > 20 {
+		sam = sam[:20]
+	}
 	gr := &org.Group{
-		Guid: g.id("group/" + name), Name: name, Alias: name, DisplayName: name,
+		Guid: g.id("group/" + name), Name: name, Alias: alias, DisplayName: name,
 		DistinguishedName:    "CN=" + org.EscapeRDN(name) + ",OU=Groups," + g.dc,
-		PrimarySmtpAddress:   name + "@" + g.domain,
-		SamAccountName:       name,
-		LegacyExchangeDN:     fmt.Sprintf("/o=%s/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=%s", g.o.Name, name),
+		PrimarySmtpAddress:   alias + "@" + g.domain,
+		SamAccountName:       sam,
+		LegacyExchangeDN:     fmt.Sprintf("/o=%s/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=%s", g.o.Name, alias),
 		RecipientTypeDetails: org.MailUniversalSecurityGroup,
 		Members:              members,
 		WhenCreated:          g.created(700),

@@ -170,6 +170,12 @@ func TestMailboxesAndGroups(t *testing.T) {
 		if m.MapiHttpEnabled != nil && !*m.MapiHttpEnabled {
 			mapiOff++
 		}
+		for _, r := range m.Alias {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.') {
+				t.Errorf("alias %q has %q", m.Alias, r)
+				break
+			}
+		}
 		if m.RecipientTypeDetails == org.UserMailbox && len(m.Password) < 12 {
 			t.Errorf("%s: weak or no password", m.Alias)
 		}
@@ -232,6 +238,11 @@ func TestMailboxesAndGroups(t *testing.T) {
 	}
 	if !depth2 {
 		t.Error("the nested group holds no second-level group")
+	}
+	for _, g := range o.Groups {
+		if strings.ContainsAny(g.Alias+g.PrimarySmtpAddress+g.SamAccountName, " ;,\"\n") || len(g.SamAccountName) > 20 {
+			t.Errorf("group %q: alias %q, address %q, sam %q", g.Name, g.Alias, g.PrimarySmtpAddress, g.SamAccountName)
+		}
 	}
 	expanded := o.ExpandGroup(allow)
 	if len(expanded) != 6+3+2 {
