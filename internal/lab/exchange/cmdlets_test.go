@@ -601,3 +601,25 @@ func TestRecipientQueryScopes(t *testing.T) {
 		t.Errorf("bad RecipientTypeDetails: %s", errs)
 	}
 }
+
+func TestSetCASMailboxAddresses(t *testing.T) {
+	l := newLab(t, orgtest.New(12))
+	before := l.canonical()
+	errs := l.fails("Set-CASMailbox -Identity user10 -PrimarySmtpAddress user11@contoso.test")
+	if !strings.Contains(errs, "already used") {
+		t.Fatalf("clash: %s", errs)
+	}
+	l.ok("Set-CASMailbox -Identity user10 -EmailAddresses @{Add='smtp:alias10@contoso.test'}")
+	if out := strings.TrimSpace(l.ok("(Get-Mailbox -Identity alias10@contoso.test).Alias")); out != "user10" {
+		t.Fatalf("secondary address does not resolve: %q", out)
+	}
+	l.ok("Set-CASMailbox -Identity user10 -EmailAddresses @{Remove='smtp:alias10@contoso.test'}")
+	if !bytes.Equal(before, l.canonical()) {
+		t.Fatal("add then remove of an address left a trace")
+	}
+	l.ok("Set-CASMailbox -Identity user10 -PrimarySmtpAddress new10@contoso.test")
+	out := l.ok("$m = Get-Mailbox -Identity new10@contoso.test; [string]$m.PrimarySmtpAddress; @($m.EmailAddresses) -join ','")
+	if strings.TrimSpace(out) != "new10@contoso.test\nSMTP:new10@contoso.test,smtp:user10@contoso.test" {
+		t.Fatalf("%q", out)
+	}
+}
