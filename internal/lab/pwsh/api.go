@@ -147,6 +147,10 @@ type ParamDef struct {
 	// the same name (or an alias).
 	ValueFromPipelineByPropertyName bool
 	Aliases                         []string
+	// AllowNull and AllowEmpty lift PowerShell's rule that a Mandatory
+	// parameter rejects $null, and '' or an empty array
+	// ([AllowNull()], [AllowEmptyString()], [AllowEmptyCollection()]).
+	AllowNull, AllowEmpty bool
 	// ValueFromRemainingArguments collects the positional arguments left
 	// over after positional binding (as an *Array).
 	ValueFromRemainingArguments bool

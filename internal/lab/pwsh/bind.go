@@ -329,6 +329,9 @@ func (inv *invocation) bindArgs(args []cmdArg) error {
 		if err != nil {
 			return err
 		}
+		if err := inv.validateMandatory(p, cv, a.pos); err != nil {
+			return err
+		}
 		inv.bound = append(inv.bound, boundParam{def: p, value: cv})
 	}
 	if len(positional) > 0 {
@@ -369,6 +372,9 @@ func (inv *invocation) bindArgs(args []cmdArg) error {
 			if err != nil {
 				return err
 			}
+			if err := inv.validateMandatory(pos[k], cv, a.pos); err != nil {
+				return err
+			}
 			inv.bound = append(inv.bound, boundParam{def: pos[k], value: cv})
 			inv.boundPositional = append(inv.boundPositional, a)
 			k++
@@ -400,6 +406,34 @@ func argText(v Value) string {
 		return "System.Object[]"
 	}
 	return ToString(v)
+}
+
+// validateMandatory applies the null/empty checks PowerShell makes for
+// Mandatory parameters.
+func (inv *invocation) validateMandatory(p *ParamDef, v Value, at extent) error {
+	if !p.Mandatory {
+		return nil
+	}
+	fail := func(id, what string) error {
+		e := inv.bindingError(id, fmt.Sprintf("Cannot bind argument to parameter '%s' because it is %s.", p.Name, what), CatInvalidData, at)
+		e.(*psThrow).rec.Err.ExceptionType = "System.Management.Automation.ParameterBindingValidationException"
+		return e
+	}
+	switch x := v.(type) {
+	case nil:
+		if !p.AllowNull {
+			return fail("ParameterArgumentValidationErrorNullNotAllowed", "null")
+		}
+	case string:
+		if x == "" && !p.AllowEmpty {
+			return fail("ParameterArgumentValidationErrorEmptyStringNotAllowed", "an empty string")
+		}
+	case *Array:
+		if len(x.Items) == 0 && !p.AllowEmpty {
+			return fail("ParameterArgumentValidationErrorEmptyArrayNotAllowed", "an empty array")
+		}
+	}
+	return nil
 }
 
 // checkMandatory reports the missing mandatory parameters (non-interactive).

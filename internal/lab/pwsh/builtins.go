@@ -879,8 +879,8 @@ func compareObject() CmdletDef {
 	return CmdletDef{
 		Name: "Compare-Object",
 		Params: []ParamDef{
-			{Name: "ReferenceObject", Type: TObjectArray, Position: 1, Mandatory: true},
-			{Name: "DifferenceObject", Type: TObjectArray, Position: 2, Mandatory: true, ValueFromPipeline: true},
+			{Name: "ReferenceObject", Type: TObjectArray, Position: 1, Mandatory: true, AllowEmpty: true},
+			{Name: "DifferenceObject", Type: TObjectArray, Position: 2, Mandatory: true, ValueFromPipeline: true, AllowEmpty: true},
 			{Name: "Property", Type: TObjectArray},
 			{Name: "SyncWindow", Type: TInt},
 			sw("IncludeEqual"), sw("ExcludeDifferent"), sw("PassThru"), sw("CaseSensitive"),
@@ -1016,7 +1016,7 @@ func writeError() CmdletDef {
 func writeWarning() CmdletDef {
 	return CmdletDef{
 		Name:   "Write-Warning",
-		Params: []ParamDef{{Name: "Message", Type: TString, Position: 1, ValueFromPipeline: true, Mandatory: true, Aliases: []string{"Msg"}}},
+		Params: []ParamDef{{Name: "Message", Type: TString, Position: 1, ValueFromPipeline: true, Mandatory: true, AllowEmpty: true, Aliases: []string{"Msg"}}},
 		Process: func(c *Call) error {
 			return c.WriteWarning(c.String("Message"))
 		},
@@ -1087,7 +1087,7 @@ func convertToJSON() CmdletDef {
 	return CmdletDef{
 		Name: "ConvertTo-Json",
 		Params: []ParamDef{
-			{Name: "InputObject", Type: TObject, Position: 1, ValueFromPipeline: true, Mandatory: true},
+			{Name: "InputObject", Type: TObject, Position: 1, ValueFromPipeline: true, Mandatory: true, AllowNull: true, AllowEmpty: true},
 			{Name: "Depth", Type: TInt},
 			sw("Compress"),
 		},
@@ -1139,7 +1139,7 @@ func convertFromJSON() CmdletDef {
 	type state struct{ parts []string }
 	return CmdletDef{
 		Name:   "ConvertFrom-Json",
-		Params: []ParamDef{{Name: "InputObject", Type: TString, Position: 1, ValueFromPipeline: true, Mandatory: true}},
+		Params: []ParamDef{{Name: "InputObject", Type: TString, Position: 1, ValueFromPipeline: true, Mandatory: true, AllowEmpty: true}},
 		Begin:  func(c *Call) error { c.State = &state{}; return nil },
 		Process: func(c *Call) error {
 			st := c.State.(*state)
