@@ -298,6 +298,10 @@ type HostOptions struct {
 	// "Preparing modules for first use." progress record that
 	// powershell.exe started over WinRM typically puts on stderr as CLIXML.
 	FirstUseProgress bool
+	// CodePage, when 437 or 850, encodes stdout and stderr in that OEM code
+	// page with '?' for characters it lacks, as powershell.exe does when
+	// started without a console (over WinRM). 0 writes UTF-8.
+	CodePage int
 }
 
 // Host holds the registered cmdlets and options; each RunCommandLine or

@@ -312,3 +312,12 @@ func TestFirstUseProgress(t *testing.T) {
 		t.Errorf("silenced: out %q err %q", r.out, r.err)
 	}
 }
+
+func TestCodePage(t *testing.T) {
+	h := testHost(t, 3, nil, nil)
+	h.opts.CodePage = 437
+	r := run(h, `"é ü ‘q’ ł"`, "")
+	if r.out != "\x82 \x81 ?q? ?\r\n" {
+		t.Errorf("cp437 output %q", r.out)
+	}
+}

@@ -10,7 +10,46 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"golang.org/x/text/encoding/charmap"
 )
+
+func codePage(n int) *charmap.Charmap {
+	switch n {
+	case 437:
+		return charmap.CodePage437
+	case 850:
+		return charmap.CodePage850
+	}
+	return nil
+}
+
+// oemWriter re-encodes UTF-8 text into an OEM code page, '?' for the
+// characters the code page lacks. Writes must hold whole UTF-8 sequences
+// (the session writes whole strings).
+type oemWriter struct {
+	w  io.Writer
+	cm *charmap.Charmap
+}
+
+func (o *oemWriter) Write(p []byte) (int, error) {
+	out := make([]byte, 0, len(p))
+	for _, r := range string(p) {
+		if r < 0x80 {
+			out = append(out, byte(r))
+			continue
+		}
+		if b, ok := o.cm.EncodeRune(r); ok {
+			out = append(out, b)
+		} else {
+			out = append(out, '?')
+		}
+	}
+	if _, err := o.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
 
 func cryptoRand(n int) []byte {
 	b := make([]byte, n)
@@ -174,6 +213,9 @@ func (h *Host) RunCommandLine(ctx context.Context, commandLine string, args []st
 // (powershell.exe -Command semantics: `exit N`, or 1 when the script ended in
 // a terminating error or its last statement failed, else 0).
 func (h *Host) RunScript(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if cm := codePage(h.opts.CodePage); cm != nil {
+		stdout, stderr = &oemWriter{w: stdout, cm: cm}, &oemWriter{w: stderr, cm: cm}
+	}
 	s := newSession(h, ctx, stdin, stdout, stderr)
 	s.script = script
 	defer s.finishCLIXML()
