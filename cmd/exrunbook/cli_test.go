@@ -397,10 +397,10 @@ func TestRollbackSkipCheck(t *testing.T) {
 		t.Errorf("rollback first: %d %q", r.code, r.errout)
 	}
 	// --all needs approval: not on a terminal and no --yes → 4.
-	if r := f.run(t, "rollback", "--all"); r.code != 4 {
+	if r := f.run(t, "rollback", "--all"); r.code != 4 || !strings.Contains(r.errout, "needs approval: rerun with --yes") {
 		t.Errorf("rollback --all without --yes: %d %q", r.code, r.errout)
 	}
-	if r := cli(context.Background(), "n\n", true, f.args("rollback", "--all")...); r.code != 4 || !strings.Contains(r.errout, "Roll back every applied step (verify, second, first)? [y/N]") {
+	if r := cli(context.Background(), "n\n", true, f.args("rollback", "--all")...); r.code != 4 || !strings.Contains(r.errout, "Roll back every applied step (verify, second, first)? [y/N]") || !strings.Contains(r.errout, "not approved; nothing was changed") {
 		t.Errorf("rollback --all declined: %d %q", r.code, r.errout)
 	}
 	r = f.run(t, "rollback", "--all", "--yes", "--output", "json")

@@ -95,14 +95,14 @@ func runRollback(ctx context.Context, o *RollbackOptions) (err error) {
 	}
 	if target != "" && !o.Yes {
 		if !o.IO.CanPrompt() {
-			return &engine.ApprovalNeededError{Step: "rollback"}
+			return &exitcode.Error{Code: exitcode.ApprovalNeeded, Err: fmt.Errorf("rolling back %s needs approval: rerun with --yes, or on a terminal to answer the question", target)}
 		}
 		ok, err := confirm(ctx, o.IO, newLineReader(o.IO.In), "Roll back "+target)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return &engine.ApprovalNeededError{Step: "rollback", Declined: true}
+			return &exitcode.Error{Code: exitcode.ApprovalNeeded, Err: fmt.Errorf("rolling back %s was not approved; nothing was changed", target)}
 		}
 	}
 	if o.All {
