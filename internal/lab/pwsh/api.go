@@ -55,6 +55,32 @@
 // fault injector (HostOptions.Faults) is consulted: Throttle(name) raises
 // Exchange's throttling error and CmdletError(name) a transient server error,
 // both as terminating errors of that cmdlet.
+//
+// Call.State is per-invocation scratch space (a CmdletDef is shared by all
+// runs). ParamDef.AllowNull/AllowEmpty relax the Mandatory checks and
+// ValueFromRemainingArguments collects extra positional arguments.
+//
+// # Running scripts
+//
+// Host.RunCommandLine takes a WinRS command line (`powershell.exe
+// -NoProfile -EncodedCommand <b64>`, -Command, cmd.exe's error for any other
+// program) and counts one PowerShell launch; Host.RunScript runs script text.
+// Each run is a fresh runspace: output objects stream to stdout as text (CRLF
+// lines), errors and warnings go to stderr as CLIXML, and the exit code is
+// `exit N`, else 1 when the script ended in a terminating error or its last
+// statement failed, else 0. HostOptions.FirstUseProgress and CodePage make
+// the output noisier/lossier the way real WinRM PowerShell is.
+// EncodeCommand/DecodeCommand, SplitCommandLine, ToJSON/FromJSON, ToString,
+// ToBool, Unroll and Normalize are exported for the lab's own use and tests.
+//
+// # Known deviations from Windows PowerShell 5.1
+//
+//   - Plain @{} hashtables keep insertion order (5.1 uses hash order; the
+//     Exchange scripts use [ordered] or [pscustomobject]).
+//   - Error text is not word-wrapped at the host width.
+//   - Integers are one 64-bit type: `5 -is [long]` is true.
+//   - String ordering (-lt, Sort-Object) is ordinal after case folding, not
+//     culture-aware.
 package pwsh
 
 import (
