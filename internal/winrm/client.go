@@ -55,11 +55,8 @@ func New(cfg Config) (*Client, error) {
 		op = 60 * time.Second
 	}
 	c.params.Timeout = fmt.Sprintf("PT%dS", int(op.Round(time.Second)/time.Second))
-	if cfg.Auth == AuthNTLM && (!ep.https || cfg.Encryption) {
-		// NTLM over plain http: masterzen's message encryption (sealing).
-		if _, err := mz.NewEncryption("ntlm"); err != nil {
-			return nil, err
-		}
+	if cfg.Auth == AuthNTLM && !ep.https {
+		// NTLM over plain http: message encryption (sealing).
 		return c, nil
 	}
 	c.h, err = newHTTPLayer(cfg, ep)
@@ -92,11 +89,8 @@ func EncodeCommand(script string) string {
 func (c *Client) newMZClient(ctx context.Context) (*mz.Client, error) {
 	params := c.params
 	if c.encrypted() {
-		enc, err := mz.NewEncryption("ntlm")
-		if err != nil {
-			return nil, err
-		}
-		params.TransportDecorator = func() mz.Transporter { return &checkedTransporter{inner: enc} }
+		t := &sealedTransporter{ctx: ctx, c: c}
+		params.TransportDecorator = func() mz.Transporter { return t }
 	} else {
 		t := &transporter{ctx: ctx, h: c.h}
 		params.TransportDecorator = func() mz.Transporter { return t }

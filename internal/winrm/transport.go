@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +22,9 @@ import (
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/spnego"
+
+	bntlm "github.com/bodgit/ntlmssp"
+	bntlmhttp "github.com/bodgit/ntlmssp/http"
 	mz "github.com/masterzen/winrm"
 	"github.com/masterzen/winrm/soap"
 )
@@ -185,6 +190,12 @@ func (t *transporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, error) {
 		return "", err
 	}
 	defer resp.Body.Close()
+	return readAnswer(resp)
+}
+
+// readAnswer reads a WS-Man answer, turning non-200 statuses and SOAP
+// faults into *HTTPError.
+func readAnswer(resp *http.Response) (string, error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return "", fmt.Errorf("reading WinRM answer: %w", err)
@@ -205,27 +216,171 @@ func (t *transporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, error) {
 	return string(data), nil
 }
 
-// checkedTransporter wraps a masterzen transporter (NTLM message
-// encryption) whose Post does not report HTTP statuses: it turns empty
-// answers and SOAP faults into errors.
-type checkedTransporter struct {
-	inner mz.Transporter
+// sealedTransporter is NTLM over plain http with message encryption
+// (sealing), as Windows requires when AllowUnencrypted is off. It uses
+// bodgit/ntlmssp, the library behind masterzen's NewEncryption("ntlm"),
+// directly, because masterzen's Encryption (1) shares one NTLM session
+// between concurrent requests (Receive and Send run at the same time),
+// which breaks the sealing sequence ("checksum does not match"), and (2)
+// falls back to sending the message unsealed when the handshake fails.
+// Here every message gets its own connection and session: a handshake
+// with an empty body, then the sealed message; nothing is ever sent
+// unsealed.
+type sealedTransporter struct {
+	ctx context.Context
+	c   *Client
 }
 
-func (t *checkedTransporter) Transport(ep *mz.Endpoint) error { return t.inner.Transport(ep) }
+func (t *sealedTransporter) Transport(*mz.Endpoint) error { return nil }
 
-func (t *checkedTransporter) Post(c *mz.Client, m *soap.SoapMessage) (string, error) {
-	body, err := t.inner.Post(c, m)
+func (t *sealedTransporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, error) {
+	body := m.String()
+	ctx := t.ctx
+	if isCleanup(body) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+	}
+	op := t.c.cfg.OperationTimeout
+	if op <= 0 {
+		op = 60 * time.Second
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxConnsPerHost:       1, // the NTLM session is bound to the connection
+		ResponseHeaderTimeout: op + 30*time.Second,
+	}
+	defer tr.CloseIdleConnections()
+	user, domain := splitNTLMUser(t.c.cfg.User)
+	nc, err := bntlm.NewClient(bntlm.SetUserInfo(user, t.c.cfg.Password), bntlm.SetDomain(domain), bntlm.SetVersion(bntlm.DefaultVersion()))
 	if err != nil {
 		return "", err
 	}
-	if strings.TrimSpace(body) == "" {
-		return "", errors.New("WinRM answered with an empty body (http error 500 or a rejected request)")
+	raw := &http.Client{Transport: tr}
+	hc, err := bntlmhttp.NewClient(raw, nc)
+	if err != nil {
+		return "", err
 	}
-	if f, ok := parseFault([]byte(body)); ok {
-		return "", &HTTPError{Status: http.StatusInternalServerError, Subcode: f.subcode, Fault: f.text}
+	// 1. authenticate with an empty message
+	hs, err := http.NewRequestWithContext(ctx, http.MethodPost, t.c.ep.url, http.NoBody)
+	if err != nil {
+		return "", err
 	}
-	return body, nil
+	hs.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	resp, err := hc.Do(hs)
+	if err != nil {
+		return "", err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return "", &HTTPError{Status: http.StatusUnauthorized}
+	}
+	if !nc.Complete() {
+		return "", fmt.Errorf("NTLM handshake with %s did not complete (HTTP %d); refusing to send unsealed", t.c.ep.url, resp.StatusCode)
+	}
+	// 2. the sealed message, on the same connection (MaxConnsPerHost 1)
+	sealed, sig, err := nc.SecuritySession().Wrap([]byte(body))
+	if err != nil {
+		return "", err
+	}
+	payload, ct := frameSealed(len(body), sig, sealed)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.c.ep.url, bytes.NewReader(payload))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", ct)
+	resp, err = raw.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if strings.Contains(resp.Header.Get("Content-Type"), "multipart/encrypted") {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		if err != nil {
+			return "", fmt.Errorf("reading WinRM answer: %w", err)
+		}
+		sig, sealed, err := unframeSealed(data)
+		if err != nil {
+			return "", fmt.Errorf("unsealing the WinRM answer: %w", err)
+		}
+		plain, err := nc.SecuritySession().Unwrap(sealed, sig)
+		if err != nil {
+			return "", fmt.Errorf("unsealing the WinRM answer: %w", err)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(plain))
+		resp.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	} else if resp.StatusCode == http.StatusOK {
+		return "", errors.New("the WinRM answer to a sealed message was not sealed")
+	}
+	return readAnswer(resp)
+}
+
+const (
+	sealBoundary    = "--Encrypted Boundary"
+	sealProtocol    = "application/HTTP-SPNEGO-session-encrypted"
+	sealContentType = `multipart/encrypted;protocol="` + sealProtocol + `";boundary="Encrypted Boundary"`
+	sealPartHeader  = "\tContent-Type: application/octet-stream\r\n"
+)
+
+// frameSealed builds the MS-WSMV encrypted body (as pywinrm and masterzen
+// send it): a header part giving the plaintext length, then the 4-byte
+// signature length, the signature and the sealed message.
+func frameSealed(plainLen int, sig, sealed []byte) ([]byte, string) {
+	var b bytes.Buffer
+	b.WriteString(sealBoundary + "\r\n\tContent-Type: " + sealProtocol + "\r\n")
+	fmt.Fprintf(&b, "\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d\r\n", plainLen)
+	b.WriteString(sealBoundary + "\r\n" + sealPartHeader)
+	var l [4]byte
+	binary.LittleEndian.PutUint32(l[:], uint32(len(sig)))
+	b.Write(l[:])
+	b.Write(sig)
+	b.Write(sealed)
+	b.WriteString(sealBoundary + "--\r\n")
+	return b.Bytes(), sealContentType
+}
+
+// unframeSealed reads one sealed part of an encrypted body.
+func unframeSealed(body []byte) (sig, sealed []byte, err error) {
+	bad := errors.New("malformed encrypted body")
+	rest, ok := bytes.CutPrefix(body, []byte(sealBoundary+"\r\n"))
+	if !ok {
+		return nil, nil, bad
+	}
+	header, rest, ok := bytes.Cut(rest, []byte(sealBoundary+"\r\n"))
+	if !ok {
+		return nil, nil, bad
+	}
+	_, lenText, ok := bytes.Cut(header, []byte("Length="))
+	if !ok {
+		return nil, nil, bad
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(lenText)))
+	if err != nil || n < 0 {
+		return nil, nil, bad
+	}
+	rest, ok = bytes.CutPrefix(rest, []byte(sealPartHeader))
+	if !ok || len(rest) < 4 {
+		return nil, nil, bad
+	}
+	sl := int(binary.LittleEndian.Uint32(rest))
+	rest = rest[4:]
+	if sl <= 0 || sl > 64 || len(rest) < sl+n {
+		return nil, nil, bad
+	}
+	return rest[:sl], rest[sl : sl+n], nil
+}
+
+// splitNTLMUser splits DOMAIN\user or user@domain.
+func splitNTLMUser(u string) (user, domain string) {
+	if i := strings.Index(u, `\`); i >= 0 {
+		return u[i+1:], u[:i]
+	}
+	if i := strings.LastIndex(u, "@"); i >= 0 {
+		return u[:i], u[i+1:]
+	}
+	return u, ""
 }
 
 func isCleanup(body string) bool {
