@@ -1068,6 +1068,9 @@ func (s *session) arith(op string, l, r Value, at extent) (Value, error) {
 			}
 			return r, nil
 		case *Array:
+			if len(x.Items)+len(Unroll(r)) > maxArray {
+				return nil, s.outOfMemory(at)
+			}
 			items := append(make([]Value, 0, len(x.Items)+1), x.Items...)
 			if ra, ok := r.(*Array); ok {
 				items = append(items, ra.Items...)
@@ -1124,7 +1127,7 @@ func (s *session) arith(op string, l, r Value, at extent) (Value, error) {
 			if err != nil || n < 0 {
 				return nil, s.runtimeError(at, "InvalidCastFromStringToInteger", CatInvalidArgument, fmt.Sprintf("Cannot convert value \"%s\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", ToString(r)), nil)
 			}
-			if len(x.Items) > 0 && n > maxRepeat/int64(len(x.Items)) {
+			if len(x.Items) > 0 && n > maxArray/int64(len(x.Items)) {
 				return nil, s.outOfMemory(at)
 			}
 			var items []Value
@@ -1204,6 +1207,9 @@ func (s *session) arith(op string, l, r Value, at extent) (Value, error) {
 
 // maxRepeat bounds string and array repetition (where .NET would run out of memory).
 const maxRepeat = 1 << 26
+
+// maxArray bounds the arrays + and * build (16M elements).
+const maxArray = 1 << 24
 
 func (s *session) outOfMemory(at extent) error {
 	return s.runtimeError(at, "System.OutOfMemoryException", CatNotSpecified, "Exception of type 'System.OutOfMemoryException' was thrown.", nil)
