@@ -389,10 +389,17 @@ func (inv *invocation) bindArgs(args []cmdArg) error {
 		case "warningaction":
 			ap, _ := parseActionPref(b.value)
 			inv.warnAction = ap
-		case "errorvariable":
-			inv.errVar = ToString(b.value)
-		case "warningvariable":
-			inv.warnVar = ToString(b.value)
+		case "errorvariable", "warningvariable":
+			name := ToString(b.value)
+			if !strings.HasPrefix(name, "+") {
+				// without '+' the variable starts empty for this command
+				inv.sess.setVar(name, &List{})
+			}
+			if strings.EqualFold(b.def.Name, "ErrorVariable") {
+				inv.errVar = name
+			} else {
+				inv.warnVar = name
+			}
 		case "outvariable":
 			inv.outVar = ToString(b.value)
 		}
