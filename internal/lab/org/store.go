@@ -449,13 +449,13 @@ func Canonical(o *Org) []byte {
 		x.WhenChanged = zeroTime
 		x.Password = ""
 		return x
-	}, func(a, b *Mailbox) bool { return a.Guid.String() < b.Guid.String() })
+	}, func(a, b *Mailbox) bool { return bytes.Compare(a.Guid[:], b.Guid[:]) < 0 }) // = order of the GUID texts
 	c.Groups = sortedCopy(o.Groups, func(x *Group) *Group {
 		m := append([]uuid.UUID(nil), x.Members...)
-		sort.Slice(m, func(i, j int) bool { return m[i].String() < m[j].String() })
+		sort.Slice(m, func(i, j int) bool { return bytes.Compare(m[i][:], m[j][:]) < 0 })
 		x.Members = m
 		return x
-	}, func(a, b *Group) bool { return a.Guid.String() < b.Guid.String() })
+	}, func(a, b *Group) bool { return bytes.Compare(a.Guid[:], b.Guid[:]) < 0 })
 	c.Zones = sortedCopy(o.Zones, func(x *Zone) *Zone {
 		x.SOA.Serial = 0
 		x.NS = append([]string{}, x.NS...)
@@ -481,14 +481,22 @@ func Canonical(o *Org) []byte {
 		return x
 	}, func(a, b *Zone) bool { return a.View < b.View })
 
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	// Compact first, then indent into a buffer sized once: a 100,000-mailbox
+	// organisation is over 100 MB of JSON.
+	var compact bytes.Buffer
+	compact.Grow(1 << 20)
+	enc := json.NewEncoder(&compact)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(c); err != nil {
 		panic(err)
 	}
-	return buf.Bytes()
+	var out bytes.Buffer
+	out.Grow(compact.Len() + compact.Len()/2)
+	if err := json.Indent(&out, bytes.TrimSuffix(compact.Bytes(), []byte("\n")), "", "  "); err != nil {
+		panic(err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes()
 }
 
 func emptyNil(s []string) []string {
