@@ -11,11 +11,29 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/generate"
 )
 
-// q quotes a string for YAML (a JSON string is a YAML double-quoted
-// scalar).
+// q quotes a string as a YAML double-quoted scalar, escaping the
+// backslash, the quote and every character YAML does not allow raw
+// (controls, DEL, C1, the BOM, non-characters, line separators).
 func q(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '"':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0xFEFF || r == 0x2028 || r == 0x2029 || r >= 0xFFFE && r <= 0xFFFF:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // Config renders DIR/exrunbook.yaml: a ready, commented exrunbook config

@@ -711,3 +711,34 @@ sys.exit(code)
 		t.Errorf("hostile name through pywinrm: %q", rows[4].DisplayName)
 	}
 }
+
+// FuzzConfigQuote: every value the lab writes into exrunbook.yaml reads
+// back as itself (paths with quotes, backslashes, colons, newlines...).
+func FuzzConfigQuote(f *testing.F) {
+	for _, s := range []string{`CONTOSO\Administrator`, "/tmp/dir with: colon/#x", "it's \"quoted\"", "line\nbreak", "", "- [a]", "~", "null", "yes"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8Valid(s) {
+			return
+		}
+		var m map[string]string
+		if err := yaml.Unmarshal([]byte("k: "+q(s)+"\n"), &m); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if m["k"] != s {
+			t.Fatalf("%q read back as %q", s, m["k"])
+		}
+	})
+}
+
+func utf8Valid(s string) bool {
+	for _, r := range s {
+		// YAML forbids most C0 controls even escaped in some parsers'
+		// eyes; JSON escapes them, which YAML double quotes accept.
+		if r == 0xFFFD {
+			return false
+		}
+	}
+	return strings.ToValidUTF8(s, "") == s
+}
