@@ -405,6 +405,79 @@ func writeAtomic(path string, data []byte) error {
 // trailing newline. Two organisations in the same configuration render
 // byte for byte the same.
 func Canonical(o *Org) []byte {
+	var out bytes.Buffer
+	if err := CanonicalTo(&out, o); err != nil {
+		// Writing to a bytes.Buffer and encoding plain values cannot fail.
+		panic(err)
+	}
+	return out.Bytes()
+}
+
+// CanonicalTo writes o's canonical JSON (see Canonical) to w. The
+// mailboxes are encoded one at a time, so a 100,000-mailbox organisation
+// streams without a second copy of itself in memory.
+func CanonicalTo(w io.Writer, o *Org) error {
+	c, mbx := canonicalOrg(o)
+	head, err := indentJSON(c, "")
+	if err != nil {
+		return err
+	}
+	marker := []byte("\n  \"Mailboxes\": null,\n")
+	i := bytes.Index(head, marker)
+	if i < 0 {
+		return errors.New("org: canonical form lost its Mailboxes key")
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	bw.Write(head[:i])
+	bw.WriteString("\n  \"Mailboxes\": ")
+	if len(mbx) == 0 {
+		bw.WriteString("[]")
+	} else {
+		bw.WriteString("[\n")
+		var one bytes.Buffer
+		enc := json.NewEncoder(&one)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("    ", "  ")
+		for k, p := range mbx {
+			m := *p
+			m.WhenChanged = zeroTime
+			m.Password = ""
+			one.Reset()
+			if err := enc.Encode(&m); err != nil {
+				return err
+			}
+			bw.WriteString("    ")
+			bw.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+			if k < len(mbx)-1 {
+				bw.WriteString(",\n")
+			} else {
+				bw.WriteString("\n")
+			}
+		}
+		bw.WriteString("  ]")
+	}
+	bw.WriteString(",\n")
+	bw.Write(head[i+len(marker):])
+	return bw.Flush()
+}
+
+// indentJSON encodes v as the canonical form does: no HTML escaping, two
+// spaces, trailing newline.
+func indentJSON(v any, prefix string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(prefix, "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// canonicalOrg builds the canonical copy of o without its mailboxes, and
+// the mailboxes sorted by GUID (pointers into o: CanonicalTo copies and
+// cleans each one as it encodes it).
+func canonicalOrg(o *Org) (*Org, []*Mailbox) {
 	c := &Org{Name: o.Name, Domain: o.Domain, NetBIOS: o.NetBIOS, DomainController: o.DomainController}
 
 	c.Servers = sortedCopy(o.Servers, func(x *Server) *Server { return x },
@@ -445,11 +518,14 @@ func Canonical(o *Org) []byte {
 	byServer := func(a, b *ProtocolSettings) bool { return lessFold(a.Server, b.Server) }
 	c.PopSettings = sortedCopy(o.PopSettings, proto, byServer)
 	c.ImapSettings = sortedCopy(o.ImapSettings, proto, byServer)
-	c.Mailboxes = sortedCopy(o.Mailboxes, func(x *Mailbox) *Mailbox {
-		x.WhenChanged = zeroTime
-		x.Password = ""
-		return x
-	}, func(a, b *Mailbox) bool { return bytes.Compare(a.Guid[:], b.Guid[:]) < 0 }) // = order of the GUID texts
+	mbx := make([]*Mailbox, 0, len(o.Mailboxes))
+	for _, m := range o.Mailboxes {
+		if m != nil {
+			mbx = append(mbx, m)
+		}
+	}
+	// Byte order of GUIDs is the order of their texts.
+	sort.Slice(mbx, func(i, j int) bool { return bytes.Compare(mbx[i].Guid[:], mbx[j].Guid[:]) < 0 })
 	c.Groups = sortedCopy(o.Groups, func(x *Group) *Group {
 		m := append([]uuid.UUID(nil), x.Members...)
 		sort.Slice(m, func(i, j int) bool { return bytes.Compare(m[i][:], m[j][:]) < 0 })
@@ -481,22 +557,7 @@ func Canonical(o *Org) []byte {
 		return x
 	}, func(a, b *Zone) bool { return a.View < b.View })
 
-	// Compact first, then indent into a buffer sized once: a 100,000-mailbox
-	// organisation is over 100 MB of JSON.
-	var compact bytes.Buffer
-	compact.Grow(1 << 20)
-	enc := json.NewEncoder(&compact)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(c); err != nil {
-		panic(err)
-	}
-	var out bytes.Buffer
-	out.Grow(compact.Len() + compact.Len()/2)
-	if err := json.Indent(&out, bytes.TrimSuffix(compact.Bytes(), []byte("\n")), "", "  "); err != nil {
-		panic(err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
+	return c, mbx
 }
 
 func emptyNil(s []string) []string {

@@ -50,3 +50,46 @@ func TestOrgRestCoversEveryField(t *testing.T) {
 		t.Fatalf("restOf/applyTo lose data:\n%s\n%s", Canonical(a), Canonical(b))
 	}
 }
+
+// TestCanonicalStreamingMatchesWholeEncoding checks that CanonicalTo's
+// mailbox-at-a-time output is byte for byte the indented encoding of the
+// whole canonical organisation.
+func TestCanonicalStreamingMatchesWholeEncoding(t *testing.T) {
+	for _, o := range []*Org{fixture(40), fixture(0), fixture(1)} {
+		c, mbx := canonicalOrg(o)
+		for _, p := range mbx {
+			m := *p
+			m.WhenChanged, m.Password = zeroTime, ""
+			c.Mailboxes = append(c.Mailboxes, &m)
+		}
+		if len(mbx) == 0 {
+			c.Mailboxes = []*Mailbox{}
+		}
+		whole, err := indentJSON(c, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Canonical(o); !bytes.Equal(got, whole) {
+			t.Fatalf("streamed canonical JSON differs (%d mailboxes):\n%s\n----\n%s", len(mbx), got, whole)
+		}
+	}
+}
+
+// fixture is a small organisation with awkward mailbox data (the orgtest
+// package cannot be imported here: it imports org).
+func fixture(n int) *Org {
+	o := &Org{Name: "C", Domain: "c.test", NetBIOS: "C", DomainController: "DC01.c.test"}
+	names := []string{`O'Brien <x> & "y"`, "New\nLine", "Zoë ‘q’", "\x7f\u2028"}
+	for i := 0; i < n; i++ {
+		f := false
+		m := &Mailbox{Guid: uuid.NewSHA1(uuid.NameSpaceOID, []byte{byte(i), byte(i >> 8)}), Name: names[i%len(names)],
+			Alias: "a", EmailAddresses: []string{"SMTP:a@c.test"}, Password: "secret"}
+		if i%3 == 0 {
+			m.MapiHttpEnabled = &f
+			m.EmailAddresses = nil
+		}
+		o.Mailboxes = append(o.Mailboxes, m)
+	}
+	o.Groups = []*Group{{Name: "G"}}
+	return o
+}
