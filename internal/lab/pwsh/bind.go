@@ -39,6 +39,9 @@ var actionPrefNames = []string{"Continue", "SilentlyContinue", "Stop", "Inquire"
 
 func parseActionPref(v Value) (actionPref, error) {
 	s := strings.TrimSpace(ToString(v))
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		v = n
+	}
 	if n, ok := v.(int64); ok && n >= 0 && n < 5 {
 		switch n {
 		case 0:

@@ -320,6 +320,9 @@ func (s *session) assignTo(target expr, v Value, empty bool, at extent) error {
 	switch t := target.(type) {
 	case *varExpr:
 		name := strings.ToLower(t.name)
+		if name == "null" {
+			return nil // $null = ... discards the value
+		}
 		if readOnlyVars[name] {
 			return s.runtimeError(at, "VariableNotWritable", CatWriteError, fmt.Sprintf("Cannot overwrite variable %s because it is read-only or constant.", t.name), t.name)
 		}

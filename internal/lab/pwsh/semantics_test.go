@@ -365,7 +365,7 @@ func TestSemantics(t *testing.T) {
 	for _, c := range semanticsCases {
 		script := strings.ReplaceAll(c.script, "§", "`")
 		r := run(h, script, "s3cr'et\nsecond\n")
-		if got := norm(r.out); got != c.want {
+		if got := norm(r.out); got != c.want || r.err != "" {
 			t.Errorf("%s\n got: %q\nwant: %q\nstderr: %s", script, got, c.want, clixmlText(r.err, "Error"))
 		}
 	}
