@@ -58,7 +58,7 @@ type ItemResult struct {
 	Error string `json:"Error"`
 }
 
-const scriptHeader = "$ErrorActionPreference = 'Stop'\nAdd-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n"
+const scriptHeader = "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\nAdd-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n"
 
 // jsonOut is the one ConvertTo-Json that ends every script.
 func jsonOut(expr string, depth int) string {

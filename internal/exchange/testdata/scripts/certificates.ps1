@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $r = foreach ($srv in @('EX01', 'EX02')) {
     foreach ($c in Get-ExchangeCertificate -Server $srv) {

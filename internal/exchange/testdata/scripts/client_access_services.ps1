@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $cas = foreach ($n in @('EX01')) { Get-ClientAccessService -Identity $n }
 $r = foreach ($s in $cas) {

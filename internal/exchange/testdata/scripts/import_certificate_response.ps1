@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $data = [Convert]::FromBase64String('LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=')
 $c = Import-ExchangeCertificate -Server 'EX01' -FileData $data

@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $pw = ConvertTo-SecureString -String ([Console]::In.ReadLine()) -AsPlainText -Force
 $data = [Convert]::FromBase64String('UEZYIGJ5dGVzAP8=')

@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $data = [Convert]::FromBase64String('UEZY')
 $r = foreach ($srv in @('EX01')) {

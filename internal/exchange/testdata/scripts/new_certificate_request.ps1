@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $req = New-ExchangeCertificate -Server 'EX01' -GenerateRequest -SubjectName 'CN=outlook.contoso.com' -DomainName @('outlook.contoso.com', 'outlook-ext.contoso.com', 'autodiscover.contoso.com')
 $r = [pscustomobject]@{ Request = [string]$req }

@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $o = Get-OrganizationConfig
 $r = [pscustomobject]@{ MapiHttpEnabled = [bool]$o.MapiHttpEnabled }

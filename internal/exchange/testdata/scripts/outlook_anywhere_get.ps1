@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $r = foreach ($srv in @('EX01')) {
     foreach ($o in Get-OutlookAnywhere -Server $srv -ADPropertiesOnly) {

@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 Remove-ExchangeCertificate -Server 'EX01' -Thumbprint 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' -Confirm:$false
 $r = [pscustomobject]@{ Thumbprint = 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678'; Removed = $true }

@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $servers = foreach ($n in @('EX01', 'EX02')) { Get-ExchangeServer -Identity $n }
 $r = foreach ($s in $servers) {

@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 $items = @('0b7c4f0e-1d2a-4c39-9d7e-3f2a1b0c9d8e|1|1', '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d|0|0')
 $r = foreach ($i in $items) {

@@ -1,4 +1,5 @@
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
 Set-OrganizationConfig -MapiHttpEnabled $true
 $o = Get-OrganizationConfig
