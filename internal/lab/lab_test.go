@@ -77,6 +77,7 @@ func keysOf(prefix string, v any, out *[]string) {
 }
 
 func TestStartWritesFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l := startLab(t, dir, Options{Mailboxes: 30, Seed: 3})
 	if l.Continued() {
@@ -194,6 +195,7 @@ func TestStartWritesFiles(t *testing.T) {
 }
 
 func TestRestartContinues(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l := startLab(t, dir, Options{Mailboxes: 25, Seed: 9})
 	first := l.Endpoints()
@@ -250,8 +252,10 @@ func TestRestartContinues(t *testing.T) {
 }
 
 func TestSameSeedSameOrganisation(t *testing.T) {
+	t.Parallel()
 	// Two labs with the same seed differ only by their CA; canonical JSON
-	// with the certificates removed is equal.
+	// with the certificates removed is equal. (That different seeds give
+	// different organisations is generate's TestDeterministic.)
 	strip := func(b []byte) string {
 		var o org.Org
 		if err := json.Unmarshal(b, &o); err != nil {
@@ -264,10 +268,6 @@ func TestSameSeedSameOrganisation(t *testing.T) {
 	b := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 5})
 	if strip(a.Org()) != strip(b.Org()) {
 		t.Error("same seed, different organisations")
-	}
-	c := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 6})
-	if strip(a.Org()) == strip(c.Org()) {
-		t.Error("different seeds, same organisation")
 	}
 }
 
@@ -284,6 +284,7 @@ func httpDo(t *testing.T, method, url, body string) (int, []byte) {
 }
 
 func TestControlAPI(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 2, Faults: "latency=1ms"})
 	base := l.Endpoints().Control
 
@@ -365,6 +366,7 @@ func TestControlAPI(t *testing.T) {
 }
 
 func TestAutodiscoverThroughLab(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 4})
 	e := l.Endpoints()
 	pool := x509.NewCertPool()
@@ -393,6 +395,7 @@ func TestAutodiscoverThroughLab(t *testing.T) {
 }
 
 func TestDNSThroughLab(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 4})
 	e := l.Endpoints()
 	cases := []struct{ server, name, want string }{
@@ -421,6 +424,7 @@ func TestDNSThroughLab(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := Start(context.Background(), Options{}); err == nil {
 		t.Error("no directory accepted")
 	}
@@ -437,6 +441,7 @@ func TestStartErrors(t *testing.T) {
 }
 
 func TestContextCancelCloses(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := Start(ctx, Options{Dir: t.TempDir(), Mailboxes: 20, Now: fixedNow})
 	if err != nil {
@@ -497,6 +502,7 @@ func runGetCAS(t testing.TB, l *Lab) []map[string]any {
 }
 
 func TestEndToEndGetCASMailbox(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, t.TempDir(), Options{Mailboxes: 60, Seed: 11})
 	rows := runGetCAS(t, l)
 	if len(rows) != 60 {
@@ -523,6 +529,7 @@ func TestEndToEndGetCASMailbox(t *testing.T) {
 // TestEndToEnd10k runs the same pipeline over 10,000 mailboxes (the 100k
 // case is BenchmarkGetCASMailbox100k).
 func TestEndToEnd10k(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -589,6 +596,7 @@ func runPS(t testing.TB, c *winrm.Client, script string) string {
 // completes the request, Enable-ExchangeCertificate binds it to IIS, and
 // the server's HTTPS listener then presents it for the external name.
 func TestRequestModeThroughLab(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 21})
 	e := l.Endpoints()
 	c := winrmClient(t, l)
@@ -635,6 +643,7 @@ func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // TestBlockThroughLab changes the MAPI external URL and blocks the probe's
 // blocked user with cmdlets over WinRM, then asks Autodiscover.
 func TestBlockThroughLab(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, t.TempDir(), Options{Mailboxes: 20, Seed: 22})
 	e := l.Endpoints()
 	c := winrmClient(t, l)
@@ -671,6 +680,7 @@ func TestBlockThroughLab(t *testing.T) {
 // python3-winrm (an independent client: NTLM over HTTPS, the command as
 // program plus arguments) against a started lab.
 func TestPywinrmThroughLab(t *testing.T) {
+	t.Parallel()
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import winrm").Run(); err != nil {
 		if os.Getenv("EXRUNBOOK_REQUIRE_PEERS") == "1" {
