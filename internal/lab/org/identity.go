@@ -55,33 +55,45 @@ func (e *InvalidValueError) Error() string {
 // outside a Store must call it.
 func (o *Org) InvalidateIndex() {
 	o.idx.mu.Lock()
-	o.idx.built = false
-	o.idx.mbx, o.idx.grp, o.idx.byID = nil, nil, nil
+	o.idx.mbxBuilt, o.idx.grpBuilt = false, false
+	o.idx.mbx, o.idx.mbxByID, o.idx.grp, o.idx.grpByID = nil, nil, nil, nil
+	o.idx.mu.Unlock()
+}
+
+// invalidateGroups drops the group half of the index only: for changes
+// that leave the mailboxes alone.
+func (o *Org) invalidateGroups() {
+	o.idx.mu.Lock()
+	o.idx.grpBuilt = false
+	o.idx.grp, o.idx.grpByID = nil, nil
 	o.idx.mu.Unlock()
 }
 
 func (o *Org) index() *index {
 	o.idx.mu.Lock()
 	defer o.idx.mu.Unlock()
-	if o.idx.built {
-		return &o.idx
-	}
-	o.idx.mbx = make(map[string][]*Mailbox, len(o.Mailboxes)*8)
-	o.idx.grp = make(map[string][]*Group, len(o.Groups)*8)
-	o.idx.byID = make(map[uuid.UUID]any, len(o.Mailboxes)+len(o.Groups))
-	for _, m := range o.Mailboxes {
-		o.idx.byID[m.Guid] = m
-		for _, k := range o.recipientKeys(m.Name, m.Alias, m.DisplayName, m.PrimarySmtpAddress, m.SamAccountName, m.UserPrincipalName, m.DistinguishedName, m.LegacyExchangeDN, m.EmailAddresses) {
-			o.idx.mbx[k] = appendUnique(o.idx.mbx[k], m)
+	if !o.idx.mbxBuilt {
+		o.idx.mbx = make(map[string][]*Mailbox, len(o.Mailboxes)*8)
+		o.idx.mbxByID = make(map[uuid.UUID]*Mailbox, len(o.Mailboxes))
+		for _, m := range o.Mailboxes {
+			o.idx.mbxByID[m.Guid] = m
+			for _, k := range o.recipientKeys(m.Name, m.Alias, m.DisplayName, m.PrimarySmtpAddress, m.SamAccountName, m.UserPrincipalName, m.DistinguishedName, m.LegacyExchangeDN, m.EmailAddresses) {
+				o.idx.mbx[k] = appendUnique(o.idx.mbx[k], m)
+			}
 		}
+		o.idx.mbxBuilt = true
 	}
-	for _, g := range o.Groups {
-		o.idx.byID[g.Guid] = g
-		for _, k := range o.recipientKeys(g.Name, g.Alias, g.DisplayName, g.PrimarySmtpAddress, g.SamAccountName, "", g.DistinguishedName, g.LegacyExchangeDN, nil) {
-			o.idx.grp[k] = appendUnique(o.idx.grp[k], g)
+	if !o.idx.grpBuilt {
+		o.idx.grp = make(map[string][]*Group, len(o.Groups)*8)
+		o.idx.grpByID = make(map[uuid.UUID]*Group, len(o.Groups))
+		for _, g := range o.Groups {
+			o.idx.grpByID[g.Guid] = g
+			for _, k := range o.recipientKeys(g.Name, g.Alias, g.DisplayName, g.PrimarySmtpAddress, g.SamAccountName, "", g.DistinguishedName, g.LegacyExchangeDN, nil) {
+				o.idx.grp[k] = appendUnique(o.idx.grp[k], g)
+			}
 		}
+		o.idx.grpBuilt = true
 	}
-	o.idx.built = true
 	return &o.idx
 }
 
@@ -122,22 +134,25 @@ func (o *Org) recipientKeys(name, alias, display, smtp, sam, upn, dn, legacy str
 
 // MailboxByGuid returns the mailbox with that GUID, or nil.
 func (o *Org) MailboxByGuid(id uuid.UUID) *Mailbox {
-	if m, ok := o.index().byID[id].(*Mailbox); ok {
-		return m
-	}
-	return nil
+	return o.index().mbxByID[id]
 }
 
 // GroupByGuid returns the group with that GUID, or nil.
 func (o *Org) GroupByGuid(id uuid.UUID) *Group {
-	if g, ok := o.index().byID[id].(*Group); ok {
+	return o.index().grpByID[id]
+}
+
+// RecipientByGuid returns the *Mailbox or *Group with that GUID, or nil.
+func (o *Org) RecipientByGuid(id uuid.UUID) any {
+	ix := o.index()
+	if m := ix.mbxByID[id]; m != nil {
+		return m
+	}
+	if g := ix.grpByID[id]; g != nil {
 		return g
 	}
 	return nil
 }
-
-// RecipientByGuid returns the *Mailbox or *Group with that GUID, or nil.
-func (o *Org) RecipientByGuid(id uuid.UUID) any { return o.index().byID[id] }
 
 // FindMailbox resolves a mailbox identity as Exchange does: GUID, name,
 // alias, DN, legacy DN, SMTP address, DOMAIN\sam, sam or UPN,

@@ -362,12 +362,15 @@ type Record struct {
 	Data string `json:"Data"`
 }
 
-// index is the lazily built identity index. It is rebuilt after
-// InvalidateIndex; its own mutex lets concurrent readers build it once.
+// index is the lazily built identity index, in two halves: mailboxes
+// (rebuilt after mailbox changes) and groups (rebuilt after any other
+// change). Its own mutex lets concurrent readers build it once.
 type index struct {
-	mu    sync.Mutex
-	built bool
-	mbx   map[string][]*Mailbox
-	grp   map[string][]*Group
-	byID  map[uuid.UUID]any
+	mu       sync.Mutex
+	mbxBuilt bool
+	grpBuilt bool
+	mbx      map[string][]*Mailbox
+	mbxByID  map[uuid.UUID]*Mailbox
+	grp      map[string][]*Group
+	grpByID  map[uuid.UUID]*Group
 }

@@ -144,7 +144,7 @@ func (s *Store) UpdateRest(fn func(*Org) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := fn(s.org)
-	s.org.InvalidateIndex()
+	s.org.invalidateGroups()
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func (s *Store) replayJournal() error {
 			}
 			if e.Rest != nil {
 				e.Rest.applyTo(s.org)
-				s.org.InvalidateIndex()
+				s.org.invalidateGroups()
 			}
 			if e.Mailbox != nil {
 				if m := s.org.MailboxByGuid(e.Mailbox.Guid); m != nil {

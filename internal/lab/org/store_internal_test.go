@@ -93,3 +93,23 @@ func fixture(n int) *Org {
 	o.Groups = []*Group{{Name: "G"}}
 	return o
 }
+
+func TestUpdateRestKeepsMailboxIndex(t *testing.T) {
+	o := fixture(10)
+	s := NewMemory(o)
+	if _, err := o.FindMailbox(o.Mailboxes[3].Guid.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateRest(func(o *Org) error {
+		o.Groups = append(o.Groups, &Group{Guid: uuid.New(), Name: "New"})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !o.idx.mbxBuilt || o.idx.grpBuilt {
+		t.Fatalf("after UpdateRest: mailbox index built %v, group index built %v", o.idx.mbxBuilt, o.idx.grpBuilt)
+	}
+	if _, err := o.FindGroup("New"); err != nil {
+		t.Fatal("the group index was not rebuilt:", err)
+	}
+}
