@@ -45,6 +45,7 @@ func seeded(seed uint64) *mrand.ChaCha8 {
 }
 
 func TestIssue(t *testing.T) {
+	t.Parallel()
 	c := testCA(t)
 	cases := []struct {
 		name string
@@ -93,6 +94,7 @@ func TestIssue(t *testing.T) {
 }
 
 func TestPFXRoundTrip(t *testing.T) {
+	t.Parallel()
 	c := testCA(t)
 	l, err := c.Issue("outlook.contoso.test", []string{"outlook.contoso.test"}, now, now.AddDate(1, 0, 0), nil)
 	if err != nil {
@@ -115,6 +117,7 @@ func TestPFXRoundTrip(t *testing.T) {
 }
 
 func TestSaveLoad(t *testing.T) {
+	t.Parallel()
 	c := testCA(t)
 	dir := t.TempDir()
 	if err := c.Save(dir); err != nil {
@@ -147,6 +150,7 @@ func TestSaveLoad(t *testing.T) {
 }
 
 func TestSeededKeysAreDeterministic(t *testing.T) {
+	t.Parallel()
 	a, err := New("seeded", now, seeded(1))
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +189,7 @@ func makeCSR(t testing.TB, bits int, names ...string) []byte {
 }
 
 func TestSignCSR(t *testing.T) {
+	t.Parallel()
 	c := testCA(t)
 	der := makeCSR(t, 2048, "outlook.contoso.test", "outlook-ext.contoso.test")
 	forms := map[string][]byte{

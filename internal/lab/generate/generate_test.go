@@ -42,6 +42,7 @@ func build(t testing.TB, o Options) *Result {
 }
 
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	a := org.Canonical(build(t, Options{Seed: 7}).Org)
 	b := org.Canonical(build(t, Options{Seed: 7}).Org)
 	if !bytes.Equal(a, b) {
@@ -58,6 +59,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestShape(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name                     string
 		opts                     Options
@@ -161,6 +163,7 @@ func contains(list []string, s string) bool {
 }
 
 func TestMailboxesAndGroups(t *testing.T) {
+	t.Parallel()
 	r := build(t, Options{Seed: 42, Mailboxes: 300, Allow: 6})
 	o := r.Org
 	kinds := map[string]int{}
@@ -265,6 +268,7 @@ func TestMailboxesAndGroups(t *testing.T) {
 }
 
 func TestZones(t *testing.T) {
+	t.Parallel()
 	o := build(t, Options{Seed: 5}).Org
 	in, pub := o.Zone("internal"), o.Zone("public")
 	if in == nil || pub == nil {
@@ -317,6 +321,7 @@ func TestZones(t *testing.T) {
 }
 
 func TestOptionErrors(t *testing.T) {
+	t.Parallel()
 	for _, o := range []Options{{Mailboxes: 2}, {Servers: 100}, {Allow: -1}} {
 		o.CA, o.Now = testCA(t), now
 		if _, err := Generate(o); err == nil {
