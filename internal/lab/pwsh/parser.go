@@ -191,6 +191,35 @@ func (p *parser) keywordAt(i int) string {
 	return ""
 }
 
+// unsupportedCommands are Windows PowerShell commands (and their aliases)
+// outside the lab's subset: scripts using them are rejected up front
+// rather than failing at run time as unknown commands.
+var unsupportedCommands = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`format-table ft format-list fl format-wide fw format-custom fc out-string out-file
+		out-host oh out-default out-gridview ogv out-printer tee-object tee export-csv epcsv import-csv ipcsv
+		convertto-csv convertfrom-csv convertto-xml convertto-html export-clixml import-clixml get-content gc cat type
+		set-content sc add-content ac clear-content get-childitem gci ls dir get-item gi new-item ni remove-item rm del
+		erase rd rmdir copy-item cp copy move-item mv move rename-item ren test-path join-path split-path resolve-path
+		set-location cd chdir sl get-location pwd gl push-location pushd pop-location popd invoke-item ii
+		invoke-expression iex invoke-command icm start-process saps start start-job sajb receive-job rcjb get-job
+		wait-job invoke-webrequest iwr curl wget invoke-restmethod irm new-pssession nsn enter-pssession etsn
+		import-pssession import-module ipmo get-module gmo remove-module rmo get-command gcm get-help help man
+		get-member gm add-member select-string sls get-process gps ps stop-process spps kill get-service gsv
+		start-service sasv stop-service spsv restart-service set-service get-wmiobject gwmi get-ciminstance gcim
+		invoke-wmimethod set-variable set get-variable gv new-variable nv remove-variable rv clear-variable clv
+		set-alias sal new-alias nal get-alias gal read-host write-verbose write-debug write-information
+		write-progress clear-host cls clear measure-command get-random get-unique gu get-psSnapin remove-psSnapin
+		start-transcript stop-transcript set-executionpolicy get-executionpolicy invoke-history ihy r get-history
+		h history set-strictmode update-typedata update-formatdata new-object-psobject get-credential
+		register-objectevent unregister-event wait-event get-event new-timespan get-culture get-host get-pfxcertificate
+		set-acl get-acl new-psdrive remove-psdrive get-psdrive gdr set-itemproperty sp get-itemproperty gp
+		new-itemproperty remove-itemproperty rp`) {
+		m[strings.ToLower(n)] = true
+	}
+	return m
+}()
+
 var unsupportedKeywords = map[string]bool{
 	"function": true, "filter": true, "class": true, "enum": true, "switch": true, "do": true, "until": true, "param": true,
 	"begin": true, "process": true, "end": true, "trap": true, "data": true, "dynamicparam": true, "workflow": true,
@@ -630,6 +659,9 @@ func (p *parser) command() (*command, error) {
 		return nil, p.unexpected()
 	}
 	c := &command{name: string(p.src[start:p.i]), nameExt: p.extentAt(start, p.i)}
+	if unsupportedCommands[strings.ToLower(c.name)] {
+		return nil, p.unsupported(start, p.i, fmt.Sprintf("The command '%s'", c.name))
+	}
 	for {
 		p.skip(false)
 		r := p.peek()
