@@ -623,3 +623,19 @@ func TestSetCASMailboxAddresses(t *testing.T) {
 		t.Fatalf("%q", out)
 	}
 }
+
+func TestWhatIfChangesNothing(t *testing.T) {
+	l, _, thumb := certLab(t)
+	before := l.canonical()
+	l.ok("Set-CASMailbox -Identity hostile0 -MAPIBlockOutlookRpcHttp $true -WhatIf")
+	l.ok("Set-OwaVirtualDirectory -Identity 'EX01\\owa (Default Web Site)' -ExternalUrl $null -WhatIf")
+	l.ok("Remove-ExchangeCertificate -Server EX01 -Thumbprint " + thumb + " -Confirm:$false -WhatIf")
+	l.ok("Set-OrganizationConfig -MapiHttpEnabled $false -WhatIf")
+	if !bytes.Equal(before, l.canonical()) {
+		t.Fatal("-WhatIf changed the organisation")
+	}
+	out := l.ok("@(Get-ExchangeCertificate -Server EX02 -DomainName autodiscover.contoso.test).Count; @(Get-ExchangeCertificate -Server EX02 -DomainName outlook-ext.contoso.test).Count")
+	if strings.TrimSpace(out) != "1\n0" {
+		t.Fatalf("-DomainName: %q", out)
+	}
+}

@@ -151,8 +151,18 @@ func paramDefs(spec cmdletSpec) []pwsh.ParamDef {
 			}
 		}
 	}
+	params := spec.Params
+	if spec.Name == "Set-OrganizationConfig" {
+		// cmdlets.json lists only MapiHttpEnabled of its 84 on-premises
+		// parameters; its note names Confirm, WhatIf and DomainController
+		// among them, which scripts commonly pass.
+		params = append(append([]paramSpec(nil), params...),
+			paramSpec{Name: "Confirm", Type: "SwitchParameter", Switch: true, Aliases: []string{"cf"}},
+			paramSpec{Name: "WhatIf", Type: "SwitchParameter", Switch: true, Aliases: []string{"wi"}},
+			paramSpec{Name: "DomainController", Type: "Fqdn"})
+	}
 	var out []pwsh.ParamDef
-	for _, p := range spec.Params {
+	for _, p := range params {
 		d := pwsh.ParamDef{Name: p.Name, Mandatory: p.Mandatory, Aliases: p.Aliases}
 		if p.Position > 0 && posTaken[p.Position] == p.Name {
 			d.Position = p.Position
