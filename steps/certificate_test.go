@@ -1,0 +1,486 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/lab"
+	"github.com/exrunbook/exrunbook/internal/lab/ca"
+	"github.com/exrunbook/exrunbook/internal/lab/generate"
+	"github.com/exrunbook/exrunbook/internal/lab/labstats"
+	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/winrm"
+)
+
+// certLab is a lab started in-process with the config it wrote.
+type certLab struct {
+	lab *lab.Lab
+	cfg *config.Config
+	dir string
+}
+
+// startCertLab starts a two-server lab in a temporary directory and
+// loads the exrunbook.yaml it wrote; mutate adjusts the config.
+func startCertLab(t *testing.T) *certLab {
+	t.Helper()
+	for _, v := range []string{config.EnvProbePassword, "EXRUNBOOK_CERTIFICATE_PFX_PASSWORD", "EXRUNBOOK_EXCHANGE_PASSWORD"} {
+		if os.Getenv(v) != "" {
+			t.Skipf("%s is set in the environment and would override the lab's secrets", v)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	l, err := lab.Start(ctx, lab.Options{Dir: dir, Mailboxes: 8, Allow: 2, Servers: 2, Seed: 7})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); cancel() })
+	cfg, err := config.Load(config.LoadOptions{File: filepath.Join(dir, lab.FileConfig)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &certLab{lab: l, cfg: cfg, dir: dir}
+}
+
+// open binds the given step kinds (ids equal kinds) to the lab's config
+// and opens an engine over a fresh state directory.
+func (c *certLab) open(t *testing.T, kinds ...string) (*engine.Engine, *Deps, *pdnsSink) {
+	t.Helper()
+	deps := &Deps{Config: c.cfg}
+	var defs []engine.StepDef
+	for _, k := range kinds {
+		f, ok := Lookup(k)
+		if !ok {
+			t.Fatalf("%s is not registered", k)
+		}
+		s, err := f(k, nil, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, engine.StepDef{ID: k, Kind: k, Step: s})
+	}
+	sink := &pdnsSink{}
+	e, err := engine.Open(context.Background(), engine.Options{StateDir: t.TempDir(), Sink: sink,
+		Retry: engine.RetryPolicy{Attempts: 1}, Runbook: engine.Runbook{Name: "certificate-test", Steps: defs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, deps, sink
+}
+
+// certs lists the lab's certificates of server: thumbprint → services.
+func (c *certLab) certs(server string) map[string]org.Services {
+	out := map[string]org.Services{}
+	c.lab.Store().Read(func(o *org.Org) {
+		for _, x := range o.ServerCertificates(server) {
+			out[x.Thumbprint] = x.Services
+		}
+	})
+	return out
+}
+
+func (c *certLab) initial(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dir, org.FileInitial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// readyLeaf is the lab's ready certificate (DIR/new-cert.pfx).
+func (c *certLab) readyLeaf(t *testing.T) *ca.Leaf {
+	t.Helper()
+	data, err := os.ReadFile(c.cfg.Certificate.PFXFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := c.cfg.PFXPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _, err := ca.ParsePFX(data, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf
+}
+
+func stepChecks(t *testing.T, e *engine.Engine, id string) engine.StepView {
+	t.Helper()
+	v, ok := e.StepState(id)
+	if !ok {
+		t.Fatalf("no step %s", id)
+	}
+	return v
+}
+
+func findResult(t *testing.T, rs []engine.CheckResult, name string) engine.CheckResult {
+	t.Helper()
+	for _, r := range rs {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no check %s in %+v", name, rs)
+	return engine.CheckResult{}
+}
+
+// The whole pfx path against the lab: import onto both servers, bind to
+// IIS and SMTP, the TLS check sees the new certificate by SNI on each
+// server's listener, the certificate step refuses to roll back while
+// the certificate is bound, and rolling back both restores the org
+// byte for byte.
+func TestCertificatePFXBindAndRollbackLab(t *testing.T) {
+	cl := startCertLab(t)
+	leaf := cl.readyLeaf(t)
+	want := leaf.Thumbprint()
+	eng, deps, sink := cl.open(t, "certificate", "bind-certificate")
+	ctx := context.Background()
+
+	plans, err := eng.PlanSteps(ctx)
+	if err != nil || len(plans) != 2 || plans[0].Err != nil {
+		t.Fatalf("PlanSteps: %v %+v", err, plans)
+	}
+	p := plans[0].Plan
+	if p.Pending() != 2 || !strings.Contains(p.Changes[0].To, "import "+want) || !strings.Contains(p.Summary, "onto 2 of 2 server(s)") {
+		t.Fatalf("certificate plan: %+v", p)
+	}
+	if r := findResult(t, plans[0].PreChecks, "servers-consistent"); r.Status != engine.CheckPass {
+		t.Fatalf("consistency: %+v", r)
+	}
+	if r := findResult(t, plans[0].PreChecks, "pfx-certificate"); r.Status != engine.CheckPass {
+		t.Fatalf("pfx pre-check: %+v", r)
+	}
+	// A snapshot taken now is what the engine captures: used below to
+	// call the certificate step's Rollback directly.
+	certStep, _ := newCertificate("certificate", nil, deps)
+	env := &pdnsEnv{now: time.Now(), outputs: map[string]json.RawMessage{}}
+	snap, err := certStep.Capture(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := eng.Run(ctx, pdnsRun); err != nil {
+		t.Fatalf("run: %v\n%s", err, sink.logs())
+	}
+	for _, srv := range []string{"EX01", "EX02"} {
+		got := cl.certs(srv)
+		if s, ok := got[want]; !ok || s != org.ServiceIIS|org.ServiceSMTP {
+			t.Fatalf("%s: certificate %s services %v (present %v); all: %v", srv, want, s, ok, got)
+		}
+		for th, s := range got {
+			if th != want && s&(org.ServiceIIS|org.ServiceSMTP) != 0 {
+				t.Errorf("%s: %s still holds %v", srv, th, s)
+			}
+		}
+	}
+	cv := stepChecks(t, eng, "certificate")
+	var imported []string
+	if err := json.Unmarshal(cv.Outputs["imported_on"], &imported); err != nil || strings.Join(imported, ",") != "EX01,EX02" {
+		t.Fatalf("imported_on: %s %v", cv.Outputs["imported_on"], err)
+	}
+	bv := stepChecks(t, eng, "bind-certificate")
+	tlsRes := findResult(t, bv.PostChecks, "tls")
+	if tlsRes.Status != engine.CheckPass || len(tlsRes.Evidence) != 6 {
+		t.Fatalf("tls: %+v", tlsRes)
+	}
+	for _, ev := range tlsRes.Evidence {
+		if !strings.Contains(ev, "thumbprint "+want) {
+			t.Errorf("tls evidence without the new certificate: %s", ev)
+		}
+	}
+	if r := findResult(t, bv.PostChecks, "certificate-bound"); r.Status != engine.CheckPass {
+		t.Fatalf("bound: %+v", r)
+	}
+
+	// Drift detection runs the post-checks again: still passing.
+	sc, err := eng.Checks(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sc {
+		if s.Failed() {
+			t.Fatalf("check %s: %+v", s.ID, s.Results)
+		}
+	}
+
+	// The certificate step refuses to remove a bound certificate.
+	b, _ := json.Marshal(want)
+	env.outputs["certificate/thumbprint"] = b
+	err = certStep.Rollback(ctx, env, snap)
+	if err == nil || !strings.Contains(err.Error(), "IIS, SMTP") || !strings.Contains(err.Error(), "roll back bind-certificate first") {
+		t.Fatalf("rollback of a bound certificate: %v", err)
+	}
+	if _, ok := cl.certs("EX01")[want]; !ok {
+		t.Fatal("the refused rollback removed the certificate")
+	}
+
+	if err := eng.RollbackAll(ctx); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, sink.logs())
+	}
+	if got := cl.lab.Org(); !bytes.Equal(got, cl.initial(t)) {
+		t.Fatalf("the org after rollback differs from org.initial.json")
+	}
+}
+
+// Applying the pfx mode again after every server has the certificate
+// imports nothing; a server that has it already is skipped.
+func TestCertificatePFXIdempotentLab(t *testing.T) {
+	cl := startCertLab(t)
+	leaf := cl.readyLeaf(t)
+	// EX02 has the certificate already (an administrator imported it).
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		o.Certificates = append(o.Certificates, generate.OrgCertificate("EX02", leaf, "ready", 0, false))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eng, _, sink := cl.open(t, "certificate")
+	if err := eng.Run(context.Background(), pdnsRun); err != nil {
+		t.Fatalf("run: %v\n%s", err, sink.logs())
+	}
+	v := stepChecks(t, eng, "certificate")
+	var on []string
+	json.Unmarshal(v.Outputs["imported_on"], &on)
+	if strings.Join(on, ",") != "EX01" {
+		t.Fatalf("imported_on %v, want EX01 only", on)
+	}
+	before := cl.lab.Stats()
+	st, _ := newCertificate("certificate", nil, &Deps{Config: cl.cfg})
+	env := &pdnsEnv{now: time.Now(), outputs: map[string]json.RawMessage{}}
+	snap, err := st.Capture(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.Plan(context.Background(), env, snap)
+	if err != nil || p.Pending() != 0 {
+		t.Fatalf("plan after the import: %+v %v", p, err)
+	}
+	if _, err := st.Apply(context.Background(), env, snap); err != nil {
+		t.Fatal(err)
+	}
+	after := cl.lab.Stats()
+	if n := callCount(after, "Import-ExchangeCertificate") - callCount(before, "Import-ExchangeCertificate"); n != 0 {
+		t.Fatalf("a second apply imported %d time(s)", n)
+	}
+	// Rollback removes it only where the step imported it: EX02 keeps it.
+	if err := eng.RollbackAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cl.certs("EX01")[leaf.Thumbprint()]; ok {
+		t.Error("EX01 still has the imported certificate")
+	}
+	if _, ok := cl.certs("EX02")[leaf.Thumbprint()]; !ok {
+		t.Error("rollback removed EX02's certificate, which the step did not import")
+	}
+}
+
+func callCount(s labstats.Stats, cmdlet string) int { return int(s.Cmdlets[cmdlet]) }
+
+// Thumbprint mode verifies only: the lab's current certificate lacks the
+// external name and is refused; the ready one, installed by hand, passes
+// and is bound.
+func TestCertificateThumbprintModeLab(t *testing.T) {
+	cl := startCertLab(t)
+	var current string
+	for th := range cl.certs("EX01") {
+		current = th
+	}
+	t.Run("current certificate lacks the external name", func(t *testing.T) {
+		cl.cfg.Certificate.Mode, cl.cfg.Certificate.Thumbprint = CertModeThumbprint, current
+		eng, _, _ := cl.open(t, "certificate")
+		err := eng.Run(context.Background(), pdnsRun)
+		var sf *engine.StepFailedError
+		if !errors.As(err, &sf) || !strings.Contains(err.Error(), "do not cover "+cl.cfg.Namespace.External) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("installed ready certificate", func(t *testing.T) {
+		leaf := cl.readyLeaf(t)
+		if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+			for _, s := range []string{"EX01", "EX02"} {
+				o.Certificates = append(o.Certificates, generate.OrgCertificate(s, leaf, "ready", 0, false))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cl.cfg.Certificate.Mode, cl.cfg.Certificate.Thumbprint = CertModeThumbprint, strings.ToLower(leaf.Thumbprint())
+		before := cl.lab.Org()
+		eng, _, sink := cl.open(t, "certificate", "bind-certificate")
+		if err := eng.Run(context.Background(), engine.RunOptions{Yes: true, Unattended: true, Until: "certificate"}); err != nil {
+			t.Fatalf("run: %v\n%s", err, sink.logs())
+		}
+		if !bytes.Equal(before, cl.lab.Org()) {
+			t.Fatal("thumbprint mode changed the organisation")
+		}
+		if err := eng.Run(context.Background(), pdnsRun); err != nil {
+			t.Fatalf("bind: %v\n%s", err, sink.logs())
+		}
+		if cl.certs("EX02")[leaf.Thumbprint()] != org.ServiceIIS|org.ServiceSMTP {
+			t.Fatalf("EX02: %v", cl.certs("EX02"))
+		}
+		if err := eng.RollbackAll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, cl.lab.Org()) {
+			t.Fatal("rollback did not restore the bindings")
+		}
+	})
+}
+
+// Request mode: the CSR is written and the step waits; the lab CA signs
+// it; the answer placed where `certificate complete` puts it completes
+// the request; bind and roll back restore the org.
+func TestCertificateRequestModeLab(t *testing.T) {
+	cl := startCertLab(t)
+	cl.cfg.Certificate.Mode = CertModeRequest
+	cl.cfg.Certificate.Request.CSRFile = filepath.Join(t.TempDir(), "req", "ex.csr")
+
+	t.Run("two servers in scope are refused", func(t *testing.T) {
+		eng, _, _ := cl.open(t, "certificate")
+		err := eng.Run(context.Background(), pdnsRun)
+		if err == nil || !strings.Contains(err.Error(), "request mode completes on EX01 only") {
+			t.Fatalf("got %v", err)
+		}
+	})
+
+	cl.cfg.Exchange.Servers = []string{"EX01"}
+	eng, _, sink := cl.open(t, "certificate", "bind-certificate")
+	ctx := context.Background()
+	err := eng.Run(ctx, pdnsRun)
+	we := pdnsWaiting(t, err)
+	if we.Step != "certificate" || !strings.Contains(we.Reason, "exrunbook certificate complete FILE") || !strings.Contains(we.Reason, "ex.csr") {
+		t.Fatalf("wait: %+v", we)
+	}
+	csrPEM, err := os.ReadFile(cl.cfg.Certificate.Request.CSRFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := ca.ParseCSR(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(csr.DNSNames, ",") != strings.Join(certHosts(cl.cfg), ",") || csr.Subject.CommonName != cl.cfg.Namespace.External {
+		t.Fatalf("CSR for %v %s", csr.DNSNames, csr.Subject)
+	}
+	// Running again before the answer keeps waiting and makes no second request.
+	pdnsWaiting(t, eng.Run(ctx, pdnsRun))
+
+	signed, err := cl.lab.CA().SignCSR(csr, time.Now(), 400*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An answer for another key is refused.
+	other := cl.readyLeaf(t)
+	if err := os.WriteFile(CertificateResponseFile(cl.cfg), other.CertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.OverrideWait("certificate", "test: wrong answer"); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Run(ctx, pdnsRun); err == nil || !strings.Contains(err.Error(), "is not the answer to the request") {
+		t.Fatalf("wrong answer: %v", err)
+	}
+	if err := os.WriteFile(CertificateResponseFile(cl.cfg), ca.CertificatePEM(signed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Run(ctx, pdnsRun); err != nil {
+		t.Fatalf("run after the answer: %v\n%s", err, sink.logs())
+	}
+	want := ca.Thumbprint(signed)
+	if cl.certs("EX01")[want] != org.ServiceIIS|org.ServiceSMTP {
+		t.Fatalf("EX01: %v", cl.certs("EX01"))
+	}
+	if err := eng.RollbackAll(ctx); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, sink.logs())
+	}
+	if !bytes.Equal(cl.lab.Org(), cl.initial(t)) {
+		t.Fatal("the org after rollback differs from org.initial.json")
+	}
+	if _, err := os.Stat(CertificateResponseFile(cl.cfg)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the answer file is left after rollback: %v", err)
+	}
+}
+
+// The consistency pre-check fails when one server's URL differs, and
+// names the server, the setting and both values.
+func TestConsistencyCheckLab(t *testing.T) {
+	cl := startCertLab(t)
+	ex, err := (&Deps{Config: cl.cfg}).Exchange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chk := checks.NewConsistencyCheck(ex, []string{"EX01", "EX02"})
+	if r := chk.Run(context.Background(), nil); r.Status != engine.CheckPass {
+		t.Fatalf("fresh lab: %+v", r)
+	}
+	var was string
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		for _, v := range o.ServerVDirs(org.KindOwa, "EX02") {
+			if v.ExternalUrl != nil {
+				was = *v.ExternalUrl
+			} else {
+				was = "$null"
+			}
+			u := "https://elsewhere.contoso.test/owa"
+			v.ExternalUrl = &u
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := cl.lab.Stats()
+	r := chk.Run(context.Background(), nil)
+	want := "EX02 owa ExternalUrl https://elsewhere.contoso.test/owa (EX01: " + was + ")"
+	if r.Status != engine.CheckFail || len(r.Evidence) != 1 || r.Evidence[0] != want {
+		t.Fatalf("got %+v, want evidence %q", r, want)
+	}
+	if n := launches(cl.lab.Stats()) - launches(before); n != 3 {
+		t.Errorf("the check took %d PowerShell launches, want 3", n)
+	}
+	// The certificate step's pre-check stops it before any change.
+	eng, _, _ := cl.open(t, "certificate")
+	orgBefore := cl.lab.Org()
+	if err := eng.Run(context.Background(), pdnsRun); err == nil || !strings.Contains(err.Error(), "EX02 owa ExternalUrl") {
+		t.Fatalf("run: %v", err)
+	}
+	if !bytes.Equal(orgBefore, cl.lab.Org()) {
+		t.Fatal("the step changed the org although the pre-check failed")
+	}
+}
+
+func launches(s labstats.Stats) int { return int(s.PowerShellLaunches) }
+
+// certFakeRunner answers the certificate scripts from a fixed list and
+// records every script.
+type certFakeRunner struct {
+	certs   []exchange.Certificate
+	scripts []string
+}
+
+func (r *certFakeRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
+	r.scripts = append(r.scripts, script)
+	switch {
+	case strings.Contains(script, "Enable-ExchangeCertificate"):
+		return winrm.Result{Stdout: `{"Thumbprint":"T","Services":"IIS, SMTP"}`}, nil
+	case strings.Contains(script, "Get-ExchangeCertificate"):
+		b, _ := json.Marshal(r.certs)
+		return winrm.Result{Stdout: string(b)}, nil
+	}
+	return winrm.Result{}, errors.New("unexpected script")
+}
