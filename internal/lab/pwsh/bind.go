@@ -1,7 +1,6 @@
 package pwsh
 
 import (
-	"encoding/base64"
 	"fmt"
 	"math"
 	"sort"
@@ -962,5 +961,3 @@ func typeOfName(v Value) string {
 	}
 	return "System.Object"
 }
-
-func b64encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -2,7 +2,6 @@ package pwsh
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
@@ -727,14 +726,4 @@ func (s *session) evalEnum(e expr) ([]Value, error) {
 		return []Value{nil}, nil
 	}
 	return Unroll(v), nil
-}
-
-// sortedKeys is used for deterministic renderings.
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
