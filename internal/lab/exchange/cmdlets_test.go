@@ -639,3 +639,51 @@ func TestWhatIfChangesNothing(t *testing.T) {
 		t.Fatalf("-DomainName: %q", out)
 	}
 }
+
+// TestConcurrentSessions runs writers, a streaming reader and canonical
+// renders at once (run with -race to check the locking).
+func TestConcurrentSessions(t *testing.T) {
+	l := newLab(t, orgtest.New(700))
+	done := make(chan string, 4)
+	for w := 0; w < 2; w++ {
+		go func(w int) {
+			var sb strings.Builder
+			sb.WriteString(prelude)
+			for i := 100 + w; i < 700; i += 2 {
+				fmt.Fprintf(&sb, "Set-CASMailbox -Identity user%d -MAPIBlockOutlookExternalConnectivity $true\n", i)
+			}
+			_, errs, code := l.run(sb.String(), "")
+			if code != 0 {
+				done <- errs
+				return
+			}
+			done <- ""
+		}(w)
+	}
+	go func() {
+		_, errs, code := l.run(prelude+"Get-CASMailbox -ResultSize Unlimited | Set-CASMailbox -OWAEnabled $false", "")
+		if code != 0 {
+			done <- errs
+			return
+		}
+		done <- ""
+	}()
+	go func() {
+		for i := 0; i < 5; i++ {
+			l.canonical()
+		}
+		done <- ""
+	}()
+	for i := 0; i < 4; i++ {
+		if e := <-done; e != "" {
+			t.Fatal(clixmlText(e))
+		}
+	}
+	l.st.Read(func(o *org.Org) {
+		for i, m := range o.Mailboxes {
+			if m.OWAEnabled || (i >= 100 && !m.MAPIBlockOutlookExternalConnectivity) {
+				t.Fatalf("mailbox %d: %+v", i, m)
+			}
+		}
+	})
+}
