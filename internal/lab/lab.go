@@ -7,6 +7,22 @@
 // servers, and the loopback control API. Start writes DIR/exrunbook.yaml (a
 // ready exrunbook config) and, once every listener is up, DIR/endpoints.json.
 //
+// The lab directory holds:
+//
+//	org.json, org.journal, org.initial.json  the organisation (package org)
+//	ca.pem, secrets/ca.key                   the lab CA (package ca)
+//	new-cert.pfx                             the certificate the runbook imports (0600)
+//	secrets/admin                            CONTOSO\Administrator's WinRM password (0600)
+//	secrets/tsig                             the TSIG secret, base64 (0600)
+//	secrets/pfx                              new-cert.pfx's password (0600)
+//	secrets/probe                            the two probe users' password (0600)
+//	lab.json                                 seed, names and probe users chosen at generation
+//	exrunbook.yaml                           a ready exrunbook config (rewritten on every start)
+//	endpoints.json                           the listeners' addresses, present while the lab runs
+//	endpoints.last.json                      the last run's addresses (ports are reused when free)
+//
+// Secret files hold the bare value, without a trailing newline.
+//
 // It imports none of the orchestrator's packages.
 package lab
 
