@@ -94,7 +94,10 @@ func TestKerberosFailureNeverReachesServerUnauthenticated(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("[libdefaults]\n default_realm = CONTOSO.TEST\n dns_lookup_kdc = false\n[realms]\n CONTOSO.TEST = {\n  kdc = 127.0.0.1:1\n }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Endpoint: srv.URL + "/wsman", Auth: AuthKerberos, User: "admin", Password: "pw", KrbConf: conf})
+	tls := httptest.NewTLSServer(f)
+	defer tls.Close()
+	_ = srv
+	c, err := New(Config{Endpoint: tls.URL + "/wsman", Auth: AuthKerberos, User: "admin", Password: "pw", KrbConf: conf, InsecureSkipVerify: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -350,6 +350,7 @@ func TestNewValidation(t *testing.T) {
 		{"no host", Config{Endpoint: "ex01", Auth: AuthNTLM, User: "u"}, "exchange.endpoint"},
 		{"cert over http", Config{Endpoint: "http://ex01/wsman", Auth: AuthCertificate, ClientCert: "a", ClientKey: "b"}, "https"},
 		{"encryption over https", Config{Endpoint: "https://ex01/wsman", Auth: AuthNTLM, User: "u", Encryption: true}, "encryption"},
+		{"kerberos over http", Config{Endpoint: "http://ex01/wsman", Auth: AuthKerberos, User: "u", Password: "p", KrbConf: "/etc/krb5.conf"}, "https"},
 		{"kerberos without conf", Config{Endpoint: "https://ex01/wsman", Auth: AuthKerberos, User: "u", Password: "p"}, "krb5"},
 		{"missing ca file", Config{Endpoint: "https://ex01/wsman", Auth: AuthNTLM, User: "u", CAFile: "/nonexistent/ca.pem"}, "exchange.ca_file"},
 	}

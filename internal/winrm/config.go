@@ -171,6 +171,11 @@ func (c Config) validate(ep endpoint) error {
 		if c.KrbConf == "" {
 			return errors.New("kerberos needs the path of krb5.conf (exchange.krb5_conf)")
 		}
+		if !ep.https {
+			// WinRM refuses unencrypted messages by default, and Kerberos
+			// message encryption is not implemented here.
+			return fmt.Errorf("kerberos needs an https endpoint (message encryption over http is only available for ntlm), got %s", c.Endpoint)
+		}
 		if c.Keytab == "" && c.Password == "" {
 			return errors.New("kerberos needs a keytab or a password (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD)")
 		}
