@@ -92,6 +92,8 @@ type Method func(args []Value) (Value, error)
 type Object struct {
 	TypeNames []string
 	props     []Prop
+	index     map[string]int // lower-case name → position, for large objects
+	indexed   int            // len(props) when index was last complete
 	// Str overrides ToString() (default: PSCustomObject's "@{a=1; b=x}").
 	Str func() string
 	// Methods are callable as $o.Name(args) (names case-insensitive keys,
@@ -118,24 +120,52 @@ func NewObject(typeName string, kv ...any) *Object {
 
 // Get returns a property's value (case-insensitive name).
 func (o *Object) Get(name string) (Value, bool) {
-	for i := range o.props {
-		if strings.EqualFold(o.props[i].Name, name) {
-			return o.props[i].Value, true
-		}
+	if i := o.find(name); i >= 0 {
+		return o.props[i].Value, true
 	}
 	return nil, false
+}
+
+// find returns the index of a property. Objects with many properties (as
+// Exchange's have) keep a lower-case name index, maintained by Set; reads
+// never modify the object, so shared objects can be read concurrently.
+func (o *Object) find(name string) int {
+	if o.index != nil {
+		i, ok := o.index[strings.ToLower(name)]
+		if ok && i < len(o.props) && strings.EqualFold(o.props[i].Name, name) {
+			return i
+		}
+		if !ok && o.indexed == len(o.props) {
+			return -1
+		}
+	}
+	for i := range o.props {
+		if strings.EqualFold(o.props[i].Name, name) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Set adds or replaces a property (values of Go int kinds are normalised).
 func (o *Object) Set(name string, v Value) {
 	v = Normalize(v)
-	for i := range o.props {
-		if strings.EqualFold(o.props[i].Name, name) {
-			o.props[i].Value = v
-			return
-		}
+	if i := o.find(name); i >= 0 {
+		o.props[i].Value = v
+		return
 	}
 	o.props = append(o.props, Prop{Name: name, Value: v})
+	switch {
+	case o.index != nil && o.indexed == len(o.props)-1:
+		o.index[strings.ToLower(name)] = len(o.props) - 1
+		o.indexed = len(o.props)
+	case len(o.props) > 16:
+		o.index = make(map[string]int, 2*len(o.props))
+		for i := len(o.props) - 1; i >= 0; i-- {
+			o.index[strings.ToLower(o.props[i].Name)] = i
+		}
+		o.indexed = len(o.props)
+	}
 }
 
 // Props returns the properties in order (do not modify the slice).
