@@ -295,7 +295,12 @@ func TestSetMapiVirtualDirectoryNeedsIISAuthenticationMethods(t *testing.T) {
 	if !strings.Contains(errs, "IISAuthenticationMethods") {
 		t.Fatalf("%s", errs)
 	}
-	l.ok("Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' -ExternalUrl 'https://outlook-ext.contoso.test/mapi' -IISAuthenticationMethods Ntlm,OAuth,Negotiate")
+	before := l.canonical()
+	errs = l.fails("Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' -ExternalUrl 'https://outlook-ext.contoso.test/mapi' -IISAuthenticationMethods Ntlm,Bogus")
+	if !strings.Contains(errs, `Cannot convert value "Bogus"`) || !bytes.Equal(before, l.canonical()) {
+		t.Fatalf("bad method: %s", errs)
+	}
+	l.ok("Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' -ExternalUrl 'https://outlook-ext.contoso.test/mapi' -IISAuthenticationMethods NTLM,oauth,Negotiate")
 	out := l.ok("$v = Get-MapiVirtualDirectory -Server EX01; $v.ExternalUrl.AbsoluteUri; @($v.IISAuthenticationMethods | ForEach-Object { [string]$_ }) -join ','")
 	if strings.TrimSpace(out) != "https://outlook-ext.contoso.test/mapi\nNtlm,OAuth,Negotiate" {
 		t.Fatalf("%q", out)

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/exrunbook/exrunbook/internal/lab/org"
@@ -185,11 +186,18 @@ func (x *ex) setVDir(k vdirKind) func(c *pwsh.Call) error {
 				case "RequireSSL":
 					v.RequireSSL = pwsh.ToBool(val)
 				case "InternalAuthenticationMethods":
-					v.InternalAuthenticationMethods = multiValued(v.InternalAuthenticationMethods, val)
+					if v.InternalAuthenticationMethods, err = authMethods(name, v.InternalAuthenticationMethods, val); err != nil {
+						return err
+					}
 				case "ExternalAuthenticationMethods":
-					v.ExternalAuthenticationMethods = multiValued(v.ExternalAuthenticationMethods, val)
+					if v.ExternalAuthenticationMethods, err = authMethods(name, v.ExternalAuthenticationMethods, val); err != nil {
+						return err
+					}
 				case "IISAuthenticationMethods":
-					m := multiValued(v.IISAuthenticationMethods, val)
+					m, err := authMethods(name, v.IISAuthenticationMethods, val)
+					if err != nil {
+						return err
+					}
 					if len(m) == 0 {
 						return taskError("Microsoft.Exchange.Configuration.Tasks.TaskException", pwsh.CatInvalidArgument, idv,
 							"The IISAuthenticationMethods parameter can't be empty.")
@@ -346,7 +354,11 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 		if len(list) > 1 {
 			return &org.AmbiguousError{Identity: id}
 		}
-		a := list[0]
+		// Changes go to a copy, stored only when all of them are valid.
+		orig := list[0]
+		cp := *orig
+		a := &cp
+		a.IISAuthenticationMethods = append([]string(nil), orig.IISAuthenticationMethods...)
 		for _, name := range c.Bound() {
 			val, _ := c.Param(name)
 			switch name {
@@ -367,7 +379,9 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 				a.ExternalClientAuthenticationMethod, a.InternalClientAuthenticationMethod = m, m
 				a.IISAuthenticationMethods = []string{m}
 			case "IISAuthenticationMethods":
-				a.IISAuthenticationMethods = multiValued(a.IISAuthenticationMethods, val)
+				if a.IISAuthenticationMethods, err = authMethods(name, a.IISAuthenticationMethods, val); err != nil {
+					return err
+				}
 			case "SSLOffloading":
 				a.SSLOffloading = pwsh.ToBool(val)
 			case "ExtendedProtectionTokenChecking":
@@ -377,6 +391,7 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 			}
 		}
 		a.WhenChanged = x.now()
+		*orig = *a
 		return nil
 	})
 	if err != nil {
@@ -406,4 +421,29 @@ func hostParam(v pwsh.Value) *string {
 		return nil
 	}
 	return &s
+}
+
+// authMethods applies a MultiValuedProperty of AuthenticationMethod: values
+// take the enum's casing ("NTLM" is stored as "Ntlm"); an unknown name fails
+// as PowerShell's conversion does.
+func authMethods(param string, cur []string, val pwsh.Value) ([]string, error) {
+	m := multiValued(cur, val)
+	for i, n := range m {
+		canon := ""
+		for _, a := range authMethodNames {
+			if strings.EqualFold(a, strings.TrimSpace(n)) {
+				canon = a
+			}
+		}
+		if canon == "" {
+			return nil, &pwsh.Error{
+				Message: fmt.Sprintf("Cannot bind parameter '%s'. Cannot convert value \"%s\" to type \"Microsoft.Exchange.Data.Directory.SystemConfiguration.AuthenticationMethod\". Error: \"Unable to match the identifier name %s to a valid enumerator name. Specify one of the following enumerator names and try again:\n%s\"",
+					param, n, n, strings.Join(authMethodNames, ", ")),
+				ExceptionType: "System.Management.Automation.ParameterBindingException", Category: pwsh.CatInvalidArgument,
+				ErrorID: "CannotConvertArgumentNoMessage",
+			}
+		}
+		m[i] = canon
+	}
+	return m, nil
 }
