@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -112,8 +110,6 @@ func IsThrottling(msg string) bool {
 	return false
 }
 
-var masterzenStatus = regexp.MustCompile(`http (?:response )?error:? (\d{3})`)
-
 // classify turns a transport error into the error RunPowerShell returns:
 // AuthError and TLSError (permanent), transient ones wrapped with
 // engine.Transient, anything else unchanged.
@@ -138,17 +134,6 @@ func (c *Client) classify(err error) error {
 			return engine.Transient(err)
 		}
 		return err
-	}
-	// masterzen's own transporters (message encryption) report the status
-	// only in text.
-	if m := masterzenStatus.FindStringSubmatch(err.Error()); m != nil {
-		st, _ := strconv.Atoi(m[1])
-		switch {
-		case st == 401:
-			return &AuthError{User: c.cfg.User, Endpoint: c.ep.url}
-		case st >= 500:
-			return engine.Transient(err)
-		}
 	}
 	if isTLSVerification(err) {
 		return &TLSError{Endpoint: c.ep.url, Err: err}
