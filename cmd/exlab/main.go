@@ -93,6 +93,7 @@ DIR/endpoints.json.`,
 	f.IntVar(&opts.Allow, "allow", 0, "direct members of the allow group (default 5)")
 	f.IntVar(&opts.Servers, "servers", 0, "Exchange servers (default 2)")
 	f.Int64Var(&opts.Seed, "seed", 0, "generator seed")
+	f.StringVar(&opts.Domain, "domain", "", "the organisation's domain on the first start (default contoso.test)")
 	f.DurationVar(&opts.Latency, "latency", 0, "latency added to every WinRM request")
 	f.StringVar(&faultSpec, "faults", "", "faults to inject, e.g. http500=0.05,drop=0.02,throttle:Set-CASMailbox=0.1,seed=7")
 	return cmd

@@ -320,6 +320,30 @@ func TestZones(t *testing.T) {
 	}
 }
 
+func TestOtherDomain(t *testing.T) {
+	t.Parallel()
+	r := build(t, Options{Seed: 1, Domain: "Fabrikam.Test.", Mailboxes: 20})
+	o := r.Org
+	if o.Domain != "fabrikam.test" || o.NetBIOS != "FABRIKAM" || o.Name != "Fabrikam" || r.External != "outlook-ext.fabrikam.test" {
+		t.Fatalf("names %s %s %s %s", o.Domain, o.NetBIOS, o.Name, r.External)
+	}
+	for _, z := range o.Zones {
+		if z.Name != "fabrikam.test." {
+			t.Errorf("zone %s", z.Name)
+		}
+		for _, rec := range z.Records {
+			if !strings.HasSuffix(rec.Name, ".fabrikam.test.") && rec.Name != "fabrikam.test." {
+				t.Errorf("record %s outside the domain", rec.Name)
+			}
+		}
+	}
+	for _, m := range o.Mailboxes {
+		if !strings.HasSuffix(m.PrimarySmtpAddress, "@fabrikam.test") || !strings.HasSuffix(m.DistinguishedName, ",DC=fabrikam,DC=test") {
+			t.Errorf("mailbox %s %s", m.PrimarySmtpAddress, m.DistinguishedName)
+		}
+	}
+}
+
 func TestOptionErrors(t *testing.T) {
 	t.Parallel()
 	for _, o := range []Options{{Mailboxes: 2}, {Servers: 100}, {Allow: -1}} {
