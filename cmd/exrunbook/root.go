@@ -111,6 +111,7 @@ Exit codes: 0 done, 1 a step or check failed, 2 usage or config error,
 		newStatusCmd(io, g),
 		newRollbackCmd(io, g),
 		newSkipCmd(io, g),
+		newCertificateCmd(io, g),
 		newUnlockCmd(io, g),
 		newVersionCmd(io, g),
 	)
