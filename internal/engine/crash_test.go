@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +121,7 @@ func crashHelperMain() int {
 		fmt.Fprintln(os.Stderr, mode+":", err)
 		return 1
 	}
+	fmt.Println("finished")
 	return 0
 }
 
@@ -136,41 +137,58 @@ func newCrashHarness(t *testing.T, dir string) *crashHarness {
 
 func (h *crashHarness) cmd(mode string) *exec.Cmd {
 	c := exec.Command(os.Args[0], "-test.run=^$")
-	c.Env = append(os.Environ(), "EXRB_CRASH_HELPER=1", "EXRB_CRASH_DIR="+h.dir, "EXRB_CRASH_MODE="+mode)
+	// GORACE: a -race binary otherwise sleeps a second at exit, where
+	// every kill would land.
+	c.Env = append(os.Environ(), "EXRB_CRASH_HELPER=1", "EXRB_CRASH_DIR="+h.dir, "EXRB_CRASH_MODE="+mode,
+		"GORACE=atexit_sleep_ms=0")
 	return c
 }
 
+// helperRun is one started helper process.
+type helperRun struct {
+	c        *exec.Cmd
+	done     chan error
+	stderr   *bytes.Buffer
+	finished atomic.Bool // it printed "finished": its work was complete
+}
+
 // start starts the helper and returns when it reported "ready" (or ended).
-func (h *crashHarness) start(mode string) (c *exec.Cmd, done chan error, stderr *bytes.Buffer) {
+func (h *crashHarness) start(mode string) *helperRun {
 	h.t.Helper()
-	c = h.cmd(mode)
-	stderr = &bytes.Buffer{}
-	c.Stderr = stderr
-	out, err := c.StdoutPipe()
+	hr := &helperRun{c: h.cmd(mode), done: make(chan error, 1), stderr: &bytes.Buffer{}}
+	hr.c.Stderr = hr.stderr
+	out, err := hr.c.StdoutPipe()
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := c.Start(); err != nil {
+	if err := hr.c.Start(); err != nil {
 		h.t.Fatal(err)
 	}
 	r := bufio.NewReader(out)
 	r.ReadString('\n') // "ready", or EOF if it failed to open
-	done = make(chan error, 1)
 	go func() {
-		io.Copy(io.Discard, r)
-		done <- c.Wait()
+		for {
+			line, err := r.ReadString('\n')
+			if line == "finished\n" {
+				hr.finished.Store(true)
+			}
+			if err != nil {
+				break
+			}
+		}
+		hr.done <- hr.c.Wait()
 	}()
-	return c, done, stderr
+	return hr
 }
 
 // once runs the helper to completion and returns how long its work took
 // after start-up.
 func (h *crashHarness) once(mode string) time.Duration {
 	h.t.Helper()
-	_, done, stderr := h.start(mode)
+	hr := h.start(mode)
 	t0 := time.Now()
-	if err := <-done; err != nil {
-		h.t.Fatalf("%s: %v\n%s", mode, err, stderr.String())
+	if err := <-hr.done; err != nil {
+		h.t.Fatalf("%s: %v\n%s", mode, err, hr.stderr.String())
 	}
 	return time.Since(t0)
 }
@@ -189,22 +207,22 @@ func (h *crashHarness) killLoop(mode string, rnd *rand.Rand, maxDelay time.Durat
 		} else if info != nil && run == 0 {
 			h.t.Fatalf("a lock was left before the first run: %+v", info)
 		}
-		c, done, stderr := h.start(mode)
+		hr := h.start(mode)
 		delay := time.Duration(rnd.Int64N(int64(maxDelay) + 1))
 		select {
-		case err := <-done:
+		case err := <-hr.done:
 			if err != nil {
-				h.t.Fatalf("%s run %d failed: %v\n%s", mode, run, err, stderr.String())
+				h.t.Fatalf("%s run %d failed: %v\n%s", mode, run, err, hr.stderr.String())
 			}
 			return kills
 		case <-time.After(delay):
-			c.Process.Kill()
-			err := <-done
-			if err == nil {
+			hr.c.Process.Kill()
+			err := <-hr.done
+			if err == nil || hr.finished.Load() {
 				return kills // it finished just before the kill
 			}
-			if c.ProcessState.ExitCode() != -1 { // exited by itself with an error
-				h.t.Fatalf("%s run %d failed: %v\n%s", mode, run, err, stderr.String())
+			if hr.c.ProcessState.ExitCode() != -1 { // exited by itself with an error
+				h.t.Fatalf("%s run %d failed: %v\n%s", mode, run, err, hr.stderr.String())
 			}
 			kills++
 		}
@@ -243,7 +261,7 @@ func TestCrashResume(t *testing.T) {
 	runKills, rbKills, rounds := 0, 0, 0
 	inApply, inRollback := 0, 0 // kills that landed inside a step's writes
 	torn := 0                   // journal lines cut short by a kill
-	deadline := time.Now().Add(40 * time.Second)
+	deadline := time.Now().Add(90 * time.Second) // a bound for a pathological machine, not a speed assertion
 	for runKills < 50 || rbKills < 5 || inApply < 5 || inRollback < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d run kills (%d inside Apply) and %d rollback kills (%d inside Rollback) in %d rounds before the time budget ran out",
