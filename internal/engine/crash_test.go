@@ -259,8 +259,8 @@ func TestCrashResume(t *testing.T) {
 
 	rnd := rand.New(rand.NewPCG(20260301, 7))
 	runKills, rbKills, rounds := 0, 0, 0
-	inApply, inRollback := 0, 0 // kills that landed inside a step's writes
-	torn := 0                   // journal lines cut short by a kill
+	inApply, inRollback := 0, 0                  // kills that landed inside a step's writes
+	torn := 0                                    // journal lines cut short by a kill
 	deadline := time.Now().Add(90 * time.Second) // a bound for a pathological machine, not a speed assertion
 	for runKills < 50 || rbKills < 5 || inApply < 5 || inRollback < 2 {
 		if time.Now().After(deadline) {
