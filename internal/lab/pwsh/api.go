@@ -73,6 +73,15 @@
 // EncodeCommand/DecodeCommand, SplitCommandLine, ToJSON/FromJSON, ToString,
 // ToBool, Unroll and Normalize are exported for the lab's own use and tests.
 //
+// # What is rejected
+//
+// Parsing rejects, with a ParserError naming the construct ("The 'class'
+// keyword is not supported in the exrunbook lab."), every keyword, operator,
+// type literal, static member, variable drive, redirection and real
+// PowerShell command (Format-Table, Get-Content, Invoke-Expression, ...)
+// outside the subset, before anything runs. Unknown commands fail at run
+// time as PowerShell's CommandNotFoundException.
+//
 // # Known deviations from Windows PowerShell 5.1
 //
 //   - Plain @{} hashtables keep insertion order (5.1 uses hash order; the
