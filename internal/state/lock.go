@@ -19,6 +19,9 @@ const (
 	StaleAfter      = 10 * time.Minute
 )
 
+// refreshEvery is the refresher's period (RefreshInterval; tests shorten it).
+var refreshEvery = RefreshInterval
+
 // LockInfo is the content of the lock file.
 type LockInfo struct {
 	PID         int       `json:"pid"`
@@ -160,7 +163,7 @@ func IsStale(info LockInfo, now time.Time) (bool, string) {
 
 func (l *Lock) refresher() {
 	defer close(l.done)
-	t := time.NewTicker(RefreshInterval)
+	t := time.NewTicker(refreshEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -178,7 +181,11 @@ func (l *Lock) refresher() {
 }
 
 // Refresh rewrites the lock with a new refreshed_at, provided it is still
-// ours (someone may have removed it with `unlock --force`).
+// ours (someone may have removed it with `unlock --force`). The check and
+// the atomic rename are two steps: if the lock is forced away and taken by
+// another process exactly in between, this refresh overwrites the new
+// lock, and it is the other holder whose refresher then reports the lock
+// lost. Removing a live lock with --force accepts that risk.
 func (l *Lock) Refresh() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -395,3 +395,42 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLockRefresher(t *testing.T) {
+	old := refreshEvery
+	refreshEvery = 5 * time.Millisecond
+	defer func() { refreshEvery = old }()
+	dir := t.TempDir()
+	l, err := Acquire(dir, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := ReadLock(dir)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cur, err := ReadLock(dir)
+		if err == nil && cur.RefreshedAt.After(first.RefreshedAt) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lock was not refreshed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if l.Lost() != nil {
+		t.Fatalf("lost: %v", l.Lost())
+	}
+	// Someone removes the lock (unlock --force): the refresher notices.
+	// (Removed again each time, as a refresh in flight may rewrite it.)
+	for l.Lost() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("lost lock not noticed")
+		}
+		os.Remove(filepath.Join(dir, LockFile))
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(l.Lost().Error(), "lock lost") {
+		t.Errorf("lost: %v", l.Lost())
+	}
+	l.Release()
+}
