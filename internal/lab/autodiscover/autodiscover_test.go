@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	ntlmssp "github.com/Azure/go-ntlmssp"
+
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/lab/org/orgtest"
@@ -299,8 +301,70 @@ func TestPOXErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
-		t.Errorf("anonymous GET: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	if got := strings.Join(resp.Header.Values("WWW-Authenticate"), "|"); resp.StatusCode != 401 || got != `Negotiate|NTLM|Basic realm="`+strings.Split(l.Addr(), ":")[0]+`"` {
+		t.Errorf("anonymous GET: %d %q", resp.StatusCode, got)
+	}
+}
+
+// TestPOXWithNTLM logs on with NTLM (Azure/go-ntlmssp, as Go clients do),
+// raw and SPNEGO-wrapped.
+func TestPOXWithNTLM(t *testing.T) {
+	st := fixture(t)
+	l := listen(t, st, "EX01")
+	var m *org.Mailbox
+	st.Read(func(o *org.Org) { m = o.Mailboxes[8] })
+	pool := x509.NewCertPool()
+	pool.AddCert(testCA.Cert)
+	for _, tc := range []struct {
+		name, user, pass string
+		code             int
+	}{
+		{"sam with domain", `CONTOSO\` + m.SamAccountName, m.Password, 200},
+		{"UPN", m.UserPrincipalName, m.Password, 200},
+		{"wrong password", `CONTOSO\` + m.SamAccountName, "wrong", 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &http.Client{Timeout: 5 * time.Second, Transport: ntlmssp.Negotiator{RoundTripper: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "autodiscover.contoso.test"}}}}
+			req, _ := http.NewRequest(http.MethodPost, "https://"+l.Addr()+"/autodiscover/autodiscover.xml", strings.NewReader(body(m.PrimarySmtpAddress)))
+			req.SetBasicAuth(tc.user, tc.pass) // the Negotiator turns these into NTLM
+			req.Header.Set("X-MapiHttpCapability", "1")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.code {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.code, b)
+			}
+			if tc.code == 200 && !strings.Contains(string(b), "mapiHttp") {
+				t.Errorf("body %s", b)
+			}
+		})
+	}
+}
+
+func TestNTLMPasswordLookup(t *testing.T) {
+	st := fixture(t)
+	l := listen(t, st, "EX01")
+	var m *org.Mailbox
+	st.Read(func(o *org.Org) { m = o.Mailboxes[8] })
+	cases := []struct {
+		user, domain string
+		ok           bool
+	}{
+		{m.SamAccountName, "CONTOSO", true},
+		{m.SamAccountName, "contoso.test", true},
+		{m.UserPrincipalName, "", true},
+		{m.SamAccountName, "FABRIKAM", false},
+		{"nobody", "CONTOSO", false},
+	}
+	for _, tc := range cases {
+		pw, ok := l.ntlmPassword(tc.user, tc.domain)
+		if ok != tc.ok || (ok && pw != m.Password) {
+			t.Errorf(`%s\%s: ok=%v`, tc.domain, tc.user, ok)
+		}
 	}
 }
 

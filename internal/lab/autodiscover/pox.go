@@ -2,7 +2,9 @@
 // listener on loopback that presents the certificate bound to IIS on that
 // server (chosen by SNI among the IIS-bound certificates) and serves Outlook
 // Autodiscover POX (POST /autodiscover/autodiscover.xml, path
-// case-insensitive) for mailbox users authenticated with Basic.
+// case-insensitive) for mailbox users authenticated with Basic, NTLM or
+// Negotiate (NTLM inside, raw or SPNEGO-wrapped; the logon holds for the
+// connection, as IIS keeps it).
 //
 // The answer follows /work/shared/exchange/AUTODISCOVER.md: with a valid
 // X-MapiHttpCapability header and MAPI over HTTP in effect for the mailbox

@@ -1,8 +1,10 @@
 package autodiscover
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
 
@@ -31,13 +34,25 @@ type Options struct {
 
 // Listener is one server's running HTTPS listener.
 type Listener struct {
-	opts  Options
-	ln    net.Listener
-	srv   *http.Server
-	done  chan struct{}
-	certs sync.Map // thumbprint → *tls.Certificate
-	errID atomic.Uint32
+	opts     Options
+	ln       net.Listener
+	srv      *http.Server
+	done     chan struct{}
+	certs    sync.Map // thumbprint → *tls.Certificate
+	errID    atomic.Uint32
+	acceptor *ntlm.Acceptor
 }
+
+// connState is one connection's NTLM logon: IIS authenticates the
+// connection, so later requests on it need no Authorization header.
+type connState struct {
+	mu        sync.Mutex
+	handshake *ntlm.Handshake
+	wrapped   bool
+	mailbox   string // the logged-on mailbox's GUID
+}
+
+type connKey struct{}
 
 // Listen starts the HTTPS listener for opts.Server.
 func Listen(opts Options) (*Listener, error) {
@@ -51,12 +66,23 @@ func Listen(opts Options) (*Listener, error) {
 		opts.Now = time.Now
 	}
 	l := &Listener{opts: opts, done: make(chan struct{})}
+	opts.Store.Read(func(o *org.Org) {
+		fqdn := strings.ToLower(opts.Server) + "." + o.Domain
+		if srv, err := o.FindServer(opts.Server); err == nil {
+			fqdn = srv.Fqdn
+		}
+		l.acceptor = &ntlm.Acceptor{NetBIOSDomain: o.NetBIOS, NetBIOSComputer: opts.Server, DNSDomain: o.Domain, DNSComputer: fqdn,
+			Password: l.ntlmPassword}
+	})
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("autodiscover: %w", err)
 	}
 	l.ln = tls.NewListener(ln, &tls.Config{GetCertificate: l.certificate, MinVersion: tls.VersionTLS12})
-	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog()}
+	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog(),
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, &connState{})
+		}}
 	go func() {
 		defer close(l.done)
 		l.srv.Serve(l.ln)
@@ -142,37 +168,131 @@ func (l *Listener) parsed(c *org.Certificate) (*tls.Certificate, error) {
 	return &tc, nil
 }
 
+// ntlmPassword finds the mailbox user an NTLM AUTHENTICATE names (sam,
+// UPN or SMTP address; the domain, when given, must be the organisation's).
+func (l *Listener) ntlmPassword(user, domain string) (string, bool) {
+	var pw string
+	l.opts.Store.Read(func(o *org.Org) {
+		if domain != "" && !strings.EqualFold(domain, o.NetBIOS) && !strings.EqualFold(domain, o.Domain) {
+			return
+		}
+		if m, err := o.FindMailbox(user); err == nil {
+			pw = m.Password
+		}
+	})
+	return pw, pw != ""
+}
+
+// challenge answers 401 offering Negotiate, NTLM and Basic, as IIS does
+// for the Autodiscover virtual directory.
+func (l *Listener) challenge(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("WWW-Authenticate", "Negotiate")
+	w.Header().Add("WWW-Authenticate", "NTLM")
+	w.Header().Add("WWW-Authenticate", `Basic realm="`+hostOnly(r.Host)+`"`)
+	http.Error(w, "401 - Unauthorized: Access is denied due to invalid credentials.", http.StatusUnauthorized)
+}
+
+// authenticate returns the logged-on mailbox's GUID, or answers the
+// request (401, or an NTLM challenge) and returns "".
+func (l *Listener) authenticate(w http.ResponseWriter, r *http.Request) string {
+	cs, _ := r.Context().Value(connKey{}).(*connState)
+	if cs == nil {
+		cs = &connState{}
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	authz := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, token, _ := strings.Cut(authz, " ")
+	switch {
+	case authz == "" && cs.mailbox != "":
+		return cs.mailbox
+	case strings.EqualFold(scheme, "Basic"):
+		user, pass, _ := r.BasicAuth()
+		var id string
+		l.opts.Store.Read(func(o *org.Org) {
+			if u, err := o.FindMailbox(accountName(user, o.NetBIOS)); err == nil && u.Password != "" && u.Password == pass {
+				id = u.Guid.String()
+			}
+		})
+		if id != "" {
+			return id
+		}
+	case strings.EqualFold(scheme, "NTLM") || strings.EqualFold(scheme, "Negotiate"):
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(token))
+		if err != nil {
+			break
+		}
+		msg, wrapped, err := ntlm.Unwrap(raw)
+		if err != nil {
+			break
+		}
+		switch typ, _ := ntlm.MessageType(msg); typ {
+		case ntlm.TypeNegotiate:
+			h, ch, err := l.acceptor.Challenge(msg)
+			if err != nil {
+				break
+			}
+			cs.handshake, cs.wrapped, cs.mailbox = h, wrapped, ""
+			if wrapped {
+				ch = ntlm.WrapResponse(ntlm.AcceptIncomplete, ch)
+			}
+			w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(ch))
+			w.WriteHeader(http.StatusUnauthorized)
+			return ""
+		case ntlm.TypeAuthenticate:
+			h := cs.handshake
+			cs.handshake = nil
+			if h == nil {
+				break
+			}
+			res, err := h.Accept(msg)
+			if err != nil {
+				break
+			}
+			var id string
+			l.opts.Store.Read(func(o *org.Org) {
+				if m, err := o.FindMailbox(res.User); err == nil {
+					id = m.Guid.String()
+				}
+			})
+			if id == "" {
+				break
+			}
+			cs.mailbox = id
+			if cs.wrapped {
+				w.Header().Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(ntlm.WrapResponse(ntlm.AcceptCompleted, nil)))
+			}
+			return id
+		}
+	}
+	l.challenge(w, r)
+	return ""
+}
+
 // ServeHTTP serves Autodiscover POX.
 func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.URL.Path, "/autodiscover/autodiscover.xml") {
 		http.NotFound(w, r)
 		return
 	}
-	user, pass, ok := r.BasicAuth()
-	var mbx *org.Mailbox
-	var reply []byte
-	authed := false
+	// Read the body first: an NTLM handshake leg must not leave it unread.
 	var body []byte
-	var reqErr error
+	reqErr := ErrInvalidRequest
 	if r.Method == http.MethodPost {
 		body, reqErr = readBody(r.Body)
-	} else {
-		reqErr = ErrInvalidRequest
+	}
+	authID := l.authenticate(w, r)
+	if authID == "" {
+		return
 	}
 	var req Request
 	if reqErr == nil {
 		req, reqErr = ParseRequest(body)
 	}
 	mapi := MapiCapability(r.Header.Get("X-MapiHttpCapability"))
+	var reply []byte
+	found := false
 	l.opts.Store.Read(func(o *org.Org) {
-		if !ok {
-			return
-		}
-		u, err := o.FindMailbox(accountName(user, o.NetBIOS))
-		if err != nil || u.Password == "" || u.Password != pass {
-			return
-		}
-		authed = true
 		if reqErr != nil {
 			return
 		}
@@ -184,20 +304,15 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil || (req.EMailAddress != "" && !hasAddress(m, req.EMailAddress)) {
 			return
 		}
-		mbx = m
+		found = true
 		reply = Render(o, m, l.opts.Server, mapi)
 	})
-	if !authed {
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+hostOnly(r.Host)+`"`)
-		http.Error(w, "401 - Unauthorized: Access is denied due to invalid credentials.", http.StatusUnauthorized)
-		return
-	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Header().Set("Cache-Control", "private")
 	switch {
 	case reqErr != nil:
 		w.Write(RenderError(CodeInvalidRequest, MessageInvalid, l.opts.Now(), l.errID.Add(1)))
-	case mbx == nil:
+	case !found:
 		w.Write(RenderError(CodeNotFound, MessageNotFound, l.opts.Now(), l.errID.Add(1)))
 	default:
 		w.Write(reply)
