@@ -1012,3 +1012,57 @@ func TestInterruptedRollback(t *testing.T) {
 		t.Error("new.key not removed")
 	}
 }
+
+func TestRollbackRefusalRules(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		prepare func(f *fixture, e *Engine)
+		target  string
+		rule    string // "" means allowed
+		names   string // the step the refusal must name
+	}{
+		{"later step done", func(f *fixture, e *Engine) {
+			e.Run(ctx, RunOptions{Yes: true})
+		}, "urls", "later-step-applied", "dns"},
+		{"later step waiting", func(f *fixture, e *Engine) {
+			f.steps[2].wait = time.Hour
+			e.Run(ctx, RunOptions{Yes: true})
+		}, "dns", "later-step-applied", "block"},
+		{"later step failed after applying", func(f *fixture, e *Engine) {
+			f.steps[2].post = []Check{checkFunc{"p", func(Env) CheckResult { return CheckResult{Status: CheckFail} }}}
+			e.Run(ctx, RunOptions{Yes: true})
+		}, "dns", "later-step-applied", "block"},
+		{"later step failed before applying", func(f *fixture, e *Engine) {
+			f.steps[2].pre = []Check{checkFunc{"p", func(Env) CheckResult { return CheckResult{Status: CheckFail} }}}
+			e.Run(ctx, RunOptions{Yes: true})
+		}, "dns", "", ""},
+		{"later step skipped", func(f *fixture, e *Engine) {
+			e.Run(ctx, RunOptions{Yes: true, Until: "dns"})
+			e.Skip("block", "not wanted")
+		}, "dns", "", ""},
+		{"pending step", func(f *fixture, e *Engine) {}, "dns", "nothing-to-roll-back", "dns"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			e := f.open()
+			tc.prepare(f, e)
+			err := e.Rollback(ctx, tc.target, false)
+			if tc.rule == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			re := asErr[*RefusedError](t, err)
+			if re.Rule != tc.rule || !strings.Contains(re.Detail, tc.names) {
+				t.Errorf("refusal %+v", re)
+			}
+			if tc.rule == "later-step-applied" {
+				if err := e.Rollback(ctx, tc.target, true); err != nil {
+					t.Errorf("--force: %v", err)
+				}
+			}
+		})
+	}
+}
