@@ -14,13 +14,11 @@ import (
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
 	"github.com/exrunbook/exrunbook/internal/lab/generate"
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
-	"github.com/exrunbook/exrunbook/internal/winrm"
 )
 
 // certLab is a lab started in-process with the config it wrote.
@@ -465,22 +463,3 @@ func TestConsistencyCheckLab(t *testing.T) {
 }
 
 func launches(s labstats.Stats) int { return int(s.PowerShellLaunches) }
-
-// certFakeRunner answers the certificate scripts from a fixed list and
-// records every script.
-type certFakeRunner struct {
-	certs   []exchange.Certificate
-	scripts []string
-}
-
-func (r *certFakeRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
-	r.scripts = append(r.scripts, script)
-	switch {
-	case strings.Contains(script, "Enable-ExchangeCertificate"):
-		return winrm.Result{Stdout: `{"Thumbprint":"T","Services":"IIS, SMTP"}`}, nil
-	case strings.Contains(script, "Get-ExchangeCertificate"):
-		b, _ := json.Marshal(r.certs)
-		return winrm.Result{Stdout: string(b)}, nil
-	}
-	return winrm.Result{}, errors.New("unexpected script")
-}

@@ -1,0 +1,199 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/lab/ca"
+	"github.com/exrunbook/exrunbook/internal/lab/generate"
+	"github.com/exrunbook/exrunbook/internal/lab/org"
+)
+
+func TestBindServices(t *testing.T) {
+	cases := []struct {
+		name       string
+		configured []string
+		popImap    bool
+		wildcard   bool
+		services   string
+		x509       string
+	}{
+		{"default", nil, false, false, "IIS,SMTP", ""},
+		{"configured", []string{"iis", "SMTP"}, false, false, "IIS,SMTP", ""},
+		{"pop_imap", []string{"IIS", "SMTP"}, true, false, "IIS,SMTP,POP,IMAP", ""},
+		{"pop_imap wildcard", []string{"IIS", "SMTP"}, true, true, "IIS,SMTP", "outlook-ext.contoso.test"},
+		{"POP in services, wildcard", []string{"IIS", "SMTP", "POP"}, false, true, "IIS,SMTP", "outlook-ext.contoso.test"},
+		{"POP in services", []string{"IIS", "POP", "SMTP"}, false, false, "IIS,SMTP,POP,IMAP", ""},
+		{"duplicates", []string{"IIS", "iis"}, false, false, "IIS", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, x := BindServices(c.configured, c.popImap, c.wildcard, "outlook-ext.contoso.test")
+			if strings.Join(s, ",") != c.services || x != c.x509 {
+				t.Fatalf("got %v %q", s, x)
+			}
+		})
+	}
+}
+
+func TestIsWildcard(t *testing.T) {
+	cases := []struct {
+		subject string
+		domains []string
+		want    bool
+	}{
+		{"CN=*.contoso.test", []string{"*.contoso.test"}, true},
+		{"CN=outlook.contoso.test", []string{"outlook.contoso.test", "*.contoso.test"}, true},
+		{"CN=outlook.contoso.test", []string{"outlook.contoso.test", "autodiscover.contoso.test"}, false},
+	}
+	for _, c := range cases {
+		if got := IsWildcard(exchange.Certificate{Subject: c.subject, CertificateDomains: c.domains}); got != c.want {
+			t.Errorf("IsWildcard(%s %v) = %v", c.subject, c.domains, got)
+		}
+	}
+}
+
+// The bind plan names, per server and service, the holder now and after;
+// a service the certificate already holds is no change.
+func TestBindCertificatePlan(t *testing.T) {
+	snap := BindCertificateSnapshot{Servers: []string{"EX01", "EX02"}, Thumbprint: "NEW", Services: []string{"IIS", "SMTP"},
+		Certificates: []exchange.Certificate{
+			{Server: "EX01", Thumbprint: "OLD", Services: "IIS, SMTP"}, {Server: "EX01", Thumbprint: "NEW", Services: "None"},
+			{Server: "EX02", Thumbprint: "OLD", Services: "IIS"}, {Server: "EX02", Thumbprint: "NEW", Services: "SMTP"},
+		}}
+	raw, _ := json.Marshal(snap)
+	s := &bindCertificate{id: "bind-certificate", deps: &Deps{}}
+	p, err := s.Plan(context.Background(), &pdnsEnv{}, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range p.Changes {
+		got = append(got, c.Target+" "+c.Field+": "+c.From+" -> "+c.To)
+	}
+	want := []string{"EX01 IIS certificate: OLD -> NEW", "EX01 SMTP certificate: OLD -> NEW", "EX02 IIS certificate: OLD -> NEW", "EX02 SMTP certificate: NEW -> NEW"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || p.Pending() != 3 {
+		t.Fatalf("plan:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// A wildcard certificate with pop_imap: IIS and SMTP are bound, POP and
+// IMAP get X509CertificateName (the external name) instead; applying again
+// changes nothing; rollback restores the bindings and the $null names.
+func TestBindCertificateWildcardPopImapLab(t *testing.T) {
+	cl := startCertLab(t)
+	now := time.Now()
+	wild, err := cl.lab.CA().Issue("*.contoso.test", []string{"*.contoso.test"}, now.Add(-time.Hour), now.AddDate(1, 0, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		for _, s := range []string{"EX01", "EX02"} {
+			o.Certificates = append(o.Certificates, generate.OrgCertificate(s, wild, "wildcard", 0, false))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cl.cfg.Certificate.Mode, cl.cfg.Certificate.Thumbprint, cl.cfg.Certificate.PopImap = CertModeThumbprint, wild.Thumbprint(), true
+	before := cl.lab.Org()
+	ex, err := (&Deps{Config: cl.cfg}).Exchange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pi, err := ex.GetPopImapSettings(context.Background(), []string{"EX01", "EX02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _, sink := cl.open(t, "certificate", "bind-certificate")
+	if err := eng.Run(context.Background(), pdnsRun); err != nil {
+		t.Fatalf("run: %v\n%s", err, sink.logs())
+	}
+	th := wild.Thumbprint()
+	for _, s := range []string{"EX01", "EX02"} {
+		if got := cl.certs(s)[th]; got != org.ServiceIIS|org.ServiceSMTP {
+			t.Fatalf("%s: the wildcard holds %v, want IIS and SMTP only", s, got)
+		}
+	}
+	after, err := ex.GetPopImapSettings(context.Background(), []string{"EX01", "EX02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range after {
+		if strOrNull(p.PopX509CertificateName) != cl.cfg.Namespace.External || strOrNull(p.ImapX509CertificateName) != cl.cfg.Namespace.External {
+			t.Fatalf("%s: POP %s IMAP %s", p.Server, strOrNull(p.PopX509CertificateName), strOrNull(p.ImapX509CertificateName))
+		}
+	}
+	v := stepChecks(t, eng, "bind-certificate")
+	if r := findResult(t, v.PostChecks, "certificate-bound"); r.Status != engine.CheckPass || !strings.Contains(r.Message, "POP and IMAP use") {
+		t.Fatalf("bound: %+v", r)
+	}
+	if r := findResult(t, v.PostChecks, "tls"); r.Status != engine.CheckPass {
+		t.Fatalf("tls: %+v", r)
+	}
+
+	// Apply again: no Enable-ExchangeCertificate, no Set-*Settings.
+	st, _ := newBindCertificate("bind-certificate", nil, &Deps{Config: cl.cfg})
+	env := &pdnsEnv{now: time.Now(), outputs: map[string]json.RawMessage{}}
+	snap, err := st.Capture(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0 := cl.lab.Stats()
+	if _, err := st.Apply(context.Background(), env, snap); err != nil {
+		t.Fatal(err)
+	}
+	s1 := cl.lab.Stats()
+	for _, c := range []string{"Enable-ExchangeCertificate", "Set-PopSettings", "Set-ImapSettings"} {
+		if n := callCount(s1, c) - callCount(s0, c); n != 0 {
+			t.Errorf("a second apply called %s %d time(s)", c, n)
+		}
+	}
+
+	if err := eng.RollbackAll(context.Background()); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, sink.logs())
+	}
+	restored, err := ex.GetPopImapSettings(context.Background(), []string{"EX01", "EX02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pi {
+		if strOrNull(pi[i].PopX509CertificateName) != strOrNull(restored[i].PopX509CertificateName) ||
+			strOrNull(pi[i].ImapX509CertificateName) != strOrNull(restored[i].ImapX509CertificateName) {
+			t.Fatalf("%s: POP/IMAP names %+v, were %+v", pi[i].Server, restored[i], pi[i])
+		}
+	}
+	if !bytes.Equal(before, cl.lab.Org()) {
+		t.Fatal("rollback did not restore the organisation")
+	}
+}
+
+func FuzzParseCertificateAnswer(f *testing.F) {
+	c, err := ca.New("fuzz CA", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(c.CertPEM())
+	f.Add(c.Cert.Raw)
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("not base64 !"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cert, err := ParseCertificateAnswer(data)
+		if err == nil && cert == nil {
+			t.Fatal("no certificate and no error")
+		}
+		if err == nil {
+			if _, err := ParseCertificateAnswer(ca.CertificatePEM(cert)); err != nil {
+				t.Fatalf("the PEM of a parsed answer does not parse: %v", err)
+			}
+		}
+	})
+}
