@@ -133,9 +133,44 @@ func (s *session) specValue(ps propSpec, obj Value) (Value, error) {
 		return s.blockValue(ps.expr, obj)
 	}
 	if ps.prop != "" {
-		return s.member(obj, ps.prop), nil
+		v, _ := s.cmdletProp(obj, ps.prop)
+		return v, nil
 	}
-	return s.member(obj, ps.name), nil
+	v, _ := s.cmdletProp(obj, ps.name)
+	return v, nil
+}
+
+// cmdletProp reads a property as cmdlets (Select-Object, Sort-Object,
+// Where-Object's simple form, ForEach-Object -MemberName) do, through the
+// object's properties: unlike $h.key in the language, a hashtable's keys are
+// not properties there.
+func (s *session) cmdletProp(obj Value, name string) (Value, bool) {
+	switch o := obj.(type) {
+	case *Object:
+		return o.Get(name)
+	case *Hashtable:
+		switch strings.ToLower(name) {
+		case "count":
+			return int64(o.Len()), true
+		case "keys", "values":
+			out := make([]Value, o.Len())
+			for i, e := range o.Entries() {
+				if strings.EqualFold(name, "keys") {
+					out[i] = e.Name
+				} else {
+					out[i] = e.Value
+				}
+			}
+			return &Array{Items: out}, true
+		case "isreadonly", "isfixedsize", "issynchronized":
+			return false, true
+		}
+		return nil, false
+	case nil:
+		return nil, false
+	}
+	v := s.member(obj, name)
+	return v, v != nil
 }
 
 func hasWildcard(s string) bool { return strings.ContainsAny(s, "*?[") }
@@ -205,18 +240,7 @@ func selectObject() CmdletDef {
 			}
 			var outs []Value
 			if name := c.String("ExpandProperty"); c.IsBound("ExpandProperty") {
-				o, isObj := in.(*Object)
-				var v Value
-				found := false
-				if isObj {
-					v, found = o.Get(name)
-				} else if h, ok := in.(*Hashtable); ok {
-					v, found = h.Get(name)
-					_ = h
-				} else {
-					v = s.member(in, name)
-					found = v != nil
-				}
+				v, found := s.cmdletProp(in, name)
 				if !found {
 					return c.WriteError(&Error{Message: fmt.Sprintf("Property \"%s\" cannot be found.", name), Category: CatInvalidArgument,
 						ExceptionType: "System.Management.Automation.PSArgumentException", ErrorID: "ExpandPropertyNotFound", TargetObject: in}, CatInvalidArgument, in)
@@ -231,7 +255,8 @@ func selectObject() CmdletDef {
 					if ps.expr == nil && hasWildcard(ps.name) {
 						for _, n := range propNames(in) {
 							if wildcardMatch(ps.name, n, true) {
-								o.Set(n, s.member(in, n))
+								pv, _ := s.cmdletProp(in, n)
+								o.Set(n, pv)
 							}
 						}
 						continue
@@ -374,7 +399,7 @@ func whereObject() CmdletDef {
 				return &Error{Message: "Parameter set cannot be resolved using the specified named parameters.", Category: CatInvalidArgument,
 					ExceptionType: "System.Management.Automation.ParameterBindingException", ErrorID: "AmbiguousParameterSet"}
 			}
-			pv := s.member(in, prop)
+			pv, _ := s.cmdletProp(in, prop)
 			op := ""
 			for _, o := range whereOps {
 				if c.Bool(o) {
@@ -451,17 +476,8 @@ func forEachObject() CmdletDef {
 			if in == nil {
 				return nil
 			}
-			var has bool
-			switch o := in.(type) {
-			case *Object:
-				_, has = o.Get(name)
-			case *Hashtable:
-				_, has = o.Get(name)
-			default:
-				has = s.member(in, name) != nil
-			}
-			if has {
-				return writeEnumerated(c, s.member(in, name))
+			if v, has := s.cmdletProp(in, name); has {
+				return writeEnumerated(c, v)
 			}
 			var args []Value
 			if a, ok := c.Param("ArgumentList"); ok {
