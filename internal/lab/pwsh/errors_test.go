@@ -121,6 +121,7 @@ func TestUnsupportedConstructs(t *testing.T) {
 		{`Invoke-Expression 'Get-Foo'`, "The command 'Invoke-Expression' is not supported in the exrunbook lab."},
 		{`'unterminated`, "The string is missing the terminator: '."},
 		{`if ($x) { 'a'`, "Missing closing '}' in statement block or type definition."},
+		{`$(1 + 2`, "Missing closing ')' in subexpression."},
 		{`$x = `, "You must provide a value expression following the '=' operator."},
 		{`1..3`, "Unexpected token '..3' in expression or statement."},
 		{`"$a:"`, "Variable reference is not valid. ':' was not followed by a valid variable name character. Consider using ${} to delimit the name."},

@@ -46,6 +46,16 @@ type parser struct {
 	src        []rune
 	i          int
 	lineStarts []int
+	opens      []int // positions of the open brackets being parsed
+}
+
+// enclosed parses statements up to closing after the opening bracket at
+// open, remembering where it opened for the "missing closing" error.
+func (p *parser) enclosed(open int, closing rune) (*scriptBody, error) {
+	p.opens = append(p.opens, open)
+	b, err := p.statements(closing)
+	p.opens = p.opens[:len(p.opens)-1]
+	return b, err
 }
 
 // parseScript parses a whole script.
@@ -242,7 +252,14 @@ func (p *parser) statements(closing rune) (*scriptBody, error) {
 		}
 		if p.eof() {
 			if closing != 0 {
-				return nil, p.errAt(p.i, p.i, "MissingEndCurlyBrace", "Missing closing '%c' in statement block or type definition.", closing)
+				at := p.i
+				if len(p.opens) > 0 {
+					at = p.opens[len(p.opens)-1]
+				}
+				if closing == ')' {
+					return nil, p.errAt(at, at+1, "MissingEndParenthesisInSubexpression", "Missing closing ')' in subexpression.")
+				}
+				return nil, p.errAt(at, at+1, "MissingEndCurlyBrace", "Missing closing '%c' in statement block or type definition.", closing)
 			}
 			return body, nil
 		}
@@ -271,7 +288,7 @@ func (p *parser) block() (*scriptBody, error) {
 		return nil, p.errAt(p.i, p.i+1, "MissingOpenBraceInStatement", "Missing statement block.")
 	}
 	p.i++
-	b, err := p.statements('}')
+	b, err := p.enclosed(p.i-1, '}')
 	if err != nil {
 		return nil, err
 	}
@@ -905,7 +922,7 @@ func (p *parser) expandable(stop func(rune) bool, quoted bool) ([]strPart, error
 			case n == '(':
 				flush()
 				p.i += 2
-				b, err := p.statements(')')
+				b, err := p.enclosed(p.i-2, ')')
 				if err != nil {
 					return nil, err
 				}
@@ -1535,7 +1552,7 @@ func (p *parser) primary() (expr, error) {
 	case r == '$':
 		if p.peekAt(1) == '(' {
 			p.i += 2
-			b, err := p.statements(')')
+			b, err := p.enclosed(p.i-2, ')')
 			if err != nil {
 				return nil, err
 			}
@@ -1547,7 +1564,7 @@ func (p *parser) primary() (expr, error) {
 		switch p.peekAt(1) {
 		case '(':
 			p.i += 2
-			b, err := p.statements(')')
+			b, err := p.enclosed(p.i-2, ')')
 			if err != nil {
 				return nil, err
 			}
@@ -1585,7 +1602,7 @@ func (p *parser) primary() (expr, error) {
 	case r == '{':
 		p.i++
 		bs := p.i
-		b, err := p.statements('}')
+		b, err := p.enclosed(p.i-1, '}')
 		if err != nil {
 			return nil, err
 		}
