@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,8 +108,8 @@ func TestKerberosFailureNeverReachesServerUnauthenticated(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "kerberos") {
 		t.Fatalf("want a kerberos error (no KDC), got %v", err)
 	}
-	if len(f.actions) != 0 {
-		t.Fatalf("requests reached the server without a ticket: %v", f.actions)
+	if acts, _ := f.snapshot(); len(acts) != 0 {
+		t.Fatalf("requests reached the server without a ticket: %v", acts)
 	}
 }
 
@@ -166,9 +167,12 @@ func newTestPKI(t *testing.T) testPKI {
 func TestCertificateAuth(t *testing.T) {
 	p := newTestPKI(t)
 	f := &fakeWSMan{t: t, run: func(string, string) (string, string, int) { return "cert ok", "", 0 }}
+	var authzMu sync.Mutex
 	var authz []string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		authzMu.Lock()
 		authz = append(authz, r.Header.Get("Authorization"))
+		authzMu.Unlock()
 		if len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0].Subject.CommonName != "exrunbook" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -187,6 +191,8 @@ func TestCertificateAuth(t *testing.T) {
 	if err != nil || res.Stdout != "cert ok" {
 		t.Fatalf("got %+v %v", res, err)
 	}
+	authzMu.Lock()
+	defer authzMu.Unlock()
 	if len(authz) == 0 || authz[0] != "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual" {
 		t.Fatalf("Authorization headers %q", authz)
 	}

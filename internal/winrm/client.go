@@ -85,18 +85,22 @@ func EncodeCommand(script string) string {
 	return "powershell.exe -EncodedCommand " + base64.StdEncoding.EncodeToString(b)
 }
 
-// newMZClient makes the masterzen client of one call, bound to ctx.
-func (c *Client) newMZClient(ctx context.Context) (*mz.Client, error) {
+// newMZClient makes the masterzen client of one call, bound to ctx, and
+// the function that releases the call's connections.
+func (c *Client) newMZClient(ctx context.Context) (*mz.Client, func(), error) {
 	params := c.params
+	done := func() {}
 	if c.encrypted() {
 		t := &sealedTransporter{ctx: ctx, c: c}
 		params.TransportDecorator = func() mz.Transporter { return t }
+		done = t.closeAll
 	} else {
 		t := &transporter{ctx: ctx, h: c.h}
 		params.TransportDecorator = func() mz.Transporter { return t }
 	}
 	ep := mz.NewEndpoint(c.ep.host, c.ep.port, c.ep.https, c.cfg.InsecureSkipVerify, nil, nil, nil, 0)
-	return mz.NewClientWithParameters(ep, c.cfg.User, c.cfg.Password, &params)
+	client, err := mz.NewClientWithParameters(ep, c.cfg.User, c.cfg.Password, &params)
+	return client, done, err
 }
 
 // RunPowerShell runs script with powershell.exe -EncodedCommand and
@@ -132,10 +136,11 @@ func (c *Client) RunPowerShell(ctx context.Context, script string, stdin string)
 }
 
 func (c *Client) run(ctx context.Context, script, stdin string) (Result, error) {
-	client, err := c.newMZClient(ctx)
+	client, done, err := c.newMZClient(ctx)
 	if err != nil {
 		return Result{}, err
 	}
+	defer done() // after the Delete below
 	shell, err := c.createShell(ctx, client)
 	if err != nil {
 		return Result{}, err

@@ -57,7 +57,8 @@ func TestRunPowerShellRoundTrip(t *testing.T) {
 		t.Fatalf("got %+v, want stdout %q", res, want)
 	}
 	if f.count("Create") != 1 || f.count("Command") != 1 || f.count("Delete") != 1 {
-		t.Fatalf("actions %v: want one Create, Command, Delete", f.actions)
+		acts, _ := f.snapshot()
+		t.Fatalf("actions %v: want one Create, Command, Delete", acts)
 	}
 	for _, s := range f.scripts {
 		if strings.Contains(s, "pfx-password") {
@@ -171,8 +172,8 @@ func TestTimedOutReceiveIsRetried(t *testing.T) {
 	if err != nil || res.Stdout != "late output" {
 		t.Fatalf("got %+v, %v", res, err)
 	}
-	if f.receives != 3 {
-		t.Fatalf("want 3 Receives (2 TimedOut), got %d", f.receives)
+	if _, n := f.snapshot(); n != 3 {
+		t.Fatalf("want 3 Receives (2 TimedOut), got %d", n)
 	}
 }
 
@@ -192,7 +193,8 @@ func TestCallDeadlineIsTransientAndCleansUp(t *testing.T) {
 		t.Fatal("the in-flight Receive was not abandoned")
 	}
 	if f.count("Signal") == 0 || f.count("Delete") == 0 {
-		t.Fatalf("no Signal/Delete after the deadline: %v", f.actions)
+		acts, _ := f.snapshot()
+		t.Fatalf("no Signal/Delete after the deadline: %v", acts)
 	}
 }
 

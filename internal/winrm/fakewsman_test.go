@@ -201,6 +201,13 @@ func (f *fakeWSMan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// snapshot returns the actions so far and the Receive count.
+func (f *fakeWSMan) snapshot() ([]string, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.actions...), f.receives
+}
+
 func (f *fakeWSMan) count(action string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

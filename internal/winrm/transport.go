@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	ntlmssp "github.com/Azure/go-ntlmssp"
@@ -223,24 +224,58 @@ func readAnswer(resp *http.Response) (string, error) {
 // between concurrent requests (Receive and Send run at the same time),
 // which breaks the sealing sequence ("checksum does not match"), and (2)
 // falls back to sending the message unsealed when the handshake fails.
-// Here every message gets its own connection and session: a handshake
-// with an empty body, then the sealed message; nothing is ever sent
-// unsealed.
+//
+// Here a session is one connection with its own NTLM context (a
+// handshake with an empty body first); a message takes an idle session of
+// the call or opens a new one, so concurrent messages never share one,
+// and nothing is ever sent unsealed. Sessions live for one RunPowerShell
+// call.
 type sealedTransporter struct {
-	ctx context.Context
-	c   *Client
+	ctx  context.Context
+	c    *Client
+	mu   sync.Mutex
+	idle []*sealedSession
+}
+
+type sealedSession struct {
+	tr  *http.Transport
+	raw *http.Client
+	nc  *bntlm.Client
 }
 
 func (t *sealedTransporter) Transport(*mz.Endpoint) error { return nil }
 
-func (t *sealedTransporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, error) {
-	body := m.String()
-	ctx := t.ctx
-	if isCleanup(body) {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
+// closeAll ends the call's idle sessions.
+func (t *sealedTransporter) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.idle {
+		s.tr.CloseIdleConnections()
 	}
+	t.idle = nil
+}
+
+func (t *sealedTransporter) get(ctx context.Context) (*sealedSession, bool, error) {
+	t.mu.Lock()
+	if n := len(t.idle); n > 0 {
+		s := t.idle[n-1]
+		t.idle = t.idle[:n-1]
+		t.mu.Unlock()
+		return s, true, nil
+	}
+	t.mu.Unlock()
+	s, err := t.open(ctx)
+	return s, false, err
+}
+
+func (t *sealedTransporter) put(s *sealedSession) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.idle = append(t.idle, s)
+}
+
+// open makes a connection and authenticates it with an empty message.
+func (t *sealedTransporter) open(ctx context.Context) (*sealedSession, error) {
 	op := t.c.cfg.OperationTimeout
 	if op <= 0 {
 		op = 60 * time.Second
@@ -251,47 +286,82 @@ func (t *sealedTransporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, err
 		MaxConnsPerHost:       1, // the NTLM session is bound to the connection
 		ResponseHeaderTimeout: op + 30*time.Second,
 	}
-	defer tr.CloseIdleConnections()
 	user, domain := splitNTLMUser(t.c.cfg.User)
 	nc, err := bntlm.NewClient(bntlm.SetUserInfo(user, t.c.cfg.Password), bntlm.SetDomain(domain), bntlm.SetVersion(bntlm.DefaultVersion()))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	raw := &http.Client{Transport: tr}
 	hc, err := bntlmhttp.NewClient(raw, nc)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	// 1. authenticate with an empty message
 	hs, err := http.NewRequestWithContext(ctx, http.MethodPost, t.c.ep.url, http.NoBody)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	hs.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
 	resp, err := hc.Do(hs)
 	if err != nil {
-		return "", err
+		tr.CloseIdleConnections()
+		return nil, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized {
-		return "", &HTTPError{Status: http.StatusUnauthorized}
+		tr.CloseIdleConnections()
+		return nil, &HTTPError{Status: http.StatusUnauthorized}
 	}
 	if !nc.Complete() {
-		return "", fmt.Errorf("NTLM handshake with %s did not complete (HTTP %d); refusing to send unsealed", t.c.ep.url, resp.StatusCode)
+		tr.CloseIdleConnections()
+		return nil, fmt.Errorf("NTLM handshake with %s did not complete (HTTP %d); refusing to send unsealed", t.c.ep.url, resp.StatusCode)
 	}
-	// 2. the sealed message, on the same connection (MaxConnsPerHost 1)
-	sealed, sig, err := nc.SecuritySession().Wrap([]byte(body))
+	return &sealedSession{tr: tr, raw: raw, nc: nc}, nil
+}
+
+func (t *sealedTransporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, error) {
+	body := m.String()
+	ctx := t.ctx
+	if isCleanup(body) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+	}
+	for attempt := 0; ; attempt++ {
+		s, reused, err := t.get(ctx)
+		if err != nil {
+			return "", err
+		}
+		answer, err := s.post(ctx, t.c.ep.url, body)
+		if err == nil {
+			t.put(s)
+			return answer, nil
+		}
+		// A failed message may have desynchronised the seal: never reuse.
+		s.tr.CloseIdleConnections()
+		var he *HTTPError
+		if reused && attempt == 0 && errors.As(err, &he) && he.Status == http.StatusUnauthorized {
+			// The server dropped the authenticated connection and refused
+			// the message unread: send it again on a new session.
+			continue
+		}
+		return "", err
+	}
+}
+
+// post sends one sealed message and unseals the answer.
+func (s *sealedSession) post(ctx context.Context, url, body string) (string, error) {
+	sealed, sig, err := s.nc.SecuritySession().Wrap([]byte(body))
 	if err != nil {
 		return "", err
 	}
 	payload, ct := frameSealed(len(body), sig, sealed)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.c.ep.url, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", ct)
-	resp, err = raw.Do(req)
+	resp, err := s.raw.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -305,7 +375,7 @@ func (t *sealedTransporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, err
 		if err != nil {
 			return "", fmt.Errorf("unsealing the WinRM answer: %w", err)
 		}
-		plain, err := nc.SecuritySession().Unwrap(sealed, sig)
+		plain, err := s.nc.SecuritySession().Unwrap(sealed, sig)
 		if err != nil {
 			return "", fmt.Errorf("unsealing the WinRM answer: %w", err)
 		}
@@ -315,6 +385,17 @@ func (t *sealedTransporter) Post(_ *mz.Client, m *soap.SoapMessage) (string, err
 		return "", errors.New("the WinRM answer to a sealed message was not sealed")
 	}
 	return readAnswer(resp)
+}
+
+// splitNTLMUser splits DOMAIN\user or user@domain.
+func splitNTLMUser(u string) (user, domain string) {
+	if i := strings.Index(u, `\`); i >= 0 {
+		return u[i+1:], u[:i]
+	}
+	if i := strings.LastIndex(u, "@"); i >= 0 {
+		return u[:i], u[i+1:]
+	}
+	return u, ""
 }
 
 const (
@@ -370,17 +451,6 @@ func unframeSealed(body []byte) (sig, sealed []byte, err error) {
 		return nil, nil, bad
 	}
 	return rest[:sl], rest[sl : sl+n], nil
-}
-
-// splitNTLMUser splits DOMAIN\user or user@domain.
-func splitNTLMUser(u string) (user, domain string) {
-	if i := strings.Index(u, `\`); i >= 0 {
-		return u[i+1:], u[:i]
-	}
-	if i := strings.LastIndex(u, "@"); i >= 0 {
-		return u[:i], u[i+1:]
-	}
-	return u, ""
 }
 
 func isCleanup(body string) bool {
