@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -249,8 +250,22 @@ func (s *certificate) Plan(ctx context.Context, env engine.Env, raw engine.Snaps
 			ch.From, ch.To = done, done
 		}
 		p.Changes = append(p.Changes, ch)
-		p.Summary = fmt.Sprintf("request a certificate for %s on %s; request mode completes on the requesting server only: other servers must get the certificate (exported with its private key) in pfx mode",
-			strings.Join(snap.Domains, ", "), snap.RequestServer)
+		p.Summary = fmt.Sprintf("request a certificate for %s on %s (private key exportable)", strings.Join(snap.Domains, ", "), snap.RequestServer)
+		for _, o := range snap.Servers {
+			if strings.EqualFold(o, snap.RequestServer) {
+				continue
+			}
+			to := "export from " + snap.RequestServer + " with its private key and import"
+			if done != "" {
+				if _, ok := checks.FindCertificate(snap.Certificates, o, done); ok {
+					to = done
+				}
+			}
+			p.Changes = append(p.Changes, engine.Change{Target: o, Field: "certificate", From: "absent", To: to})
+		}
+		if len(snap.Servers) > 1 {
+			p.Summary += "; once completed, it is exported (Export-ExchangeCertificate, one-time password) and imported on the other servers"
+		}
 	}
 	return p, nil
 }
@@ -280,9 +295,8 @@ func (s *certificate) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Ch
 	return out
 }
 
-// requestScopeCheck refuses request mode with more than one server in
-// scope: the key pair stays on the requesting server, so the other
-// servers could not get the same certificate from the CA's answer.
+// requestScopeCheck requires the requesting server to be in scope: the
+// other servers get the completed certificate from it.
 type requestScopeCheck struct {
 	servers []string
 	server  string
@@ -292,22 +306,15 @@ func (requestScopeCheck) Name() string { return "request-scope" }
 
 func (c requestScopeCheck) Run(context.Context, engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name(), Evidence: []string{"servers in scope: " + strings.Join(c.servers, ", ")}}
-	in := false
 	for _, s := range c.servers {
-		in = in || strings.EqualFold(s, c.server)
+		if strings.EqualFold(s, c.server) {
+			res.Status = engine.CheckPass
+			res.Message = fmt.Sprintf("the request is made on %s; the other servers in scope get the completed certificate from it", c.server)
+			return res
+		}
 	}
-	switch {
-	case !in:
-		res.Status = engine.CheckFail
-		res.Message = fmt.Sprintf("certificate.request.server %s is not in scope (%s)", c.server, strings.Join(c.servers, ", "))
-	case len(c.servers) > 1:
-		res.Status = engine.CheckFail
-		res.Message = fmt.Sprintf("request mode completes on %s only (its key pair never leaves it), but %d servers are in scope: set exchange.servers to [%s], or export the completed certificate with its private key and use certificate.mode: pfx for every server",
-			c.server, len(c.servers), c.server)
-	default:
-		res.Status = engine.CheckPass
-		res.Message = fmt.Sprintf("the request is made on %s, the only server in scope", c.server)
-	}
+	res.Status = engine.CheckFail
+	res.Message = fmt.Sprintf("certificate.request.server %s is not in scope (%s)", c.server, strings.Join(c.servers, ", "))
 	return res
 }
 
@@ -429,7 +436,7 @@ func (s *certificate) applyRequest(ctx context.Context, env engine.Env, ex *exch
 	if done != "" {
 		if c, ok := checks.FindCertificate(certs, srv, done); ok && strings.EqualFold(c.Status, "Valid") {
 			env.Logf("the request was completed on %s: certificate %s", srv, done)
-			return engine.Outcome{}, nil
+			return engine.Outcome{}, s.spread(ctx, env, ex, snap, done)
 		}
 	}
 	var csr, pending string
@@ -445,7 +452,11 @@ func (s *certificate) applyRequest(ctx context.Context, env engine.Env, ex *exch
 			before[strings.ToUpper(c.Thumbprint)] = true
 		}
 		env.Logf("New-ExchangeCertificate -GenerateRequest on %s for %s (%s)", srv, strings.Join(snap.Domains, ", "), snap.Subject)
-		if csr, err = ex.NewCertificateRequest(ctx, srv, snap.Subject, snap.Domains); err != nil {
+		keySize := s.deps.Config.Certificate.Request.KeySize
+		if keySize == 0 {
+			keySize = 2048
+		}
+		if csr, err = ex.NewExportableCertificateRequest(ctx, srv, snap.Subject, snap.Domains, keySize); err != nil {
 			return engine.Outcome{}, err
 		}
 		if err := env.SetOutput("csr", csr); err != nil {
@@ -510,7 +521,75 @@ func (s *certificate) applyRequest(ctx context.Context, env engine.Env, ex *exch
 	if err := env.SetOutput("thumbprint", thumb); err != nil {
 		return engine.Outcome{}, err
 	}
-	return engine.Outcome{}, env.SetOutput("imported_on", []string{srv})
+	return engine.Outcome{}, s.spread(ctx, env, ex, snap, thumb)
+}
+
+// spread copies the completed certificate from the requesting server to
+// the other servers in scope that lack it, as administrators do for a
+// DAG: Export-ExchangeCertificate with its private key under a one-time
+// random password (on stdin, never stored), then Import-ExchangeCertificate.
+func (s *certificate) spread(ctx context.Context, env engine.Env, ex *exchange.Client, snap CertificateSnapshot, thumb string) error {
+	srv := snap.RequestServer
+	imported := []string{srv}
+	certs, err := ex.GetCertificates(ctx, snap.Servers)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, o := range snap.Servers {
+		if strings.EqualFold(o, srv) {
+			continue
+		}
+		_, had := checks.FindCertificate(snap.Certificates, o, thumb)
+		if _, ok := checks.FindCertificate(certs, o, thumb); ok {
+			if !had {
+				imported = append(imported, o)
+			}
+			continue
+		}
+		missing = append(missing, o)
+	}
+	if len(missing) > 0 {
+		pw, err := oneTimePassword()
+		if err != nil {
+			return err
+		}
+		env.Logf("exporting %s from %s with its private key to import it on %s", thumb, srv, strings.Join(missing, ", "))
+		pfx, err := ex.ExportCertificate(ctx, srv, thumb, pw)
+		if err != nil {
+			return err
+		}
+		res, err := ex.ImportPFX(ctx, missing, pfx, pw)
+		if err != nil {
+			return err
+		}
+		var failed []string
+		for _, r := range res {
+			if r.OK {
+				imported = append(imported, r.Server)
+				env.Logf("%s: imported %s", r.Server, r.Thumbprint)
+			} else {
+				failed = append(failed, r.Server+": "+r.Error)
+			}
+		}
+		if err := env.SetOutput("imported_on", imported); err != nil {
+			return err
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("Import-ExchangeCertificate of the exported certificate failed: %s", strings.Join(failed, "; "))
+		}
+		return nil
+	}
+	return env.SetOutput("imported_on", imported)
+}
+
+// oneTimePassword protects an exported PFX on its way between servers.
+func oneTimePassword() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 func absPath(p string) string {

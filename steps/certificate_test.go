@@ -341,23 +341,27 @@ func TestCertificateThumbprintModeLab(t *testing.T) {
 	})
 }
 
-// Request mode: the CSR is written and the step waits; the lab CA signs
-// it; the answer placed where `certificate complete` puts it completes
-// the request; bind and roll back restore the org.
+// Request mode: the CSR is written (on EX02, the configured request
+// server) and the step waits; the lab CA signs it; the answer placed where
+// `certificate complete` puts it completes the request, and the
+// certificate is exported with its key to EX01; bind and roll back
+// restore the org.
 func TestCertificateRequestModeLab(t *testing.T) {
 	cl := startCertLab(t)
 	cl.cfg.Certificate.Mode = CertModeRequest
 	cl.cfg.Certificate.Request.CSRFile = filepath.Join(t.TempDir(), "req", "ex.csr")
 
-	t.Run("two servers in scope are refused", func(t *testing.T) {
+	t.Run("request server out of scope is refused", func(t *testing.T) {
+		cl.cfg.Certificate.Request.Server = "EX09"
+		defer func() { cl.cfg.Certificate.Request.Server = "" }()
 		eng, _, _ := cl.open(t, "certificate")
 		err := eng.Run(context.Background(), pdnsRun)
-		if err == nil || !strings.Contains(err.Error(), "request mode completes on EX01 only") {
+		if err == nil || !strings.Contains(err.Error(), "certificate.request.server EX09 is not in scope") {
 			t.Fatalf("got %v", err)
 		}
 	})
 
-	cl.cfg.Exchange.Servers = []string{"EX01"}
+	cl.cfg.Certificate.Request.Server = "EX02"
 	eng, _, sink := cl.open(t, "certificate", "bind-certificate")
 	ctx := context.Background()
 	err := eng.Run(ctx, pdnsRun)
@@ -401,8 +405,18 @@ func TestCertificateRequestModeLab(t *testing.T) {
 		t.Fatalf("run after the answer: %v\n%s", err, sink.logs())
 	}
 	want := ca.Thumbprint(signed)
-	if cl.certs("EX01")[want] != org.ServiceIIS|org.ServiceSMTP {
-		t.Fatalf("EX01: %v", cl.certs("EX01"))
+	for _, srv := range []string{"EX01", "EX02"} {
+		if cl.certs(srv)[want] != org.ServiceIIS|org.ServiceSMTP {
+			t.Fatalf("%s: %v", srv, cl.certs(srv))
+		}
+	}
+	var on []string
+	json.Unmarshal(stepChecks(t, eng, "certificate").Outputs["imported_on"], &on)
+	if strings.Join(on, ",") != "EX02,EX01" {
+		t.Fatalf("imported_on %v", on)
+	}
+	if n := callCount(cl.lab.Stats(), "Export-ExchangeCertificate"); n != 1 {
+		t.Fatalf("%d exports", n)
 	}
 	if err := eng.RollbackAll(ctx); err != nil {
 		t.Fatalf("rollback: %v\n%s", err, sink.logs())

@@ -46,8 +46,9 @@ to the request it wrote to certificate.request.csr_file. The answer must
 certify the request's key; it is kept beside the CSR (CSR file + .answer.cer)
 and the step is resumed at once: it imports the answer on the server that
 made the request (Import-ExchangeCertificate), records the thumbprint, and
-runs its post-checks. Request mode completes on the requesting server only:
-other servers get the certificate, exported with its private key, in pfx mode.`,
+runs its post-checks. The other servers in scope get the same certificate:
+it is exported from the requesting server with its private key (requests are
+made with an exportable key) under a one-time password, and imported.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
