@@ -7,15 +7,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"math/big"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -305,7 +305,6 @@ func checkCase(t *testing.T, tc cmdCase, stdout, stderr []byte, code int) {
 		t.Errorf("%s: exit code = %d, want %d", tc.line, code, tc.code)
 	}
 }
-
 
 type stringsBuilder = strings.Builder
 
