@@ -112,6 +112,12 @@ func (c *Client) ExpandGroup(ctx context.Context, name string) (GroupExpansion, 
 	if err != nil {
 		return GroupExpansion{}, err
 	}
+	return decodeGroupExpansion(op, name, out)
+}
+
+// decodeGroupExpansion reads the expansion script's JSON object (out)
+// into a GroupExpansion; ExpandGroup and ReadAllowList share it.
+func decodeGroupExpansion(op, name, out string) (GroupExpansion, error) {
 	type result struct {
 		Found   bool          `json:"Found"`
 		Error   *string       `json:"Error"`
