@@ -197,3 +197,31 @@ func FuzzParseCertificateAnswer(f *testing.F) {
 		}
 	})
 }
+
+// pop_imap with a named (not wildcard) certificate binds POP and IMAP
+// too; rolling back both steps still restores the org: the POP/IMAP flags
+// the bind rollback cannot take away do not keep the certificate.
+func TestBindCertificatePopImapNamedLab(t *testing.T) {
+	cl := startCertLab(t)
+	cl.cfg.Certificate.PopImap = true
+	want := cl.readyLeaf(t).Thumbprint()
+	eng, _, sink := cl.open(t, "certificate", "bind-certificate")
+	if err := eng.Run(context.Background(), pdnsRun); err != nil {
+		t.Fatalf("run: %v\n%s", err, sink.logs())
+	}
+	all := org.ServiceIIS | org.ServiceSMTP | org.ServicePOP | org.ServiceIMAP
+	for _, s := range []string{"EX01", "EX02"} {
+		if got := cl.certs(s)[want]; got != all {
+			t.Fatalf("%s: %v", s, got)
+		}
+	}
+	if err := eng.RollbackAll(context.Background()); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, sink.logs())
+	}
+	if !bytes.Equal(cl.lab.Org(), cl.initial(t)) {
+		t.Fatal("the org after rollback differs from org.initial.json")
+	}
+	if !strings.Contains(sink.logs(), "no certificate held POP before") {
+		t.Errorf("the log does not say POP stays bound:\n%s", sink.logs())
+	}
+}

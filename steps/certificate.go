@@ -724,9 +724,24 @@ func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.S
 		if _, had := checks.FindCertificate(snap.Certificates, c.Server, t); had {
 			continue
 		}
-		if svc := c.ServiceList(); len(svc) > 0 {
-			bound = append(bound, fmt.Sprintf("%s on %s holds %s", t, c.Server, strings.Join(svc, ", ")))
+		// IIS and SMTP always have a certificate: while this one holds
+		// them it is in use. POP/IMAP/UM flags that a rolled-back
+		// bind-certificate could not take away (bindings are additive,
+		// and no certificate held them before) do not keep it.
+		var inUse, other []string
+		for _, svc := range c.ServiceList() {
+			if strings.EqualFold(svc, "IIS") || strings.EqualFold(svc, "SMTP") {
+				inUse = append(inUse, svc)
+			} else {
+				other = append(other, svc)
+			}
+		}
+		if len(inUse) > 0 {
+			bound = append(bound, fmt.Sprintf("%s on %s holds %s", t, c.Server, strings.Join(c.ServiceList(), ", ")))
 			continue
+		}
+		if len(other) > 0 {
+			env.Logf("%s: %s still holds %s, which no certificate held before; removing it", c.Server, t, strings.Join(other, ", "))
 		}
 		remove = append(remove, removal{c.Server, t})
 	}
