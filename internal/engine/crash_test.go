@@ -106,7 +106,6 @@ func crashHelperMain() int {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		return 3
 	}
-	defer e.Close()
 	// Tell the harness that start-up is over: its kill timer starts now.
 	fmt.Println("ready")
 	switch mode {
@@ -117,11 +116,14 @@ func crashHelperMain() int {
 	default:
 		err = errors.New("unknown mode " + mode)
 	}
+	if cerr := e.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, mode+":", err)
 		return 1
 	}
-	fmt.Println("finished")
+	fmt.Println("finished") // after Close: the lock is gone
 	return 0
 }
 

@@ -129,6 +129,11 @@ func (e *VersionError) Error() string {
 		e.Path, e.Version, Version)
 }
 
+// knownStatus lists the step statuses a state file may hold (the
+// engine's Status values).
+var knownStatus = map[string]bool{"pending": true, "running": true, "done": true, "failed": true,
+	"waiting": true, "skipped": true, "rolled_back": true}
+
 // Load reads dir/state.json. It returns (nil, nil) when no state exists.
 func Load(dir string) (*File, error) {
 	p := filepath.Join(dir, StateFile)
@@ -188,6 +193,9 @@ func parse(path string, b []byte) (*File, error) {
 		}
 		if seen[s.ID] {
 			return nil, fmt.Errorf("step %q appears twice", s.ID)
+		}
+		if !knownStatus[s.Status] {
+			return nil, fmt.Errorf("step %q has an unknown status %q", s.ID, s.Status)
 		}
 		seen[s.ID] = true
 	}

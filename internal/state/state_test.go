@@ -104,6 +104,7 @@ func TestLoadCorrupt(t *testing.T) {
 		{"unknown field", `{"version":1,"runbook":"x","steps":[],"surprise":true}`, "surprise"},
 		{"duplicate step", `{"version":1,"steps":[{"id":"a","status":"done","attempts":0},{"id":"a","status":"done","attempts":0}]}`, "twice"},
 		{"trailing data", string(good) + `{}`, "trailing"},
+		{"unknown status", `{"version":1,"steps":[{"id":"a","status":"exploded","attempts":0}]}`, "unknown status"},
 	} {
 		for _, withBackup := range []bool{false, true} {
 			t.Run(tc.name, func(t *testing.T) {
