@@ -1,0 +1,576 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/winrm"
+)
+
+func sp(s string) *string { return &s }
+
+func TestDesiredExternalURL(t *testing.T) {
+	const ext = "outlook-ext.contoso.test"
+	cases := []struct {
+		name          string
+		kind          exchange.VDirKind
+		external      string
+		extURL, inURL *string
+		want          string
+	}{
+		{"owa", exchange.KindOWA, ext, sp("https://outlook.contoso.test/owa"), sp("https://outlook.contoso.test/owa"), "https://outlook-ext.contoso.test/owa"},
+		{"ews keeps its path and casing", exchange.KindEWS, ext, sp("https://outlook.contoso.test/EWS/Exchange.asmx"), nil, "https://outlook-ext.contoso.test/EWS/Exchange.asmx"},
+		{"odd casing of scheme and host", exchange.KindOWA, ext, sp("HTTPS://OUTLOOK.Contoso.TEST/OWA"), nil, "https://outlook-ext.contoso.test/OWA"},
+		{"port dropped", exchange.KindMAPI, ext, sp("https://outlook.contoso.test:8443/mapi"), nil, "https://outlook-ext.contoso.test/mapi"},
+		{"http and query dropped", exchange.KindActiveSync, ext, sp("http://mail.contoso.test/Microsoft-Server-ActiveSync?x=1#f"), nil, "https://outlook-ext.contoso.test/Microsoft-Server-ActiveSync"},
+		{"trailing slash kept", exchange.KindOAB, ext, sp("https://outlook.contoso.test/OAB/"), nil, "https://outlook-ext.contoso.test/OAB/"},
+		{"$null external: path from internal", exchange.KindOAB, ext, nil, sp("https://ex01.contoso.test/oab"), "https://outlook-ext.contoso.test/oab"},
+		{"both $null: default path", exchange.KindEWS, ext, nil, nil, "https://outlook-ext.contoso.test/EWS/Exchange.asmx"},
+		{"root only: default path", exchange.KindECP, ext, sp("https://outlook.contoso.test/"), sp("https://x/"), "https://outlook-ext.contoso.test/ecp"},
+		{"unparseable: from internal", exchange.KindECP, ext, sp("::not a url"), sp("https://outlook.contoso.test/ecp"), "https://outlook-ext.contoso.test/ecp"},
+		{"empty string: default", exchange.KindActiveSync, ext, sp(""), nil, "https://outlook-ext.contoso.test/Microsoft-Server-ActiveSync"},
+		{"escaped path kept", exchange.KindOWA, ext, sp("https://outlook.contoso.test/my%20owa"), nil, "https://outlook-ext.contoso.test/my%20owa"},
+		{"external normalised", exchange.KindOWA, " Outlook-EXT.contoso.test. ", sp("https://a/owa"), nil, "https://outlook-ext.contoso.test/owa"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := DesiredExternalURL(c.kind, c.external, c.extURL, c.inURL); got != c.want {
+				t.Fatalf("got %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func FuzzDesiredExternalURL(f *testing.F) {
+	f.Add("https://outlook.contoso.test/owa", "https://x/owa", true)
+	f.Add("HTTPS://A:1/b/c?d#e", "", false)
+	f.Add("::", "http://[::1]/x", true)
+	f.Add("https://a/%zz", "https://b/ok", true)
+	f.Fuzz(func(t *testing.T, ext, in string, nullExt bool) {
+		var e *string
+		if !nullExt {
+			e = &ext
+		}
+		got := DesiredExternalURL(exchange.KindMAPI, "outlook-ext.contoso.test", e, &in)
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("%q does not parse: %v", got, err)
+		}
+		if u.Scheme != "https" || u.Host != "outlook-ext.contoso.test" || u.Path == "" || u.Path == "/" || u.RawQuery != "" || u.Fragment != "" {
+			t.Fatalf("%q: not https://outlook-ext.contoso.test/<path>", got)
+		}
+		// Rewriting the result again gives the result.
+		if again := DesiredExternalURL(exchange.KindMAPI, "outlook-ext.contoso.test", &got, nil); again != got {
+			t.Fatalf("not stable: %q then %q", got, again)
+		}
+	})
+}
+
+// euFixture is a one-server snapshot: the six URL kinds (OAB with a $null
+// ExternalUrl), Autodiscover, PowerShell, Outlook Anywhere and the SCP.
+func euFixture() ExternalURLsSnapshot {
+	mk := func(kind exchange.VDirKind, name, path string, n int) exchange.VirtualDirectory {
+		u := "https://outlook.contoso.test" + path
+		v := exchange.VirtualDirectory{Kind: kind, Server: "EX01", Identity: `EX01\` + name + " (Default Web Site)",
+			Guid: fmt.Sprintf("00000000-0000-0000-0000-%012d", n), InternalUrl: sp(u), ExternalUrl: sp(u), IISAuthenticationMethods: []string{}}
+		if kind == exchange.KindMAPI {
+			v.IISAuthenticationMethods = []string{"Ntlm", "OAuth", "Negotiate"}
+		}
+		return v
+	}
+	s := ExternalURLsSnapshot{Servers: []string{"EX01"}, External: "outlook-ext.contoso.test",
+		VDirs: []exchange.VirtualDirectory{
+			mk(exchange.KindOWA, "owa", "/owa", 1), mk(exchange.KindECP, "ecp", "/ecp", 2), mk(exchange.KindMAPI, "mapi", "/mapi", 3),
+			mk(exchange.KindEWS, "EWS", "/EWS/Exchange.asmx", 4), mk(exchange.KindActiveSync, "Microsoft-Server-ActiveSync", "/Microsoft-Server-ActiveSync", 5),
+			mk(exchange.KindOAB, "OAB", "/OAB", 6), mk(exchange.KindAutodiscover, "Autodiscover", "", 7), mk(exchange.KindPowerShell, "PowerShell", "/powershell", 8),
+		},
+		OutlookAnywhere: []exchange.OutlookAnywhere{{Server: "EX01", Identity: `EX01\Rpc (Default Web Site)`, Guid: "00000000-0000-0000-0000-000000000009",
+			ExternalHostname: sp("outlook.contoso.test"), InternalHostname: sp("outlook.contoso.test"), ExternalClientsRequireSsl: false, ExternalClientAuthenticationMethod: "Negotiate"}},
+		SCP: []exchange.ClientAccessService{{Name: "EX01", AutoDiscoverServiceInternalUri: sp("https://autodiscover.contoso.test/Autodiscover/Autodiscover.xml")}},
+	}
+	s.VDirs[5].ExternalUrl = nil
+	s.VDirs[6].InternalUrl, s.VDirs[6].ExternalUrl = nil, nil
+	s.VDirs[7].ExternalUrl = nil
+	return s
+}
+
+func planLines(p engine.Plan) string {
+	var b strings.Builder
+	for _, c := range p.Changes {
+		fmt.Fprintf(&b, "%s %s: %s -> %s\n", c.Target, c.Field, c.From, c.To)
+	}
+	return b.String()
+}
+
+func TestExternalURLsPlan(t *testing.T) {
+	snap := euFixture()
+	snap.VDirs[1].ExternalUrl = sp("https://OUTLOOK-EXT.contoso.test/ecp") // already there (other casing)
+	p := ExternalURLsPlan(snap)
+	want := `EX01\owa (Default Web Site) ExternalUrl: https://outlook.contoso.test/owa -> https://outlook-ext.contoso.test/owa
+EX01\ecp (Default Web Site) ExternalUrl: https://OUTLOOK-EXT.contoso.test/ecp -> https://OUTLOOK-EXT.contoso.test/ecp
+EX01\mapi (Default Web Site) ExternalUrl: https://outlook.contoso.test/mapi -> https://outlook-ext.contoso.test/mapi
+EX01\EWS (Default Web Site) ExternalUrl: https://outlook.contoso.test/EWS/Exchange.asmx -> https://outlook-ext.contoso.test/EWS/Exchange.asmx
+EX01\Microsoft-Server-ActiveSync (Default Web Site) ExternalUrl: https://outlook.contoso.test/Microsoft-Server-ActiveSync -> https://outlook-ext.contoso.test/Microsoft-Server-ActiveSync
+EX01\OAB (Default Web Site) ExternalUrl: $null -> https://outlook-ext.contoso.test/OAB
+EX01\Rpc (Default Web Site) ExternalHostname: outlook.contoso.test -> outlook-ext.contoso.test
+EX01\Rpc (Default Web Site) ExternalClientsRequireSsl: False -> True
+EX01\Rpc (Default Web Site) ExternalClientAuthenticationMethod: Negotiate -> Negotiate
+`
+	if got := planLines(p); got != want {
+		t.Fatalf("plan:\n%s\nwant:\n%s", got, want)
+	}
+	if p.Pending() != 7 {
+		t.Fatalf("pending %d, want 7", p.Pending())
+	}
+	if !strings.Contains(p.Summary, "https://outlook-ext.contoso.test/<same path>") || !strings.Contains(p.Summary, "SCP stay") {
+		t.Fatalf("summary: %s", p.Summary)
+	}
+}
+
+// ExternalURLChanges writes only what differs from the desired state,
+// keeps the Outlook Anywhere auth method, and nothing when all is there.
+func TestExternalURLChanges(t *testing.T) {
+	snap := euFixture()
+	cur := append([]exchange.VirtualDirectory(nil), snap.VDirs...)
+	v, o, _, err := ExternalURLChanges(snap, cur, snap.OutlookAnywhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v) != 6 || len(o) != 1 {
+		t.Fatalf("first apply: %d vdir and %d OA changes", len(v), len(o))
+	}
+	if v[5].Kind != exchange.KindOAB || *v[5].ExternalUrl != "https://outlook-ext.contoso.test/OAB" {
+		t.Fatalf("OAB change: %+v", v[5])
+	}
+	if o[0].ExternalClientAuthenticationMethod != "Negotiate" || !o[0].ExternalClientsRequireSsl || *o[0].ExternalHostname != "outlook-ext.contoso.test" {
+		t.Fatalf("OA change: %+v", o[0])
+	}
+	for _, c := range v {
+		if c.Kind == exchange.KindAutodiscover || c.Kind == exchange.KindPowerShell {
+			t.Fatalf("touches %s", c.Kind)
+		}
+	}
+	// Half applied (a crash): only the rest is written.
+	for i := range cur[:3] {
+		u := DesiredExternalURL(cur[i].Kind, snap.External, snap.VDirs[i].ExternalUrl, snap.VDirs[i].InternalUrl)
+		cur[i].ExternalUrl = &u
+	}
+	if v, _, _, _ = ExternalURLChanges(snap, cur, snap.OutlookAnywhere); len(v) != 3 || v[0].Kind != exchange.KindEWS {
+		t.Fatalf("after a partial apply: %+v", v)
+	}
+	// All applied (other casing): nothing.
+	for i := range cur[:6] {
+		u := strings.ToUpper(DesiredExternalURL(cur[i].Kind, snap.External, snap.VDirs[i].ExternalUrl, snap.VDirs[i].InternalUrl))
+		cur[i].ExternalUrl = &u
+	}
+	oa := append([]exchange.OutlookAnywhere(nil), snap.OutlookAnywhere...)
+	oa[0].ExternalHostname, oa[0].ExternalClientsRequireSsl = sp("OUTLOOK-EXT.contoso.test"), true
+	if v, o, _, err = ExternalURLChanges(snap, cur, oa); err != nil || len(v)+len(o) != 0 {
+		t.Fatalf("when applied: %+v %+v %v", v, o, err)
+	}
+	// A vdir that disappeared is an error naming it.
+	if _, _, _, err = ExternalURLChanges(snap, cur[1:], oa); err == nil || !strings.Contains(err.Error(), `EX01\owa (Default Web Site)`) {
+		t.Fatalf("missing vdir: %v", err)
+	}
+}
+
+// Rollback writes the captured values exactly: $null as $null.
+func TestExternalURLRestores(t *testing.T) {
+	snap := euFixture()
+	cur := append([]exchange.VirtualDirectory(nil), snap.VDirs...)
+	for i := range cur[:6] {
+		u := DesiredExternalURL(cur[i].Kind, snap.External, snap.VDirs[i].ExternalUrl, snap.VDirs[i].InternalUrl)
+		cur[i].ExternalUrl = &u
+	}
+	oa := append([]exchange.OutlookAnywhere(nil), snap.OutlookAnywhere...)
+	oa[0].ExternalHostname, oa[0].ExternalClientsRequireSsl = sp("outlook-ext.contoso.test"), true
+	v, o, _, err := ExternalURLRestores(snap, cur, oa)
+	if err != nil || len(v) != 6 || len(o) != 1 {
+		t.Fatalf("%d %d %v", len(v), len(o), err)
+	}
+	if v[5].ExternalUrl != nil {
+		t.Fatalf("OAB restored to %q, want $null", *v[5].ExternalUrl)
+	}
+	if *v[0].ExternalUrl != "https://outlook.contoso.test/owa" || *o[0].ExternalHostname != "outlook.contoso.test" || o[0].ExternalClientsRequireSsl || o[0].ExternalClientAuthenticationMethod != "Negotiate" {
+		t.Fatalf("restores: %+v %+v", v[0], o[0])
+	}
+	// Restored: nothing more; an OA whose ExternalHostname was $null gets $null.
+	snap.OutlookAnywhere[0].ExternalHostname = nil
+	if v, o, _, err = ExternalURLRestores(snap, snap.VDirs, oa); err != nil || len(v) != 0 || len(o) != 1 || o[0].ExternalHostname != nil {
+		t.Fatalf("%+v %+v %v", v, o, err)
+	}
+	// Casing is restored exactly.
+	cur = append([]exchange.VirtualDirectory(nil), snap.VDirs...)
+	cur[0].ExternalUrl = sp("https://OUTLOOK.contoso.test/owa")
+	if v, _, _, _ = ExternalURLRestores(snap, cur, snap.OutlookAnywhere); len(v) != 1 || *v[0].ExternalUrl != "https://outlook.contoso.test/owa" {
+		t.Fatalf("%+v", v)
+	}
+}
+
+func TestUntouchedDifferences(t *testing.T) {
+	snap := euFixture()
+	if d, msg := UntouchedDifferences(snap, snap.VDirs, snap.OutlookAnywhere, snap.SCP); len(d) != 0 || !strings.Contains(msg, "EX01 SCP https://autodiscover.contoso.test/Autodiscover/Autodiscover.xml") {
+		t.Fatalf("%v %s", d, msg)
+	}
+	vd := append([]exchange.VirtualDirectory(nil), snap.VDirs...)
+	vd[0].ExternalUrl = sp("https://elsewhere/owa") // allowed: the step's own change
+	vd[1].InternalUrl = sp("https://outlook-ext.contoso.test/ecp")
+	vd[6].ExternalUrl = sp("https://outlook-ext.contoso.test/autodiscover")
+	scp := []exchange.ClientAccessService{{Name: "EX01", AutoDiscoverServiceInternalUri: sp("https://outlook-ext.contoso.test/Autodiscover/Autodiscover.xml")}}
+	oa := append([]exchange.OutlookAnywhere(nil), snap.OutlookAnywhere...)
+	oa[0].InternalHostname = nil
+	d, _ := UntouchedDifferences(snap, vd, oa, scp)
+	want := []string{
+		`EX01 AutoDiscoverServiceInternalUri https://outlook-ext.contoso.test/Autodiscover/Autodiscover.xml (was https://autodiscover.contoso.test/Autodiscover/Autodiscover.xml)`,
+		`EX01\Autodiscover (Default Web Site) ExternalUrl https://outlook-ext.contoso.test/autodiscover (was $null)`,
+		`EX01\Rpc (Default Web Site) InternalHostname $null (was outlook.contoso.test)`,
+		`EX01\ecp (Default Web Site) InternalUrl https://outlook-ext.contoso.test/ecp (was https://outlook.contoso.test/ecp)`,
+	}
+	if strings.Join(d, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("differences:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// euRunner is a fake Exchange for one server: it answers the reads from
+// vdirs/oa and the writes with results, failing the items in fail.
+type euRunner struct {
+	mu      sync.Mutex
+	vdirs   []exchange.VirtualDirectory
+	oa      []exchange.OutlookAnywhere
+	fail    map[string]string // GUID → Exchange's message
+	scripts []string
+}
+
+func (r *euRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scripts = append(r.scripts, script)
+	var out any
+	switch {
+	case strings.Contains(script, "Get-ExchangeServer"):
+		out = []map[string]string{{"Name": "EX01", "Fqdn": "ex01.contoso.test", "Guid": "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21", "AdminDisplayVersion": "Version 15.2", "ServerRole": "Mailbox"}}
+	case strings.Contains(script, "Get-OwaVirtualDirectory"):
+		out = r.vdirs
+	case strings.Contains(script, "Get-OutlookAnywhere"):
+		out = r.oa
+	case strings.Contains(script, "Set-"):
+		var res []exchange.ItemResult
+		for _, line := range strings.Split(script, "\n") {
+			if i := strings.Index(line, "-Identity '"); i >= 0 && strings.Contains(line, "Set-") {
+				g := line[i+len("-Identity '"):]
+				g = g[:strings.Index(g, "'")]
+				msg, bad := r.fail[g]
+				res = append(res, exchange.ItemResult{ID: g, OK: !bad, Error: msg})
+			}
+		}
+		out = res
+	default:
+		return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
+	}
+	b, err := json.Marshal(out)
+	return winrm.Result{Stdout: string(b)}, err
+}
+
+func (r *euRunner) count(word string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, s := range r.scripts {
+		if strings.Contains(s, word) {
+			n++
+		}
+	}
+	return n
+}
+
+// euEnv is an Env whose outputs are keyed like the engine's: step/key.
+type euEnv struct {
+	pdnsEnv
+	id string
+}
+
+func (e *euEnv) SetOutput(key string, v any) error { return e.pdnsEnv.SetOutput(e.id+"/"+key, v) }
+
+func euConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Namespace.External = "outlook-ext.contoso.test"
+	return cfg
+}
+
+// An item failure fails the apply naming the vdir and Exchange's words,
+// and applied_at is not recorded; an apply with everything in place
+// writes nothing and records applied_at once.
+func TestExternalURLsApplyFake(t *testing.T) {
+	snap := euFixture()
+	snap.OutlookAnywhere[0].ExternalHostname, snap.OutlookAnywhere[0].ExternalClientsRequireSsl = sp("outlook-ext.contoso.test"), true
+	raw, _ := json.Marshal(snap)
+	cur := append([]exchange.VirtualDirectory(nil), snap.VDirs...)
+	for i := range cur[2:6] {
+		u := DesiredExternalURL(cur[i+2].Kind, snap.External, cur[i+2].ExternalUrl, cur[i+2].InternalUrl)
+		cur[i+2].ExternalUrl = &u
+	}
+	r := &euRunner{vdirs: cur, oa: snap.OutlookAnywhere, fail: map[string]string{snap.VDirs[0].Guid: "The virtual directory is locked by IIS."}}
+	st, err := newExternalURLs("external-urls", nil, &Deps{Config: euConfig(), Runner: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &euEnv{pdnsEnv: pdnsEnv{now: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}, id: "external-urls"}
+	_, err = st.Apply(context.Background(), env, raw)
+	if err == nil || !strings.Contains(err.Error(), `EX01\owa (Default Web Site): The virtual directory is locked by IIS.`) || strings.Contains(err.Error(), "ecp (Default") {
+		t.Fatalf("apply: %v", err)
+	}
+	if _, ok := env.outputs["external-urls/applied_at"]; ok {
+		t.Fatal("applied_at recorded although the write failed")
+	}
+	// OWA and ECP went in the same script; OA was already right: not written.
+	if n := r.count("Set-OwaVirtualDirectory"); n != 1 || r.count("Set-EcpVirtualDirectory") != 1 || r.count("Set-OutlookAnywhere") != 0 {
+		t.Fatalf("scripts: owa %d ecp %d oa %d", n, r.count("Set-EcpVirtualDirectory"), r.count("Set-OutlookAnywhere"))
+	}
+	last := r.scripts[len(r.scripts)-1]
+	if !strings.Contains(last, "Set-OwaVirtualDirectory") || !strings.Contains(last, "Set-EcpVirtualDirectory") {
+		t.Fatalf("OWA and ECP not in one script:\n%s", last)
+	}
+
+	// Everything in place: reads only, applied_at recorded, and kept by a
+	// later apply.
+	for i := range cur[:2] {
+		u := DesiredExternalURL(cur[i].Kind, snap.External, cur[i].ExternalUrl, cur[i].InternalUrl)
+		cur[i].ExternalUrl = &u
+	}
+	r2 := &euRunner{vdirs: cur, oa: snap.OutlookAnywhere}
+	st2, _ := newExternalURLs("external-urls", nil, &Deps{Config: euConfig(), Runner: r2})
+	for i := 0; i < 2; i++ {
+		if _, err := st2.Apply(context.Background(), env, raw); err != nil {
+			t.Fatal(err)
+		}
+		env.now = env.now.Add(time.Hour)
+	}
+	if len(r2.scripts) != 4 || r2.count("Set-") != 0 {
+		t.Fatalf("%d scripts, %d writes; want 4 reads", len(r2.scripts), r2.count("Set-"))
+	}
+	var at time.Time
+	if ok, err := env.Output("external-urls", "applied_at", &at); !ok || err != nil || !at.Equal(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("applied_at %v %v %v, want the first apply's time", at, ok, err)
+	}
+}
+
+func TestExternalURLsFactory(t *testing.T) {
+	if _, err := newExternalURLs("external-urls", map[string]any{"x": 1}, &Deps{Config: euConfig()}); err == nil {
+		t.Fatal("accepted a parameter")
+	}
+	if _, err := newExternalURLs("external-urls", nil, nil); err == nil {
+		t.Fatal("accepted no config")
+	}
+	cfg := euConfig()
+	cfg.Namespace.External = " "
+	if _, err := newExternalURLs("external-urls", nil, &Deps{Config: cfg}); err == nil || !strings.Contains(err.Error(), "namespace.external") {
+		t.Fatalf("empty external: %v", err)
+	}
+	if _, ok := Lookup("external-urls"); !ok {
+		t.Fatal("external-urls is not registered")
+	}
+}
+
+// labURLs reads the lab's URL settings: vdir identity → "internal|external",
+// OA server → external hostname, SCP server → URI.
+type labURLs struct {
+	vdirs map[string][2]*string
+	oa    map[string]*org.OutlookAnywhere
+	scp   map[string]*string
+}
+
+func readLabURLs(t *testing.T, cl *certLab) labURLs {
+	t.Helper()
+	out := labURLs{vdirs: map[string][2]*string{}, oa: map[string]*org.OutlookAnywhere{}, scp: map[string]*string{}}
+	cl.lab.Store().Read(func(o *org.Org) {
+		for _, v := range o.VirtualDirectories {
+			out.vdirs[v.Server+"/"+v.Kind] = [2]*string{v.InternalUrl, v.ExternalUrl}
+		}
+		for _, a := range o.OutlookAnywhere {
+			c := *a
+			out.oa[a.Server] = &c
+		}
+		for _, c := range o.ClientAccess {
+			out.scp[c.Server] = c.AutoDiscoverServiceInternalUri
+		}
+	})
+	return out
+}
+
+// The whole step against the lab, after the certificate is bound: every
+// external URL and Outlook Anywhere use the external name, InternalUrls,
+// Autodiscover, PowerShell and the SCP are untouched, the $null OAB URL
+// gets the new name and is $null again after rollback, and rolling back
+// everything restores org.initial.json byte for byte. Launches are counted.
+func TestExternalURLsLab(t *testing.T) {
+	cl := startCertLab(t)
+	ext := cl.cfg.Namespace.External
+	before := readLabURLs(t, cl)
+	nullOAB := 0
+	for k, v := range before.vdirs {
+		if strings.HasSuffix(k, "/"+org.KindOab) && v[1] == nil {
+			nullOAB++
+		}
+	}
+	if nullOAB == 0 {
+		t.Fatal("the lab has no OAB vdir with a $null ExternalUrl to test with")
+	}
+	eng, deps, sink := cl.open(t, "certificate", "bind-certificate", "external-urls")
+	ctx := context.Background()
+	if err := eng.Run(ctx, engine.RunOptions{Yes: true, Unattended: true, Until: "bind-certificate"}); err != nil {
+		t.Fatalf("certificate: %v\n%s", err, sink.logs())
+	}
+	s0 := cl.lab.Stats()
+	if err := eng.Run(ctx, pdnsRun); err != nil {
+		t.Fatalf("external-urls: %v\n%s", err, sink.logs())
+	}
+	s1 := cl.lab.Stats()
+	// capture 3 + consistency pre-check 3 + apply (2 reads, 2 writes) +
+	// post-checks 3; the servers were read by the earlier steps.
+	if n := launches(s1) - launches(s0); n != 13 {
+		t.Errorf("external-urls took %d PowerShell launches, want 13", n)
+	}
+	if n := callCount(s1, "Set-OutlookAnywhere") - callCount(s0, "Set-OutlookAnywhere"); n != 2 {
+		t.Errorf("Set-OutlookAnywhere called %d times, want 2 (one per server)", n)
+	}
+	for _, c := range []string{"Set-AutodiscoverVirtualDirectory", "Set-PowerShellVirtualDirectory", "Set-ClientAccessService"} {
+		if n := callCount(s1, c) - callCount(s0, c); n != 0 {
+			t.Errorf("%s called %d times", c, n)
+		}
+	}
+	after := readLabURLs(t, cl)
+	for k, v := range before.vdirs {
+		now := after.vdirs[k]
+		if strOrNull(now[0]) != strOrNull(v[0]) {
+			t.Errorf("%s InternalUrl %s, was %s", k, strOrNull(now[0]), strOrNull(v[0]))
+		}
+		kind := k[strings.Index(k, "/")+1:]
+		if kind == org.KindAutodiscover || kind == org.KindPowerShell {
+			if strOrNull(now[1]) != strOrNull(v[1]) {
+				t.Errorf("%s ExternalUrl %s, was %s", k, strOrNull(now[1]), strOrNull(v[1]))
+			}
+			continue
+		}
+		u, err := url.Parse(strOrNull(now[1]))
+		if err != nil || u.Host != ext || u.Scheme != "https" {
+			t.Errorf("%s ExternalUrl %s does not use %s", k, strOrNull(now[1]), ext)
+		}
+	}
+	for s, o := range after.oa {
+		was := before.oa[s]
+		if strOrNull(o.ExternalHostname) != ext || !o.ExternalClientsRequireSsl || o.ExternalClientAuthenticationMethod != was.ExternalClientAuthenticationMethod ||
+			strOrNull(o.InternalHostname) != strOrNull(was.InternalHostname) {
+			t.Errorf("%s Outlook Anywhere: %+v (was %+v)", s, o, was)
+		}
+	}
+	for s, u := range after.scp {
+		if strOrNull(u) != strOrNull(before.scp[s]) {
+			t.Errorf("%s SCP %s, was %s", s, strOrNull(u), strOrNull(before.scp[s]))
+		}
+	}
+	var mapiAuth []string
+	cl.lab.Store().Read(func(o *org.Org) { mapiAuth = o.ServerVDirs(org.KindMapi, "EX01")[0].IISAuthenticationMethods })
+	if strings.Join(mapiAuth, ",") != "Ntlm,OAuth,Negotiate" {
+		t.Errorf("MAPI IISAuthenticationMethods %v after the change", mapiAuth)
+	}
+	v := stepChecks(t, eng, "external-urls")
+	for _, name := range []string{"servers-consistent", "tls-external-name"} {
+		if r := findResult(t, v.PreChecks, name); r.Status != engine.CheckPass {
+			t.Errorf("pre-check %s: %+v", name, r)
+		}
+	}
+	if r := findResult(t, v.PostChecks, "external-urls-set"); r.Status != engine.CheckPass || len(r.Evidence) != 14 {
+		t.Errorf("external-urls-set: %+v", r)
+	}
+	if r := findResult(t, v.PostChecks, "internal-urls-untouched"); r.Status != engine.CheckPass || !strings.Contains(r.Message, "SCP https://autodiscover.") {
+		t.Errorf("internal-urls-untouched: %+v", r)
+	}
+	var appliedAt time.Time
+	if err := json.Unmarshal(v.Outputs["applied_at"], &appliedAt); err != nil || appliedAt.IsZero() {
+		t.Errorf("applied_at %s: %v", v.Outputs["applied_at"], err)
+	}
+
+	// Drift: someone sets EX02's owa back; the post-check names it.
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		o.ServerVDirs(org.KindOwa, "EX02")[0].ExternalUrl = sp("https://outlook.contoso.test/owa")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Checks(ctx, []string{"external-urls"})
+	if err != nil || len(res) != 1 || !res[0].Failed() || !strings.Contains(findResult(t, res[0].Results, "external-urls-set").Message, `EX02\owa (Default Web Site) ExternalUrl https://outlook.contoso.test/owa`) {
+		t.Fatalf("drift check: %+v %v", res, err)
+	}
+	// The step's apply again: one write (the drifted owa), two reads.
+	st, _ := newExternalURLs("external-urls", nil, deps)
+	env := &euEnv{pdnsEnv: pdnsEnv{now: time.Now()}, id: "external-urls"}
+	snap, err := st.Capture(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := cl.lab.Stats()
+	if _, err := st.Apply(ctx, env, snap); err != nil {
+		t.Fatal(err)
+	}
+	s3 := cl.lab.Stats()
+	if n := launches(s3) - launches(s2); n != 3 {
+		t.Errorf("repair apply took %d launches, want 3 (two reads, one write)", n)
+	}
+	if n := callCount(s3, "Set-OwaVirtualDirectory") - callCount(s2, "Set-OwaVirtualDirectory"); n != 1 {
+		t.Errorf("repair wrote owa %d times, want 1", n)
+	}
+	if n := int(s3.VdirChanges - s2.VdirChanges); n != 1 {
+		t.Errorf("repair changed %d vdirs, want 1", n)
+	}
+	s4 := cl.lab.Stats()
+	if _, err := st.Apply(ctx, env, snap); err != nil {
+		t.Fatal(err)
+	}
+	if n := launches(cl.lab.Stats()) - launches(s4); n != 2 {
+		t.Errorf("an apply with nothing to do took %d launches, want 2 reads", n)
+	}
+
+	// Rollback of this step alone: the OAB ExternalUrls are $null again.
+	if err := eng.Rollback(ctx, "external-urls", false); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, sink.logs())
+	}
+	var oabNull int
+	cl.lab.Store().Read(func(o *org.Org) {
+		for _, s := range []string{"EX01", "EX02"} {
+			if o.ServerVDirs(org.KindOab, s)[0].ExternalUrl == nil {
+				oabNull++
+			}
+		}
+	})
+	if oabNull != nullOAB {
+		t.Fatalf("%d OAB vdirs with a $null ExternalUrl after rollback, want %d", oabNull, nullOAB)
+	}
+	var canon struct {
+		VirtualDirectories []map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(cl.lab.Org(), &canon); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range canon.VirtualDirectories {
+		if string(v["Kind"]) == `"`+org.KindOab+`"` && string(v["ExternalUrl"]) != "null" {
+			t.Fatalf("OAB ExternalUrl in the canonical org: %s, want null", v["ExternalUrl"])
+		}
+	}
+	if err := eng.RollbackAll(ctx); err != nil {
+		t.Fatalf("rollback --all: %v\n%s", err, sink.logs())
+	}
+	if !bytes.Equal(cl.initial(t), cl.lab.Org()) {
+		t.Fatal("rollback --all did not restore org.initial.json")
+	}
+}
