@@ -1066,3 +1066,39 @@ func TestRollbackRefusalRules(t *testing.T) {
 		})
 	}
 }
+
+func TestSkipWaitingStep(t *testing.T) {
+	f := newFixture(t)
+	f.steps[1].wait = time.Hour
+	e := f.open()
+	ctx := context.Background()
+	asErr[*WaitingError](t, e.Run(ctx, RunOptions{Yes: true}))
+	if err := e.Skip("dns", "verified Autodiscover by hand"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Status(); r.WaitingUntil != nil {
+		t.Errorf("still waiting: %+v", r)
+	}
+	if err := e.Run(ctx, RunOptions{Yes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Status().Complete {
+		t.Error("not complete")
+	}
+	// It had applied: undoing the skip restores its snapshot.
+	if err := e.Rollback(ctx, "block", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Rollback(ctx, "dns", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, r := f.steps[1].counts(); r != 1 {
+		t.Errorf("rollbacks of the skipped step: %d", r)
+	}
+	if got := f.org.get(t, "dns.a"); got != `"192.0.2.25"` {
+		t.Errorf("dns.a = %s", got)
+	}
+	if st := f.statuses(e)["dns"]; st != StatusPending {
+		t.Errorf("status %s", st)
+	}
+}

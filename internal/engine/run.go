@@ -450,8 +450,9 @@ func (e *Engine) backoff(n int) time.Duration {
 	return time.Duration(e.rnd.Int64N(int64(c)))
 }
 
-// Skip marks a pending, failed or rolled-back step skipped with a reason
-// (journaled). Run then passes over it; Rollback makes it pending again.
+// Skip marks a pending, failed, waiting or rolled-back step skipped with
+// a reason (journaled). Run then passes over it; Rollback makes it pending
+// again (restoring its snapshot first if it had begun applying).
 func (e *Engine) Skip(id, reason string) error {
 	if e.opts.ReadOnly {
 		return &UsageError{Msg: "skip needs a writable engine"}
@@ -465,9 +466,9 @@ func (e *Engine) Skip(id, reason string) error {
 	}
 	st := e.status(id)
 	switch st {
-	case StatusPending, StatusFailed, StatusRolledBack:
+	case StatusPending, StatusFailed, StatusRolledBack, StatusWaiting:
 	default:
-		return &RefusedError{Rule: "skip-status", Detail: fmt.Sprintf("step %s is %s; only a pending, failed or rolled-back step can be skipped", id, st)}
+		return &RefusedError{Rule: "skip-status", Detail: fmt.Sprintf("step %s is %s; only a pending, failed, waiting or rolled-back step can be skipped", id, st)}
 	}
 	now := e.clock.Now().UTC()
 	if err := e.update(id, func(s *state.Step) {
@@ -475,6 +476,7 @@ func (e *Engine) Skip(id, reason string) error {
 		s.SkipReason = reason
 		s.Phase = ""
 		s.FinishedAt = &now
+		s.WaitUntil, s.WaitReason, s.WaitOverridden = nil, "", false
 	}); err != nil {
 		return err
 	}
