@@ -107,13 +107,25 @@ func (s *bindCertificate) thumbprint(env engine.Env) (string, error) {
 	if _, err := env.Output(CertificateStepID, "thumbprint", &t); err != nil {
 		return "", err
 	}
-	if t == "" {
-		t = s.deps.Config.Certificate.Thumbprint
+	if t != "" {
+		return strings.ToUpper(t), nil
 	}
-	if t == "" {
-		return "", fmt.Errorf("no certificate to bind: the %s step has recorded no thumbprint yet (run it first) and certificate.thumbprint is empty", CertificateStepID)
+	// Before the certificate step has run (a plan preview), the
+	// certificate it will install is known in pfx and thumbprint modes.
+	cfg := s.deps.Config
+	switch strings.ToLower(cfg.Certificate.Mode) {
+	case CertModePFX:
+		f, _, _, err := readPFX(cfg)
+		if err != nil {
+			return "", err
+		}
+		return f.Thumbprint, nil
+	case CertModeThumbprint:
+		if cfg.Certificate.Thumbprint != "" {
+			return strings.ToUpper(cfg.Certificate.Thumbprint), nil
+		}
 	}
-	return strings.ToUpper(t), nil
+	return "", fmt.Errorf("no certificate to bind yet: the %s step records it (request mode: once `exrunbook certificate complete FILE` has given the CA's answer)", CertificateStepID)
 }
 
 // Capture reads every server's certificates and services and, when POP
@@ -135,17 +147,12 @@ func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.S
 	if snap.Certificates, err = ex.GetCertificates(ctx, snap.Servers); err != nil {
 		return nil, err
 	}
-	var missing []string
+	// A server without the certificate (a plan preview before the
+	// certificate step) is reported by the certificate-present pre-check.
 	for _, srv := range snap.Servers {
-		c, ok := checks.FindCertificate(snap.Certificates, srv, thumb)
-		if !ok {
-			missing = append(missing, srv)
-			continue
+		if c, ok := checks.FindCertificate(snap.Certificates, srv, thumb); ok {
+			snap.Wildcard = snap.Wildcard || IsWildcard(c)
 		}
-		snap.Wildcard = snap.Wildcard || IsWildcard(c)
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("certificate %s is not installed on %s: the %s step must install it first", thumb, strings.Join(missing, ", "), CertificateStepID)
 	}
 	cfg := s.deps.Config
 	snap.Services, snap.X509CertificateName = BindServices(cfg.Certificate.Services, cfg.Certificate.PopImap, snap.Wildcard, cfg.Namespace.External)

@@ -163,6 +163,14 @@ func TestCertificatePFXBindAndRollbackLab(t *testing.T) {
 	if r := findResult(t, plans[0].PreChecks, "pfx-certificate"); r.Status != engine.CheckPass {
 		t.Fatalf("pfx pre-check: %+v", r)
 	}
+	// bind-certificate previews the PFX's certificate, which its
+	// pre-check says is not installed yet.
+	if plans[1].Err != nil || plans[1].Plan.Pending() != 4 || plans[1].Plan.Changes[0].To != want {
+		t.Fatalf("bind plan: %v %+v", plans[1].Err, plans[1].Plan)
+	}
+	if r := findResult(t, plans[1].PreChecks, "certificate-present"); r.Status != engine.CheckFail || !strings.Contains(r.Message, "EX01: certificate "+want+" is not installed") {
+		t.Fatalf("bind pre-check before the import: %+v", r)
+	}
 	// A snapshot taken now is what the engine captures: used below to
 	// call the certificate step's Rollback directly.
 	certStep, _ := newCertificate("certificate", nil, deps)
