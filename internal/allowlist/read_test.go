@@ -1,0 +1,106 @@
+package allowlist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+)
+
+type fakeReader struct {
+	g   exchange.GroupExpansion
+	mbx []exchange.CASMailbox
+	err error
+}
+
+func (f fakeReader) ReadAllowList(context.Context, string, []string) (exchange.GroupExpansion, []exchange.CASMailbox, error) {
+	return f.g, f.mbx, f.err
+}
+
+func TestRead(t *testing.T) {
+	const a, b = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002"
+	mbx := []exchange.CASMailbox{{Guid: a, Alias: "a"}, {Guid: b, Alias: "b", MAPIBlockOutlookRpcHttp: true, MAPIBlockOutlookExternalConnectivity: true}}
+	notFound := fmt.Errorf("%w: %q", exchange.ErrGroupNotFound, "G")
+	cases := []struct {
+		name        string
+		r           fakeReader
+		lim         Limits
+		wantSafety  bool
+		wantErr     bool
+		wantMissing bool
+		wantChanges int
+	}{
+		{name: "member stays open, other stays blocked", r: fakeReader{g: exchange.GroupExpansion{Name: "G", Mailboxes: []exchange.GroupMember{{Guid: a}}}, mbx: mbx}},
+		{name: "missing group refused", r: fakeReader{mbx: mbx, err: notFound}, wantSafety: true, wantMissing: true},
+		{name: "missing group allowed blocks all", r: fakeReader{mbx: mbx, err: notFound}, lim: Limits{AllowEmptyGroup: true}, wantMissing: true, wantChanges: 1},
+		{name: "other errors pass through", r: fakeReader{err: engine.Transient(errors.New("reset"))}, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, got, missing, err := Read(context.Background(), tc.r, "G", []string{"UserMailbox"}, tc.lim)
+			var se *engine.SafetyError
+			if tc.wantSafety != errors.As(err, &se) {
+				t.Fatalf("safety error: %v", err)
+			}
+			if tc.wantSafety && se.Limit != "allow-group" {
+				t.Fatalf("limit %q", se.Limit)
+			}
+			if tc.wantErr && !engine.IsTransient(err) {
+				t.Fatalf("want the reader's error, got %v", err)
+			}
+			if missing != tc.wantMissing {
+				t.Fatalf("groupMissing %v", missing)
+			}
+			if err != nil {
+				return
+			}
+			if len(d.Changes) != tc.wantChanges || len(got) != len(mbx) {
+				t.Fatalf("diff %+v, %d mailboxes", d, len(got))
+			}
+		})
+	}
+}
+
+func TestChangesCodec(t *testing.T) {
+	in := []Change{
+		{Guid: "aaaaaaaa-0000-4000-8000-000000000001", Alias: `o'brien|"$(x)"`, From: Open, To: Blocked},
+		{Guid: "bbbbbbbb-0000-4000-8000-000000000002", From: Flags{RpcHttp: true}, To: Open},
+		{Guid: "cccccccc-0000-4000-8000-000000000003", Alias: "Zoë", From: Flags{External: true}, To: Flags{RpcHttp: true}},
+	}
+	enc := EncodeChanges(in)
+	if enc[0] != `aaaaaaaa-0000-4000-8000-000000000001|03|o'brien|"$(x)"` {
+		t.Fatalf("encoding %q", enc[0])
+	}
+	out, err := DecodeChanges(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip:\n%+v\n%+v", in, out)
+	}
+	for _, bad := range []string{"", "x|03|a", "aaaaaaaa-0000-4000-8000-000000000001|0|a", "aaaaaaaa-0000-4000-8000-000000000001|04|a", "aaaaaaaa-0000-4000-8000-000000000001|03", "aaaaaaaa-0000-4000-8000-00000000000g|03|a"} {
+		if _, err := DecodeChanges([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzDecodeChanges(f *testing.F) {
+	f.Add("aaaaaaaa-0000-4000-8000-000000000001|03|alias")
+	f.Add("AAAAAAAA-0000-4000-8000-000000000001|30|")
+	f.Add("|||")
+	f.Fuzz(func(t *testing.T, s string) {
+		cs, err := DecodeChanges([]string{s})
+		if err != nil {
+			return
+		}
+		again, err := DecodeChanges(EncodeChanges(cs))
+		if err != nil || !reflect.DeepEqual(cs, again) {
+			t.Fatalf("%q: re-encoding does not round-trip: %v %+v %+v", s, err, cs, again)
+		}
+	})
+}

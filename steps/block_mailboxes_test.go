@@ -1,0 +1,465 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/state"
+
+	"github.com/exrunbook/exrunbook/internal/allowlist"
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/lab"
+	"github.com/exrunbook/exrunbook/internal/lab/faults"
+	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/google/uuid"
+)
+
+// bmLab is a lab started in-process with the config it wrote.
+type bmLab struct {
+	lab *lab.Lab
+	cfg *config.Config
+}
+
+// startBlockLab is a lab of n mailboxes whose external URLs already point
+// at the external name (as external-urls leaves them), so that the
+// allowed probe user is offered it.
+func startBlockLab(t *testing.T, n int) *bmLab {
+	t.Helper()
+	for _, v := range []string{config.EnvProbePassword, "EXRUNBOOK_EXCHANGE_PASSWORD"} {
+		if os.Getenv(v) != "" {
+			t.Skipf("%s is set in the environment and would override the lab's secrets", v)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	l, err := lab.Start(ctx, lab.Options{Dir: dir, Mailboxes: n, Allow: 3, Servers: 2, Seed: 11})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); cancel() })
+	cfg, err := config.Load(config.LoadOptions{File: filepath.Join(dir, lab.FileConfig)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &bmLab{lab: l, cfg: cfg}
+	ext := cl.cfg.Namespace.External
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		for _, v := range o.VirtualDirectories {
+			if v.Kind == org.KindMapi {
+				u := "https://" + ext + "/mapi"
+				v.ExternalUrl = &u
+			}
+		}
+		for _, oa := range o.OutlookAnywhere {
+			h := ext
+			oa.ExternalHostname = &h
+			oa.ExternalClientsRequireSsl = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// bmSink keeps the events.
+type bmSink struct {
+	mu     sync.Mutex
+	events []engine.Event
+}
+
+func (s *bmSink) Emit(e engine.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, e)
+}
+
+func (s *bmSink) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, e := range s.events {
+		if e.Kind == engine.EventLog {
+			b.WriteString(e.Message + "\n")
+		}
+	}
+	return b.String()
+}
+
+// bmRun is an engine over the block-mailboxes step and its state dir.
+type bmRun struct {
+	e    *engine.Engine
+	deps *Deps
+	sink *bmSink
+	dir  string
+}
+
+func (c *bmLab) open(t *testing.T) *bmRun {
+	t.Helper()
+	deps := &Deps{Config: c.cfg}
+	s, err := newBlockMailboxes("block-mailboxes", nil, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &bmRun{deps: deps, sink: &bmSink{}, dir: t.TempDir()}
+	r.e, err = engine.Open(context.Background(), engine.Options{StateDir: r.dir, Sink: r.sink,
+		Retry: engine.RetryPolicy{Attempts: 1}, Runbook: engine.Runbook{Name: "block-test",
+			Steps: []engine.StepDef{{ID: "block-mailboxes", Kind: "block-mailboxes", Step: s}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.e.Close() })
+	return r
+}
+
+func (r *bmRun) view(t *testing.T) engine.StepView {
+	t.Helper()
+	v, ok := r.e.StepState("block-mailboxes")
+	if !ok {
+		t.Fatal("no step")
+	}
+	return v
+}
+
+func (r *bmRun) snapshot(t *testing.T) (engine.Snapshot, BlockMailboxesSnapshot) {
+	t.Helper()
+	f, err := state.Load(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.Steps {
+		if s.ID == "block-mailboxes" {
+			var snap BlockMailboxesSnapshot
+			if err := json.Unmarshal(s.Snapshot, &snap); err != nil {
+				t.Fatal(err)
+			}
+			return s.Snapshot, snap
+		}
+	}
+	t.Fatal("no snapshot stored")
+	return nil, BlockMailboxesSnapshot{}
+}
+
+func bmResult(t *testing.T, rs []engine.CheckResult, name string) engine.CheckResult {
+	t.Helper()
+	for _, r := range rs {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no check %s in %+v", name, rs)
+	return engine.CheckResult{}
+}
+
+// bmEnv is an Env outside the engine.
+type bmEnv struct{ logs []string }
+
+func (e *bmEnv) Now() time.Time                           { return time.Now() }
+func (e *bmEnv) Logf(f string, a ...any)                  { e.logs = append(e.logs, fmt.Sprintf(f, a...)) }
+func (e *bmEnv) Progress(int, int, string)                {}
+func (e *bmEnv) SetOutput(string, any) error              { return nil }
+func (e *bmEnv) Output(string, string, any) (bool, error) { return false, nil }
+
+// allowedSet is the lab's view of the allow group, expanded.
+func allowedSet(cl *bmLab, group string) map[uuid.UUID]bool {
+	out := map[uuid.UUID]bool{}
+	cl.lab.Store().Read(func(o *org.Org) {
+		g, err := o.FindGroup(group)
+		if err != nil {
+			return
+		}
+		for _, m := range o.ExpandGroup(g) {
+			out[m.Guid] = true
+		}
+	})
+	return out
+}
+
+// flagsAsDecided checks every user mailbox against the group: members
+// open, everyone else blocked; other recipient types as in before.
+func flagsAsDecided(t *testing.T, cl *bmLab, before map[uuid.UUID][2]bool) {
+	t.Helper()
+	allow := allowedSet(cl, cl.cfg.Mailboxes.AllowGroup)
+	if len(allow) == 0 {
+		t.Fatal("the lab's allow group is empty")
+	}
+	cl.lab.Store().Read(func(o *org.Org) {
+		for _, m := range o.Mailboxes {
+			got := [2]bool{m.MAPIBlockOutlookRpcHttp, m.MAPIBlockOutlookExternalConnectivity}
+			switch {
+			case m.RecipientTypeDetails != org.UserMailbox:
+				if got != before[m.Guid] {
+					t.Errorf("%s (%s) is not a configured type but was changed", m.Alias, m.RecipientTypeDetails)
+				}
+			case allow[m.Guid] && got != [2]bool{}:
+				t.Errorf("allowed %q is blocked: %v", m.Alias, got)
+			case !allow[m.Guid] && got != [2]bool{true, true}:
+				t.Errorf("%q outside the group is not blocked: %v", m.Alias, got)
+			}
+		}
+	})
+}
+
+func mailboxFlags(cl *bmLab) map[uuid.UUID][2]bool {
+	out := map[uuid.UUID][2]bool{}
+	cl.lab.Store().Read(func(o *org.Org) {
+		for _, m := range o.Mailboxes {
+			out[m.Guid] = [2]bool{m.MAPIBlockOutlookRpcHttp, m.MAPIBlockOutlookExternalConnectivity}
+		}
+	})
+	return out
+}
+
+// The whole step through the real engine against the lab: the plan is
+// summed up, every mailbox ends as the group decides (hostile names
+// included), both Autodiscover probes confirm it, the launches stay in
+// budget, a second apply writes nothing, and rollback restores the
+// organisation byte for byte.
+func TestBlockMailboxesLab(t *testing.T) {
+	cl := startBlockLab(t, 120)
+	cl.cfg.Mailboxes.BatchSize = 20
+	before := cl.lab.Org()
+	flagsBefore := mailboxFlags(cl)
+	r := cl.open(t)
+	e, deps, sink := r.e, r.deps, r.sink
+	cl.lab.Counters().Reset()
+	ctx := context.Background()
+	if err := e.Run(ctx, engine.RunOptions{Yes: true}); err != nil {
+		t.Fatalf("run: %v\n%s", err, sink.logs())
+	}
+	st := cl.lab.Stats()
+	flagsAsDecided(t, cl, flagsBefore)
+
+	v := r.view(t)
+	if v.Status != engine.StatusDone {
+		t.Fatalf("status %s: %s", v.Status, v.LastError)
+	}
+	for _, name := range []string{"mailbox-flags", "autodiscover-blocked-user", "autodiscover-allowed-user"} {
+		if r := bmResult(t, v.PostChecks, name); r.Status != engine.CheckPass {
+			t.Errorf("%s: %s %s %v", name, r.Status, r.Message, r.Evidence)
+		}
+	}
+	if r := bmResult(t, v.PreChecks, "allow-group"); r.Status != engine.CheckPass || !strings.Contains(r.Message, "nested group") {
+		t.Errorf("allow-group pre-check: %+v", r)
+	}
+	raw, snap := r.snapshot(t)
+	changed := len(snap.Changes)
+	if changed <= BlockMailboxesPlanRows || int(st.MailboxWrites) != changed {
+		t.Fatalf("%d changes in the snapshot, %d writes", changed, st.MailboxWrites)
+	}
+	// The plan lists the first 50 and sums up the rest.
+	if v.Plan == nil || len(v.Plan.Changes) != BlockMailboxesPlanRows+1 ||
+		!strings.HasPrefix(v.Plan.Changes[BlockMailboxesPlanRows].Target, "…and ") || !strings.Contains(v.Plan.Summary, "to block") {
+		t.Fatalf("plan: %+v", v.Plan)
+	}
+	// Budget: capture 1, apply 1 read + one per batch, verify 1 read,
+	// plus the one Get-ExchangeServer of the run (the probes' servers).
+	batches := (changed + 19) / 20
+	if got, max := int(st.PowerShellLaunches), 1+1+batches+1+1; got > max {
+		t.Errorf("%d PowerShell launches, budget %d (%v)", got, max, st.Cmdlets)
+	}
+	if !strings.Contains(sink.logs(), "mailboxes written") {
+		t.Errorf("no batch summary in the log:\n%s", sink.logs())
+	}
+
+	// Idempotent: a second apply reads once and writes nothing.
+	s, err := newBlockMailboxes("block-mailboxes", nil, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.lab.Counters().Reset()
+	if _, err := s.Apply(ctx, &bmEnv{}, raw); err != nil {
+		t.Fatal(err)
+	}
+	if st := cl.lab.Stats(); st.MailboxWrites != 0 || st.PowerShellLaunches != 1 {
+		t.Fatalf("second apply: %d writes, %d launches", st.MailboxWrites, st.PowerShellLaunches)
+	}
+
+	cl.lab.Counters().Reset()
+	if err := e.Rollback(ctx, "block-mailboxes", false); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if !bytes.Equal(before, cl.lab.Org()) {
+		t.Fatal("rollback did not restore the organisation")
+	}
+	if st := cl.lab.Stats(); int(st.MailboxWrites) != changed {
+		t.Fatalf("rollback wrote %d mailboxes, the step changed %d", st.MailboxWrites, changed)
+	}
+}
+
+// An empty allow group is refused by a safety limit before anything is
+// stored or written, unless --allow-empty-group; a missing one too.
+func TestBlockMailboxesEmptyAndMissingGroupLab(t *testing.T) {
+	cl := startBlockLab(t, 30)
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		g, err := o.FindGroup(cl.cfg.Mailboxes.AllowGroup)
+		if err != nil {
+			return err
+		}
+		g.Members = nil
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The allowed probe user leaves the group too: only the flags are checked.
+	cl.cfg.Autodiscover.Probe = config.Probe{}
+	r := cl.open(t)
+	e, deps := r.e, r.deps
+	cl.lab.Counters().Reset()
+	err := e.Run(ctx, engine.RunOptions{Yes: true})
+	var se *engine.SafetyError
+	if !errors.As(err, &se) || se.Limit != "empty-allow-group" {
+		t.Fatalf("empty group: %v", err)
+	}
+	if st := cl.lab.Stats(); st.MailboxWrites != 0 {
+		t.Fatalf("%d writes after a refusal", st.MailboxWrites)
+	}
+	if v := r.view(t); v.HasSnapshot {
+		t.Fatal("a refused capture was stored")
+	}
+	deps.AllowEmptyGroup = true
+	if err := e.Run(ctx, engine.RunOptions{Yes: true}); err != nil {
+		t.Fatalf("with --allow-empty-group: %v", err)
+	}
+	cl.lab.Store().Read(func(o *org.Org) {
+		for _, m := range o.Mailboxes {
+			if m.RecipientTypeDetails == org.UserMailbox && !(m.MAPIBlockOutlookRpcHttp && m.MAPIBlockOutlookExternalConnectivity) {
+				t.Errorf("%s not blocked with an empty group", m.Alias)
+			}
+		}
+	})
+
+	cl.cfg.Mailboxes.AllowGroup = "No Such Group"
+	e2 := cl.open(t).e
+	err = e2.Run(ctx, engine.RunOptions{Yes: true})
+	if !errors.As(err, &se) || se.Limit != "allow-group" || !strings.Contains(err.Error(), "No Such Group") {
+		t.Fatalf("missing group: %v", err)
+	}
+}
+
+// A transient error of a batch stops the apply; the rerun writes only
+// what is left.
+func TestBlockMailboxesTransientThenResumeLab(t *testing.T) {
+	cl := startBlockLab(t, 40)
+	cl.cfg.Mailboxes.BatchSize = 5
+	ctx := context.Background()
+	r := cl.open(t)
+	cl.lab.Faults().Set(faults.Spec{Seed: 5, Errors: map[string]float64{"set-casmailbox": 0.05}})
+	err := r.e.Run(ctx, engine.RunOptions{Yes: true})
+	if err == nil || !strings.Contains(err.Error(), "stopped after") {
+		t.Fatalf("want the apply stopped by the transient error, got %v", err)
+	}
+	cl.lab.Faults().Set(faults.Spec{})
+	cl.lab.Counters().Reset()
+	if err := r.e.Run(ctx, engine.RunOptions{Yes: true}); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	_, snap := r.snapshot(t)
+	if w := cl.lab.Stats().MailboxWrites; w == 0 || int(w) >= len(snap.Changes) {
+		t.Fatalf("the rerun wrote %d of %d: it should write only what was left", w, len(snap.Changes))
+	}
+	flagsAsDecided(t, cl, mailboxFlags(cl))
+}
+
+// removingRunner removes a mailbox from the lab just before the first
+// Set-CASMailbox script runs: Exchange then refuses that one mailbox.
+type removingRunner struct {
+	exchange.Runner
+	remove func()
+	once   sync.Once
+}
+
+func (r *removingRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
+	if strings.Contains(script, "Set-CASMailbox") {
+		r.once.Do(r.remove)
+	}
+	return r.Runner.RunPowerShell(ctx, script, stdin)
+}
+
+// Exchange refusing a mailbox fails the step naming it with Exchange's
+// words, after writing the others.
+func TestBlockMailboxesItemFailureLab(t *testing.T) {
+	cl := startBlockLab(t, 30)
+	pw, err := cl.cfg.ExchangePassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := cl.cfg.Exchange
+	wc, err := winrm.New(winrm.Config{Endpoint: x.Endpoint, Auth: winrm.Auth(x.Auth), User: x.User, Password: pw, CAFile: x.CAFile, AllowHTTPBasic: x.AllowHTTPBasic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := allowedSet(cl, cl.cfg.Mailboxes.AllowGroup)
+	var gone string
+	rr := &removingRunner{Runner: wc, remove: func() {
+		if err := cl.lab.Store().Update(func(o *org.Org) error {
+			for i, m := range o.Mailboxes {
+				if m.RecipientTypeDetails == org.UserMailbox && !allow[m.Guid] && !m.MAPIBlockOutlookRpcHttp {
+					gone = m.Alias
+					o.Mailboxes = append(o.Mailboxes[:i], o.Mailboxes[i+1:]...)
+					return nil
+				}
+			}
+			return errors.New("no mailbox to remove")
+		}); err != nil {
+			t.Error(err)
+		}
+	}}
+	r := cl.open(t)
+	r.deps.Runner = rr
+	err = r.e.Run(context.Background(), engine.RunOptions{Yes: true})
+	var sf *engine.StepFailedError
+	if !errors.As(err, &sf) || !strings.Contains(err.Error(), "Exchange refused 1 of") || !strings.Contains(err.Error(), gone) {
+		t.Fatalf("want a failure naming %q, got %v", gone, err)
+	}
+	if !strings.Contains(r.sink.logs(), "error: "+gone) {
+		t.Fatalf("the refusal is not logged:\n%s", r.sink.logs())
+	}
+	flagsAsDecided(t, cl, mailboxFlags(cl)) // every other mailbox was written
+}
+
+func TestBlockMailboxesFactory(t *testing.T) {
+	cl := startBlockLab(t, 8)
+	if _, err := newBlockMailboxes("b", map[string]any{"x": 1}, &Deps{Config: cl.cfg}); err == nil {
+		t.Fatal("parameters accepted")
+	}
+	cfg := *cl.cfg
+	cfg.Mailboxes.AllowGroup = " "
+	if _, err := newBlockMailboxes("b", nil, &Deps{Config: &cfg}); err == nil || !strings.Contains(err.Error(), "mailboxes.allow_group") {
+		t.Fatalf("no group: %v", err)
+	}
+}
+
+func TestBlockMailboxesPlanSmall(t *testing.T) {
+	cl := startBlockLab(t, 8)
+	s := &blockMailboxes{id: "b", deps: &Deps{Config: cl.cfg}, cfg: cl.cfg.Mailboxes}
+	ch := []allowlist.Change{{Guid: "aaaaaaaa-0000-4000-8000-000000000001", Alias: "x", From: allowlist.Open, To: allowlist.Blocked}}
+	raw, _ := json.Marshal(BlockMailboxesSnapshot{Group: "G", Mailboxes: 3, Allowed: 1, NestedGroups: 2, RecipientTypes: []string{"UserMailbox"},
+		Changes: allowlist.EncodeChanges(ch), Missing: nil})
+	p, err := s.Plan(context.Background(), &bmEnv{}, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 1 || p.Changes[0].From != "$false / $false" || p.Changes[0].To != "$true / $true" || !strings.Contains(p.Summary, "1 to block, 0 to unblock") {
+		t.Fatalf("plan %+v", p)
+	}
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 123456: "123,456"} {
+		if got := bmThousands(n); got != want {
+			t.Errorf("bmThousands(%d) = %q", n, got)
+		}
+	}
+}
