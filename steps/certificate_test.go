@@ -3,7 +3,13 @@ package steps
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -485,3 +491,71 @@ func TestConsistencyCheckLab(t *testing.T) {
 }
 
 func launches(s labstats.Stats) int { return int(s.PowerShellLaunches) }
+
+// The CA's answer is read as PEM (leaf first), base64 or DER, and must
+// certify the request's key.
+func TestParseCertificateAnswerAndMatch(t *testing.T) {
+	authority, err := ca.New("answer CA", time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "outlook-ext.contoso.test"},
+		DNSNames: []string{"outlook-ext.contoso.test"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrPEM := pem.EncodeToMemory(&pem.Block{Type: "NEW CERTIFICATE REQUEST", Bytes: der})
+	csr, err := ca.ParseCSR(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := authority.SignCSR(csr, time.Now(), 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := authority.Issue("other.contoso.test", []string{"other.contoso.test"}, time.Now(), time.Now().AddDate(1, 0, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemChain := append(ca.CertificatePEM(leaf), authority.CertPEM()...)
+	cases := []struct {
+		name  string
+		data  []byte
+		thumb string
+		err   string
+	}{
+		{"PEM with chain", pemChain, ca.Thumbprint(leaf), ""},
+		{"PEM after a key block", append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}), pemChain...), ca.Thumbprint(leaf), ""},
+		{"base64 DER with line breaks", []byte(strings.ReplaceAll(base64.StdEncoding.EncodeToString(leaf.Raw), "A", "A\r\n")), ca.Thumbprint(leaf), ""},
+		{"DER", leaf.Raw, ca.Thumbprint(leaf), ""},
+		{"PEM without a certificate", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}), "", "no CERTIFICATE block"},
+		{"text", []byte("hello"), "", "not a certificate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ParseCertificateAnswer(c.data)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("got %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || checks.Thumbprint(got) != c.thumb {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	if err := CheckAnswerMatchesCSR(leaf, csrPEM); err != nil {
+		t.Fatalf("the answer: %v", err)
+	}
+	if err := CheckAnswerMatchesCSR(other.Cert, csrPEM); err == nil || !strings.Contains(err.Error(), "its key differs") {
+		t.Fatalf("another certificate: %v", err)
+	}
+	if err := CheckAnswerMatchesCSR(leaf, []byte("junk")); err == nil {
+		t.Fatal("a junk request matched")
+	}
+}
