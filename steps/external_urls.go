@@ -143,7 +143,7 @@ func (s ExternalURLsSnapshot) urlVDirs() []exchange.VirtualDirectory {
 }
 
 // Capture reads every server's virtual directories, Outlook Anywhere and
-// SCP: three launches, whatever the number of servers.
+// SCP in one launch, whatever the number of servers.
 func (s *externalURLs) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
 	servers, err := s.deps.Servers(ctx)
 	if err != nil {
@@ -154,15 +154,11 @@ func (s *externalURLs) Capture(ctx context.Context, env engine.Env) (engine.Snap
 		return nil, err
 	}
 	snap := ExternalURLsSnapshot{Servers: ServerNames(servers), External: ExternalHost(s.deps.Config.Namespace.External)}
-	if snap.VDirs, err = ex.GetVirtualDirectories(ctx, snap.Servers); err != nil {
+	st, err := ex.GetURLState(ctx, snap.Servers)
+	if err != nil {
 		return nil, err
 	}
-	if snap.OutlookAnywhere, err = ex.GetOutlookAnywhere(ctx, snap.Servers); err != nil {
-		return nil, err
-	}
-	if snap.SCP, err = ex.GetClientAccessServices(ctx, snap.Servers); err != nil {
-		return nil, err
-	}
+	snap.VDirs, snap.OutlookAnywhere, snap.SCP = st.VDirs, st.OutlookAnywhere, st.SCP
 	if err := snap.complete(); err != nil {
 		return nil, err
 	}
@@ -281,7 +277,7 @@ func (s *externalURLs) tlsCheck(snap ExternalURLsSnapshot) engine.Check {
 	return &checks.TLSCheck{CheckName: name, Targets: targets, Names: []string{snap.External}, RootCAs: roots}
 }
 
-// Apply reads the current values and writes only what differs: one script
+// Apply reads the current values (one launch) and writes only what differs: one script
 // for every virtual directory (OWA and ECP together, MAPI with its
 // IISAuthenticationMethods) and one for Outlook Anywhere. Then it records
 // applied_at, once.
@@ -294,15 +290,11 @@ func (s *externalURLs) Apply(ctx context.Context, env engine.Env, raw engine.Sna
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	cur, err := ex.GetVirtualDirectories(ctx, snap.Servers)
+	cur, err := ex.GetURLState(ctx, snap.Servers)
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	curOA, err := ex.GetOutlookAnywhere(ctx, snap.Servers)
-	if err != nil {
-		return engine.Outcome{}, err
-	}
-	vchanges, ochanges, names, err := ExternalURLChanges(snap, cur, curOA)
+	vchanges, ochanges, names, err := ExternalURLChanges(snap, cur.VDirs, cur.OutlookAnywhere)
 	if err != nil {
 		return engine.Outcome{}, err
 	}
@@ -410,7 +402,7 @@ func itemFailures(what string, names map[string]string) func([]exchange.ItemResu
 
 // PostChecks: every external URL and Outlook Anywhere use the external
 // name, and nothing the step must not touch has changed. Both checks
-// share one read (three launches).
+// share one read (one launch).
 func (s *externalURLs) PostChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	snap, err := euDecode(raw)
 	if err != nil {
@@ -440,13 +432,9 @@ type euRead struct {
 
 func (r *euRead) get(ctx context.Context) error {
 	r.once.Do(func() {
-		if r.vdirs, r.err = r.client.GetVirtualDirectories(ctx, r.servers); r.err != nil {
-			return
-		}
-		if r.oa, r.err = r.client.GetOutlookAnywhere(ctx, r.servers); r.err != nil {
-			return
-		}
-		r.scp, r.err = r.client.GetClientAccessServices(ctx, r.servers)
+		var st exchange.URLState
+		st, r.err = r.client.GetURLState(ctx, r.servers)
+		r.vdirs, r.oa, r.scp = st.VDirs, st.OutlookAnywhere, st.SCP
 	})
 	return r.err
 }
@@ -611,15 +599,11 @@ func (s *externalURLs) Rollback(ctx context.Context, env engine.Env, raw engine.
 	if err != nil {
 		return err
 	}
-	cur, err := ex.GetVirtualDirectories(ctx, snap.Servers)
+	cur, err := ex.GetURLState(ctx, snap.Servers)
 	if err != nil {
 		return err
 	}
-	curOA, err := ex.GetOutlookAnywhere(ctx, snap.Servers)
-	if err != nil {
-		return err
-	}
-	vch, och, names, err := ExternalURLRestores(snap, cur, curOA)
+	vch, och, names, err := ExternalURLRestores(snap, cur.VDirs, cur.OutlookAnywhere)
 	if err != nil {
 		return err
 	}

@@ -260,10 +260,8 @@ func (r *euRunner) RunPowerShell(ctx context.Context, script, stdin string) (win
 	switch {
 	case strings.Contains(script, "Get-ExchangeServer"):
 		out = []map[string]string{{"Name": "EX01", "Fqdn": "ex01.contoso.test", "Guid": "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21", "AdminDisplayVersion": "Version 15.2", "ServerRole": "Mailbox"}}
-	case strings.Contains(script, "Get-OwaVirtualDirectory"):
-		out = r.vdirs
-	case strings.Contains(script, "Get-OutlookAnywhere"):
-		out = r.oa
+	case strings.Contains(script, "$state = "):
+		out = map[string]any{"VDirs": r.vdirs, "OutlookAnywhere": r.oa, "SCP": []exchange.ClientAccessService{}}
 	case strings.Contains(script, "Set-"):
 		var res []exchange.ItemResult
 		for _, line := range strings.Split(script, "\n") {
@@ -356,8 +354,8 @@ func TestExternalURLsApplyFake(t *testing.T) {
 		}
 		env.now = env.now.Add(time.Hour)
 	}
-	if len(r2.scripts) != 4 || r2.count("Set-") != 0 {
-		t.Fatalf("%d scripts, %d writes; want 4 reads", len(r2.scripts), r2.count("Set-"))
+	if len(r2.scripts) != 2 || r2.count("Set-") != 0 {
+		t.Fatalf("%d scripts, %d writes; want 2 reads", len(r2.scripts), r2.count("Set-"))
 	}
 	var at time.Time
 	if ok, err := env.Output("external-urls", "applied_at", &at); !ok || err != nil || !at.Equal(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)) {
@@ -436,10 +434,11 @@ func TestExternalURLsLab(t *testing.T) {
 		t.Fatalf("external-urls: %v\n%s", err, sink.logs())
 	}
 	s1 := cl.lab.Stats()
-	// capture 3 + consistency pre-check 3 + apply (2 reads, 2 writes) +
-	// post-checks 3; the servers were read by the earlier steps.
-	if n := launches(s1) - launches(s0); n != 13 {
-		t.Errorf("external-urls took %d PowerShell launches, want 13", n)
+	// capture 1 + the consistency pre-check 3 + apply (1 read, the vdir
+	// script, the Outlook Anywhere script) + post-checks 1; the servers
+	// were read by the earlier steps.
+	if n := launches(s1) - launches(s0); n != 8 {
+		t.Errorf("external-urls took %d PowerShell launches, want 8", n)
 	}
 	if n := callCount(s1, "Set-OutlookAnywhere") - callCount(s0, "Set-OutlookAnywhere"); n != 2 {
 		t.Errorf("Set-OutlookAnywhere called %d times, want 2 (one per server)", n)
@@ -515,17 +514,21 @@ func TestExternalURLsLab(t *testing.T) {
 	// The step's apply again: one write (the drifted owa), two reads.
 	st, _ := newExternalURLs("external-urls", nil, deps)
 	env := &euEnv{pdnsEnv: pdnsEnv{now: time.Now()}, id: "external-urls"}
+	sc := cl.lab.Stats()
 	snap, err := st.Capture(ctx, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s2 := cl.lab.Stats()
+	if n := launches(s2) - launches(sc); n != 1 {
+		t.Errorf("capture took %d launches, want 1", n)
+	}
 	if _, err := st.Apply(ctx, env, snap); err != nil {
 		t.Fatal(err)
 	}
 	s3 := cl.lab.Stats()
-	if n := launches(s3) - launches(s2); n != 3 {
-		t.Errorf("repair apply took %d launches, want 3 (two reads, one write)", n)
+	if n := launches(s3) - launches(s2); n != 2 {
+		t.Errorf("repair apply took %d launches, want 2 (one read, one write)", n)
 	}
 	if n := callCount(s3, "Set-OwaVirtualDirectory") - callCount(s2, "Set-OwaVirtualDirectory"); n != 1 {
 		t.Errorf("repair wrote owa %d times, want 1", n)
@@ -537,8 +540,17 @@ func TestExternalURLsLab(t *testing.T) {
 	if _, err := st.Apply(ctx, env, snap); err != nil {
 		t.Fatal(err)
 	}
-	if n := launches(cl.lab.Stats()) - launches(s4); n != 2 {
-		t.Errorf("an apply with nothing to do took %d launches, want 2 reads", n)
+	if n := launches(cl.lab.Stats()) - launches(s4); n != 1 {
+		t.Errorf("an apply with nothing to do took %d launches, want 1 read", n)
+	}
+	s5 := cl.lab.Stats()
+	for _, r := range (&externalURLs{id: "external-urls", deps: deps}).PostChecks(env, snap) {
+		if res := r.Run(ctx, env); res.Status != engine.CheckPass {
+			t.Errorf("%s after the repair: %+v", r.Name(), res)
+		}
+	}
+	if n := launches(cl.lab.Stats()) - launches(s5); n != 1 {
+		t.Errorf("the post-checks took %d launches, want 1 shared read", n)
 	}
 
 	// Rollback of this step alone: the OAB ExternalUrls are $null again.

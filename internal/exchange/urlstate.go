@@ -1,0 +1,105 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+// URLState is everything the external-urls step reads, in one launch:
+// the virtual directories (GetVirtualDirectories), Outlook Anywhere
+// (GetOutlookAnywhere) and the SCP (GetClientAccessServices) of the same
+// servers.
+type URLState struct {
+	VDirs           []VirtualDirectory
+	OutlookAnywhere []OutlookAnywhere
+	SCP             []ClientAccessService
+}
+
+// bodyOf strips a read script's header and its final ConvertTo-Json,
+// leaving the statements that fill $r.
+func bodyOf(script string) string {
+	s := strings.TrimPrefix(script, scriptHeader)
+	if i := strings.LastIndex(s, "ConvertTo-Json -InputObject"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// urlStateScript is the three read scripts verbatim, one after the other,
+// each result kept in its own variable, ending in one ConvertTo-Json.
+func urlStateScript(servers []string) string {
+	var b strings.Builder
+	b.WriteString(scriptHeader)
+	b.WriteString(bodyOf(vdirsScript(servers)))
+	b.WriteString("$vd = @($r)\n")
+	b.WriteString(bodyOf(outlookAnywhereScript(servers)))
+	b.WriteString("$oa = @($r)\n")
+	b.WriteString(bodyOf(clientAccessScript(servers)))
+	b.WriteString("$scp = @($r)\n")
+	b.WriteString("$state = [pscustomobject]@{ VDirs = $vd; OutlookAnywhere = $oa; SCP = $scp }\n")
+	b.WriteString(jsonOut("$state", 5))
+	return b.String()
+}
+
+// GetURLState reads the virtual directories, Outlook Anywhere and the SCP
+// of every server in one script, with the same checks as the three
+// separate operations.
+func (c *Client) GetURLState(ctx context.Context, servers []string) (URLState, error) {
+	const op = "GetURLState"
+	var st URLState
+	if len(servers) == 0 {
+		return st, &OpError{Op: op, Err: errors.New("no server given")}
+	}
+	out, err := c.run(ctx, op, urlStateScript(servers), "")
+	if err != nil {
+		return st, err
+	}
+	var parts map[string]json.RawMessage
+	raw := strings.TrimSpace(out)
+	if raw == "" || raw[0] != '{' {
+		return st, badOutput(op, "expected a JSON object: %s", snippet(raw))
+	}
+	if err := json.Unmarshal([]byte(raw), &parts); err != nil {
+		return st, badOutput(op, "not a JSON object (%v): %s", err, snippet(raw))
+	}
+	list := func(name string) (string, error) {
+		p, ok := parts[name]
+		if !ok {
+			return "", badOutput(op, "property %s is missing", name)
+		}
+		if s := strings.TrimSpace(string(p)); s != "null" {
+			return s, nil
+		}
+		return "[]", nil // an empty pipeline
+	}
+	s, err := list("VDirs")
+	if err != nil {
+		return st, err
+	}
+	if st.VDirs, err = decodeList[VirtualDirectory](op, s, append(req("Kind", "Server", "Identity", "Guid", "IISAuthenticationMethods"), opt("InternalUrl", "ExternalUrl")...)); err != nil {
+		return st, err
+	}
+	for i, v := range st.VDirs {
+		if _, ok := vdirNoun[v.Kind]; !ok {
+			return st, badOutput(op, "virtual directory %d has unknown kind %q", i, v.Kind)
+		}
+		if v.Kind == KindMAPI && len(v.IISAuthenticationMethods) == 0 {
+			return st, badOutput(op, "%s has no IISAuthenticationMethods", v.Identity)
+		}
+	}
+	if s, err = list("OutlookAnywhere"); err != nil {
+		return st, err
+	}
+	if st.OutlookAnywhere, err = decodeList[OutlookAnywhere](op, s, append(req("Server", "Identity", "Guid", "ExternalClientsRequireSsl", "ExternalClientAuthenticationMethod"), opt("ExternalHostname", "InternalHostname")...)); err != nil {
+		return st, err
+	}
+	if s, err = list("SCP"); err != nil {
+		return st, err
+	}
+	if st.SCP, err = decodeList[ClientAccessService](op, s, append(req("Name"), opt("AutoDiscoverServiceInternalUri")...)); err != nil {
+		return st, err
+	}
+	return st, nil
+}
