@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -149,10 +148,8 @@ func ReadLock(dir string) (*LockInfo, error) {
 // IsStale reports whether a lock is stale at now: its pid is dead on this
 // host, or it has not been refreshed for StaleAfter. It says why.
 func IsStale(info LockInfo, now time.Time) (bool, string) {
-	if info.Host == Hostname() && info.PID > 0 {
-		if err := syscall.Kill(info.PID, 0); errors.Is(err, syscall.ESRCH) {
-			return true, fmt.Sprintf("process %d is not running on %s", info.PID, info.Host)
-		}
+	if info.Host == Hostname() && info.PID > 0 && processGone(info.PID) {
+		return true, fmt.Sprintf("process %d is not running on %s", info.PID, info.Host)
 	}
 	if age := now.Sub(info.RefreshedAt); age > StaleAfter {
 		return true, fmt.Sprintf("it was last refreshed %s ago (at %s)", age.Round(time.Second),
