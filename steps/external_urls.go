@@ -376,10 +376,13 @@ func ExternalURLChanges(snap ExternalURLsSnapshot, cur []exchange.VirtualDirecto
 }
 
 // itemFailures turns a batched write's per-item results into one error
-// naming every failed object and Exchange's words.
+// naming every failed object and Exchange's words. When the operation
+// itself failed too (e.g. Exchange throttled an item, which the exchange
+// package marks transient), that error is wrapped, so the engine still
+// sees it as transient.
 func itemFailures(what string, names map[string]string) func([]exchange.ItemResult, error) error {
 	return func(res []exchange.ItemResult, err error) error {
-		if err != nil {
+		if err != nil && len(res) == 0 {
 			return err
 		}
 		var failed []string
@@ -393,10 +396,13 @@ func itemFailures(what string, names map[string]string) func([]exchange.ItemResu
 			}
 			failed = append(failed, n+": "+r.Error)
 		}
-		if len(failed) > 0 {
+		switch {
+		case len(failed) > 0 && err != nil:
+			return fmt.Errorf("%s failed for %s: %w", what, strings.Join(failed, "; "), err)
+		case len(failed) > 0:
 			return fmt.Errorf("%s failed for %s", what, strings.Join(failed, "; "))
 		}
-		return nil
+		return err
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/winrm"
 )
@@ -584,5 +585,84 @@ func TestExternalURLsLab(t *testing.T) {
 	}
 	if !bytes.Equal(cl.initial(t), cl.lab.Org()) {
 		t.Fatal("rollback --all did not restore org.initial.json")
+	}
+}
+
+// A write that fails half-way (Set-OutlookAnywhere refused by Exchange
+// after the vdirs were changed) fails the step naming the object and
+// Exchange's words; the next run finishes only what is left, and rolling
+// back still restores the organisation as it was before the first run
+// (the snapshot was not captured again from the half-changed state).
+func TestExternalURLsPartialFailureLab(t *testing.T) {
+	cl := startCertLab(t)
+	eng, _, sink := cl.open(t, "certificate", "bind-certificate", "external-urls")
+	ctx := context.Background()
+	if err := eng.Run(ctx, engine.RunOptions{Yes: true, Unattended: true, Until: "bind-certificate"}); err != nil {
+		t.Fatalf("certificate: %v\n%s", err, sink.logs())
+	}
+	before := readLabURLs(t, cl)
+	spec, err := faults.Parse("error:Set-OutlookAnywhere=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.lab.Faults().Set(spec)
+	err = eng.Run(ctx, pdnsRun)
+	if err == nil || !strings.Contains(err.Error(), `Set-OutlookAnywhere failed for EX01\Rpc (Default Web Site): The operation couldn't be performed because of a transient server error.`) {
+		t.Fatalf("run with Set-OutlookAnywhere failing: %v", err)
+	}
+	half := readLabURLs(t, cl)
+	if strOrNull(half.oa["EX01"].ExternalHostname) != strOrNull(before.oa["EX01"].ExternalHostname) {
+		t.Fatal("Outlook Anywhere changed although the cmdlet failed")
+	}
+	if u := strOrNull(half.vdirs["EX01/"+org.KindOwa][1]); !strings.Contains(u, cl.cfg.Namespace.External) {
+		t.Fatalf("owa ExternalUrl %s: the vdir script did not run first", u)
+	}
+	if v := stepChecks(t, eng, "external-urls"); v.Status != engine.StatusFailed || len(v.Outputs["applied_at"]) != 0 {
+		t.Fatalf("after the failure: %s, applied_at %s", v.Status, v.Outputs["applied_at"])
+	}
+	cl.lab.Faults().Set(faults.Spec{})
+	s0 := cl.lab.Stats()
+	if err := eng.Run(ctx, pdnsRun); err != nil {
+		t.Fatalf("second run: %v\n%s", err, sink.logs())
+	}
+	s1 := cl.lab.Stats()
+	for _, c := range []string{"Set-OwaVirtualDirectory", "Set-EcpVirtualDirectory", "Set-MapiVirtualDirectory"} {
+		if n := callCount(s1, c) - callCount(s0, c); n != 0 {
+			t.Errorf("the second run called %s %d times; the vdirs were already done", c, n)
+		}
+	}
+	if n := callCount(s1, "Set-OutlookAnywhere") - callCount(s0, "Set-OutlookAnywhere"); n != 2 {
+		t.Errorf("the second run called Set-OutlookAnywhere %d times, want 2", n)
+	}
+	if err := eng.RollbackAll(ctx); err != nil {
+		t.Fatalf("rollback --all: %v\n%s", err, sink.logs())
+	}
+	if !bytes.Equal(cl.initial(t), cl.lab.Org()) {
+		t.Fatal("rollback --all did not restore org.initial.json")
+	}
+}
+
+func TestItemFailures(t *testing.T) {
+	names := map[string]string{"00000000-0000-0000-0000-000000000001": `EX01\owa (Default Web Site)`}
+	f := itemFailures("Set-*VirtualDirectory -ExternalUrl", names)
+	ok := exchange.ItemResult{ID: "00000000-0000-0000-0000-000000000001", OK: true}
+	bad := exchange.ItemResult{ID: "00000000-0000-0000-0000-000000000001", Error: "locked"}
+	unknown := exchange.ItemResult{ID: "00000000-0000-0000-0000-000000000002", Error: "gone"}
+	if err := f([]exchange.ItemResult{ok}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := f([]exchange.ItemResult{bad, unknown}, nil)
+	if err == nil || err.Error() != `Set-*VirtualDirectory -ExternalUrl failed for EX01\owa (Default Web Site): locked; 00000000-0000-0000-0000-000000000002: gone` || engine.IsTransient(err) {
+		t.Fatalf("%v", err)
+	}
+	throttled := engine.Transient(fmt.Errorf("throttled"))
+	if err := f([]exchange.ItemResult{bad}, throttled); err == nil || !engine.IsTransient(err) || !strings.Contains(err.Error(), `EX01\owa (Default Web Site): locked`) {
+		t.Fatalf("throttled: %v", err)
+	}
+	if err := f(nil, throttled); err != throttled {
+		t.Fatalf("operation error: %v", err)
 	}
 }
