@@ -349,8 +349,8 @@ func Windows(j Job) (string, error) {
 	}
 	t := task{
 		Version: "1.2", Xmlns: "http://schemas.microsoft.com/windows/2004/02/mit/task",
-		Info:     taskInfo{Description: j.Description, URI: `\` + j.Name},
-		Triggers: taskTriggers{TimeTrigger: timeTrigger{Repetition: repetition{Interval: fmt.Sprintf("PT%dM", int(iv/time.Minute))}, StartBoundary: windowsStart, Enabled: true}},
+		Info:      taskInfo{Description: j.Description, URI: `\` + j.Name},
+		Triggers:  taskTriggers{TimeTrigger: timeTrigger{Repetition: repetition{Interval: fmt.Sprintf("PT%dM", int(iv/time.Minute))}, StartBoundary: windowsStart, Enabled: true}},
 		Principal: taskPrincs{Principal: taskPrincipal{ID: "Author", UserID: user, LogonType: "Password", RunLevel: "LeastPrivilege"}},
 		Settings: taskSettings{MultipleInstancesPolicy: "IgnoreNew", StartWhenAvailable: true, RunOnlyIfNetworkAvailable: true,
 			ExecutionTimeLimit: "PT1H", Enabled: true},

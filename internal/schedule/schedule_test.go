@@ -134,14 +134,14 @@ func TestQuoting(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"plain":          "plain",
-		"a b":            `"a b"`,
-		"":               `""`,
-		`a"b`:            `"a\"b"`,
-		`C:\dir\`:        `C:\dir\`,
-		`C:\my dir\`:     `"C:\my dir\\"`,
-		`back\\"quote`:   `"back\\\\\"quote"`,
-		`x\y z`:          `"x\y z"`,
+		"plain":        "plain",
+		"a b":          `"a b"`,
+		"":             `""`,
+		`a"b`:          `"a\"b"`,
+		`C:\dir\`:      `C:\dir\`,
+		`C:\my dir\`:   `"C:\my dir\\"`,
+		`back\\"quote`: `"back\\\\\"quote"`,
+		`x\y z`:        `"x\y z"`,
 	} {
 		if got := WindowsQuote(in); got != want {
 			t.Errorf("WindowsQuote(%q) = %s, want %s", in, got, want)
