@@ -77,27 +77,11 @@ func Acquire(dir, operation string) (*Lock, error) {
 		StartedAt: now, RefreshedAt: now}
 	path := filepath.Join(dir, LockFile)
 	b, _ := json.Marshal(info)
-	tmp, err := os.CreateTemp(dir, ".lock.*.tmp")
+	tmpName, err := writeTemp(dir, ".lock.*.tmp", b)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
-	if err := tmp.Chmod(0o600); err == nil {
-		_, err = tmp.Write(b)
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("lock: %w", err)
-		}
-	} else {
-		tmp.Close()
-		return nil, fmt.Errorf("lock: %w", err)
-	}
 	if err := os.Link(tmpName, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, lockedError(path, time.Now())
@@ -178,24 +162,82 @@ func (l *Lock) refresher() {
 }
 
 // Refresh rewrites the lock with a new refreshed_at, provided it is still
-// ours (someone may have removed it with `unlock --force`). The check and
-// the atomic rename are two steps: if the lock is forced away and taken by
-// another process exactly in between, this refresh overwrites the new
-// lock, and it is the other holder whose refresher then reports the lock
-// lost. Removing a live lock with --force accepts that risk.
+// ours (someone may have removed it with `unlock --force`, and another
+// process may hold it now). On Linux the new lock is swapped in with
+// renameat2(RENAME_EXCHANGE) and the swapped-out file checked: if it was
+// not ours it is swapped back at once, so another holder's lock is never
+// lost. Elsewhere (or where the filesystem lacks the exchange) the check
+// and the rename are two steps, and a lock forced away and re-taken
+// exactly in between would be overwritten once.
 func (l *Lock) Refresh() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cur, err := ReadLock(filepath.Dir(l.path))
+	dir := filepath.Dir(l.path)
+	next := l.info
+	next.RefreshedAt = time.Now().UTC()
+	b, _ := json.Marshal(next)
+	tmp, err := writeTemp(dir, ".lock.*.tmp", b)
 	if err != nil {
-		return fmt.Errorf("lock lost: %w", err)
+		return fmt.Errorf("refresh lock: %w", err)
 	}
-	if !sameHolder(*cur, l.info) {
-		return fmt.Errorf("lock lost: now held by %s", cur.Holder())
+	defer os.Remove(tmp)
+	switch err := exchange(tmp, l.path); {
+	case err == nil:
+		prev, rerr := os.ReadFile(tmp)
+		var old LockInfo
+		if rerr == nil {
+			rerr = json.Unmarshal(prev, &old)
+		}
+		if rerr != nil || !sameHolder(old, l.info) {
+			if xerr := exchange(tmp, l.path); xerr != nil {
+				return fmt.Errorf("lock lost, and restoring the other holder's lock failed: %w", xerr)
+			}
+			if rerr != nil {
+				return fmt.Errorf("lock lost: the lock file was replaced by an unreadable one")
+			}
+			return fmt.Errorf("lock lost: now held by %s", old.Holder())
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("lock lost: %s was removed", l.path)
+	default:
+		cur, err := ReadLock(dir)
+		if err != nil {
+			return fmt.Errorf("lock lost: %w", err)
+		}
+		if !sameHolder(*cur, l.info) {
+			return fmt.Errorf("lock lost: now held by %s", cur.Holder())
+		}
+		if err := os.Rename(tmp, l.path); err != nil {
+			return fmt.Errorf("refresh lock: %w", err)
+		}
 	}
-	l.info.RefreshedAt = time.Now().UTC()
-	b, _ := json.Marshal(l.info)
-	return WriteFileAtomic(l.path, b, 0o600)
+	l.info = next
+	return syncDir(dir)
+}
+
+// writeTemp writes data to a new 0600 temp file in dir, fsynced, and
+// returns its path.
+func writeTemp(dir, pattern string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
 }
 
 // Lost reports why the refresher stopped, or nil while the lock is held.

@@ -422,7 +422,8 @@ func TestLockRefresher(t *testing.T) {
 		t.Fatalf("lost: %v", l.Lost())
 	}
 	// Someone removes the lock (unlock --force): the refresher notices.
-	// (Removed again each time, as a refresh in flight may rewrite it.)
+	// (Removed again each time: without RENAME_EXCHANGE a refresh in
+	// flight may rewrite it.)
 	for l.Lost() == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("lost lock not noticed")
@@ -434,4 +435,34 @@ func TestLockRefresher(t *testing.T) {
 		t.Errorf("lost: %v", l.Lost())
 	}
 	l.Release()
+}
+
+func TestRefreshKeepsAnotherHoldersLock(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Acquire(dir, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lock is forced away and taken by someone else.
+	other := LockInfo{PID: 1, Host: "elsewhere", User: "bob", Operation: "rollback", StartedAt: time.Now().UTC(), RefreshedAt: time.Now().UTC()}
+	b, _ := json.Marshal(other)
+	if err := WriteFileAtomic(filepath.Join(dir, LockFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = l.Refresh()
+	if err == nil || !strings.Contains(err.Error(), "bob@elsewhere") {
+		t.Fatalf("Refresh over another holder: %v", err)
+	}
+	cur, err := ReadLock(dir)
+	if err != nil || cur.User != "bob" || cur.Operation != "rollback" {
+		t.Errorf("the other holder's lock was changed: %+v %v", cur, err)
+	}
+	l.Release()
+	if cur, _ := ReadLock(dir); cur == nil || cur.User != "bob" {
+		t.Error("Release removed the other holder's lock")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("temp files left: %d entries", len(ents))
+	}
 }
