@@ -113,6 +113,7 @@ Exit codes: 0 done, 1 a step or check failed, 2 usage or config error,
 		newSkipCmd(io, g),
 		newCertificateCmd(io, g),
 		newUnlockCmd(io, g),
+		newEnforceCmd(io, g),
 		newVersionCmd(io, g),
 	)
 	return root

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/exrunbook/exrunbook/internal/allowlist"
+	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/schedule"
+	"github.com/exrunbook/exrunbook/internal/state"
+	"github.com/exrunbook/exrunbook/steps"
+)
+
+// EnforceOptions are `exrunbook enforce`'s options.
+type EnforceOptions struct {
+	IO *IOStreams
+	G  *GlobalOptions
+
+	DryRun          bool
+	MaxChanges      int
+	maxChangesSet   bool
+	AllowEmptyGroup bool
+	PrintSchedule   string
+}
+
+// enforceJSONChanges caps the changes listed in `--output json`.
+const enforceJSONChanges = 1000
+
+func newEnforceCmd(io *IOStreams, g *GlobalOptions) *cobra.Command {
+	o := &EnforceOptions{IO: io, G: g}
+	cmd := &cobra.Command{
+		Use:   "enforce [--dry-run] [--max-changes N] [--allow-empty-group] [--print-schedule systemd|windows]",
+		Short: "Block external Outlook for every mailbox outside the allow group, unblock its members (for a schedule)",
+		Long: `Expand the allow group (mailboxes.allow_group) recursively, read every
+mailbox of mailboxes.recipient_types, and write only the mailboxes whose
+MAPIBlockOutlookRpcHttp / MAPIBlockOutlookExternalConnectivity differ from
+what the group decides: members open, everyone else blocked. It needs no
+runbook state, takes the state directory's lock and writes one audit line
+per change to its journal.
+
+A run that would change more than --max-changes mailboxes (default
+mailboxes.max_changes) is refused with exit code 5, as is an empty or
+missing allow group unless --allow-empty-group: an emptied group must not
+block the whole company. --dry-run prints the difference and writes nothing.
+
+--print-schedule systemd|windows prints a systemd service and timer, or a
+Windows Task Scheduler definition, that runs enforce every 15 minutes.
+
+Exit codes: 0 in order or changed, 1 some writes failed (named), 2 usage or
+config error, 3 locked, 5 refused by a safety limit.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: runE(func(ctx context.Context) error { return runEnforce(ctx, o) }),
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.DryRun, "dry-run", false, "print the difference, write nothing")
+	f.IntVar(&o.MaxChanges, "max-changes", 0, "refuse a run that would change more mailboxes than this (default mailboxes.max_changes)")
+	f.BoolVar(&o.AllowEmptyGroup, "allow-empty-group", false, "proceed with an empty or missing allow group (blocks every mailbox)")
+	f.StringVar(&o.PrintSchedule, "print-schedule", "", "print a schedule that runs enforce: systemd or windows")
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		o.maxChangesSet = cmd.Flags().Changed("max-changes")
+		if o.maxChangesSet && o.MaxChanges < 1 {
+			return exitcode.Usagef("--max-changes %d: expected a positive number", o.MaxChanges)
+		}
+		switch o.PrintSchedule {
+		case "", "systemd", "windows":
+		default:
+			return exitcode.Usagef("--print-schedule %q: expected systemd or windows", o.PrintSchedule)
+		}
+		return nil
+	}
+	return cmd
+}
+
+// enforceChange is one change in `--output json` and in the journal.
+type enforceChange struct {
+	Guid      string `json:"guid"`
+	Alias     string `json:"alias,omitempty"`
+	Direction string `json:"direction"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	OK        *bool  `json:"ok,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// enforceJSON is `enforce --output json`.
+type enforceJSON struct {
+	Group        string                 `json:"group"`
+	GroupMissing bool                   `json:"group_missing,omitempty"`
+	NestedGroups int                    `json:"nested_groups"`
+	Mailboxes    int                    `json:"mailboxes"`
+	Allowed      int                    `json:"allowed"`
+	Blocked      int                    `json:"blocked"`
+	Unblocked    int                    `json:"unblocked"`
+	Failed       []enforceChange        `json:"failed"`
+	Missing      []enforceMissingMember `json:"missing"`
+	DryRun       bool                   `json:"dry_run"`
+	MaxChanges   int                    `json:"max_changes"`
+	Refused      string                 `json:"refused,omitempty"`
+	Changes      []enforceChange        `json:"changes"`
+	// ChangesOmitted counts the changes left out of Changes (capped).
+	ChangesOmitted int `json:"changes_omitted,omitempty"`
+}
+
+type enforceMissingMember struct {
+	Guid string `json:"guid"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func toEnforceChange(c allowlist.Change) enforceChange {
+	return enforceChange{Guid: c.Guid, Alias: c.Alias, Direction: c.Direction(), From: c.From.String(), To: c.To.String()}
+}
+
+func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
+	if o.PrintSchedule != "" {
+		return printSchedule(o)
+	}
+	cfg, err := o.G.loadConfig()
+	if err != nil {
+		return err
+	}
+	maxChanges := cfg.Mailboxes.MaxChanges
+	if o.maxChangesSet {
+		maxChanges = o.MaxChanges
+	}
+	lim := allowlist.Limits{MaxChanges: maxChanges, AllowEmptyGroup: o.AllowEmptyGroup}
+	if err := state.EnsureDir(o.G.StateDir); err != nil {
+		return err
+	}
+	lock, err := state.Acquire(o.G.StateDir, "enforce")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := lock.Release(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	deps := &steps.Deps{Config: cfg}
+	ex, err := deps.Exchange()
+	if err != nil {
+		return err
+	}
+	mb := cfg.Mailboxes
+	d, _, groupMissing, err := allowlist.Read(ctx, ex, mb.AllowGroup, mb.RecipientTypes, lim)
+	if err != nil {
+		return err
+	}
+	rep := enforceJSON{Group: d.Group, GroupMissing: groupMissing, NestedGroups: d.NestedGroups, Mailboxes: d.Mailboxes,
+		Allowed: d.Allowed, DryRun: o.DryRun, MaxChanges: maxChanges, Failed: []enforceChange{}, Missing: []enforceMissingMember{}, Changes: []enforceChange{}}
+	for _, m := range d.Missing {
+		rep.Missing = append(rep.Missing, enforceMissingMember{Guid: m.Guid, Name: m.Name, Type: m.RecipientTypeDetails})
+	}
+	if !o.G.JSON() {
+		for _, m := range d.Missing {
+			fmt.Fprintf(o.IO.ErrOut, "warning: %s (%s, %s) is a member of %q but not among the %s mailboxes: left alone\n",
+				m.Name, m.Guid, m.RecipientTypeDetails, d.Group, strings.Join(mb.RecipientTypes, ", "))
+		}
+	}
+	if cerr := allowlist.Check(d, lim); cerr != nil {
+		var se *engine.SafetyError
+		if errors.As(cerr, &se) {
+			rep.Refused = se.Error()
+		}
+		o.printDiff(d, &rep, "would")
+		return errors.Join(o.finish(&rep), cerr)
+	}
+	if o.DryRun || len(d.Changes) == 0 {
+		o.printDiff(d, &rep, "would")
+		return o.finish(&rep)
+	}
+	return o.apply(ctx, ex, d, &rep, mb.BatchSize)
+}
+
+// printDiff lists the changes without writing (dry run, refusal).
+func (o *EnforceOptions) printDiff(d allowlist.Diff, rep *enforceJSON, verb string) {
+	for _, c := range d.Changes {
+		o.addChange(rep, toEnforceChange(c))
+		if !o.G.JSON() {
+			fmt.Fprintf(o.IO.Out, "%s %s: %s\n", verb+" "+c.Direction(), c.Label(), c.To)
+		}
+	}
+	rep.Blocked, rep.Unblocked = d.Blocks(), d.Unblocks()
+}
+
+func (o *EnforceOptions) addChange(rep *enforceJSON, c enforceChange) {
+	if len(rep.Changes) < enforceJSONChanges {
+		rep.Changes = append(rep.Changes, c)
+	} else {
+		rep.ChangesOmitted++
+	}
+}
+
+// apply writes the difference in batches, one audit line per mailbox.
+func (o *EnforceOptions) apply(ctx context.Context, ex allowlist.Writer, d allowlist.Diff, rep *enforceJSON, batch int) (err error) {
+	j, err := state.OpenJournal(o.G.StateDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := j.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	var jerr error
+	res, aerr := allowlist.Apply(ctx, ex, d.Changes, batch, allowlist.Hooks{
+		Audit: func(c allowlist.Change, werr error) {
+			ec := toEnforceChange(c)
+			ok := werr == nil
+			ec.OK = &ok
+			if werr != nil {
+				ec.Error = werr.Error()
+			}
+			if e := j.Append(state.Entry{Kind: "enforce", Details: map[string]any{
+				"guid": c.Guid, "alias": c.Alias, "direction": c.Direction(),
+				"from": c.From, "to": c.To, "ok": ok, "error": ec.Error,
+			}}); e != nil && jerr == nil {
+				jerr = e
+			}
+			o.addChange(rep, ec)
+			if werr != nil {
+				rep.Failed = append(rep.Failed, ec)
+			} else if c.Direction() == "block" {
+				rep.Blocked++
+			} else {
+				rep.Unblocked++
+			}
+			if !o.G.JSON() {
+				if werr != nil {
+					fmt.Fprintf(o.IO.Out, "FAILED %s %s: %s\n", c.Direction(), c.Label(), werr)
+				} else {
+					fmt.Fprintf(o.IO.Out, "%sed %s: %s\n", c.Direction(), c.Label(), c.To)
+				}
+			}
+		},
+	})
+	if err := j.Sync(); err != nil && jerr == nil {
+		jerr = err
+	}
+	if ferr := o.finish(rep); ferr != nil {
+		return ferr
+	}
+	if aerr != nil {
+		return fmt.Errorf("enforce stopped after %d of %d mailboxes (the rest is written by the next run): %w", len(res.Applied)+len(res.Failed), len(d.Changes), aerr)
+	}
+	if jerr != nil {
+		return jerr
+	}
+	if len(res.Failed) > 0 {
+		var names []string
+		for i, f := range res.Failed {
+			if i == 10 {
+				names = append(names, fmt.Sprintf("and %d more", len(res.Failed)-i))
+				break
+			}
+			names = append(names, fmt.Sprintf("%s: %s", f.Change.Label(), f.Error))
+		}
+		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("%d of %d writes failed: %s", len(res.Failed), len(d.Changes), strings.Join(names, "; "))}
+	}
+	return nil
+}
+
+// finish prints the summary: JSON, or one text line.
+func (o *EnforceOptions) finish(rep *enforceJSON) error {
+	if o.G.JSON() {
+		return writeJSON(o.IO, rep)
+	}
+	group := fmt.Sprintf("allow group %q (%d nested)", rep.Group, rep.NestedGroups)
+	if rep.GroupMissing {
+		group = fmt.Sprintf("allow group %q (missing, --allow-empty-group)", rep.Group)
+	}
+	mode := ""
+	if rep.DryRun || rep.Refused != "" {
+		mode = "would be "
+	}
+	fmt.Fprintf(o.IO.Out, "%s: %d mailboxes read, %d allowed; %s%d blocked, %s%d unblocked, %d failed, %d member(s) not in the mailbox list\n",
+		group, rep.Mailboxes, rep.Allowed, mode, rep.Blocked, mode, rep.Unblocked, len(rep.Failed), len(rep.Missing))
+	if rep.DryRun {
+		fmt.Fprintln(o.IO.Out, "dry run: nothing was written")
+	}
+	return nil
+}
+
+// printSchedule prints the systemd units or the Task Scheduler XML that
+// run this enforce (same config, state directory and limits).
+func printSchedule(o *EnforceOptions) error {
+	cfgFile := o.G.ConfigFile
+	if cfgFile == "" {
+		cfgFile = "exrunbook.yaml"
+	}
+	cfg, err := config.Load(config.LoadOptions{File: cfgFile})
+	if err != nil {
+		return err
+	}
+	absCfg, err := filepath.Abs(cfgFile)
+	if err != nil {
+		return err
+	}
+	absState, err := filepath.Abs(o.G.StateDir)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"enforce", "--config", absCfg, "--state-dir", absState}
+	if o.maxChangesSet {
+		args = append(args, "--max-changes", fmt.Sprint(o.MaxChanges))
+	}
+	if o.AllowEmptyGroup {
+		args = append(args, "--allow-empty-group")
+	}
+	job := schedule.Job{Name: "exrunbook-enforce", Description: "exrunbook enforce: keep external Outlook blocked outside " + cfg.Mailboxes.AllowGroup,
+		Executable: exe, Args: args, StateDir: absState, WorkingDir: filepath.Dir(absCfg)}
+	if cfg.Exchange.Auth != "certificate" && cfg.Exchange.PasswordFile == "" {
+		// No *_file key: the secret comes from a systemd credential
+		// (a root-only file), never from the unit or the command line.
+		job.Credentials = append(job.Credentials, schedule.Credential{Name: "exchange-password",
+			Path: "/etc/exrunbook/exchange.password", FileEnv: "EXRUNBOOK_EXCHANGE_PASSWORD_FILE"})
+	}
+	var text string
+	switch o.PrintSchedule {
+	case "systemd":
+		text, err = schedule.Systemd(job)
+	case "windows":
+		exe := "exrunbook.exe"
+		if strings.HasSuffix(strings.ToLower(job.Executable), ".exe") {
+			exe = job.Executable
+		}
+		job.Executable = exe
+		text, err = schedule.Windows(job)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(o.IO.Out, text)
+	return err
+}
