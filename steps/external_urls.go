@@ -247,8 +247,8 @@ func psBoolText(b bool) string {
 	return "False"
 }
 
-// PreChecks: the servers agree before the change, and every server
-// already presents a certificate valid for the external name.
+// PreChecks: the servers agree (as they were before this step), and every
+// server already presents a certificate valid for the external name.
 func (s *externalURLs) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	snap, err := euDecode(raw)
 	if err != nil {
@@ -258,9 +258,92 @@ func (s *externalURLs) PreChecks(env engine.Env, raw engine.Snapshot) []engine.C
 	if ex, err := s.deps.Exchange(); err != nil {
 		out = append(out, checks.ErrorCheck{CheckName: "servers-consistent", Err: err})
 	} else {
-		out = append(out, checks.NewConsistencyCheck(ex, snap.Servers))
+		out = append(out, &urlConsistencyCheck{client: ex, snap: snap})
 	}
 	return append(out, s.tlsCheck(snap))
+}
+
+// urlConsistencyCheck is the cross-server consistency pre-check
+// (checks.ConsistencyDifferences: the IIS certificate, every URL and the
+// Outlook Anywhere hostnames) judged on the servers as they were before
+// this step: a value this step already set (a rerun after a write failed
+// half-way on one server) counts as its captured value, so the step can
+// finish what it started. Two launches: certificates and URL state.
+type urlConsistencyCheck struct {
+	client *exchange.Client
+	snap   ExternalURLsSnapshot
+}
+
+// Name implements engine.Check.
+func (c *urlConsistencyCheck) Name() string { return "servers-consistent" }
+
+// Run implements engine.Check.
+func (c *urlConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
+	res := engine.CheckResult{Name: c.Name()}
+	certs, err := c.client.GetCertificates(ctx, c.snap.Servers)
+	if err != nil {
+		res.Status, res.Message = engine.CheckFail, "reading the certificates: "+err.Error()
+		return res
+	}
+	st, err := c.client.GetURLState(ctx, c.snap.Servers)
+	if err != nil {
+		res.Status, res.Message = engine.CheckFail, "reading the virtual directories and Outlook Anywhere: "+err.Error()
+		return res
+	}
+	vdirs, oa, undone := AsBeforeStep(c.snap, st.VDirs, st.OutlookAnywhere)
+	diffs := checks.ConsistencyDifferences(c.snap.Servers, certs, vdirs, oa)
+	if len(diffs) > 0 {
+		res.Status, res.Evidence = engine.CheckFail, diffs
+		res.Message = fmt.Sprintf("the servers in scope disagree (%d difference(s) from %s); make them agree before the runbook changes anything: %s",
+			len(diffs), c.snap.Servers[0], strings.Join(diffs, "; "))
+		return res
+	}
+	res.Status = engine.CheckPass
+	res.Message = fmt.Sprintf("%d server(s) agree on the IIS certificate, the virtual directory URLs and the Outlook Anywhere hostnames", len(c.snap.Servers))
+	if undone > 0 {
+		res.Message += fmt.Sprintf(" (%d value(s) this step already set counted as before)", undone)
+	}
+	return res
+}
+
+// AsBeforeStep returns copies of the current virtual directories and
+// Outlook Anywhere settings in which every external value that this step
+// already set (equal to its desired value, but not captured so) is
+// replaced by the captured one, and how many were replaced.
+func AsBeforeStep(snap ExternalURLsSnapshot, vdirs []exchange.VirtualDirectory, oa []exchange.OutlookAnywhere) ([]exchange.VirtualDirectory, []exchange.OutlookAnywhere, int) {
+	was := map[string]exchange.VirtualDirectory{}
+	for _, v := range snap.urlVDirs() {
+		was[strings.ToLower(v.Guid)] = v
+	}
+	n := 0
+	outV := append([]exchange.VirtualDirectory(nil), vdirs...)
+	for i, v := range outV {
+		w, ok := was[strings.ToLower(v.Guid)]
+		if !ok {
+			continue
+		}
+		want := DesiredExternalURL(w.Kind, snap.External, w.ExternalUrl, w.InternalUrl)
+		if sameURL(v.ExternalUrl, &want) && !sameURL(w.ExternalUrl, &want) {
+			outV[i].ExternalUrl = w.ExternalUrl
+			n++
+		}
+	}
+	wasOA := map[string]exchange.OutlookAnywhere{}
+	for _, o := range snap.OutlookAnywhere {
+		wasOA[strings.ToLower(o.Guid)] = o
+	}
+	outO := append([]exchange.OutlookAnywhere(nil), oa...)
+	for i, o := range outO {
+		w, ok := wasOA[strings.ToLower(o.Guid)]
+		if !ok {
+			continue
+		}
+		if oaDesired(o, snap.External) && !oaDesired(w, snap.External) {
+			outO[i].ExternalHostname, outO[i].ExternalClientsRequireSsl = w.ExternalHostname, w.ExternalClientsRequireSsl
+			n++
+		}
+	}
+	return outV, outO, n
 }
 
 // tlsCheck connects to every server with SNI set to the external name.

@@ -435,11 +435,11 @@ func TestExternalURLsLab(t *testing.T) {
 		t.Fatalf("external-urls: %v\n%s", err, sink.logs())
 	}
 	s1 := cl.lab.Stats()
-	// capture 1 + the consistency pre-check 3 + apply (1 read, the vdir
+	// capture 1 + the consistency pre-check 2 + apply (1 read, the vdir
 	// script, the Outlook Anywhere script) + post-checks 1; the servers
 	// were read by the earlier steps.
-	if n := launches(s1) - launches(s0); n != 8 {
-		t.Errorf("external-urls took %d PowerShell launches, want 8", n)
+	if n := launches(s1) - launches(s0); n != 7 {
+		t.Errorf("external-urls took %d PowerShell launches, want 7", n)
 	}
 	if n := callCount(s1, "Set-OutlookAnywhere") - callCount(s0, "Set-OutlookAnywhere"); n != 2 {
 		t.Errorf("Set-OutlookAnywhere called %d times, want 2 (one per server)", n)
@@ -586,6 +586,27 @@ func TestExternalURLsLab(t *testing.T) {
 	if !bytes.Equal(cl.initial(t), cl.lab.Org()) {
 		t.Fatal("rollback --all did not restore org.initial.json")
 	}
+
+	// Servers that disagree stop the step before any change: the
+	// pre-check names the server, the setting and both values.
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		o.ServerVDirs(org.KindOwa, "EX02")[0].ExternalUrl = sp("https://elsewhere.contoso.test/owa")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	env = &euEnv{pdnsEnv: pdnsEnv{now: time.Now()}, id: "external-urls"}
+	if snap, err = st.Capture(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	s6 := cl.lab.Stats()
+	r := st.PreChecks(env, snap)[0].Run(ctx, env)
+	if r.Status != engine.CheckFail || len(r.Evidence) != 1 || r.Evidence[0] != "EX02 owa ExternalUrl https://elsewhere.contoso.test/owa (EX01: https://outlook.contoso.test/owa)" {
+		t.Fatalf("consistency with EX02 different: %+v", r)
+	}
+	if n := launches(cl.lab.Stats()) - launches(s6); n != 2 {
+		t.Errorf("the consistency check took %d launches, want 2", n)
+	}
 }
 
 // A write that fails half-way (Set-OutlookAnywhere refused by Exchange
@@ -620,16 +641,30 @@ func TestExternalURLsPartialFailureLab(t *testing.T) {
 	if v := stepChecks(t, eng, "external-urls"); v.Status != engine.StatusFailed || len(v.Outputs["applied_at"]) != 0 {
 		t.Fatalf("after the failure: %s, applied_at %s", v.Status, v.Outputs["applied_at"])
 	}
+	// As if EX02's owa had failed too: EX01 has the new URL, EX02 the old
+	// one. The rerun's consistency pre-check counts EX01's as before.
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		o.ServerVDirs(org.KindOwa, "EX02")[0].ExternalUrl = before.vdirs["EX02/"+org.KindOwa][1]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	cl.lab.Faults().Set(faults.Spec{})
 	s0 := cl.lab.Stats()
 	if err := eng.Run(ctx, pdnsRun); err != nil {
 		t.Fatalf("second run: %v\n%s", err, sink.logs())
 	}
 	s1 := cl.lab.Stats()
-	for _, c := range []string{"Set-OwaVirtualDirectory", "Set-EcpVirtualDirectory", "Set-MapiVirtualDirectory"} {
+	for _, c := range []string{"Set-EcpVirtualDirectory", "Set-MapiVirtualDirectory", "Set-OabVirtualDirectory"} {
 		if n := callCount(s1, c) - callCount(s0, c); n != 0 {
 			t.Errorf("the second run called %s %d times; the vdirs were already done", c, n)
 		}
+	}
+	if n := callCount(s1, "Set-OwaVirtualDirectory") - callCount(s0, "Set-OwaVirtualDirectory"); n != 1 {
+		t.Errorf("the second run called Set-OwaVirtualDirectory %d times, want 1 (EX02)", n)
+	}
+	if r := findResult(t, stepChecks(t, eng, "external-urls").PreChecks, "servers-consistent"); r.Status != engine.CheckPass || !strings.Contains(r.Message, "already set counted as before") {
+		t.Errorf("rerun consistency: %+v", r)
 	}
 	if n := callCount(s1, "Set-OutlookAnywhere") - callCount(s0, "Set-OutlookAnywhere"); n != 2 {
 		t.Errorf("the second run called Set-OutlookAnywhere %d times, want 2", n)
@@ -664,5 +699,34 @@ func TestItemFailures(t *testing.T) {
 	}
 	if err := f(nil, throttled); err != throttled {
 		t.Fatalf("operation error: %v", err)
+	}
+}
+
+func TestAsBeforeStep(t *testing.T) {
+	snap := euFixture()
+	cur := append([]exchange.VirtualDirectory(nil), snap.VDirs...)
+	cur[0].ExternalUrl = sp("https://outlook-ext.contoso.test/owa")          // set by the step
+	cur[1].ExternalUrl = sp("https://elsewhere.contoso.test/ecp")            // changed by someone else
+	cur[5].ExternalUrl = sp("https://OUTLOOK-EXT.contoso.test/OAB")          // set by the step ($null before)
+	cur[6].ExternalUrl = sp("https://outlook-ext.contoso.test/autodiscover") // not the step's
+	oa := append([]exchange.OutlookAnywhere(nil), snap.OutlookAnywhere...)
+	oa[0].ExternalHostname, oa[0].ExternalClientsRequireSsl = sp("outlook-ext.contoso.test"), true
+	v, o, n := AsBeforeStep(snap, cur, oa)
+	if n != 3 {
+		t.Fatalf("%d values undone, want 3", n)
+	}
+	if strOrNull(v[0].ExternalUrl) != "https://outlook.contoso.test/owa" || v[5].ExternalUrl != nil ||
+		strOrNull(v[1].ExternalUrl) != "https://elsewhere.contoso.test/ecp" || strOrNull(v[6].ExternalUrl) != "https://outlook-ext.contoso.test/autodiscover" {
+		t.Fatalf("vdirs: %s %s %s %s", strOrNull(v[0].ExternalUrl), strOrNull(v[1].ExternalUrl), strOrNull(v[5].ExternalUrl), strOrNull(v[6].ExternalUrl))
+	}
+	if strOrNull(o[0].ExternalHostname) != "outlook.contoso.test" || o[0].ExternalClientsRequireSsl {
+		t.Fatalf("OA: %+v", o[0])
+	}
+	if strOrNull(cur[0].ExternalUrl) != "https://outlook-ext.contoso.test/owa" || strOrNull(oa[0].ExternalHostname) != "outlook-ext.contoso.test" {
+		t.Fatal("the inputs were modified")
+	}
+	// Nothing set yet: unchanged.
+	if _, _, n := AsBeforeStep(snap, snap.VDirs, snap.OutlookAnywhere); n != 0 {
+		t.Fatalf("%d undone on the captured state", n)
 	}
 }
