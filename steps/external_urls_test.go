@@ -425,13 +425,13 @@ func TestExternalURLsLab(t *testing.T) {
 	if nullOAB == 0 {
 		t.Fatal("the lab has no OAB vdir with a $null ExternalUrl to test with")
 	}
-	eng, deps, sink := cl.open(t, "certificate", "bind-certificate", "external-urls")
+	eng, deps, sink := cl.open(t, "certificate", "bind-certificate", "external-urls", "autodiscover-wait")
 	ctx := context.Background()
 	if err := eng.Run(ctx, engine.RunOptions{Yes: true, Unattended: true, Until: "bind-certificate"}); err != nil {
 		t.Fatalf("certificate: %v\n%s", err, sink.logs())
 	}
 	s0 := cl.lab.Stats()
-	if err := eng.Run(ctx, pdnsRun); err != nil {
+	if err := eng.Run(ctx, engine.RunOptions{Yes: true, Unattended: true, Until: "external-urls"}); err != nil {
 		t.Fatalf("external-urls: %v\n%s", err, sink.logs())
 	}
 	s1 := cl.lab.Stats()
@@ -499,6 +499,12 @@ func TestExternalURLsLab(t *testing.T) {
 	var appliedAt time.Time
 	if err := json.Unmarshal(v.Outputs["applied_at"], &appliedAt); err != nil || appliedAt.IsZero() {
 		t.Errorf("applied_at %s: %v", v.Outputs["applied_at"], err)
+	}
+	// autodiscover-wait reads it: it waits until applied_at + min_wait.
+	plans, err := eng.PlanSteps(ctx)
+	if err != nil || len(plans) != 1 || plans[0].ID != "autodiscover-wait" ||
+		plans[0].Plan.Changes[0].To != appliedAt.Add(cl.cfg.Autodiscover.MinWait.D()).UTC().Format(time.RFC3339) {
+		t.Fatalf("autodiscover-wait plan: %v %+v (applied_at %s)", err, plans, appliedAt)
 	}
 
 	// Drift: someone sets EX02's owa back; the post-check names it.
