@@ -140,3 +140,24 @@ func TestLabURLState(t *testing.T) {
 		t.Fatalf("combined read differs:\n%+v\n%+v\n%+v\nseparate:\n%+v\n%+v\n%+v", st.VDirs, st.OutlookAnywhere, st.SCP, vd, oa, scp)
 	}
 }
+
+func FuzzURLStateParse(f *testing.F) {
+	f.Add(`{"VDirs":[],"OutlookAnywhere":null,"SCP":[]}`)
+	f.Add(`{"VDirs":{"Kind":"mapi","Server":"EX01","Identity":"x","Guid":"g","InternalUrl":null,"ExternalUrl":null,"IISAuthenticationMethods":["Ntlm"]},"OutlookAnywhere":[],"SCP":{"Name":"EX01","AutoDiscoverServiceInternalUri":null}}`)
+	f.Add(`{"VDirs":[null],"OutlookAnywhere":[1],"SCP":"x"}`)
+	f.Add(`[`)
+	f.Fuzz(func(t *testing.T, out string) {
+		st, err := New(&fakeRunner{out: out}).GetURLState(context.Background(), []string{"EX01"})
+		if err != nil {
+			return
+		}
+		for _, v := range st.VDirs {
+			if _, ok := vdirNoun[v.Kind]; !ok {
+				t.Fatalf("accepted unknown kind %q", v.Kind)
+			}
+			if v.Kind == KindMAPI && len(v.IISAuthenticationMethods) == 0 {
+				t.Fatal("accepted MAPI without IISAuthenticationMethods")
+			}
+		}
+	})
+}
