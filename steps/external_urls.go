@@ -360,10 +360,10 @@ func (s *externalURLs) tlsCheck(snap ExternalURLsSnapshot) engine.Check {
 	return &checks.TLSCheck{CheckName: name, Targets: targets, Names: []string{snap.External}, RootCAs: roots}
 }
 
-// Apply reads the current values (one launch) and writes only what differs: one script
-// for every virtual directory (OWA and ECP together, MAPI with its
-// IISAuthenticationMethods) and one for Outlook Anywhere. Then it records
-// applied_at, once.
+// Apply reads the current values (one launch) and writes only what
+// differs: one script for every virtual directory (OWA and ECP together,
+// MAPI with its IISAuthenticationMethods) and one for Outlook Anywhere.
+// Then it records applied_at, once: a later apply keeps the first time.
 func (s *externalURLs) Apply(ctx context.Context, env engine.Env, raw engine.Snapshot) (engine.Outcome, error) {
 	snap, err := euDecode(raw)
 	if err != nil {
