@@ -1,0 +1,257 @@
+package allowlist_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/exrunbook/exrunbook/internal/lab"
+	"github.com/exrunbook/exrunbook/internal/lab/labstats"
+	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/winrm"
+)
+
+// BenchmarkEnforce measures `exrunbook enforce` against the lab, side by
+// side with the naive baseline (one script per run that sets both flags
+// on every mailbox outside the group, "today's script"), for 1,000,
+// 10,000 and 100,000 mailboxes with about 1% in the allow group, in three
+// cases: steady (nothing changed since the last run), first (every
+// mailbox open: everything outside the group changes) and churn (1% of
+// the mailboxes changed since the last run).
+//
+// Figures per case (b.ReportMetric): launches, winrm-reqs, writes,
+// sim-s (simulated Exchange seconds, the lab's cost model), sim/min (sim-s
+// over the least a run can cost: one launch, one read of every mailbox
+// and the writes needed), wall-ms (the orchestrator's wall time, the lab's
+// own work included) and, for exrunbook, peak-rss-MB: the maximum
+// resident set of the enforce process, which runs as a subprocess built
+// from ./cmd/exrunbook so that the in-process lab is not counted.
+//
+//	go test -run XXX -bench Enforce -benchtime 1x ./internal/allowlist
+//
+// EXRUNBOOK_BENCH_SIZES=1000,10000 limits the sizes.
+func BenchmarkEnforce(b *testing.B) {
+	sizes := []int{1000, 10000, 100000}
+	if s := os.Getenv("EXRUNBOOK_BENCH_SIZES"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 100 {
+				b.Fatalf("EXRUNBOOK_BENCH_SIZES: %q", f)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, v := range []string{"EXRUNBOOK_EXCHANGE_PASSWORD", "EXRUNBOOK_MAILBOXES_ALLOW_GROUP"} {
+		if os.Getenv(v) != "" {
+			b.Skipf("%s is set in the environment", v)
+		}
+	}
+	bin := buildExrunbook(b)
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("mailboxes=%d", n), func(b *testing.B) {
+			bl := startBenchLab(b, n)
+			for _, cs := range []string{"steady", "first", "churn"} {
+				for _, impl := range []string{"exrunbook", "naive"} {
+					b.Run(cs+"/"+impl, func(b *testing.B) { bl.run(b, bin, cs, impl) })
+				}
+			}
+		})
+	}
+}
+
+// buildExrunbook builds ./cmd/exrunbook into a temporary directory.
+func buildExrunbook(b *testing.B) string {
+	b.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(b.TempDir(), "exrunbook")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/exrunbook")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build ./cmd/exrunbook: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type benchLab struct {
+	l      *lab.Lab
+	config string
+	wc     *winrm.Client
+	group  string
+	allow  map[uuid.UUID]bool
+	total  int // every mailbox (Get-CASMailbox rows)
+}
+
+func startBenchLab(b *testing.B, n int) *benchLab {
+	b.Helper()
+	dir := b.TempDir()
+	// Allow direct members; the nested groups add about half as many again.
+	l, err := lab.Start(context.Background(), lab.Options{Dir: dir, Mailboxes: n, Allow: max(2, n/150), Servers: 2, Seed: 1,
+		Now: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	ep := l.Endpoints()
+	pw, err := os.ReadFile(ep.Admin.PasswordFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wc, err := winrm.New(winrm.Config{Endpoint: ep.WinRM.HTTPS, Auth: winrm.AuthNTLM, User: ep.Admin.User,
+		Password: strings.TrimSpace(string(pw)), CAFile: ep.CAFile, CallTimeout: 30 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bl := &benchLab{l: l, config: filepath.Join(dir, lab.FileConfig), wc: wc, group: ep.AllowGroup, allow: map[uuid.UUID]bool{}}
+	l.Store().Read(func(o *org.Org) {
+		g, err := o.FindGroup(bl.group)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range o.ExpandGroup(g) {
+			bl.allow[m.Guid] = true
+		}
+		bl.total = len(o.Mailboxes)
+	})
+	b.Logf("%d mailboxes, %d allowed (%.1f%%)", bl.total, len(bl.allow), 100*float64(len(bl.allow))/float64(bl.total))
+	return bl
+}
+
+// prepare sets the flags for a case, directly in the lab's store, and
+// returns how many mailboxes enforce must write.
+func (bl *benchLab) prepare(b *testing.B, cs string) int {
+	b.Helper()
+	need := 0
+	err := bl.l.Store().Update(func(o *org.Org) error {
+		k := 0
+		for _, m := range o.Mailboxes {
+			blocked := !bl.allow[m.Guid]
+			if m.RecipientTypeDetails != org.UserMailbox {
+				blocked = false // enforce manages the configured types only
+			}
+			switch cs {
+			case "first":
+				if blocked {
+					need++
+				}
+				blocked = false
+			case "churn":
+				// 1% of the mailboxes changed since the last run: new
+				// mailboxes (open) and people who joined the group.
+				if m.RecipientTypeDetails == org.UserMailbox {
+					if k%100 == 0 {
+						blocked = !blocked
+						need++
+					}
+					k++
+				}
+			}
+			m.MAPIBlockOutlookRpcHttp, m.MAPIBlockOutlookExternalConnectivity = blocked, blocked
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return need
+}
+
+func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
+	var sum labstats.Stats
+	var wall time.Duration
+	var rss int64
+	need := 0
+	stateDir := b.TempDir()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		need = bl.prepare(b, cs)
+		bl.l.Counters().Reset()
+		b.StartTimer()
+		start := time.Now()
+		switch impl {
+		case "exrunbook":
+			cmd := exec.Command(bin, "--config", bl.config, "--state-dir", stateDir, "enforce", "--max-changes", "100000000", "--output", "json")
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("enforce: %v\n%s", err, errb.String())
+			}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				rss = max(rss, ru.Maxrss) // KiB on Linux
+			}
+		case "naive":
+			res, err := bl.wc.RunPowerShell(context.Background(), naiveScript(bl.group), "")
+			if err != nil {
+				b.Fatalf("naive script: %v %s", err, res.Stderr)
+			}
+		}
+		wall += time.Since(start)
+		b.StopTimer()
+		st := bl.l.Stats()
+		if impl == "exrunbook" && int(st.MailboxWrites) != need {
+			b.Fatalf("%s: enforce wrote %d mailboxes, %d needed", cs, st.MailboxWrites, need)
+		}
+		sum.PowerShellLaunches += st.PowerShellLaunches
+		sum.WinRMRequests += st.WinRMRequests
+		sum.MailboxWrites += st.MailboxWrites
+		sum.SimulatedSeconds += st.SimulatedSeconds
+		sum.Cost = st.Cost
+		b.StartTimer()
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	c := sum.Cost
+	minimum := c.PowerShellLaunch + float64(bl.total)*c.GetCASMailboxRow + float64(need)*c.SetCASMailbox
+	b.ReportMetric(float64(sum.PowerShellLaunches)/n, "launches")
+	b.ReportMetric(float64(sum.WinRMRequests)/n, "winrm-reqs")
+	b.ReportMetric(float64(sum.MailboxWrites)/n, "writes")
+	b.ReportMetric(sum.SimulatedSeconds/n, "sim-s")
+	b.ReportMetric(sum.SimulatedSeconds/n/minimum, "sim/min")
+	b.ReportMetric(float64(wall.Milliseconds())/n, "wall-ms")
+	if impl == "exrunbook" {
+		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
+	}
+}
+
+// naiveScript is "today's script": expand the group (recursively), then
+// set both flags on every mailbox outside it, every run, in one script.
+// It never unblocks anyone.
+func naiveScript(group string) string {
+	return "$ErrorActionPreference = 'Stop'\n" +
+		"Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n" +
+		"$allow = @{}\n$seen = @{}\n$level = @('" + strings.ReplaceAll(group, "'", "''") + "')\n" + `while ($level.Count -gt 0) {
+    $next = New-Object System.Collections.Generic.List[object]
+    foreach ($g in $level) {
+        foreach ($m in Get-DistributionGroupMember -Identity $g -ResultSize Unlimited) {
+            $id = $m.Guid.ToString()
+            if ([string]$m.RecipientType -like 'Mail*Group') {
+                if (-not $seen.ContainsKey($id)) { $seen[$id] = $true; $next.Add($id) }
+            } else {
+                $allow[$id] = $true
+            }
+        }
+    }
+    $level = @($next)
+}
+foreach ($c in Get-CASMailbox -ResultSize Unlimited) {
+    $id = $c.Guid.ToString()
+    if (-not $allow.ContainsKey($id)) {
+        Set-CASMailbox -Identity $id -MAPIBlockOutlookRpcHttp $true -MAPIBlockOutlookExternalConnectivity $true
+    }
+}
+`
+}
