@@ -67,6 +67,9 @@ func runRun(ctx context.Context, o *RunOptions) (err error) {
 	if err := checkStepIDs(in.rb, o.Until, o.Only); err != nil {
 		return err
 	}
+	if o.useGuided() && o.Until == "" && o.Only == "" {
+		return runGuided(ctx, o, in, in.def.Name, o.G.resumeCommand("exrunbook run"))
+	}
 	e, err := o.G.open(ctx, in, o.G.sink(o.IO), "run", false)
 	if err != nil {
 		return err

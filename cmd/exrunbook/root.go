@@ -115,6 +115,7 @@ Exit codes: 0 done, 1 a step or check failed, 2 usage or config error,
 		newUnlockCmd(io, g),
 		newEnforceCmd(io, g),
 		newVersionCmd(io, g),
+		newDemoCmd(io, g),
 	)
 	return root
 }

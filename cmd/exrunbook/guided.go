@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/tui"
+)
+
+// useGuided reports whether `run` opens the full-screen guided view: on a
+// terminal, not unattended, not --output json.
+func (o *RunOptions) useGuided() bool {
+	return o.IO.CanPrompt() && !o.Unattended && !o.Yes && !o.G.JSON()
+}
+
+// renderer is the TUI's colour profile: none when NO_COLOR is set or the
+// output cannot take colour.
+func (s *IOStreams) renderer() *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(os.Stdout)
+	if !s.ColorEnabled {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	return r
+}
+
+// askSecrets asks, with masked input, for every secret the config needs
+// that is neither in the environment nor in a file, before the view opens,
+// and answers the config's prompt hook with them. The values stay in memory.
+func askSecrets(ctx context.Context, s *IOStreams, cfg *config.Config) error {
+	missing := cfg.MissingSecrets()
+	if len(missing) == 0 {
+		return nil
+	}
+	reqs := make([]tui.SecretRequest, len(missing))
+	for i, m := range missing {
+		reqs[i] = tui.SecretRequest{Name: m.Name, Hint: m.Env + " or " + m.FileKey}
+	}
+	m := tui.NewSecrets(reqs, s.renderer())
+	if _, err := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out)).Run(); err != nil {
+		return secretPromptErr(err)
+	}
+	values, err := m.Values()
+	if err != nil {
+		return &exitcode.UsageError{Err: err}
+	}
+	config.SetPrompter(func(name string) (string, error) {
+		if v, ok := values[name]; ok {
+			return v, nil
+		}
+		return "", fmt.Errorf("no value was entered for %s", name)
+	})
+	return nil
+}
+
+func secretPromptErr(err error) error {
+	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
+		return &engine.InterruptedError{}
+	}
+	return err
+}
+
+// runGuided opens the engine under the Bubble Tea view and lets the
+// operator drive it. Quitting keeps the state and prints how to resume.
+func runGuided(ctx context.Context, o *RunOptions, in *inputs, runbookName, resume string) (err error) {
+	if err := askSecrets(ctx, o.IO, in.cfg); err != nil {
+		return err
+	}
+	events := tui.NewEvents()
+	e, err := o.G.open(ctx, in, events, "run", false)
+	if err != nil {
+		return err
+	}
+	defer closeEngine(e, &err)
+	m := tui.New(tui.EngineController(e, o.G.StateDir), events, tui.Options{
+		Runbook: runbookName, StateDir: o.G.StateDir, ResumeCommand: resume, Renderer: o.IO.renderer(),
+	})
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(o.IO.In), tea.WithOutput(o.IO.Out))
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		return err
+	}
+	r := e.Status()
+	if r.Complete {
+		fmt.Fprintf(o.IO.Out, "runbook %s complete\n", r.Runbook)
+		return nil
+	}
+	var next []string
+	for _, s := range r.Steps {
+		if s.Status != engine.StatusDone && s.Status != engine.StatusSkipped {
+			next = append(next, s.ID+" ("+string(s.Status)+")")
+		}
+	}
+	fmt.Fprintf(o.IO.Out, "The state is saved in %s. Still to do: %s\nResume with: %s\n", o.G.StateDir, strings.Join(next, ", "), resume)
+	if ctx.Err() != nil {
+		return &engine.InterruptedError{}
+	}
+	return nil
+}
+
+// resumeCommand is the command line that reopens this run.
+func (g *GlobalOptions) resumeCommand(base string) string {
+	parts := []string{base}
+	if g.ConfigFile != "" {
+		parts = append(parts, "--config", shellQuote(g.ConfigFile))
+	}
+	if g.StateDir != ".exrunbook" {
+		parts = append(parts, "--state-dir", shellQuote(g.StateDir))
+	}
+	if g.RunbookFile != "" {
+		parts = append(parts, "--runbook", shellQuote(g.RunbookFile))
+	}
+	return strings.Join(parts, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
