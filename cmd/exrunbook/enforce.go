@@ -150,20 +150,44 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		return err
 	}
 	mb := cfg.Mailboxes
-	d, _, groupMissing, err := allowlist.Read(ctx, ex, mb.AllowGroup, mb.RecipientTypes, lim)
+	j, err := state.OpenJournal(o.G.StateDir)
 	if err != nil {
 		return err
 	}
-	rep := enforceJSON{Group: d.Group, GroupMissing: groupMissing, NestedGroups: d.NestedGroups, Mailboxes: d.Mailboxes,
-		Allowed: d.Allowed, DryRun: o.DryRun, MaxChanges: maxChanges, Failed: []enforceChange{}, Missing: []enforceMissingMember{}, Changes: []enforceChange{}}
+	defer func() {
+		if cerr := j.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	rep := enforceJSON{Group: mb.AllowGroup, DryRun: o.DryRun, MaxChanges: maxChanges,
+		Failed: []enforceChange{}, Missing: []enforceMissingMember{}, Changes: []enforceChange{}}
+	var jerr error
+	hooks := o.auditHooks(j, &rep, &jerr)
+	// A difference of up to one batch is written by the server in the
+	// same launch as the read (the usual run); a larger one in batches.
+	inline := mb.BatchSize
+	if o.DryRun {
+		inline = 0
+	}
+	d, res, written, groupMissing, err := allowlist.ReadAndWrite(ctx, ex, mb.AllowGroup, mb.RecipientTypes, lim, inline, hooks)
+	rep.Group, rep.GroupMissing, rep.NestedGroups, rep.Mailboxes, rep.Allowed = d.Group, groupMissing, d.NestedGroups, d.Mailboxes, d.Allowed
 	for _, m := range d.Missing {
 		rep.Missing = append(rep.Missing, enforceMissingMember{Guid: m.Guid, Name: m.Name, Type: m.RecipientTypeDetails})
+	}
+	if err != nil {
+		if written {
+			return errors.Join(o.done(j, &rep, jerr, res, nil, len(d.Changes)), err)
+		}
+		return err
 	}
 	if !o.G.JSON() {
 		for _, m := range d.Missing {
 			fmt.Fprintf(o.IO.ErrOut, "warning: %s (%s, %s) is a member of %q but not among the %s mailboxes: left alone\n",
 				m.Name, m.Guid, m.RecipientTypeDetails, d.Group, strings.Join(mb.RecipientTypes, ", "))
 		}
+	}
+	if written {
+		return o.done(j, &rep, jerr, res, nil, len(d.Changes))
 	}
 	if cerr := allowlist.Check(d, lim); cerr != nil {
 		var se *engine.SafetyError
@@ -177,7 +201,8 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		o.printDiff(d, &rep, "would")
 		return o.finish(&rep)
 	}
-	return o.apply(ctx, ex, d, &rep, mb.BatchSize)
+	res, aerr := allowlist.Apply(ctx, ex, d.Changes, mb.BatchSize, hooks)
+	return o.done(j, &rep, jerr, res, aerr, len(d.Changes))
 }
 
 // printDiff lists the changes without writing (dry run, refusal).
@@ -199,19 +224,10 @@ func (o *EnforceOptions) addChange(rep *enforceJSON, c enforceChange) {
 	}
 }
 
-// apply writes the difference in batches, one audit line per mailbox.
-func (o *EnforceOptions) apply(ctx context.Context, ex allowlist.Writer, d allowlist.Diff, rep *enforceJSON, batch int) (err error) {
-	j, err := state.OpenJournal(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := j.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	var jerr error
-	res, aerr := allowlist.Apply(ctx, ex, d.Changes, batch, allowlist.Hooks{
+// auditHooks journal every write (one line per mailbox, no secrets),
+// count it in the summary and, in text mode, print it.
+func (o *EnforceOptions) auditHooks(j *state.Journal, rep *enforceJSON, jerr *error) allowlist.Hooks {
+	return allowlist.Hooks{
 		Audit: func(c allowlist.Change, werr error) {
 			ec := toEnforceChange(c)
 			ok := werr == nil
@@ -222,8 +238,8 @@ func (o *EnforceOptions) apply(ctx context.Context, ex allowlist.Writer, d allow
 			if e := j.Append(state.Entry{Kind: "enforce", Details: map[string]any{
 				"guid": c.Guid, "alias": c.Alias, "direction": c.Direction(),
 				"from": c.From, "to": c.To, "ok": ok, "error": ec.Error,
-			}}); e != nil && jerr == nil {
-				jerr = e
+			}}); e != nil && *jerr == nil {
+				*jerr = e
 			}
 			o.addChange(rep, ec)
 			if werr != nil {
@@ -241,7 +257,12 @@ func (o *EnforceOptions) apply(ctx context.Context, ex allowlist.Writer, d allow
 				}
 			}
 		},
-	})
+	}
+}
+
+// done syncs the journal, prints the summary and turns failures into the
+// exit code: a stopped apply or refused writes exit 1, naming them.
+func (o *EnforceOptions) done(j *state.Journal, rep *enforceJSON, jerr error, res allowlist.Result, aerr error, total int) error {
 	if err := j.Sync(); err != nil && jerr == nil {
 		jerr = err
 	}
@@ -249,7 +270,7 @@ func (o *EnforceOptions) apply(ctx context.Context, ex allowlist.Writer, d allow
 		return ferr
 	}
 	if aerr != nil {
-		return fmt.Errorf("enforce stopped after %d of %d mailboxes (the rest is written by the next run): %w", len(res.Applied)+len(res.Failed), len(d.Changes), aerr)
+		return fmt.Errorf("enforce stopped after %d of %d mailboxes (the rest is written by the next run): %w", len(res.Applied)+len(res.Failed), total, aerr)
 	}
 	if jerr != nil {
 		return jerr
@@ -263,7 +284,7 @@ func (o *EnforceOptions) apply(ctx context.Context, ex allowlist.Writer, d allow
 			}
 			names = append(names, fmt.Sprintf("%s: %s", f.Change.Label(), f.Error))
 		}
-		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("%d of %d writes failed: %s", len(res.Failed), len(d.Changes), strings.Join(names, "; "))}
+		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("%d of %d writes failed: %s", len(res.Failed), total, strings.Join(names, "; "))}
 	}
 	return nil
 }

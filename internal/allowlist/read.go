@@ -106,3 +106,84 @@ func validGUID(s string) bool {
 	}
 	return true
 }
+
+// InlineReader reads the allow group and the mailboxes and, when the
+// difference is small, writes it in the same script;
+// *exchange.Client is one.
+type InlineReader interface {
+	ReadAllowListAndWrite(ctx context.Context, group string, recipientTypes []string, w exchange.InlineWrite) (exchange.AllowListRun, error)
+}
+
+// ReadAndWrite is Read that lets the server write the difference in the
+// same launch when it has at most inline changes (and MaxChanges, and the
+// group checks, allow it): the usual run, with a handful of changes, then
+// costs one PowerShell launch. inline 0 only reads (a dry run).
+//
+// The difference is computed here, by Compute, from the mailboxes as read
+// before the writes; the script's writes must be exactly its changes,
+// otherwise an error says so. Audit is called for every inline write.
+// written reports whether the script wrote; when it did not and the
+// difference is not empty, the caller writes it with Apply (or refuses
+// it with Check).
+func ReadAndWrite(ctx context.Context, r InlineReader, group string, recipientTypes []string, lim Limits, inline int, h Hooks) (d Diff, res Result, written, groupMissing bool, err error) {
+	if lim.MaxChanges > 0 {
+		inline = min(inline, lim.MaxChanges)
+	}
+	run, err := r.ReadAllowListAndWrite(ctx, group, recipientTypes, exchange.InlineWrite{Limit: inline, AllowEmptyGroup: lim.AllowEmptyGroup})
+	g := run.Group
+	if errors.Is(err, exchange.ErrGroupNotFound) {
+		groupMissing = true
+		if !lim.AllowEmptyGroup {
+			if len(run.Written) > 0 {
+				return Diff{Group: group}, res, true, true, fmt.Errorf("the server wrote %d mailboxes although the allow group %q does not exist", len(run.Written), group)
+			}
+			return Diff{Group: group}, res, false, true, &engine.SafetyError{Limit: "allow-group",
+				Detail: fmt.Sprintf("the allow group %q does not exist (mailboxes.allow_group): without it every mailbox would be blocked; create the group, fix the name, or pass --allow-empty-group", group)}
+		}
+		g, err = exchange.GroupExpansion{Name: group}, nil
+	}
+	if err != nil {
+		return Diff{Group: group}, res, false, false, err
+	}
+	d = Compute(run.Mailboxes, g)
+	if len(run.Written) == 0 {
+		return d, res, false, groupMissing, nil
+	}
+	// The server decided; hold its writes to the one implementation.
+	// Every write is audited, even one the difference does not explain.
+	want := make(map[string]Change, len(d.Changes))
+	for _, c := range d.Changes {
+		want[c.Guid] = c
+	}
+	var stray []string
+	for _, it := range run.Written {
+		id := strings.ToLower(it.ID)
+		c, ok := want[id]
+		if !ok {
+			c = Change{Guid: id}
+			stray = append(stray, id)
+		}
+		delete(want, id)
+		var ferr error
+		if !it.OK {
+			ferr = errors.New(it.Error)
+			res.Failed = append(res.Failed, Failure{Change: c, Error: it.Error})
+		} else {
+			res.Applied = append(res.Applied, c)
+		}
+		if h.Audit != nil {
+			h.Audit(c, ferr)
+		}
+	}
+	if cerr := Check(d, lim); cerr != nil {
+		return d, res, true, groupMissing, fmt.Errorf("the server wrote %d mailboxes although the limits refuse the run: %v", len(run.Written), cerr)
+	}
+	if len(stray) > 0 || len(want) > 0 {
+		return d, res, true, groupMissing, fmt.Errorf("the server's writes differ from the difference: %d written outside it (%s), %d of it not written",
+			len(stray), strings.Join(stray, ", "), len(want))
+	}
+	if h.Progress != nil {
+		h.Progress(len(d.Changes), len(d.Changes))
+	}
+	return d, res, true, groupMissing, nil
+}

@@ -102,3 +102,117 @@ func topLevelMember(s, key string) (string, error) {
 		}
 	}
 }
+
+// InlineWrite says when ReadAllowListAndWrite writes in the same script
+// as it reads: only when the number of mailboxes to change is between 1
+// and Limit (0: never), and the group exists and allows a mailbox unless
+// AllowEmptyGroup. Otherwise it only reads, and the caller writes in
+// batches (or refuses).
+type InlineWrite struct {
+	Limit           int
+	AllowEmptyGroup bool
+}
+
+// AllowListRun is what ReadAllowListAndWrite found and did.
+type AllowListRun struct {
+	Group GroupExpansion
+	// Mailboxes are as read, before any write.
+	Mailboxes []CASMailbox
+	// Written are the script's writes, one per mailbox it changed, each
+	// with Exchange's verdict; empty when it only read.
+	Written []ItemResult
+}
+
+// allowListDecide is the decision, made on the server: members of the
+// group (mailboxes at any depth) open, every other mailbox read blocked.
+// It must agree with allowlist.Compute; the caller checks that it did.
+const allowListDecide = `$want = @{}
+foreach ($x in $grp.Members) {
+    if ($x.t -eq 'UserMailbox') { $want[$x.g] = $true }
+}
+$flags = @{}
+foreach ($x in $c) { $flags[$x.g] = $x }
+$todo = New-Object System.Collections.Generic.List[object]
+$allowed = 0
+foreach ($x in $m) {
+    $f = $flags[$x.g]
+    if ($null -eq $f) { continue }
+    $b = -not $want.ContainsKey($x.g)
+    if (-not $b) { $allowed += 1 }
+    if ($f.r -ne $b -or $f.x -ne $b) { $todo.Add([pscustomobject]@{ g = $x.g; b = $b }) }
+}
+$w = @()
+if ($todo.Count -gt 0 -and $todo.Count -le $limit -and ($allowEmpty -or ($grp.Found -and $allowed -gt 0))) {
+    $w = foreach ($t in $todo) {
+        try {
+            Set-CASMailbox -Identity $t.g -MAPIBlockOutlookRpcHttp $t.b -MAPIBlockOutlookExternalConnectivity $t.b
+            [pscustomobject]@{ Id = $t.g; Ok = $true; Error = $null }
+        } catch {
+            [pscustomobject]@{ Id = $t.g; Ok = $false; Error = $_.Exception.Message }
+        }
+    }
+}
+`
+
+func allowListWriteScript(group string, recipientTypes []string, w InlineWrite) (string, error) {
+	read, err := allowListScript(group, recipientTypes)
+	if err != nil {
+		return "", err
+	}
+	body, ok := strings.CutSuffix(read, "$r = [pscustomobject]@{ grp = $grp; m = $m; c = $c }\n"+jsonOut("$r", 5))
+	if !ok {
+		return "", errors.New("the allow-list script does not end as expected")
+	}
+	allowEmpty := "$false"
+	if w.AllowEmptyGroup {
+		allowEmpty = "$true"
+	}
+	return body + fmt.Sprintf("$limit = %d\n$allowEmpty = %s\n", max(w.Limit, 0), allowEmpty) + allowListDecide +
+		"$r = [pscustomobject]@{ grp = $grp; m = $m; c = $c; w = @($w) }\n" + jsonOut("$r", 5), nil
+}
+
+// ReadAllowListAndWrite is ReadAllowList that, when the difference is
+// small (see InlineWrite), also writes it in the same script: a run with
+// a few changes then costs one PowerShell launch instead of two. The
+// mailboxes returned are as read before the writes, so the caller can
+// compute the difference itself and check the script's writes against
+// it. A missing group is reported as by ReadAllowList.
+func (c *Client) ReadAllowListAndWrite(ctx context.Context, group string, recipientTypes []string, w InlineWrite) (AllowListRun, error) {
+	const op = "ReadAllowListAndWrite"
+	if strings.TrimSpace(group) == "" {
+		return AllowListRun{}, &OpError{Op: op, Err: errors.New("no group name given")}
+	}
+	if len(recipientTypes) == 0 {
+		return AllowListRun{}, &OpError{Op: op, Err: errors.New("no recipient type given")}
+	}
+	script, err := allowListWriteScript(group, recipientTypes, w)
+	if err != nil {
+		return AllowListRun{}, &OpError{Op: op, Err: err}
+	}
+	out, err := c.run(ctx, op, script, "")
+	if err != nil {
+		return AllowListRun{}, err
+	}
+	grp, err := topLevelMember(out, "grp")
+	if err != nil {
+		return AllowListRun{}, badOutput(op, "%v", err)
+	}
+	written, err := topLevelMember(out, "w")
+	if err != nil {
+		return AllowListRun{}, badOutput(op, "%v", err)
+	}
+	var run AllowListRun
+	if strings.TrimSpace(written) != "[]" && strings.TrimSpace(written) != "null" {
+		if run.Written, err = decodeList[ItemResult](op, written, itemFields); err != nil {
+			return AllowListRun{}, err
+		}
+	}
+	if run.Mailboxes, err = parseCASMailboxes(out); err != nil {
+		return AllowListRun{}, badOutput(op, "%v", err)
+	}
+	run.Group, err = decodeGroupExpansion(op, group, grp)
+	if err != nil && !errors.Is(err, ErrGroupNotFound) {
+		return AllowListRun{}, err
+	}
+	return run, err
+}

@@ -144,3 +144,97 @@ func TestLabReadAllowListMatchesSeparateReads(t *testing.T) {
 		t.Fatalf("missing group: %v, %d mailboxes", err, len(mbx3))
 	}
 }
+
+func TestReadAllowListAndWriteGoldenScript(t *testing.T) {
+	f := &fakeRunner{}
+	_, _ = New(f).ReadAllowListAndWrite(context.Background(), "AllowExternalAccess", []string{"UserMailbox"}, InlineWrite{Limit: 500})
+	if len(f.scripts) != 1 {
+		t.Fatalf("%d scripts", len(f.scripts))
+	}
+	s := f.scripts[0]
+	if !strings.HasPrefix(s, scriptHeader) || strings.Count(s, "ConvertTo-Json") != 1 || !strings.Contains(s, "$limit = 500\n$allowEmpty = $false\n") {
+		t.Fatalf("script shape:\n%s", s)
+	}
+	path := filepath.Join("testdata", "scripts", "read_allow_list_and_write.ps1")
+	if *update {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/exchange -run ReadAllowList -update)", err)
+	}
+	if string(want) != s {
+		t.Fatalf("script differs from %s (run with -update if intended):\n%s", path, s)
+	}
+}
+
+// Against the lab: the script writes exactly the mailboxes whose flags
+// differ from the group's decision, in the same launch, and only within
+// its limit and guards.
+func TestLabReadAllowListAndWrite(t *testing.T) {
+	e := startLab(t, 60)
+	types := []string{"UserMailbox"}
+	differing := func(run AllowListRun) map[string]bool {
+		allow := map[string]bool{}
+		for _, m := range run.Group.Mailboxes {
+			allow[strings.ToLower(m.Guid)] = true
+		}
+		out := map[string]bool{}
+		for _, m := range run.Mailboxes {
+			b := !allow[strings.ToLower(m.Guid)]
+			if m.MAPIBlockOutlookRpcHttp != b || m.MAPIBlockOutlookExternalConnectivity != b {
+				out[strings.ToLower(m.Guid)] = true
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		name      string
+		group     string
+		w         InlineWrite
+		wantWrite bool
+		notFound  bool
+	}{
+		{name: "limit 0 only reads", group: e.ep.AllowGroup, w: InlineWrite{}},
+		{name: "over the limit only reads", group: e.ep.AllowGroup, w: InlineWrite{Limit: 3}},
+		{name: "missing group only reads", group: "No Such Group", w: InlineWrite{Limit: 1000}, notFound: true},
+		{name: "within the limit writes", group: e.ep.AllowGroup, w: InlineWrite{Limit: 1000}, wantWrite: true},
+		{name: "then nothing is left", group: e.ep.AllowGroup, w: InlineWrite{Limit: 1000}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.l.Counters().Reset()
+			run, err := e.c.ReadAllowListAndWrite(e.ctx, tc.group, types, tc.w)
+			if tc.notFound != errors.Is(err, ErrGroupNotFound) || (!tc.notFound && err != nil) {
+				t.Fatalf("err %v", err)
+			}
+			st := e.l.Stats()
+			if st.PowerShellLaunches != 1 || len(run.Mailboxes) < 50 {
+				t.Fatalf("%d launches, %d mailboxes", st.PowerShellLaunches, len(run.Mailboxes))
+			}
+			diff := differing(run)
+			if !tc.wantWrite {
+				if len(run.Written) != 0 || st.MailboxWrites != 0 {
+					t.Fatalf("wrote %d (%d)", len(run.Written), st.MailboxWrites)
+				}
+				return
+			}
+			if len(diff) == 0 || len(run.Written) != len(diff) || int(st.MailboxWrites) != len(diff) {
+				t.Fatalf("%d differ, %d written, %d writes", len(diff), len(run.Written), st.MailboxWrites)
+			}
+			for _, w := range run.Written {
+				if !w.OK || !diff[strings.ToLower(w.ID)] {
+					t.Fatalf("unexpected write %+v", w)
+				}
+			}
+		})
+	}
+	e.l.Counters().Reset()
+	run, err := e.c.ReadAllowListAndWrite(e.ctx, "No Such Group", types, InlineWrite{Limit: 1000, AllowEmptyGroup: true})
+	if !errors.Is(err, ErrGroupNotFound) || len(run.Written) == 0 {
+		t.Fatalf("allowed empty group: %v, %d written", err, len(run.Written))
+	}
+}
