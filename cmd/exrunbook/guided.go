@@ -18,9 +18,9 @@ import (
 )
 
 // useGuided reports whether `run` opens the full-screen guided view: on a
-// terminal, not unattended, not --output json.
+// real terminal, not unattended, not --output json.
 func (o *RunOptions) useGuided() bool {
-	return o.IO.CanPrompt() && !o.Unattended && !o.Yes && !o.G.JSON()
+	return o.IO.TUI && o.IO.CanPrompt() && !o.Unattended && !o.Yes && !o.G.JSON()
 }
 
 // renderer is the TUI's colour profile: none when NO_COLOR is set or the

@@ -22,6 +22,10 @@ type IOStreams struct {
 	// ColorEnabled: colour escapes may be written to Out (a terminal,
 	// NO_COLOR unset, TERM not dumb).
 	ColorEnabled bool
+	// TUI: both ends are a real terminal that can take the full-screen
+	// view (TERM is not dumb). Otherwise an operator on a terminal is asked
+	// line by line.
+	TUI bool
 }
 
 // CanPrompt reports whether an operator can answer a question.
@@ -36,6 +40,7 @@ func SystemIO() *IOStreams {
 		IsTerminal:   out,
 		InIsTerminal: isTTY(os.Stdin),
 		ColorEnabled: out && !noColor && os.Getenv("TERM") != "dumb",
+		TUI:          out && isTTY(os.Stdin) && os.Getenv("TERM") != "dumb",
 	}
 }
 
