@@ -3,6 +3,7 @@ package wsman
 import (
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"sort"
@@ -233,16 +234,30 @@ func bytesTrimSpace(b []byte) []byte {
 // so that even a schema fault relates to it.
 func bestMessageID(b []byte) string {
 	s := string(b)
-	i := strings.Index(s, "MessageID>")
+	i := strings.Index(s, "MessageID")
 	if i < 0 {
 		return ""
 	}
-	s = s[i+len("MessageID>"):]
-	j := strings.IndexByte(s, '<')
-	if j < 0 || j > 200 {
+	s = s[i:]
+	j := strings.IndexByte(s, '>')
+	if j < 0 || strings.Contains(s[:j], "<") {
 		return ""
 	}
-	return strings.TrimSpace(s[:j])
+	s = s[j+1:]
+	k := strings.IndexByte(s, '<')
+	if k < 0 || k > 200 {
+		return ""
+	}
+	return xmlUnescape(strings.TrimSpace(s[:k]))
+}
+
+// xmlUnescape decodes character data taken out of a document by hand.
+func xmlUnescape(s string) string {
+	var v string
+	if err := xml.Unmarshal([]byte("<v>"+s+"</v>"), &v); err != nil {
+		return ""
+	}
+	return v
 }
 
 // sweep reaps idle shells and forgotten connections, at most once a
