@@ -532,3 +532,14 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestISODuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{15 * time.Minute: "PT900.000S", 1500 * time.Millisecond: "PT1.500S"} {
+		if got := isoDuration(d); got != want {
+			t.Errorf("isoDuration(%v) = %s, want %s", d, got, want)
+		}
+		if back, err := parseDuration(isoDuration(d)); err != nil || back != d {
+			t.Errorf("round trip of %v: %v %v", d, back, err)
+		}
+	}
+}

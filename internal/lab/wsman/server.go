@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -416,8 +417,9 @@ func clientIP(r *http.Request) string {
 	return strings.Trim(host, "[]")
 }
 
+// isoDuration renders d as Windows does in rsp:IdleTimeOut (PT900.000S).
 func isoDuration(d time.Duration) string {
-	return "PT" + strings.TrimSuffix(strings.TrimSuffix(time.Duration(d.Milliseconds()*int64(time.Millisecond)).String(), "0s"), "s") + "S"
+	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "S"
 }
 
 func (s *Server) delete(user string, req *request) *fault {
