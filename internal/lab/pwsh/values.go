@@ -51,7 +51,10 @@ func (h *Hashtable) Set(key string, v Value) {
 		return
 	}
 	h.entries = append(h.entries, Prop{Name: key, Value: v})
-	if h.index != nil || len(h.entries) > 16 {
+	switch {
+	case h.index != nil: // one entry more, not a rebuild: O(1) as in .NET
+		h.index[strings.ToLower(key)] = len(h.entries) - 1
+	case len(h.entries) > 16:
 		h.reindex()
 	}
 }
