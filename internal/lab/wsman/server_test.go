@@ -143,7 +143,7 @@ func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return r.ResponseWriter.(http.Hijacker).Hijack()
 }
 
-func startLab(t *testing.T, useTLS bool, mutate func(*Options)) *lab {
+func startLab(t testing.TB, useTLS bool, mutate func(*Options)) *lab {
 	t.Helper()
 	l := &lab{stats: &labstats.Counters{}, inj: faults.New(faults.Spec{})}
 	o := Options{
@@ -207,7 +207,7 @@ func startLab(t *testing.T, useTLS bool, mutate func(*Options)) *lab {
 func (l *lab) endpoint() string { return l.url + "/wsman" }
 
 // selfSigned makes a certificate for 127.0.0.1.
-func selfSigned(t *testing.T) (tls.Certificate, []byte) {
+func selfSigned(t testing.TB) (tls.Certificate, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -232,7 +232,7 @@ func selfSigned(t *testing.T) (tls.Certificate, []byte) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, der
 }
 
-func (l *lab) hostPort(t *testing.T) (string, int) {
+func (l *lab) hostPort(t testing.TB) (string, int) {
 	u, _ := url.Parse(l.url)
 	h, p, _ := net.SplitHostPort(u.Host)
 	port, err := strconv.Atoi(p)
