@@ -60,7 +60,14 @@ func challengeFrom(t *testing.T, resp *http.Response, scheme string) []byte {
 
 func TestNTLMIsBoundToTheConnection(t *testing.T) {
 	t.Parallel()
-	l := startLab(t, false, nil)
+	for _, withConnContext := range []bool{true, false} {
+		t.Run(map[bool]string{true: "ConnContext", false: "address-keyed"}[withConnContext], func(t *testing.T) {
+			checkConnectionBinding(t, startLabServer(t, false, nil, withConnContext))
+		})
+	}
+}
+
+func checkConnectionBinding(t *testing.T, l *lab) {
 	a := oneConn()
 	if r := postWith(t, a, l, "", createEnvelope("uuid:1")); r.StatusCode != 401 {
 		t.Fatalf("anonymous: %d", r.StatusCode)

@@ -161,8 +161,12 @@ func (c *rawClient) drain(shell, cmd string, maxEnv int) (stdout, stderr []byte,
 		if r.status != 200 {
 			c.t.Fatalf("Receive: %d %s", r.status, r.body)
 		}
-		if maxEnv > 0 && len(r.body) > maxEnv {
-			c.t.Fatalf("envelope of %d bytes exceeds MaxEnvelopeSize %d", len(r.body), maxEnv)
+		limit := maxEnv
+		if limit == 0 {
+			limit = defaultEnvelopeSize
+		}
+		if len(r.body) > limit {
+			c.t.Fatalf("envelope of %d bytes exceeds MaxEnvelopeSize %d", len(r.body), limit)
 		}
 		for _, m := range streams(r.body) {
 			if ends[m[0]] > 0 {

@@ -145,6 +145,14 @@ func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func startLab(t testing.TB, useTLS bool, mutate func(*Options)) *lab {
 	t.Helper()
+	return startLabServer(t, useTLS, mutate, true)
+}
+
+// startLabServer starts a lab; connContext says whether the http.Server
+// gets the server's ConnContext (as the lab assembly installs it) or the
+// server must fall back to keying connections by address.
+func startLabServer(t testing.TB, useTLS bool, mutate func(*Options), connContext bool) *lab {
+	t.Helper()
 	l := &lab{stats: &labstats.Counters{}, inj: faults.New(faults.Spec{})}
 	o := Options{
 		Executor:   testExecutor{},
@@ -171,7 +179,9 @@ func startLab(t testing.TB, useTLS bool, mutate func(*Options)) *lab {
 		l.mu.Unlock()
 	}))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	l.srv.ConfigureHTTPServer(hs)
+	if connContext {
+		l.srv.ConfigureHTTPServer(hs)
+	}
 	hs.ConnState = func(c net.Conn, st http.ConnState) {
 		if st == http.StateClosed || st == http.StateHijacked {
 			l.mu.Lock()
