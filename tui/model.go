@@ -61,6 +61,12 @@ type Model struct {
 	busyStep, busyOp string
 	cancel           context.CancelFunc
 	quitting         bool
+	// advance moves the selection to the first unfinished step at the
+	// next refresh (after an apply or a skip finished).
+	advance bool
+	// resumeNow holds the waiting steps whose wait the operator ended
+	// early: they are applied again at the next tick.
+	resumeNow map[string]bool
 
 	mode        mode
 	dialogStep  string
@@ -141,6 +147,7 @@ func New(ctrl Controller, events *Events, opts Options) *Model {
 		bar:       progress.New(progress.WithDefaultGradient(), progress.WithoutPercentage(), progress.WithColorProfile(opts.Renderer.ColorProfile())),
 		prog:      map[string]*progressState{},
 		rechecks:  map[string][]engine.CheckResult{},
+		resumeNow: map[string]bool{},
 	}
 	m.steps = ctrl.Steps()
 	for _, ev := range ctrl.History() {
@@ -220,7 +227,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tickMsg:
 		m.renderDetail()
-		return m, m.tick()
+		return m, tea.Batch(m.tick(), m.continueWaits())
 	case eventMsg:
 		m.onEvent(engine.Event(msg))
 		return m, m.waitEvent()
@@ -231,6 +238,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.waitApproval()
 	case stepsMsg:
 		m.steps = msg
+		if m.advance {
+			m.advance = false
+			m.sel = firstUnfinished(m.steps)
+		}
 		if m.sel >= len(m.steps) {
 			m.sel = len(m.steps) - 1
 		}
@@ -238,6 +249,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case checksMsg:
 		m.busyStep, m.busyOp = "", ""
+		if m.cancel != nil {
+			m.cancel()
+			m.cancel = nil
+		}
+		if m.quitting {
+			return m, tea.Quit
+		}
 		if msg.err != nil {
 			m.setNotice(fmt.Sprintf("checks of %s could not run: %v", msg.step, msg.err), true)
 		} else {
@@ -269,12 +287,18 @@ func (m *Model) onOpDone(msg opDoneMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case msg.err == nil:
 		m.setNotice(fmt.Sprintf("%s of %s finished", msg.op, msg.step), false)
+		switch msg.op {
+		case "apply", "skip":
+			m.advance = true
+		case "wait override":
+			m.resumeNow[msg.step] = true
+		}
 	case errors.As(msg.err, &refused):
 		m.mode = modeRefused
 		m.dialogStep = msg.step
 		m.dialogText = refused.Error()
 	case errors.As(msg.err, &waiting):
-		m.setNotice(fmt.Sprintf("%s is waiting until %s: %s", msg.step, waiting.Until.Local().Format("15:04:05"), waiting.Reason), false)
+		m.setNotice(fmt.Sprintf("%s waits until %s; w ends the wait early (it continues by itself then): %s", msg.step, waiting.Until.Local().Format("15:04:05"), waiting.Reason), false)
 	case errors.As(msg.err, &approval):
 		m.setNotice(fmt.Sprintf("apply of %s cancelled: nothing was changed", msg.step), false)
 	default:
@@ -450,12 +474,12 @@ func (m *Model) answer(ok bool) {
 func (m *Model) busy() bool { return m.busyStep != "" }
 
 func (m *Model) startApply() tea.Cmd {
-	s, ok := m.selected()
-	if !ok {
-		return nil
-	}
 	if m.busy() {
 		m.setNotice(m.busyOp+" of "+m.busyStep+" is still running", false)
+		return nil
+	}
+	s, ok := m.selected()
+	if !ok {
 		return nil
 	}
 	switch s.Status {
@@ -466,8 +490,8 @@ func (m *Model) startApply() tea.Cmd {
 		m.setNotice(s.ID+" was skipped: r makes it pending again", false)
 		return nil
 	case engine.StatusWaiting:
-		if m.opts.Now().Before(s.WaitUntil) {
-			m.setNotice(fmt.Sprintf("%s waits until %s; w ends the wait early", s.ID, s.WaitUntil.Local().Format("15:04:05")), false)
+		if m.opts.Now().Before(s.WaitUntil) && !m.resumeNow[s.ID] {
+			m.setNotice(fmt.Sprintf("%s waits until %s; w ends the wait early (it continues by itself then)", s.ID, s.WaitUntil.Local().Format("15:04:05")), false)
 			return nil
 		}
 	}
@@ -477,14 +501,51 @@ func (m *Model) startApply() tea.Cmd {
 			return nil
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	m.busyStep, m.busyOp = s.ID, "apply"
+	return m.applyCmd(s.ID)
+}
+
+// applyCmd runs the engine's apply of one step in a tea.Cmd.
+func (m *Model) applyCmd(id string) tea.Cmd {
+	delete(m.resumeNow, id)
+	ctx := m.opContext(id, "apply")
 	m.notice = ""
-	ctrl, id, approve := m.ctrl, s.ID, m.approve
+	ctrl, approve := m.ctrl, m.approve
 	return func() tea.Msg {
 		return opDoneMsg{op: "apply", step: id, err: ctrl.Apply(ctx, id, approve)}
 	}
+}
+
+// opContext marks the view busy with op and returns the context the
+// operation runs under; quitting cancels it.
+func (m *Model) opContext(id, op string) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.busyStep, m.busyOp = id, op
+	return ctx
+}
+
+// continueWaits applies a waiting step again once its wait is over (or
+// the operator ended it early). The operator approved that step before it
+// started waiting, and the engine applies a waiting step again without
+// asking, so nothing is asked here either. It runs only while the view is
+// idle with no dialog open, and only for the first unfinished step.
+func (m *Model) continueWaits() tea.Cmd {
+	if m.busy() || m.quitting || m.mode != modeNormal {
+		return nil
+	}
+	i := firstUnfinished(m.steps)
+	if i < 0 || i >= len(m.steps) {
+		return nil
+	}
+	s := m.steps[i]
+	if s.Status != engine.StatusWaiting {
+		return nil
+	}
+	if !m.resumeNow[s.ID] && (s.WaitUntil.IsZero() || m.opts.Now().Before(s.WaitUntil)) {
+		return nil
+	}
+	m.appendLog(m.opts.Now().Local().Format("15:04:05") + " " + s.ID + ": the wait is over: applying again (approved before the wait)")
+	return m.applyCmd(s.ID)
 }
 
 func (m *Model) startRecheck() tea.Cmd {
@@ -492,10 +553,10 @@ func (m *Model) startRecheck() tea.Cmd {
 	if !ok || m.busy() {
 		return nil
 	}
-	m.busyStep, m.busyOp = s.ID, "checks"
+	ctx := m.opContext(s.ID, "checks")
 	ctrl, id := m.ctrl, s.ID
 	return func() tea.Msg {
-		res, err := ctrl.Recheck(context.Background(), id)
+		res, err := ctrl.Recheck(ctx, id)
 		return checksMsg{step: id, results: res, err: err}
 	}
 }
@@ -515,10 +576,10 @@ func (m *Model) startRollback() {
 }
 
 func (m *Model) rollbackCmd(id string, force bool) tea.Cmd {
-	m.busyStep, m.busyOp = id, "rollback"
+	ctx := m.opContext(id, "rollback")
 	ctrl := m.ctrl
 	return func() tea.Msg {
-		return opDoneMsg{op: "rollback", step: id, err: ctrl.Rollback(context.Background(), id, force)}
+		return opDoneMsg{op: "rollback", step: id, err: ctrl.Rollback(ctx, id, force)}
 	}
 }
 
@@ -578,25 +639,28 @@ func (m *Model) onInputKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
+// quit ends the program. While an operation runs it is cancelled first
+// and the program ends when the engine has returned (the state is saved by
+// then); a second q or ctrl+c while stopping ends it at once.
 func (m *Model) quit() (tea.Model, tea.Cmd) {
-	if m.busy() && m.busyOp == "apply" {
-		if m.quitting {
-			return m, tea.Quit
-		}
+	if !m.busy() {
 		m.quitting = true
-		if m.reply != nil {
-			m.reply <- false
-			m.reply = nil
-			m.mode = modeNormal
-		}
-		if m.cancel != nil {
-			m.cancel()
-		}
-		m.setNotice("stopping: the current write finishes or is abandoned safely, then the state is saved", false)
-		return m, nil
+		return m, tea.Quit
+	}
+	if m.quitting {
+		return m, tea.Quit
 	}
 	m.quitting = true
-	return m, tea.Quit
+	if m.reply != nil {
+		m.reply <- false
+		m.reply = nil
+		m.mode = modeNormal
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.setNotice("stopping "+m.busyOp+" of "+m.busyStep+": the current write finishes or is abandoned safely, then the state is saved", false)
+	return m, nil
 }
 
 // ResumeCommand is what the caller prints after the program ends.

@@ -42,6 +42,13 @@ type fakeCtrl struct {
 	skipped     map[string]string
 	overrides   []string
 	history     []engine.Event
+	// waits: Apply of these steps first returns a WaitingError until the
+	// given time; applied again while waiting, it finishes without asking.
+	waits map[string]time.Time
+	// hang: Apply of these steps, once approved, blocks until cancelled.
+	hang        map[string]bool
+	approvals   int
+	interrupted []string
 }
 
 func splitNamespaceSteps() []StepInfo {
@@ -58,7 +65,8 @@ func splitNamespaceSteps() []StepInfo {
 
 func newFake() *fakeCtrl {
 	return &fakeCtrl{steps: splitNamespaceSteps(), events: NewEvents(), plans: map[string]engine.Plan{},
-		pre: map[string][]engine.CheckResult{}, skipped: map[string]string{}}
+		pre: map[string][]engine.CheckResult{}, skipped: map[string]string{},
+		waits: map[string]time.Time{}, hang: map[string]bool{}}
 }
 
 func (f *fakeCtrl) Steps() []StepInfo {
@@ -83,6 +91,24 @@ func (f *fakeCtrl) emit(ev engine.Event) {
 }
 
 func (f *fakeCtrl) Apply(ctx context.Context, id string, approve Approve) error {
+	f.mu.Lock()
+	until, waits := f.waits[id]
+	var waiting bool
+	for _, s := range f.steps {
+		if s.ID == id {
+			waiting = s.Status == engine.StatusWaiting
+		}
+	}
+	f.mu.Unlock()
+	if waiting {
+		f.emit(engine.Event{Kind: engine.EventStepStarted, Step: id, Message: "the wait is over: applying again"})
+		f.mu.Lock()
+		f.applied = append(f.applied, id)
+		f.mu.Unlock()
+		f.set(id, func(s *StepInfo) { s.Status = engine.StatusDone; s.WaitUntil = time.Time{} })
+		f.emit(engine.Event{Kind: engine.EventDone, Step: id})
+		return nil
+	}
 	f.set(id, func(s *StepInfo) { s.Status = engine.StatusRunning })
 	f.emit(engine.Event{Kind: engine.EventStepStarted, Step: id})
 	plan := f.plans[id]
@@ -94,6 +120,24 @@ func (f *fakeCtrl) Apply(ctx context.Context, id string, approve Approve) error 
 	ok, err := approve(ctx, id, plan)
 	if err != nil {
 		return err
+	}
+	f.mu.Lock()
+	f.approvals++
+	hang := f.hang[id]
+	f.mu.Unlock()
+	if ok && hang {
+		<-ctx.Done()
+		f.mu.Lock()
+		f.interrupted = append(f.interrupted, id)
+		f.mu.Unlock()
+		f.set(id, func(s *StepInfo) { s.Status = engine.StatusRunning })
+		return &engine.InterruptedError{Step: id}
+	}
+	if ok && waits {
+		f.set(id, func(s *StepInfo) { s.Status = engine.StatusWaiting; s.WaitUntil = until; s.WaitReason = "caches" })
+		u := until
+		f.emit(engine.Event{Kind: engine.EventWaiting, Step: id, WaitUntil: &u, Message: "caches"})
+		return &engine.WaitingError{Step: id, Until: until, Reason: "caches"}
 	}
 	if !ok {
 		f.mu.Lock()
@@ -175,6 +219,20 @@ func waitFor(t *testing.T, tm *teatest.TestModel, text string) {
 	t.Helper()
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(text)) },
 		teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+// waitForAll waits until every text has appeared in the output read in
+// this call (several may arrive in one frame).
+func waitForAll(t *testing.T, tm *teatest.TestModel, texts ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, text := range texts {
+			if !bytes.Contains(b, []byte(text)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 }
 
 // finalView quits the program and returns the last frame the model drew.
@@ -318,8 +376,8 @@ func TestApplyConfirmedAndDeclined(t *testing.T) {
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	waitFor(t, tm, "Apply certificate?")
 	tm.Type("y")
-	waitFor(t, tm, "apply of certificate finished")
-	tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+	// The selection moves to the next unfinished step by itself.
+	waitForAll(t, tm, "apply of certificate finished", "bind-certificate: Bind")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
 	waitFor(t, tm, "Apply bind-certificate?")
 	tm.Type("n")
@@ -551,5 +609,93 @@ func TestSecretsPromptCancel(t *testing.T) {
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*SecretsModel)
 	if _, err := fm.Values(); err != ErrSecretsCancelled {
 		t.Fatalf("err = %v, want ErrSecretsCancelled", err)
+	}
+}
+
+// fakeClock is a clock the test moves forward.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func TestWaitContinuesByItselfWithoutAskingAgain(t *testing.T) {
+	f := newFake()
+	for _, id := range []string{"certificate", "bind-certificate", "external-urls"} {
+		f.set(id, func(s *StepInfo) { s.Status = engine.StatusDone })
+	}
+	f.waits["autodiscover-wait"] = t0.Add(10 * time.Second)
+	clock := &fakeClock{now: t0}
+	m := New(f, f.events, Options{Runbook: "split-namespace", Renderer: asciiRenderer(), Now: clock.Now, TickEvery: 20 * time.Millisecond})
+	tm := start(t, m, 100, 30)
+	waitFor(t, tm, "autodiscover-wait: Wait")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitFor(t, tm, "Apply autodiscover-wait?")
+	tm.Type("y")
+	waitFor(t, tm, "(10s left)")
+	tm.Type("y") // a stray key while waiting approves nothing
+	f.mu.Lock()
+	early := len(f.applied)
+	f.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("the waiting step finished before its time: %v", f.applied)
+	}
+	clock.Add(11 * time.Second)
+	// The selection moves on to the next unfinished step.
+	waitForAll(t, tm, "apply of autodiscover-wait finished", "public-dns: Swap")
+	_, _ = finalView(t, tm)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.applied) != 1 || f.applied[0] != "autodiscover-wait" {
+		t.Errorf("applied = %v, want autodiscover-wait once, after its wait", f.applied)
+	}
+	if f.approvals != 1 {
+		t.Errorf("the operator was asked %d times, want once (before the wait)", f.approvals)
+	}
+}
+
+func TestQuitWhileAStepRunsCancelsIt(t *testing.T) {
+	f := newFake()
+	f.hang["certificate"] = true
+	tm := start(t, newModel(f), 100, 30)
+	waitFor(t, tm, "certificate: Certificate")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitFor(t, tm, "Apply certificate?")
+	tm.Type("y")
+	waitFor(t, tm, "q quit") // the dialog has closed: the apply runs
+	tm.Type("q")
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.interrupted) != 1 {
+		t.Fatalf("interrupted = %v: q did not cancel the running apply before quitting", f.interrupted)
+	}
+	if fm.busy() {
+		t.Errorf("the program ended while %s of %s was still running", fm.busyOp, fm.busyStep)
+	}
+	if fm.ResumeCommand() != "exrunbook run" {
+		t.Errorf("resume command = %q", fm.ResumeCommand())
+	}
+}
+
+func TestQuitWhileIdle(t *testing.T) {
+	f := newFake()
+	tm := start(t, newModel(f), 100, 30)
+	waitFor(t, tm, "certificate: Certificate")
+	tm.Type("q")
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	if !fm.quitting {
+		t.Error("q did not quit")
 	}
 }
