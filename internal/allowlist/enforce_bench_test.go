@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -187,11 +186,14 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 			cmd := exec.Command(bin, "--config", bl.config, "--state-dir", stateDir, "enforce", "--max-changes", "100000000", "--output", "json")
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Run(); err != nil {
-				b.Fatalf("enforce: %v\n%s", err, errb.String())
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
 			}
-			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-				rss = max(rss, ru.Maxrss) // KiB on Linux
+			hwm := watchHWM(cmd.Process.Pid)
+			err := cmd.Wait()
+			rss = max(rss, hwm())
+			if err != nil {
+				b.Fatalf("enforce: %v\n%s", err, errb.String())
 			}
 		case "naive":
 			res, err := bl.wc.RunPowerShell(context.Background(), naiveScript(bl.group), "")
@@ -225,6 +227,40 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 	if impl == "exrunbook" {
 		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
 	}
+}
+
+// watchHWM samples the process's VmHWM (its peak resident set, in KiB)
+// from /proc every few milliseconds until the returned function is
+// called after Wait. The rusage of the child is no use here: Go starts it
+// with vfork semantics, so its ru_maxrss starts at this process's
+// resident set, the in-process lab included.
+func watchHWM(pid int) func() int64 {
+	stop := make(chan struct{})
+	done := make(chan int64)
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	go func() {
+		var peak int64
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if b, err := os.ReadFile(path); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+						if n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err == nil {
+							peak = max(peak, n)
+						}
+					}
+				}
+			}
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(stop); return <-done }
 }
 
 // naiveScript is "today's script": expand the group (recursively), then
