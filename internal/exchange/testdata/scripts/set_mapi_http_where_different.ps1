@@ -1,0 +1,13 @@
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn
+$o = Get-OrganizationConfig
+$before = [bool]$o.MapiHttpEnabled
+$changed = $false
+if ($before -ne $true) {
+    Set-OrganizationConfig -MapiHttpEnabled $true
+    $changed = $true
+}
+$o2 = Get-OrganizationConfig
+$r = [pscustomobject]@{ Before = $before; Changed = $changed; After = [bool]$o2.MapiHttpEnabled }
+ConvertTo-Json -InputObject $r -Depth 2 -Compress

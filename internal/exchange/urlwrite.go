@@ -1,0 +1,173 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/winrm"
+)
+
+// ChangeResult is the outcome of one item of a compare-and-set write:
+// whether the server found a different value and wrote the wanted one.
+type ChangeResult struct {
+	// ID is the item's GUID as sent.
+	ID      string `json:"Id"`
+	Changed bool   `json:"Changed"`
+	OK      bool   `json:"Ok"`
+	// Error is the server's message when OK is false.
+	Error string `json:"Error"`
+}
+
+// URLCompare says how SetURLsWhereDifferent decides that a value differs.
+type URLCompare int
+
+const (
+	// CompareApply compares URLs and host names case-insensitively and
+	// Outlook Anywhere by ExternalHostname and ExternalClientsRequireSsl
+	// only (the authentication method is passed back, not compared):
+	// what a forward change needs.
+	CompareApply URLCompare = iota
+	// CompareExact compares every value byte for byte, including the
+	// authentication method: what a restore needs.
+	CompareExact
+)
+
+// urlCmpExpr is the PowerShell that sets $c to whether $cur differs
+// from $want ($null is a value of its own).
+func urlCmpExpr(op string) string {
+	return "    if ($null -eq $want) { $c = $null -ne $cur } elseif ($null -eq $cur) { $c = $true } else { $c = $cur " + op + " $want }\n"
+}
+
+func setURLsWhereDifferentScript(vdirs []VDirURLChange, oa []OutlookAnywhereChange, mode URLCompare) string {
+	ne := "-ne"
+	if mode == CompareExact {
+		ne = "-cne"
+	}
+	var b strings.Builder
+	b.WriteString(scriptHeader)
+	b.WriteString("$r = New-Object System.Collections.Generic.List[object]\n")
+	result := func(g string) {
+		fmt.Fprintf(&b, "    $r.Add([pscustomobject]@{ Id = %s; Changed = $c; Ok = $true; Error = $null })\n} catch {\n    $r.Add([pscustomobject]@{ Id = %s; Changed = $false; Ok = $false; Error = $_.Exception.Message })\n}\n", g, g)
+	}
+	for _, ch := range vdirs {
+		g, want := Quote(ch.Guid), quoteOrNull(ch.ExternalUrl)
+		b.WriteString("try {\n    $c = $false\n")
+		if ch.Kind == KindMAPI {
+			// Read from IIS too: Set-MapiVirtualDirectory needs the current
+			// IISAuthenticationMethods passed back, or OAuth is lost.
+			fmt.Fprintf(&b, "    $v = Get-MapiVirtualDirectory -Identity %s\n", g)
+		} else {
+			fmt.Fprintf(&b, "    $v = Get-%s -Identity %s -ADPropertiesOnly\n", vdirNoun[ch.Kind], g)
+		}
+		b.WriteString("    $cur = " + fmt.Sprintf(urlExpr, "ExternalUrl") + "\n")
+		b.WriteString("    $want = " + want + "\n")
+		b.WriteString(urlCmpExpr(ne))
+		if ch.Kind == KindMAPI {
+			fmt.Fprintf(&b, "    if ($c) { Set-MapiVirtualDirectory -Identity %s -ExternalUrl %s -IISAuthenticationMethods $v.IISAuthenticationMethods }\n", g, want)
+		} else {
+			fmt.Fprintf(&b, "    if ($c) { Set-%s -Identity %s -ExternalUrl %s }\n", vdirNoun[ch.Kind], g, want)
+		}
+		result(g)
+	}
+	for _, ch := range oa {
+		g, want := Quote(ch.Guid), quoteOrNull(ch.ExternalHostname)
+		b.WriteString("try {\n    $c = $false\n")
+		fmt.Fprintf(&b, "    $o = Get-OutlookAnywhere -Identity %s -ADPropertiesOnly\n", g)
+		b.WriteString("    $cur = $(if ($null -ne $o.ExternalHostname) { [string]$o.ExternalHostname } else { $null })\n")
+		b.WriteString("    $want = " + want + "\n")
+		b.WriteString(urlCmpExpr(ne))
+		fmt.Fprintf(&b, "    if (-not $c) { $c = [bool]$o.ExternalClientsRequireSsl -ne %s }\n", psBool(ch.ExternalClientsRequireSsl))
+		auth := ""
+		if ch.ExternalClientAuthenticationMethod != "" {
+			auth = " -ExternalClientAuthenticationMethod " + Quote(ch.ExternalClientAuthenticationMethod)
+			if mode == CompareExact {
+				fmt.Fprintf(&b, "    if (-not $c) { $c = [string]$o.ExternalClientAuthenticationMethod -cne %s }\n", Quote(ch.ExternalClientAuthenticationMethod))
+			}
+		}
+		fmt.Fprintf(&b, "    if ($c) { Set-OutlookAnywhere -Identity %s -ExternalHostname %s -ExternalClientsRequireSsl %s%s }\n", g, want, psBool(ch.ExternalClientsRequireSsl), auth)
+		result(g)
+	}
+	b.WriteString(jsonOut("@($r)", 3))
+	return b.String()
+}
+
+// SetURLsWhereDifferent is a whole external-URL change in ONE script:
+// for every virtual directory, then every Outlook Anywhere, the server
+// reads the current value by GUID, compares it with the wanted one (as
+// mode says) and writes only when it differs. It returns one result per
+// item, virtual directories first, in order; ID is the GUID. OWA and ECP
+// change in the same script; MAPI passes the IISAuthenticationMethods it
+// has just read back. A nil ExternalUrl or ExternalHostname means $null,
+// compared and written as $null. Autodiscover and PowerShell virtual
+// directories are refused, as is an unknown authentication method.
+// Repeating the call after any failure is safe: what is already in place
+// is not written again.
+func (c *Client) SetURLsWhereDifferent(ctx context.Context, vdirs []VDirURLChange, oa []OutlookAnywhereChange, mode URLCompare) ([]ChangeResult, error) {
+	const op = "SetURLsWhereDifferent"
+	if len(vdirs)+len(oa) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(vdirs)+len(oa))
+	vdirs = append(vdirs[:0:0], vdirs...) // normalised copies; the caller's slices are left alone
+	oa = append(oa[:0:0], oa...)
+	for i, ch := range vdirs {
+		switch ch.Kind {
+		case KindOWA, KindECP, KindMAPI, KindEWS, KindActiveSync, KindOAB:
+		default:
+			return nil, &OpError{Op: op, Err: fmt.Errorf("refusing to change the %q virtual directory", ch.Kind)}
+		}
+		g, err := checkGUID(op, "virtual directory", ch.Guid)
+		if err != nil {
+			return nil, err
+		}
+		vdirs[i].Guid = g
+		ids = append(ids, g)
+	}
+	for i, ch := range oa {
+		g, err := checkGUID(op, "Outlook Anywhere", ch.Guid)
+		if err != nil {
+			return nil, err
+		}
+		if m := ch.ExternalClientAuthenticationMethod; m != "" && !oaAuthMethods[strings.ToLower(m)] {
+			return nil, &OpError{Op: op, Err: fmt.Errorf("ExternalClientAuthenticationMethod %q: expected Basic, Ntlm or Negotiate", m)}
+		}
+		oa[i].Guid = g
+		ids = append(ids, g)
+	}
+	out, err := c.run(ctx, op, setURLsWhereDifferentScript(vdirs, oa, mode), "")
+	if err != nil {
+		return nil, err
+	}
+	return decodeChangeResults(op, out, ids)
+}
+
+var changeResultFields = append(req("Id", "Changed", "Ok"), opt("Error")...)
+
+// decodeChangeResults parses per-item compare-and-set results: exactly
+// one per item sent, in order. A failed item whose error says the server
+// is throttling makes the results come with a transient error.
+func decodeChangeResults(op, out string, ids []string) ([]ChangeResult, error) {
+	res, err := decodeList[ChangeResult](op, out, changeResultFields)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(ids) {
+		return nil, badOutput(op, "%d results for %d items", len(res), len(ids))
+	}
+	for i := range res {
+		if !strings.EqualFold(res[i].ID, ids[i]) {
+			return nil, badOutput(op, "result %d is for %q, expected %q", i, res[i].ID, ids[i])
+		}
+		if res[i].Changed && !res[i].OK {
+			return nil, badOutput(op, "result %d (%s) is both failed and changed", i, res[i].ID)
+		}
+	}
+	for _, r := range res {
+		if !r.OK && winrm.IsThrottling(r.Error) {
+			return res, engine.Transient(&OpError{Op: op, Err: fmt.Errorf("throttled on %s: %s", r.ID, r.Error)})
+		}
+	}
+	return res, nil
+}
