@@ -2,6 +2,7 @@ package wsman
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,44 @@ func TestMasterzenWrongPassword(t *testing.T) {
 				t.Fatal("a shell was created")
 			}
 		})
+	}
+}
+
+// TestConcurrentClients runs several clients at once, each in its own
+// shell, and checks that every output arrives intact and whole.
+func TestConcurrentClients(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, false, nil)
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		c := masterzenClient(t, l, "basic", testUser, testPassword)
+		go func(i int) {
+			var out, errOut strings.Builder
+			size := 50000 + 1000*i
+			code, err := c.RunWithContext(context.Background(), fmt.Sprintf("both %d", size), &out, &errOut)
+			switch {
+			case err != nil:
+				errs <- err
+			case code != 0 || out.String() != string(pattern(size)) || errOut.String() != string(pattern(size)):
+				errs <- fmt.Errorf("client %d: code %d, %d/%d bytes", i, code, out.Len(), errOut.Len())
+			default:
+				errs <- nil
+			}
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := l.stats.Shells.Load(); got != n {
+		t.Errorf("Shells = %d, want %d", got, n)
+	}
+	l.srv.mu.Lock()
+	left := len(l.srv.shells)
+	l.srv.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d shells left after every client closed its own", left)
 	}
 }

@@ -108,13 +108,14 @@ func NewServer(o Options) *Server {
 func (s *Server) Close() {
 	s.cancel()
 	s.mu.Lock()
-	shells := s.shells
+	var cmds []*command
+	for _, sh := range s.shells {
+		cmds = append(cmds, sh.forgetLocked()...)
+	}
 	s.shells = map[string]*shell{}
 	s.mu.Unlock()
-	for _, sh := range shells {
-		for _, c := range sh.commands {
-			c.terminate()
-		}
+	for _, c := range cmds {
+		c.terminate()
 	}
 }
 
@@ -265,7 +266,7 @@ func xmlUnescape(s string) string {
 // minute.
 func (s *Server) sweep() {
 	now := s.now()
-	var reaped []*shell
+	var reaped []*command
 	s.mu.Lock()
 	if now.Sub(s.lastSweep) < time.Minute {
 		s.mu.Unlock()
@@ -275,7 +276,7 @@ func (s *Server) sweep() {
 	for id, sh := range s.shells {
 		if sh.busy == 0 && now.Sub(sh.lastUsed) > s.o.IdleTimeout {
 			delete(s.shells, id)
-			reaped = append(reaped, sh)
+			reaped = append(reaped, sh.forgetLocked()...)
 		}
 	}
 	for k, cs := range s.conns {
@@ -284,10 +285,8 @@ func (s *Server) sweep() {
 		}
 	}
 	s.mu.Unlock()
-	for _, sh := range reaped {
-		for _, c := range sh.commands {
-			c.terminate()
-		}
+	for _, c := range reaped {
+		c.terminate()
 	}
 }
 
@@ -430,8 +429,7 @@ func (s *Server) delete(user string, req *request) *fault {
 	s.mu.Lock()
 	sh.busy--
 	delete(s.shells, sh.id)
-	cmds := sh.commands
-	sh.commands = map[string]*command{}
+	cmds := sh.forgetLocked()
 	s.mu.Unlock()
 	for _, c := range cmds {
 		c.terminate()
@@ -455,6 +453,11 @@ func (s *Server) command(user string, req *request) (string, *fault) {
 	}
 	cmd := Command{User: user, Command: strings.TrimSpace(req.CommandLine.Command), Arguments: args, ShellID: sh.id, CommandID: c.id}
 	s.mu.Lock()
+	if sh.gone {
+		s.mu.Unlock()
+		c.cancel()
+		return "", faultShellNotFound(sh.id)
+	}
 	sh.commands[c.id] = c
 	s.mu.Unlock()
 	go c.run(s.o.Executor, cmd)

@@ -21,8 +21,21 @@ type shell struct {
 	user     string
 	created  time.Time
 	lastUsed time.Time
-	busy     int // requests in flight
+	busy     int  // requests in flight
+	gone     bool // deleted, reaped or closed: no new commands
 	commands map[string]*command
+}
+
+// forgetLocked marks the shell gone and returns its commands for the
+// caller to terminate. Call with Server.mu held.
+func (sh *shell) forgetLocked() []*command {
+	sh.gone = true
+	cmds := make([]*command, 0, len(sh.commands))
+	for _, c := range sh.commands {
+		cmds = append(cmds, c)
+	}
+	sh.commands = map[string]*command{}
+	return cmds
 }
 
 // command is one running or finished command of a shell.
