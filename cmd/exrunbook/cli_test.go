@@ -437,14 +437,14 @@ func TestPlan(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.out), &doc) != nil {
 		t.Fatalf("plan: %d %q %q", r.code, r.out, r.errout)
 	}
-	if doc.Runbook != "test-book" || len(doc.Steps) != 3 || doc.Steps[0].Plan.Changes[0].To != "on" || doc.Steps[0].Status != "pending" {
+	if doc.Runbook != "test-book" || !doc.Ready || len(doc.Steps) != 3 || doc.Steps[0].Plan.Changes[0].To != "on" || doc.Steps[0].Status != "pending" {
 		t.Errorf("plan json: %+v", doc)
 	}
 	if _, err := os.Stat(f.stateDir); !os.IsNotExist(err) {
 		t.Error("plan created the state directory")
 	}
 	r = f.run(t, "plan")
-	if r.code != 0 || !strings.Contains(r.out, "plan: 3 pending step(s), 3 change(s), 0 problem(s)") || !strings.Contains(r.out, "first") {
+	if r.code != 0 || !strings.Contains(r.out, "plan: 3 pending step(s), 3 change(s)\n") || !strings.Contains(r.out, "first") {
 		t.Errorf("plan text: %d %q", r.code, r.out)
 	}
 	// check on a fresh directory has nothing done to check, and creates nothing.
@@ -490,5 +490,25 @@ func TestBuiltinRunbookNeedsItsKinds(t *testing.T) {
 	}
 	if _, err := os.Stat(f.stateDir); !os.IsNotExist(err) {
 		t.Error("state directory created")
+	}
+}
+
+// plan exits 1 only when the next step would stop at a pre-check (or a
+// plan cannot be made); a later step's failing pre-check is shown.
+func TestPlanPreChecks(t *testing.T) {
+	f := newFixture(t, strings.Replace(testRunbook, "kind: test-set\n    title: Second", "kind: test-gated\n    title: Second", 1))
+	r := f.run(t, "plan")
+	if r.code != 0 || !strings.Contains(r.out, "pre-checks failing in later steps (they may pass once the steps before them have run): second") {
+		t.Errorf("later step gated: %d %q %q", r.code, r.out, r.errout)
+	}
+	f = newFixture(t, strings.Replace(testRunbook, "kind: test-set\n    title: First", "kind: test-gated\n    title: First", 1))
+	r = f.run(t, "plan", "--output", "json")
+	var doc planJSON
+	if r.code != 1 || json.Unmarshal([]byte(r.out), &doc) != nil || doc.Ready || !strings.Contains(r.errout, "the next step, first, would stop at its failing pre-check(s): gate") {
+		t.Errorf("next step gated: %d %q %q", r.code, r.out, r.errout)
+	}
+	setOrgValue("gate", "open")
+	if r := f.run(t, "plan"); r.code != 0 {
+		t.Errorf("gate open: %d %q", r.code, r.errout)
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +27,9 @@ func newPlanCmd(io *IOStreams, g *GlobalOptions) *cobra.Command {
 		Long: `Show, for every step that is not done or skipped, what it would change
 (current → desired, "no change" when already there) and the result of its
 pre-checks. plan only reads: it takes no lock and writes no state.
-It exits 1 when a plan could not be made or a pre-check failed.`,
+It exits 1 when a plan could not be made, or when a pre-check of the next
+step fails (that step would stop there). Failing pre-checks of later steps
+are shown: they often pass once the steps before them have run.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: runE(func(ctx context.Context) error { return runPlan(ctx, o) }),
 	}
@@ -33,8 +37,10 @@ It exits 1 when a plan could not be made or a pre-check failed.`,
 
 // planJSON is `plan --output json`.
 type planJSON struct {
-	Runbook string         `json:"runbook"`
-	Steps   []planStepJSON `json:"steps"`
+	Runbook string `json:"runbook"`
+	// Ready: every plan could be made and the next step's pre-checks pass.
+	Ready bool           `json:"ready"`
+	Steps []planStepJSON `json:"steps"`
 }
 
 type planStepJSON struct {
@@ -64,9 +70,10 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	out := planJSON{Runbook: in.rb.Name, Steps: []planStepJSON{}}
-	failed, changes := 0, 0
-	for _, p := range plans {
+	out := planJSON{Runbook: in.rb.Name, Steps: []planStepJSON{}, Ready: true}
+	changes := 0
+	var planErrs, blocking, later []string
+	for i, p := range plans {
 		s := planStepJSON{ID: p.ID, Title: p.Title, Status: p.Status, Plan: p.Plan, PreChecks: p.PreChecks}
 		if s.PreChecks == nil {
 			s.PreChecks = []engine.CheckResult{}
@@ -76,16 +83,22 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 		}
 		if p.Err != nil {
 			s.Error = p.Err.Error()
-			failed++
+			planErrs = append(planErrs, p.ID)
 		}
 		for _, c := range p.PreChecks {
-			if c.Status == engine.CheckFail {
-				failed++
+			if c.Status != engine.CheckFail {
+				continue
+			}
+			if i == 0 {
+				blocking = append(blocking, c.Name)
+			} else if !slices.Contains(later, p.ID) {
+				later = append(later, p.ID)
 			}
 		}
 		changes += p.Plan.Pending()
 		out.Steps = append(out.Steps, s)
 	}
+	out.Ready = len(planErrs) == 0 && len(blocking) == 0
 	if o.G.JSON() {
 		if err := writeJSON(o.IO, out); err != nil {
 			return err
@@ -96,10 +109,16 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 				fmt.Fprintf(o.IO.Out, "%s: %s\n", s.ID, s.Error)
 			}
 		}
-		fmt.Fprintf(o.IO.Out, "plan: %d pending step(s), %d change(s), %d problem(s)\n", len(out.Steps), changes, failed)
+		fmt.Fprintf(o.IO.Out, "plan: %d pending step(s), %d change(s)\n", len(out.Steps), changes)
+		if len(later) > 0 {
+			fmt.Fprintf(o.IO.Out, "pre-checks failing in later steps (they may pass once the steps before them have run): %s\n", strings.Join(later, ", "))
+		}
 	}
-	if failed > 0 {
-		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("plan found %d problem(s): a plan error or a failed pre-check", failed)}
+	switch {
+	case len(planErrs) > 0:
+		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("no plan could be made for %s", strings.Join(planErrs, ", "))}
+	case len(blocking) > 0:
+		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("the next step, %s, would stop at its failing pre-check(s): %s", out.Steps[0].ID, strings.Join(blocking, ", "))}
 	}
 	return nil
 }

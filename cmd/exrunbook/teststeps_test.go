@@ -16,7 +16,7 @@ import (
 // real CLI code path binds them from a --runbook file. They change a value
 // in testOrg, an in-memory stand-in for the organisation.
 func init() {
-	for _, k := range []string{"test-set", "test-hold", "test-wait", "test-fail"} {
+	for _, k := range []string{"test-set", "test-hold", "test-wait", "test-fail", "test-gated"} {
 		kind := k
 		steps.Register(kind, func(id string, with map[string]any, deps *steps.Deps) (engine.Step, error) {
 			if deps == nil || deps.Config == nil {
@@ -72,7 +72,24 @@ func (s *testStep) Plan(ctx context.Context, env engine.Env, snap engine.Snapsho
 	return engine.Plan{Summary: "set " + s.id, Changes: []engine.Change{{Target: s.id, Field: "Value", From: orgValue(s.id), To: "on"}}}, nil
 }
 
-func (s *testStep) PreChecks(env engine.Env, snap engine.Snapshot) []engine.Check { return nil }
+func (s *testStep) PreChecks(env engine.Env, snap engine.Snapshot) []engine.Check {
+	if s.kind == "test-gated" {
+		return []engine.Check{gateCheck{}}
+	}
+	return nil
+}
+
+// gateCheck (test-gated's pre-check) passes when testOrg's "gate" is "open".
+type gateCheck struct{}
+
+func (gateCheck) Name() string { return "gate" }
+
+func (gateCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
+	if orgValue("gate") == "open" {
+		return engine.CheckResult{Name: "gate", Status: engine.CheckPass, Message: "open"}
+	}
+	return engine.CheckResult{Name: "gate", Status: engine.CheckFail, Message: "the gate is closed"}
+}
 
 func (s *testStep) Apply(ctx context.Context, env engine.Env, snap engine.Snapshot) (engine.Outcome, error) {
 	switch s.kind {
