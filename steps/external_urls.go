@@ -47,6 +47,8 @@ type ExternalURLsSnapshot struct {
 type externalURLs struct {
 	id   string
 	deps *Deps
+	// captured hands Capture's read to the pre-checks right after it.
+	captured capturedRead[exchange.URLCapture]
 }
 
 func newExternalURLs(id string, with map[string]any, deps *Deps) (engine.Step, error) {
@@ -142,27 +144,40 @@ func (s ExternalURLsSnapshot) urlVDirs() []exchange.VirtualDirectory {
 	return out
 }
 
-// Capture reads every server's virtual directories, Outlook Anywhere and
-// SCP in one launch, whatever the number of servers.
+// Capture reads every server's virtual directories, Outlook Anywhere,
+// SCP and certificates in one launch, whatever the number of servers.
+// When the run has not resolved the servers in scope yet, the same
+// script resolves them (Get-ExchangeServer), and Deps remembers them for
+// the later steps. The read is kept for the pre-checks that follow.
 func (s *externalURLs) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
-	servers, err := s.deps.Servers(ctx)
-	if err != nil {
-		return nil, err
-	}
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return nil, err
 	}
-	snap := ExternalURLsSnapshot{Servers: ServerNames(servers), External: ExternalHost(s.deps.Config.Namespace.External)}
-	st, err := ex.GetURLState(ctx, snap.Servers)
+	servers, known := s.deps.knownServers()
+	var capt exchange.URLCapture
+	if known {
+		capt, err = ex.GetURLCapture(ctx, ServerNames(servers), false)
+	} else {
+		capt, err = ex.GetURLCapture(ctx, s.deps.Config.Exchange.Servers, true)
+		if err == nil {
+			servers = s.deps.rememberServers(capt.Servers)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	snap.VDirs, snap.OutlookAnywhere, snap.SCP = st.VDirs, st.OutlookAnywhere, st.SCP
+	snap := ExternalURLsSnapshot{Servers: ServerNames(servers), External: ExternalHost(s.deps.Config.Namespace.External)}
+	snap.VDirs, snap.OutlookAnywhere, snap.SCP = capt.VDirs, capt.OutlookAnywhere, capt.SCP
 	if err := snap.complete(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(snap)
+	raw, err := json.Marshal(snap)
+	if err != nil {
+		return nil, err
+	}
+	s.captured.put(raw, capt)
+	return raw, nil
 }
 
 // complete requires every server to have each URL-bearing kind and
@@ -249,16 +264,23 @@ func psBoolText(b bool) string {
 
 // PreChecks: the servers agree (as they were before this step), and every
 // server already presents a certificate valid for the external name.
+// Right after Capture the consistency check judges the capture's own
+// read (no launch); on a rerun or resume with the stored snapshot it
+// reads once (one launch: certificates and URL state together).
 func (s *externalURLs) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	snap, err := euDecode(raw)
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "servers-consistent", Err: err}}
 	}
 	var out []engine.Check
-	if ex, err := s.deps.Exchange(); err != nil {
+	if capt, ok := s.captured.take(raw); ok {
+		out = append(out, &urlConsistencyCheck{snap: snap, read: &sharedRead[exchange.URLCapture]{read: func(context.Context) (exchange.URLCapture, error) { return capt, nil }}})
+	} else if ex, err := s.deps.Exchange(); err != nil {
 		out = append(out, checks.ErrorCheck{CheckName: "servers-consistent", Err: err})
 	} else {
-		out = append(out, &urlConsistencyCheck{client: ex, snap: snap})
+		out = append(out, &urlConsistencyCheck{snap: snap, read: &sharedRead[exchange.URLCapture]{read: func(ctx context.Context) (exchange.URLCapture, error) {
+			return ex.GetURLCapture(ctx, snap.Servers, false)
+		}}})
 	}
 	return append(out, s.tlsCheck(snap))
 }
@@ -268,10 +290,10 @@ func (s *externalURLs) PreChecks(env engine.Env, raw engine.Snapshot) []engine.C
 // Outlook Anywhere hostnames) judged on the servers as they were before
 // this step: a value this step already set (a rerun after a write failed
 // half-way on one server) counts as its captured value, so the step can
-// finish what it started. Two launches: certificates and URL state.
+// finish what it started.
 type urlConsistencyCheck struct {
-	client *exchange.Client
-	snap   ExternalURLsSnapshot
+	snap ExternalURLsSnapshot
+	read *sharedRead[exchange.URLCapture]
 }
 
 // Name implements engine.Check.
@@ -280,18 +302,13 @@ func (c *urlConsistencyCheck) Name() string { return "servers-consistent" }
 // Run implements engine.Check.
 func (c *urlConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name()}
-	certs, err := c.client.GetCertificates(ctx, c.snap.Servers)
+	st, err := c.read.get(ctx)
 	if err != nil {
-		res.Status, res.Message = engine.CheckFail, "reading the certificates: "+err.Error()
-		return res
-	}
-	st, err := c.client.GetURLState(ctx, c.snap.Servers)
-	if err != nil {
-		res.Status, res.Message = engine.CheckFail, "reading the virtual directories and Outlook Anywhere: "+err.Error()
+		res.Status, res.Message = engine.CheckFail, "reading the certificates, virtual directories and Outlook Anywhere: "+err.Error()
 		return res
 	}
 	vdirs, oa, undone := AsBeforeStep(c.snap, st.VDirs, st.OutlookAnywhere)
-	diffs := checks.ConsistencyDifferences(c.snap.Servers, certs, vdirs, oa)
+	diffs := checks.ConsistencyDifferences(c.snap.Servers, st.Certificates, vdirs, oa)
 	if len(diffs) > 0 {
 		res.Status, res.Evidence = engine.CheckFail, diffs
 		res.Message = fmt.Sprintf("the servers in scope disagree (%d difference(s) from %s); make them agree before the runbook changes anything: %s",
@@ -360,10 +377,13 @@ func (s *externalURLs) tlsCheck(snap ExternalURLsSnapshot) engine.Check {
 	return &checks.TLSCheck{CheckName: name, Targets: targets, Names: []string{snap.External}, RootCAs: roots}
 }
 
-// Apply reads the current values (one launch) and writes only what
-// differs: one script for every virtual directory (OWA and ECP together,
-// MAPI with its IISAuthenticationMethods) and one for Outlook Anywhere.
-// Then it records applied_at, once: a later apply keeps the first time.
+// Apply is one launch: a script that, for every virtual directory and
+// then every Outlook Anywhere, compares the current value on the server
+// with the desired one and writes only what differs (OWA and ECP in the
+// same script, MAPI passing back the IISAuthenticationMethods it has just
+// read). There is no separate read before it, so an apply with nothing to
+// do costs that one launch. Then it records applied_at, once: a later
+// apply keeps the first time.
 func (s *externalURLs) Apply(ctx context.Context, env engine.Env, raw engine.Snapshot) (engine.Outcome, error) {
 	snap, err := euDecode(raw)
 	if err != nil {
@@ -373,27 +393,13 @@ func (s *externalURLs) Apply(ctx context.Context, env engine.Env, raw engine.Sna
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	cur, err := ex.GetURLState(ctx, snap.Servers)
-	if err != nil {
+	vw, ow, names := ExternalURLWrites(snap)
+	res, err := ex.SetURLsWhereDifferent(ctx, vw, ow, exchange.CompareApply)
+	if err := changeFailures(res, err, names, len(vw), "Set-*VirtualDirectory -ExternalUrl", "Set-OutlookAnywhere"); err != nil {
+		logChanged(env, res, len(vw), "ExternalUrl set to https://"+snap.External+"/… on %d virtual director(y/ies)", "Outlook Anywhere ExternalHostname set to "+snap.External+" on %d server(s)")
 		return engine.Outcome{}, err
 	}
-	vchanges, ochanges, names, err := ExternalURLChanges(snap, cur.VDirs, cur.OutlookAnywhere)
-	if err != nil {
-		return engine.Outcome{}, err
-	}
-	if err := itemFailures("Set-*VirtualDirectory -ExternalUrl", names)(ex.SetExternalURLs(ctx, vchanges)); err != nil {
-		return engine.Outcome{}, err
-	}
-	if len(vchanges) > 0 {
-		env.Logf("ExternalUrl set to https://%s/… on %d virtual director(y/ies)", snap.External, len(vchanges))
-	}
-	if err := itemFailures("Set-OutlookAnywhere", names)(ex.SetOutlookAnywhere(ctx, ochanges)); err != nil {
-		return engine.Outcome{}, err
-	}
-	if len(ochanges) > 0 {
-		env.Logf("Outlook Anywhere ExternalHostname set to %s on %d server(s)", snap.External, len(ochanges))
-	}
-	if len(vchanges)+len(ochanges) == 0 {
+	if logChanged(env, res, len(vw), "ExternalUrl set to https://"+snap.External+"/… on %d virtual director(y/ies)", "Outlook Anywhere ExternalHostname set to "+snap.External+" on %d server(s)") == 0 {
 		env.Logf("every external URL and Outlook Anywhere already uses %s", snap.External)
 	}
 	var at any
@@ -407,86 +413,91 @@ func (s *externalURLs) Apply(ctx context.Context, env engine.Env, raw engine.Sna
 	return engine.Outcome{}, nil
 }
 
-// ExternalURLChanges compares the current virtual directories and Outlook
-// Anywhere settings with the ones the snapshot leads to and returns only
-// the writes still needed, and the identity of every GUID for messages.
-// A captured object that has disappeared is an error.
-func ExternalURLChanges(snap ExternalURLsSnapshot, cur []exchange.VirtualDirectory, curOA []exchange.OutlookAnywhere) ([]exchange.VDirURLChange, []exchange.OutlookAnywhereChange, map[string]string, error) {
-	names := map[string]string{}
-	byGuid := map[string]exchange.VirtualDirectory{}
-	for _, v := range cur {
-		byGuid[strings.ToLower(v.Guid)] = v
+// logChanged logs how many virtual directories (the first nv results)
+// and Outlook Anywhere settings were written, and returns the total.
+func logChanged(env engine.Env, res []exchange.ChangeResult, nv int, vdirMsg, oaMsg string) int {
+	var v, o int
+	for i, r := range res {
+		if !r.Changed {
+			continue
+		}
+		if i < nv {
+			v++
+		} else {
+			o++
+		}
 	}
+	if v > 0 {
+		env.Logf(vdirMsg, v)
+	}
+	if o > 0 {
+		env.Logf(oaMsg, o)
+	}
+	return v + o
+}
+
+// ExternalURLWrites returns the desired value of every URL-bearing
+// virtual directory and Outlook Anywhere of the snapshot, for the
+// server-side compare-and-set (the server skips what is already in
+// place), and the identity of every GUID for messages. Outlook Anywhere
+// keeps its captured authentication method (passed back, so it survives).
+func ExternalURLWrites(snap ExternalURLsSnapshot) ([]exchange.VDirURLChange, []exchange.OutlookAnywhereChange, map[string]string) {
+	names := map[string]string{}
 	var vch []exchange.VDirURLChange
-	var missing []string
 	for _, v := range snap.urlVDirs() {
 		names[strings.ToLower(v.Guid)] = v.Identity
-		now, ok := byGuid[strings.ToLower(v.Guid)]
-		if !ok {
-			missing = append(missing, v.Identity)
-			continue
-		}
 		want := DesiredExternalURL(v.Kind, snap.External, v.ExternalUrl, v.InternalUrl)
-		if sameURL(now.ExternalUrl, &want) {
-			continue
-		}
 		vch = append(vch, exchange.VDirURLChange{Kind: v.Kind, Guid: v.Guid, ExternalUrl: &want})
-	}
-	oaByGuid := map[string]exchange.OutlookAnywhere{}
-	for _, o := range curOA {
-		oaByGuid[strings.ToLower(o.Guid)] = o
 	}
 	var och []exchange.OutlookAnywhereChange
 	for _, o := range snap.OutlookAnywhere {
 		names[strings.ToLower(o.Guid)] = o.Identity
-		now, ok := oaByGuid[strings.ToLower(o.Guid)]
-		if !ok {
-			missing = append(missing, o.Identity)
-			continue
-		}
-		if oaDesired(now, snap.External) {
-			continue
-		}
 		host := snap.External
-		// The captured method is kept (passed back, so it survives).
 		och = append(och, exchange.OutlookAnywhereChange{Guid: o.Guid, ExternalHostname: &host, ExternalClientsRequireSsl: true,
 			ExternalClientAuthenticationMethod: o.ExternalClientAuthenticationMethod})
 	}
-	if len(missing) > 0 {
-		return nil, nil, names, fmt.Errorf("no longer found in Exchange: %s", strings.Join(missing, ", "))
-	}
-	return vch, och, names, nil
+	return vch, och, names
 }
 
-// itemFailures turns a batched write's per-item results into one error
-// naming every failed object and Exchange's words. When the operation
-// itself failed too (e.g. Exchange throttled an item, which the exchange
-// package marks transient), that error is wrapped, so the engine still
-// sees it as transient.
-func itemFailures(what string, names map[string]string) func([]exchange.ItemResult, error) error {
-	return func(res []exchange.ItemResult, err error) error {
-		if err != nil && len(res) == 0 {
-			return err
-		}
-		var failed []string
-		for _, r := range res {
-			if r.OK {
-				continue
-			}
-			n := names[strings.ToLower(r.ID)]
-			if n == "" {
-				n = r.ID
-			}
-			failed = append(failed, n+": "+r.Error)
-		}
-		switch {
-		case len(failed) > 0 && err != nil:
-			return fmt.Errorf("%s failed for %s: %w", what, strings.Join(failed, "; "), err)
-		case len(failed) > 0:
-			return fmt.Errorf("%s failed for %s", what, strings.Join(failed, "; "))
-		}
+// changeFailures turns a compare-and-set write's per-item results into
+// one error naming every failed object (the first nv results are virtual
+// directories, labelled vdirWhat, the rest oaWhat) and Exchange's words.
+// When the operation itself failed too (e.g. Exchange throttled an item,
+// which the exchange package marks transient), that error is wrapped, so
+// the engine still sees it as transient.
+func changeFailures(res []exchange.ChangeResult, err error, names map[string]string, nv int, vdirWhat, oaWhat string) error {
+	if err != nil && len(res) == 0 {
 		return err
 	}
+	var failedV, failedO []string
+	for i, r := range res {
+		if r.OK {
+			continue
+		}
+		n := names[strings.ToLower(r.ID)]
+		if n == "" {
+			n = r.ID
+		}
+		if i < nv {
+			failedV = append(failedV, n+": "+r.Error)
+		} else {
+			failedO = append(failedO, n+": "+r.Error)
+		}
+	}
+	var parts []string
+	if len(failedV) > 0 {
+		parts = append(parts, fmt.Sprintf("%s failed for %s", vdirWhat, strings.Join(failedV, "; ")))
+	}
+	if len(failedO) > 0 {
+		parts = append(parts, fmt.Sprintf("%s failed for %s", oaWhat, strings.Join(failedO, "; ")))
+	}
+	switch {
+	case len(parts) > 0 && err != nil:
+		return fmt.Errorf("%s: %w", strings.Join(parts, "; "), err)
+	case len(parts) > 0:
+		return errors.New(strings.Join(parts, "; "))
+	}
+	return err
 }
 
 // PostChecks: every external URL and Outlook Anywhere use the external
@@ -678,7 +689,8 @@ func UntouchedDifferences(snap ExternalURLsSnapshot, vdirs []exchange.VirtualDir
 }
 
 // Rollback restores every captured ExternalUrl ($null stays $null) and
-// Outlook Anywhere setting, writing only what differs.
+// Outlook Anywhere setting in one launch: the server compares each value
+// exactly with the captured one and writes only what differs.
 func (s *externalURLs) Rollback(ctx context.Context, env engine.Env, raw engine.Snapshot) error {
 	snap, err := euDecode(raw)
 	if err != nil {
@@ -688,71 +700,28 @@ func (s *externalURLs) Rollback(ctx context.Context, env engine.Env, raw engine.
 	if err != nil {
 		return err
 	}
-	cur, err := ex.GetURLState(ctx, snap.Servers)
-	if err != nil {
-		return err
-	}
-	vch, och, names, err := ExternalURLRestores(snap, cur.VDirs, cur.OutlookAnywhere)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if err := itemFailures("restoring ExternalUrl", names)(ex.SetExternalURLs(ctx, vch)); err != nil {
-		errs = append(errs, err)
-	} else if len(vch) > 0 {
-		env.Logf("ExternalUrl restored on %d virtual director(y/ies)", len(vch))
-	}
-	if err := itemFailures("restoring Outlook Anywhere", names)(ex.SetOutlookAnywhere(ctx, och)); err != nil {
-		errs = append(errs, err)
-	} else if len(och) > 0 {
-		env.Logf("Outlook Anywhere restored on %d server(s)", len(och))
-	}
-	return errors.Join(errs...)
+	vw, ow, names := ExternalURLRestoreWrites(snap)
+	res, err := ex.SetURLsWhereDifferent(ctx, vw, ow, exchange.CompareExact)
+	logChanged(env, res, len(vw), "ExternalUrl restored on %d virtual director(y/ies)", "Outlook Anywhere restored on %d server(s)")
+	return changeFailures(res, err, names, len(vw), "restoring ExternalUrl", "restoring Outlook Anywhere")
 }
 
-// ExternalURLRestores returns the writes that bring the current values
-// back to the snapshot exactly: a captured $null ExternalUrl or
-// ExternalHostname is written as $null.
-func ExternalURLRestores(snap ExternalURLsSnapshot, cur []exchange.VirtualDirectory, curOA []exchange.OutlookAnywhere) ([]exchange.VDirURLChange, []exchange.OutlookAnywhereChange, map[string]string, error) {
+// ExternalURLRestoreWrites returns the captured value of every URL-bearing
+// virtual directory and Outlook Anywhere, for the exact server-side
+// compare-and-set: a captured $null ExternalUrl or ExternalHostname is
+// compared and written as $null.
+func ExternalURLRestoreWrites(snap ExternalURLsSnapshot) ([]exchange.VDirURLChange, []exchange.OutlookAnywhereChange, map[string]string) {
 	names := map[string]string{}
-	byGuid := map[string]exchange.VirtualDirectory{}
-	for _, v := range cur {
-		byGuid[strings.ToLower(v.Guid)] = v
-	}
-	var missing []string
 	var vch []exchange.VDirURLChange
 	for _, was := range snap.urlVDirs() {
 		names[strings.ToLower(was.Guid)] = was.Identity
-		now, ok := byGuid[strings.ToLower(was.Guid)]
-		if !ok {
-			missing = append(missing, was.Identity)
-			continue
-		}
-		if !exactURL(now.ExternalUrl, was.ExternalUrl) {
-			vch = append(vch, exchange.VDirURLChange{Kind: was.Kind, Guid: was.Guid, ExternalUrl: was.ExternalUrl})
-		}
-	}
-	oaByGuid := map[string]exchange.OutlookAnywhere{}
-	for _, o := range curOA {
-		oaByGuid[strings.ToLower(o.Guid)] = o
+		vch = append(vch, exchange.VDirURLChange{Kind: was.Kind, Guid: was.Guid, ExternalUrl: was.ExternalUrl})
 	}
 	var och []exchange.OutlookAnywhereChange
 	for _, was := range snap.OutlookAnywhere {
 		names[strings.ToLower(was.Guid)] = was.Identity
-		now, ok := oaByGuid[strings.ToLower(was.Guid)]
-		if !ok {
-			missing = append(missing, was.Identity)
-			continue
-		}
-		if exactURL(now.ExternalHostname, was.ExternalHostname) && now.ExternalClientsRequireSsl == was.ExternalClientsRequireSsl &&
-			now.ExternalClientAuthenticationMethod == was.ExternalClientAuthenticationMethod {
-			continue
-		}
 		och = append(och, exchange.OutlookAnywhereChange{Guid: was.Guid, ExternalHostname: was.ExternalHostname,
 			ExternalClientsRequireSsl: was.ExternalClientsRequireSsl, ExternalClientAuthenticationMethod: was.ExternalClientAuthenticationMethod})
 	}
-	if len(missing) > 0 {
-		return vch, och, names, fmt.Errorf("cannot restore, no longer found in Exchange: %s", strings.Join(missing, ", "))
-	}
-	return vch, och, names, nil
+	return vch, och, names
 }
