@@ -321,7 +321,7 @@ func (s *blockMailboxes) write(ctx context.Context, env engine.Env, snap BlockMa
 		return fmt.Errorf("%s stopped after %d mailboxes: %w", what, len(res.Applied)+len(res.Failed), err)
 	}
 	if len(res.Failed) > 0 {
-		return fmt.Errorf("Exchange refused %d of %d mailboxes (the others were written): %s", len(res.Failed), len(pending), bmDescribeFailures(res.Failed))
+		return fmt.Errorf("%d of %d mailboxes refused by Exchange (the others were written): %s", len(res.Failed), len(pending), bmDescribeFailures(res.Failed))
 	}
 	return nil
 }

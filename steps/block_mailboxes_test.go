@@ -423,7 +423,7 @@ func TestBlockMailboxesItemFailureLab(t *testing.T) {
 	r.deps.Runner = rr
 	err = r.e.Run(context.Background(), engine.RunOptions{Yes: true})
 	var sf *engine.StepFailedError
-	if !errors.As(err, &sf) || !strings.Contains(err.Error(), "Exchange refused 1 of") || !strings.Contains(err.Error(), gone) {
+	if !errors.As(err, &sf) || !strings.Contains(err.Error(), "mailboxes refused by Exchange") || !strings.Contains(err.Error(), gone) {
 		t.Fatalf("want a failure naming %q, got %v", gone, err)
 	}
 	if !strings.Contains(r.sink.logs(), "error: "+gone) {

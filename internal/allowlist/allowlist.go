@@ -234,7 +234,7 @@ func Apply(ctx context.Context, w Writer, changes []Change, batchSize int, h Hoo
 			var ferr error
 			switch {
 			case !ok:
-				ferr = fmt.Errorf("Exchange returned no result for this mailbox")
+				ferr = errors.New("no result from Exchange for this mailbox")
 			case !it.OK:
 				ferr = errors.New(it.Error)
 			}
