@@ -172,8 +172,8 @@ func (c Config) validate(ep endpoint) error {
 			return errors.New("kerberos needs the path of krb5.conf (exchange.krb5_conf)")
 		}
 		if !ep.https {
-			// WinRM refuses unencrypted messages by default, and Kerberos
-			// message encryption is not implemented here.
+			// WinRM refuses unencrypted messages by default, and this
+			// client seals messages over http only for NTLM.
 			return fmt.Errorf("kerberos needs an https endpoint (message encryption over http is only available for ntlm), got %s", c.Endpoint)
 		}
 		if c.Keytab == "" && c.Password == "" {
