@@ -92,6 +92,9 @@ type Options struct {
 	// terminated); 0 means 15 minutes.
 	IdleTimeout time.Duration
 	// MaxOperationTimeout caps a request's w:OperationTimeout; 0 means
-	// 60 seconds.
+	// 60 seconds. A Receive without output answers the TimedOut fault
+	// when 90% of the (capped) OperationTimeout has passed, at most 5 s
+	// early, so that the fault beats a client HTTP timeout set to the
+	// same value.
 	MaxOperationTimeout time.Duration
 }

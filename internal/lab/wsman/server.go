@@ -543,6 +543,10 @@ func (s *Server) receive(ctx context.Context, user string, req *request) (body s
 	if timeout <= 0 || timeout > s.o.MaxOperationTimeout {
 		timeout = s.o.MaxOperationTimeout
 	}
+	// Answer a little before the client's deadline: clients commonly set
+	// their HTTP timeout equal to the OperationTimeout (masterzen: PT60S
+	// and 60 s), and a fault that arrives after it is lost.
+	timeout -= min(timeout/10, 5*time.Second)
 	timeout = max(timeout, minOperationTimeout)
 	sh, f := s.acquire(user, req)
 	if f != nil {
