@@ -57,45 +57,20 @@ func (s *mapiHTTP) recipientTypes() []string {
 	return []string{"UserMailbox"}
 }
 
-// MapiOffMailboxes returns how many mailboxes have MapiHttpEnabled $false
-// ($null, the organisation's setting, does not count) and the aliases of
-// the first max of them.
-func MapiOffMailboxes(mbx []exchange.CASMailbox, max int) (int, []string) {
-	n := 0
-	var aliases []string
-	for _, m := range mbx {
-		if m.MapiHttpEnabled == nil || *m.MapiHttpEnabled {
-			continue
-		}
-		n++
-		if len(aliases) < max {
-			a := m.Alias
-			if a == "" {
-				a = m.Guid
-			}
-			aliases = append(aliases, a)
-		}
-	}
-	return n, aliases
-}
-
-// Capture reads the organisation's MapiHttpEnabled and every mailbox of
-// the configured recipient types (-ResultSize Unlimited).
+// Capture reads the organisation's MapiHttpEnabled and the mailboxes of
+// the configured recipient types that opted out of MAPI over HTTP, in one
+// launch (filtered on the server, -ResultSize Unlimited).
 func (s *mapiHTTP) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return nil, err
 	}
-	oc, err := ex.GetOrganizationConfig(ctx)
+	snap := MapiHTTPSnapshot{RecipientTypes: s.recipientTypes()}
+	st, err := ex.GetMapiHTTPState(ctx, snap.RecipientTypes, mapiOffShown)
 	if err != nil {
 		return nil, err
 	}
-	snap := MapiHTTPSnapshot{OrgMapiHttpEnabled: oc.MapiHttpEnabled, RecipientTypes: s.recipientTypes()}
-	mbx, err := ex.GetCASMailboxes(ctx, snap.RecipientTypes)
-	if err != nil {
-		return nil, err
-	}
-	snap.MapiOff, snap.MapiOffAliases = MapiOffMailboxes(mbx, mapiOffShown)
+	snap.OrgMapiHttpEnabled, snap.MapiOff, snap.MapiOffAliases = st.OrgMapiHttpEnabled, st.MapiOff, st.MapiOffAliases
 	return json.Marshal(snap)
 }
 
@@ -139,15 +114,22 @@ func MapiHTTPPlan(snap MapiHTTPSnapshot, enable bool) engine.Plan {
 }
 
 // PreChecks: the organisation has MAPI over HTTP or the step may enable
-// it, and a warning names the mailboxes that opted out of it.
+// it, and a warning names the mailboxes that opted out of it. Both judge
+// the snapshot, without a launch, also on a resume: Apply compares the
+// organisation's value on the server before it writes, so a stale
+// snapshot can neither make it write needlessly nor skip a write, and
+// the post-checks read the mailboxes afresh.
 func (s *mapiHTTP) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	snap, err := mhDecode(raw)
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "mapi-http-org", Err: err}}
 	}
+	known := &sharedRead[exchange.MapiHTTPState]{read: func(context.Context) (exchange.MapiHTTPState, error) {
+		return exchange.MapiHTTPState{OrgMapiHttpEnabled: snap.OrgMapiHttpEnabled, MapiOff: snap.MapiOff, MapiOffAliases: snap.MapiOffAliases}, nil
+	}}
 	return []engine.Check{
 		mapiOrgPreCheck{snap: snap, enable: s.enable},
-		&mapiMailboxesCheck{count: snap.MapiOff, aliases: snap.MapiOffAliases, known: true},
+		&mapiMailboxesCheck{read: known},
 	}
 }
 
@@ -175,15 +157,10 @@ func (c mapiOrgPreCheck) Run(ctx context.Context, env engine.Env) engine.CheckRe
 }
 
 // mapiMailboxesCheck warns about mailboxes whose MapiHttpEnabled is
-// $false: they use RPC/HTTP only, so blocking it cuts them off. With
-// client set it reads the mailboxes when run; else it reports the counts
-// it was given (the snapshot's).
+// $false: they use RPC/HTTP only, so blocking it cuts them off. It judges
+// the read it is given (the snapshot's, or the post-checks' shared one).
 type mapiMailboxesCheck struct {
-	client         *exchange.Client
-	recipientTypes []string
-	count          int
-	aliases        []string
-	known          bool
+	read *sharedRead[exchange.MapiHTTPState]
 }
 
 // Name implements engine.Check.
@@ -192,15 +169,12 @@ func (*mapiMailboxesCheck) Name() string { return "mapi-http-mailboxes" }
 // Run implements engine.Check.
 func (c *mapiMailboxesCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	r := engine.CheckResult{Name: c.Name()}
-	n, aliases := c.count, c.aliases
-	if !c.known {
-		mbx, err := c.client.GetCASMailboxes(ctx, c.recipientTypes)
-		if err != nil {
-			r.Status, r.Message = engine.CheckFail, err.Error()
-			return r
-		}
-		n, aliases = MapiOffMailboxes(mbx, mapiOffShown)
+	st, err := c.read.get(ctx)
+	if err != nil {
+		r.Status, r.Message = engine.CheckFail, err.Error()
+		return r
 	}
+	n, aliases := st.MapiOff, st.MapiOffAliases
 	if n == 0 {
 		r.Status, r.Message = engine.CheckPass, "no mailbox has MapiHttpEnabled $false"
 		return r
@@ -214,50 +188,83 @@ func (c *mapiMailboxesCheck) Run(ctx context.Context, env engine.Env) engine.Che
 	return r
 }
 
-// Apply enables MAPI over HTTP for the organisation when it is off and
-// mapi_http.enable allows it, recording set_org before the write so that
-// a crash right after it still lets rollback restore the value.
+// Apply is one launch. With mapi_http.enable, one script compares the
+// organisation's MapiHttpEnabled on the server and sets it only when it
+// is off; set_org is recorded before that script whenever the snapshot
+// saw it off (so a crash right after the write still lets rollback
+// restore the value) and cleared again if the script found it already
+// on and an earlier attempt had not set it. Without mapi_http.enable it
+// only reads the value and fails with what to do when it is off.
 func (s *mapiHTTP) Apply(ctx context.Context, env engine.Env, raw engine.Snapshot) (engine.Outcome, error) {
+	snap, err := mhDecode(raw)
+	if err != nil {
+		return engine.Outcome{}, err
+	}
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	oc, err := ex.GetOrganizationConfig(ctx)
-	if err != nil {
-		return engine.Outcome{}, err
-	}
-	if oc.MapiHttpEnabled {
+	if !s.enable {
+		oc, err := ex.GetOrganizationConfig(ctx)
+		if err != nil {
+			return engine.Outcome{}, err
+		}
+		if !oc.MapiHttpEnabled {
+			return engine.Outcome{}, fmt.Errorf("%s", MapiHTTPDisabledMessage)
+		}
 		env.Logf("MAPI over HTTP is enabled for the organization; nothing to do")
 		return engine.Outcome{}, nil
 	}
-	if !s.enable {
-		return engine.Outcome{}, fmt.Errorf("%s", MapiHTTPDisabledMessage)
-	}
-	if err := env.SetOutput("set_org", true); err != nil {
+	var already bool
+	if _, err := env.Output(s.id, "set_org", &already); err != nil {
 		return engine.Outcome{}, err
 	}
-	if err := ex.SetMapiHttpEnabled(ctx, true); err != nil {
+	record := !already && !snap.OrgMapiHttpEnabled
+	if record {
+		if err := env.SetOutput("set_org", true); err != nil {
+			return engine.Outcome{}, err
+		}
+	}
+	w, err := ex.SetMapiHttpEnabledWhereDifferent(ctx, true)
+	if err != nil {
 		return engine.Outcome{}, err
 	}
-	env.Logf("Set-OrganizationConfig -MapiHttpEnabled $true")
+	if w.Changed {
+		env.Logf("Set-OrganizationConfig -MapiHttpEnabled $true")
+		return engine.Outcome{}, nil
+	}
+	if record {
+		// Someone else enabled it since the capture: not ours to undo.
+		if err := env.SetOutput("set_org", false); err != nil {
+			return engine.Outcome{}, err
+		}
+	}
+	env.Logf("MAPI over HTTP is enabled for the organization; nothing to do")
 	return engine.Outcome{}, nil
 }
 
 // PostChecks: the organisation reports MapiHttpEnabled true, and the
-// mailboxes that opted out are reported again (a warning).
+// mailboxes that opted out are reported again (a warning). Both share
+// one read (one launch).
 func (s *mapiHTTP) PostChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "mapi-http-enabled", Err: err}}
 	}
+	types := s.recipientTypes()
+	read := &sharedRead[exchange.MapiHTTPState]{read: func(ctx context.Context) (exchange.MapiHTTPState, error) {
+		return ex.GetMapiHTTPState(ctx, types, mapiOffShown)
+	}}
 	return []engine.Check{
-		mapiEnabledCheck{client: ex},
-		&mapiMailboxesCheck{client: ex, recipientTypes: s.recipientTypes()},
+		mapiEnabledCheck{read: read},
+		&mapiMailboxesCheck{read: read},
 	}
 }
 
-// mapiEnabledCheck reads Get-OrganizationConfig MapiHttpEnabled.
-type mapiEnabledCheck struct{ client *exchange.Client }
+// mapiEnabledCheck judges Get-OrganizationConfig MapiHttpEnabled.
+type mapiEnabledCheck struct {
+	read *sharedRead[exchange.MapiHTTPState]
+}
 
 // Name implements engine.Check.
 func (mapiEnabledCheck) Name() string { return "mapi-http-enabled" }
@@ -265,13 +272,13 @@ func (mapiEnabledCheck) Name() string { return "mapi-http-enabled" }
 // Run implements engine.Check.
 func (c mapiEnabledCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	r := engine.CheckResult{Name: c.Name()}
-	oc, err := c.client.GetOrganizationConfig(ctx)
+	st, err := c.read.get(ctx)
 	if err != nil {
 		r.Status, r.Message = engine.CheckFail, err.Error()
 		return r
 	}
-	r.Evidence = []string{"Get-OrganizationConfig MapiHttpEnabled " + psBoolText(oc.MapiHttpEnabled)}
-	if !oc.MapiHttpEnabled {
+	r.Evidence = []string{"Get-OrganizationConfig MapiHttpEnabled " + psBoolText(st.OrgMapiHttpEnabled)}
+	if !st.OrgMapiHttpEnabled {
 		r.Status, r.Message = engine.CheckFail, MapiHTTPDisabledMessage
 		return r
 	}
@@ -279,7 +286,8 @@ func (c mapiEnabledCheck) Run(ctx context.Context, env engine.Env) engine.CheckR
 	return r
 }
 
-// Rollback restores MapiHttpEnabled $false, only when the step set it.
+// Rollback restores MapiHttpEnabled $false, only when the step set it, in
+// one launch that writes only if the value differs.
 func (s *mapiHTTP) Rollback(ctx context.Context, env engine.Env, raw engine.Snapshot) error {
 	snap, err := mhDecode(raw)
 	if err != nil {
@@ -297,16 +305,12 @@ func (s *mapiHTTP) Rollback(ctx context.Context, env engine.Env, raw engine.Snap
 	if err != nil {
 		return err
 	}
-	oc, err := ex.GetOrganizationConfig(ctx)
+	w, err := ex.SetMapiHttpEnabledWhereDifferent(ctx, snap.OrgMapiHttpEnabled)
 	if err != nil {
 		return err
 	}
-	if oc.MapiHttpEnabled == snap.OrgMapiHttpEnabled {
-		return nil
+	if w.Changed {
+		env.Logf("Set-OrganizationConfig -MapiHttpEnabled $%t (restored)", snap.OrgMapiHttpEnabled)
 	}
-	if err := ex.SetMapiHttpEnabled(ctx, snap.OrgMapiHttpEnabled); err != nil {
-		return err
-	}
-	env.Logf("Set-OrganizationConfig -MapiHttpEnabled $%t (restored)", snap.OrgMapiHttpEnabled)
 	return nil
 }

@@ -14,41 +14,12 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/winrm"
 )
 
 func bp(b bool) *bool { return &b }
-
-func TestMapiOffMailboxes(t *testing.T) {
-	mbx := []exchange.CASMailbox{
-		{Alias: "a", MapiHttpEnabled: bp(false)},
-		{Alias: "b"}, // $null: the organisation's setting
-		{Alias: "c", MapiHttpEnabled: bp(true)},
-		{Alias: "", Guid: "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21", MapiHttpEnabled: bp(false)},
-		{Alias: "e", MapiHttpEnabled: bp(false)},
-	}
-	cases := []struct {
-		max     int
-		n       int
-		aliases string
-	}{
-		{10, 3, "a,5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21,e"},
-		{1, 3, "a"},
-		{0, 3, ""},
-	}
-	for _, c := range cases {
-		n, a := MapiOffMailboxes(mbx, c.max)
-		if n != c.n || strings.Join(a, ",") != c.aliases {
-			t.Errorf("max %d: %d %v", c.max, n, a)
-		}
-	}
-	if n, a := MapiOffMailboxes(nil, 5); n != 0 || a != nil {
-		t.Errorf("none: %d %v", n, a)
-	}
-}
 
 func TestMapiHTTPPlan(t *testing.T) {
 	cases := []struct {
@@ -92,20 +63,25 @@ func (r *mhRunner) RunPowerShell(ctx context.Context, script, stdin string) (win
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
-	case strings.Contains(script, "Set-OrganizationConfig -MapiHttpEnabled $true"):
-		if r.beforeSet != nil {
-			r.beforeSet()
+	case strings.Contains(script, "$before"):
+		want := strings.Contains(script, "Set-OrganizationConfig -MapiHttpEnabled $true")
+		before := r.enabled
+		if before != want {
+			if r.beforeSet != nil {
+				r.beforeSet()
+			}
+			r.enabled = want
+			r.sets = append(r.sets, want)
 		}
-		r.enabled = true
-		r.sets = append(r.sets, true)
-	case strings.Contains(script, "Set-OrganizationConfig -MapiHttpEnabled $false"):
-		r.enabled = false
-		r.sets = append(r.sets, false)
+		return winrm.Result{Stdout: fmt.Sprintf(`{"Before":%t,"Changed":%t,"After":%t}`, before, before != want, r.enabled)}, nil
+	case strings.Contains(script, "Get-CASMailbox"):
+		return winrm.Result{Stdout: fmt.Sprintf(`{"MapiHttpEnabled":%t,"Off":[],"Mailboxes":[]}`, r.enabled)}, nil
+	case strings.Contains(script, "Set-"):
+		return winrm.Result{}, fmt.Errorf("a write without a comparison:\n%s", script)
 	case strings.Contains(script, "Get-OrganizationConfig"):
-	default:
-		return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
+		return winrm.Result{Stdout: fmt.Sprintf(`{"MapiHttpEnabled":%t}`, r.enabled)}, nil
 	}
-	return winrm.Result{Stdout: fmt.Sprintf(`{"MapiHttpEnabled":%t}`, r.enabled)}, nil
+	return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
 }
 
 // Apply: nothing when enabled; the clear message when disabled without
@@ -148,6 +124,22 @@ func TestMapiHTTPApplyFake(t *testing.T) {
 	}
 	if err := st.Rollback(ctx, env, raw(MapiHTTPSnapshot{})); err != nil || off.enabled || len(off.sets) != 2 {
 		t.Fatalf("rollback: %v enabled %v sets %v", err, off.enabled, off.sets)
+	}
+
+	// The snapshot saw it off, but someone enabled it before the apply:
+	// nothing written, set_org cleared, so rollback leaves it on.
+	other := &mhRunner{enabled: true}
+	st, _ = newMapiHTTP("mapi-http", nil, &Deps{Config: cfg, Runner: other})
+	env2 := &euEnv{id: "mapi-http"}
+	if _, err := st.Apply(ctx, env2, raw(MapiHTTPSnapshot{})); err != nil || len(other.sets) != 0 {
+		t.Fatalf("enabled meanwhile: %v %v", err, other.sets)
+	}
+	var set bool
+	if ok, err := env2.Output("mapi-http", "set_org", &set); !ok || err != nil || set {
+		t.Fatalf("set_org %v %v %v, want false", set, ok, err)
+	}
+	if err := st.Rollback(ctx, env2, raw(MapiHTTPSnapshot{})); err != nil || len(other.sets) != 0 || !other.enabled {
+		t.Fatalf("rollback of someone else's change: %v %v", err, other.sets)
 	}
 }
 
@@ -225,6 +217,10 @@ func TestMapiHTTPLab(t *testing.T) {
 	if err := eng.Run(ctx, pdnsRun); err != nil {
 		t.Fatalf("run: %v\n%s", err, sink.logs())
 	}
+	// Issue 4's budget: capture 1 + apply 1 + post-checks 1.
+	if n := launches(cl.lab.Stats()) - launches(s0); n != 3 {
+		t.Errorf("mapi-http took %d launches, want 3", n)
+	}
 	if n := callCount(cl.lab.Stats(), "Set-OrganizationConfig") - callCount(s0, "Set-OrganizationConfig"); n != 0 {
 		t.Fatalf("Set-OrganizationConfig called %d times on an enabled organisation", n)
 	}
@@ -267,8 +263,12 @@ func TestMapiHTTPLab(t *testing.T) {
 	if err != nil || len(plans) != 1 || plans[0].Plan.Pending() != 1 || plans[0].Plan.Changes[0].From != "False" || plans[0].Plan.Changes[0].To != "True" {
 		t.Fatalf("plan: %v %+v", err, plans)
 	}
+	s1 := cl.lab.Stats()
 	if err := eng3.Run(ctx, pdnsRun); err != nil {
 		t.Fatalf("with mapi_http.enable: %v\n%s", err, sink3.logs())
+	}
+	if n := launches(cl.lab.Stats()) - launches(s1); n != 3 {
+		t.Errorf("mapi-http enabling took %d launches, want 3", n)
 	}
 	if !labMapiOrg(cl) {
 		t.Fatal("MapiHttpEnabled is still off")
@@ -276,8 +276,12 @@ func TestMapiHTTPLab(t *testing.T) {
 	if set := stepChecks(t, eng3, "mapi-http").Outputs["set_org"]; string(set) != "true" {
 		t.Fatalf("set_org %s", set)
 	}
+	s2 := cl.lab.Stats()
 	if err := eng3.RollbackAll(ctx); err != nil {
 		t.Fatalf("rollback: %v\n%s", err, sink3.logs())
+	}
+	if n := launches(cl.lab.Stats()) - launches(s2); n != 1 {
+		t.Errorf("mapi-http rollback took %d launches, want 1", n)
 	}
 	if labMapiOrg(cl) {
 		t.Fatal("rollback did not restore MapiHttpEnabled $false")
