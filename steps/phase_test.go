@@ -1,0 +1,275 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/lab/labstats"
+)
+
+func TestCapturedReadTakeOnce(t *testing.T) {
+	var c capturedRead[int]
+	if _, ok := c.take([]byte("a")); ok {
+		t.Fatal("empty cache answered")
+	}
+	c.put([]byte("a"), 1)
+	if _, ok := c.take([]byte("b")); ok {
+		t.Fatal("another snapshot got the read")
+	}
+	// take forgets even on a mismatch: a later call reads afresh.
+	if _, ok := c.take([]byte("a")); ok {
+		t.Fatal("the read outlived a take")
+	}
+	c.put([]byte("a"), 2)
+	if v, ok := c.take([]byte("a")); !ok || v != 2 {
+		t.Fatalf("take: %d %t", v, ok)
+	}
+	if _, ok := c.take([]byte("a")); ok {
+		t.Fatal("taken twice")
+	}
+}
+
+func TestSharedReadOnce(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		var n atomic.Int32
+		r := &sharedRead[int]{read: func(context.Context) (int, error) {
+			n.Add(1)
+			if fail {
+				return 0, errors.New("boom")
+			}
+			return 7, nil
+		}}
+		for i := 0; i < 3; i++ {
+			v, err := r.get(context.Background())
+			if fail != (err != nil) || (!fail && v != 7) {
+				t.Fatalf("fail %t: %d %v", fail, v, err)
+			}
+		}
+		if n.Load() != 1 {
+			t.Fatalf("fail %t: read %d times, want once", fail, n.Load())
+		}
+	}
+}
+
+func TestRememberServers(t *testing.T) {
+	d := &Deps{}
+	if _, ok := d.knownServers(); ok {
+		t.Fatal("servers known before any read")
+	}
+	got := d.rememberServers([]exchange.Server{{Name: "ex02"}, {Name: "EX01"}})
+	if ServerNames(got)[0] != "EX01" {
+		t.Fatalf("not sorted: %v", ServerNames(got))
+	}
+	// The first resolution wins, as Deps.Servers' cache does.
+	d.rememberServers([]exchange.Server{{Name: "EX09"}})
+	if s, ok := d.knownServers(); !ok || strings.Join(ServerNames(s), ",") != "EX01,ex02" {
+		t.Fatalf("known %v %t", ServerNames(s), ok)
+	}
+}
+
+// launchMeter counts the lab's PowerShell launches per step and phase.
+type launchMeter struct {
+	c    *labstats.Counters
+	rows map[string]map[string]int64 // step → phase → launches
+	snap map[string]engine.Snapshot
+}
+
+func (m *launchMeter) measure(step, phase string, f func()) {
+	before := m.c.PowerShellLaunches.Load()
+	f()
+	if m.rows[step] == nil {
+		m.rows[step] = map[string]int64{}
+	}
+	m.rows[step][phase] += m.c.PowerShellLaunches.Load() - before
+}
+
+// meteredStep wraps a step so that every call, and every check it
+// returns, is metered.
+type meteredStep struct {
+	engine.Step
+	id string
+	m  *launchMeter
+}
+
+func (s *meteredStep) Capture(ctx context.Context, env engine.Env) (snap engine.Snapshot, err error) {
+	s.m.measure(s.id, "capture", func() { snap, err = s.Step.Capture(ctx, env) })
+	s.m.snap[s.id] = snap
+	return snap, err
+}
+
+func (s *meteredStep) Plan(ctx context.Context, env engine.Env, snap engine.Snapshot) (p engine.Plan, err error) {
+	s.m.measure(s.id, "plan", func() { p, err = s.Step.Plan(ctx, env, snap) })
+	return p, err
+}
+
+func (s *meteredStep) checks(phase string, cs []engine.Check) []engine.Check {
+	out := make([]engine.Check, len(cs))
+	for i, c := range cs {
+		out[i] = &meteredCheck{Check: c, id: s.id, phase: phase, m: s.m}
+	}
+	return out
+}
+
+func (s *meteredStep) PreChecks(env engine.Env, snap engine.Snapshot) []engine.Check {
+	s.m.snap[s.id] = snap
+	return s.checks("pre", s.Step.PreChecks(env, snap))
+}
+
+func (s *meteredStep) Apply(ctx context.Context, env engine.Env, snap engine.Snapshot) (o engine.Outcome, err error) {
+	s.m.measure(s.id, "apply", func() { o, err = s.Step.Apply(ctx, env, snap) })
+	return o, err
+}
+
+func (s *meteredStep) PostChecks(env engine.Env, snap engine.Snapshot) []engine.Check {
+	return s.checks("post", s.Step.PostChecks(env, snap))
+}
+
+func (s *meteredStep) Rollback(ctx context.Context, env engine.Env, snap engine.Snapshot) (err error) {
+	s.m.measure(s.id, "rollback", func() { err = s.Step.Rollback(ctx, env, snap) })
+	return err
+}
+
+type meteredCheck struct {
+	engine.Check
+	id, phase string
+	m         *launchMeter
+}
+
+func (c *meteredCheck) Run(ctx context.Context, env engine.Env) (r engine.CheckResult) {
+	c.m.measure(c.id, c.phase, func() { r = c.Check.Run(ctx, env) })
+	return r
+}
+
+// openMetered is certLab.open with every step metered.
+func (c *certLab) openMetered(t *testing.T, m *launchMeter, kinds ...string) (*engine.Engine, *Deps, *pdnsSink) {
+	t.Helper()
+	deps := &Deps{Config: c.cfg}
+	var defs []engine.StepDef
+	for _, k := range kinds {
+		f, ok := Lookup(k)
+		if !ok {
+			t.Fatalf("%s is not registered", k)
+		}
+		s, err := f(k, nil, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, engine.StepDef{ID: k, Kind: k, Step: &meteredStep{Step: s, id: k, m: m}})
+	}
+	sink := &pdnsSink{}
+	e, err := engine.Open(context.Background(), engine.Options{StateDir: t.TempDir(), Sink: sink,
+		Retry: engine.RetryPolicy{Attempts: 1}, Runbook: engine.Runbook{Name: "budget-test", Steps: defs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, deps, sink
+}
+
+func (m *launchMeter) table(steps []string) string {
+	var b strings.Builder
+	for _, s := range steps {
+		var phases []string
+		var total int64
+		for p, n := range m.rows[s] {
+			phases = append(phases, fmt.Sprintf("%s %d", p, n))
+			total += n
+		}
+		sort.Strings(phases)
+		fmt.Fprintf(&b, "%-18s total %d (%s)\n", s, total, strings.Join(phases, ", "))
+	}
+	return b.String()
+}
+
+// Issue 4's launch budget, measured through the engine against the lab:
+// the steps run one by one (counters reset between them), each phase is
+// metered. external-urls and mapi-http keep to capture + apply + verify
+// ≤ 3 launches, and an apply with nothing to do costs at most one read;
+// rollback --all still restores org.initial.json. The table of every
+// step is logged (go test -v) for the steps not held to it here.
+func TestLaunchBudgetLab(t *testing.T) {
+	cl := startCertLab(t)
+	cl.cfg.MapiHTTP.Enable = true
+	cl.cfg.Mailboxes.BatchSize = 2 // so block-mailboxes' batches show in the table
+	kinds := []string{"certificate", "bind-certificate", "external-urls", "mapi-http", "block-mailboxes"}
+	m := &launchMeter{c: cl.lab.Counters(), rows: map[string]map[string]int64{}, snap: map[string]engine.Snapshot{}}
+	eng, deps, sink := cl.openMetered(t, m, kinds...)
+	ctx := context.Background()
+	total := map[string]int64{}
+	for _, k := range kinds {
+		cl.lab.Counters().Reset()
+		if err := eng.Run(ctx, engine.RunOptions{Yes: true, Unattended: true, Until: k}); err != nil {
+			t.Fatalf("%s: %v\n%s", k, err, sink.logs())
+		}
+		total[k] = cl.lab.Stats().PowerShellLaunches
+		if k == "block-mailboxes" {
+			changed := cl.lab.Stats().Cmdlets["Set-CASMailbox"]
+			bs := int64(cl.cfg.Mailboxes.BatchSize)
+			t.Logf("block-mailboxes: %d mailboxes written, batch size %d: budget %d, measured %d", changed, bs, 3+(changed+bs-1)/bs, total[k])
+		}
+	}
+	t.Logf("first run, launches per step and phase:\n%s", m.table(kinds))
+	for _, k := range []string{"external-urls", "mapi-http"} {
+		r := m.rows[k]
+		if total[k] > 3 || r["capture"] != 1 || r["pre"] != 0 || r["apply"] != 1 || r["post"] != 1 {
+			t.Errorf("%s: %d launches (%v), want capture 1, pre 0, apply 1, post 1", k, total[k], r)
+		}
+	}
+
+	// An apply with nothing to do: one read each.
+	for _, k := range []string{"external-urls", "mapi-http"} {
+		f, _ := Lookup(k)
+		st, err := f(k, nil, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := &euEnv{pdnsEnv: pdnsEnv{}, id: k}
+		before := cl.lab.Stats()
+		if _, err := st.Apply(ctx, env, m.snap[k]); err != nil {
+			t.Fatal(err)
+		}
+		after := cl.lab.Stats()
+		if n := after.PowerShellLaunches - before.PowerShellLaunches; n > 1 || after.VdirChanges != before.VdirChanges || after.Cmdlets["Set-OrganizationConfig"] != before.Cmdlets["Set-OrganizationConfig"] {
+			t.Errorf("%s: an apply with nothing to do took %d launches and wrote", k, n)
+		}
+	}
+
+	// A fresh process that runs external-urls alone: the capture resolves
+	// the servers in the same launch.
+	m2 := &launchMeter{c: cl.lab.Counters(), rows: map[string]map[string]int64{}, snap: map[string]engine.Snapshot{}}
+	alone, _, sink2 := cl.openMetered(t, m2, "external-urls")
+	cl.lab.Counters().Reset()
+	if err := alone.Run(ctx, pdnsRun); err != nil {
+		t.Fatalf("external-urls alone: %v\n%s", err, sink2.logs())
+	}
+	if s := cl.lab.Stats(); s.PowerShellLaunches > 3 || s.Cmdlets["Get-ExchangeServer"] != 1 || m2.rows["external-urls"]["capture"] != 1 {
+		t.Errorf("external-urls alone: %d launches, Get-ExchangeServer %d times (want once, in the capture); %v", s.PowerShellLaunches, s.Cmdlets["Get-ExchangeServer"], m2.rows)
+	}
+	t.Logf("external-urls alone in a new process:\n%s", m2.table([]string{"external-urls"}))
+
+	// Rollback --all: at most one launch per step for the two (mapi-http
+	// none: the lab's organisation had MAPI over HTTP on); exact restore.
+	for k := range m.rows {
+		delete(m.rows[k], "rollback")
+	}
+	if err := eng.RollbackAll(ctx); err != nil {
+		t.Fatalf("rollback --all: %v\n%s", err, sink.logs())
+	}
+	if !bytes.Equal(cl.initial(t), cl.lab.Org()) {
+		t.Fatal("rollback --all did not restore org.initial.json")
+	}
+	for _, k := range []string{"external-urls", "mapi-http"} {
+		if n := m.rows[k]["rollback"]; n > 1 {
+			t.Errorf("%s rollback took %d launches, want at most 1", k, n)
+		}
+	}
+	t.Logf("after rollback --all, launches per step and phase:\n%s", m.table(kinds))
+}
