@@ -3,10 +3,12 @@ package wsman
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/masterzen/winrm"
 )
 
@@ -155,5 +157,22 @@ func TestConcurrentClients(t *testing.T) {
 	l.srv.mu.Unlock()
 	if left != 0 {
 		t.Errorf("%d shells left after every client closed its own", left)
+	}
+}
+
+// TestMasterzenDroppedConnections: with every connection dropped the
+// client fails instead of hanging.
+func TestMasterzenDroppedConnections(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, false, nil)
+	l.inj.Set(faults.Spec{Drop: 1})
+	c := masterzenClient(t, l, "basic", testUser, testPassword)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.RunWithContext(ctx, "echo hi", io.Discard, io.Discard); err == nil {
+		t.Fatal("a command ran through dropped connections")
+	}
+	if l.stats.WinRMRequests.Load() == 0 || l.stats.Shells.Load() != 0 {
+		t.Fatalf("requests %d, shells %d", l.stats.WinRMRequests.Load(), l.stats.Shells.Load())
 	}
 }

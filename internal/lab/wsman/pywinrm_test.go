@@ -6,7 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/exrunbook/exrunbook/internal/lab/faults"
 )
 
 const pywinrmPython = "/usr/bin/python3"
@@ -38,6 +41,8 @@ except InvalidCredentialsError as ex:
     out["error"] = "InvalidCredentialsError"
 except (WinRMTransportError, WinRMError) as ex:
     out["error"] = type(ex).__name__ + ": " + str(ex)
+except Exception as ex:
+    out["error"] = type(ex).__name__
 print(json.dumps(out))
 `
 
@@ -186,6 +191,31 @@ func TestPywinrmWrongPassword(t *testing.T) {
 			}
 			if l.seen(401) == 0 || l.seen(200) != 0 || l.stats.Shells.Load() != 0 {
 				t.Fatalf("401×%d 200×%d shells %d", l.seen(401), l.seen(200), l.stats.Shells.Load())
+			}
+		})
+	}
+}
+
+func TestPywinrmInjectedFaults(t *testing.T) {
+	t.Parallel()
+	py := requirePywinrm(t)
+	for _, tc := range []struct {
+		name string
+		spec faults.Spec
+		want string
+	}{
+		{"http500", faults.Spec{HTTP500: 1}, "WinRMError: The WS-Management service cannot process the request because of an internal error"},
+		{"drop", faults.Spec{Drop: 1}, "ConnectionError"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := startLab(t, false, nil)
+			l.inj.Set(tc.spec)
+			r := runPywinrm(t, py, l, pyConfig(l, "basic", "never", testUser, testPassword, []string{"echo hi"}))
+			if !strings.HasPrefix(r.Error, tc.want) {
+				t.Fatalf("error = %q, want %s", r.Error, tc.want)
+			}
+			if l.stats.Shells.Load() != 0 {
+				t.Fatal("a shell was created through an injected fault")
 			}
 		})
 	}
