@@ -175,8 +175,13 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		rep.Missing = append(rep.Missing, enforceMissingMember{Guid: m.Guid, Name: m.Name, Type: m.RecipientTypeDetails})
 	}
 	if err != nil {
-		if written {
+		var se *engine.SafetyError
+		switch {
+		case written:
 			return errors.Join(o.done(j, &rep, jerr, res, nil, len(d.Changes)), err)
+		case errors.As(err, &se):
+			rep.Refused = se.Error()
+			return errors.Join(o.finish(&rep), err)
 		}
 		return err
 	}
@@ -194,23 +199,33 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		if errors.As(cerr, &se) {
 			rep.Refused = se.Error()
 		}
-		o.printDiff(d, &rep, "would")
+		o.printDiff(d, &rep, "would", enforceRefusedLines)
 		return errors.Join(o.finish(&rep), cerr)
 	}
 	if o.DryRun || len(d.Changes) == 0 {
-		o.printDiff(d, &rep, "would")
+		o.printDiff(d, &rep, "would", len(d.Changes))
 		return o.finish(&rep)
 	}
 	res, aerr := allowlist.Apply(ctx, ex, d.Changes, mb.BatchSize, hooks)
 	return o.done(j, &rep, jerr, res, aerr, len(d.Changes))
 }
 
-// printDiff lists the changes without writing (dry run, refusal).
-func (o *EnforceOptions) printDiff(d allowlist.Diff, rep *enforceJSON, verb string) {
-	for _, c := range d.Changes {
+// enforceRefusedLines is how many changes a refused run lists in text.
+const enforceRefusedLines = 50
+
+// printDiff lists the changes without writing (dry run, refusal), the
+// first lines of them in text.
+func (o *EnforceOptions) printDiff(d allowlist.Diff, rep *enforceJSON, verb string, lines int) {
+	for i, c := range d.Changes {
 		o.addChange(rep, toEnforceChange(c))
-		if !o.G.JSON() {
+		if o.G.JSON() {
+			continue
+		}
+		switch {
+		case i < lines:
 			fmt.Fprintf(o.IO.Out, "%s %s: %s\n", verb+" "+c.Direction(), c.Label(), c.To)
+		case i == lines:
+			fmt.Fprintf(o.IO.Out, "…and %d more\n", len(d.Changes)-i)
 		}
 	}
 	rep.Blocked, rep.Unblocked = d.Blocks(), d.Unblocks()

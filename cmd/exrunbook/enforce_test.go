@@ -294,6 +294,10 @@ func TestEnforceEmptyAndMissingGroupLab(t *testing.T) {
 	if r.code != 5 || !strings.Contains(r.errout, `"No Such Group" does not exist`) {
 		t.Fatalf("missing group: %d\n%s", r.code, r.errout)
 	}
+	r = e.enforce("--output", "json")
+	if rep := decodeEnforceJSON(t, r.out); r.code != 5 || !strings.Contains(rep.Refused, "No Such Group") || rep.Blocked != 0 {
+		t.Fatalf("missing group, JSON: %d %+v", r.code, rep)
+	}
 }
 
 func TestEnforcePrintSchedule(t *testing.T) {
