@@ -32,9 +32,10 @@ import (
 // sim-s (simulated Exchange seconds, the lab's cost model), sim/min (sim-s
 // over the least a run can cost: one launch, one read of every mailbox
 // and the writes needed), wall-ms (the orchestrator's wall time, the lab's
-// own work included) and, for exrunbook, peak-rss-MB: the maximum
-// resident set of the enforce process, which runs as a subprocess built
-// from ./cmd/exrunbook so that the in-process lab is not counted.
+// own work included) and, for exrunbook, cpu-ms (the enforce process's
+// own CPU time) and peak-rss-MB (its maximum resident set): it runs as a
+// subprocess built from ./cmd/exrunbook so that the in-process lab is not
+// counted.
 //
 //	go test -run XXX -bench Enforce -benchtime 1x ./internal/allowlist
 //
@@ -172,6 +173,7 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 	var sum labstats.Stats
 	var wall time.Duration
 	var rss int64
+	var cpu time.Duration
 	need := 0
 	stateDir := b.TempDir()
 	b.ResetTimer()
@@ -192,6 +194,7 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 			hwm := watchHWM(cmd.Process.Pid)
 			err := cmd.Wait()
 			rss = max(rss, hwm())
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 			if err != nil {
 				b.Fatalf("enforce: %v\n%s", err, errb.String())
 			}
@@ -226,6 +229,7 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 	b.ReportMetric(float64(wall.Milliseconds())/n, "wall-ms")
 	if impl == "exrunbook" {
 		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
+		b.ReportMetric(float64(cpu.Milliseconds())/n, "cpu-ms")
 	}
 }
 
