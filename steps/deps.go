@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/winrm"
@@ -38,18 +39,22 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 	if r == nil {
 		cfg := d.Config.Exchange
 		pw := ""
-		if cfg.Auth != "certificate" {
+		if needsPassword(d.Config) {
 			var err error
 			if pw, err = d.Config.ExchangePassword(); err != nil {
 				return nil, err
 			}
 		}
-		c, err := winrm.New(winrm.Config{
-			Endpoint: cfg.Endpoint, Auth: winrm.Auth(cfg.Auth), User: cfg.User, Password: pw,
+		wc := winrm.Config{
+			Endpoint: cfg.Endpoint, Auth: winrm.Auth(strings.ToLower(cfg.Auth)), User: cfg.User, Password: pw,
 			CAFile: cfg.CAFile, AllowHTTPBasic: cfg.AllowHTTPBasic,
 			ClientCert: cfg.CertFile, ClientKey: cfg.KeyFile,
 			CallTimeout: 30 * time.Minute,
-		})
+		}
+		if strings.EqualFold(cfg.Auth, "kerberos") {
+			wc.Realm, wc.KrbConf, wc.Keytab, wc.SPN = cfg.KerberosRealm(), cfg.Krb5Conf(), cfg.Kerberos.KeytabFile, cfg.Kerberos.SPN
+		}
+		c, err := winrm.New(wc)
 		if err != nil {
 			return nil, err
 		}
@@ -57,6 +62,17 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 	}
 	d.clients.exchange = exchange.New(r)
 	return d.clients.exchange, nil
+}
+
+// needsPassword: every sign-in but a client certificate or a Kerberos
+// keytab uses the Exchange password.
+func needsPassword(c *config.Config) bool {
+	for _, s := range c.NeededSecrets() {
+		if s.Env == config.EnvExchangePassword {
+			return true
+		}
+	}
+	return false
 }
 
 // RootCAs is the pool that verifies the servers' certificates in TLS and

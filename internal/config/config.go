@@ -53,6 +53,8 @@ type Exchange struct {
 	// auth: certificate (PEM). KeyFile must be 0600.
 	CertFile string `yaml:"cert_file" json:"cert_file"`
 	KeyFile  string `yaml:"key_file" json:"key_file"`
+	// Kerberos configures auth: kerberos.
+	Kerberos Kerberos `yaml:"kerberos" json:"kerberos"`
 	// CAFile is a PEM bundle to verify the endpoint's TLS certificate.
 	CAFile string `yaml:"ca_file" json:"ca_file"`
 	// AllowHTTPBasic permits auth: basic over http:// (the password then
@@ -62,6 +64,40 @@ type Exchange struct {
 	Servers []string `yaml:"servers" json:"servers"`
 	// HTTPS maps a server name to the host:port where TLS checks connect.
 	HTTPS map[string]string `yaml:"https" json:"https"`
+}
+
+// Kerberos is how exrunbook signs in with auth: kerberos: the realm, the
+// krb5.conf that finds its KDCs, and either a keytab or the password.
+type Kerberos struct {
+	// Realm is the Kerberos realm, e.g. CONTOSO.COM. Empty: the upper-cased
+	// domain of a user given as user@domain.
+	Realm string `yaml:"realm" json:"realm"`
+	// Krb5ConfFile is the krb5.conf (default /etc/krb5.conf).
+	Krb5ConfFile string `yaml:"krb5_conf_file" json:"krb5_conf_file"`
+	// KeytabFile (mode 0600) signs in without a password.
+	KeytabFile string `yaml:"keytab_file" json:"keytab_file"`
+	// SPN is the service principal; empty: HTTP/<endpoint host>.
+	SPN string `yaml:"spn" json:"spn"`
+}
+
+// KerberosRealm is the realm to sign in to: kerberos.realm, else the
+// upper-cased domain of a user written as user@domain.
+func (e Exchange) KerberosRealm() string {
+	if e.Kerberos.Realm != "" {
+		return e.Kerberos.Realm
+	}
+	if i := strings.LastIndexByte(e.User, '@'); i >= 0 && i < len(e.User)-1 {
+		return strings.ToUpper(e.User[i+1:])
+	}
+	return ""
+}
+
+// Krb5Conf is kerberos.krb5_conf_file, or /etc/krb5.conf.
+func (e Exchange) Krb5Conf() string {
+	if e.Kerberos.Krb5ConfFile != "" {
+		return e.Kerberos.Krb5ConfFile
+	}
+	return "/etc/krb5.conf"
 }
 
 // HTTPSAddress returns where TLS checks connect for server, matching the

@@ -242,11 +242,13 @@ type SecretInfo struct {
 }
 
 // NeededSecrets lists the secrets this configuration uses: the Exchange
-// password unless auth is certificate, the TSIG secret in rfc2136 mode,
+// password unless auth is certificate or kerberos with a keytab, the TSIG
+// secret in rfc2136 mode,
 // the PFX password in pfx mode, the probe password when probe users are set.
 func (c *Config) NeededSecrets() []SecretInfo {
 	var specs []secretSpec
-	if !strings.EqualFold(c.Exchange.Auth, "certificate") {
+	if !strings.EqualFold(c.Exchange.Auth, "certificate") &&
+		!(strings.EqualFold(c.Exchange.Auth, "kerberos") && c.Exchange.Kerberos.KeytabFile != "") {
 		specs = append(specs, specExchangePassword)
 	}
 	if strings.EqualFold(c.PublicDNS.Mode, "rfc2136") {

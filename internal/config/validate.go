@@ -85,6 +85,17 @@ func (c *Config) validateExchange(ps *problems) {
 			ps.add("exchange.user", "missing; expected the account to sign in as, such as CONTOSO\\admin or admin@contoso.com")
 		}
 	}
+	if auth == "kerberos" {
+		if e.KerberosRealm() == "" {
+			ps.add("exchange.kerberos.realm", "missing; expected the realm such as CONTOSO.COM (or give exchange.user as admin@contoso.com)")
+		} else if strings.ContainsAny(e.KerberosRealm(), " \t\r\n/@") {
+			ps.add("exchange.kerberos.realm", "%q is not a realm; expected a name such as CONTOSO.COM", e.Kerberos.Realm)
+		}
+		fileExists(ps, "exchange.kerberos.krb5_conf_file", e.Krb5Conf())
+		if e.Kerberos.KeytabFile != "" {
+			secretFile(ps, "exchange.kerberos.keytab_file", e.Kerberos.KeytabFile)
+		}
+	}
 	if e.User != "" && strings.ContainsAny(e.User, "\r\n\t") {
 		ps.add("exchange.user", "%q contains control characters; expected an account such as CONTOSO\\admin", e.User)
 	}

@@ -169,7 +169,7 @@ func (c Config) validate(ep endpoint) error {
 			return errors.New("exchange.user is required for auth kerberos")
 		}
 		if c.KrbConf == "" {
-			return errors.New("kerberos needs the path of krb5.conf (exchange.krb5_conf)")
+			return errors.New("kerberos needs the path of krb5.conf (exchange.kerberos.krb5_conf_file)")
 		}
 		if !ep.https {
 			// WinRM refuses unencrypted messages by default, and this
@@ -177,7 +177,7 @@ func (c Config) validate(ep endpoint) error {
 			return fmt.Errorf("kerberos needs an https endpoint (message encryption over http is only available for ntlm), got %s", c.Endpoint)
 		}
 		if c.Keytab == "" && c.Password == "" {
-			return errors.New("kerberos needs a keytab or a password (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD)")
+			return errors.New("kerberos needs a keytab (exchange.kerberos.keytab_file) or a password (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD)")
 		}
 	case AuthCertificate:
 		if !ep.https {
