@@ -9,7 +9,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
@@ -199,14 +201,16 @@ func TestLaunchBudgetLab(t *testing.T) {
 	cl := startCertLab(t)
 	cl.cfg.MapiHTTP.Enable = true
 	cl.cfg.Mailboxes.BatchSize = 2 // so block-mailboxes' batches show in the table
-	kinds := []string{"certificate", "bind-certificate", "external-urls", "mapi-http", "block-mailboxes"}
+	cl.cfg.Autodiscover.MinWait = config.Duration(10 * time.Millisecond)
+	kinds := []string{"certificate", "bind-certificate", "external-urls", "autodiscover-wait", "public-dns", "mapi-http", "block-mailboxes"}
 	m := &launchMeter{c: cl.lab.Counters(), rows: map[string]map[string]int64{}, snap: map[string]engine.Snapshot{}}
 	eng, deps, sink := cl.openMetered(t, m, kinds...)
 	ctx := context.Background()
 	total := map[string]int64{}
 	for _, k := range kinds {
 		cl.lab.Counters().Reset()
-		if err := eng.Run(ctx, engine.RunOptions{Yes: true, Unattended: true, Until: k}); err != nil {
+		// Wait: autodiscover-wait's min_wait and public-dns' old TTL pass.
+		if err := eng.Run(ctx, engine.RunOptions{Yes: true, Unattended: true, Wait: true, Until: k}); err != nil {
 			t.Fatalf("%s: %v\n%s", k, err, sink.logs())
 		}
 		total[k] = cl.lab.Stats().PowerShellLaunches
@@ -217,6 +221,13 @@ func TestLaunchBudgetLab(t *testing.T) {
 		}
 	}
 	t.Logf("first run, launches per step and phase:\n%s", m.table(kinds))
+	// These two launch no PowerShell: the servers were resolved earlier in
+	// the run (Deps caches them), the rest is Autodiscover, TLS and DNS.
+	for _, k := range []string{"autodiscover-wait", "public-dns"} {
+		if total[k] != 0 {
+			t.Errorf("%s took %d launches, want 0 (%v)", k, total[k], m.rows[k])
+		}
+	}
 	for _, k := range []string{"external-urls", "mapi-http"} {
 		r := m.rows[k]
 		if total[k] > 3 || r["capture"] != 1 || r["pre"] != 0 || r["apply"] != 1 || r["post"] != 1 {
