@@ -49,6 +49,9 @@ type Command struct {
 	Arguments []string
 	// ShellID and CommandID identify the command (upper-case GUIDs).
 	ShellID, CommandID string
+	// CodePage is the shell's WINRS_CODEPAGE option (masterzen sends
+	// 65001, pywinrm 437); 0 when the client sent none.
+	CodePage int
 }
 
 // Line is the command line as cmd.exe would see it: Command followed by

@@ -279,6 +279,12 @@ func TestFaultsAndSelectors(t *testing.T) {
 			t.Fatalf("bob deleted alice's shell: %d", r.status)
 		}
 	})
+	t.Run("bad code page", func(t *testing.T) {
+		r := c.do(actionCreate, "", `<w:OptionSet><w:Option Name="WINRS_CODEPAGE">utf8</w:Option></w:OptionSet>`, `<rsp:Shell/>`)
+		if r.status != 500 || !strings.Contains(r.body, "w:SchemaValidationError") {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
 	t.Run("malformed XML", func(t *testing.T) {
 		r := c.post([]byte(`<s:Envelope xmlns:s="`+nsSOAP+`"><s:Header><a:MessageID xmlns:a="`+nsAddr+`">uuid:m</a:MessageID>`), "uuid:m")
 		if r.status != 500 || !strings.Contains(r.body, "w:SchemaValidationError") {

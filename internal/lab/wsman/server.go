@@ -367,6 +367,13 @@ func (s *Server) create(r *http.Request, user string, req *request) (string, *fa
 	}
 	now := s.now()
 	sh := &shell{id: newID(), user: user, created: now, lastUsed: now, commands: map[string]*command{}}
+	if v, ok := req.Options["WINRS_CODEPAGE"]; ok {
+		cp, err := strconv.Atoi(v)
+		if err != nil || cp <= 0 || cp > 65535 {
+			return "", faultSchema("WINRS_CODEPAGE " + v + " is not a code page")
+		}
+		sh.codePage = cp
+	}
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
@@ -451,7 +458,7 @@ func (s *Server) command(user string, req *request) (string, *fault) {
 	for _, a := range req.CommandLine.Arguments {
 		args = append(args, a)
 	}
-	cmd := Command{User: user, Command: strings.TrimSpace(req.CommandLine.Command), Arguments: args, ShellID: sh.id, CommandID: c.id}
+	cmd := Command{User: user, Command: strings.TrimSpace(req.CommandLine.Command), Arguments: args, ShellID: sh.id, CommandID: c.id, CodePage: sh.codePage}
 	s.mu.Lock()
 	if sh.gone {
 		s.mu.Unlock()

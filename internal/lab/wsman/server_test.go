@@ -45,6 +45,7 @@ const (
 //	cat                 copy stdin to stdout
 //	wait                block until cancelled, then "cancelled" on stderr, exit 130
 //	whoami              the user
+//	codepage            the shell's WINRS_CODEPAGE
 type testExecutor struct{}
 
 func pattern(n int) []byte {
@@ -109,6 +110,9 @@ func (testExecutor) Execute(ctx context.Context, req Command, stdin io.Reader, s
 		return 130
 	case "whoami":
 		fmt.Fprint(stdout, req.User)
+		return 0
+	case "codepage":
+		fmt.Fprint(stdout, req.CodePage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "'%s' is not recognized as an internal or external command", f[0])
@@ -296,6 +300,7 @@ func commonCases() []cmdCase {
 		{line: "bytes 1048576", stdoutSHA: sha(pattern(1 << 20))},
 		{line: "sleep 1300ms done after the timeout", stdout: "done after the timeout", needsTimeout: true},
 		{line: "whoami", stdout: testUser},
+		{line: "codepage", stdout: "65001"}, // pywinrm cases override: it sends 437
 	}
 }
 

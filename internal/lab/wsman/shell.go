@@ -19,6 +19,7 @@ const maxPending = 4 << 20
 type shell struct {
 	id       string
 	user     string
+	codePage int // WINRS_CODEPAGE, 0 if absent
 	created  time.Time
 	lastUsed time.Time
 	busy     int  // requests in flight
