@@ -235,6 +235,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.mode = modeConfirmApply
 		m.dialogStep, m.dialogPlan, m.reply = msg.step, msg.plan, msg.reply
 		m.renderDetail()
+		m.detail.GotoTop()
 		return m, m.waitApproval()
 	case stepsMsg:
 		m.steps = msg
@@ -304,6 +305,7 @@ func (m *Model) onOpDone(msg opDoneMsg) (tea.Model, tea.Cmd) {
 	default:
 		m.setNotice(fmt.Sprintf("%s of %s failed: %v", msg.op, msg.step, msg.err), true)
 	}
+	m.detail.GotoTop()
 	if m.quitting {
 		return m, tea.Quit
 	}
@@ -392,6 +394,8 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.answer(true)
 		case "n", "N", "esc":
 			m.answer(false)
+		default:
+			m.scrollDetail(k.String())
 		}
 		return m, nil
 	case modeConfirmRollback:
@@ -412,6 +416,8 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		case "esc", "enter", "n", "q":
 			m.mode = modeNormal
 			m.renderDetail()
+		default:
+			m.scrollDetail(k.String())
 		}
 		return m, nil
 	case modeSkipReason, modeOverrideWait:
@@ -433,10 +439,8 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		m.notice = ""
 		m.renderDetail()
-	case "pgup":
-		m.detail.HalfPageUp()
-	case "pgdown":
-		m.detail.HalfPageDown()
+	case "pgup", "pgdown":
+		m.scrollDetail(k.String())
 	case "ctrl+u":
 		m.logView.HalfPageUp()
 	case "ctrl+d":
@@ -459,6 +463,20 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// scrollDetail scrolls the right-hand pane (a long plan or dialog).
+func (m *Model) scrollDetail(key string) {
+	switch key {
+	case "pgup":
+		m.detail.HalfPageUp()
+	case "pgdown", " ":
+		m.detail.HalfPageDown()
+	case "up", "k":
+		m.detail.LineUp(1)
+	case "down", "j":
+		m.detail.LineDown(1)
+	}
+}
+
 func (m *Model) answer(ok bool) {
 	if m.reply != nil {
 		m.reply <- ok
@@ -469,6 +487,7 @@ func (m *Model) answer(ok bool) {
 		m.setNotice("apply of "+m.dialogStep+" cancelled: nothing was changed", false)
 	}
 	m.renderDetail()
+	m.detail.GotoTop()
 }
 
 func (m *Model) busy() bool { return m.busyStep != "" }

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -697,5 +698,35 @@ func TestQuitWhileIdle(t *testing.T) {
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
 	if !fm.quitting {
 		t.Error("q did not quit")
+	}
+}
+
+// A plan longer than the pane (block-mailboxes lists its first mailboxes
+// and sums up the rest) can be scrolled in the confirmation.
+func TestLongPlanConfirmationScrolls(t *testing.T) {
+	f := newFake()
+	for _, id := range []string{"certificate", "bind-certificate", "external-urls", "autodiscover-wait", "public-dns", "mapi-http"} {
+		f.set(id, func(s *StepInfo) { s.Status = engine.StatusDone })
+	}
+	p := engine.Plan{Summary: "48 to block, 0 to unblock; 57 mailboxes read, 9 allowed by allow group \"AllowExternalAccess\" (2 nested group(s)); written in batches of 500"}
+	for i := 0; i < 20; i++ {
+		p.Changes = append(p.Changes, engine.Change{Target: fmt.Sprintf("user%02d@contoso.test", i), Field: "MAPIBlockOutlookRpcHttp / MAPIBlockOutlookExternalConnectivity", From: "open", To: "blocked"})
+	}
+	p.Changes = append(p.Changes, engine.Change{Target: "…and 28 more mailboxes", Field: "MAPIBlockOutlookRpcHttp / MAPIBlockOutlookExternalConnectivity", From: "as read", To: "28 blocked, 0 unblocked"})
+	f.plans["block-mailboxes"] = p
+	tm := start(t, newModel(f), 100, 30)
+	waitFor(t, tm, "block-mailboxes: Block")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitForAll(t, tm, "Apply block-mailboxes?", "48 to block", "more below")
+	for i := 0; i < 6; i++ {
+		tm.Send(tea.KeyMsg{Type: tea.KeyPgDown})
+	}
+	waitForAll(t, tm, "28 blocked, 0 unblocked", "y apply")
+	tm.Type("y")
+	waitFor(t, tm, "apply of block-mailboxes finished")
+	_, view := finalView(t, tm)
+	assertLines(t, view, 100, 30)
+	if len(f.applied) != 1 {
+		t.Errorf("applied = %v", f.applied)
 	}
 }

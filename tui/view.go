@@ -183,16 +183,79 @@ func (m *Model) confirmApplyLines(w int) []string {
 		lines = append(lines, "Nothing to change: every value is already in place.")
 	} else {
 		lines = append(lines, fmt.Sprintf("This will change %d value(s):", pending))
+		var changes []engine.Change
 		for _, c := range p.Changes {
 			if !c.NoChange() {
-				lines = append(lines, m.changeLines(c, w)...)
+				changes = append(changes, c)
 			}
 		}
+		lines = append(lines, m.planLines(changes, w)...)
 	}
 	if same := len(p.Changes) - pending; same > 0 {
 		lines = append(lines, m.st.dim.Render(fmt.Sprintf("(%d value(s) already in place)", same)))
 	}
 	return append(lines, "", m.st.key.Render("y")+" apply   "+m.st.key.Render("n")+" cancel")
+}
+
+// planLines renders a plan's changes. A run of changes to the same field
+// whose lines fit only without the field's name (block-mailboxes: one long
+// field over many mailboxes) is shown under one heading naming the field,
+// one change a line; every other change is shown by changeLines.
+func (m *Model) planLines(changes []engine.Change, w int) []string {
+	var lines []string
+	for i := 0; i < len(changes); {
+		j := i + 1
+		for j < len(changes) && changes[j].Field == changes[i].Field {
+			j++
+		}
+		run := changes[i:j]
+		if len(run) >= 2 && m.groupFits(run, w) {
+			lines = append(lines, m.st.dim.Render(truncate("  "+run[0].Field+":", w)))
+			for _, c := range run {
+				lines = append(lines, m.groupedLines(c, w)...)
+			}
+		} else {
+			for _, c := range run {
+				lines = append(lines, m.changeLines(c, w)...)
+			}
+		}
+		i = j
+	}
+	return lines
+}
+
+// groupFits: some change of the run does not fit on one line with its
+// field named, and most fit on one line without it.
+func (m *Model) groupFits(run []engine.Change, w int) bool {
+	needed, fit := false, 0
+	for _, c := range run {
+		if lipgloss.Width(groupedText(c)) <= w {
+			fit++
+		}
+		if lipgloss.Width("  "+c.Target+" "+c.Field+": "+c.From+" → "+c.To) > w {
+			needed = true
+		}
+	}
+	return needed && 2*fit >= len(run)
+}
+
+func groupedText(c engine.Change) string {
+	if c.NoChange() {
+		return "    " + c.Target + ": " + c.From + " (no change)"
+	}
+	return "    " + c.Target + ": " + c.From + " → " + c.To
+}
+
+// groupedLines renders one change under its field's heading: on one line
+// when it fits, otherwise the target, old and new value on lines of their own.
+func (m *Model) groupedLines(c engine.Change, w int) []string {
+	if c.NoChange() {
+		return []string{m.st.dim.Render(groupedText(c))}
+	}
+	if lipgloss.Width(groupedText(c)) <= w {
+		return []string{"    " + c.Target + ": " + m.st.from.Render(c.From) + " → " + m.st.to.Render(c.To)}
+	}
+	return []string{"    " + c.Target + ":", "      " + m.st.from.Render(c.From), "    → " + m.st.to.Render(c.To)}
 }
 
 // changeLines renders one change as a before → after diff: on one line
@@ -236,9 +299,7 @@ func (m *Model) stepLines(w int) []string {
 		if s.Plan.Summary != "" {
 			lines = append(lines, wrap("  "+s.Plan.Summary, w)...)
 		}
-		for _, c := range s.Plan.Changes {
-			lines = append(lines, m.changeLines(c, w)...)
-		}
+		lines = append(lines, m.planLines(s.Plan.Changes, w)...)
 	}
 	lines = append(lines, m.checkLines("Pre-checks", s.PreChecks, w)...)
 	post := s.PostChecks
@@ -322,7 +383,12 @@ func (m *Model) helpLine(w int) string {
 	switch m.mode {
 	case modeNormal:
 		parts = []string{k("↑/↓") + " select", k("enter") + " apply", k("c") + " checks", k("r") + " rollback", k("s") + " skip", k("w") + " end wait", k("q") + " quit"}
-	case modeConfirmApply, modeConfirmRollback:
+	case modeConfirmApply:
+		parts = []string{k("y") + " confirm", k("n") + " cancel"}
+		if !m.detail.AtBottom() {
+			parts = append(parts, k("↓/pgdn")+" more below")
+		}
+	case modeConfirmRollback:
 		parts = []string{k("y") + " confirm", k("n") + " cancel"}
 	case modeRefused:
 		parts = []string{k("f") + " force", k("esc") + " back"}
