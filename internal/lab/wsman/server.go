@@ -366,7 +366,7 @@ func (s *Server) create(r *http.Request, user string, req *request) (string, *fa
 		return "", faultSchema("Create carries no rsp:Shell")
 	}
 	now := s.now()
-	sh := &shell{id: newID(), user: user, created: now, lastUsed: now, commands: map[string]*command{}}
+	sh := &shell{id: newID(), user: user, lastUsed: now, commands: map[string]*command{}}
 	if v, ok := req.Options["WINRS_CODEPAGE"]; ok {
 		cp, err := strconv.Atoi(v)
 		if err != nil || cp <= 0 || cp > 65535 {

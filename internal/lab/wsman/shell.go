@@ -20,7 +20,6 @@ type shell struct {
 	id       string
 	user     string
 	codePage int // WINRS_CODEPAGE, 0 if absent
-	created  time.Time
 	lastUsed time.Time
 	busy     int  // requests in flight
 	gone     bool // deleted, reaped or closed: no new commands
