@@ -229,7 +229,7 @@ func (r *euRunner) RunPowerShell(ctx context.Context, script, stdin string) (win
 		out = st
 	case strings.Contains(script, "Get-ExchangeServer"):
 		out = []map[string]string{{"Name": "EX01", "Fqdn": "ex01.contoso.test", "Guid": "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21", "AdminDisplayVersion": "Version 15.2", "ServerRole": "Mailbox"}}
-	case strings.Contains(script, "if ($c) { Set-"):
+	case strings.Contains(script, "foreach ($i in $vd)"):
 		out = r.compareAndSet(script)
 	default:
 		return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
@@ -238,9 +238,10 @@ func (r *euRunner) RunPowerShell(ctx context.Context, script, stdin string) (win
 	return winrm.Result{Stdout: string(b)}, err
 }
 
-// compareAndSet plays the server's side of SetURLsWhereDifferent: per
-// item, the current value by GUID against $want (case-insensitively, or
-// exactly when the script compares with -cne), writing only what differs.
+// compareAndSet plays the server's side of SetURLsWhereDifferent from
+// the script's item lines: per item, the current value by GUID against
+// the wanted one (case-insensitively, or exactly when the script compares
+// with -cne), writing only what differs.
 func (r *euRunner) compareAndSet(script string) []exchange.ChangeResult {
 	exact := strings.Contains(script, "-cne")
 	same := func(a, b *string) bool {
@@ -252,12 +253,9 @@ func (r *euRunner) compareAndSet(script string) []exchange.ChangeResult {
 		}
 		return strings.EqualFold(*a, *b)
 	}
-	lit := func(line, after string) *string {
-		i := strings.Index(line, after)
-		if i < 0 {
-			return nil
-		}
-		v := line[i+len(after):]
+	field := func(line, name string) *string {
+		i := strings.Index(line, name+" = ")
+		v := line[i+len(name)+3:]
 		if strings.HasPrefix(v, "$null") {
 			return nil
 		}
@@ -266,33 +264,29 @@ func (r *euRunner) compareAndSet(script string) []exchange.ChangeResult {
 		return &v
 	}
 	var res []exchange.ChangeResult
-	var want *string
 	for _, line := range strings.Split(script, "\n") {
-		if strings.Contains(line, "$want = ") {
-			want = lit(line, "$want = ")
+		if !strings.Contains(line, "[pscustomobject]@{ K = ") && !strings.Contains(line, "[pscustomobject]@{ G = ") {
 			continue
 		}
-		if !strings.Contains(line, "if ($c) { Set-") {
-			continue
-		}
-		g := *lit(line, "-Identity ")
+		g := *field(line, "G")
 		if msg, bad := r.fail[g]; bad {
 			res = append(res, exchange.ChangeResult{ID: g, Error: msg})
 			continue
 		}
 		changed := false
-		for i, v := range r.vdirs {
-			if strings.EqualFold(v.Guid, g) && !same(v.ExternalUrl, want) {
-				r.vdirs[i].ExternalUrl, changed = want, true
+		if strings.Contains(line, "K = ") {
+			want := field(line, "U")
+			for i, v := range r.vdirs {
+				if strings.EqualFold(v.Guid, g) && !same(v.ExternalUrl, want) {
+					r.vdirs[i].ExternalUrl, changed = want, true
+				}
 			}
-		}
-		for i, o := range r.oa {
-			if !strings.EqualFold(o.Guid, g) {
-				continue
-			}
-			ssl := strings.Contains(line, "-ExternalClientsRequireSsl $true")
-			if !same(o.ExternalHostname, want) || o.ExternalClientsRequireSsl != ssl {
-				r.oa[i].ExternalHostname, r.oa[i].ExternalClientsRequireSsl, changed = want, ssl, true
+		} else {
+			want, ssl := field(line, "H"), strings.Contains(line, "S = $true")
+			for i, o := range r.oa {
+				if strings.EqualFold(o.Guid, g) && (!same(o.ExternalHostname, want) || o.ExternalClientsRequireSsl != ssl) {
+					r.oa[i].ExternalHostname, r.oa[i].ExternalClientsRequireSsl, changed = want, ssl, true
+				}
 			}
 		}
 		res = append(res, exchange.ChangeResult{ID: g, OK: true, Changed: changed})
@@ -353,7 +347,7 @@ func TestExternalURLsApplyFake(t *testing.T) {
 	}
 	// One launch, no read before it: OWA and ECP in the same script, the
 	// ECP write done, OA and the vdirs already right left alone.
-	if len(r.scripts) != 1 || !strings.Contains(r.scripts[0], "Set-OwaVirtualDirectory") || !strings.Contains(r.scripts[0], "Set-EcpVirtualDirectory") {
+	if len(r.scripts) != 1 || !strings.Contains(r.scripts[0], "K = 'owa'; G = '"+snap.VDirs[0].Guid) || !strings.Contains(r.scripts[0], "K = 'ecp'; G = '"+snap.VDirs[1].Guid) {
 		t.Fatalf("%d scripts:\n%s", len(r.scripts), strings.Join(r.scripts, "\n----\n"))
 	}
 	if strOrNull(r.vdirs[1].ExternalUrl) != "https://outlook-ext.contoso.test/ecp" || strOrNull(r.vdirs[0].ExternalUrl) != "https://outlook.contoso.test/owa" {

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,9 +14,17 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
 
-// golden compares script with testdata/scripts/name (rewritten with -update).
-func golden(t *testing.T, name, script string) {
+// golden compares script, less its final jsonOut line, with
+// testdata/scripts/name (rewritten with -update), and that line with
+// jsonOut(expr, depth): the goldens hold what these operations do, not how
+// the shared output stage is written.
+func golden(t *testing.T, name, script, expr string, depth int) {
 	t.Helper()
+	i := strings.LastIndex(script, "ConvertTo-Json -InputObject")
+	if i < 0 || script[i:] != jsonOut(expr, depth) {
+		t.Fatalf("%s does not end in jsonOut(%s, %d):\n%s", name, expr, depth, script)
+	}
+	script = script[:i]
 	path := filepath.Join("testdata", "scripts", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
@@ -38,7 +47,7 @@ func oneScript(t *testing.T, f *fakeRunner) string {
 		t.Fatalf("%d scripts run, want one", len(f.scripts))
 	}
 	s := f.scripts[0]
-	if !strings.HasPrefix(s, scriptHeader) || strings.Count(s, "ConvertTo-Json") != 1 || !strings.HasSuffix(s, "-Compress\n") || strings.Count(s, "Add-PSSnapin") != 1 {
+	if !strings.HasPrefix(s, scriptHeader) || strings.Count(s, "ConvertTo-Json") != 1 || strings.Count(s, "Add-PSSnapin") != 1 {
 		t.Fatalf("script shape:\n%s", s)
 	}
 	return s
@@ -54,39 +63,57 @@ var (
 
 func TestNewScriptsGolden(t *testing.T) {
 	cases := []struct {
-		file string
-		op   func(*Client)
+		file, expr string
+		depth      int
+		op         func(*Client)
 	}{
-		{"url_write_apply.ps1", func(c *Client) { _, _ = c.SetURLsWhereDifferent(context.Background(), wVDirs, wOA, CompareApply) }},
-		{"url_write_exact.ps1", func(c *Client) { _, _ = c.SetURLsWhereDifferent(context.Background(), wVDirs, wOA, CompareExact) }},
-		{"url_capture.ps1", func(c *Client) { _, _ = c.GetURLCapture(context.Background(), []string{"EX01", "EX02"}, false) }},
-		{"url_capture_resolve.ps1", func(c *Client) { _, _ = c.GetURLCapture(context.Background(), nil, true) }},
-		{"mapi_http_state.ps1", func(c *Client) { _, _ = c.GetMapiHTTPState(context.Background(), []string{"UserMailbox"}, 10) }},
-		{"set_mapi_http_where_different.ps1", func(c *Client) { _, _ = c.SetMapiHttpEnabledWhereDifferent(context.Background(), true) }},
+		{"url_write_apply.ps1", "@($r)", 3, func(c *Client) { _, _ = c.SetURLsWhereDifferent(context.Background(), wVDirs, wOA, CompareApply) }},
+		{"url_write_exact.ps1", "@($r)", 3, func(c *Client) { _, _ = c.SetURLsWhereDifferent(context.Background(), wVDirs, wOA, CompareExact) }},
+		{"url_capture.ps1", "$state", 5, func(c *Client) { _, _ = c.GetURLCapture(context.Background(), []string{"EX01", "EX02"}, false) }},
+		{"url_capture_resolve.ps1", "$state", 5, func(c *Client) { _, _ = c.GetURLCapture(context.Background(), nil, true) }},
+		{"mapi_http_state.ps1", "$r", 3, func(c *Client) { _, _ = c.GetMapiHTTPState(context.Background(), []string{"UserMailbox"}, 10) }},
+		{"set_mapi_http_where_different.ps1", "$r", 2, func(c *Client) { _, _ = c.SetMapiHttpEnabledWhereDifferent(context.Background(), true) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
 			f := &fakeRunner{}
 			tc.op(New(f))
-			golden(t, tc.file, oneScript(t, f))
+			golden(t, tc.file, oneScript(t, f), tc.expr, tc.depth)
 		})
 	}
 }
 
 // The write compares before it writes, in the same script: every Set- is
-// guarded by the comparison; MAPI passes back what it has just read.
+// inside the "if ($c)" block; MAPI passes back what it has just read.
 func TestURLWriteScriptGuardsEveryWrite(t *testing.T) {
 	for _, mode := range []URLCompare{CompareApply, CompareExact} {
 		f := &fakeRunner{}
 		_, _ = New(f).SetURLsWhereDifferent(context.Background(), wVDirs, wOA, mode)
 		s := oneScript(t, f)
+		guarded, sets := false, 0
 		for _, line := range strings.Split(s, "\n") {
-			if strings.Contains(line, "Set-") && !strings.HasPrefix(strings.TrimSpace(line), "if ($c) { Set-") {
-				t.Errorf("unguarded write: %s", line)
+			switch strings.TrimSpace(line) {
+			case "if ($c) {":
+				guarded = true
+				continue
+			case "}":
+				guarded = false
+			}
+			if strings.Contains(line, "Set-") {
+				sets++
+				if !guarded {
+					t.Errorf("unguarded write: %s", line)
+				}
 			}
 		}
-		if !strings.Contains(s, "Get-MapiVirtualDirectory -Identity '"+g2+"'\n") || !strings.Contains(s, "-ExternalUrl $null -IISAuthenticationMethods $v.IISAuthenticationMethods") {
+		if sets != 8 {
+			t.Errorf("%d Set- lines, want 6 vdir kinds and 2 Outlook Anywhere forms", sets)
+		}
+		if !strings.Contains(s, "{ $v = Get-MapiVirtualDirectory -Identity $g }") || !strings.Contains(s, "Set-MapiVirtualDirectory -Identity $g -ExternalUrl $want -IISAuthenticationMethods $v.IISAuthenticationMethods") {
 			t.Errorf("MAPI does not read and pass back its methods:\n%s", s)
+		}
+		if !strings.Contains(s, "K = 'mapi'; G = '"+g2+"'; U = $null }") {
+			t.Errorf("a $null URL is not $null:\n%s", s)
 		}
 		exact := strings.Contains(s, "-cne")
 		if exact != (mode == CompareExact) || strings.Contains(s, "ExternalClientAuthenticationMethod -cne") != (mode == CompareExact) {
@@ -95,12 +122,33 @@ func TestURLWriteScriptGuardsEveryWrite(t *testing.T) {
 	}
 }
 
+// One envelope carries the write for many servers: 7 objects per server.
+func TestURLWriteFitsManyServers(t *testing.T) {
+	var v []VDirURLChange
+	var o []OutlookAnywhereChange
+	for srv := 0; srv < 40; srv++ {
+		for k, kind := range URLKinds {
+			u := "https://outlook-ext.contoso.test/Microsoft-Server-ActiveSync"
+			v = append(v, VDirURLChange{Kind: kind, Guid: fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", srv, k), ExternalUrl: &u})
+		}
+		h := "outlook-ext.contoso.test"
+		o = append(o, OutlookAnywhereChange{Guid: fmt.Sprintf("00000000-0000-4000-8000-%06d999999", srv), ExternalHostname: &h, ExternalClientsRequireSsl: true, ExternalClientAuthenticationMethod: "Negotiate"})
+	}
+	f := &fakeRunner{}
+	if _, err := New(f).SetURLsWhereDifferent(context.Background(), v, o, CompareExact); err != nil && strings.Contains(err.Error(), "WinRM envelope") {
+		t.Fatalf("40 servers do not fit: %v", err)
+	}
+	if len(f.scripts) != 1 {
+		t.Fatalf("%d scripts", len(f.scripts))
+	}
+}
+
 // Hostile values stay literals and never change the script's shape.
 func TestNewScriptsStructureIndependentOfValues(t *testing.T) {
 	shape := func(v string) (string, []string) {
 		f := &fakeRunner{}
 		_, _ = New(f).SetURLsWhereDifferent(context.Background(), []VDirURLChange{{Kind: KindOWA, Guid: g1, ExternalUrl: &v}},
-			[]OutlookAnywhereChange{{Guid: g2, ExternalHostname: &v, ExternalClientsRequireSsl: true}}, CompareExact)
+			[]OutlookAnywhereChange{{Guid: g2, ExternalHostname: &v, ExternalClientsRequireSsl: true, ExternalClientAuthenticationMethod: "Negotiate"}}, CompareExact)
 		g := &fakeRunner{}
 		_, _ = New(g).GetURLCapture(context.Background(), []string{v}, true)
 		h := &fakeRunner{}
@@ -122,10 +170,10 @@ func TestNewScriptsStructureIndependentOfValues(t *testing.T) {
 				n++
 			}
 		}
-		// URL: compared and written (2), host name likewise (2), the
-		// server name once, the recipient type once.
-		if n != 6 {
-			t.Fatalf("value %q appears %d times as a literal, want 6", v, n)
+		// The URL, the host name, the server name and the recipient type,
+		// once each.
+		if n != 4 {
+			t.Fatalf("value %q appears %d times as a literal, want 4", v, n)
 		}
 	}
 }

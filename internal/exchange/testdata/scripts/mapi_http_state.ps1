@@ -9,4 +9,3 @@ if ($off.Count -gt 0) {
     $m = @(Get-Mailbox -RecipientTypeDetails $types -ResultSize Unlimited | Select-Object @{n='g';e={$_.Guid.ToString()}}, @{n='a';e={[string]$_.Alias}})
 }
 $r = [pscustomobject]@{ MapiHttpEnabled = [bool]$o.MapiHttpEnabled; Off = $off; Mailboxes = $m }
-ConvertTo-Json -InputObject $r -Depth 3 -Compress

@@ -10,4 +10,3 @@ if ($before -ne $true) {
 }
 $o2 = Get-OrganizationConfig
 $r = [pscustomobject]@{ Before = $before; Changed = $changed; After = [bool]$o2.MapiHttpEnabled }
-ConvertTo-Json -InputObject $r -Depth 2 -Compress

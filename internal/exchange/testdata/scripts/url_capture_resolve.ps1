@@ -85,4 +85,3 @@ $r = foreach ($srv in $names) {
 }
 $certs = @($r)
 $state = [pscustomobject]@{ Servers = $sv; VDirs = $vd; OutlookAnywhere = $oa; SCP = $scp; Certificates = $certs }
-ConvertTo-Json -InputObject $state -Depth 5 -Compress
