@@ -116,6 +116,7 @@ Exit codes: 0 done, 1 a step or check failed, 2 usage or config error,
 		newEnforceCmd(io, g),
 		newVersionCmd(io, g),
 		newDemoCmd(io, g),
+		newInitCmd(io, g),
 	)
 	return root
 }

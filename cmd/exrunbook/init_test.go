@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/lab"
+)
+
+func runInitCLI(t *testing.T, in string, prompt bool, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := &IOStreams{In: strings.NewReader(in), Out: &out, ErrOut: &errb, IsTerminal: prompt, InIsTerminal: prompt}
+	code := Execute(context.Background(), append([]string{"init"}, args...), s)
+	return result{code, out.String(), errb.String()}
+}
+
+func TestInitFromRunningLab(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	labDir := filepath.Join(t.TempDir(), "lab")
+	l, err := lab.Start(ctx, lab.Options{Dir: labDir, Mailboxes: 8, Allow: 2, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	path := filepath.Join(t.TempDir(), "exrunbook.yaml")
+	r := runInitCLI(t, "", false, "--config", path, "--lab", labDir)
+	if r.code != exitcode.OK {
+		t.Fatalf("init --lab: code %d: %s", r.code, r.errout)
+	}
+	cfg, err := config.Load(config.LoadOptions{File: path})
+	if err != nil {
+		t.Fatalf("the written file does not load: %v", err)
+	}
+	if want := l.Endpoints().WinRM.HTTPS; !strings.HasPrefix(cfg.Exchange.Endpoint, want) {
+		t.Errorf("endpoint = %q, want the lab's %q", cfg.Exchange.Endpoint, want)
+	}
+	if cfg.Namespace.External != "outlook-ext.contoso.test" || cfg.Mailboxes.AllowGroup == "" {
+		t.Errorf("namespace/allow group not the lab's: %+v %+v", cfg.Namespace, cfg.Mailboxes)
+	}
+	// An existing file is kept without --force (exit 2), replaced with it.
+	if r := runInitCLI(t, "", false, "--config", path, "--lab", labDir); r.code != exitcode.Usage || !strings.Contains(r.errout, "--force") {
+		t.Errorf("overwrite without --force: code %d: %s", r.code, r.errout)
+	}
+	if r := runInitCLI(t, "", false, "--config", path, "--lab", labDir, "--force"); r.code != exitcode.OK {
+		t.Errorf("--force: code %d: %s", r.code, r.errout)
+	}
+	// A directory with no running lab is a usage error.
+	if r := runInitCLI(t, "", false, "--config", filepath.Join(t.TempDir(), "x.yaml"), "--lab", t.TempDir()); r.code != exitcode.Usage || !strings.Contains(r.errout, "no lab is running") {
+		t.Errorf("no lab: code %d: %s", r.code, r.errout)
+	}
+}
+
+func TestInitWithoutTerminalNeedsLab(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "exrunbook.yaml")
+	r := runInitCLI(t, "", false, "--config", path)
+	if r.code != exitcode.Usage || !strings.Contains(r.errout, "--lab") {
+		t.Fatalf("code %d: %s", r.code, r.errout)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("a file was written without answers")
+	}
+}
+
+func TestInitAsksTheQuestions(t *testing.T) {
+	dir := t.TempDir()
+	pw, pfx := filepath.Join(dir, "pw"), filepath.Join(dir, "new.pfx")
+	for _, f := range []string{pw, pfx} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name    string
+		answers []string
+		check   func(t *testing.T, cfg *config.Config, errout string)
+	}{
+		{
+			name: "defaults with a manual public DNS",
+			answers: []string{
+				"https://ex01.fabrikam.test:5986/wsman", "", "", pw, "",
+				"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
+				"pfx", filepath.Join(dir, "missing.pfx"), pfx, "", "", "fabrikam.test", "203.0.113.7", "192.0.2.53:53", "192.0.2.25",
+			},
+			check: func(t *testing.T, cfg *config.Config, errout string) {
+				if cfg.Exchange.Endpoint != "https://ex01.fabrikam.test:5986/wsman" || cfg.Exchange.Auth != "ntlm" || cfg.Exchange.User != `CONTOSO\Administrator` {
+					t.Errorf("exchange = %+v", cfg.Exchange)
+				}
+				if cfg.Namespace.External != "mail-ext.fabrikam.test" || cfg.PublicDNS.Mode != "manual" || cfg.PublicDNS.Zone != "fabrikam.test." {
+					t.Errorf("namespace %+v public_dns %+v", cfg.Namespace, cfg.PublicDNS)
+				}
+				if !strings.Contains(errout, "missing.pfx: no such file") {
+					t.Errorf("a missing PFX was not refused:\n%s", errout)
+				}
+				if cfg.Mailboxes.AllowGroup != "AllowExternalAccess" {
+					t.Errorf("allow group = %q", cfg.Mailboxes.AllowGroup)
+				}
+			},
+		},
+		{
+			name: "a wrong answer is asked again; rfc2136 asks for the server and key",
+			answers: []string{
+				"not a url", "https://ex01.fabrikam.test:5986/wsman", "digest", "basic", "svc-exrunbook@fabrikam.test", pw, "",
+				"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "Outlook Anywhere Users",
+				"thumbprint", "0123456789abcdef0123456789ABCDEF01234567",
+				"rfc2136", "fabrikam.test.", "ns1", "198.51.100.1:53", "", "",
+				"203.0.113.7", "192.0.2.53:53", "192.0.2.25",
+			},
+			check: func(t *testing.T, cfg *config.Config, errout string) {
+				if !strings.Contains(errout, "expected a URL") || !strings.Contains(errout, "expected one of ntlm") || !strings.Contains(errout, "expected host:port") {
+					t.Errorf("the wrong answers were not explained:\n%s", errout)
+				}
+				if cfg.Exchange.Auth != "basic" || cfg.Certificate.Mode != "thumbprint" || cfg.PublicDNS.Server != "198.51.100.1:53" || cfg.PublicDNS.TSIG.Name != "exrunbook-update." {
+					t.Errorf("cfg = %+v %+v %+v", cfg.Exchange, cfg.Certificate, cfg.PublicDNS)
+				}
+				if cfg.Mailboxes.AllowGroup != "Outlook Anywhere Users" {
+					t.Errorf("allow group = %q", cfg.Mailboxes.AllowGroup)
+				}
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "exrunbook.yaml")
+			r := runInitCLI(t, strings.Join(c.answers, "\n")+"\n", true, "--config", path)
+			if r.code != exitcode.OK {
+				t.Fatalf("code %d: %s", r.code, r.errout)
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+				l := strings.TrimSpace(line)
+				if l == "" || strings.HasPrefix(l, "#") || strings.HasSuffix(l, ":") {
+					continue
+				}
+				if !strings.Contains(l, " # ") {
+					t.Errorf("key without a comment: %q", line)
+				}
+			}
+			if strings.Contains(string(raw), "password:") || strings.Contains(string(raw), "secret:") {
+				t.Errorf("a secret value key was written:\n%s", raw)
+			}
+			cfg, err := config.Load(config.LoadOptions{File: path})
+			if err != nil {
+				t.Fatalf("the written file does not load: %v\n%s", err, raw)
+			}
+			c.check(t, cfg, r.errout)
+		})
+	}
+}
+
+// Answers that run out before every question is answered validly are a
+// usage error and write nothing.
+func TestInitRunsOutOfAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "exrunbook.yaml")
+	r := runInitCLI(t, "not a url\n", true, "--config", path)
+	if r.code != exitcode.Usage || !strings.Contains(r.errout, "no more answers") {
+		t.Fatalf("code %d: %s", r.code, r.errout)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("a file was written")
+	}
+}
