@@ -19,7 +19,7 @@ func TestReadAllowListGoldenScript(t *testing.T) {
 		t.Fatalf("%d scripts run, want one", len(f.scripts))
 	}
 	s := f.scripts[0]
-	if !strings.HasPrefix(s, scriptHeader) || strings.Count(s, "ConvertTo-Json") != 1 || !strings.HasSuffix(s, "-Compress\n") {
+	if !strings.HasPrefix(s, scriptHeader) || strings.Count(s, "ConvertTo-Json") != 1 || !strings.HasSuffix(s, "-Compress"+asciiOnly+"\n") {
 		t.Fatalf("script shape:\n%s", s)
 	}
 	for _, part := range []string{"Get-DistributionGroupMember -Identity $g -ResultSize Unlimited", "Get-CASMailbox -ResultSize Unlimited", "Get-Mailbox -RecipientTypeDetails $types -ResultSize Unlimited"} {

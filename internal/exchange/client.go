@@ -7,6 +7,21 @@
 // single-quoted literal), identities are GUIDs where possible, secrets
 // travel on stdin, and batched writes wrap every item in try/catch and
 // report a result per item. The exact scripts are in testdata/scripts.
+//
+// # Output is pure ASCII
+//
+// powershell.exe started over WinRM writes its redirected stdout in the
+// console's OEM code page (437, 850, ...), so any character outside it
+// (山田, ‘ ’, most of Unicode) would arrive as '?'. jsonOut therefore
+// rewrites the JSON on the server before it is written: every character
+// above 0x7E becomes its JSON escape \uXXXX, one per UTF-16 code unit (a
+// character outside the BMP becomes a surrogate pair of escapes), with
+// [regex]::Replace and a script-block MatchEvaluator, which the regex
+// engine calls only for those characters, so the cost stays linear in the
+// output and small when it is mostly ASCII. JSON decoders (encoding/json,
+// jsonScanner) turn the escapes back into the exact text. Non-ASCII text
+// in error messages (stderr CLIXML) is not escaped and may still lose
+// characters; it is only shown, never parsed for names.
 package exchange
 
 import (
@@ -60,9 +75,16 @@ type ItemResult struct {
 
 const scriptHeader = "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\nAdd-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n"
 
-// jsonOut is the one ConvertTo-Json that ends every script.
+// asciiOnly is the pipeline stage after ConvertTo-Json that escapes every
+// character above 0x7E as \uXXXX (per UTF-16 code unit), so the output
+// survives any OEM code page (see the package doc).
+const asciiOnly = ` | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }`
+
+// jsonOut is the one ConvertTo-Json that ends every script, its text made
+// pure ASCII. It is one line starting with "ConvertTo-Json -InputObject"
+// (bodyOf cuts scripts there).
 func jsonOut(expr string, depth int) string {
-	return fmt.Sprintf("ConvertTo-Json -InputObject %s -Depth %d -Compress\n", expr, depth)
+	return fmt.Sprintf("ConvertTo-Json -InputObject %s -Depth %d -Compress%s\n", expr, depth, asciiOnly)
 }
 
 // maxCommandLine is how long powershell.exe's -EncodedCommand line may

@@ -114,7 +114,7 @@ func TestGoldenScripts(t *testing.T) {
 			if !strings.HasPrefix(s, scriptHeader) {
 				t.Fatalf("script does not start with the header:\n%s", s)
 			}
-			if n := strings.Count(s, "ConvertTo-Json"); n != 1 || !strings.HasSuffix(s, "-Compress\n") {
+			if n := strings.Count(s, "ConvertTo-Json"); n != 1 || !strings.HasSuffix(s, "-Compress"+asciiOnly+"\n") {
 				t.Fatalf("script must end in exactly one ConvertTo-Json -Compress (%d):\n%s", n, s)
 			}
 			path := filepath.Join("testdata", "scripts", cl.name+".ps1")

@@ -18,7 +18,7 @@ func TestURLStateGoldenScript(t *testing.T) {
 		t.Fatalf("%d scripts run, want one", len(f.scripts))
 	}
 	s := f.scripts[0]
-	if !strings.HasPrefix(s, scriptHeader) || strings.Count(s, "ConvertTo-Json") != 1 || !strings.HasSuffix(s, "-Compress\n") || strings.Count(s, "Add-PSSnapin") != 1 {
+	if !strings.HasPrefix(s, scriptHeader) || strings.Count(s, "ConvertTo-Json") != 1 || !strings.HasSuffix(s, "-Compress"+asciiOnly+"\n") || strings.Count(s, "Add-PSSnapin") != 1 {
 		t.Fatalf("script shape:\n%s", s)
 	}
 	for _, part := range []string{bodyOf(vdirsScript([]string{"EX01", "EX02"})), bodyOf(outlookAnywhereScript([]string{"EX01", "EX02"})), bodyOf(clientAccessScript([]string{"EX01", "EX02"}))} {

@@ -381,8 +381,13 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 	}
 	admin := netbios + `\Administrator`
 
-	// WinRM: the PowerShell interpreter with the Exchange cmdlets.
-	host := pwsh.NewHost(pwsh.HostOptions{Stats: l.stats, Faults: l.faults, User: admin})
+	// WinRM: the PowerShell interpreter with the Exchange cmdlets. Its
+	// stdout and stderr are in OEM code page 437, as powershell.exe's are
+	// over WinRM on an en-US Windows Server (the usual Exchange install):
+	// a script that writes raw non-ASCII text gets '?' here as it would
+	// there. 437 rather than 850 because it lacks more characters (Õ, ã,
+	// ø, ...), so the lab is the stricter of the two.
+	host := pwsh.NewHost(pwsh.HostOptions{Stats: l.stats, Faults: l.faults, User: admin, CodePage: 437})
 	if err := exchange.Register(host, l.store, exchange.Options{Stats: l.stats, LocalServer: local}); err != nil {
 		return err
 	}

@@ -483,7 +483,12 @@ func winrmClient(t testing.TB, l *Lab) *winrm.Client {
 	return c
 }
 
-const getCAS = `Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; Get-CASMailbox -ResultSize Unlimited | ConvertTo-Json -Compress`
+// asciiJSON is the end of exrunbook's scripts: the lab writes stdout in
+// OEM code page 437 like powershell.exe over WinRM, so JSON is escaped to
+// ASCII (\uXXXX) on the server or the hostile names come back as '?'.
+const asciiJSON = ` | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }`
+
+const getCAS = `Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; Get-CASMailbox -ResultSize Unlimited | ConvertTo-Json -Compress` + asciiJSON
 
 func runGetCAS(t testing.TB, l *Lab) []map[string]any {
 	t.Helper()
@@ -706,7 +711,7 @@ sys.exit(code)
 `
 	cmd := exec.Command(python, "-c", script)
 	cmd.Env = append(os.Environ(), "EP="+e.WinRM.HTTPS, "USER_NAME="+e.Admin.User, "PW_FILE="+e.Admin.PasswordFile, "CA="+e.CAFile,
-		"SCRIPT=Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; Get-CASMailbox -ResultSize Unlimited | Select-Object DisplayName | ConvertTo-Json -Compress")
+		"SCRIPT=Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn; Get-CASMailbox -ResultSize Unlimited | Select-Object DisplayName | ConvertTo-Json -Compress"+asciiJSON)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

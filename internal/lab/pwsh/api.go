@@ -73,6 +73,47 @@
 // EncodeCommand/DecodeCommand, SplitCommandLine, ToJSON/FromJSON, ToString,
 // ToBool, Unroll and Normalize are exported for the lab's own use and tests.
 //
+// # Escaping output to ASCII: -f, [char] and [regex]::Replace
+//
+// Beyond SCRIPTS.md's subset, the interpreter implements, with Windows
+// PowerShell 5.1's semantics, what a script needs to make its JSON pure
+// ASCII (internal/exchange's scripts end with it, so that an OEM code page
+// cannot corrupt names):
+//
+//	ConvertTo-Json ... -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }
+//
+// The pieces:
+//
+//   - The -f operator (String.Format): {index[,alignment][:spec]} items,
+//     {{ and }}; an array on the right gives the arguments. It binds
+//     tighter than * / % and + -. The format string must be a literal and
+//     its specifiers x, X, d or D (with a precision) or none; others are
+//     a ParserError. Numbers apply the specifier (x of an Int32 is its
+//     32-bit two's complement), strings, chars, booleans and $null ignore
+//     it; errors are PowerShell's "Error formatting a string: ...".
+//   - [char] casts (System.Char, the Char Value type: one UTF-16 code
+//     unit) from one-character strings, numbers 0..65535 and $null, and
+//     [int]/[long] casts of a Char; -eq compares a Char as text.
+//   - [regex]::Replace(input, pattern, { param($m) ... }), the
+//     MatchEvaluator overload only (any other [regex] use is a
+//     ParserError). It matches over UTF-16 code units as .NET does (a
+//     character outside the BMP is two units, each matched by [^\x00-\x7E]
+//     on its own, and an evaluator may see a lone surrogate) and is
+//     case-sensitive; the pattern syntax is Go's RE2, as for -match. The
+//     evaluator runs as a .NET delegate: in a child scope, its param()
+//     variables bound to the Match (Value, Index, Length, Success; its
+//     text is its Value), other arguments in $args, and any error inside
+//     it ends the call as "Exception calling "Replace" with "3"
+//     argument(s): ...". Its output is converted to a string ($null gives
+//     an empty one, arrays are joined with $OFS). The evaluator is only called per match,
+//     so the cost is linear in the input.
+//   - param($a, $b) — plain variable names only — as the first statement
+//     of a script block, accepted only for a [regex]::Replace evaluator.
+//
+// Strings are kept in WTF-8 (UTF-8 that may hold a lone surrogate as its
+// three-byte form), so indexing, Substring and regex matches can split a
+// surrogate pair as .NET does and join it again.
+//
 // # What is rejected
 //
 // Parsing rejects, with a ParserError naming the construct ("The 'class'
@@ -90,6 +131,10 @@
 //   - Integers are one 64-bit type: `5 -is [long]` is true.
 //   - String ordering (-lt, Sort-Object) is ordinal after case folding, not
 //     culture-aware.
+//   - Regular expressions are RE2: no lookaround or backreferences, and an
+//     empty match right after a match is skipped (.NET keeps it).
+//   - With HostOptions.CodePage, stdin is still read as UTF-8 (powershell.exe
+//     reads redirected stdin in the same OEM code page).
 package pwsh
 
 import (

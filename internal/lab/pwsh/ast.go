@@ -165,6 +165,12 @@ type scriptBlockExpr struct {
 	pos
 	body *scriptBody
 	text string
+	// params are the names of its param() block; paramAt is where the
+	// block starts (-1: none). evaluator: it is a [regex]::Replace
+	// MatchEvaluator, the one place a param block is accepted.
+	params    []string
+	paramAt   int
+	evaluator bool
 }
 
 type memberExpr struct {

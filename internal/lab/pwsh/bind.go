@@ -911,6 +911,8 @@ func toInt(v Value) (int64, error) {
 		return 0, fmt.Errorf("Input string was not in a correct format.")
 	case *Flags:
 		return x.Value, nil
+	case Char:
+		return int64(x), nil
 	}
 	return 0, fmt.Errorf("Invalid cast from '%s' to 'Int32'.", typeOfName(v))
 }
@@ -958,6 +960,8 @@ func typeOfName(v Value) string {
 		return "System.Management.Automation.ErrorRecord"
 	case *ScriptBlock:
 		return "System.Management.Automation.ScriptBlock"
+	case Char:
+		return "System.Char"
 	}
 	return "System.Object"
 }

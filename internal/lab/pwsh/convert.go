@@ -5,10 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 )
-
-func utf16Units(s string) []uint16 { return utf16.Encode([]rune(s)) }
 
 // ToString converts a value as PowerShell's [string] cast does (arrays are
 // joined with spaces, $null is "").
@@ -68,6 +65,8 @@ func ToString(v Value) string {
 	case *ErrorRecord:
 		return x.Err.Message
 	case *ScriptBlock:
+		return x.String()
+	case Char:
 		return x.String()
 	case time.Time:
 		return x.Format("1/2/2006 3:04:05 PM")

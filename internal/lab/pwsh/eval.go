@@ -97,7 +97,7 @@ func (s *session) evalRaw(e expr) (Value, error) {
 		}
 		return h, nil
 	case *scriptBlockExpr:
-		return &ScriptBlock{body: x.body, text: x.text}, nil
+		return &ScriptBlock{body: x.body, text: x.text, params: x.params}, nil
 	case *memberExpr:
 		if x.static {
 			return s.staticMember(x)
@@ -303,6 +303,8 @@ func (s *session) invoke(x *invokeExpr) (Value, error) {
 				return base64.StdEncoding.EncodeToString(out), nil
 			}
 			return nil, s.methodError(x.e, x.name, 1, fmt.Errorf("Cannot convert argument \"inArray\", with value: \"%s\", for \"ToBase64String\" to type \"System.Byte[]\"", ToString(args[0])), "MethodArgumentConversionInvalidCastArgument")
+		case "regex::replace":
+			return s.regexReplace(x, args)
 		case "guid::newguid":
 			if len(args) != 0 {
 				break
@@ -947,19 +949,6 @@ func errorRecordMember(o *ErrorRecord, lname string) Value {
 	return nil
 }
 
-func utf16ToString(u []uint16) string {
-	rs := make([]rune, 0, len(u))
-	for i := 0; i < len(u); i++ {
-		c := rune(u[i])
-		if c >= 0xD800 && c < 0xDC00 && i+1 < len(u) && u[i+1] >= 0xDC00 && u[i+1] < 0xE000 {
-			c = 0x10000 + (c-0xD800)<<10 + rune(u[i+1]-0xDC00)
-			i++
-		}
-		rs = append(rs, c)
-	}
-	return string(rs)
-}
-
 func (s *session) index(obj, idx Value, at extent) (Value, error) {
 	switch o := obj.(type) {
 	case nil:
@@ -1043,6 +1032,8 @@ func (s *session) toNumber(v Value, at extent) (Value, error) {
 		return int64(0), nil
 	case *Flags:
 		return x.Value, nil
+	case Char:
+		return int64(x), nil
 	case string:
 		t := strings.TrimSpace(x)
 		if t == "" {
@@ -1249,6 +1240,8 @@ func (s *session) binary(x *binaryExpr) (Value, error) {
 		return nil, err
 	}
 	switch x.op {
+	case "-f":
+		return s.format(ToString(l), r, x.e)
 	case "-xor":
 		return ToBool(l) != ToBool(r), nil
 	case "+", "-", "*", "/", "%":
@@ -1447,6 +1440,14 @@ func equalValues(l, r Value, cs bool) bool {
 	switch x := l.(type) {
 	case nil:
 		return r == nil
+	case Char:
+		if r == nil {
+			return false
+		}
+		if cs {
+			return x.String() == ToString(r)
+		}
+		return strings.EqualFold(x.String(), ToString(r))
 	case string:
 		if r == nil {
 			return false
@@ -1735,6 +1736,9 @@ func isType(v Value, t string) bool {
 	case "errorrecord":
 		_, ok := v.(*ErrorRecord)
 		return ok
+	case "char":
+		_, ok := v.(Char)
+		return ok
 	}
 	return false
 }
@@ -1873,6 +1877,8 @@ func (s *session) cast(typ string, v Value, at extent) (Value, error) {
 		return nil, s.castError(at, v, "System.DateTime", "")
 	case "object":
 		return v, nil
+	case "char":
+		return s.castChar(v, at)
 	}
 	return nil, s.castError(at, v, typ, "")
 }

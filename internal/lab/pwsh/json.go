@@ -101,6 +101,9 @@ func writeJSON(b *strings.Builder, v Value, depth, max int) {
 	case string:
 		writeJSONString(b, x)
 		return
+	case Char:
+		writeJSONString(b, x.String())
+		return
 	case bool:
 		if x {
 			b.WriteString("true")

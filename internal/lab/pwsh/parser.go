@@ -47,6 +47,9 @@ type parser struct {
 	i          int
 	lineStarts []int
 	opens      []int // positions of the open brackets being parsed
+	// paramBlocks are the script blocks with a param() block; only a
+	// [regex]::Replace MatchEvaluator may have one.
+	paramBlocks []*scriptBlockExpr
 }
 
 // enclosed parses statements up to closing after the opening bracket at
@@ -73,6 +76,12 @@ func parseScript(text string) (*scriptBody, error) {
 	}
 	if p.i < len(p.src) {
 		return nil, p.unexpected()
+	}
+	for _, sb := range p.paramBlocks {
+		if !sb.evaluator {
+			return nil, p.errAt(sb.paramAt, sb.paramAt+5, "ReservedKeywordNotAllowed",
+				"A param block outside a [regex]::Replace MatchEvaluator script block is not supported in the exrunbook lab.")
+		}
 	}
 	return body, nil
 }
@@ -1066,11 +1075,13 @@ func (p *parser) typeName() (string, error) {
 		t = "ordered"
 	case "management.automation.errorrecord":
 		t = "errorrecord"
+	case "text.regularexpressions.regex":
+		t = "regex"
 	}
 	switch t {
 	case "string", "int", "long", "bool", "guid", "array", "string[]", "object[]", "object", "ordered", "pscustomobject",
 		"console", "convert", "double", "uri", "hashtable", "datetime", "errorrecord", "exception", "psobject",
-		"management.automation.runtimeexception", "management.automation.actionpreferencestopexception":
+		"management.automation.runtimeexception", "management.automation.actionpreferencestopexception", "char", "regex":
 		return t, nil
 	}
 	return "", p.errAt(start, p.i, "TypeNotSupported", "The type '[%s]' is not supported in the exrunbook lab.", raw)
@@ -1117,7 +1128,7 @@ func init() {
 }
 
 var unsupportedOps = map[string]bool{
-	"-replace": true, "-ireplace": true, "-creplace": true, "-f": true, "-as": true, "-band": true, "-bor": true,
+	"-replace": true, "-ireplace": true, "-creplace": true, "-as": true, "-band": true, "-bor": true,
 	"-bxor": true, "-bnot": true, "-shl": true, "-shr": true,
 }
 
@@ -1200,7 +1211,7 @@ func (p *parser) additive(comma bool) (expr, error) {
 
 func (p *parser) multiplicative(comma bool) (expr, error) {
 	start := p.i
-	l, err := p.unaryMinus(comma)
+	l, err := p.formatExpr(comma)
 	if err != nil {
 		return nil, err
 	}
@@ -1214,11 +1225,50 @@ func (p *parser) multiplicative(comma bool) (expr, error) {
 		}
 		p.i++
 		p.skip(true)
-		rhs, err := p.unaryMinus(comma)
+		rhs, err := p.formatExpr(comma)
 		if err != nil {
 			return nil, err
 		}
 		l = &binaryExpr{pos: pos{p.extentAt(start, p.i)}, op: string(r), l: l, r: rhs}
+	}
+}
+
+// formatExpr parses the -f operator, which binds tighter than * / % and
+// looser than casts and the comma. Its format string must be a literal
+// whose format items use only the specifiers the lab implements.
+func (p *parser) formatExpr(comma bool) (expr, error) {
+	start := p.i
+	l, err := p.unaryMinus(comma)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		save := p.i
+		p.skip(false)
+		op, n := p.operatorAt()
+		if op != "-f" {
+			p.i = save
+			return l, nil
+		}
+		c, ok := l.(*constExpr)
+		fs, isStr := Value(nil), false
+		if ok {
+			fs = c.v
+			_, isStr = fs.(string)
+		}
+		if !isStr {
+			return nil, p.unsupported(start, p.i+n, "The '-f' operator with a format string that is not a string literal")
+		}
+		if spec, bad := unsupportedFormatSpec(fs.(string)); bad {
+			return nil, p.unsupported(start, p.i, fmt.Sprintf("The format specifier ':%s' of the -f operator", spec))
+		}
+		p.i += n
+		p.skip(true)
+		rhs, err := p.unaryMinus(comma)
+		if err != nil {
+			return nil, err
+		}
+		l = &binaryExpr{pos: pos{p.extentAt(start, p.i)}, op: "-f", l: l, r: rhs}
 	}
 }
 
@@ -1356,6 +1406,9 @@ func (p *parser) unaryPrefix() (expr, error) {
 		if p.peek() == ':' && p.peekAt(1) == ':' {
 			return p.staticMember(t, start)
 		}
+		if t == "regex" {
+			return nil, p.unsupported(start, p.i, "The type '[regex]' other than in [regex]::Replace")
+		}
 		save := p.i
 		p.skip(false)
 		nr := p.peek()
@@ -1405,7 +1458,7 @@ func (p *parser) unaryPrefix() (expr, error) {
 var staticMembers = map[string]bool{
 	"console::in": true, "convert::frombase64string": true, "convert::tobase64string": true, "guid::empty": true,
 	"guid::newguid": true, "string::isnullorempty": true, "string::isnullorwhitespace": true, "string::empty": true,
-	"string::join": true, "guid::parse": true, "datetime::utcnow": true, "datetime::now": true,
+	"string::join": true, "guid::parse": true, "datetime::utcnow": true, "datetime::now": true, "regex::replace": true,
 }
 
 func (p *parser) staticMember(t string, start int) (expr, error) {
@@ -1423,6 +1476,16 @@ func (p *parser) staticMember(t string, start int) (expr, error) {
 		args, err := p.callArgs()
 		if err != nil {
 			return nil, err
+		}
+		if t == "regex" {
+			sb, ok := (*scriptBlockExpr)(nil), len(args) == 3
+			if ok {
+				sb, ok = args[2].(*scriptBlockExpr)
+			}
+			if !ok {
+				return nil, p.unsupported(start, p.i, "[regex]::Replace other than with three arguments (input, pattern, a script block MatchEvaluator)")
+			}
+			sb.evaluator = true
 		}
 		e = &invokeExpr{pos: pos{p.extentAt(start, p.i)}, obj: &typeExpr{typ: t}, name: name, args: args, static: true}
 	} else {
@@ -1602,13 +1665,21 @@ func (p *parser) primary() (expr, error) {
 	case r == '{':
 		p.i++
 		bs := p.i
-		b, err := p.enclosed(p.i-1, '}')
+		params, paramAt, err := p.paramBlock()
+		if err != nil {
+			return nil, err
+		}
+		b, err := p.enclosed(bs-1, '}')
 		if err != nil {
 			return nil, err
 		}
 		text := string(p.src[bs:p.i])
 		p.i++
-		return &scriptBlockExpr{pos: pos{p.extentAt(start, p.i)}, body: b, text: text}, nil
+		sb := &scriptBlockExpr{pos: pos{p.extentAt(start, p.i)}, body: b, text: text, params: params, paramAt: paramAt}
+		if paramAt >= 0 {
+			p.paramBlocks = append(p.paramBlocks, sb)
+		}
+		return sb, nil
 	case isSingleQuote(r):
 		p.i++
 		var b strings.Builder
@@ -1768,4 +1839,58 @@ func (p *parser) hereString() (expr, error) {
 	}
 	p.i = end + 2
 	return makeString(parts, p.extentAt(start, p.i)), nil
+}
+
+// paramBlock parses `param($a, $b)` at the start of a script block (after
+// its '{'): plain variable names only. It returns the names and where the
+// keyword starts (-1 when there is no param block).
+func (p *parser) paramBlock() ([]string, int, error) {
+	save := p.i
+	p.skip(true)
+	if p.keywordAt(p.i) != "param" {
+		p.i = save
+		return nil, -1, nil
+	}
+	at := p.i
+	p.i += len("param")
+	p.skip(true)
+	if p.peek() != '(' {
+		return nil, 0, p.errAt(at, p.i, "ParamBlockWithoutParenthesis", "Missing '(' after 'param' in the param block.")
+	}
+	p.i++
+	var names []string
+	for {
+		p.skip(true)
+		if p.peek() == ')' && len(names) == 0 {
+			p.i++
+			return names, at, nil
+		}
+		if p.peek() != '$' || !isVarChar(p.peekAt(1)) {
+			end := p.i + 1
+			for end < len(p.src) && p.src[end] != ',' && p.src[end] != ')' && !isNewline(p.src[end]) {
+				end++
+			}
+			return nil, 0, p.unsupported(p.i, end, "A param block entry other than a plain $variable (types, attributes, default values)")
+		}
+		p.i++
+		ns := p.i
+		for p.i < len(p.src) && isVarChar(p.src[p.i]) {
+			p.i++
+		}
+		names = append(names, string(p.src[ns:p.i]))
+		p.skip(true)
+		switch p.peek() {
+		case ',':
+			p.i++
+			continue
+		case ')':
+			p.i++
+			return names, at, nil
+		}
+		end := p.i + 1
+		for end < len(p.src) && p.src[end] != ',' && p.src[end] != ')' && !isNewline(p.src[end]) {
+			end++
+		}
+		return nil, 0, p.unsupported(p.i, end, "A param block entry other than a plain $variable (types, attributes, default values)")
+	}
 }

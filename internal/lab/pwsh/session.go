@@ -59,6 +59,9 @@ type session struct {
 	// pipelineInput is $_ for script blocks.
 	dollarBar    Value
 	hasDollarBar bool
+	// inherited is the parent scope's variables while a child scope (a
+	// delegate script block) runs in vars, a copy of them.
+	inherited map[string]*variable
 }
 
 func newSession(h *Host, ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) *session {
@@ -127,6 +130,11 @@ func (s *session) appendVar(name string, v Value) {
 		return
 	}
 	if l, ok := cur.v.(*List); ok {
+		if s.inherited[key] == cur {
+			// the parent's variable: += makes a new local one
+			s.vars[key] = &variable{v: &List{Items: append(append([]Value(nil), l.Items...), v)}}
+			return
+		}
 		l.Items = append(l.Items, v)
 		return
 	}

@@ -348,8 +348,9 @@ func (e *ErrorRecord) Message() string { return e.Err.Message }
 
 // ScriptBlock is a { ... } literal.
 type ScriptBlock struct {
-	body *scriptBody
-	text string
+	body   *scriptBody
+	text   string
+	params []string
 }
 
 // String is the block's text without the braces, as PowerShell renders it.

@@ -21,4 +21,4 @@ $r = foreach ($srv in @('EX01', 'EX02')) {
         }
     }
 }
-ConvertTo-Json -InputObject @($r) -Depth 4 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 4 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

@@ -39,4 +39,4 @@ if ($null -eq $root) {
     }
     $r = [pscustomobject]@{ Found = $true; Error = $null; Name = [string]$root.Name; Guid = $rootId; Groups = @($groups); Members = @($members) }
 }
-ConvertTo-Json -InputObject $r -Depth 4 -Compress
+ConvertTo-Json -InputObject $r -Depth 4 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

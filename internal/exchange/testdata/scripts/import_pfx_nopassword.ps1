@@ -10,4 +10,4 @@ $r = foreach ($srv in @('EX01')) {
         [pscustomobject]@{ Server = $srv; Ok = $false; Thumbprint = $null; Error = $_.Exception.Message }
     }
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

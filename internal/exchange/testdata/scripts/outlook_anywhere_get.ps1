@@ -14,4 +14,4 @@ $r = foreach ($srv in @('EX01')) {
         }
     }
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

@@ -14,4 +14,4 @@ try {
 } catch {
     $r.Add([pscustomobject]@{ Id = '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d'; Ok = $false; Error = $_.Exception.Message })
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

@@ -14,4 +14,4 @@ try {
 } catch {
     $r.Add([pscustomobject]@{ Id = 'EX01/imap'; Ok = $false; Error = $_.Exception.Message })
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

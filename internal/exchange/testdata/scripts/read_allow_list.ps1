@@ -44,4 +44,4 @@ $types = @('UserMailbox')
 $m = @(Get-Mailbox -RecipientTypeDetails $types -ResultSize Unlimited | Select-Object @{n='g';e={$_.Guid.ToString()}}, @{n='a';e={[string]$_.Alias}}, @{n='n';e={[string]$_.Name}}, @{n='s';e={[string]$_.PrimarySmtpAddress}}, @{n='t';e={[string]$_.RecipientTypeDetails}})
 $c = @(Get-CASMailbox -ResultSize Unlimited | Select-Object @{n='g';e={$_.Guid.ToString()}}, @{n='r';e={[bool]$_.MAPIBlockOutlookRpcHttp}}, @{n='x';e={[bool]$_.MAPIBlockOutlookExternalConnectivity}}, @{n='h';e={$_.MapiHttpEnabled}})
 $r = [pscustomobject]@{ grp = $grp; m = $m; c = $c }
-ConvertTo-Json -InputObject $r -Depth 5 -Compress
+ConvertTo-Json -InputObject $r -Depth 5 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

@@ -72,4 +72,4 @@ if ($todo.Count -gt 0 -and $todo.Count -le $limit -and ($allowEmpty -or ($grp.Fo
     }
 }
 $r = [pscustomobject]@{ grp = $grp; m = $m; c = $c; w = @($w) }
-ConvertTo-Json -InputObject $r -Depth 5 -Compress
+ConvertTo-Json -InputObject $r -Depth 5 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

@@ -11,4 +11,4 @@ $r = foreach ($s in $servers) {
         ServerRole = [string]$s.ServerRole
     }
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

@@ -13,4 +13,4 @@ $r = foreach ($i in $items) {
         [pscustomobject]@{ Id = $p[0]; Ok = $false; Error = $_.Exception.Message }
     }
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

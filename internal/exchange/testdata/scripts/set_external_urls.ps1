@@ -21,4 +21,4 @@ try {
 } catch {
     $r.Add([pscustomobject]@{ Id = '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a'; Ok = $false; Error = $_.Exception.Message })
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

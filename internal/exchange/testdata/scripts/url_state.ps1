@@ -52,4 +52,4 @@ $r = foreach ($s in $cas) {
 }
 $scp = @($r)
 $state = [pscustomobject]@{ VDirs = $vd; OutlookAnywhere = $oa; SCP = $scp }
-ConvertTo-Json -InputObject $state -Depth 5 -Compress
+ConvertTo-Json -InputObject $state -Depth 5 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }

@@ -28,4 +28,4 @@ foreach ($srv in @('EX01', 'EX02')) {
         $r.Add([pscustomobject]@{ Kind = 'powershell'; Server = $srv; Identity = [string]$v.Identity; Guid = $v.Guid.ToString(); InternalUrl = $(if ($null -ne $v.InternalUrl) { $v.InternalUrl.AbsoluteUri } else { $null }); ExternalUrl = $(if ($null -ne $v.ExternalUrl) { $v.ExternalUrl.AbsoluteUri } else { $null }); IISAuthenticationMethods = @() })
     }
 }
-ConvertTo-Json -InputObject @($r) -Depth 3 -Compress
+ConvertTo-Json -InputObject @($r) -Depth 3 -Compress | ForEach-Object { [regex]::Replace($_, '[^\x00-\x7E]', { param($m) '\u{0:x4}' -f [int][char]$m.Value }) }
