@@ -163,8 +163,15 @@ func TestDemoInTmux(t *testing.T) {
 		t.Errorf("the resumed run does not show the earlier session's history:\n%s", resumed)
 	}
 	for i := 2; i < len(demoSteps); i++ {
-		if c := apply(i); demoSteps[i] == "external-urls" {
+		c := apply(i)
+		switch demoSteps[i] {
+		case "external-urls":
 			midRun = c
+		case "block-mailboxes":
+			// The plan sums the mailboxes up before listing them.
+			if !strings.Contains(c, "to block") || !strings.Contains(c, "AllowExternalAccess") {
+				t.Errorf("the block-mailboxes confirmation does not sum up the change:\n%s", c)
+			}
 		}
 	}
 	p.waitScreen("complete", "7/7 steps done", "block-mailboxes: ")
