@@ -266,6 +266,18 @@ func TestLaunchBudgetLab(t *testing.T) {
 	}
 	t.Logf("external-urls alone in a new process:\n%s", m2.table([]string{"external-urls"}))
 
+	// block-mailboxes alone in a new process (its mailboxes already
+	// as the group says), for the report: its probe post-checks resolve the
+	// servers themselves.
+	m3 := &launchMeter{c: cl.lab.Counters(), rows: map[string]map[string]int64{}, snap: map[string]engine.Snapshot{}}
+	bm, _, sink3 := cl.openMetered(t, m3, "block-mailboxes")
+	cl.lab.Counters().Reset()
+	if err := bm.Run(ctx, pdnsRun); err != nil {
+		t.Fatalf("block-mailboxes alone: %v\n%s", err, sink3.logs())
+	}
+	t.Logf("block-mailboxes alone in a new process (%d mailboxes written, Get-ExchangeServer %d):\n%s",
+		cl.lab.Stats().Cmdlets["Set-CASMailbox"], cl.lab.Stats().Cmdlets["Get-ExchangeServer"], m3.table([]string{"block-mailboxes"}))
+
 	// Rollback --all: at most one launch per step for the two (mapi-http
 	// none: the lab's organisation had MAPI over HTTP on); exact restore.
 	for k := range m.rows {
