@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/bubbles/progress"
@@ -67,6 +68,9 @@ type Model struct {
 	// resumeNow holds the waiting steps whose wait the operator ended
 	// early: they are applied again at the next tick.
 	resumeNow map[string]bool
+	// ops counts the engine operations running in tea.Cmds, so that
+	// Shutdown can wait for them after the program has ended.
+	ops opTracker
 
 	mode        mode
 	dialogStep  string
@@ -529,8 +533,70 @@ func (m *Model) applyCmd(id string) tea.Cmd {
 	ctx := m.opContext(id, "apply")
 	m.notice = ""
 	ctrl, approve := m.ctrl, m.approve
-	return func() tea.Msg {
+	return m.ops.run(m.cancel, func() tea.Msg {
 		return opDoneMsg{op: "apply", step: id, err: ctrl.Apply(ctx, id, approve)}
+	})
+}
+
+// opTracker counts running operations. Once closed, an operation that
+// had not started yet does not start.
+type opTracker struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	n, seq  int
+	closed  bool
+	cancels map[int]context.CancelFunc
+}
+
+// run wraps an operation's tea.Cmd so that it is counted while it runs.
+func (t *opTracker) run(cancel context.CancelFunc, f func() tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		t.mu.Lock()
+		if t.cond == nil {
+			t.cond = sync.NewCond(&t.mu)
+		}
+		if t.closed {
+			t.mu.Unlock()
+			return nil
+		}
+		t.n++
+		if t.cancels == nil {
+			t.cancels = map[int]context.CancelFunc{}
+		}
+		t.seq++
+		key := t.seq
+		t.cancels[key] = cancel
+		t.mu.Unlock()
+		defer func() {
+			t.mu.Lock()
+			t.n--
+			delete(t.cancels, key)
+			t.cond.Broadcast()
+			t.mu.Unlock()
+		}()
+		return f()
+	}
+}
+
+// Shutdown is called after the program has ended (q, or the process
+// being interrupted): it cancels the engine operation still running, if
+// any, and waits until the engine has returned, so that the state is saved
+// before the caller reads it or closes the engine.
+func (m *Model) Shutdown() {
+	t := &m.ops
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cond == nil {
+		t.cond = sync.NewCond(&t.mu)
+	}
+	t.closed = true
+	for _, cancel := range t.cancels {
+		if cancel != nil {
+			cancel()
+		}
+	}
+	for t.n > 0 {
+		t.cond.Wait()
 	}
 }
 
@@ -574,10 +640,10 @@ func (m *Model) startRecheck() tea.Cmd {
 	}
 	ctx := m.opContext(s.ID, "checks")
 	ctrl, id := m.ctrl, s.ID
-	return func() tea.Msg {
+	return m.ops.run(m.cancel, func() tea.Msg {
 		res, err := ctrl.Recheck(ctx, id)
 		return checksMsg{step: id, results: res, err: err}
-	}
+	})
 }
 
 func (m *Model) startRollback() {
@@ -597,9 +663,9 @@ func (m *Model) startRollback() {
 func (m *Model) rollbackCmd(id string, force bool) tea.Cmd {
 	ctx := m.opContext(id, "rollback")
 	ctrl := m.ctrl
-	return func() tea.Msg {
+	return m.ops.run(m.cancel, func() tea.Msg {
 		return opDoneMsg{op: "rollback", step: id, err: ctrl.Rollback(ctx, id, force)}
-	}
+	})
 }
 
 func (m *Model) startInput(md mode, placeholder string) {
@@ -638,7 +704,7 @@ func (m *Model) onInputKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 			}
 			m.mode = modeNormal
 			m.busyStep, m.busyOp = id, "skip"
-			return m, func() tea.Msg { return opDoneMsg{op: "skip", step: id, err: ctrl.Skip(id, text)} }
+			return m, m.ops.run(nil, func() tea.Msg { return opDoneMsg{op: "skip", step: id, err: ctrl.Skip(id, text)} })
 		case modeOverrideWait:
 			if text != id {
 				m.setNotice(fmt.Sprintf("the wait goes on: type %q exactly to end it", id), true)
@@ -647,9 +713,9 @@ func (m *Model) onInputKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 			}
 			m.mode = modeNormal
 			m.busyStep, m.busyOp = id, "wait override"
-			return m, func() tea.Msg {
+			return m, m.ops.run(nil, func() tea.Msg {
 				return opDoneMsg{op: "wait override", step: id, err: ctrl.OverrideWait(id, "ended early by the operator in the TUI")}
-			}
+			})
 		}
 	}
 	var cmd tea.Cmd

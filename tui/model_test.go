@@ -730,3 +730,27 @@ func TestLongPlanConfirmationScrolls(t *testing.T) {
 		t.Errorf("applied = %v", f.applied)
 	}
 }
+
+// Shutdown after the program ended (an interrupt, not q) cancels the
+// running apply and returns only once the engine has returned.
+func TestShutdownWaitsForTheRunningApply(t *testing.T) {
+	f := newFake()
+	f.hang["certificate"] = true
+	m := newModel(f)
+	tm := start(t, m, 100, 30)
+	waitFor(t, tm, "certificate: Certificate")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitFor(t, tm, "Apply certificate?")
+	tm.Type("y")
+	waitFor(t, tm, "q quit")
+	if err := tm.Quit(); err != nil { // ends the program without q's cancel
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	m.Shutdown()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.interrupted) != 1 {
+		t.Fatalf("interrupted = %v: Shutdown returned before the apply was cancelled and had returned", f.interrupted)
+	}
+}

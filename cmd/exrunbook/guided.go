@@ -85,8 +85,12 @@ func runGuided(ctx context.Context, o *RunOptions, in *inputs, runbookName, resu
 		Runbook: runbookName, StateDir: o.G.StateDir, ResumeCommand: resume, Renderer: o.IO.renderer(),
 	})
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(o.IO.In), tea.WithOutput(o.IO.Out))
-	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
-		return err
+	_, perr := p.Run()
+	// An interrupt ends the program without the view's q: cancel what still
+	// runs and let the engine save the state before it is read or closed.
+	m.Shutdown()
+	if perr != nil && !errors.Is(perr, tea.ErrProgramKilled) {
+		return perr
 	}
 	r := e.Status()
 	if r.Complete {
