@@ -75,15 +75,11 @@ func joinSurrogates(b []byte) string {
 func (s *session) regexReplace(x *invokeExpr, args []Value) (Value, error) {
 	const name = "Replace"
 	n := len(args)
-	for i, pn := range []string{"input", "pattern"} {
-		if args[i] == nil {
-			return nil, s.methodError(x.e, name, n, fmt.Errorf("Value cannot be null.\r\nParameter name: %s", pn), "ArgumentNullException")
-		}
-	}
 	sb, ok := args[2].(*ScriptBlock)
 	if !ok {
 		return nil, s.methodError(x.e, name, n, errors.New("the evaluator is not a script block"), "ArgumentException")
 	}
+	// PowerShell passes $null to a .NET string parameter as "".
 	inV, err := s.cast("string", args[0], x.e)
 	if err != nil {
 		return nil, err
