@@ -114,6 +114,7 @@ func TestUnsupportedConstructs(t *testing.T) {
 		{`[regex]::Replace('a', 'a', 'b')`, "[regex]::Replace other than with three arguments (input, pattern, a script block MatchEvaluator) is not supported in the exrunbook lab."},
 		{`[regex]::Replace('a', 'a', { param([string]$m) $m })`, "A param block entry other than a plain $variable (types, attributes, default values) is not supported in the exrunbook lab."},
 		{`[regex]::Replace('a', 'a', { param($m = 1) $m })`, "A param block entry other than a plain $variable (types, attributes, default values) is not supported in the exrunbook lab."},
+		{`[regex]::Replace`, "[regex]::Replace other than with three arguments (input, pattern, a script block MatchEvaluator) is not supported in the exrunbook lab."},
 		{`[regex]::Match('a', 'a')`, "The static member '[regex]::Match' is not supported in the exrunbook lab."},
 		{`[regex]'a'`, "The type '[regex]' other than in [regex]::Replace is not supported in the exrunbook lab."},
 		{`[char[]]'ab'`, "The type '[char[]]' is not supported in the exrunbook lab."},

@@ -1489,6 +1489,9 @@ func (p *parser) staticMember(t string, start int) (expr, error) {
 		}
 		e = &invokeExpr{pos: pos{p.extentAt(start, p.i)}, obj: &typeExpr{typ: t}, name: name, args: args, static: true}
 	} else {
+		if t == "regex" {
+			return nil, p.unsupported(start, p.i, "[regex]::Replace other than with three arguments (input, pattern, a script block MatchEvaluator)")
+		}
 		e = &memberExpr{pos: pos{p.extentAt(start, p.i)}, obj: &typeExpr{typ: t}, name: name, static: true}
 	}
 	return p.postfix(e, start)
