@@ -176,6 +176,22 @@ func TestDemoInTmux(t *testing.T) {
 	}
 	p.waitScreen("complete", "7/7 steps done", "block-mailboxes: ")
 
+	// The view follows a resize down to 80×24 and back.
+	if out, err := p.tmux("resize-window", "-t", "demo", "-x", "80", "-y", "24"); err != nil {
+		t.Fatalf("tmux resize-window: %v: %s", err, out)
+	}
+	small := p.waitScreen("80x24", "7/7 steps done", "q quit", "╰"+strings.Repeat("─", 78)+"╯")
+	for i, line := range strings.Split(strings.TrimRight(small, "\n"), "\n") {
+		if n := len([]rune(line)); n > 80 || i >= 24 {
+			t.Errorf("at 80×24, line %d is %d cells wide:\n%s", i+1, n, small)
+			break
+		}
+	}
+	if out, err := p.tmux("resize-window", "-t", "demo", "-x", "100", "-y", "30"); err != nil {
+		t.Fatalf("tmux resize-window: %v: %s", err, out)
+	}
+	p.waitScreen("100x30", "7/7 steps done", "╰"+strings.Repeat("─", 98)+"╯")
+
 	// Roll back block-mailboxes, then apply it again.
 	p.keys("r")
 	p.waitScreen("rollback confirmation", "Roll back block-mailboxes?")
