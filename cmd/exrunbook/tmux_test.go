@@ -90,6 +90,11 @@ func TestDemoInTmux(t *testing.T) {
 	}
 	bin := filepath.Join(t.TempDir(), "exrunbook")
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		if gobin, err = exec.LookPath("go"); err != nil {
+			t.Fatal("no go command to build exrunbook with")
+		}
+	}
 	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
