@@ -1,0 +1,49 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/exchange"
+)
+
+// With Read set, CertificatePresentCheck judges that read and launches
+// nothing; a failed read fails the check.
+func TestCertificatePresentCheckJudgesGivenRead(t *testing.T) {
+	env := fixedEnv{time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
+	hosts := []string{"outlook.contoso.test", "outlook-ext.contoso.test"}
+	cases := []struct {
+		name   string
+		certs  []exchange.Certificate
+		err    error
+		status engine.CheckStatus
+		msg    string
+	}{
+		{"on both", []exchange.Certificate{exCert("EX01", "AAAA", "None"), exCert("EX02", "aaaa", "IIS")}, nil, engine.CheckPass, "installed with its private key"},
+		{"missing on EX02", []exchange.Certificate{exCert("EX01", "AAAA", "None")}, nil, engine.CheckFail, "EX02: certificate AAAA is not installed"},
+		{"read fails", nil, errors.New("WinRM refused"), engine.CheckFail, "reading the certificates: WinRM refused"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeExchange{}
+			reads := 0
+			chk := &CertificatePresentCheck{Client: exchange.New(f), Servers: []string{"EX01", "EX02"}, Thumbprint: "aaaa", Hosts: hosts,
+				Read: func(context.Context) ([]exchange.Certificate, error) { reads++; return c.certs, c.err }}
+			r := chk.Run(context.Background(), env)
+			if r.Status != c.status || !strings.Contains(r.Message, c.msg) || reads != 1 || len(f.scripts) != 0 {
+				t.Fatalf("%+v (%d reads, %d scripts)", r, reads, len(f.scripts))
+			}
+		})
+	}
+	chk := &CertificatePresentCheck{Servers: []string{"EX01"}, Thumbprint: "AAAA",
+		Read: func(context.Context) ([]exchange.Certificate, error) {
+			return []exchange.Certificate{exCert("EX01", "AAAA", "None")}, nil
+		}}
+	if r := chk.Run(context.Background(), env); r.Status == engine.CheckFail && strings.Contains(r.Message, "nothing to check") {
+		t.Fatalf("a Read without a Client was refused: %+v", r)
+	}
+}
