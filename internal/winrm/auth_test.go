@@ -60,7 +60,7 @@ func TestKerberosConfiguration(t *testing.T) {
 			"admin", "OTHER.TEST", "HTTP/ex01.contoso.test", false, true, ""},
 		{"missing krb5.conf", Config{User: "admin", Password: "pw", KrbConf: filepath.Join(dir, "nope")}, "", "", "", false, false, "krb5.conf"},
 		{"bad keytab", Config{User: "admin", KrbConf: conf, Keytab: conf}, "", "", "", false, false, "keytab"},
-		{"neither keytab nor password", Config{User: "admin", KrbConf: conf}, "", "", "", false, false, "keytab or a password"},
+		{"neither keytab nor password", Config{User: "admin", KrbConf: conf}, "", "", "", false, false, "exchange.kerberos.keytab_file"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
