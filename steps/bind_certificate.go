@@ -38,6 +38,9 @@ type BindCertificateSnapshot struct {
 type bindCertificate struct {
 	id   string
 	deps *Deps
+	// captured is Capture's certificate read, for the pre-check right
+	// after it.
+	captured capturedRead[[]exchange.Certificate]
 }
 
 func newBindCertificate(id string, with map[string]any, deps *Deps) (engine.Step, error) {
@@ -161,7 +164,12 @@ func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.S
 			return nil, err
 		}
 	}
-	return json.Marshal(snap)
+	raw, err := json.Marshal(snap)
+	if err != nil {
+		return nil, err
+	}
+	s.captured.put(raw, snap.Certificates)
+	return raw, nil
 }
 
 func bindDecode(raw engine.Snapshot) (BindCertificateSnapshot, error) {
@@ -224,22 +232,31 @@ func (s *bindCertificate) Plan(ctx context.Context, env engine.Env, raw engine.S
 	return p, nil
 }
 
-// PreChecks: the certificate is usable on every server.
+// PreChecks: the certificate is usable on every server. Right after
+// Capture the check judges the capture's read (no launch); on a rerun or
+// resume with the stored snapshot it reads once.
 func (s *bindCertificate) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	snap, err := bindDecode(raw)
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: err}}
 	}
+	chk := &checks.CertificatePresentCheck{CheckName: "certificate-present", Servers: snap.Servers,
+		Thumbprint: snap.Thumbprint, Hosts: certHosts(s.deps.Config)}
+	if certs, ok := s.captured.take(raw); ok {
+		chk.Read = func(context.Context) ([]exchange.Certificate, error) { return certs, nil }
+		return []engine.Check{chk}
+	}
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: err}}
 	}
-	return []engine.Check{&checks.CertificatePresentCheck{CheckName: "certificate-present", Client: ex, Servers: snap.Servers,
-		Thumbprint: snap.Thumbprint, Hosts: certHosts(s.deps.Config)}}
+	chk.Client = ex
+	return []engine.Check{chk}
 }
 
-// Apply enables the certificate for the services on every server where
-// it does not hold them all yet, then sets the POP/IMAP names that differ.
+// Apply is ONE script over every server: the server enables the
+// certificate for the services only where it misses one of them, and
+// sets the POP/IMAP names only where they differ (case-insensitively).
 func (s *bindCertificate) Apply(ctx context.Context, env engine.Env, raw engine.Snapshot) (engine.Outcome, error) {
 	snap, err := bindDecode(raw)
 	if err != nil {
@@ -252,65 +269,71 @@ func (s *bindCertificate) Apply(ctx context.Context, env engine.Env, raw engine.
 	if err := env.SetOutput("thumbprint", snap.Thumbprint); err != nil {
 		return engine.Outcome{}, err
 	}
-	certs, err := ex.GetCertificates(ctx, snap.Servers)
+	var binds []exchange.CertBinding
+	if len(snap.Services) > 0 {
+		for _, srv := range snap.Servers {
+			binds = append(binds, exchange.CertBinding{Server: srv, Thumbprint: snap.Thumbprint, Services: snap.Services})
+		}
+	}
+	var names []exchange.PopImapChange
+	if snap.X509CertificateName != "" {
+		name := snap.X509CertificateName
+		for _, srv := range snap.Servers {
+			names = append(names, exchange.PopImapChange{Server: srv, Protocol: exchange.POP, Name: &name},
+				exchange.PopImapChange{Server: srv, Protocol: exchange.IMAP, Name: &name})
+		}
+	}
+	res, err := ex.EnableCertificatesWhereMissing(ctx, binds, names, exchange.CompareApply)
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	for i, srv := range snap.Servers {
-		c, ok := checks.FindCertificate(certs, srv, snap.Thumbprint)
-		if !ok {
-			return engine.Outcome{}, fmt.Errorf("certificate %s is no longer installed on %s", snap.Thumbprint, srv)
-		}
-		if checks.HasServices(c, snap.Services) {
-			env.Logf("%s: %s already holds %s", srv, snap.Thumbprint, strings.Join(snap.Services, ", "))
-		} else {
-			got, err := ex.EnableCertificate(ctx, srv, snap.Thumbprint, snap.Services, true)
-			if err != nil {
-				return engine.Outcome{}, err
-			}
-			env.Logf("%s: %s now holds %s", srv, snap.Thumbprint, got)
-		}
-		env.Progress(i+1, len(snap.Servers), "servers")
+	if err := bindResults(env, res, binds, func(b exchange.CertBinding, err string) string {
+		return fmt.Sprintf("%s: enabling %s for %s: %s", b.Server, b.Thumbprint, strings.Join(b.Services, ", "), err)
+	}); err != nil {
+		return engine.Outcome{}, err
 	}
-	if snap.X509CertificateName != "" {
-		cur, err := ex.GetPopImapSettings(ctx, snap.Servers)
-		if err != nil {
-			return engine.Outcome{}, err
-		}
-		name := snap.X509CertificateName
-		var changes []exchange.PopImapChange
-		for _, pi := range cur {
-			if pi.PopX509CertificateName == nil || !strings.EqualFold(*pi.PopX509CertificateName, name) {
-				changes = append(changes, exchange.PopImapChange{Server: pi.Server, Protocol: exchange.POP, Name: &name})
-			}
-			if pi.ImapX509CertificateName == nil || !strings.EqualFold(*pi.ImapX509CertificateName, name) {
-				changes = append(changes, exchange.PopImapChange{Server: pi.Server, Protocol: exchange.IMAP, Name: &name})
-			}
-		}
-		if err := popImapResults(ex.SetPopImapCertificateNames(ctx, changes)); err != nil {
-			return engine.Outcome{}, err
-		}
-		if len(changes) > 0 {
-			env.Logf("POP and IMAP X509CertificateName set to %s (%d change(s))", name, len(changes))
-		}
+	if n := countChanged(res[len(binds):]); n > 0 {
+		env.Logf("POP and IMAP X509CertificateName set to %s (%d change(s))", snap.X509CertificateName, n)
 	}
 	return engine.Outcome{}, env.SetOutput("bound_on", snap.Servers)
 }
 
-func popImapResults(res []exchange.ItemResult, err error) error {
-	if err != nil {
-		return err
-	}
+// bindResults logs what EnableCertificatesWhereMissing did and joins its
+// failures (binds are the bindings sent, whose results come first).
+func bindResults(env engine.Env, res []exchange.BindResult, binds []exchange.CertBinding, failure func(exchange.CertBinding, string) string) error {
 	var failed []string
-	for _, r := range res {
+	for i, r := range res {
+		if i < len(binds) {
+			b := binds[i]
+			switch {
+			case !r.OK:
+				failed = append(failed, failure(b, r.Error))
+			case r.Changed:
+				env.Logf("%s: %s now holds %s", b.Server, b.Thumbprint, r.Services)
+			default:
+				env.Logf("%s: %s already holds %s", b.Server, b.Thumbprint, strings.Join(b.Services, ", "))
+			}
+			env.Progress(i+1, len(binds), "servers")
+			continue
+		}
 		if !r.OK {
-			failed = append(failed, r.ID+": "+r.Error)
+			failed = append(failed, "Set-PopSettings/Set-ImapSettings "+r.ID+": "+r.Error)
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("Set-PopSettings/Set-ImapSettings failed: %s", strings.Join(failed, "; "))
+		return errors.New(strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+func countChanged(res []exchange.BindResult) int {
+	n := 0
+	for _, r := range res {
+		if r.Changed {
+			n++
+		}
+	}
+	return n
 }
 
 // PostChecks: Exchange says the certificate holds the services on every
@@ -354,23 +377,15 @@ func containsFold(list []string, s string) bool {
 
 // Rollback gives every service the step moved back to the certificate
 // that held it before (bindings are additive: enabling the previous one
-// takes IIS and SMTP back), and restores the POP/IMAP names ($null stays
-// $null). A service no certificate held before cannot be unbound; the log
-// says so.
+// takes IIS and SMTP back), and restores the POP/IMAP names exactly ($null
+// stays $null), in ONE script that changes only what differs. A service no
+// certificate held before cannot be unbound; the log says so.
 func (s *bindCertificate) Rollback(ctx context.Context, env engine.Env, raw engine.Snapshot) error {
 	snap, err := bindDecode(raw)
 	if err != nil {
 		return err
 	}
-	ex, err := s.deps.Exchange()
-	if err != nil {
-		return err
-	}
-	certs, err := ex.GetCertificates(ctx, snap.Servers)
-	if err != nil {
-		return err
-	}
-	var errs []error
+	var binds []exchange.CertBinding
 	for _, srv := range snap.Servers {
 		// previous thumbprint → the services it held that T was given
 		prev := map[string][]string{}
@@ -393,62 +408,30 @@ func (s *bindCertificate) Rollback(ctx context.Context, env engine.Env, raw engi
 		}
 		sort.Strings(thumbs)
 		for _, t := range thumbs {
-			svcs := prev[t]
-			c, ok := checks.FindCertificate(certs, srv, t)
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s: the previous certificate %s (for %s) is no longer installed", srv, t, strings.Join(svcs, ", ")))
-				continue
-			}
-			if checks.HasServices(c, svcs) && !anyHeldBy(certs, srv, snap.Thumbprint, svcs) {
-				env.Logf("%s: %s already holds %s again", srv, t, strings.Join(svcs, ", "))
-				continue
-			}
-			got, err := ex.EnableCertificate(ctx, srv, t, svcs, true)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			env.Logf("%s: %s holds %s again", srv, t, got)
+			binds = append(binds, exchange.CertBinding{Server: srv, Thumbprint: t, Services: prev[t]})
 		}
 	}
-	if len(snap.PopImap) > 0 {
-		cur, err := ex.GetPopImapSettings(ctx, snap.Servers)
-		if err != nil {
-			return errors.Join(append(errs, err)...)
-		}
-		now := map[string]exchange.PopImapSettings{}
-		for _, c := range cur {
-			now[strings.ToLower(c.Server)] = c
-		}
-		var changes []exchange.PopImapChange
-		for _, was := range snap.PopImap {
-			c := now[strings.ToLower(was.Server)]
-			if strOrNull(c.PopX509CertificateName) != strOrNull(was.PopX509CertificateName) {
-				changes = append(changes, exchange.PopImapChange{Server: was.Server, Protocol: exchange.POP, Name: was.PopX509CertificateName})
-			}
-			if strOrNull(c.ImapX509CertificateName) != strOrNull(was.ImapX509CertificateName) {
-				changes = append(changes, exchange.PopImapChange{Server: was.Server, Protocol: exchange.IMAP, Name: was.ImapX509CertificateName})
-			}
-		}
-		if err := popImapResults(ex.SetPopImapCertificateNames(ctx, changes)); err != nil {
-			errs = append(errs, err)
-		} else if len(changes) > 0 {
-			env.Logf("POP and IMAP X509CertificateName restored (%d change(s))", len(changes))
-		}
+	var names []exchange.PopImapChange
+	for _, was := range snap.PopImap {
+		names = append(names, exchange.PopImapChange{Server: was.Server, Protocol: exchange.POP, Name: was.PopX509CertificateName},
+			exchange.PopImapChange{Server: was.Server, Protocol: exchange.IMAP, Name: was.ImapX509CertificateName})
 	}
-	return errors.Join(errs...)
-}
-
-// anyHeldBy reports whether thumbprint holds any of services on server.
-func anyHeldBy(certs []exchange.Certificate, server, thumbprint string, services []string) bool {
-	c, ok := checks.FindCertificate(certs, server, thumbprint)
-	if !ok {
-		return false
+	if len(binds)+len(names) == 0 {
+		return nil
 	}
-	for _, s := range services {
-		if checks.HasServices(c, []string{s}) {
-			return true
-		}
+	ex, err := s.deps.Exchange()
+	if err != nil {
+		return err
 	}
-	return false
+	res, err := ex.EnableCertificatesWhereMissing(ctx, binds, names, exchange.CompareExact)
+	if err != nil {
+		return err
+	}
+	err = bindResults(env, res, binds, func(b exchange.CertBinding, err string) string {
+		return fmt.Sprintf("%s: the previous certificate %s (for %s) cannot hold them again: %s", b.Server, b.Thumbprint, strings.Join(b.Services, ", "), err)
+	})
+	if n := countChanged(res[len(binds):]); n > 0 {
+		env.Logf("POP and IMAP X509CertificateName restored (%d change(s))", n)
+	}
+	return err
 }

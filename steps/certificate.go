@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -100,6 +101,8 @@ type certificate struct {
 	id   string
 	deps *Deps
 	mode string
+	// captured is Capture's read, for the pre-checks right after it.
+	captured capturedRead[exchange.URLCapture]
 }
 
 func newCertificate(id string, with map[string]any, deps *Deps) (engine.Step, error) {
@@ -154,7 +157,10 @@ func readPFX(cfg *config.Config) (CertificateFile, []byte, string, error) {
 }
 
 // Capture reads every server's certificates and, in pfx mode, parses the
-// PFX (locally, before Exchange is touched).
+// PFX (locally, before Exchange is touched). The read is one launch: the
+// certificates with the URL state the consistency pre-check judges, and
+// when no step of this run has resolved the servers yet, the servers too
+// (Get-ExchangeServer in the same script; Deps remembers them).
 func (s *certificate) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
 	cfg := s.deps.Config
 	snap := CertificateSnapshot{Mode: s.mode}
@@ -168,18 +174,25 @@ func (s *certificate) Capture(ctx context.Context, env engine.Env) (engine.Snaps
 	if s.mode == CertModeThumbprint {
 		snap.Thumbprint = strings.ToUpper(cfg.Certificate.Thumbprint)
 	}
-	servers, err := s.deps.Servers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snap.Servers = ServerNames(servers)
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return nil, err
 	}
-	if snap.Certificates, err = ex.GetCertificates(ctx, snap.Servers); err != nil {
+	servers, known := s.deps.knownServers()
+	var capt exchange.URLCapture
+	if known {
+		capt, err = ex.GetURLCapture(ctx, ServerNames(servers), false)
+	} else {
+		capt, err = ex.GetURLCapture(ctx, cfg.Exchange.Servers, true)
+		if err == nil {
+			servers = s.deps.rememberServers(capt.Servers)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
+	snap.Servers = ServerNames(servers)
+	snap.Certificates = capt.Certificates
 	if s.mode == CertModeRequest {
 		snap.RequestServer = cfg.Certificate.Request.Server
 		if snap.RequestServer == "" {
@@ -191,7 +204,12 @@ func (s *certificate) Capture(ctx context.Context, env engine.Env) (engine.Snaps
 		}
 		snap.Domains = certHosts(cfg)
 	}
-	return json.Marshal(snap)
+	raw, err := json.Marshal(snap)
+	if err != nil {
+		return nil, err
+	}
+	s.captured.put(raw, capt)
+	return raw, nil
 }
 
 func certDecode(snap engine.Snapshot) (CertificateSnapshot, error) {
@@ -273,26 +291,76 @@ func (s *certificate) Plan(ctx context.Context, env engine.Env, raw engine.Snaps
 // PreChecks: the servers agree (the first change of the runbook), and
 // the certificate is usable (the PFX itself, the installed thumbprint),
 // or, in request mode, the request server is the only server in scope.
+// Right after Capture the checks judge the capture's own read (no
+// launch); on a rerun or resume with the stored snapshot they share one
+// read (one launch).
 func (s *certificate) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	snap, err := certDecode(raw)
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate", Err: err}}
 	}
-	ex, err := s.deps.Exchange()
-	if err != nil {
+	read := &sharedRead[exchange.URLCapture]{}
+	if capt, ok := s.captured.take(raw); ok {
+		read.read = func(context.Context) (exchange.URLCapture, error) { return capt, nil }
+	} else if ex, err := s.deps.Exchange(); err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "servers-consistent", Err: err}}
+	} else {
+		read.read = func(ctx context.Context) (exchange.URLCapture, error) {
+			return ex.GetURLCapture(ctx, snap.Servers, false)
+		}
 	}
-	out := []engine.Check{checks.NewConsistencyCheck(ex, snap.Servers)}
+	out := []engine.Check{&consistencyCheck{servers: snap.Servers, read: read}}
 	hosts := certHosts(s.deps.Config)
 	switch s.mode {
 	case CertModePFX:
 		out = append(out, &checks.CertFactsCheck{CheckName: "pfx-certificate", What: "the PFX " + snap.PFX.Path, Facts: snap.PFX.facts(), Hosts: hosts})
 	case CertModeThumbprint:
-		out = append(out, &checks.CertificatePresentCheck{CheckName: "certificate-present", Client: ex, Servers: snap.Servers, Thumbprint: snap.Thumbprint, Hosts: hosts})
+		out = append(out, &checks.CertificatePresentCheck{CheckName: "certificate-present", Servers: snap.Servers, Thumbprint: snap.Thumbprint, Hosts: hosts,
+			Read: func(ctx context.Context) ([]exchange.Certificate, error) {
+				capt, err := read.get(ctx)
+				return capt.Certificates, err
+			}})
 	case CertModeRequest:
 		out = append(out, requestScopeCheck{servers: snap.Servers, server: snap.RequestServer})
 	}
 	return out
+}
+
+// consistencyCheck is the cross-server consistency pre-check
+// (checks.ConsistencyDifferences) over a read shared with the step's
+// other pre-checks: the capture's, or one GetURLCapture.
+type consistencyCheck struct {
+	servers []string
+	read    *sharedRead[exchange.URLCapture]
+}
+
+func (c *consistencyCheck) Name() string { return "servers-consistent" }
+
+func (c *consistencyCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
+	res := engine.CheckResult{Name: c.Name()}
+	if len(c.servers) == 0 {
+		res.Status, res.Message = engine.CheckFail, "nothing to compare: no server in scope"
+		return res
+	}
+	st, err := c.read.get(ctx)
+	if err != nil {
+		res.Status, res.Message = engine.CheckFail, "reading the certificates, virtual directories and Outlook Anywhere: "+err.Error()
+		return res
+	}
+	diffs := checks.ConsistencyDifferences(c.servers, st.Certificates, st.VDirs, st.OutlookAnywhere)
+	if len(diffs) > 0 {
+		res.Status, res.Evidence = engine.CheckFail, diffs
+		res.Message = fmt.Sprintf("the servers in scope disagree (%d difference(s) from %s); make them agree before the runbook changes anything: %s",
+			len(diffs), c.servers[0], strings.Join(diffs, "; "))
+		return res
+	}
+	res.Status = engine.CheckPass
+	if len(c.servers) == 1 {
+		res.Message = fmt.Sprintf("one server in scope (%s): nothing to compare", c.servers[0])
+	} else {
+		res.Message = fmt.Sprintf("%d servers agree on the IIS certificate, the virtual directory URLs and the Outlook Anywhere hostnames", len(c.servers))
+	}
+	return res
 }
 
 // requestScopeCheck requires the requesting server to be in scope: the
@@ -368,42 +436,32 @@ func (s *certificate) applyPFX(ctx context.Context, env engine.Env, ex *exchange
 	if err := env.SetOutput("thumbprint", f.Thumbprint); err != nil {
 		return err
 	}
-	certs, err := ex.GetCertificates(ctx, snap.Servers)
+	// One script: each server lists its certificates and imports the
+	// PFX only when the thumbprint is absent.
+	res, err := ex.ImportPFXWhereMissing(ctx, snap.Servers, f.Thumbprint, data, pw)
 	if err != nil {
 		return err
 	}
-	var imported, missing []string
-	for _, srv := range snap.Servers {
-		_, had := checks.FindCertificate(snap.Certificates, srv, f.Thumbprint)
-		if _, ok := checks.FindCertificate(certs, srv, f.Thumbprint); ok {
-			if !had {
-				imported = append(imported, srv) // by an earlier, interrupted Apply
-			}
-			continue
-		}
-		missing = append(missing, srv)
-	}
-	if len(missing) == 0 {
-		env.Logf("certificate %s is already on every server", f.Thumbprint)
-		return env.SetOutput("imported_on", nonNil(imported))
-	}
-	env.Logf("importing %s onto %s", f.Thumbprint, strings.Join(missing, ", "))
-	res, err := ex.ImportPFX(ctx, missing, data, pw)
-	if err != nil {
-		return err
-	}
-	var failed []string
+	var imported, failed []string
+	n := 0
 	for _, r := range res {
+		_, had := checks.FindCertificate(snap.Certificates, r.Server, f.Thumbprint)
 		switch {
-		case r.OK && !strings.EqualFold(r.Thumbprint, f.Thumbprint):
+		case !r.OK:
+			failed = append(failed, r.Server+": "+r.Error)
+		case r.Changed && !strings.EqualFold(r.Thumbprint, f.Thumbprint):
 			imported = append(imported, r.Server)
 			failed = append(failed, fmt.Sprintf("%s: Exchange imported %s, not %s", r.Server, r.Thumbprint, f.Thumbprint))
-		case r.OK:
+		case r.Changed:
 			imported = append(imported, r.Server)
+			n++
 			env.Logf("%s: imported %s", r.Server, r.Thumbprint)
-		default:
-			failed = append(failed, r.Server+": "+r.Error)
+		case !had:
+			imported = append(imported, r.Server) // by an earlier, interrupted Apply
 		}
+	}
+	if n == 0 && len(failed) == 0 {
+		env.Logf("certificate %s is already on every server", f.Thumbprint)
 	}
 	if err := env.SetOutput("imported_on", nonNil(imported)); err != nil {
 		return err
@@ -709,52 +767,56 @@ func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.S
 	if err != nil {
 		return err
 	}
-	certs, err := ex.GetCertificates(ctx, snap.Servers)
+	// Every (server, thumbprint) the snapshot did not have; the server
+	// removes each one present in ONE script, and none at all while any
+	// of them holds IIS or SMTP (IIS and SMTP always have a certificate:
+	// while this one holds them it is in use). POP/IMAP/UM flags that a
+	// rolled-back bind-certificate could not take away (bindings are
+	// additive, and no certificate held them before) do not keep it.
+	sorted := make([]string, 0, len(thumbs))
+	for t := range thumbs {
+		sorted = append(sorted, t)
+	}
+	sort.Strings(sorted)
+	var items []exchange.CertRemoval
+	for _, srv := range snap.Servers {
+		for _, t := range sorted {
+			if _, had := checks.FindCertificate(snap.Certificates, srv, t); !had {
+				items = append(items, exchange.CertRemoval{Server: srv, Thumbprint: t})
+			}
+		}
+	}
+	if len(items) == 0 {
+		env.Logf("no certificate the step installed is left to remove")
+		return nil
+	}
+	res, err := ex.RemoveCertificatesWhereUnbound(ctx, items)
 	if err != nil {
 		return err
 	}
-	type removal struct{ server, thumb string }
-	var remove []removal
-	var bound []string
-	for _, c := range certs {
-		t := strings.ToUpper(c.Thumbprint)
-		if !thumbs[t] {
-			continue
-		}
-		if _, had := checks.FindCertificate(snap.Certificates, c.Server, t); had {
-			continue
-		}
-		// IIS and SMTP always have a certificate: while this one holds
-		// them it is in use. POP/IMAP/UM flags that a rolled-back
-		// bind-certificate could not take away (bindings are additive,
-		// and no certificate held them before) do not keep it.
-		var inUse, other []string
-		for _, svc := range c.ServiceList() {
-			if strings.EqualFold(svc, "IIS") || strings.EqualFold(svc, "SMTP") {
-				inUse = append(inUse, svc)
-			} else {
-				other = append(other, svc)
+	var bound, failed []string
+	removed := 0
+	for _, r := range res {
+		switch {
+		case !r.OK:
+			failed = append(failed, fmt.Sprintf("%s: %s: %s", r.Server, r.Thumbprint, r.Error))
+		case r.Present && r.Bound():
+			bound = append(bound, fmt.Sprintf("%s on %s holds %s", r.Thumbprint, r.Server, r.Services))
+		case r.Removed:
+			removed++
+			if other := (exchange.Certificate{Services: r.Services}).ServiceList(); len(other) > 0 {
+				env.Logf("%s: %s still held %s, which no certificate held before; removed it", r.Server, r.Thumbprint, strings.Join(other, ", "))
 			}
+			env.Logf("%s: removed certificate %s", r.Server, r.Thumbprint)
 		}
-		if len(inUse) > 0 {
-			bound = append(bound, fmt.Sprintf("%s on %s holds %s", t, c.Server, strings.Join(c.ServiceList(), ", ")))
-			continue
-		}
-		if len(other) > 0 {
-			env.Logf("%s: %s still holds %s, which no certificate held before; removing it", c.Server, t, strings.Join(other, ", "))
-		}
-		remove = append(remove, removal{c.Server, t})
 	}
 	if len(bound) > 0 {
 		return fmt.Errorf("refusing to remove a certificate that is in use (%s): roll back bind-certificate first, so that the previous certificate holds those services again", strings.Join(bound, "; "))
 	}
-	for _, r := range remove {
-		if err := ex.RemoveCertificate(ctx, r.server, r.thumb); err != nil {
-			return err
-		}
-		env.Logf("%s: removed certificate %s", r.server, r.thumb)
+	if len(failed) > 0 {
+		return fmt.Errorf("Remove-ExchangeCertificate: %s", strings.Join(failed, "; "))
 	}
-	if len(remove) == 0 {
+	if removed == 0 {
 		env.Logf("no certificate the step installed is left to remove")
 	}
 	return nil
