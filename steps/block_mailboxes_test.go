@@ -463,3 +463,43 @@ func TestBlockMailboxesPlanSmall(t *testing.T) {
 		}
 	}
 }
+
+// A member that is not a mailbox of the configured types (a shared
+// mailbox in a nested group) is reported by a warning pre-check and the
+// log, and left alone.
+func TestBlockMailboxesMissingMemberLab(t *testing.T) {
+	cl := startBlockLab(t, 30)
+	var shared *org.Mailbox
+	if err := cl.lab.Store().UpdateRest(func(o *org.Org) error {
+		for _, m := range o.Mailboxes {
+			if m.RecipientTypeDetails == org.SharedMailbox {
+				shared = m
+				break
+			}
+		}
+		g, err := o.FindGroup("AllowExternalAccess-Nested")
+		if err != nil || shared == nil {
+			return errors.New("the lab lacks the nested group or a shared mailbox")
+		}
+		g.Members = append(g.Members, shared.Guid)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := mailboxFlags(cl)
+	r := cl.open(t)
+	if err := r.e.Run(context.Background(), engine.RunOptions{Yes: true}); err != nil {
+		t.Fatalf("run: %v\n%s", err, r.sink.logs())
+	}
+	pre := bmResult(t, r.view(t).PreChecks, "allow-group")
+	if pre.Status != engine.CheckWarn || !strings.Contains(strings.Join(pre.Evidence, "\n"), shared.Guid.String()) {
+		t.Fatalf("pre-check: %+v", pre)
+	}
+	if !strings.Contains(r.sink.logs(), "warning: "+shared.Name) {
+		t.Fatalf("no warning in the log:\n%s", r.sink.logs())
+	}
+	if got := mailboxFlags(cl)[shared.Guid]; got != before[shared.Guid] {
+		t.Fatal("the shared mailbox was written")
+	}
+	flagsAsDecided(t, cl, before)
+}
