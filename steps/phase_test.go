@@ -193,9 +193,12 @@ func (m *launchMeter) table(steps []string) string {
 
 // Issue 4's launch budget, measured through the engine against the lab:
 // the steps run one by one (counters reset between them), each phase is
-// metered. external-urls and mapi-http keep to capture + apply + verify
-// ≤ 3 launches, and an apply with nothing to do costs at most one read;
-// rollback --all still restores org.initial.json. The table of every
+// metered. certificate, bind-certificate, external-urls and mapi-http
+// keep to capture + apply + verify ≤ 3 launches (pre-checks judge the
+// capture's read; on a resume the certificate steps' pre-checks read
+// once), an apply with nothing to do costs at most one launch and writes
+// nothing, and each rolls back in at most one launch; rollback --all
+// still restores org.initial.json. The table of every
 // step is logged (go test -v) for the steps not held to it here.
 func TestLaunchBudgetLab(t *testing.T) {
 	cl := startCertLab(t)
@@ -228,14 +231,53 @@ func TestLaunchBudgetLab(t *testing.T) {
 			t.Errorf("%s took %d launches, want 0 (%v)", k, total[k], m.rows[k])
 		}
 	}
-	for _, k := range []string{"external-urls", "mapi-http"} {
+	for _, k := range []string{"certificate", "bind-certificate", "external-urls", "mapi-http"} {
 		r := m.rows[k]
 		if total[k] > 3 || r["capture"] != 1 || r["pre"] != 0 || r["apply"] != 1 || r["post"] != 1 {
 			t.Errorf("%s: %d launches (%v), want capture 1, pre 0, apply 1, post 1", k, total[k], r)
 		}
 	}
 
-	// An apply with nothing to do: one read each.
+	// Pre-checks on a rerun or resume (a new step, the stored snapshot):
+	// one shared read each.
+	for _, k := range []string{"certificate", "bind-certificate"} {
+		f, _ := Lookup(k)
+		st, err := f(k, nil, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := cl.lab.Stats().PowerShellLaunches
+		for _, c := range st.PreChecks(&euEnv{pdnsEnv: pdnsEnv{}, id: k}, m.snap[k]) {
+			if r := c.Run(ctx, nil); r.Status == engine.CheckFail {
+				t.Errorf("%s resumed pre-check %s: %+v", k, c.Name(), r)
+			}
+		}
+		if n := cl.lab.Stats().PowerShellLaunches - before; n != 1 {
+			t.Errorf("%s: resumed pre-checks took %d launches, want 1", k, n)
+		}
+	}
+
+	// An apply with nothing to do: one launch each, and no write.
+	for _, k := range []string{"certificate", "bind-certificate"} {
+		f, _ := Lookup(k)
+		st, err := f(k, nil, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := &euEnv{pdnsEnv: pdnsEnv{}, id: k}
+		before := cl.lab.Stats()
+		if _, err := st.Apply(ctx, env, m.snap[k]); err != nil {
+			t.Fatal(err)
+		}
+		after := cl.lab.Stats()
+		writes := 0
+		for _, w := range []string{"Import-ExchangeCertificate", "Enable-ExchangeCertificate", "Remove-ExchangeCertificate", "Set-PopSettings", "Set-ImapSettings"} {
+			writes += callCount(after, w) - callCount(before, w)
+		}
+		if n := after.PowerShellLaunches - before.PowerShellLaunches; n != 1 || writes != 0 {
+			t.Errorf("%s: an apply with nothing to do took %d launches and made %d write(s)", k, n, writes)
+		}
+	}
 	for _, k := range []string{"external-urls", "mapi-http"} {
 		f, _ := Lookup(k)
 		st, err := f(k, nil, deps)
@@ -289,7 +331,7 @@ func TestLaunchBudgetLab(t *testing.T) {
 	if !bytes.Equal(cl.initial(t), cl.lab.Org()) {
 		t.Fatal("rollback --all did not restore org.initial.json")
 	}
-	for _, k := range []string{"external-urls", "mapi-http"} {
+	for _, k := range []string{"certificate", "bind-certificate", "external-urls", "mapi-http"} {
 		if n := m.rows[k]["rollback"]; n > 1 {
 			t.Errorf("%s rollback took %d launches, want at most 1", k, n)
 		}
