@@ -425,6 +425,10 @@ type CertificateBoundCheck struct {
 	Thumbprint          string
 	Services            []string
 	X509CertificateName string
+	// Read, when set, gives the certificates and the POP/IMAP settings
+	// to judge in one read instead of Client's two (GetCertificates,
+	// GetPopImapSettings); Client may then be nil.
+	Read func(ctx context.Context) ([]exchange.Certificate, []exchange.PopImapSettings, error)
 }
 
 // Name implements engine.Check.
@@ -443,14 +447,24 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 		res.Message = fmt.Sprintf(format, args...)
 		return res
 	}
-	if c.Client == nil || len(c.Servers) == 0 || c.Thumbprint == "" || (len(c.Services) == 0 && c.X509CertificateName == "") {
+	if (c.Client == nil && c.Read == nil) || len(c.Servers) == 0 || c.Thumbprint == "" || (len(c.Services) == 0 && c.X509CertificateName == "") {
 		return fail("nothing to check: no Exchange client, no server, no thumbprint or no service")
 	}
 	var fails []string
+	var certs []exchange.Certificate
+	var pi []exchange.PopImapSettings
+	if c.Read != nil {
+		var err error
+		if certs, pi, err = c.Read(ctx); err != nil {
+			return fail("reading the certificates and the POP and IMAP settings: %v", err)
+		}
+	}
 	if len(c.Services) > 0 {
-		certs, err := c.Client.GetCertificates(ctx, c.Servers)
-		if err != nil {
-			return fail("reading the certificates: %v", err)
+		if c.Read == nil {
+			var err error
+			if certs, err = c.Client.GetCertificates(ctx, c.Servers); err != nil {
+				return fail("reading the certificates: %v", err)
+			}
 		}
 		for _, s := range c.Servers {
 			cert, ok := FindCertificate(certs, s, c.Thumbprint)
@@ -465,9 +479,20 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 		}
 	}
 	if c.X509CertificateName != "" {
-		pi, err := c.Client.GetPopImapSettings(ctx, c.Servers)
-		if err != nil {
-			return fail("reading the POP and IMAP settings: %v", err)
+		if c.Read == nil {
+			var err error
+			if pi, err = c.Client.GetPopImapSettings(ctx, c.Servers); err != nil {
+				return fail("reading the POP and IMAP settings: %v", err)
+			}
+		}
+		seen := map[string]bool{}
+		for _, p := range pi {
+			seen[strings.ToLower(p.Server)] = true
+		}
+		for _, s := range c.Servers {
+			if !seen[strings.ToLower(s)] {
+				fails = append(fails, fmt.Sprintf("%s: no POP and IMAP settings were read", s))
+			}
 		}
 		for _, p := range pi {
 			for _, x := range []struct {

@@ -47,3 +47,41 @@ func TestCertificatePresentCheckJudgesGivenRead(t *testing.T) {
 		t.Fatalf("a Read without a Client was refused: %+v", r)
 	}
 }
+
+// With Read set, CertificateBoundCheck judges that one read (certificates
+// and POP/IMAP together) and launches nothing; a server missing from the
+// POP/IMAP read fails.
+func TestCertificateBoundCheckJudgesGivenRead(t *testing.T) {
+	ext := "outlook-ext.contoso.test"
+	certs := []exchange.Certificate{exCert("EX01", "AAAA", "IIS, SMTP"), exCert("EX02", "AAAA", "IIS, SMTP")}
+	both := []exchange.PopImapSettings{{Server: "EX01", PopX509CertificateName: sp(ext), ImapX509CertificateName: sp(ext)},
+		{Server: "EX02", PopX509CertificateName: sp("OUTLOOK-EXT.contoso.test"), ImapX509CertificateName: sp(ext)}}
+	cases := []struct {
+		name   string
+		certs  []exchange.Certificate
+		pi     []exchange.PopImapSettings
+		err    error
+		status engine.CheckStatus
+		msg    string
+	}{
+		{"bound and named", certs, both, nil, engine.CheckPass, "POP and IMAP use " + ext},
+		{"EX02 not read", certs, both[:1], nil, engine.CheckFail, "EX02: no POP and IMAP settings were read"},
+		{"SMTP missing", []exchange.Certificate{certs[0], exCert("EX02", "AAAA", "IIS")}, both, nil, engine.CheckFail, "EX02: certificate AAAA holds IIS, not IIS, SMTP"},
+		{"IMAP $null", certs, []exchange.PopImapSettings{both[0], {Server: "EX02", PopX509CertificateName: sp(ext)}}, nil, engine.CheckFail, "EX02: IMAP X509CertificateName is $null"},
+		{"read fails", nil, nil, errors.New("refused"), engine.CheckFail, "reading the certificates and the POP and IMAP settings: refused"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reads := 0
+			chk := &CertificateBoundCheck{Servers: []string{"EX01", "EX02"}, Thumbprint: "aaaa", Services: []string{"IIS", "SMTP"}, X509CertificateName: ext,
+				Read: func(context.Context) ([]exchange.Certificate, []exchange.PopImapSettings, error) {
+					reads++
+					return c.certs, c.pi, c.err
+				}}
+			r := chk.Run(context.Background(), nil)
+			if r.Status != c.status || !strings.Contains(r.Message, c.msg) || reads != 1 {
+				t.Fatalf("%+v (%d reads)", r, reads)
+			}
+		})
+	}
+}
