@@ -132,13 +132,10 @@ func (s *bindCertificate) thumbprint(env engine.Env) (string, error) {
 }
 
 // Capture reads every server's certificates and services and, when POP
-// and IMAP get a certificate name, their current names.
+// and IMAP get a certificate name, their current names: one launch, which
+// also resolves the servers when no step of this run has yet.
 func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
 	thumb, err := s.thumbprint(env)
-	if err != nil {
-		return nil, err
-	}
-	servers, err := s.deps.Servers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -146,10 +143,24 @@ func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.S
 	if err != nil {
 		return nil, err
 	}
-	snap := BindCertificateSnapshot{Servers: ServerNames(servers), Thumbprint: thumb}
-	if snap.Certificates, err = ex.GetCertificates(ctx, snap.Servers); err != nil {
+	cfg := s.deps.Config
+	// POP/IMAP names are read when a wildcard certificate would need
+	// them; whether it is one is known only from the read.
+	_, maybeName := BindServices(cfg.Certificate.Services, cfg.Certificate.PopImap, true, cfg.Namespace.External)
+	servers, known := s.deps.knownServers()
+	var capt exchange.CertCapture
+	if known {
+		capt, err = ex.GetCertCapture(ctx, ServerNames(servers), false, maybeName != "")
+	} else {
+		capt, err = ex.GetCertCapture(ctx, cfg.Exchange.Servers, true, maybeName != "")
+		if err == nil {
+			servers = s.deps.rememberServers(capt.Servers)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
+	snap := BindCertificateSnapshot{Servers: ServerNames(servers), Thumbprint: thumb, Certificates: capt.Certificates}
 	// A server without the certificate (a plan preview before the
 	// certificate step) is reported by the certificate-present pre-check.
 	for _, srv := range snap.Servers {
@@ -157,12 +168,9 @@ func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.S
 			snap.Wildcard = snap.Wildcard || IsWildcard(c)
 		}
 	}
-	cfg := s.deps.Config
 	snap.Services, snap.X509CertificateName = BindServices(cfg.Certificate.Services, cfg.Certificate.PopImap, snap.Wildcard, cfg.Namespace.External)
 	if snap.X509CertificateName != "" {
-		if snap.PopImap, err = ex.GetPopImapSettings(ctx, snap.Servers); err != nil {
-			return nil, err
-		}
+		snap.PopImap = capt.PopImap
 	}
 	raw, err := json.Marshal(snap)
 	if err != nil {
@@ -348,8 +356,13 @@ func (s *bindCertificate) PostChecks(env engine.Env, raw engine.Snapshot) []engi
 	if ex, err := s.deps.Exchange(); err != nil {
 		out = append(out, checks.ErrorCheck{CheckName: "certificate-bound", Err: err})
 	} else {
-		out = append(out, &checks.CertificateBoundCheck{CheckName: "certificate-bound", Client: ex, Servers: snap.Servers,
-			Thumbprint: snap.Thumbprint, Services: snap.Services, X509CertificateName: snap.X509CertificateName})
+		// one launch: the certificates and, for a wildcard, POP/IMAP
+		out = append(out, &checks.CertificateBoundCheck{CheckName: "certificate-bound", Servers: snap.Servers,
+			Thumbprint: snap.Thumbprint, Services: snap.Services, X509CertificateName: snap.X509CertificateName,
+			Read: func(ctx context.Context) ([]exchange.Certificate, []exchange.PopImapSettings, error) {
+				capt, err := ex.GetCertCapture(ctx, snap.Servers, false, snap.X509CertificateName != "")
+				return capt.Certificates, capt.PopImap, err
+			}})
 	}
 	if !containsFold(snap.Services, "IIS") {
 		return out

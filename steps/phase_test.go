@@ -308,6 +308,22 @@ func TestLaunchBudgetLab(t *testing.T) {
 	}
 	t.Logf("external-urls alone in a new process:\n%s", m2.table([]string{"external-urls"}))
 
+	// certificate and bind-certificate alone in a new process each (the
+	// certificate already bound): the capture resolves the servers in the
+	// same launch.
+	for _, k := range []string{"certificate", "bind-certificate"} {
+		mk := &launchMeter{c: cl.lab.Counters(), rows: map[string]map[string]int64{}, snap: map[string]engine.Snapshot{}}
+		e, _, sk := cl.openMetered(t, mk, k)
+		cl.lab.Counters().Reset()
+		if err := e.Run(ctx, pdnsRun); err != nil {
+			t.Fatalf("%s alone: %v\n%s", k, err, sk.logs())
+		}
+		if s := cl.lab.Stats(); s.PowerShellLaunches > 3 || s.Cmdlets["Get-ExchangeServer"] != 1 || mk.rows[k]["capture"] != 1 {
+			t.Errorf("%s alone: %d launches, Get-ExchangeServer %d times (want once, in the capture); %v", k, s.PowerShellLaunches, s.Cmdlets["Get-ExchangeServer"], mk.rows)
+		}
+		t.Logf("%s alone in a new process:\n%s", k, mk.table([]string{k}))
+	}
+
 	// block-mailboxes alone in a new process (its mailboxes already
 	// as the group says), for the report: its probe post-checks resolve the
 	// servers themselves.
