@@ -487,14 +487,17 @@ func (s *certificate) applyRequest(ctx context.Context, env engine.Env, ex *exch
 	if _, err := env.Output(s.id, "thumbprint", &done); err != nil {
 		return engine.Outcome{}, err
 	}
-	certs, err := ex.GetCertificates(ctx, []string{srv})
+	// One read of every server: the request server's state here, the
+	// others' for spread (the import below changes only the request
+	// server).
+	certs, err := ex.GetCertificates(ctx, snap.Servers)
 	if err != nil {
 		return engine.Outcome{}, err
 	}
 	if done != "" {
 		if c, ok := checks.FindCertificate(certs, srv, done); ok && strings.EqualFold(c.Status, "Valid") {
 			env.Logf("the request was completed on %s: certificate %s", srv, done)
-			return engine.Outcome{}, s.spread(ctx, env, ex, snap, done)
+			return engine.Outcome{}, s.spread(ctx, env, ex, snap, done, certs)
 		}
 	}
 	var csr, pending string
@@ -507,7 +510,9 @@ func (s *certificate) applyRequest(ctx context.Context, env engine.Env, ex *exch
 	if csr == "" {
 		before := map[string]bool{}
 		for _, c := range certs {
-			before[strings.ToUpper(c.Thumbprint)] = true
+			if strings.EqualFold(c.Server, srv) {
+				before[strings.ToUpper(c.Thumbprint)] = true
+			}
 		}
 		env.Logf("New-ExchangeCertificate -GenerateRequest on %s for %s (%s)", srv, strings.Join(snap.Domains, ", "), snap.Subject)
 		keySize := s.deps.Config.Certificate.Request.KeySize
@@ -579,20 +584,18 @@ func (s *certificate) applyRequest(ctx context.Context, env engine.Env, ex *exch
 	if err := env.SetOutput("thumbprint", thumb); err != nil {
 		return engine.Outcome{}, err
 	}
-	return engine.Outcome{}, s.spread(ctx, env, ex, snap, thumb)
+	return engine.Outcome{}, s.spread(ctx, env, ex, snap, thumb, certs)
 }
 
 // spread copies the completed certificate from the requesting server to
 // the other servers in scope that lack it, as administrators do for a
 // DAG: Export-ExchangeCertificate with its private key under a one-time
 // random password (on stdin, never stored), then Import-ExchangeCertificate.
-func (s *certificate) spread(ctx context.Context, env engine.Env, ex *exchange.Client, snap CertificateSnapshot, thumb string) error {
+// certs is Apply's read of every server (the other servers' certificates
+// are as they were then).
+func (s *certificate) spread(ctx context.Context, env engine.Env, ex *exchange.Client, snap CertificateSnapshot, thumb string, certs []exchange.Certificate) error {
 	srv := snap.RequestServer
 	imported := []string{srv}
-	certs, err := ex.GetCertificates(ctx, snap.Servers)
-	if err != nil {
-		return err
-	}
 	var missing []string
 	for _, o := range snap.Servers {
 		if strings.EqualFold(o, srv) {
