@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -277,4 +278,34 @@ func FuzzWindowsQuote(f *testing.F) {
 			t.Fatalf("%q %q → %s → %q", a, b, line, got)
 		}
 	})
+}
+
+// systemd's own checker accepts the units, when it is installed.
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	tool, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	j := enforceJob()
+	j.Executable = "/bin/true"
+	text, err := Systemd(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	service, timer, ok := strings.Cut(text, "# /etc/systemd/system/exrunbook-enforce.timer\n")
+	if !ok {
+		t.Fatalf("no timer section:\n%s", text)
+	}
+	sp, tp := filepath.Join(dir, "exrunbook-enforce.service"), filepath.Join(dir, "exrunbook-enforce.timer")
+	if err := os.WriteFile(sp, []byte(service), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tp, []byte(timer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, "verify", sp, tp).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
