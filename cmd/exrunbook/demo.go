@@ -59,8 +59,9 @@ runbook unattended and prints the events as lines.`,
 }
 
 func runDemo(ctx context.Context, o *DemoOptions) (err error) {
-	if o.AutodiscoverWait < 0 {
-		return exitcode.Usagef("--autodiscover-wait %s: expected a duration of 0 or more", o.AutodiscoverWait)
+	if o.AutodiscoverWait <= 0 {
+		// autodiscover.min_wait 0 means "unset": the production 2h.
+		return exitcode.Usagef("--autodiscover-wait %s: expected a duration above 0, such as 20s", o.AutodiscoverWait)
 	}
 	if o.Mailboxes < 1 || o.Allow < 1 || o.Allow > o.Mailboxes {
 		return exitcode.Usagef("--mailboxes %d --allow %d: expected at least one mailbox and 1 ≤ allow ≤ mailboxes", o.Mailboxes, o.Allow)
