@@ -25,7 +25,7 @@ type tmuxPane struct {
 }
 
 func (p *tmuxPane) tmux(args ...string) (string, error) {
-	cmd := exec.Command("tmux", append([]string{"-L", p.socket, "-f", "/dev/null"}, args...)...)
+	cmd := exec.Command("tmux", append([]string{"-S", p.socket, "-f", "/dev/null"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -99,7 +99,13 @@ func TestDemoInTmux(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	p := &tmuxPane{t: t, socket: fmt.Sprintf("exrunbook-test-%d-%d", os.Getpid(), time.Now().UnixNano()), target: "demo"}
+	// A private server whose socket lives (and is removed) with the test.
+	sockDir, err := os.MkdirTemp("", "exrb-tmux-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	p := &tmuxPane{t: t, socket: filepath.Join(sockDir, "sock"), target: "demo"}
 	// The pane keeps its shell after demo ends, so the lines it prints on
 	// the way out can be read, and demo can be started again in it.
 	demo := fmt.Sprintf("printf '\\033c'; %s demo --dir %s --autodiscover-wait 8s --mailboxes 60; echo \"EXITED rc=$?\"; exec sleep 600", bin, dir)
