@@ -189,7 +189,8 @@ func (f *fakeCtrl) OverrideWait(id, reason string) error {
 	f.mu.Lock()
 	f.overrides = append(f.overrides, id)
 	f.mu.Unlock()
-	f.set(id, func(s *StepInfo) { s.Status = engine.StatusPending; s.WaitUntil = time.Time{} })
+	// As the engine: the step stays waiting, and its next apply finishes
+	// without waiting.
 	return nil
 }
 
@@ -437,10 +438,16 @@ func TestWaitCountdownAndOverride(t *testing.T) {
 	}
 	tm.Type("autodiscover-wait")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-	waitFor(t, tm, "wait override of autodiscover-wait finished")
+	// Ended early, the step is applied again by itself, without asking.
+	waitFor(t, tm, "apply of autodiscover-wait finished")
 	_, _ = finalView(t, tm)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if len(f.overrides) != 1 {
 		t.Errorf("overrides = %v, want one", f.overrides)
+	}
+	if len(f.applied) != 1 || f.applied[0] != "autodiscover-wait" || f.approvals != 0 {
+		t.Errorf("applied = %v after %d approvals, want autodiscover-wait applied again without asking", f.applied, f.approvals)
 	}
 }
 
