@@ -156,6 +156,7 @@ func writeConfigFile(path string, data []byte, mode os.FileMode) error {
 // initAnswers are the answers to init's questions.
 type initAnswers struct {
 	Endpoint, Auth, User, PasswordFile, CAFile string
+	CertFile, KeyFile, Krb5Conf                string
 	Internal, External, Autodiscover           string
 	AllowGroup                                 string
 	CertMode, PFXFile, PFXPasswordFile         string
@@ -182,6 +183,9 @@ func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers,
 		{prompt: "Authentication (ntlm, basic, kerberos, certificate)", def: "ntlm", check: oneOf("ntlm", "basic", "kerberos", "certificate"), dest: &a.Auth},
 		{prompt: `User (DOMAIN\user or user@domain)`, def: `CONTOSO\Administrator`, check: nonEmpty, dest: &a.User, when: func() bool { return a.Auth != "certificate" }},
 		{prompt: "File holding the password (or leave empty and set EXRUNBOOK_EXCHANGE_PASSWORD)", def: "", check: optionalFile, dest: &a.PasswordFile, when: func() bool { return a.Auth != "certificate" }},
+		{prompt: "Client certificate file (PEM)", def: "", check: existingFile, dest: &a.CertFile, when: func() bool { return a.Auth == "certificate" }},
+		{prompt: "Client certificate's private key file (PEM, mode 0600)", def: "", check: existingFile, dest: &a.KeyFile, when: func() bool { return a.Auth == "certificate" }},
+		{prompt: "krb5.conf file", def: "/etc/krb5.conf", check: existingFile, dest: &a.Krb5Conf, when: func() bool { return a.Auth == "kerberos" }},
 		{prompt: "CA file to verify the endpoint's certificate (empty: the system's CAs)", def: "", check: optionalFile, dest: &a.CAFile},
 		{prompt: "Internal name (today's Outlook name)", def: "outlook.contoso.com", check: checkHostname, dest: &a.Internal},
 		{prompt: "New external name", def: "outlook-ext.contoso.com", check: checkHostname, dest: &a.External},
@@ -331,6 +335,13 @@ func (a initAnswers) render() string {
 	w("  auth: %s   # basic | ntlm | kerberos | certificate", a.Auth)
 	w("  user: %s   # the account that runs the Exchange cmdlets", q(a.User))
 	w("  password_file: %s   # file with the password; or EXRUNBOOK_EXCHANGE_PASSWORD", q(a.PasswordFile))
+	w("  cert_file: %s   # client certificate, PEM (auth certificate)", q(a.CertFile))
+	w("  key_file: %s   # its private key, PEM, mode 0600 (auth certificate)", q(a.KeyFile))
+	if a.Auth == "kerberos" {
+		w("  kerberos:")
+		w("    realm: \"\"   # empty: the upper-cased domain of user (user@DOMAIN)")
+		w("    krb5_conf_file: %s   # the Kerberos configuration (KDCs)", q(a.Krb5Conf))
+	}
 	w("  ca_file: %s   # CA that issued the endpoint's certificate (empty: system CAs)", q(a.CAFile))
 	w("  allow_http_basic: false   # refuse Basic auth over plain HTTP")
 	w("  servers: []   # empty: every server from Get-ExchangeServer")

@@ -126,6 +126,40 @@ func TestInitAsksTheQuestions(t *testing.T) {
 			},
 		},
 	}
+	cases = append(cases, struct {
+		name    string
+		answers []string
+		check   func(t *testing.T, cfg *config.Config, errout string)
+	}{
+		name: "kerberos with a certificate request",
+		answers: []string{
+			"https://ex01.fabrikam.test:5986/wsman", "kerberos", "svc@FABRIKAM.TEST", "", pw, "",
+			"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
+			"request", "manual", "fabrikam.test", "203.0.113.7", "192.0.2.53:53", "192.0.2.25",
+		},
+		check: func(t *testing.T, cfg *config.Config, _ string) {
+			if cfg.Exchange.Auth != "kerberos" || cfg.Certificate.Mode != "request" || cfg.Exchange.KerberosRealm() != "FABRIKAM.TEST" {
+				t.Errorf("cfg = %+v %+v", cfg.Exchange, cfg.Certificate)
+			}
+		},
+	})
+	cases = append(cases, struct {
+		name    string
+		answers []string
+		check   func(t *testing.T, cfg *config.Config, errout string)
+	}{
+		name: "client certificate auth",
+		answers: []string{
+			"https://ex01.fabrikam.test:5986/wsman", "certificate", pw, pw, "",
+			"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
+			"pfx", pfx, "", "manual", "fabrikam.test", "203.0.113.7", "192.0.2.53:53", "192.0.2.25",
+		},
+		check: func(t *testing.T, cfg *config.Config, _ string) {
+			if cfg.Exchange.Auth != "certificate" || cfg.Exchange.CertFile != pw || cfg.Exchange.KeyFile != pw {
+				t.Errorf("exchange = %+v", cfg.Exchange)
+			}
+		},
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "exrunbook.yaml")
