@@ -165,10 +165,13 @@ func tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
+// controlClient talks to the lab's control API: a hang fails the test.
+var controlClient = &http.Client{Timeout: time.Minute}
+
 // get reads a control API path.
 func (e *e2eLab) get(t *testing.T, path string) []byte {
 	t.Helper()
-	resp, err := http.Get(e.control + path)
+	resp, err := controlClient.Get(e.control + path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +186,7 @@ func (e *e2eLab) get(t *testing.T, path string) []byte {
 // post writes to a control API path.
 func (e *e2eLab) post(t *testing.T, path, body string) []byte {
 	t.Helper()
-	resp, err := http.Post(e.control+path, "text/plain", strings.NewReader(body))
+	resp, err := controlClient.Post(e.control+path, "text/plain", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
