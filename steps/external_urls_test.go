@@ -294,18 +294,6 @@ func (r *euRunner) compareAndSet(script string) []exchange.ChangeResult {
 	return res
 }
 
-func (r *euRunner) count(word string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, s := range r.scripts {
-		if strings.Contains(s, word) {
-			n++
-		}
-	}
-	return n
-}
-
 // euEnv is an Env whose outputs are keyed like the engine's: step/key.
 type euEnv struct {
 	pdnsEnv

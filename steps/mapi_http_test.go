@@ -19,8 +19,6 @@ import (
 	"github.com/exrunbook/exrunbook/internal/winrm"
 )
 
-func bp(b bool) *bool { return &b }
-
 func TestMapiHTTPPlan(t *testing.T) {
 	cases := []struct {
 		name    string

@@ -114,9 +114,9 @@ func TestKerberosFailureNeverReachesServerUnauthenticated(t *testing.T) {
 }
 
 type testPKI struct {
-	caPEM, serverCert, clientCertFile, clientKeyFile string
-	serverTLS                                        tls.Certificate
-	pool                                             *x509.CertPool
+	caPEM, clientCertFile, clientKeyFile string
+	serverTLS                            tls.Certificate
+	pool                                 *x509.CertPool
 }
 
 func newTestPKI(t *testing.T) testPKI {

@@ -140,18 +140,6 @@ func removeFold(list []string, s string) []string {
 
 func ptr[T any](v T) *T { return &v }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func equalStrPtr(a, b *string) bool {
 	if a == nil || b == nil {
 		return a == b

@@ -219,12 +219,3 @@ func ParseAuthenticate(b []byte) (*Authenticate, error) {
 	}
 	return m, nil
 }
-
-// blobAVPairs returns the AV pairs inside an NTLMv2 response.
-func (m *Authenticate) blobAVPairs() []AVPair {
-	if len(m.NtChallengeResponse) < 16+28 {
-		return nil
-	}
-	p, _ := ParseAVPairs(m.NtChallengeResponse[16+28:])
-	return p
-}

@@ -65,14 +65,12 @@ func parseActionPref(v Value) (actionPref, error) {
 
 // cmdArg is one evaluated command argument.
 type cmdArg struct {
-	name    string // parameter name without '-' ("" for a value)
-	isName  bool
-	colon   bool // -Name:value form: value is attached
-	value   Value
-	hasVal  bool
-	text    string // original text of a parameter token, for errors
-	pos     extent
-	isSplat bool
+	name   string // parameter name without '-' ("" for a value)
+	isName bool
+	colon  bool // -Name:value form: value is attached
+	value  Value
+	hasVal bool
+	pos    extent
 }
 
 type boundParam struct {

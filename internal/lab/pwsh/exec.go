@@ -402,8 +402,7 @@ func (s *session) runtimeError(at extent, id string, cat ErrorCategory, msg stri
 
 // stage is one element of a running pipeline.
 type cmdStage struct {
-	inv        *invocation
-	acceptsAny bool
+	inv *invocation
 }
 
 var aliases = map[string]string{
