@@ -475,9 +475,9 @@ func (m *Model) scrollDetail(key string) {
 	case "pgdown", " ":
 		m.detail.HalfPageDown()
 	case "up", "k":
-		m.detail.LineUp(1)
+		m.detail.ScrollUp(1)
 	case "down", "j":
-		m.detail.LineDown(1)
+		m.detail.ScrollDown(1)
 	}
 }
 
@@ -760,9 +760,7 @@ func (m *Model) appendLog(line string) {
 	if line == "" {
 		return
 	}
-	for _, l := range strings.Split(line, "\n") {
-		m.log = append(m.log, l)
-	}
+	m.log = append(m.log, strings.Split(line, "\n")...)
 	if over := len(m.log) - m.opts.LogLines; over > 0 {
 		m.log = m.log[over:]
 	}

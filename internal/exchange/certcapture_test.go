@@ -140,7 +140,7 @@ func TestLabCertCapture(t *testing.T) {
 		t.Fatalf("capture differs from the separate reads:\n%+v\n%+v", st, certs)
 	}
 	named, err := e.c.GetCertCapture(e.ctx, names[1:], false, false)
-	if err != nil || len(named.Servers) != 0 || named.PopImap != nil && len(named.PopImap) != 0 || len(named.Certificates) == 0 {
+	if err != nil || len(named.Servers) != 0 || len(named.PopImap) != 0 || len(named.Certificates) == 0 {
 		t.Fatalf("named: %+v %v", named, err)
 	}
 	for _, c := range named.Certificates {

@@ -655,8 +655,7 @@ func stringMethod(str, name string, args []Value) (Value, bool, error) {
 					seps = append(seps, []rune(ToString(a))...)
 				}
 			}
-			parts := strings.FieldsFunc(str, func(r rune) bool { return false })
-			parts = splitRunes(str, seps)
+			parts := splitRunes(str, seps)
 			out := make([]Value, len(parts))
 			for i, p := range parts {
 				out[i] = p

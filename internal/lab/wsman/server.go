@@ -454,10 +454,7 @@ func (s *Server) command(user string, req *request) (string, *fault) {
 	}
 	defer s.release(sh)
 	c := newCommand(s.ctx, newID())
-	args := make([]string, 0, len(req.CommandLine.Arguments))
-	for _, a := range req.CommandLine.Arguments {
-		args = append(args, a)
-	}
+	args := append(make([]string, 0, len(req.CommandLine.Arguments)), req.CommandLine.Arguments...)
 	cmd := Command{User: user, Command: strings.TrimSpace(req.CommandLine.Command), Arguments: args, ShellID: sh.id, CommandID: c.id, CodePage: sh.codePage}
 	s.mu.Lock()
 	if sh.gone {
