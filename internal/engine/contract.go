@@ -169,6 +169,23 @@ type CheckResult struct {
 	Status   CheckStatus `json:"status"`
 	Message  string      `json:"message"`
 	Evidence []string    `json:"evidence,omitempty"`
+	// Err is the cause of a failed verdict, when the check could not read
+	// what it checks (a WinRM call, a DNS query, an HTTP request). It is
+	// never serialized: Message already says it. A failed result whose Err
+	// is transient (IsTransient) is retried per RetryPolicy before the
+	// step fails; a failure without Err, or with a permanent Err, is not.
+	Err error `json:"-"`
+}
+
+// CheckFailed is the failed verdict of check name that could not read what
+// it checks because of err: Message is err's text and Err is err, so a
+// transient err (IsTransient) makes the engine retry the check.
+func CheckFailed(name string, err error) CheckResult {
+	msg := "the check failed"
+	if err != nil {
+		msg = err.Error()
+	}
+	return CheckResult{Name: name, Status: CheckFail, Message: msg, Err: err}
 }
 
 // EventKind names an event on the stream.

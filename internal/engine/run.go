@@ -363,7 +363,9 @@ func (e *Engine) finish(ctx context.Context, d StepDef, env Env) error {
 }
 
 // runChecks runs checks in order, emitting an event for each, and returns
-// the results and the first failure.
+// the results and the first failure. A check that fails because of a
+// transient error (CheckResult.Err) is run again per the retry policy,
+// each failed attempt journaled, before its verdict stands.
 func (e *Engine) runChecks(ctx context.Context, id, phase string, checks []Check, env Env, sinkOnly bool) ([]CheckResult, *CheckResult) {
 	results := []CheckResult{}
 	var failed *CheckResult
@@ -371,14 +373,7 @@ func (e *Engine) runChecks(ctx context.Context, id, phase string, checks []Check
 		if ctx.Err() != nil {
 			break
 		}
-		r := c.Run(ctx, env)
-		if r.Name == "" {
-			r.Name = c.Name()
-		}
-		if r.Status == "" {
-			r.Status = CheckFail
-			r.Message = "the check returned no verdict"
-		}
+		r := e.runCheck(ctx, id, phase, c, env, sinkOnly)
 		results = append(results, r)
 		rc := r
 		e.emit(Event{Kind: EventCheck, Step: id, Phase: phase, Check: &rc}, sinkOnly)
@@ -387,6 +382,39 @@ func (e *Engine) runChecks(ctx context.Context, id, phase string, checks []Check
 		}
 	}
 	return results, failed
+}
+
+// runCheck runs one check, again while it fails with a transient error
+// and the retry policy allows another attempt. Every failed attempt is an
+// EventAttempt naming the check and the error; the verdict of the last
+// attempt is returned.
+func (e *Engine) runCheck(ctx context.Context, id, phase string, c Check, env Env, sinkOnly bool) CheckResult {
+	for n := 1; ; n++ {
+		r := c.Run(ctx, env)
+		if r.Name == "" {
+			r.Name = c.Name()
+		}
+		if r.Status == "" {
+			r.Status = CheckFail
+			r.Message = "the check returned no verdict"
+		}
+		if r.Status != CheckFail || !IsTransient(r.Err) || ctx.Err() != nil {
+			return r
+		}
+		what := fmt.Sprintf("%s-check %s", phase, r.Name)
+		if n >= e.retry.Attempts {
+			e.emit(Event{Kind: EventAttempt, Step: id, Phase: phase, Attempt: n, Error: r.Err.Error(),
+				Message: fmt.Sprintf("%s attempt %d of %d failed; giving up", what, n, e.retry.Attempts)}, sinkOnly)
+			r.Message = fmt.Sprintf("%s (after %d attempts)", r.Message, n)
+			return r
+		}
+		d := e.backoff(n)
+		e.emit(Event{Kind: EventAttempt, Step: id, Phase: phase, Attempt: n, Error: r.Err.Error(),
+			Message: fmt.Sprintf("%s attempt %d of %d failed; retrying in %s", what, n, e.retry.Attempts, d.Round(time.Millisecond))}, sinkOnly)
+		if serr := e.clock.Sleep(ctx, d); serr != nil || ctx.Err() != nil {
+			return r
+		}
+	}
 }
 
 // fail marks the step failed with err and returns the error Run reports.
