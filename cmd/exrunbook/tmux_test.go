@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -89,11 +88,11 @@ func TestDemoInTmux(t *testing.T) {
 		t.Skip("builds the binary and walks the whole demo")
 	}
 	bin := filepath.Join(t.TempDir(), "exrunbook")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			t.Fatal("no go command to build exrunbook with")
-		}
+	// go test puts its own GOROOT/bin first on PATH, so this is the go
+	// command that is running the test.
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal("no go command to build exrunbook with")
 	}
 	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
