@@ -243,6 +243,7 @@ func (p Probe) Ask(ctx context.Context) (AutodiscoverAnswer, error) {
 	req.SetBasicAuth(p.Email, p.Password)
 	resp, err := client.Do(req)
 	if err != nil {
+		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
 		return AutodiscoverAnswer{}, fmt.Errorf("Autodiscover request to %s (%s) failed: %v", p.Host, p.Addr, err)
 	}
 	defer resp.Body.Close()
@@ -251,9 +252,11 @@ func (p Probe) Ask(ctx context.Context) (AutodiscoverAnswer, error) {
 		return AutodiscoverAnswer{}, fmt.Errorf("reading the Autodiscover answer: %v", err)
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
+		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
 		return AutodiscoverAnswer{}, fmt.Errorf("Autodiscover refused the probe user %s (HTTP 401): check autodiscover.probe and its password", p.Email)
 	}
 	if resp.StatusCode != http.StatusOK {
+		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
 		return AutodiscoverAnswer{}, fmt.Errorf("Autodiscover answered HTTP %d", resp.StatusCode)
 	}
 	return ParseAutodiscover(data)

@@ -158,10 +158,10 @@ func unroll(raw json.RawMessage) json.RawMessage {
 func (r mapiHTTPStateRaw) normalise() (mapiHTTPStateOut, error) {
 	v := mapiHTTPStateOut{MapiHttpEnabled: r.MapiHttpEnabled}
 	if err := json.Unmarshal(unroll(r.Off), &v.Off); err != nil {
-		return v, fmt.Errorf("Off: %v", err)
+		return v, fmt.Errorf("decoding Off: %v", err)
 	}
 	if err := json.Unmarshal(unroll(r.Mailboxes), &v.Mailboxes); err != nil {
-		return v, fmt.Errorf("Mailboxes: %v", err)
+		return v, fmt.Errorf("decoding Mailboxes: %v", err)
 	}
 	for i, m := range v.Mailboxes {
 		if m.G == "" {
