@@ -122,6 +122,11 @@ type Env interface {
 type Plan struct {
 	Summary string   `json:"summary,omitempty"`
 	Changes []Change `json:"changes"`
+	// Omitted counts the changes that are not listed in Changes, so that a
+	// plan over 100,000 mailboxes need not list every one of them (the
+	// Summary says what they are). Every omitted change is pending: a step
+	// leaves out only values that are not yet in place.
+	Omitted int `json:"omitted,omitempty"`
 }
 
 // Change is one value a step sets.
@@ -135,9 +140,10 @@ type Change struct {
 // NoChange reports whether the change is already in place.
 func (c Change) NoChange() bool { return c.From == c.To }
 
-// Pending counts the changes that are not yet in place.
+// Pending counts the changes that are not yet in place: the listed ones
+// that differ, plus the Omitted ones (never listed, always pending).
 func (p Plan) Pending() int {
-	n := 0
+	n := max(p.Omitted, 0)
 	for _, c := range p.Changes {
 		if !c.NoChange() {
 			n++
