@@ -63,14 +63,17 @@ func (c *ConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.Check
 	}
 	certs, err := c.Client.GetCertificates(ctx, c.Servers)
 	if err != nil {
+		res.Err = err
 		return fail("reading the certificates: %v", err)
 	}
 	vdirs, err := c.Client.GetVirtualDirectories(ctx, c.Servers)
 	if err != nil {
+		res.Err = err
 		return fail("reading the virtual directories: %v", err)
 	}
 	oa, err := c.Client.GetOutlookAnywhere(ctx, c.Servers)
 	if err != nil {
+		res.Err = err
 		return fail("reading Outlook Anywhere: %v", err)
 	}
 	diffs := ConsistencyDifferences(c.Servers, certs, vdirs, oa)
@@ -376,6 +379,7 @@ func (c *CertificatePresentCheck) Run(ctx context.Context, env engine.Env) engin
 	if err != nil {
 		res.Status = engine.CheckFail
 		res.Message = fmt.Sprintf("reading the certificates: %v", err)
+		res.Err = err
 		return res
 	}
 	var fails, warns []string
@@ -456,6 +460,7 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 	if c.Read != nil {
 		var err error
 		if certs, pi, err = c.Read(ctx); err != nil {
+			res.Err = err
 			return fail("reading the certificates and the POP and IMAP settings: %v", err)
 		}
 	}
@@ -463,6 +468,7 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 		if c.Read == nil {
 			var err error
 			if certs, err = c.Client.GetCertificates(ctx, c.Servers); err != nil {
+				res.Err = err
 				return fail("reading the certificates: %v", err)
 			}
 		}
@@ -482,6 +488,7 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 		if c.Read == nil {
 			var err error
 			if pi, err = c.Client.GetPopImapSettings(ctx, c.Servers); err != nil {
+				res.Err = err
 				return fail("reading the POP and IMAP settings: %v", err)
 			}
 		}
@@ -527,5 +534,5 @@ func (c ErrorCheck) Name() string { return c.CheckName }
 
 // Run implements engine.Check.
 func (c ErrorCheck) Run(context.Context, engine.Env) engine.CheckResult {
-	return engine.CheckResult{Name: c.CheckName, Status: engine.CheckFail, Message: c.Err.Error()}
+	return engine.CheckResult{Name: c.CheckName, Status: engine.CheckFail, Message: c.Err.Error(), Err: c.Err}
 }

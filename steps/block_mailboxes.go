@@ -372,7 +372,7 @@ func (c *bmFlagsCheck) Run(ctx context.Context, env engine.Env) engine.CheckResu
 	res := engine.CheckResult{Name: c.Name()}
 	d, _, _, err := c.s.read(ctx)
 	if err != nil {
-		res.Status, res.Message = engine.CheckFail, err.Error()
+		res.Status, res.Message, res.Err = engine.CheckFail, err.Error(), err
 		return res
 	}
 	if len(d.Changes) == 0 {
@@ -410,7 +410,7 @@ func (c *bmProbeCheck) Name() string {
 
 func (c *bmProbeCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	fail := func(err error) engine.CheckResult {
-		return engine.CheckResult{Name: c.Name(), Status: engine.CheckFail, Message: err.Error()}
+		return engine.CheckFailed(c.Name(), err)
 	}
 	cfg := c.deps.Config
 	servers, err := c.deps.Servers(ctx)
