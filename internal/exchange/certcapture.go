@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 )
@@ -65,51 +64,21 @@ func (c *Client) GetCertCapture(ctx context.Context, servers []string, resolve, 
 	if err != nil {
 		return st, err
 	}
-	raw := strings.TrimSpace(out)
-	if raw == "" || raw[0] != '{' {
-		return st, badOutput(op, "expected a JSON object: %s", snippet(raw))
-	}
-	var parts map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &parts); err != nil {
-		return st, badOutput(op, "not a JSON object (%v): %s", err, snippet(raw))
-	}
-	list := func(name string) (string, error) {
-		p, ok := parts[name]
-		if !ok {
-			return "", badOutput(op, "property %s is missing", name)
-		}
-		if s := strings.TrimSpace(string(p)); s != "null" {
-			return s, nil
-		}
-		return "[]", nil // an empty pipeline
-	}
-	s, err := list("Servers")
+	p, err := decodeParts(op, out)
 	if err != nil {
 		return st, err
 	}
-	if st.Servers, err = decodeList[Server](op, s, req("Name", "Fqdn", "Guid", "AdminDisplayVersion", "ServerRole")); err != nil {
+	if st.Servers, err = p.resolvedServers(resolve); err != nil {
 		return st, err
 	}
-	if resolve && len(st.Servers) == 0 {
-		return st, badOutput(op, "no Exchange server found")
-	}
-	if !resolve && len(st.Servers) > 0 {
-		return st, badOutput(op, "servers returned although none were to be resolved")
-	}
-	if s, err = list("Certificates"); err != nil {
+	s, err := p.list("Certificates")
+	if err != nil {
 		return st, err
 	}
-	if st.Certificates, err = decodeList[Certificate](op, s, certFields); err != nil {
+	if st.Certificates, err = decodeCertificates(op, s); err != nil {
 		return st, err
 	}
-	for i := range st.Certificates {
-		st.Certificates[i].NotAfter = st.Certificates[i].NotAfter.UTC()
-		st.Certificates[i].NotBefore = st.Certificates[i].NotBefore.UTC()
-		if st.Certificates[i].Thumbprint == "" {
-			return st, badOutput(op, "certificate %d on %s has no thumbprint", i, st.Certificates[i].Server)
-		}
-	}
-	if s, err = list("PopImap"); err != nil {
+	if s, err = p.list("PopImap"); err != nil {
 		return st, err
 	}
 	if st.PopImap, err = decodeList[PopImapSettings](op, s, append(req("Server"), opt("Pop", "Imap")...)); err != nil {

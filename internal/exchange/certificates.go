@@ -78,6 +78,12 @@ func (c *Client) GetCertificates(ctx context.Context, servers []string) ([]Certi
 	if err != nil {
 		return nil, err
 	}
+	return decodeCertificates(op, out)
+}
+
+// decodeCertificates decodes a list of certificates, puts their validity
+// times in UTC and checks that each has a thumbprint.
+func decodeCertificates(op, out string) ([]Certificate, error) {
 	res, err := decodeList[Certificate](op, out, certFields)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,10 @@ func outlookAnywhereScript(servers []string) string {
 ` + jsonOut("@($r)", 3)
 }
 
+// outlookAnywhereFields are the properties every OutlookAnywhere object
+// carries.
+var outlookAnywhereFields = append(req("Server", "Identity", "Guid", "ExternalClientsRequireSsl", "ExternalClientAuthenticationMethod"), opt("ExternalHostname", "InternalHostname")...)
+
 // GetOutlookAnywhere reads the Outlook Anywhere settings of every server.
 func (c *Client) GetOutlookAnywhere(ctx context.Context, servers []string) ([]OutlookAnywhere, error) {
 	const op = "GetOutlookAnywhere"
@@ -46,7 +50,7 @@ func (c *Client) GetOutlookAnywhere(ctx context.Context, servers []string) ([]Ou
 	if err != nil {
 		return nil, err
 	}
-	return decodeList[OutlookAnywhere](op, out, append(req("Server", "Identity", "Guid", "ExternalClientsRequireSsl", "ExternalClientAuthenticationMethod"), opt("ExternalHostname", "InternalHostname")...))
+	return decodeList[OutlookAnywhere](op, out, outlookAnywhereFields)
 }
 
 // OutlookAnywhereChange sets one server's external Outlook Anywhere
@@ -132,6 +136,9 @@ func clientAccessScript(servers []string) string {
 	return b.String()
 }
 
+// scpFields are the properties every ClientAccessService object carries.
+var scpFields = append(req("Name"), opt("AutoDiscoverServiceInternalUri")...)
+
 // GetClientAccessServices reads the SCP of the named servers (all when
 // none are named).
 func (c *Client) GetClientAccessServices(ctx context.Context, servers []string) ([]ClientAccessService, error) {
@@ -140,5 +147,5 @@ func (c *Client) GetClientAccessServices(ctx context.Context, servers []string) 
 	if err != nil {
 		return nil, err
 	}
-	return decodeList[ClientAccessService](op, out, append(req("Name"), opt("AutoDiscoverServiceInternalUri")...))
+	return decodeList[ClientAccessService](op, out, scpFields)
 }

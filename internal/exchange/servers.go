@@ -36,6 +36,9 @@ func serversScript(names []string) string {
 	return b.String()
 }
 
+// serverFields are the properties every Server object carries.
+var serverFields = req("Name", "Fqdn", "Guid", "AdminDisplayVersion", "ServerRole")
+
 // GetExchangeServers reads the named servers, or every server when names
 // is empty. A name that does not resolve fails the operation.
 func (c *Client) GetExchangeServers(ctx context.Context, names []string) ([]Server, error) {
@@ -44,7 +47,7 @@ func (c *Client) GetExchangeServers(ctx context.Context, names []string) ([]Serv
 	if err != nil {
 		return nil, err
 	}
-	res, err := decodeList[Server](op, out, req("Name", "Fqdn", "Guid", "AdminDisplayVersion", "ServerRole"))
+	res, err := decodeList[Server](op, out, serverFields)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 )
@@ -73,75 +72,22 @@ func (c *Client) GetURLCapture(ctx context.Context, servers []string, resolve bo
 	if err != nil {
 		return st, err
 	}
-	var parts map[string]json.RawMessage
-	raw := strings.TrimSpace(out)
-	if raw == "" || raw[0] != '{' {
-		return st, badOutput(op, "expected a JSON object: %s", snippet(raw))
-	}
-	if err := json.Unmarshal([]byte(raw), &parts); err != nil {
-		return st, badOutput(op, "not a JSON object (%v): %s", err, snippet(raw))
-	}
-	list := func(name string) (string, error) {
-		p, ok := parts[name]
-		if !ok {
-			return "", badOutput(op, "property %s is missing", name)
-		}
-		if s := strings.TrimSpace(string(p)); s != "null" {
-			return s, nil
-		}
-		return "[]", nil // an empty pipeline
-	}
-	s, err := list("Servers")
+	p, err := decodeParts(op, out)
 	if err != nil {
 		return st, err
 	}
-	if st.Servers, err = decodeList[Server](op, s, req("Name", "Fqdn", "Guid", "AdminDisplayVersion", "ServerRole")); err != nil {
+	if st.Servers, err = p.resolvedServers(resolve); err != nil {
 		return st, err
 	}
-	if resolve && len(st.Servers) == 0 {
-		return st, badOutput(op, "no Exchange server found")
-	}
-	if !resolve && len(st.Servers) > 0 {
-		return st, badOutput(op, "servers returned although none were to be resolved")
-	}
-	if s, err = list("VDirs"); err != nil {
+	if st.VDirs, st.OutlookAnywhere, st.SCP, err = p.urlLists(); err != nil {
 		return st, err
 	}
-	if st.VDirs, err = decodeList[VirtualDirectory](op, s, append(req("Kind", "Server", "Identity", "Guid", "IISAuthenticationMethods"), opt("InternalUrl", "ExternalUrl")...)); err != nil {
+	s, err := p.list("Certificates")
+	if err != nil {
 		return st, err
 	}
-	for i, v := range st.VDirs {
-		if _, ok := vdirNoun[v.Kind]; !ok {
-			return st, badOutput(op, "virtual directory %d has unknown kind %q", i, v.Kind)
-		}
-		if v.Kind == KindMAPI && len(v.IISAuthenticationMethods) == 0 {
-			return st, badOutput(op, "%s has no IISAuthenticationMethods", v.Identity)
-		}
-	}
-	if s, err = list("OutlookAnywhere"); err != nil {
+	if st.Certificates, err = decodeCertificates(op, s); err != nil {
 		return st, err
-	}
-	if st.OutlookAnywhere, err = decodeList[OutlookAnywhere](op, s, append(req("Server", "Identity", "Guid", "ExternalClientsRequireSsl", "ExternalClientAuthenticationMethod"), opt("ExternalHostname", "InternalHostname")...)); err != nil {
-		return st, err
-	}
-	if s, err = list("SCP"); err != nil {
-		return st, err
-	}
-	if st.SCP, err = decodeList[ClientAccessService](op, s, append(req("Name"), opt("AutoDiscoverServiceInternalUri")...)); err != nil {
-		return st, err
-	}
-	if s, err = list("Certificates"); err != nil {
-		return st, err
-	}
-	if st.Certificates, err = decodeList[Certificate](op, s, certFields); err != nil {
-		return st, err
-	}
-	for i := range st.Certificates {
-		st.Certificates[i].NotAfter = st.Certificates[i].NotAfter.UTC()
-		st.Certificates[i].NotBefore = st.Certificates[i].NotBefore.UTC()
-		if st.Certificates[i].Thumbprint == "" {
-			return st, badOutput(op, "certificate %d on %s has no thumbprint", i, st.Certificates[i].Server)
-		}
 	}
 	return st, nil
 }

@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 )
@@ -56,49 +55,11 @@ func (c *Client) GetURLState(ctx context.Context, servers []string) (URLState, e
 	if err != nil {
 		return st, err
 	}
-	var parts map[string]json.RawMessage
-	raw := strings.TrimSpace(out)
-	if raw == "" || raw[0] != '{' {
-		return st, badOutput(op, "expected a JSON object: %s", snippet(raw))
-	}
-	if err := json.Unmarshal([]byte(raw), &parts); err != nil {
-		return st, badOutput(op, "not a JSON object (%v): %s", err, snippet(raw))
-	}
-	list := func(name string) (string, error) {
-		p, ok := parts[name]
-		if !ok {
-			return "", badOutput(op, "property %s is missing", name)
-		}
-		if s := strings.TrimSpace(string(p)); s != "null" {
-			return s, nil
-		}
-		return "[]", nil // an empty pipeline
-	}
-	s, err := list("VDirs")
+	p, err := decodeParts(op, out)
 	if err != nil {
 		return st, err
 	}
-	if st.VDirs, err = decodeList[VirtualDirectory](op, s, append(req("Kind", "Server", "Identity", "Guid", "IISAuthenticationMethods"), opt("InternalUrl", "ExternalUrl")...)); err != nil {
-		return st, err
-	}
-	for i, v := range st.VDirs {
-		if _, ok := vdirNoun[v.Kind]; !ok {
-			return st, badOutput(op, "virtual directory %d has unknown kind %q", i, v.Kind)
-		}
-		if v.Kind == KindMAPI && len(v.IISAuthenticationMethods) == 0 {
-			return st, badOutput(op, "%s has no IISAuthenticationMethods", v.Identity)
-		}
-	}
-	if s, err = list("OutlookAnywhere"); err != nil {
-		return st, err
-	}
-	if st.OutlookAnywhere, err = decodeList[OutlookAnywhere](op, s, append(req("Server", "Identity", "Guid", "ExternalClientsRequireSsl", "ExternalClientAuthenticationMethod"), opt("ExternalHostname", "InternalHostname")...)); err != nil {
-		return st, err
-	}
-	if s, err = list("SCP"); err != nil {
-		return st, err
-	}
-	if st.SCP, err = decodeList[ClientAccessService](op, s, append(req("Name"), opt("AutoDiscoverServiceInternalUri")...)); err != nil {
+	if st.VDirs, st.OutlookAnywhere, st.SCP, err = p.urlLists(); err != nil {
 		return st, err
 	}
 	return st, nil

@@ -94,13 +94,19 @@ func (c *Client) GetVirtualDirectories(ctx context.Context, servers []string) ([
 	if err != nil {
 		return nil, err
 	}
+	return decodeVDirs(op, out)
+}
+
+// decodeVDirs decodes a list of virtual directories and checks that each
+// is of a known kind and that MAPI ones name their authentication methods.
+func decodeVDirs(op, out string) ([]VirtualDirectory, error) {
 	res, err := decodeList[VirtualDirectory](op, out, append(req("Kind", "Server", "Identity", "Guid", "IISAuthenticationMethods"), opt("InternalUrl", "ExternalUrl")...))
 	if err != nil {
 		return nil, err
 	}
 	for i, v := range res {
 		if _, ok := vdirNoun[v.Kind]; !ok {
-			return nil, badOutput(op, "item %d has unknown kind %q", i, v.Kind)
+			return nil, badOutput(op, "virtual directory %d has unknown kind %q", i, v.Kind)
 		}
 		if v.Kind == KindMAPI && len(v.IISAuthenticationMethods) == 0 {
 			return nil, badOutput(op, "%s has no IISAuthenticationMethods", v.Identity)
