@@ -253,6 +253,12 @@ func (c *Client) NewCertificateRequest(ctx context.Context, server, subject stri
 	if err != nil {
 		return "", err
 	}
+	return decodeCSR(op, out)
+}
+
+// decodeCSR reads the {Request} object a New-ExchangeCertificate
+// -GenerateRequest script writes and returns the request as PEM.
+func decodeCSR(op, out string) (string, error) {
 	type result struct {
 		Request string `json:"Request"`
 	}

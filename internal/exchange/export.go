@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 func newExportableRequestScript(server, subject string, domains []string, keySize int) string {
@@ -34,21 +33,7 @@ func (c *Client) NewExportableCertificateRequest(ctx context.Context, server, su
 	if err != nil {
 		return "", err
 	}
-	type result struct {
-		Request string `json:"Request"`
-	}
-	r, err := decodeSingle[result](op, out, req("Request"))
-	if err != nil {
-		return "", err
-	}
-	csr := strings.TrimSpace(r.Request)
-	if csr == "" {
-		return "", badOutput(op, "empty certificate request")
-	}
-	if !strings.Contains(csr, "-----BEGIN") {
-		csr = "-----BEGIN NEW CERTIFICATE REQUEST-----\n" + csr + "\n-----END NEW CERTIFICATE REQUEST-----"
-	}
-	return csr + "\n", nil
+	return decodeCSR(op, out)
 }
 
 func exportCertificateScript(server, thumbprint string) string {
