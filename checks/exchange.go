@@ -523,7 +523,9 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 
 // ErrorCheck is a check that could not be built (e.g. the servers could
 // not be read): it fails with the error, so that the problem is shown
-// where the check would have been.
+// where the check would have been. Its error is not carried as
+// CheckResult.Err: running the check again cannot change it, so the
+// engine must not retry it.
 type ErrorCheck struct {
 	CheckName string
 	Err       error
@@ -534,5 +536,5 @@ func (c ErrorCheck) Name() string { return c.CheckName }
 
 // Run implements engine.Check.
 func (c ErrorCheck) Run(context.Context, engine.Env) engine.CheckResult {
-	return engine.CheckResult{Name: c.CheckName, Status: engine.CheckFail, Message: c.Err.Error(), Err: c.Err}
+	return engine.CheckResult{Name: c.CheckName, Status: engine.CheckFail, Message: c.Err.Error()}
 }

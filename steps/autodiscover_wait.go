@@ -133,7 +133,7 @@ func (c *autodiscoverProbeCheck) Name() string { return "autodiscover-allowed-us
 
 func (c *autodiscoverProbeCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	fail := func(err error) engine.CheckResult {
-		return engine.CheckResult{Name: c.Name(), Status: engine.CheckFail, Message: err.Error()}
+		return engine.CheckFailed(c.Name(), err)
 	}
 	cfg := c.deps.Config
 	servers, err := c.deps.Servers(ctx)

@@ -344,7 +344,7 @@ func (c *consistencyCheck) Run(ctx context.Context, env engine.Env) engine.Check
 	}
 	st, err := c.read.get(ctx)
 	if err != nil {
-		res.Status, res.Message = engine.CheckFail, "reading the certificates, virtual directories and Outlook Anywhere: "+err.Error()
+		res.Status, res.Message, res.Err = engine.CheckFail, "reading the certificates, virtual directories and Outlook Anywhere: "+err.Error(), err
 		return res
 	}
 	diffs := checks.ConsistencyDifferences(c.servers, st.Certificates, st.VDirs, st.OutlookAnywhere)

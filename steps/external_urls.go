@@ -304,7 +304,7 @@ func (c *urlConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.Ch
 	res := engine.CheckResult{Name: c.Name()}
 	st, err := c.read.get(ctx)
 	if err != nil {
-		res.Status, res.Message = engine.CheckFail, "reading the certificates, virtual directories and Outlook Anywhere: "+err.Error()
+		res.Status, res.Message, res.Err = engine.CheckFail, "reading the certificates, virtual directories and Outlook Anywhere: "+err.Error(), err
 		return res
 	}
 	vdirs, oa, undone := AsBeforeStep(c.snap, st.VDirs, st.OutlookAnywhere)
@@ -523,19 +523,25 @@ func (s *externalURLs) PostChecks(env engine.Env, raw engine.Snapshot) []engine.
 type euRead struct {
 	client  *exchange.Client
 	servers []string
-	once    sync.Once
+	mu      sync.Mutex
+	done    bool
 	vdirs   []exchange.VirtualDirectory
 	oa      []exchange.OutlookAnywhere
 	scp     []exchange.ClientAccessService
 	err     error
 }
 
+// get reads once for every check of the phase; a read that failed with a
+// transient error is made again by the next get (the engine's retry).
 func (r *euRead) get(ctx context.Context) error {
-	r.once.Do(func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.done || engine.IsTransient(r.err) {
 		var st exchange.URLState
 		st, r.err = r.client.GetURLState(ctx, r.servers)
 		r.vdirs, r.oa, r.scp = st.VDirs, st.OutlookAnywhere, st.SCP
-	})
+		r.done = true
+	}
 	return r.err
 }
 
@@ -554,7 +560,7 @@ func (c *externalURLsSetCheck) Name() string { return "external-urls-set" }
 func (c *externalURLsSetCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name()}
 	if err := c.read.get(ctx); err != nil {
-		res.Status, res.Message = engine.CheckFail, err.Error()
+		res.Status, res.Message, res.Err = engine.CheckFail, err.Error(), err
 		return res
 	}
 	byGuid := map[string]exchange.VirtualDirectory{}
@@ -616,7 +622,7 @@ func (c *untouchedCheck) Name() string { return "internal-urls-untouched" }
 func (c *untouchedCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name()}
 	if err := c.read.get(ctx); err != nil {
-		res.Status, res.Message = engine.CheckFail, err.Error()
+		res.Status, res.Message, res.Err = engine.CheckFail, err.Error(), err
 		return res
 	}
 	res.Evidence, res.Message = UntouchedDifferences(c.snap, c.read.vdirs, c.read.oa, c.read.scp)

@@ -171,7 +171,7 @@ func (c *mapiMailboxesCheck) Run(ctx context.Context, env engine.Env) engine.Che
 	r := engine.CheckResult{Name: c.Name()}
 	st, err := c.read.get(ctx)
 	if err != nil {
-		r.Status, r.Message = engine.CheckFail, err.Error()
+		r.Status, r.Message, r.Err = engine.CheckFail, err.Error(), err
 		return r
 	}
 	n, aliases := st.MapiOff, st.MapiOffAliases
@@ -274,7 +274,7 @@ func (c mapiEnabledCheck) Run(ctx context.Context, env engine.Env) engine.CheckR
 	r := engine.CheckResult{Name: c.Name()}
 	st, err := c.read.get(ctx)
 	if err != nil {
-		r.Status, r.Message = engine.CheckFail, err.Error()
+		r.Status, r.Message, r.Err = engine.CheckFail, err.Error(), err
 		return r
 	}
 	r.Evidence = []string{"Get-OrganizationConfig MapiHttpEnabled " + psBoolText(st.OrgMapiHttpEnabled)}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -49,15 +50,24 @@ func (c *capturedRead[T]) take(snap []byte) (T, bool) {
 
 // sharedRead runs read at most once, for every check of one phase that
 // needs it; a failed read is shared too (each check reports it).
+// A read that failed with a transient error is made again by the next
+// get (the engine retries such a check), so that one dropped connection
+// does not stick to every check of the phase.
 type sharedRead[T any] struct {
 	read func(ctx context.Context) (T, error)
-	once sync.Once
+	mu   sync.Mutex
+	done bool
 	val  T
 	err  error
 }
 
 func (r *sharedRead[T]) get(ctx context.Context) (T, error) {
-	r.once.Do(func() { r.val, r.err = r.read(ctx) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.done || engine.IsTransient(r.err) {
+		r.val, r.err = r.read(ctx)
+		r.done = true
+	}
 	return r.val, r.err
 }
 
