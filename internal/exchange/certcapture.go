@@ -25,15 +25,7 @@ type CertCapture struct {
 // in one ConvertTo-Json.
 func certCaptureScript(servers []string, resolve, popImap bool) string {
 	var b strings.Builder
-	b.WriteString(scriptHeader)
-	if resolve {
-		b.WriteString(bodyOf(serversScript(servers)))
-		b.WriteString("$sv = @($r | Sort-Object -Property Name)\n")
-		b.WriteString("$names = @($sv | ForEach-Object { $_.Name })\n")
-	} else {
-		b.WriteString("$sv = @()\n")
-		b.WriteString("$names = " + quoteList(servers) + "\n")
-	}
+	writeCaptureScope(&b, servers, resolve)
 	one := []string{namesSentinel}
 	b.WriteString(withNames(bodyOf(certificatesScript(one))))
 	b.WriteString("$certs = @($r)\n")

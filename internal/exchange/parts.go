@@ -5,6 +5,22 @@ import (
 	"strings"
 )
 
+// writeCaptureScope starts a capture script (GetURLCapture,
+// GetCertCapture): the header, then $sv and $names. With resolve the
+// servers are resolved as GetExchangeServers does and $sv holds them;
+// without it $sv is empty and $names are the given servers.
+func writeCaptureScope(b *strings.Builder, servers []string, resolve bool) {
+	b.WriteString(scriptHeader)
+	if resolve {
+		b.WriteString(bodyOf(serversScript(servers)))
+		b.WriteString("$sv = @($r | Sort-Object -Property Name)\n")
+		b.WriteString("$names = @($sv | ForEach-Object { $_.Name })\n")
+	} else {
+		b.WriteString("$sv = @()\n")
+		b.WriteString("$names = " + quoteList(servers) + "\n")
+	}
+}
+
 // scriptParts is the output of a script that reads several lists in one
 // launch (GetURLState, GetURLCapture, GetCertCapture): one JSON object
 // with a property per list.

@@ -32,15 +32,7 @@ func withNames(body string) string {
 // ConvertTo-Json.
 func urlCaptureScript(servers []string, resolve bool) string {
 	var b strings.Builder
-	b.WriteString(scriptHeader)
-	if resolve {
-		b.WriteString(bodyOf(serversScript(servers)))
-		b.WriteString("$sv = @($r | Sort-Object -Property Name)\n")
-		b.WriteString("$names = @($sv | ForEach-Object { $_.Name })\n")
-	} else {
-		b.WriteString("$sv = @()\n")
-		b.WriteString("$names = " + quoteList(servers) + "\n")
-	}
+	writeCaptureScope(&b, servers, resolve)
 	one := []string{namesSentinel}
 	b.WriteString(withNames(bodyOf(vdirsScript(one))))
 	b.WriteString("$vd = @($r)\n")
