@@ -19,6 +19,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/exrunbook/exrunbook/internal/editdistance"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/steps"
 )
@@ -370,13 +371,8 @@ func (p *parser) fields(m *yaml.Node, known []string, what string, f func(key, v
 }
 
 func suggest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := levenshtein(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
+	best, ok := editdistance.Nearest(s, known, 3)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
@@ -404,25 +400,4 @@ func describe(n *yaml.Node) string {
 	default:
 		return "this value"
 	}
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -509,17 +509,6 @@ func TestUnknownKeySuggestions(t *testing.T) {
 	}
 }
 
-func TestLevenshtein(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"abc", "", 3}, {"kitten", "sitting", 3}, {"endpiont", "endpoint", 2}, {"é", "e", 1}} {
-		if got := levenshtein(c.a, c.b); got != c.d {
-			t.Errorf("levenshtein(%q,%q) = %d, want %d", c.a, c.b, got, c.d)
-		}
-	}
-}
-
 func TestNeededAndMissingSecrets(t *testing.T) {
 	_, path := fixture(t)
 	cfg, err := Load(LoadOptions{File: path})

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/exrunbook/exrunbook/internal/editdistance"
 )
 
 // leafKind is the type of a config key's value.
@@ -142,34 +144,13 @@ func nearestKey(unknown string) string {
 		case cParent == parent && len(leaf) >= 3 && (strings.HasPrefix(cLeaf, leaf) || strings.HasPrefix(leaf, cLeaf)):
 			score = 2 // an abbreviation or an extension
 		case cParent == parent:
-			score = levenshtein(leaf, cLeaf) * 2
+			score = editdistance.Distance(leaf, cLeaf) * 2
 		default:
-			score = levenshtein(unknown, c)*2 + 3
+			score = editdistance.Distance(unknown, c)*2 + 3
 		}
 		if score < bestScore {
 			best, bestScore = c, score
 		}
 	}
 	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
