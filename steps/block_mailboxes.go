@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,8 +19,9 @@ import (
 func init() { Register("block-mailboxes", newBlockMailboxes) }
 
 // BlockMailboxesPlanRows is how many mailboxes the plan lists one by one;
-// the rest are summed up in one row, so that a first run over 100,000
-// mailboxes does not produce 100,000 plan rows.
+// the rest are counted in engine.Plan.Omitted (and summed up in the
+// summary), so that a first run over 100,000 mailboxes does not produce
+// 100,000 plan rows.
 const BlockMailboxesPlanRows = 50
 
 // blockMailboxesListed is how many mailboxes an error or a check message
@@ -44,8 +46,15 @@ type BlockMailboxesSnapshot struct {
 	Missing []exchange.GroupMember `json:"missing,omitempty"`
 	// Changes are "GUID|FT|alias" (allowlist.EncodeChanges): From is the
 	// original flags, To what the group decides.
-	Changes    []string  `json:"changes"`
-	CapturedAt time.Time `json:"captured_at"`
+	Changes []string `json:"changes"`
+	// Servers are the servers in scope, kept when the Autodiscover probe
+	// is configured so that its post-checks (in this run, or in a later
+	// `exrunbook check`) need no launch of Get-ExchangeServer: the
+	// capture resolved them in its own script when no earlier step of the
+	// run had. A snapshot without them (taken without the probe) has the
+	// probe checks resolve the servers when they run.
+	Servers    []exchange.Server `json:"servers,omitempty"`
+	CapturedAt time.Time         `json:"captured_at"`
 }
 
 // blockMailboxes is the block-mailboxes step: every mailbox outside the
@@ -89,12 +98,61 @@ func (s *blockMailboxes) read(ctx context.Context) (allowlist.Diff, []exchange.C
 	return allowlist.Read(ctx, ex, s.cfg.AllowGroup, s.cfg.RecipientTypes, s.limits())
 }
 
+// probes reports whether PostChecks will ask Autodiscover: the probe is
+// configured, with its password, for at least one user.
+func (s *blockMailboxes) probes() bool {
+	cfg := s.deps.Config
+	return cfg.Autodiscover.Probe.Enabled() && cfg.HasProbePassword()
+}
+
+// serversReader is an allowlist.Reader that resolves the servers in scope
+// in the same script as the allow-list read (ReadAllowListServers).
+type serversReader struct {
+	ex      *exchange.Client
+	names   []string
+	servers []exchange.Server
+}
+
+func (r *serversReader) ReadAllowList(ctx context.Context, group string, recipientTypes []string) (exchange.GroupExpansion, []exchange.CASMailbox, error) {
+	res, err := r.ex.ReadAllowListServers(ctx, group, recipientTypes, r.names)
+	if err == nil || errors.Is(err, exchange.ErrGroupNotFound) {
+		r.servers = res.Servers
+	}
+	return res.Group, res.Mailboxes, err
+}
+
+// captureRead is read for Capture: when the probe post-checks will need
+// the servers and no step of this run has resolved them, the same launch
+// resolves them (and Deps remembers them). It returns the servers in
+// scope when the probe needs them, else nil.
+func (s *blockMailboxes) captureRead(ctx context.Context) (allowlist.Diff, bool, []exchange.Server, error) {
+	if !s.probes() {
+		d, _, missing, err := s.read(ctx)
+		return d, missing, nil, err
+	}
+	if servers, ok := s.deps.knownServers(); ok {
+		d, _, missing, err := s.read(ctx)
+		return d, missing, servers, err
+	}
+	ex, err := s.deps.Exchange()
+	if err != nil {
+		return allowlist.Diff{}, false, nil, err
+	}
+	r := &serversReader{ex: ex, names: s.deps.Config.Exchange.Servers}
+	d, _, missing, err := allowlist.Read(ctx, r, s.cfg.AllowGroup, s.cfg.RecipientTypes, s.limits())
+	if len(r.servers) == 0 {
+		return d, missing, nil, err
+	}
+	return d, missing, s.deps.rememberServers(r.servers), err
+}
+
 // Capture reads the group and every mailbox once and keeps the original
-// flags of the mailboxes whose flags the group says must change. An empty
-// or missing group is refused here (nothing is stored) unless
-// --allow-empty-group.
+// flags of the mailboxes whose flags the group says must change, and,
+// for the Autodiscover probe, the servers in scope (resolved in the same
+// launch when no earlier step of the run has). An empty or missing group
+// is refused here (nothing is stored) unless --allow-empty-group.
 func (s *blockMailboxes) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
-	d, _, missing, err := s.read(ctx)
+	d, missing, servers, err := s.captureRead(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +162,7 @@ func (s *blockMailboxes) Capture(ctx context.Context, env engine.Env) (engine.Sn
 	snap := BlockMailboxesSnapshot{
 		Group: d.Group, GroupGuid: d.GroupGuid, GroupMissing: missing, NestedGroups: d.NestedGroups,
 		RecipientTypes: s.cfg.RecipientTypes, Mailboxes: d.Mailboxes, Allowed: d.Allowed,
-		Missing: d.Missing, Changes: allowlist.EncodeChanges(d.Changes), CapturedAt: env.Now().UTC(),
+		Missing: d.Missing, Changes: allowlist.EncodeChanges(d.Changes), Servers: servers, CapturedAt: env.Now().UTC(),
 	}
 	return json.Marshal(snap)
 }
@@ -143,7 +201,8 @@ func bmBool(b bool) string {
 // bmField names the two flags in a plan row.
 const bmField = "MAPIBlockOutlookRpcHttp / MAPIBlockOutlookExternalConnectivity"
 
-// Plan sums the difference up and lists the first mailboxes.
+// Plan sums the difference up and lists the first mailboxes; the others
+// are counted in Omitted.
 func (s *blockMailboxes) Plan(ctx context.Context, env engine.Env, raw engine.Snapshot) (engine.Plan, error) {
 	snap, changes, err := bmDecode(raw)
 	if err != nil {
@@ -157,16 +216,7 @@ func (s *blockMailboxes) Plan(ctx context.Context, env engine.Env, raw engine.Sn
 	var plan engine.Plan
 	for i, c := range changes {
 		if i == BlockMailboxesPlanRows {
-			rest := changes[i:]
-			blocks := 0
-			for _, r := range rest {
-				if r.Direction() == "block" {
-					blocks++
-				}
-			}
-			plan.Changes = append(plan.Changes, engine.Change{
-				Target: fmt.Sprintf("…and %s more mailboxes", bmThousands(len(rest))), Field: bmField,
-				From: "as read", To: fmt.Sprintf("%s blocked, %s unblocked", bmThousands(blocks), bmThousands(len(rest)-blocks))})
+			plan.Omitted = len(changes) - i
 			break
 		}
 		plan.Changes = append(plan.Changes, engine.Change{Target: c.Label(), Field: bmField, From: bmFlagsText(c.From), To: bmFlagsText(c.To)})
@@ -340,7 +390,10 @@ func bmDescribeFailures(fs []allowlist.Failure) string {
 
 // PostChecks: a fresh read finds every mailbox as the group decides; and,
 // with probe credentials, Autodiscover offers the blocked user no
-// external URL and the allowed user the external name, on every server.
+// external URL and the allowed user the external name, on every server
+// in scope: the snapshot's servers (Deps remembers them, so no launch of
+// Get-ExchangeServer), or, for a snapshot without them, the servers
+// resolved when the check runs.
 func (s *blockMailboxes) PostChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
 	out := []engine.Check{&bmFlagsCheck{s: s}}
 	cfg := s.deps.Config
@@ -353,11 +406,18 @@ func (s *blockMailboxes) PostChecks(env engine.Env, raw engine.Snapshot) []engin
 		env.Logf("the Autodiscover probe has no password (EXRUNBOOK_PROBE_PASSWORD or autodiscover.probe.password_file): Autodiscover answers are not checked")
 		return out
 	}
+	var servers []exchange.Server
+	var snap struct {
+		Servers []exchange.Server `json:"servers"`
+	}
+	if err := json.Unmarshal(raw, &snap); err == nil && len(snap.Servers) > 0 {
+		servers = s.deps.rememberServers(snap.Servers)
+	}
 	if p.BlockedUser != "" {
-		out = append(out, &bmProbeCheck{deps: s.deps, email: p.BlockedUser, expectExternal: false})
+		out = append(out, &bmProbeCheck{deps: s.deps, servers: servers, email: p.BlockedUser, expectExternal: false})
 	}
 	if p.AllowedUser != "" {
-		out = append(out, &bmProbeCheck{deps: s.deps, email: p.AllowedUser, expectExternal: true})
+		out = append(out, &bmProbeCheck{deps: s.deps, servers: servers, email: p.AllowedUser, expectExternal: true})
 	}
 	return out
 }
@@ -394,9 +454,10 @@ func (c *bmFlagsCheck) Run(ctx context.Context, env engine.Env) engine.CheckResu
 }
 
 // bmProbeCheck asks Autodiscover as one probe user on every server in
-// scope, finding the servers when it runs.
+// scope: servers, or when nil the servers found when it runs.
 type bmProbeCheck struct {
 	deps           *Deps
+	servers        []exchange.Server
 	email          string
 	expectExternal bool
 }
@@ -413,9 +474,12 @@ func (c *bmProbeCheck) Run(ctx context.Context, env engine.Env) engine.CheckResu
 		return engine.CheckFailed(c.Name(), err)
 	}
 	cfg := c.deps.Config
-	servers, err := c.deps.Servers(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("finding the servers to probe: %w", err))
+	servers := c.servers
+	if len(servers) == 0 {
+		var err error
+		if servers, err = c.deps.Servers(ctx); err != nil {
+			return fail(fmt.Errorf("finding the servers to probe: %w", err))
+		}
 	}
 	targets, err := c.deps.HTTPSTargets(ServerNames(servers))
 	if err != nil {

@@ -260,16 +260,25 @@ func TestBlockMailboxesLab(t *testing.T) {
 	if changed <= BlockMailboxesPlanRows || int(st.MailboxWrites) != changed {
 		t.Fatalf("%d changes in the snapshot, %d writes", changed, st.MailboxWrites)
 	}
-	// The plan lists the first 50 and sums up the rest.
-	if v.Plan == nil || len(v.Plan.Changes) != BlockMailboxesPlanRows+1 ||
-		!strings.HasPrefix(v.Plan.Changes[BlockMailboxesPlanRows].Target, "…and ") || !strings.Contains(v.Plan.Summary, "to block") {
-		t.Fatalf("plan: %+v", v.Plan)
+	// The plan lists the first 50 and counts the rest in Omitted; the
+	// summary has the true numbers.
+	if v.Plan == nil || len(v.Plan.Changes) != BlockMailboxesPlanRows || v.Plan.Omitted != changed-BlockMailboxesPlanRows ||
+		v.Plan.Pending() != changed || !strings.Contains(v.Plan.Summary, "to block") {
+		t.Fatalf("plan: %d rows, %d omitted, %d pending (%d changes): %s", len(v.Plan.Changes), v.Plan.Omitted, v.Plan.Pending(), changed, v.Plan.Summary)
 	}
-	// Budget: capture 1, apply 1 read + one per batch, verify 1 read,
-	// plus the one Get-ExchangeServer of the run (the probes' servers).
+	for _, c := range v.Plan.Changes {
+		if strings.HasPrefix(c.Target, "…") || c.NoChange() {
+			t.Fatalf("plan row %+v", c)
+		}
+	}
+	// Budget: capture 1 (which also resolves the probes' servers), apply
+	// 1 read + one per batch, verify 1 read.
 	batches := (changed + 19) / 20
-	if got, max := int(st.PowerShellLaunches), 1+1+batches+1+1; got > max {
-		t.Errorf("%d PowerShell launches, budget %d (%v)", got, max, st.Cmdlets)
+	if got, max := int(st.PowerShellLaunches), 1+1+batches+1; got > max || st.Cmdlets["Get-ExchangeServer"] != 1 {
+		t.Errorf("%d PowerShell launches, budget %d; Get-ExchangeServer %d times, want once (%v)", got, max, st.Cmdlets["Get-ExchangeServer"], st.Cmdlets)
+	}
+	if len(snap.Servers) != 2 {
+		t.Errorf("the snapshot keeps %d servers for the probe, want 2: %+v", len(snap.Servers), snap.Servers)
 	}
 	if !strings.Contains(sink.logs(), "mailboxes written") {
 		t.Errorf("no batch summary in the log:\n%s", sink.logs())

@@ -15,6 +15,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
+	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
 
 func TestCapturedReadTakeOnce(t *testing.T) {
@@ -153,6 +154,13 @@ func (c *meteredCheck) Run(ctx context.Context, env engine.Env) (r engine.CheckR
 // openMetered is certLab.open with every step metered.
 func (c *certLab) openMetered(t *testing.T, m *launchMeter, kinds ...string) (*engine.Engine, *Deps, *pdnsSink) {
 	t.Helper()
+	return c.openMeteredAt(t, m, t.TempDir(), kinds...)
+}
+
+// openMeteredAt is openMetered over the state in dir, with a fresh Deps
+// (as a new process has).
+func (c *certLab) openMeteredAt(t *testing.T, m *launchMeter, dir string, kinds ...string) (*engine.Engine, *Deps, *pdnsSink) {
+	t.Helper()
 	deps := &Deps{Config: c.cfg}
 	var defs []engine.StepDef
 	for _, k := range kinds {
@@ -167,7 +175,7 @@ func (c *certLab) openMetered(t *testing.T, m *launchMeter, kinds ...string) (*e
 		defs = append(defs, engine.StepDef{ID: k, Kind: k, Step: &meteredStep{Step: s, id: k, m: m}})
 	}
 	sink := &pdnsSink{}
-	e, err := engine.Open(context.Background(), engine.Options{StateDir: t.TempDir(), Sink: sink,
+	e, err := engine.Open(context.Background(), engine.Options{StateDir: dir, Sink: sink,
 		Retry: engine.RetryPolicy{Attempts: 1}, Runbook: engine.Runbook{Name: "budget-test", Steps: defs}})
 	if err != nil {
 		t.Fatal(err)
@@ -324,17 +332,60 @@ func TestLaunchBudgetLab(t *testing.T) {
 		t.Logf("%s alone in a new process:\n%s", k, mk.table([]string{k}))
 	}
 
-	// block-mailboxes alone in a new process (its mailboxes already
-	// as the group says), for the report: its probe post-checks resolve the
-	// servers themselves.
+	// block-mailboxes alone in a new process, with a few mailboxes flipped
+	// behind its back: Issue 4's budget is 3 launches plus one per batch
+	// written, and the capture resolves the probes' servers in its own
+	// launch (the only Get-ExchangeServer).
+	const flipped = 5
+	n := 0
+	if err := cl.lab.Store().Update(func(o *org.Org) error {
+		for _, mb := range o.Mailboxes {
+			if mb.RecipientTypeDetails == org.UserMailbox && n < flipped {
+				mb.MAPIBlockOutlookRpcHttp = !mb.MAPIBlockOutlookRpcHttp
+				mb.MAPIBlockOutlookExternalConnectivity = mb.MAPIBlockOutlookRpcHttp
+				n++
+			}
+		}
+		return nil
+	}); err != nil || n != flipped {
+		t.Fatalf("flipping %d mailboxes: %d flipped, %v", flipped, n, err)
+	}
+	bmDir := t.TempDir()
 	m3 := &launchMeter{c: cl.lab.Counters(), rows: map[string]map[string]int64{}, snap: map[string]engine.Snapshot{}}
-	bm, _, sink3 := cl.openMetered(t, m3, "block-mailboxes")
+	bm, _, sink3 := cl.openMeteredAt(t, m3, bmDir, "block-mailboxes")
 	cl.lab.Counters().Reset()
 	if err := bm.Run(ctx, pdnsRun); err != nil {
 		t.Fatalf("block-mailboxes alone: %v\n%s", err, sink3.logs())
 	}
-	t.Logf("block-mailboxes alone in a new process (%d mailboxes written, Get-ExchangeServer %d):\n%s",
-		cl.lab.Stats().Cmdlets["Set-CASMailbox"], cl.lab.Stats().Cmdlets["Get-ExchangeServer"], m3.table([]string{"block-mailboxes"}))
+	bmStats := cl.lab.Stats()
+	changed, bs := int64(bmStats.Cmdlets["Set-CASMailbox"]), int64(cl.cfg.Mailboxes.BatchSize)
+	budget := 3 + (changed+bs-1)/bs
+	t.Logf("block-mailboxes alone in a new process (%d mailboxes written, batch size %d, budget %d, Get-ExchangeServer %d):\n%s",
+		changed, bs, budget, bmStats.Cmdlets["Get-ExchangeServer"], m3.table([]string{"block-mailboxes"}))
+	if changed != flipped || bmStats.PowerShellLaunches > budget || bmStats.Cmdlets["Get-ExchangeServer"] != 1 || m3.rows["block-mailboxes"]["capture"] != 1 {
+		t.Errorf("block-mailboxes alone: %d written (want %d), %d launches (budget %d), Get-ExchangeServer %d times (want once, in the capture); %v",
+			changed, flipped, bmStats.PowerShellLaunches, budget, bmStats.Cmdlets["Get-ExchangeServer"], m3.rows)
+	}
+	if st, ok := bm.StepState("block-mailboxes"); !ok || st.Status != engine.StatusDone || len(st.PostChecks) != 3 {
+		t.Fatalf("block-mailboxes alone: %+v", st)
+	}
+	if err := bm.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// `exrunbook check block-mailboxes` in yet another process: the post-
+	// checks (flags read and both probes) cost one launch; the probes use
+	// the snapshot's servers.
+	m4 := &launchMeter{c: cl.lab.Counters(), rows: map[string]map[string]int64{}, snap: map[string]engine.Snapshot{}}
+	chk, _, sink4 := cl.openMeteredAt(t, m4, bmDir, "block-mailboxes")
+	cl.lab.Counters().Reset()
+	res, err := chk.Checks(ctx, []string{"block-mailboxes"})
+	if err != nil || len(res) != 1 || len(res[0].Results) != 3 || res[0].Failed() {
+		t.Fatalf("check block-mailboxes: %+v %v\n%s", res, err, sink4.logs())
+	}
+	if s := cl.lab.Stats(); s.PowerShellLaunches > 1 || s.Cmdlets["Get-ExchangeServer"] != 0 {
+		t.Errorf("check block-mailboxes: %d launches (want at most 1), Get-ExchangeServer %d times (want 0)", s.PowerShellLaunches, s.Cmdlets["Get-ExchangeServer"])
+	}
 
 	// Rollback --all: at most one launch per step for the two (mapi-http
 	// none: the lab's organisation had MAPI over HTTP on); exact restore.

@@ -790,7 +790,7 @@ func (m *Model) formatEvent(ev engine.Event) string {
 		if ev.Plan == nil {
 			return ""
 		}
-		return fmt.Sprintf("%s: plan: %d to change, %d already in place", prefix, ev.Plan.Pending(), len(ev.Plan.Changes)-ev.Plan.Pending())
+		return fmt.Sprintf("%s: plan: %d to change, %d already in place", prefix, ev.Plan.Pending(), len(ev.Plan.Changes)+max(ev.Plan.Omitted, 0)-ev.Plan.Pending())
 	case engine.EventCheck:
 		if ev.Check == nil {
 			return ""

@@ -709,7 +709,8 @@ func TestQuitWhileIdle(t *testing.T) {
 }
 
 // A plan longer than the pane (block-mailboxes lists its first mailboxes
-// and sums up the rest) can be scrolled in the confirmation.
+// and counts the rest in Omitted) can be scrolled in the confirmation,
+// which counts the unlisted changes too.
 func TestLongPlanConfirmationScrolls(t *testing.T) {
 	f := newFake()
 	for _, id := range []string{"certificate", "bind-certificate", "external-urls", "autodiscover-wait", "public-dns", "mapi-http"} {
@@ -719,16 +720,16 @@ func TestLongPlanConfirmationScrolls(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		p.Changes = append(p.Changes, engine.Change{Target: fmt.Sprintf("user%02d@contoso.test", i), Field: "MAPIBlockOutlookRpcHttp / MAPIBlockOutlookExternalConnectivity", From: "open", To: "blocked"})
 	}
-	p.Changes = append(p.Changes, engine.Change{Target: "…and 28 more mailboxes", Field: "MAPIBlockOutlookRpcHttp / MAPIBlockOutlookExternalConnectivity", From: "as read", To: "28 blocked, 0 unblocked"})
+	p.Omitted = 28
 	f.plans["block-mailboxes"] = p
 	tm := start(t, newModel(f), 100, 30)
 	waitFor(t, tm, "block-mailboxes: Block")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-	waitForAll(t, tm, "Apply block-mailboxes?", "48 to block", "more below")
+	waitForAll(t, tm, "Apply block-mailboxes?", "48 to block", "This will change 48 value(s):", "more below")
 	for i := 0; i < 6; i++ {
 		tm.Send(tea.KeyMsg{Type: tea.KeyPgDown})
 	}
-	waitForAll(t, tm, "28 blocked, 0 unblocked", "y apply")
+	waitForAll(t, tm, "(and 28 more not listed)", "y apply")
 	tm.Type("y")
 	waitFor(t, tm, "apply of block-mailboxes finished")
 	_, view := finalView(t, tm)
@@ -759,5 +760,77 @@ func TestShutdownWaitsForTheRunningApply(t *testing.T) {
 	defer f.mu.Unlock()
 	if len(f.interrupted) != 1 {
 		t.Fatalf("interrupted = %v: Shutdown returned before the apply was cancelled and had returned", f.interrupted)
+	}
+}
+
+// A plan that lists only part of its changes: the confirmation counts the
+// unlisted ones, says how many are not listed, and still counts the
+// listed values already in place; the step pane says it too, and a plan
+// of omitted changes only is not "nothing to change".
+func TestPlanWithOmittedChanges(t *testing.T) {
+	field := "MAPIBlockOutlookRpcHttp / MAPIBlockOutlookExternalConnectivity"
+	cases := []struct {
+		name      string
+		plan      engine.Plan
+		want      []string
+		wantStep  []string
+		notInStep string
+	}{
+		{
+			name: "listed, in place and omitted",
+			plan: engine.Plan{Summary: "3 to block", Omitted: 2, Changes: []engine.Change{
+				{Target: "a@contoso.test", Field: field, From: "$false / $false", To: "$true / $true"},
+				{Target: "b@contoso.test", Field: "note", From: "x", To: "x"},
+			}},
+			want:     []string{"This will change 3 value(s):", "a@contoso.test", "(and 2 more not listed)", "(1 value(s) already in place)"},
+			wantStep: []string{"a@contoso.test", "(and 2 more not listed)"},
+		},
+		{
+			name:      "omitted only",
+			plan:      engine.Plan{Summary: "7 to block", Omitted: 7},
+			want:      []string{"This will change 7 value(s):", "(and 7 more not listed)"},
+			wantStep:  []string{"7 to block", "(and 7 more not listed)"},
+			notInStep: "nothing to change",
+		},
+		{
+			name:      "nothing omitted",
+			plan:      engine.Plan{Changes: []engine.Change{{Target: "a", Field: "f", From: "1", To: "2"}}},
+			want:      []string{"This will change 1 value(s):"},
+			wantStep:  []string{"a f"},
+			notInStep: "not listed",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			m := newModel(f)
+			m.dialogStep, m.dialogPlan = "block-mailboxes", tc.plan
+			got := strings.Join(m.confirmApplyLines(100), "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("confirmation lacks %q:\n%s", w, got)
+				}
+			}
+			if tc.plan.Omitted == 0 && strings.Contains(got, "not listed") {
+				t.Errorf("confirmation mentions unlisted changes:\n%s", got)
+			}
+			ev := m.formatEvent(engine.Event{Kind: engine.EventPlan, Step: "block-mailboxes", Plan: &tc.plan})
+			if want := fmt.Sprintf("plan: %d to change, %d already in place", tc.plan.Pending(), len(tc.plan.Changes)+tc.plan.Omitted-tc.plan.Pending()); !strings.Contains(ev, want) || strings.Contains(ev, ", -") {
+				t.Errorf("event line %q, want %q", ev, want)
+			}
+
+			plan := tc.plan
+			f.set("block-mailboxes", func(s *StepInfo) { s.Plan = &plan })
+			for _, id := range []string{"certificate", "bind-certificate", "external-urls", "autodiscover-wait", "public-dns", "mapi-http"} {
+				f.set(id, func(s *StepInfo) { s.Status = engine.StatusDone })
+			}
+			tm := start(t, newModel(f), 100, 40)
+			waitForAll(t, tm, append([]string{"block-mailboxes: Block"}, tc.wantStep...)...)
+			_, view := finalView(t, tm)
+			assertLines(t, view, 100, 40)
+			if tc.notInStep != "" && strings.Contains(view, tc.notInStep) {
+				t.Errorf("step pane says %q:\n%s", tc.notInStep, view)
+			}
+		})
 	}
 }

@@ -179,22 +179,31 @@ func (m *Model) confirmApplyLines(w int) []string {
 		lines = append(lines, "")
 	}
 	pending := p.Pending()
+	var changes []engine.Change
+	for _, c := range p.Changes {
+		if !c.NoChange() {
+			changes = append(changes, c)
+		}
+	}
 	if pending == 0 {
 		lines = append(lines, "Nothing to change: every value is already in place.")
 	} else {
 		lines = append(lines, fmt.Sprintf("This will change %d value(s):", pending))
-		var changes []engine.Change
-		for _, c := range p.Changes {
-			if !c.NoChange() {
-				changes = append(changes, c)
-			}
-		}
 		lines = append(lines, m.planLines(changes, w)...)
+		lines = append(lines, m.omittedLines(p, w)...)
 	}
-	if same := len(p.Changes) - pending; same > 0 {
+	if same := len(p.Changes) - len(changes); same > 0 {
 		lines = append(lines, m.st.dim.Render(fmt.Sprintf("(%d value(s) already in place)", same)))
 	}
 	return append(lines, "", m.st.key.Render("y")+" apply   "+m.st.key.Render("n")+" cancel")
+}
+
+// omittedLines says how many changes the plan does not list (Omitted).
+func (m *Model) omittedLines(p engine.Plan, w int) []string {
+	if p.Omitted <= 0 {
+		return nil
+	}
+	return []string{m.st.dim.Render(truncate(fmt.Sprintf("  (and %d more not listed)", p.Omitted), w))}
 }
 
 // planLines renders a plan's changes. A run of changes to the same field
@@ -293,13 +302,14 @@ func (m *Model) stepLines(w int) []string {
 	switch {
 	case s.Plan == nil:
 		lines = append(lines, m.st.dim.Render("  not computed yet: enter computes it and asks before changing anything"))
-	case len(s.Plan.Changes) == 0:
+	case len(s.Plan.Changes) == 0 && s.Plan.Omitted <= 0:
 		lines = append(lines, "  nothing to change")
 	default:
 		if s.Plan.Summary != "" {
 			lines = append(lines, wrap("  "+s.Plan.Summary, w)...)
 		}
 		lines = append(lines, m.planLines(s.Plan.Changes, w)...)
+		lines = append(lines, m.omittedLines(*s.Plan, w)...)
 	}
 	lines = append(lines, m.checkLines("Pre-checks", s.PreChecks, w)...)
 	post := s.PostChecks

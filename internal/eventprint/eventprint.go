@@ -77,8 +77,9 @@ func (p *plain) Emit(e engine.Event) {
 		if summary == "" {
 			summary = e.Message
 		}
-		line(p.paint(ansiCyan, "• ") + withMsg(fmt.Sprintf("plan: %d of %d changes pending", e.Plan.Pending(), len(e.Plan.Changes)), summary))
-		if len(e.Plan.Changes) == 0 {
+		omitted := max(e.Plan.Omitted, 0)
+		line(p.paint(ansiCyan, "• ") + withMsg(fmt.Sprintf("plan: %d of %d changes pending", e.Plan.Pending(), len(e.Plan.Changes)+omitted), summary))
+		if len(e.Plan.Changes) == 0 && omitted == 0 {
 			sub("(no change)")
 		}
 		for _, c := range e.Plan.Changes {
@@ -88,6 +89,9 @@ func (p *plain) Emit(e engine.Event) {
 			} else {
 				sub(fmt.Sprintf("%s: %s → %s", target, c.From, p.paint(ansiBold, c.To)))
 			}
+		}
+		if omitted > 0 {
+			sub(p.paint(ansiDim, fmt.Sprintf("(and %d more not listed)", omitted)))
 		}
 	case engine.EventCheck:
 		phase := "check"

@@ -41,6 +41,14 @@ func TestPlain(t *testing.T) {
 			"12:00:01 external-urls     • plan: 1 of 2 changes pending: 2 vdirs\n" +
 				"  EX01\\owa (Default Web Site) ExternalUrl: $null → https://outlook-ext.contoso.test/owa\n" +
 				"  EX01\\ecp (Default Web Site) ExternalUrl: https://x/ecp (no change)\n"},
+		{"plan with omitted changes", engine.Event{Kind: engine.EventPlan, Step: "block-mailboxes", Plan: &engine.Plan{Summary: "3 to block", Omitted: 2, Changes: []engine.Change{
+			{Target: "a@contoso.test", Field: "MAPIBlockOutlookRpcHttp", From: "$false", To: "$true"},
+		}}},
+			"12:00:01 block-mailboxes   • plan: 3 of 3 changes pending: 3 to block\n" +
+				"  a@contoso.test MAPIBlockOutlookRpcHttp: $false → $true\n" +
+				"  (and 2 more not listed)\n"},
+		{"plan of omitted changes only", engine.Event{Kind: engine.EventPlan, Step: "block-mailboxes", Plan: &engine.Plan{Omitted: 4}},
+			"12:00:01 block-mailboxes   • plan: 4 of 4 changes pending\n  (and 4 more not listed)\n"},
 		{"empty plan", engine.Event{Kind: engine.EventPlan, Step: "mapi-http", Plan: &engine.Plan{}},
 			"12:00:01 mapi-http         • plan: 0 of 0 changes pending\n  (no change)\n"},
 		{"approval", engine.Event{Kind: engine.EventApproval, Step: "public-dns", Message: "approved by --yes"},
@@ -106,6 +114,7 @@ func TestJSONLines(t *testing.T) {
 	events := []engine.Event{
 		{Time: t0, Kind: engine.EventStepStarted, Step: "certificate"},
 		{Time: t0, Kind: engine.EventPlan, Step: "external-urls", Plan: &engine.Plan{Changes: []engine.Change{{Target: "EX01\\owa", Field: "ExternalUrl", From: "$null", To: "https://a/owa?x=<1>&y"}}}},
+		{Time: t0, Kind: engine.EventPlan, Step: "block-mailboxes", Plan: &engine.Plan{Changes: []engine.Change{}, Omitted: 99950}},
 		{Time: t0, Kind: engine.EventCheck, Step: "certificate", Phase: "pre", Check: &engine.CheckResult{Name: "c", Status: engine.CheckPass, Evidence: []string{"e"}}},
 		{Time: t0, Kind: engine.EventWaiting, Step: "autodiscover-wait", WaitUntil: &until},
 		{Time: t0, Kind: engine.EventAttempt, Step: "x", Attempt: 3, Error: "boom"},
