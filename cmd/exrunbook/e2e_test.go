@@ -536,11 +536,11 @@ func statusJSON(t *testing.T, e *e2eLab) statusDoc {
 }
 
 // checksRetryTransient turns the fault test strict: a run must then end
-// without ever failing. It is false while the engine does not retry a
-// pre- or post-check that failed with a transient error (only capture,
-// plan, apply and rollback go through its retry loop), so one injected
-// HTTP 500 in a check's read fails the step with exit 1.
-const checksRetryTransient = false
+// without ever failing. The engine retries a pre- or post-check that
+// failed with a transient error (CheckResult.Err) as it retries capture,
+// plan, apply and rollback, so one injected HTTP 500 in a check's read no
+// longer fails the step.
+const checksRetryTransient = true
 
 // transientFailure reports whether exrunbook's error is one of the
 // transient kinds the lab injects (HTTP 500, a dropped connection,
@@ -552,6 +552,18 @@ func transientFailure(errout string) bool {
 		}
 	}
 	return false
+}
+
+// checkRetries counts the journal's attempt entries of pre- and
+// post-checks (the engine names the check: "post-check NAME attempt …").
+func checkRetries(j []journalEntry) int {
+	n := 0
+	for _, je := range j {
+		if msg, _ := je.Details["message"].(string); je.Kind == "attempt" && strings.Contains(msg, "-check ") {
+			n++
+		}
+	}
+	return n
 }
 
 // testFaults: HTTP 500s, dropped connections and throttled Set-CASMailbox
@@ -584,16 +596,32 @@ func (s *e2eSuite) testFaults(t *testing.T) {
 	if string(got) != string(ref) {
 		t.Fatalf("with faults, the org differs from a clean run's: %s", firstDiff(got, ref))
 	}
-	attempts := 0
+	attempts, checkAttempts := 0, checkRetries(e.journal(t))
 	for _, je := range e.journal(t) {
 		if je.Kind == "attempt" {
 			attempts++
 		}
 	}
 	st := e.stats(t)
-	t.Logf("faults: %s wall, %d attempt entries in the journal, %d PowerShell launches, %d WinRM requests", runTime.Round(time.Millisecond), attempts, st.PowerShellLaunches, st.WinRMRequests)
+	t.Logf("faults: %s wall, %d attempt entries in the journal (%d of checks), %d PowerShell launches, %d WinRM requests", runTime.Round(time.Millisecond), attempts, checkAttempts, st.PowerShellLaunches, st.WinRMRequests)
 	if attempts == 0 {
 		t.Errorf("the journal shows no retry (attempt entry) although faults were injected:\n%s", tail(r.errout+r.out, 2000))
+	}
+	// The random faults above need not land in a check's read, so a
+	// check's retry is shown with a fault that certainly does: seed 11
+	// throttles the first Get-OrganizationConfig (draw 0.09 < 0.5) and
+	// not the second (0.80), and only that cmdlet draws. The mapi-http
+	// post-checks' read is then retried once and `check` passes. (`check`
+	// is read-only: its attempts are on the event stream, not journaled.)
+	e.post(t, "/faults", "throttle:Get-OrganizationConfig=0.5,seed=11")
+	cr := e.mustRun(t, 0, "check", "mapi-http")
+	if checksRetryTransient && !strings.Contains(cr.out+cr.errout, "post-check mapi-http-enabled attempt 1 of ") {
+		t.Errorf("a post-check whose read was throttled once shows no retry:\nstdout:\n%s\nstderr:\n%s", tail(cr.out, 2000), tail(cr.errout, 2000))
+	}
+	for _, l := range strings.Split(cr.out+cr.errout, "\n") {
+		if strings.Contains(l, "-check mapi-http") {
+			t.Logf("check: %s", l)
+		}
 	}
 	// The faults off, rollback restores the initial org.
 	e.post(t, "/faults", "")
