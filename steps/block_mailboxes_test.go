@@ -512,3 +512,88 @@ func TestBlockMailboxesMissingMemberLab(t *testing.T) {
 	}
 	flagsAsDecided(t, cl, before)
 }
+
+// The servers for the Autodiscover probe: the capture resolves them in
+// its own launch when the run has not (and Deps remembers them), takes
+// the run's when it has, and keeps none without the probe; the probe
+// checks use the snapshot's, and a snapshot without them (taken before
+// the probe was configured) has the checks resolve them.
+func TestBlockMailboxesProbeServersLab(t *testing.T) {
+	cl := startBlockLab(t, 20)
+	ctx := context.Background()
+	capture := func(deps *Deps) (engine.Snapshot, BlockMailboxesSnapshot, int64, int64) {
+		t.Helper()
+		s, err := newBlockMailboxes("block-mailboxes", nil, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.lab.Counters().Reset()
+		raw, err := s.Capture(ctx, &bmEnv{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snap BlockMailboxesSnapshot
+		if err := json.Unmarshal(raw, &snap); err != nil {
+			t.Fatal(err)
+		}
+		st := cl.lab.Stats()
+		return raw, snap, st.Cmdlets["Get-ExchangeServer"], st.PowerShellLaunches
+	}
+
+	deps := &Deps{Config: cl.cfg}
+	raw, snap, gets, launches := capture(deps)
+	if gets != 1 || launches != 1 || strings.Join(ServerNames(snap.Servers), ",") != "EX01,EX02" {
+		t.Fatalf("fresh run: Get-ExchangeServer %d, %d launches, servers %v; want 1, 1, EX01,EX02", gets, launches, ServerNames(snap.Servers))
+	}
+	if known, ok := deps.knownServers(); !ok || len(known) != 2 {
+		t.Fatalf("Deps does not remember the capture's servers: %v", known)
+	}
+
+	known := &Deps{Config: cl.cfg}
+	known.rememberServers([]exchange.Server{{Name: "EX02", Fqdn: "ex02.contoso.test"}})
+	if _, s2, gets, _ := capture(known); gets != 0 || strings.Join(ServerNames(s2.Servers), ",") != "EX02" {
+		t.Fatalf("servers known to the run: Get-ExchangeServer %d, servers %v; want 0, EX02", gets, ServerNames(s2.Servers))
+	}
+
+	noProbe := *cl.cfg
+	noProbe.Autodiscover.Probe = config.Probe{}
+	if _, s3, gets, _ := capture(&Deps{Config: &noProbe}); gets != 0 || s3.Servers != nil {
+		t.Fatalf("without the probe: Get-ExchangeServer %d, servers %v; want 0, none", gets, ServerNames(s3.Servers))
+	}
+
+	// The probe checks alone (no flags read), in a new process.
+	probe := func(raw engine.Snapshot) int64 {
+		t.Helper()
+		d := &Deps{Config: cl.cfg}
+		s, err := newBlockMailboxes("block-mailboxes", nil, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.lab.Counters().Reset()
+		n := 0
+		for _, c := range s.PostChecks(&bmEnv{}, raw) {
+			if c.Name() == "mailbox-flags" {
+				continue
+			}
+			n++
+			if r := c.Run(ctx, &bmEnv{}); r.Status == engine.CheckFail && strings.Contains(r.Message, "servers") {
+				t.Errorf("%s: %+v", c.Name(), r)
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d probe checks, want 2", n)
+		}
+		return cl.lab.Stats().Cmdlets["Get-ExchangeServer"]
+	}
+	if gets := probe(raw); gets != 0 {
+		t.Errorf("probe checks with the snapshot's servers: Get-ExchangeServer %d times, want 0", gets)
+	}
+	snap.Servers = nil
+	old, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gets := probe(old); gets != 1 {
+		t.Errorf("probe checks of a snapshot without servers: Get-ExchangeServer %d times, want 1", gets)
+	}
+}
