@@ -244,12 +244,12 @@ func (p Probe) Ask(ctx context.Context) (AutodiscoverAnswer, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
-		return AutodiscoverAnswer{}, fmt.Errorf("Autodiscover request to %s (%s) failed: %v", p.Host, p.Addr, err)
+		return AutodiscoverAnswer{}, transientIf(err, fmt.Errorf("Autodiscover request to %s (%s) failed: %v", p.Host, p.Addr, err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return AutodiscoverAnswer{}, fmt.Errorf("reading the Autodiscover answer: %v", err)
+		return AutodiscoverAnswer{}, transientIf(err, fmt.Errorf("reading the Autodiscover answer: %v", err))
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
@@ -257,7 +257,11 @@ func (p Probe) Ask(ctx context.Context) (AutodiscoverAnswer, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
-		return AutodiscoverAnswer{}, fmt.Errorf("Autodiscover answered HTTP %d", resp.StatusCode)
+		err := fmt.Errorf("Autodiscover answered HTTP %d", resp.StatusCode)
+		if transientStatus(resp.StatusCode) {
+			err = engine.Transient(err)
+		}
+		return AutodiscoverAnswer{}, err
 	}
 	return ParseAutodiscover(data)
 }
@@ -298,12 +302,14 @@ func (c *AutodiscoverCheck) Run(ctx context.Context, env engine.Env) engine.Chec
 		return res
 	}
 	var fails []string
+	var ve verdictErr
 	for _, t := range c.Targets {
 		ans, err := Probe{Addr: t.Addr, Host: c.Host, Email: c.Email, Password: pw, RootCAs: c.RootCAs, Timeout: c.Timeout}.Ask(ctx)
 		label := fmt.Sprintf("%s as %s", t.Server, c.Email)
 		if err != nil {
 			fails = append(fails, label+": "+err.Error())
 			res.Evidence = append(res.Evidence, label+": "+err.Error())
+			ve.add(err)
 			continue
 		}
 		if ans.ErrorCode != "" {
@@ -329,6 +335,7 @@ func (c *AutodiscoverCheck) Run(ctx context.Context, env engine.Env) engine.Chec
 		res.Status, res.Message = engine.CheckFail, "nothing to probe: no server HTTPS address (exchange.https)"
 	case len(fails) > 0:
 		res.Status, res.Message = engine.CheckFail, strings.Join(fails, "; ")
+		res.Err = ve.err(len(fails))
 	case c.ExpectExternal:
 		res.Message = fmt.Sprintf("%s is offered %s by every server", c.Email, c.ExternalName)
 	default:

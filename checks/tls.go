@@ -71,6 +71,7 @@ func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 		now = env.Now()
 	}
 	var fails, warns []string
+	var ve verdictErr
 	for _, t := range c.Targets {
 		for _, name := range c.Names {
 			cert, err := c.handshake(ctx, t.Addr, name, now)
@@ -78,6 +79,7 @@ func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 			if cert == nil {
 				fails = append(fails, fmt.Sprintf("%s: %v", label, err))
 				res.Evidence = append(res.Evidence, fmt.Sprintf("%s: no certificate: %v", label, err))
+				ve.add(transientIf(err, err))
 				continue
 			}
 			res.Evidence = append(res.Evidence, label+": "+Describe(cert, now))
@@ -106,6 +108,7 @@ func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	case len(fails) > 0:
 		res.Status = engine.CheckFail
 		res.Message = strings.Join(dedupe(fails), "; ")
+		res.Err = ve.err(len(fails))
 	case len(warns) > 0:
 		res.Status = engine.CheckWarn
 		res.Message = strings.Join(dedupe(warns), "; ")
