@@ -50,6 +50,8 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 			CAFile: cfg.CAFile, AllowHTTPBasic: cfg.AllowHTTPBasic,
 			ClientCert: cfg.CertFile, ClientKey: cfg.KeyFile,
 			CallTimeout: 30 * time.Minute,
+			// Creating a shell runs nothing, so it is always safe to retry.
+			Retries: winrm.RetryPolicy{Attempts: 3, Backoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second},
 		}
 		if strings.EqualFold(cfg.Auth, "kerberos") {
 			wc.Realm, wc.KrbConf, wc.Keytab, wc.SPN = cfg.KerberosRealm(), cfg.Krb5Conf(), cfg.Kerberos.KeytabFile, cfg.Kerberos.SPN

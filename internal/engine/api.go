@@ -65,8 +65,10 @@ type RetryPolicy struct {
 	Max      time.Duration
 }
 
-// DefaultRetry is used for a zero RetryPolicy: 5 attempts, 1 s base, 30 s cap.
-var DefaultRetry = RetryPolicy{Attempts: 5, Base: time.Second, Max: 30 * time.Second}
+// DefaultRetry is used for a zero RetryPolicy: 8 attempts, 1 s base, 30 s
+// cap — about two minutes of retrying (throttling budgets on Exchange
+// recover in that time) before a transient failure fails the step.
+var DefaultRetry = RetryPolicy{Attempts: 8, Base: time.Second, Max: 30 * time.Second}
 
 // Options configure Open.
 type Options struct {
