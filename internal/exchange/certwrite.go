@@ -115,21 +115,7 @@ func (c *Client) ImportPFXWhereMissing(ctx context.Context, servers []string, th
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != len(servers) {
-		return nil, badOutput(op, "%d results for %d servers", len(res), len(servers))
-	}
-	for i, r := range res {
-		if r.Server != servers[i] {
-			return nil, badOutput(op, "result %d is for %q, expected %q", i, r.Server, servers[i])
-		}
-		if r.OK && r.Thumbprint == "" {
-			return nil, badOutput(op, "%s reported no thumbprint", r.Server)
-		}
-		if r.Changed && !r.OK {
-			return nil, badOutput(op, "result %d (%s) is both failed and changed", i, r.Server)
-		}
-	}
-	return res, nil
+	return checkResults(op, "servers", res, servers)
 }
 
 // CertRemoval names one certificate on one server.
@@ -241,18 +227,11 @@ func (c *Client) RemoveCertificatesWhereUnbound(ctx context.Context, items []Cer
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != len(items) {
-		return nil, badOutput(op, "%d results for %d items", len(res), len(items))
+	want := make([]string, len(items))
+	for n, it := range items {
+		want[n] = it.Server + "/" + it.Thumbprint
 	}
-	for n, r := range res {
-		if r.Server != items[n].Server || !strings.EqualFold(r.Thumbprint, items[n].Thumbprint) {
-			return nil, badOutput(op, "result %d is for %s/%s, expected %s/%s", n, r.Server, r.Thumbprint, items[n].Server, items[n].Thumbprint)
-		}
-		if r.Removed && (!r.OK || !r.Present) {
-			return nil, badOutput(op, "result %d (%s/%s) is removed but failed or absent", n, r.Server, r.Thumbprint)
-		}
-	}
-	return res, nil
+	return checkResults(op, "items", res, want)
 }
 
 // CertBinding asks that a certificate hold services on a server.
@@ -395,16 +374,5 @@ func (c *Client) EnableCertificatesWhereMissing(ctx context.Context, binds []Cer
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != len(ids) {
-		return nil, badOutput(op, "%d results for %d items", len(res), len(ids))
-	}
-	for n := range res {
-		if !strings.EqualFold(res[n].ID, ids[n]) {
-			return nil, badOutput(op, "result %d is for %q, expected %q", n, res[n].ID, ids[n])
-		}
-		if res[n].Changed && !res[n].OK {
-			return nil, badOutput(op, "result %d (%s) is both failed and changed", n, res[n].ID)
-		}
-	}
-	return res, nil
+	return checkResults(op, "items", res, ids)
 }

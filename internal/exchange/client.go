@@ -220,26 +220,80 @@ func decodeObject[T any](raw json.RawMessage, fields []field) (T, error) {
 // itemFields are the properties of a per-item result.
 var itemFields = append(req("Id", "Ok"), opt("Error")...)
 
-// decodeItems parses a batched write's per-item results and checks that
-// there is exactly one per item sent, in order. When a failed item's
-// error says the server is throttling, the results come with a transient
-// error so the engine retries the (idempotent) phase.
+// decodeItems parses a batched write's per-item results (see checkResults).
 func decodeItems(op, out string, ids []string) ([]ItemResult, error) {
 	res, err := decodeList[ItemResult](op, out, itemFields)
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != len(ids) {
-		return nil, badOutput(op, "%d results for %d items", len(res), len(ids))
+	return checkResults(op, "items", res, ids)
+}
+
+// resultItem is one per-item result of a batched script.
+type resultItem interface {
+	// itemID is the identity the result is for, compared with what was sent.
+	itemID() string
+	// failure is the server's message when the item failed, "" otherwise.
+	failure() (failed bool, msg string)
+	// contradiction says why the result contradicts itself ("" when it does not).
+	contradiction() string
+}
+
+func (r ItemResult) itemID() string                { return r.ID }
+func (r ItemResult) failure() (bool, string)       { return !r.OK, r.Error }
+func (r ItemResult) contradiction() string         { return "" }
+func (r ChangeResult) itemID() string              { return r.ID }
+func (r ChangeResult) failure() (bool, string)     { return !r.OK, r.Error }
+func (r ChangeResult) contradiction() string       { return failedAndChanged(r.Changed, r.OK) }
+func (r BindResult) itemID() string                { return r.ID }
+func (r BindResult) failure() (bool, string)       { return !r.OK, r.Error }
+func (r BindResult) contradiction() string         { return failedAndChanged(r.Changed, r.OK) }
+func (r CertImportResult) itemID() string          { return r.Server }
+func (r CertImportResult) failure() (bool, string) { return !r.OK, r.Error }
+func (r CertRemoveResult) itemID() string          { return r.Server + "/" + r.Thumbprint }
+func (r CertRemoveResult) failure() (bool, string) { return !r.OK, r.Error }
+
+func (r CertImportResult) contradiction() string {
+	if r.OK && r.Thumbprint == "" {
+		return "reported no thumbprint"
 	}
-	for i := range res {
-		if !strings.EqualFold(res[i].ID, ids[i]) {
-			return nil, badOutput(op, "result %d is for %q, expected %q", i, res[i].ID, ids[i])
+	return failedAndChanged(r.Changed, r.OK)
+}
+
+func (r CertRemoveResult) contradiction() string {
+	if r.Removed && (!r.OK || !r.Present) {
+		return "is removed but failed or absent"
+	}
+	return ""
+}
+
+func failedAndChanged(changed, ok bool) string {
+	if changed && !ok {
+		return "is both failed and changed"
+	}
+	return ""
+}
+
+// checkResults verifies that a batched script returned exactly one result
+// per item sent (want, counted as noun in messages), in order, none of
+// them contradicting itself. When a failed item's error says the server
+// is throttling, the results come with a transient error, so the engine
+// retries the phase: every batched script is idempotent.
+func checkResults[T resultItem](op, noun string, res []T, want []string) ([]T, error) {
+	if len(res) != len(want) {
+		return nil, badOutput(op, "%d results for %d %s", len(res), len(want), noun)
+	}
+	for i, r := range res {
+		if !strings.EqualFold(r.itemID(), want[i]) {
+			return nil, badOutput(op, "result %d is for %q, expected %q", i, r.itemID(), want[i])
+		}
+		if why := r.contradiction(); why != "" {
+			return nil, badOutput(op, "result %d (%s) %s", i, r.itemID(), why)
 		}
 	}
 	for _, r := range res {
-		if !r.OK && winrm.IsThrottling(r.Error) {
-			return res, engine.Transient(&OpError{Op: op, Err: fmt.Errorf("throttled on %s: %s", r.ID, r.Error)})
+		if failed, msg := r.failure(); failed && winrm.IsThrottling(msg) {
+			return res, engine.Transient(&OpError{Op: op, Err: fmt.Errorf("throttled on %s: %s", r.itemID(), msg)})
 		}
 	}
 	return res, nil

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/winrm"
 )
 
 // ChangeResult is the outcome of one item of a compare-and-set write:
@@ -164,29 +161,12 @@ func (c *Client) SetURLsWhereDifferent(ctx context.Context, vdirs []VDirURLChang
 
 var changeResultFields = append(req("Id", "Changed", "Ok"), opt("Error")...)
 
-// decodeChangeResults parses per-item compare-and-set results: exactly
-// one per item sent, in order. A failed item whose error says the server
-// is throttling makes the results come with a transient error.
+// decodeChangeResults parses per-item compare-and-set results (see
+// checkResults).
 func decodeChangeResults(op, out string, ids []string) ([]ChangeResult, error) {
 	res, err := decodeList[ChangeResult](op, out, changeResultFields)
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != len(ids) {
-		return nil, badOutput(op, "%d results for %d items", len(res), len(ids))
-	}
-	for i := range res {
-		if !strings.EqualFold(res[i].ID, ids[i]) {
-			return nil, badOutput(op, "result %d is for %q, expected %q", i, res[i].ID, ids[i])
-		}
-		if res[i].Changed && !res[i].OK {
-			return nil, badOutput(op, "result %d (%s) is both failed and changed", i, res[i].ID)
-		}
-	}
-	for _, r := range res {
-		if !r.OK && winrm.IsThrottling(r.Error) {
-			return res, engine.Transient(&OpError{Op: op, Err: fmt.Errorf("throttled on %s: %s", r.ID, r.Error)})
-		}
-	}
-	return res, nil
+	return checkResults(op, "items", res, ids)
 }
