@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
@@ -38,11 +37,8 @@ type autodiscoverWait struct {
 }
 
 func newAutodiscoverWait(id string, with map[string]any, deps *Deps) (engine.Step, error) {
-	if len(with) > 0 {
-		return nil, fmt.Errorf("step %s (autodiscover-wait) takes no parameters; it is configured by autodiscover in the config (got with: %s)", id, strings.Join(pdnsParamNames(with), ", "))
-	}
-	if deps == nil || deps.Config == nil {
-		return nil, fmt.Errorf("step %s (autodiscover-wait): no configuration", id)
+	if err := configOnly(id, "autodiscover-wait", "autodiscover", with, deps); err != nil {
+		return nil, err
 	}
 	w := deps.Config.Autodiscover.MinWait.D()
 	if w < 0 {

@@ -44,11 +44,8 @@ type bindCertificate struct {
 }
 
 func newBindCertificate(id string, with map[string]any, deps *Deps) (engine.Step, error) {
-	if len(with) > 0 {
-		return nil, fmt.Errorf("step %s (bind-certificate) takes no parameters; it is configured by certificate in the config (got with: %s)", id, strings.Join(pdnsParamNames(with), ", "))
-	}
-	if deps == nil || deps.Config == nil {
-		return nil, fmt.Errorf("step %s (bind-certificate): no configuration", id)
+	if err := configOnly(id, "bind-certificate", "certificate", with, deps); err != nil {
+		return nil, err
 	}
 	return &bindCertificate{id: id, deps: deps}, nil
 }

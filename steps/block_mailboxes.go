@@ -67,11 +67,8 @@ type blockMailboxes struct {
 }
 
 func newBlockMailboxes(id string, with map[string]any, deps *Deps) (engine.Step, error) {
-	if len(with) > 0 {
-		return nil, fmt.Errorf("step %s (block-mailboxes) takes no parameters; it is configured by mailboxes in the config (got with: %s)", id, strings.Join(pdnsParamNames(with), ", "))
-	}
-	if deps == nil || deps.Config == nil {
-		return nil, fmt.Errorf("step %s (block-mailboxes): no configuration", id)
+	if err := configOnly(id, "block-mailboxes", "mailboxes", with, deps); err != nil {
+		return nil, err
 	}
 	c := deps.Config.Mailboxes
 	if strings.TrimSpace(c.AllowGroup) == "" {

@@ -106,11 +106,8 @@ type certificate struct {
 }
 
 func newCertificate(id string, with map[string]any, deps *Deps) (engine.Step, error) {
-	if len(with) > 0 {
-		return nil, fmt.Errorf("step %s (certificate) takes no parameters; it is configured by certificate in the config (got with: %s)", id, strings.Join(pdnsParamNames(with), ", "))
-	}
-	if deps == nil || deps.Config == nil {
-		return nil, fmt.Errorf("step %s (certificate): no configuration", id)
+	if err := configOnly(id, "certificate", "certificate", with, deps); err != nil {
+		return nil, err
 	}
 	mode := strings.ToLower(deps.Config.Certificate.Mode)
 	switch mode {

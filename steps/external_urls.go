@@ -52,11 +52,8 @@ type externalURLs struct {
 }
 
 func newExternalURLs(id string, with map[string]any, deps *Deps) (engine.Step, error) {
-	if len(with) > 0 {
-		return nil, fmt.Errorf("step %s (external-urls) takes no parameters; it is configured by namespace.external in the config (got with: %s)", id, strings.Join(pdnsParamNames(with), ", "))
-	}
-	if deps == nil || deps.Config == nil {
-		return nil, fmt.Errorf("step %s (external-urls): no configuration", id)
+	if err := configOnly(id, "external-urls", "namespace.external", with, deps); err != nil {
+		return nil, err
 	}
 	if ExternalHost(deps.Config.Namespace.External) == "" {
 		return nil, fmt.Errorf("step %s (external-urls): namespace.external is empty", id)

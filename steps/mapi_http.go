@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/engine"
@@ -41,11 +40,8 @@ type mapiHTTP struct {
 }
 
 func newMapiHTTP(id string, with map[string]any, deps *Deps) (engine.Step, error) {
-	if len(with) > 0 {
-		return nil, fmt.Errorf("step %s (mapi-http) takes no parameters; it is configured by mapi_http in the config (got with: %s)", id, strings.Join(pdnsParamNames(with), ", "))
-	}
-	if deps == nil || deps.Config == nil {
-		return nil, fmt.Errorf("step %s (mapi-http): no configuration", id)
+	if err := configOnly(id, "mapi-http", "mapi_http", with, deps); err != nil {
+		return nil, err
 	}
 	return &mapiHTTP{id: id, deps: deps, enable: deps.Config.MapiHTTP.Enable}, nil
 }

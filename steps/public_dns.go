@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sort"
 	"strings"
 	"time"
 
@@ -76,11 +75,8 @@ type publicDNS struct {
 }
 
 func newPublicDNS(id string, with map[string]any, deps *Deps) (engine.Step, error) {
-	if len(with) > 0 {
-		return nil, fmt.Errorf("step %s (public-dns) takes no parameters; it is configured by public_dns in the config (got with: %s)", id, strings.Join(pdnsParamNames(with), ", "))
-	}
-	if deps == nil || deps.Config == nil {
-		return nil, fmt.Errorf("step %s (public-dns): no configuration", id)
+	if err := configOnly(id, "public-dns", "public_dns", with, deps); err != nil {
+		return nil, err
 	}
 	c := deps.Config
 	s := &publicDNS{id: id, deps: deps, cfg: c.PublicDNS, ns: c.Namespace, idns: c.InternalDNS}
@@ -118,15 +114,6 @@ func newPublicDNS(id string, with map[string]any, deps *Deps) (engine.Step, erro
 		return nil, fmt.Errorf("public_dns.public_ip/ttl: %w", err)
 	}
 	return s, nil
-}
-
-func pdnsParamNames(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // source is the server the step reads the zone from: the primary, or in

@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/exrunbook/exrunbook/internal/config"
@@ -86,3 +87,21 @@ func Lookup(kind string) (Factory, bool) { return defaultRegistry.Lookup(kind) }
 
 // Kinds lists the default registry's kinds, sorted.
 func Kinds() []string { return defaultRegistry.Kinds() }
+
+// configOnly checks what every built-in kind needs from its factory's
+// arguments: a configuration, and no `with:` parameters, since each kind is
+// configured by a section of the config (named in the refusal).
+func configOnly(id, kind, section string, with map[string]any, deps *Deps) error {
+	if len(with) > 0 {
+		names := make([]string, 0, len(with))
+		for k := range with {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("step %s (%s) takes no parameters; it is configured by %s in the config (got with: %s)", id, kind, section, strings.Join(names, ", "))
+	}
+	if deps == nil || deps.Config == nil {
+		return fmt.Errorf("step %s (%s): no configuration", id, kind)
+	}
+	return nil
+}
