@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/state"
 	"github.com/exrunbook/exrunbook/steps"
 )
 
@@ -103,7 +103,11 @@ func runCertificateComplete(ctx context.Context, o *CertificateCompleteOptions) 
 		return &engine.RefusedError{Rule: "not-waiting", Detail: fmt.Sprintf("step %s is %s, not waiting for the CA's answer", id, v.Status)}
 	}
 	dst := steps.CertificateResponseFile(in.cfg)
-	if err := writeFileAtomic(dst, data); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("keeping the CA's answer in %s: %w", dst, err)
+	}
+	// 0644: a certificate is public.
+	if err := state.WriteFileAtomic(dst, data, 0o644); err != nil {
 		return fmt.Errorf("keeping the CA's answer in %s: %w", dst, err)
 	}
 	if err := e.OverrideWait(id, fmt.Sprintf("the CA's answer %s was given with `exrunbook certificate complete`", o.File)); err != nil {
@@ -147,31 +151,6 @@ func waitingRequest(ctx context.Context, g *GlobalOptions, in *inputs, id string
 func jsonString(raw []byte, s *string) error {
 	if err := json.Unmarshal(raw, s); err != nil {
 		return fmt.Errorf("the step's output is not a string: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the
-// same directory (0644: a certificate is public).
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".answer-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(tmp, 0o644)); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
 	}
 	return nil
 }

@@ -7,8 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/exrunbook/exrunbook/internal/lab/ca"
 	"github.com/exrunbook/exrunbook/internal/lab/generate"
+
+	"github.com/exrunbook/exrunbook/internal/lab/atomicfile"
 )
 
 // q quotes a string as a YAML double-quoted scalar, escaping the
@@ -111,12 +112,12 @@ func (l *Lab) Config() []byte {
 // writeFiles writes DIR/exrunbook.yaml and then, last, DIR/endpoints.json:
 // its presence means every listener is up.
 func (l *Lab) writeFiles() error {
-	if err := ca.WriteFileAtomic(filepath.Join(l.dir, FileConfig), l.Config(), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(l.dir, FileConfig), l.Config(), 0o644); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(l.ep, "", "  ")
 	if err != nil {
 		return err
 	}
-	return ca.WriteFileAtomic(filepath.Join(l.dir, FileEndpoints), append(b, '\n'), 0o644)
+	return atomicfile.Write(filepath.Join(l.dir, FileEndpoints), append(b, '\n'), 0o644)
 }

@@ -56,6 +56,8 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
 	"github.com/exrunbook/exrunbook/internal/lab/wsman"
+
+	"github.com/exrunbook/exrunbook/internal/lab/atomicfile"
 )
 
 // Files inside the lab directory.
@@ -318,13 +320,13 @@ func (l *Lab) generate(pfxPassword, probePassword string) (*org.Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ca.WriteFileAtomic(filepath.Join(l.dir, FilePFX), pfx, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(l.dir, FilePFX), pfx, 0o600); err != nil {
 		return nil, err
 	}
 	m := meta{Seed: l.opts.Seed, Domain: res.Org.Domain, Internal: res.Internal, External: res.External,
 		Autodiscover: res.Autodiscover, ProbeAllowed: res.ProbeAllowed, ProbeBlocked: res.ProbeBlocked}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := ca.WriteFileAtomic(filepath.Join(l.dir, FileMeta), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(l.dir, FileMeta), append(b, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	return res.Org, nil
@@ -586,7 +588,7 @@ func ensureSecret(path string, make func() (string, error)) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return s, ca.WriteFileAtomic(path, []byte(s), 0o600)
+	return s, atomicfile.Write(path, []byte(s), 0o600)
 }
 
 // randomPassword draws n characters from letters, digits and a few

@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/exrunbook/exrunbook/internal/lab/atomicfile"
 )
 
 // KeyBits is the size of every RSA key the CA makes.
@@ -180,10 +182,10 @@ func (c *CA) Save(dir string) error {
 		return err
 	}
 	k := pem.EncodeToMemory(&pem.Block{Type: keyPEM, Bytes: x509.MarshalPKCS1PrivateKey(c.Key)})
-	if err := WriteFileAtomic(filepath.Join(dir, KeyFile), k, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, KeyFile), k, 0o600); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, CertFile), c.CertPEM(), 0o644)
+	return atomicfile.Write(filepath.Join(dir, CertFile), c.CertPEM(), 0o644)
 }
 
 // Load reads the root written by Save.
@@ -213,46 +215,6 @@ func Load(dir string) (*CA, error) {
 		return nil, errors.New("ca: " + dir + ": the key does not match ca.pem")
 	}
 	return &CA{Cert: cert, Key: key}, nil
-}
-
-// WriteFileAtomic writes data to a temporary file beside path, fsyncs it,
-// sets mode and renames it over path.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // Issue makes a server certificate for subject CN with the given names as

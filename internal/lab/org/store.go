@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/exrunbook/exrunbook/internal/lab/atomicfile"
 )
 
 // File names inside the store's directory.
@@ -69,7 +71,7 @@ func OpenOrCreate(dir string, gen func() (*Org, error)) (*Store, error) {
 			return nil, err
 		}
 		s.org = o
-		if err := writeAtomic(filepath.Join(dir, FileOrg), mustMarshal(o)); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, FileOrg), mustMarshal(o), 0o600); err != nil {
 			return nil, err
 		}
 		os.Remove(filepath.Join(dir, FileJournal))
@@ -77,7 +79,7 @@ func OpenOrCreate(dir string, gen func() (*Org, error)) (*Store, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, FileInitial)); errors.Is(err, os.ErrNotExist) {
-		if err := writeAtomic(filepath.Join(dir, FileInitial), Canonical(s.org)); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, FileInitial), Canonical(s.org), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -272,7 +274,7 @@ func (s *Store) persistAll() error {
 	// A new generation: a journal that survives a crash between the rename
 	// and its removal names the old one and is ignored on load.
 	s.org.Generation++
-	if err := writeAtomic(filepath.Join(s.dir, FileOrg), mustMarshal(s.org)); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, FileOrg), mustMarshal(s.org), 0o600); err != nil {
 		return err
 	}
 	if s.journal != nil {
@@ -354,46 +356,6 @@ func mustMarshal(o *Org) []byte {
 		panic(err)
 	}
 	return b
-}
-
-// writeAtomic writes data to path via a temporary file in the same
-// directory: write, fsync, rename, fsync the directory.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Canonical renders o's canonical JSON: every collection in a stable order
