@@ -43,9 +43,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // Status is where a step is in its lifecycle:
@@ -246,27 +247,14 @@ type SinkFunc func(Event)
 // Emit calls f(e).
 func (f SinkFunc) Emit(e Event) { f(e) }
 
-// transientError marks an error as worth retrying.
-type transientError struct{ err error }
-
-func (t transientError) Error() string { return t.err.Error() }
-func (t transientError) Unwrap() error { return t.err }
-
 // Transient marks err as transient (HTTP 5xx, connection reset, WinRM
 // TimedOut, Exchange throttling): the engine retries the phase with capped
-// exponential backoff and jitter. A nil err stays nil.
-func Transient(err error) error {
-	if err == nil {
-		return nil
-	}
-	return transientError{err}
-}
+// exponential backoff and jitter. A nil err stays nil. It is
+// errkind.Transient, so layers below the engine mark errors the same way.
+func Transient(err error) error { return errkind.Transient(err) }
 
 // IsTransient reports whether err, or an error it wraps, was marked transient.
-func IsTransient(err error) bool {
-	var t transientError
-	return errors.As(err, &t)
-}
+func IsTransient(err error) bool { return errkind.IsTransient(err) }
 
 // SafetyError is a refusal by a safety limit (an empty allow group, more
 // changes than --max-changes). It maps to exit code 5 and is never retried.
