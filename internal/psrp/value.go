@@ -57,12 +57,12 @@ type Container int
 
 // The collections of MS-PSRP §2.2.5.2.6.
 const (
-	NoContainer Container = iota
-	ListContainer         // <LST>: an IList (ArrayList, Object[], MultiValuedProperty)
-	EnumContainer         // <IE>: an IEnumerable that is not a list
-	StackContainer        // <STK>
-	QueueContainer        // <QUE>
-	DictContainer         // <DCT>: an IDictionary (Hashtable)
+	NoContainer    Container = iota
+	ListContainer            // <LST>: an IList (ArrayList, Object[], MultiValuedProperty)
+	EnumContainer            // <IE>: an IEnumerable that is not a list
+	StackContainer           // <STK>
+	QueueContainer           // <QUE>
+	DictContainer            // <DCT>: an IDictionary (Hashtable)
 )
 
 // Property is one named member of an Object.
