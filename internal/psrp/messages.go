@@ -424,7 +424,7 @@ type PipelineInput struct{ Value Value }
 
 // MessageType implements Body.
 func (PipelineInput) MessageType() MessageType { return MsgPipelineInput }
-func (m PipelineInput) value() (Value, error) { return m.Value, nil }
+func (m PipelineInput) value() (Value, error)  { return m.Value, nil }
 
 // EndOfPipelineInput is END_OF_PIPELINE_INPUT (no data).
 type EndOfPipelineInput struct{}
@@ -438,7 +438,7 @@ type PipelineOutput struct{ Value Value }
 
 // MessageType implements Body.
 func (PipelineOutput) MessageType() MessageType { return MsgPipelineOutput }
-func (m PipelineOutput) value() (Value, error) { return m.Value, nil }
+func (m PipelineOutput) value() (Value, error)  { return m.Value, nil }
 
 // InformationalRecord is a WARNING_RECORD, VERBOSE_RECORD or DEBUG_RECORD
 // (MS-PSRP §2.2.2.22-24; Kind says which).
