@@ -160,7 +160,13 @@ func (inv *Invocation) receive() {
 			case *ErrorRecord:
 				ev = Event{Kind: EventError, Error: b}
 			case InformationalRecord:
-				kind := map[MessageType]EventKind{MsgWarningRecord: EventWarning, MsgVerboseRecord: EventVerbose, MsgDebugRecord: EventDebug}[b.Kind]
+				kind := EventWarning
+				switch b.Kind {
+				case MsgVerboseRecord:
+					kind = EventVerbose
+				case MsgDebugRecord:
+					kind = EventDebug
+				}
 				ev = Event{Kind: kind, Message: b.Message}
 			case Other:
 				switch b.Type {
