@@ -358,6 +358,9 @@ func exchangeScenario(s *fakeServer, p *fakePipe) {
 	case "Break-Pool":
 		s.send(p, PipelineOutput{Value: "before"})
 		s.send(nil, RunspacePoolState{State: RunspacePoolBroken, Error: &ErrorRecord{Message: "The session was broken by the server.", Category: "NotSpecified"}})
+	case "Send-Garbage":
+		// The test put the raw payload in the command's first argument.
+		p.out.push(p.create.Pipeline.Commands[0].Params[0].Value.([]byte), false)
 	case "Slow":
 		time.Sleep(50 * time.Millisecond)
 		s.finish(p, PipelineState{State: PipelineCompleted})
@@ -618,5 +621,33 @@ func TestPoolClose(t *testing.T) {
 	}
 	if _, err := p.Start(testCtx(t), Pipeline{Commands: []Command{{Name: "Get-CASMailbox"}}}); !errors.Is(err, ErrPoolClosed) {
 		t.Fatalf("Start after Close: %v", err)
+	}
+}
+
+func TestPoolBadServerOutput(t *testing.T) {
+	rpid := uuid.New()
+	msg := func(typ MessageType, data string) []byte {
+		return Message{Destination: ToClient, Type: typ, RPID: rpid, Data: []byte(data)}.Marshal()
+	}
+	tests := []struct {
+		name    string
+		payload []byte
+		want    string
+	}{
+		{"truncated fragment", frag(1, 0, 3, "abcdef")[:25], "truncated fragment"},
+		{"unknown flags", frag(1, 0, 0x10, "x"), "unknown flag bits"},
+		{"unknown message type", appendFragment(nil, 1, 0, 3, msg(0x00077777, "<S>x</S>")), "unknown message type 0x00077777"},
+		{"malformed clixml", appendFragment(nil, 1, 0, 3, msg(MsgPipelineOutput, "<Obj RefId=\"0\"><Props><S N=\"a\">x</Props>")), "</Props> closes <S>"},
+		{"oversized blob", appendFragment(nil, 1, 0, FlagStart, bytes.Repeat([]byte("x"), 5000)), "larger than the 4096-byte message limit"},
+		{"message for the server", appendFragment(nil, 1, 0, 3, Message{Destination: ToServer, Type: MsgPipelineOutput, RPID: rpid, Data: []byte("<S/>")}.Marshal()), "for destination 2 reached the client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, p := openFake(t, 8192, PoolOptions{ID: rpid, MaxMessageSize: 4096})
+			_, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Send-Garbage", Params: []Parameter{{"Payload", tt.payload}}}}}, nil)
+			if !errors.Is(err, ErrBroken) || !errkind.IsTransient(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want ErrBroken with %q", err, tt.want)
+			}
+		})
 	}
 }
