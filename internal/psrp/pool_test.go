@@ -27,6 +27,7 @@ type fakeServer struct {
 	poolDefrag   Defragmenter
 	key          *SessionKey
 	keyExchanges atomic.Int32
+	timeouts     atomic.Int32
 
 	// openState is the pool state Open reports (Opened unless a test says).
 	openState RunspacePoolStateValue
@@ -73,13 +74,16 @@ func (s *fakeServer) sessionKey() *SessionKey {
 
 // queue is an unbounded queue of payloads that a Receive long-polls.
 type queue struct {
-	mu    sync.Mutex
-	items [][]byte
-	ready chan struct{}
-	done  bool
+	timeouts *atomic.Int32 // counts TimedOut results
+	mu       sync.Mutex
+	items    [][]byte
+	ready    chan struct{}
+	done     bool
 }
 
-func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+func (s *fakeServer) newQueue() *queue {
+	return &queue{ready: make(chan struct{}, 1), timeouts: &s.timeouts}
+}
 
 func (q *queue) push(b []byte, done bool) {
 	q.mu.Lock()
@@ -116,6 +120,7 @@ func (q *queue) pop(ctx context.Context) ([]byte, bool, error) {
 		select {
 		case <-q.ready:
 		case <-timer.C:
+			q.timeouts.Add(1)
 			return nil, false, nil
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
@@ -124,8 +129,9 @@ func (q *queue) pop(ctx context.Context) ([]byte, bool, error) {
 }
 
 func newFakeServer(t *testing.T, maxPayload int, scenario func(*fakeServer, *fakePipe)) *fakeServer {
-	s := &fakeServer{t: t, pool: newQueue(), pipes: map[uuid.UUID]*fakePipe{}, scenario: scenario, openState: RunspacePoolOpened}
+	s := &fakeServer{t: t, pipes: map[uuid.UUID]*fakePipe{}, scenario: scenario, openState: RunspacePoolOpened}
 	s.maxPayload.Store(int64(maxPayload))
+	s.pool = s.newQueue()
 	return s
 }
 
@@ -176,7 +182,7 @@ func (s *fakeServer) Command(ctx context.Context, pid uuid.UUID, args []byte) er
 	if len(args) > s.MaxPayload() {
 		s.t.Errorf("Command of %d bytes, max payload %d", len(args), s.MaxPayload())
 	}
-	p := &fakePipe{id: pid, out: newQueue(), inputs: make(chan Value, 100000), stop: make(chan struct{})}
+	p := &fakePipe{id: pid, out: s.newQueue(), inputs: make(chan Value, 100000), stop: make(chan struct{})}
 	s.mu.Lock()
 	s.pipes[pid] = p
 	s.mu.Unlock()
@@ -528,6 +534,9 @@ func TestPoolStop(t *testing.T) {
 	state, err := inv.Wait(ctx)
 	if state != PipelineStopped || !errors.Is(err, ErrStopped) {
 		t.Fatalf("state %v, error %v", state, err)
+	}
+	if s.timeouts.Load() == 0 {
+		t.Fatal("no Receive timed out: the TimedOut result was not exercised")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
