@@ -356,7 +356,7 @@ func (p *Pool) Run(ctx context.Context, pl Pipeline, input []Value) (*Result, er
 	wg.Wait()
 	state, err := inv.Wait(context.WithoutCancel(ctx))
 	res.State = state
-	if inputErr != nil {
+	if inputErr != nil && !errors.Is(err, ErrBroken) {
 		return res, inputErr
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, ErrStopped) {

@@ -36,6 +36,8 @@ type fakeServer struct {
 	scenario func(s *fakeServer, p *fakePipe)
 	// failReceive makes a pipeline Receive fail with this error.
 	failReceive error
+	// dropPublicKey leaves PUBLIC_KEY unanswered.
+	dropPublicKey atomic.Bool
 
 	mu                  sync.Mutex
 	pipes               map[uuid.UUID]*fakePipe
@@ -231,6 +233,9 @@ func (s *fakeServer) Send(ctx context.Context, pid uuid.UUID, stream string, fra
 		switch b := body.(type) {
 		case PublicKey:
 			s.keyExchanges.Add(1)
+			if s.dropPublicKey.Load() {
+				continue
+			}
 			pub, err := ParsePublicKeyBlob(b.Blob)
 			if err != nil {
 				return err
@@ -658,5 +663,22 @@ func TestPoolBadServerOutput(t *testing.T) {
 				t.Fatalf("error %v, want ErrBroken with %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestPoolKeyExchangeTimeout(t *testing.T) {
+	s := newFakeServer(t, 4096, exchangeScenario)
+	p, err := Open(testCtx(t), s, PoolOptions{KeyExchangeTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	s.dropPublicKey.Store(true)
+	_, err = p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Set-X", Params: []Parameter{{"Password", NewSecureString("x")}}}}}, nil)
+	if !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "no ENCRYPTED_SESSION_KEY within 50ms") {
+		t.Fatalf("error %v", err)
+	}
+	if !errors.Is(p.Err(), ErrBroken) {
+		t.Fatalf("pool after the key timeout: %v", p.Err())
 	}
 }
