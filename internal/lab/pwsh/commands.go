@@ -279,3 +279,15 @@ func (e *ErrorRecord) Activity() string {
 	}
 	return e.Command
 }
+
+// CommonParameters returns the common parameters every cmdlet accepts
+// (-ErrorAction, -WarningAction, -Verbose, ...).
+func CommonParameters() []ParamDef { return append([]ParamDef(nil), commonParams...) }
+
+// ParamTypeName is the .NET type name of a parameter, as binding errors
+// and Get-Command name it.
+func ParamTypeName(p ParamDef) string { return typeName(&p) }
+
+// WildcardMatch matches s against a PowerShell wildcard pattern (* ? [...]),
+// ignoring case.
+func WildcardMatch(pattern, s string) bool { return wildcardMatch(pattern, s, true) }
