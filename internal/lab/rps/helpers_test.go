@@ -135,7 +135,9 @@ func cmd(name string, kv ...any) psrp.Command {
 	return c
 }
 
-func pipeline(cmds ...psrp.Command) psrp.Pipeline { return psrp.Pipeline{Commands: cmds, NoInput: true} }
+func pipeline(cmds ...psrp.Command) psrp.Pipeline {
+	return psrp.Pipeline{Commands: cmds, NoInput: true}
+}
 
 // run runs pl as user (with input when in is not nil).
 func (f *fixture) run(user string, pl psrp.Pipeline, in []psrp.Value) (*sink, *psrp.ErrorRecord) {
