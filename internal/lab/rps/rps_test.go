@@ -476,7 +476,8 @@ func TestWarnings(t *testing.T) {
 func TestThrottlingAndFaults(t *testing.T) {
 	f := newFixture(t, fixtureOpts{faults: "seed=1,throttle:Get-Mailbox=1,error:Get-Recipient=1"})
 	_, rec := f.run(helpdesk, pipeline(cmd("Get-Mailbox")), nil)
-	if rec == nil || rec.Message != fmt.Sprintf(faults.ThrottleMessage, helpdesk) || rec.ExceptionType != "Microsoft.Exchange.Data.Directory.OverBudgetException" {
+	if rec == nil || rec.Message != fmt.Sprintf(faults.ThrottleMessage, helpdesk) || rec.ExceptionType != "Microsoft.Exchange.Data.Directory.OverBudgetException" ||
+		!strings.Contains(rec.FullyQualifiedErrorID, "] [FailureCategory=Cmdlet-OverBudgetException] OverBudgetException,Microsoft.Exchange.Management.RecipientTasks.GetMailbox") {
 		t.Errorf("throttled Get-Mailbox: %+v", rec)
 	}
 	_, rec = f.run(helpdesk, pipeline(cmd("Get-Recipient")), nil)
