@@ -577,6 +577,14 @@ func TestPartialLevelShapes(t *testing.T) {
 		s := f.ok(admin, pipeline(cmd("Get-Mailbox", "Identity", "user10"),
 			cmd("Select-Object", "Property", &psrp.Object{Kind: psrp.ListContainer, Items: []psrp.Value{"Name", "Guid", "EmailAddresses"}})))
 		o := obj(t, s.out[0])
+		mb := obj(t, f.ok(admin, pipeline(cmd("Get-Mailbox", "Identity", "user10"))).out[0])
+		if mb.ToString != prop(t, mb, "Name") || !strings.Contains(prop(t, mb, "Identity").(string), "/") {
+			t.Errorf("Mailbox ToString %q, want its Name (Identity %q)", mb.ToString, prop(t, mb, "Identity"))
+		}
+		cas := obj(t, f.ok(admin, pipeline(cmd("Get-CASMailbox", "Identity", "user10"))).out[0])
+		if cas.ToString != prop(t, cas, "Identity") {
+			t.Errorf("CASMailbox ToString %q, want its Identity", cas.ToString)
+		}
 		want := "[Selected.Microsoft.Exchange.Data.Directory.Management.Mailbox System.Management.Automation.PSCustomObject System.Object]"
 		if fmt.Sprint(o.TypeNames) != want {
 			t.Errorf("type chain %v\nwant %s", o.TypeNames, want)

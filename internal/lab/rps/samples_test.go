@@ -52,6 +52,7 @@ type sampleProp struct {
 	kind string
 	tn   string
 	list bool
+	text string // an S's text, an Obj's ToString
 }
 
 type sampleObject struct {
@@ -135,8 +136,11 @@ func parseSample(t *testing.T, file string) sampleObject {
 		t.Fatalf("%s: no Props", file)
 	}
 	for _, p := range props.Children {
-		sp := sampleProp{kind: p.XMLName.Local}
+		sp := sampleProp{kind: p.XMLName.Local, text: p.Text}
 		if sp.kind == "Obj" {
+			if ts := p.child("ToString"); ts != nil {
+				sp.text = ts.Text
+			}
 			if c := chainOf(p); len(c) > 0 {
 				sp.tn = c[0]
 			}
@@ -191,6 +195,15 @@ func TestObjectsMatchSamples(t *testing.T) {
 				}
 				if err := sameKind(p.Value, sp); err != nil {
 					t.Errorf("%s: %v", p.Name, err)
+				}
+			}
+			// ToString is the same property as in the sample
+			for _, n := range []string{"Name", "Identity"} {
+				if sample.props[n].text == sample.toString && sample.toString != "" {
+					if v, _ := o.Get(n); v != o.ToString {
+						t.Errorf("ToString %q, want the %s (%v) as in the sample", o.ToString, n, v)
+					}
+					break
 				}
 			}
 			sort.Strings(missing)
