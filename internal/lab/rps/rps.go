@@ -212,7 +212,7 @@ func (e *Endpoint) Run(ctx context.Context, p *Principal, pl psrp.Pipeline, inpu
 		for _, a := range c.Params {
 			v, err := fromWire(a.Value)
 			if err != nil {
-				return scriptsNotAllowed()
+				return badValue(c.Name, "parameter '"+a.Name+"'", err)
 			}
 			call.Args = append(call.Args, pwsh.CommandArg{Name: a.Name, Value: v})
 		}
@@ -254,7 +254,7 @@ func (e *Endpoint) Run(ctx context.Context, p *Principal, pl psrp.Pipeline, inpu
 		return e.wireError(rec)
 	}
 	if inErr != nil {
-		return scriptsNotAllowed()
+		return badValue(pl.Commands[0].Name, "input object", inErr)
 	}
 	return nil
 }

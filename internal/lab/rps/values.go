@@ -2,6 +2,7 @@ package rps
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -310,11 +311,25 @@ func x509Text(der []byte) string {
 		"[Thumbprint]" + nl + "  " + thumbprint(der) + nl
 }
 
+// maxDepth bounds how deeply a client's value may nest (lists,
+// dictionaries, properties); a decoder that resolves <Ref> to the same
+// object can hand over a cycle, which this bound also stops.
+const maxDepth = 32
+
+// errScriptBlock marks a script block among a client's values.
+var errScriptBlock = errors.New("script block")
+
 // fromWire converts a client's argument or input value to the
 // interpreter's. A deserialized object keeps its properties (so binding
 // by property name works) under its type names without "Deserialized.".
-// A script block cannot be built in a NoLanguage runspace.
-func fromWire(v psrp.Value) (pwsh.Value, error) {
+// A script block cannot be built in a NoLanguage runspace
+// (errScriptBlock); a value nested deeper than maxDepth is refused.
+func fromWire(v psrp.Value) (pwsh.Value, error) { return fromWireAt(v, 0) }
+
+func fromWireAt(v psrp.Value, depth int) (pwsh.Value, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("the value nests more than %d levels deep (or refers to itself)", maxDepth)
+	}
 	switch x := v.(type) {
 	case nil, bool, string, float64, time.Time, time.Duration, []byte:
 		return x, nil
@@ -343,14 +358,14 @@ func fromWire(v psrp.Value) (pwsh.Value, error) {
 	case *psrp.SecureString:
 		return pwsh.NewSecureString(x.Plain()), nil
 	case psrp.ScriptBlock:
-		return nil, fmt.Errorf("script block")
+		return nil, errScriptBlock
 	case *psrp.Object:
-		return objectFromWire(x)
+		return objectFromWire(x, depth)
 	}
-	return nil, fmt.Errorf("unsupported value %T", v)
+	return nil, fmt.Errorf("values of Go type %T are not CLIXML values", v)
 }
 
-func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
+func objectFromWire(o *psrp.Object, depth int) (pwsh.Value, error) {
 	if o == nil {
 		return nil, nil
 	}
@@ -358,7 +373,7 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 	case psrp.ListContainer, psrp.EnumContainer, psrp.StackContainer, psrp.QueueContainer:
 		items := make([]pwsh.Value, len(o.Items))
 		for i, it := range o.Items {
-			v, err := fromWire(it)
+			v, err := fromWireAt(it, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -368,11 +383,11 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 	case psrp.DictContainer:
 		h := pwsh.NewHashtable()
 		for _, e := range o.Entries {
-			v, err := fromWire(e.Value)
+			v, err := fromWireAt(e.Value, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			k, err := fromWire(e.Key)
+			k, err := fromWireAt(e.Key, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -384,7 +399,7 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 		if o.IsA("System.Enum") && o.ToString != "" {
 			return o.ToString, nil
 		}
-		return fromWire(o.Primitive)
+		return fromWireAt(o.Primitive, depth+1)
 	}
 	names := make([]string, 0, len(o.TypeNames))
 	for _, t := range o.TypeNames {
@@ -397,7 +412,7 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 	out.TypeNames = names
 	for _, ps := range [][]psrp.Property{o.Adapted, o.Extended} {
 		for _, p := range ps {
-			v, err := fromWire(p.Value)
+			v, err := fromWireAt(p.Value, depth+1)
 			if err != nil {
 				return nil, err
 			}
