@@ -2,6 +2,7 @@ package rps
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"math"
@@ -303,9 +304,9 @@ func x509Text(der []byte) string {
 	}
 	const nl = "\r\n"
 	date := func(t time.Time) string { return t.UTC().Format("01/02/2006 15:04:05") }
-	return "[Subject]" + nl + "  " + c.Subject.String() + nl + nl +
-		"[Issuer]" + nl + "  " + c.Issuer.String() + nl + nl +
-		"[Serial Number]" + nl + "  " + strings.ToUpper(c.SerialNumber.Text(16)) + nl + nl +
+	return "[Subject]" + nl + "  " + dotNetName(c.Subject) + nl + nl +
+		"[Issuer]" + nl + "  " + dotNetName(c.Issuer) + nl + nl +
+		"[Serial Number]" + nl + "  " + fmt.Sprintf("%X", c.SerialNumber.Bytes()) + nl + nl +
 		"[Not Before]" + nl + "  " + date(c.NotBefore) + nl + nl +
 		"[Not After]" + nl + "  " + date(c.NotAfter) + nl + nl +
 		"[Thumbprint]" + nl + "  " + thumbprint(der) + nl
@@ -318,6 +319,36 @@ const maxDepth = 32
 
 // errScriptBlock marks a script block among a client's values.
 var errScriptBlock = errors.New("script block")
+
+// dotNetName is a distinguished name as .NET's X500DistinguishedName
+// prints it: most specific first, ", " between the parts, .NET's short
+// attribute names (S for the state, E for an e-mail address), and a value
+// holding a separator in double quotes.
+func dotNetName(n pkix.Name) string {
+	seq := n.ToRDNSequence()
+	parts := make([]string, 0, len(seq))
+	for i := len(seq) - 1; i >= 0; i-- {
+		var avas []string
+		for _, ava := range seq[i] {
+			key, ok := oidNames[ava.Type.String()]
+			if !ok {
+				key = "OID." + ava.Type.String()
+			}
+			v := fmt.Sprint(ava.Value)
+			if strings.ContainsAny(v, ",+=\"\n<>#;") || strings.TrimSpace(v) != v {
+				v = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+			}
+			avas = append(avas, key+"="+v)
+		}
+		parts = append(parts, strings.Join(avas, " + "))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var oidNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "S", "2.5.4.9": "STREET", "2.5.4.10": "O",
+	"2.5.4.11": "OU", "2.5.4.5": "SERIALNUMBER", "1.2.840.113549.1.9.1": "E", "0.9.2342.19200300.100.1.25": "DC",
+}
 
 // fromWire converts a client's argument or input value to the
 // interpreter's. A deserialized object keeps its properties (so binding
