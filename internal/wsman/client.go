@@ -182,7 +182,9 @@ func (cl *Client) Command(ctx context.Context, pipelineID uuid.UUID, arguments [
 		return err
 	}
 	want := strings.ToUpper(pipelineID.String())
-	r, err := cl.call(ctx, "Command", cl.header(ActionCommand, shell), commandBody(want, arguments), false)
+	h := cl.header(ActionCommand, shell)
+	h.Options = commandOptions
+	r, err := cl.call(ctx, "Command", h, commandBody(want, arguments), false)
 	if err != nil {
 		return err
 	}

@@ -69,15 +69,8 @@ func writeEnvelope(b *strings.Builder, h header, body string) {
 		b.WriteString(`<w:SelectorSet><w:Selector Name="ShellId">` + esc(h.ShellID) + `</w:Selector></w:SelectorSet>`)
 	}
 	if len(h.Options) > 0 {
-		must := false
-		for _, o := range h.Options {
-			must = must || o.MustComply
-		}
-		if must {
-			b.WriteString(`<w:OptionSet s:mustUnderstand="true">`)
-		} else {
-			b.WriteString(`<w:OptionSet>`)
-		}
+		// mustUnderstand as pypsrp always sends it.
+		b.WriteString(`<w:OptionSet s:mustUnderstand="true">`)
 		for _, o := range h.Options {
 			b.WriteString(`<w:Option Name="` + esc(o.Name) + `"`)
 			if o.MustComply {
@@ -136,6 +129,11 @@ var poolReceiveOptions = []option{{Name: "WSMAN_CMDSHELL_OPTION_KEEPALIVE", Valu
 func commandBody(commandID string, arguments []byte) string {
 	return `<rsp:CommandLine CommandId="` + esc(commandID) + `"><rsp:Command></rsp:Command><rsp:Arguments>` + b64(arguments) + `</rsp:Arguments></rsp:CommandLine>`
 }
+
+// commandOptions are pypsrp's for a PSRP Command (the PowerShell plug-in
+// runs no cmd.exe either way; sending what the reference client sends to
+// Exchange keeps us on the proven path).
+var commandOptions = []option{{Name: "WINRS_SKIP_CMD_SHELL", Value: "FALSE"}}
 
 // sendBody carries fragments on stream to the pool (commandID empty) or a
 // pipeline, one rsp:Stream per chunk.
