@@ -94,17 +94,20 @@ func parseEncrypted(contentType string, body []byte) ([]encryptedPart, error) {
 			}
 			return nil, errMalformedEncrypted("expected the boundary --" + boundary)
 		}
-		if bytes.HasPrefix(after, []byte("--")) {
+		if tail, ok := bytes.CutPrefix(after, []byte("--")); ok {
 			if len(parts) == 0 {
 				return nil, errMalformedEncrypted("no encrypted part")
 			}
+			if len(bytes.TrimSpace(tail)) > 0 {
+				return nil, errMalformedEncrypted("data after the closing boundary")
+			}
 			return parts, nil
+		}
+		if len(parts) > 0 && len(bytes.TrimSpace(after)) == 0 {
+			return parts, nil // a closing delimiter without its "--"
 		}
 		after, ok = bytes.CutPrefix(after, []byte("\r\n"))
 		if !ok {
-			if len(parts) > 0 && len(bytes.TrimSpace(after)) == 0 {
-				return parts, nil // closing delimiter without "--"
-			}
 			return nil, errMalformedEncrypted("the boundary line does not end in CRLF")
 		}
 		// First part: header lines up to the next delimiter.

@@ -205,13 +205,20 @@ func parseFault(data []byte) *FaultError {
 	return &f
 }
 
-// appendNew appends s unless it is already there (Windows repeats the
-// message in nested WSManFaults).
+// appendNew appends s without what the list already says (Windows
+// repeats the message in nested WSManFaults, and a ProviderFault's text
+// may start with the inner message).
 func appendNew(list []string, s string) []string {
 	for _, x := range list {
-		if x == s {
+		if strings.Contains(x, s) {
 			return list
 		}
+		if rest, ok := strings.CutPrefix(s, x); ok {
+			s = strings.TrimSpace(rest)
+		}
+	}
+	if s == "" {
+		return list
 	}
 	return append(list, s)
 }
