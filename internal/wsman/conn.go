@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // maxResponse bounds one WS-Management answer (envelopes are at most
@@ -210,9 +212,13 @@ func (cl *Client) authErr(err error) error {
 		if ae.Endpoint == "" {
 			ae.Endpoint = cl.ep.url
 		}
-		return ae
+		return err
 	}
-	return &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url, Reason: err.Error()}
+	if errkind.IsTransient(err) {
+		// e.g. a KDC that did not answer: worth another try.
+		return fmt.Errorf("authentication to %s: %w", cl.ep.url, err)
+	}
+	return &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url, Err: err}
 }
 
 // serverToken finds the token of scheme in WWW-Authenticate headers (nil

@@ -122,23 +122,32 @@ func httpStatusText(code int) string {
 }
 
 // AuthError is a refused login: the server answered 401 after the
-// handshake, or the Kerberos login failed. It is permanent.
+// handshake, or the security context could not be made (a Kerberos
+// login or ticket refused). It is permanent.
 type AuthError struct {
 	User     string
 	Endpoint string
 	// Reason says what was refused, when more is known than the 401.
 	Reason string
+	// Err is the security mechanism's own error, if it failed first (it
+	// names its config key, e.g. exchange.kerberos.spn).
+	Err error
 }
 
 func (e *AuthError) Error() string {
 	msg := fmt.Sprintf("authentication to %s as %q failed", e.Endpoint, e.User)
-	if e.Reason != "" {
+	switch {
+	case e.Err != nil:
+		return msg + ": " + e.Err.Error()
+	case e.Reason != "":
 		msg += ": " + e.Reason
-	} else {
+	default:
 		msg += ": the server refused the credentials (HTTP 401)"
 	}
 	return msg + "; check exchange.user and exchange.password (and that the account may use remote PowerShell)"
 }
+
+func (e *AuthError) Unwrap() error { return e.Err }
 
 // TLSError is a failed verification of the server's certificate. It is
 // permanent.
