@@ -24,7 +24,7 @@ type rawClient struct {
 	http       *http.Client
 	user, pass string
 	n          atomic.Int64
-	fast       bool // skip the per-reply XML checks (benchmarks)
+	fast       bool   // skip the per-reply XML checks (benchmarks)
 	resource   string // ResourceURI; empty means the cmd shell
 	path       string // URL path; empty means /wsman
 }
@@ -304,10 +304,10 @@ func TestFaultsAndSelectors(t *testing.T) {
 	})
 	t.Run("wrong resource URI", func(t *testing.T) {
 		resource := c.resource
-	if resource == "" {
-		resource = resourceCmd
-	}
-	env := `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><s:Header><a:Action>` + actionCreate +
+		if resource == "" {
+			resource = resourceCmd
+		}
+		env := `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><s:Header><a:Action>` + actionCreate +
 			`</a:Action><a:MessageID>uuid:r</a:MessageID><w:ResourceURI>http://schemas.microsoft.com/powershell/Microsoft.Exchange</w:ResourceURI></s:Header><s:Body/></s:Envelope>`
 		r := c.post([]byte(env), "uuid:r")
 		if r.status != 500 || !strings.Contains(r.body, "w:InvalidResourceURI") {
