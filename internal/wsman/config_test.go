@@ -21,6 +21,10 @@ func TestNewValidates(t *testing.T) {
 	if err := os.WriteFile(krb5, []byte("[libdefaults]\n default_realm = CONTOSO.TEST\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	bare := filepath.Join(dir, "bare.conf")
+	if err := os.WriteFile(bare, []byte("[libdefaults]\n dns_lookup_kdc = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ok := Config{Endpoint: "https://ex01.contoso.test/PowerShell/", Auth: AuthBasic, User: "admin@contoso.test", Password: "Zq9-secret"}
 	tests := []struct {
 		name    string
@@ -48,6 +52,18 @@ func TestNewValidates(t *testing.T) {
 		{"kerberos over http, provider without sealing", func(c *Config) {
 			c.Auth, c.Endpoint, c.Kerberos.Provider = AuthKerberos, "http://ex01/PowerShell/", sealingProvider{false}
 		}, []string{"message encryption"}},
+		{"kerberos realm unknown", func(c *Config) {
+			c.Auth, c.Kerberos.Krb5Conf, c.User = AuthKerberos, bare, "alice"
+		}, []string{"realm"}},
+		{"kerberos keytab missing", func(c *Config) {
+			c.Auth, c.Kerberos.Krb5Conf, c.Kerberos.Keytab = AuthKerberos, krb5, filepath.Join(dir, "none.keytab")
+		}, []string{"keytab", "none.keytab"}},
+		{"kerberos cache missing", func(c *Config) {
+			c.Auth, c.Kerberos.Krb5Conf, c.Kerberos.CCache = AuthKerberos, krb5, filepath.Join(dir, "none.cc")
+		}, []string{"credential cache", "none.cc"}},
+		{"krb5.conf missing", func(c *Config) {
+			c.Auth, c.Kerberos.Krb5Conf = AuthKerberos, filepath.Join(dir, "none.conf")
+		}, []string{"exchange.kerberos.krb5_conf_file"}},
 		{"missing CA file", func(c *Config) { c.CAFile = filepath.Join(dir, "none.pem") }, []string{"exchange.ca_file"}},
 		{"CA file without PEM", func(c *Config) { c.CAFile = krb5 }, []string{"exchange.ca_file", "no PEM"}},
 	}
