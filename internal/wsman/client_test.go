@@ -3,8 +3,14 @@ package wsman
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -370,5 +376,45 @@ func TestMaxEnvelopeSize(t *testing.T) {
 		if got != size {
 			t.Errorf("MaxEnvelopeSize header %d, want %d", got, size)
 		}
+	}
+}
+
+// TestNTLMOverHTTPS: no sealing inside TLS, and the AUTHENTICATE message
+// binds itself to the server's certificate (RFC 5929
+// tls-server-end-point), which Exchange's Extended Protection checks.
+func TestNTLMOverHTTPS(t *testing.T) {
+	f := newFakeServer(t, true)
+	url, ca := f.start(true)
+	cl, err := New(Config{Endpoint: url, Auth: AuthNTLM, User: f.user, Password: f.password, CAFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := cl.Open(ctx, uuid.New(), []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cl.Receive(ctx, uuid.Nil); err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(cert.Raw)
+	app := append([]byte("tls-server-end-point:"), h[:]...)
+	var gss bytes.Buffer // gss_channel_bindings_struct: no addresses, then the application data
+	gss.Write(make([]byte, 16))
+	binary.Write(&gss, binary.LittleEndian, uint32(len(app)))
+	gss.Write(app)
+	want := md5.Sum(gss.Bytes())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !bytes.Equal(f.bindings, want[:]) {
+		t.Errorf("channel bindings %x, want %x", f.bindings, want)
 	}
 }

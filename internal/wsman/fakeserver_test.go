@@ -51,6 +51,9 @@ type fakeServer struct {
 	maxEnvelope int
 	// handshakes counts completed NTLM handshakes.
 	handshakes int
+	// bindings is the MsvAvChannelBindings value of the last NTLM
+	// AUTHENTICATE (nil when it carried none).
+	bindings []byte
 }
 
 type fakePipe struct {
@@ -313,6 +316,17 @@ func (f *fakeServer) auth(w http.ResponseWriter, r *http.Request, cs *connState)
 		if cs.handshake == nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return false
+		}
+		if a, err := ntlm.ParseAuthenticate(msg); err == nil && len(a.NtChallengeResponse) > 44 {
+			pairs, _ := ntlm.ParseAVPairs(a.NtChallengeResponse[44:])
+			f.mu.Lock()
+			f.bindings = nil
+			for _, p := range pairs {
+				if p.ID == ntlm.AvChannelBindings {
+					f.bindings = p.Value
+				}
+			}
+			f.mu.Unlock()
 		}
 		res, err := cs.handshake.Accept(msg)
 		cs.handshake = nil
