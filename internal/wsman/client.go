@@ -160,7 +160,17 @@ func (cl *Client) Open(ctx context.Context, poolID uuid.UUID, creationXML []byte
 	}
 	h := cl.header(ActionCreate, "")
 	h.Options = createOptions
-	r, err := cl.call(ctx, "Create", h, createBody(strings.ToUpper(poolID.String()), creationXML), true)
+	want := strings.ToUpper(poolID.String())
+	r, attempts, err := cl.callN(ctx, "Create", h, createBody(want, creationXML), true)
+	var fe *FaultError
+	if err != nil && attempts > 1 && errors.As(err, &fe) && strings.Contains(fe.Text(), "already exists") && strings.Contains(strings.ToUpper(fe.Text()), want) {
+		// An earlier attempt did create the shell (its answer was lost):
+		// the id is ours, so the shell is.
+		cl.mu.Lock()
+		cl.shellID = want
+		cl.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -322,26 +332,32 @@ func (cl *Client) header(action, shellID string) header {
 // transiently and either safe (see the package comment) or provably not
 // delivered.
 func (cl *Client) call(ctx context.Context, op string, h header, body string, safe bool) (*response, error) {
+	r, _, err := cl.callN(ctx, op, h, body, safe)
+	return r, err
+}
+
+// callN is call, also returning how many attempts were made.
+func (cl *Client) callN(ctx context.Context, op string, h header, body string, safe bool) (*response, int, error) {
 	for attempt := 1; ; attempt++ {
 		h.MessageID = "uuid:" + strings.ToUpper(uuid.NewString())
 		var b strings.Builder
 		writeEnvelope(&b, h, body)
 		r, sent, err := cl.once(ctx, op, []byte(b.String()), h.MessageID)
 		if err == nil {
-			return r, nil
+			return r, attempt, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("WS-Management %s to %s abandoned: %w (%v)", op, cl.ep.url, ctx.Err(), err)
+			return nil, attempt, fmt.Errorf("WS-Management %s to %s abandoned: %w (%v)", op, cl.ep.url, ctx.Err(), err)
 		}
 		var fe *FaultError
 		if errors.As(err, &fe) && fe.TimedOut() {
-			return nil, err
+			return nil, attempt, err
 		}
 		if !errkind.IsTransient(err) || (!safe && sent) || attempt >= cl.retry.Attempts {
-			return nil, err
+			return nil, attempt, err
 		}
 		if err := cl.sleep(ctx, cl.backoff(attempt)); err != nil {
-			return nil, fmt.Errorf("WS-Management %s to %s abandoned while waiting to retry: %w", op, cl.ep.url, err)
+			return nil, attempt, fmt.Errorf("WS-Management %s to %s abandoned while waiting to retry: %w", op, cl.ep.url, err)
 		}
 	}
 }

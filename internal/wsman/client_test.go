@@ -171,6 +171,7 @@ func TestRetries(t *testing.T) {
 		{"Create after a 500", "Create", []string{"500"}, nil, 2, false, false},
 		{"Create after a dropped connection", "Create", []string{"drop"}, nil, 2, false, false},
 		{"Create throttled to the end", "Create", []string{"throttle", "throttle", "throttle"}, nil, 3, true, true},
+		{"Create whose answer was lost", "Create", []string{"createdrop"}, nil, 2, false, false},
 		{"Create denied is not retried", "Create", []string{"denied"}, nil, 1, true, false},
 		{"Receive after a dropped connection", "Receive", []string{"drop"}, func(ctx context.Context, cl *Client, pipe uuid.UUID) error {
 			_, done, err := cl.Receive(ctx, pipe)

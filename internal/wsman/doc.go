@@ -25,10 +25,10 @@
 // Retries. The client retries, with capped exponential backoff and
 // jitter, only operations that cannot run anything twice:
 //   - Create, because until the server answers with a ShellId no shell
-//     exists that a PSRP message could have reached (a Create the server
-//     did act on but whose answer was lost leaves a shell nobody knows;
-//     Exchange expires it, and counting it against MaxConcurrency is the
-//     price of opening the pool at all);
+//     exists that a PSRP message could have reached. The shell's id is
+//     the pool's own (client-chosen), so when a Create's answer was lost
+//     after the server acted, the retry is refused as "already exists"
+//     for our id, and the client adopts that shell;
 //   - Receive, because asking again runs nothing on the server. Output in
 //     an answer that was lost on the way (the connection dropped after the
 //     server sent it) is lost either way; asking again is the only way on,

@@ -374,7 +374,8 @@ func (f *fakeServer) dispatch(w http.ResponseWriter, body []byte) (int, []byte) 
 			f.t.Errorf("%s: SelectorSet %+v, want ShellId %s", op, h.Selectors, want)
 		}
 	}
-	switch f.next(op) {
+	step := f.next(op)
+	switch step {
 	case "500":
 		return 500, []byte("<html>Internal Server Error</html>")
 	case "drop":
@@ -409,7 +410,17 @@ func (f *fakeServer) dispatch(w http.ResponseWriter, body []byte) (int, []byte) 
 		if err != nil {
 			f.t.Errorf("creationXml: %v", err)
 		}
+		if f.shellID == s.ShellID {
+			return 500, faultEnvelope(h.MessageID, "w:AlreadyExists", 2150858815, "The WS-Management service cannot create the resource because it already exists: a shell with ShellId "+s.ShellID+" is open.")
+		}
 		f.shellID, f.creation = s.ShellID, c
+		if step == "createdrop" {
+			// Created, but the answer is lost with the connection.
+			if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				c.Close()
+			}
+			return 0, nil
+		}
 		return 200, soapAnswer(nsTransfer+"/CreateResponse", h.MessageID, `<x:ResourceCreated><a:Address>http://ex01/PowerShell/</a:Address><a:ReferenceParameters><w:ResourceURI>`+ResourceURIExchange+`</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">`+f.shellID+`</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`)
 	case "Command":
 		c := req.Body.CommandLine
