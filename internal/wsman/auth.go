@@ -192,10 +192,25 @@ type gokrb5Context struct {
 
 func (k *gokrb5Context) Scheme() string { return "Negotiate" }
 
+// Step gives a token once; the context is then complete (gokrb5 cannot
+// check the server's AP-REP).
 func (k *gokrb5Context) Step([]byte) ([]byte, error) {
 	if k.sent {
 		return nil, nil
 	}
+	b, err := k.requestToken()
+	if err != nil {
+		return nil, err
+	}
+	k.sent = true
+	return b, nil
+}
+
+// requestToken is a fresh SPNEGO token: the built-in context
+// authenticates every request on its own, as gokrb5's SetSPNEGOHeader
+// does, so it works whether the server keeps Kerberos per connection
+// (IIS) or per request.
+func (k *gokrb5Context) requestToken() ([]byte, error) {
 	s := spnego.SPNEGOClient(k.cl, k.spn)
 	if err := s.AcquireCred(); err != nil {
 		return nil, &AuthError{Reason: fmt.Sprintf("kerberos login failed: %v", err)}
@@ -208,10 +223,15 @@ func (k *gokrb5Context) Step([]byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kerberos SPNEGO token: %w", err)
 	}
-	k.sent = true
 	return b, nil
 }
 
 func (k *gokrb5Context) Complete() bool { return k.sent }
 
 func (k *gokrb5Context) Sealer() Sealer { return nil }
+
+// requestAuthenticator is a context that authenticates each request with
+// a token of its own instead of a handshake per connection.
+type requestAuthenticator interface {
+	requestToken() ([]byte, error)
+}

@@ -395,6 +395,9 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 		if err != nil {
 			return nil, false, err
 		}
+		if _, ok := c.sc.(requestAuthenticator); ok {
+			c.authed = true
+		}
 		if c.sc != nil && !c.authed {
 			if err := cl.authenticate(ctx, c); err != nil {
 				cl.pool.discard(c)
@@ -403,6 +406,11 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 		}
 		reused := c.used
 		status, data, keep, err := cl.exchange(ctx, c, envelope)
+		var ns notSent
+		if errors.As(err, &ns) {
+			cl.pool.discard(c)
+			return nil, false, ns.err
+		}
 		if err != nil {
 			cl.pool.discard(c)
 			return nil, !notDelivered(err), classifyTransport(cl.ep.url, fmt.Errorf("WS-Management %s to %s: %w", op, cl.ep.url, err))

@@ -185,9 +185,11 @@ func (cl *Client) authenticate(ctx context.Context, c *conn) error {
 				return cl.authErr(err)
 			}
 		}
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		if !c.sc.Complete() && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests) {
 			return classifyAnswer("authentication", resp.StatusCode, body)
 		}
+		// Complete and not 401: authenticated, whatever the server made of
+		// the empty body itself.
 		if !c.sc.Complete() {
 			return &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url, Reason: fmt.Sprintf("the server answered HTTP %d before the %s handshake completed", resp.StatusCode, c.sc.Scheme())}
 		}
@@ -220,6 +222,12 @@ func (cl *Client) authErr(err error) error {
 	}
 	return &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url, Err: err}
 }
+
+// notSent marks an error that happened before the request left.
+type notSent struct{ err error }
+
+func (n notSent) Error() string { return n.err.Error() }
+func (n notSent) Unwrap() error { return n.err }
 
 // serverToken finds the token of scheme in WWW-Authenticate headers (nil
 // when the header names the scheme bare or not at all).
@@ -264,6 +272,13 @@ func (cl *Client) exchange(ctx context.Context, c *conn, envelope []byte) (statu
 	req.Header.Set("Content-Type", ct)
 	if cl.cfg.Auth == AuthBasic {
 		req.SetBasicAuth(cl.cfg.User, cl.cfg.Password)
+	}
+	if ra, ok := c.sc.(requestAuthenticator); ok {
+		tok, err := ra.requestToken()
+		if err != nil {
+			return 0, nil, false, notSent{cl.authErr(err)}
+		}
+		req.Header.Set("Authorization", c.sc.Scheme()+" "+base64.StdEncoding.EncodeToString(tok))
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
