@@ -249,6 +249,10 @@ func TestPSRPCreateRefusals(t *testing.T) {
 	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "the user has no role assignments") {
 		t.Errorf("a refusing host: %d %s", r.status, r.body)
 	}
+	host.refuse = categorised{}
+	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, xmlText(`[FailureCategory=AuthZ-CmdletAccessDeniedException] The user "CONTOSO\x" isn't assigned to any management roles.`)) {
+		t.Errorf("a refusal with a failure category: %d %s", r.status, r.body)
+	}
 	if len(host.pools) != 0 {
 		t.Errorf("%d pools opened by refused Creates", len(host.pools))
 	}
@@ -464,3 +468,10 @@ func tlsClient(t *testing.T, l *lab) *http.Client {
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "ex01.contoso.test"}}, Timeout: 20 * time.Second}
 }
+
+type categorised struct{}
+
+func (categorised) Error() string {
+	return `The user "CONTOSO\x" isn't assigned to any management roles.`
+}
+func (categorised) FailureCategory() string { return "AuthZ-CmdletAccessDeniedException" }
