@@ -168,7 +168,11 @@ func (p *pool) finish(pl *pipeline, rec *psrp.ErrorRecord, stopped bool) {
 	st := psrp.PipelineState{State: psrp.PipelineCompleted}
 	switch {
 	case stopped:
-		st = psrp.PipelineState{State: psrp.PipelineStopped, Error: stoppedRecord()}
+		// The runner's own PipelineStoppedException when it gave one.
+		if rec == nil {
+			rec = stoppedRecord()
+		}
+		st = psrp.PipelineState{State: psrp.PipelineStopped, Error: rec}
 	case rec != nil:
 		st = psrp.PipelineState{State: psrp.PipelineFailed, Error: rec}
 		if rec.FullyQualifiedErrorID == "ScriptsNotAllowed" && p.h.o.Stats != nil {
