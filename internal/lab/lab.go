@@ -57,6 +57,8 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
+	"github.com/exrunbook/exrunbook/internal/lab/rps"
+	"github.com/exrunbook/exrunbook/internal/lab/runspace"
 	"github.com/exrunbook/exrunbook/internal/lab/smtp"
 	"github.com/exrunbook/exrunbook/internal/lab/wsman"
 
@@ -86,8 +88,8 @@ const (
 	AccountOrgAdmin       = "organization_admin"
 	AccountRecipientAdmin = "recipient_admin"
 	AccountNoRoles        = "no_roles"
-	RoleOrgManagement     = "Organization Management"
-	RoleRecipientMgmt     = "Recipient Management"
+	RoleOrgManagement     = rps.OrganizationManagement
+	RoleRecipientMgmt     = rps.RecipientManagement
 )
 
 // TSIG key the public DNS server accepts.
@@ -471,8 +473,22 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 	// /PowerShell/), a plain-HTTP listener for /PowerShell/, and SMTP.
 	l.ep.Servers = map[string]ServerEndpoint{}
 	users, accounts := l.accounts(netbios, secret)
+	assignments := map[string][]string{}
+	for _, a := range accounts {
+		if len(a.Roles) > 0 {
+			assignments[a.User] = a.Roles
+		}
+	}
 	for _, s := range servers {
 		p := prev.Servers[s]
+		ex, err := rps.New(rps.Options{Host: host, Server: s, Assignments: assignments})
+		if err != nil {
+			return err
+		}
+		rs, err := runspace.New(runspace.Options{Endpoint: exchangeEndpoint{ex}, Stats: l.stats})
+		if err != nil {
+			return err
+		}
 		ps := wsman.NewServer(wsman.Options{
 			Users:      users,
 			Domain:     netbios,
@@ -482,7 +498,7 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 			AllowNTLM:  true,
 			Stats:      l.stats,
 			Faults:     l.faults,
-			PSRP:       wsman.PSRPOptions{},
+			PSRP:       wsman.PSRPOptions{Host: rs},
 		})
 		l.psrp = append(l.psrp, ps)
 		psMux := http.NewServeMux()
