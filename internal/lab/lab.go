@@ -1,10 +1,17 @@
 // Package lab assembles the simulated Exchange organisation that exrunbook
 // is tested and demonstrated against: the organisation store (generated on
-// the first start, continued from DIR/org.json after), the WS-Management
-// endpoint over HTTP and HTTPS running the PowerShell interpreter with the
-// Exchange cmdlets, one HTTPS listener per Exchange server (the IIS-bound
-// certificate and Autodiscover), the internal and public authoritative DNS
-// servers, and the loopback control API. Start writes DIR/exrunbook.yaml (a
+// the first start, continued from DIR/org.json after), the WinRS endpoint
+// (/wsman) over HTTP and HTTPS running the PowerShell interpreter with the
+// Exchange cmdlets, per Exchange server an HTTPS listener (the IIS-bound
+// certificate, Autodiscover and /PowerShell/), a plain-HTTP listener
+// (/PowerShell/) and an SMTP listener with STARTTLS, the internal and
+// public authoritative DNS servers, and the loopback control API.
+//
+// /PowerShell/ is Exchange's remote PowerShell endpoint: MS-PSRP over
+// WS-Management for the configuration Microsoft.Exchange (packages wsman,
+// runspace and rps), for three accounts: CONTOSO\Administrator
+// (Organization Management), CONTOSO\RecipientAdmin (Recipient
+// Management) and CONTOSO\NoRoles (no role: refused at session creation). Start writes DIR/exrunbook.yaml (a
 // ready exrunbook config) and, once every listener is up, DIR/endpoints.json.
 //
 // The lab directory holds:
