@@ -310,6 +310,11 @@ func TestPypsrp(t *testing.T) {
 		if r.Opened != 1 {
 			t.Fatalf("after closing: opened %d, refusals %q", r.Opened, r.Refusals)
 		}
+		// Basic over plain http is refused.
+		p.run(t, map[string]any{"scenario": "sessions", "transport": "http-basic", "user": AccountOrgAdmin, "count": 1}, &r)
+		if r.Opened != 0 || len(r.Refusals) != 1 || !strings.Contains(r.Refusals[0], "Failed to authenticate") {
+			t.Fatalf("Basic over http: opened %d, refusals %q", r.Opened, r.Refusals)
+		}
 		// A user without roles cannot open one at all.
 		p.run(t, map[string]any{"scenario": "sessions", "transport": "https-basic", "user": AccountNoRoles, "count": 1}, &r)
 		if r.Opened != 0 || len(r.Refusals) != 1 || !strings.Contains(r.Refusals[0], "isn't assigned to any management roles") {
