@@ -84,10 +84,13 @@
 // # Errors, warnings, prompts, throttling
 //
 // Cmdlet errors keep the interpreter's message, exception type, category,
-// target (TargetName, TargetType, Target) and FullyQualifiedErrorId;
-// Exchange task errors (id "XXXXXXXX,Microsoft.Exchange.…") get the header
-// Exchange's endpoint writes: "[Server=EX01,RequestId=<guid>,TimeStamp=<M/d/yyyy h:mm:ss tt>]
-// [FailureCategory=Cmdlet-<exception>] ". Per-item failures are
+// target (TargetName, TargetType, Target) and FullyQualifiedErrorId.
+// Errors an Exchange cmdlet raises (id "…,Microsoft.Exchange.…", an
+// exception outside System.Management.Automation) get the header
+// Exchange's endpoint writes in front of the id:
+// "[Server=EX01,RequestId=<guid>,TimeStamp=<M/d/yyyy h:mm:ss tt>] [FailureCategory=Cmdlet-<exception>] ";
+// PowerShell's own binding and host errors keep their plain id. Per-item
+// failures are
 // non-terminating (Sink.Error); the ResultSize warning goes to
 // Sink.Warning. The session has no interactive host: a prompt (SMTP
 // replacement without -Force, Remove-ExchangeCertificate without

@@ -50,13 +50,14 @@ func budgetExceeded(user string, budget int) *psrp.ErrorRecord {
 	}
 }
 
-// exchangeFQID matches the FullyQualifiedErrorId of an Exchange task
-// error as the lab writes it: 8 hex digits, then the cmdlet's class.
-var exchangeFQID = regexp.MustCompile(`^[0-9A-F]{8},Microsoft\.Exchange\.`)
+// exchangeFQID matches the FullyQualifiedErrorId of an error an Exchange
+// cmdlet raised (its id, then the cmdlet's class).
+var exchangeFQID = regexp.MustCompile(`^[^,]+,Microsoft\.Exchange\.`)
 
 // wireError turns an interpreter error record into the record the
-// endpoint sends. Exchange's own task errors get the header Exchange's
-// remote endpoint puts in front of their FullyQualifiedErrorId:
+// endpoint sends. Errors an Exchange cmdlet raises (task errors,
+// throttling, transient AD errors) get the header Exchange's remote
+// endpoint puts in front of their FullyQualifiedErrorId:
 // "[Server=EX01,RequestId=<guid>,TimeStamp=<time>] [FailureCategory=Cmdlet-<exception>] ".
 func (e *Endpoint) wireError(r *pwsh.ErrorRecord) *psrp.ErrorRecord {
 	exc := r.Err.ExceptionType
@@ -80,7 +81,9 @@ func (e *Endpoint) wireError(r *pwsh.ErrorRecord) *psrp.ErrorRecord {
 		out.TargetType = targetType(t)
 		out.Target = flatten("", t)
 	}
-	if exchangeFQID.MatchString(out.FullyQualifiedErrorID) {
+	// PowerShell's own errors about an Exchange cmdlet (parameter binding,
+	// the host's prompt failure) keep PowerShell's plain id.
+	if exchangeFQID.MatchString(out.FullyQualifiedErrorID) && !strings.HasPrefix(exc, "System.Management.Automation.") {
 		out.FullyQualifiedErrorID = fmt.Sprintf("[Server=%s,RequestId=%s,TimeStamp=%s] [FailureCategory=Cmdlet-%s] %s",
 			e.o.Server, uuid.New(), timeStamp(e.o.Now()), shortType(exc), out.FullyQualifiedErrorID)
 	}

@@ -195,7 +195,9 @@ type Sink interface {
 // (ctx.Err() != nil) rather than Failed.
 func (e *Endpoint) Run(ctx context.Context, p *Principal, pl psrp.Pipeline, input <-chan psrp.Value, out Sink) *psrp.ErrorRecord {
 	if p == nil {
-		return e.wireError(pwsh.NotRecognized(""))
+		return &psrp.ErrorRecord{Message: "rps: Run needs the session's Principal (from Endpoint.Principal)",
+			ExceptionType: "System.Management.Automation.PSInvalidOperationException", FullyQualifiedErrorID: "NoPrincipal",
+			Category: "InvalidOperation", CategoryCode: categoryCodes["InvalidOperation"], Reason: "PSInvalidOperationException"}
 	}
 	cmds := make([]pwsh.CommandCall, 0, len(pl.Commands))
 	for _, c := range pl.Commands {

@@ -476,7 +476,8 @@ func TestWarnings(t *testing.T) {
 func TestThrottlingAndFaults(t *testing.T) {
 	f := newFixture(t, fixtureOpts{faults: "seed=1,throttle:Get-Mailbox=1,error:Get-Recipient=1"})
 	_, rec := f.run(helpdesk, pipeline(cmd("Get-Mailbox")), nil)
-	if rec == nil || rec.Message != fmt.Sprintf(faults.ThrottleMessage, helpdesk) || rec.ExceptionType != "Microsoft.Exchange.Data.Directory.OverBudgetException" {
+	if rec == nil || rec.Message != fmt.Sprintf(faults.ThrottleMessage, helpdesk) || rec.ExceptionType != "Microsoft.Exchange.Data.Directory.OverBudgetException" ||
+		!strings.Contains(rec.FullyQualifiedErrorID, "] [FailureCategory=Cmdlet-OverBudgetException] OverBudgetException,Microsoft.Exchange.Management.RecipientTasks.GetMailbox") {
 		t.Errorf("throttled Get-Mailbox: %+v", rec)
 	}
 	_, rec = f.run(helpdesk, pipeline(cmd("Get-Recipient")), nil)
@@ -568,4 +569,73 @@ func TestStop(t *testing.T) {
 	if rec == nil || rec.FullyQualifiedErrorID != "PipelineStopped" || rec.ExceptionType != "System.Management.Automation.PipelineStoppedException" {
 		t.Errorf("stopped pipeline returned %+v", rec)
 	}
+}
+
+func TestPartialLevelShapes(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	t.Run("Select-Object -Property list", func(t *testing.T) {
+		s := f.ok(admin, pipeline(cmd("Get-Mailbox", "Identity", "user10"),
+			cmd("Select-Object", "Property", &psrp.Object{Kind: psrp.ListContainer, Items: []psrp.Value{"Name", "Guid", "EmailAddresses"}})))
+		o := obj(t, s.out[0])
+		mb := obj(t, f.ok(admin, pipeline(cmd("Get-Mailbox", "Identity", "user10"))).out[0])
+		if mb.ToString != prop(t, mb, "Name") || !strings.Contains(prop(t, mb, "Identity").(string), "/") {
+			t.Errorf("Mailbox ToString %q, want its Name (Identity %q)", mb.ToString, prop(t, mb, "Identity"))
+		}
+		cas := obj(t, f.ok(admin, pipeline(cmd("Get-CASMailbox", "Identity", "user10"))).out[0])
+		if cas.ToString != prop(t, cas, "Identity") {
+			t.Errorf("CASMailbox ToString %q, want its Identity", cas.ToString)
+		}
+		want := "[Selected.Microsoft.Exchange.Data.Directory.Management.Mailbox System.Management.Automation.PSCustomObject System.Object]"
+		if fmt.Sprint(o.TypeNames) != want {
+			t.Errorf("type chain %v\nwant %s", o.TypeNames, want)
+		}
+		if len(o.Adapted) != 0 || len(o.Extended) != 3 || o.Extended[0].Name != "Name" || o.Extended[1].Name != "Guid" || o.Extended[2].Name != "EmailAddresses" {
+			t.Fatalf("properties: adapted %v, extended %v", o.Adapted, o.Extended)
+		}
+		if _, ok := o.Extended[1].Value.(uuid.UUID); !ok {
+			t.Errorf("Guid %T, want a GUID", o.Extended[1].Value)
+		}
+		if l := obj(t, o.Extended[2].Value); l.TypeNames[0] != "Microsoft.Exchange.Data.ProxyAddressCollection" || len(l.Items) == 0 {
+			t.Errorf("EmailAddresses %v %v", l.TypeNames, l.Items)
+		}
+	})
+	t.Run("virtual directory values", func(t *testing.T) {
+		o := obj(t, f.ok(admin, pipeline(cmd("Get-OwaVirtualDirectory", "Server", "EX01"))).out[0])
+		if o.ToString != `EX01\owa (Default Web Site)` {
+			t.Errorf("ToString %q", o.ToString)
+		}
+		if _, ok := prop(t, o, "InternalUrl").(psrp.URI); !ok {
+			t.Errorf("InternalUrl %T, want a URI", prop(t, o, "InternalUrl"))
+		}
+		if v := prop(t, o, "ExtendedProtectionTokenChecking"); v != "None" {
+			t.Errorf("ExtendedProtectionTokenChecking %#v, want the enum's name", v)
+		}
+		m := obj(t, prop(t, o, "InternalAuthenticationMethods"))
+		if m.TypeNames[0] != "Microsoft.Exchange.Data.Directory.ADMultiValuedProperty`1[[Microsoft.Exchange.Data.Directory.SystemConfiguration.AuthenticationMethod, Microsoft.Exchange.Data.Directory, Version=15.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35]]" || m.Kind != psrp.ListContainer {
+			t.Errorf("InternalAuthenticationMethods %v", m.TypeNames)
+		}
+		if _, ok := prop(t, o, "WhenCreated").(time.Time); !ok {
+			t.Errorf("WhenCreated %T", prop(t, o, "WhenCreated"))
+		}
+		for _, p := range o.Adapted {
+			if p.Name == "PSComputerName" || p.Name == "RunspaceId" {
+				t.Errorf("server sent the client's %s", p.Name)
+			}
+		}
+	})
+	t.Run("deserialized object piped back binds by identity", func(t *testing.T) {
+		mb := obj(t, f.ok(admin, pipeline(cmd("Get-Mailbox", "Identity", "user11"))).out[0])
+		back := &psrp.Object{TypeNames: append([]string(nil), mb.TypeNames...), ToString: mb.ToString, Adapted: mb.Adapted}
+		for i, n := range back.TypeNames {
+			back.TypeNames[i] = "Deserialized." + n
+		}
+		s, rec := f.run(admin, pipeline(cmd("Set-CASMailbox", "ImapEnabled", false)), []psrp.Value{back})
+		if rec != nil || len(s.errs) > 0 {
+			t.Fatalf("rec %v errs %v", rec, s.errs)
+		}
+		c := obj(t, f.ok(admin, pipeline(cmd("Get-CASMailbox", "Identity", "user11"))).out[0])
+		if prop(t, c, "ImapEnabled") != false {
+			t.Errorf("ImapEnabled not changed through the piped object")
+		}
+	})
 }

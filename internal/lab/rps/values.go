@@ -158,13 +158,28 @@ func props(o *pwsh.Object) []psrp.Property {
 	return out
 }
 
+// toStringByName are the types whose ToString is their Name, as the
+// samples show (W1's Mailbox "Administrator", R-ddg19, R-org19); the
+// others show their Identity (R-owa19's "SOLO-E19A\owa (Default Web
+// Site)", a CASMailbox's canonical name, PROTOCOL.md §2.4).
+var toStringByName = map[string]bool{
+	"Microsoft.Exchange.Data.Directory.Management.Mailbox":                  true,
+	"Microsoft.Exchange.Data.Directory.Management.DistributionGroup":        true,
+	"Microsoft.Exchange.Data.Directory.Management.DynamicDistributionGroup": true,
+	"Microsoft.Exchange.Data.Directory.Management.OrganizationConfig":       true,
+}
+
 // displayName is an Exchange object's ToString: its Identity (the
-// ADObjectId's text), else its Name.
+// ADObjectId's text), else its Name; the Name for toStringByName types.
 func displayName(o *pwsh.Object) string {
 	if o.Str != nil {
 		return o.Str()
 	}
-	for _, n := range []string{"Identity", "Name"} {
+	order := []string{"Identity", "Name"}
+	if toStringByName[o.TypeName()] {
+		order = []string{"Name", "Identity"}
+	}
+	for _, n := range order {
 		if v, ok := o.Get(n); ok && v != nil {
 			return pwsh.ToString(v)
 		}
