@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -46,6 +47,7 @@ type Decoder struct {
 	names    map[string]string
 	chains   map[string][]string
 	scratch  []byte
+	values   []Value
 	props    []Property
 	items    []Value
 }
@@ -59,25 +61,40 @@ func UnmarshalCLIXML(data []byte, key *SessionKey) (Value, error) {
 // Decode decodes the one value in data. An <Objs> document must hold
 // exactly one object.
 func (d *Decoder) Decode(data []byte) (Value, error) {
-	vs, err := d.DecodeAll(data)
+	vs, err := d.decode(data)
 	if err != nil {
 		return nil, err
 	}
 	if len(vs) != 1 {
 		return nil, fmt.Errorf("psrp: CLIXML holds %d values, want exactly 1", len(vs))
 	}
-	return vs[0], nil
+	v := vs[0]
+	vs[0] = nil
+	return v, nil
 }
 
 // DecodeAll decodes every value in data: the children of an <Objs> root,
 // or the top-level elements one after another.
 func (d *Decoder) DecodeAll(data []byte) ([]Value, error) {
-	d.s = scanner{data: data}
+	vs, err := d.decode(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Value, len(vs))
+	copy(out, vs)
+	clear(vs)
+	return out, nil
+}
+
+// decode decodes data into d.values, which the caller copies out.
+func (d *Decoder) decode(data []byte) ([]Value, error) {
+	d.s = scanner{data: data, buf: d.s.buf}
 	d.depth, d.elements = 0, 0
 	clear(d.objs)
 	clear(d.tns)
 	d.props, d.items = d.props[:0], d.items[:0]
-	var out []Value
+	out := d.values[:0]
+	defer func() { d.values = out[:0] }()
 	inObjs := false
 	for {
 		t, err := d.next()
@@ -106,7 +123,7 @@ func (d *Decoder) DecodeAll(data []byte) ([]Value, error) {
 				inObjs = true
 				continue
 			}
-			v, err := d.value(&t)
+			v, err := d.value(t)
 			if err != nil {
 				return nil, err
 			}
@@ -189,7 +206,7 @@ func (d *Decoder) intern(b []byte) string {
 }
 
 // name decodes an N attribute.
-func (d *Decoder) name(t *token) (string, error) {
+func (d *Decoder) name(t token) (string, error) {
 	if !t.hasN {
 		return "", nil
 	}
@@ -206,7 +223,7 @@ func (d *Decoder) name(t *token) (string, error) {
 
 // text reads the character content of the element t opened, up to its end
 // tag, entities resolved (the _x escapes are left to the caller).
-func (d *Decoder) text(t *token) ([]byte, bool, error) {
+func (d *Decoder) text(t token) ([]byte, bool, error) {
 	if t.selfClose {
 		return nil, false, nil
 	}
@@ -218,7 +235,7 @@ func (d *Decoder) text(t *token) ([]byte, bool, error) {
 }
 
 // str reads an element's content as a string, CLIXML escapes resolved.
-func (d *Decoder) str(t *token) (string, error) {
+func (d *Decoder) str(t token) (string, error) {
 	raw, escaped, err := d.text(t)
 	if err != nil {
 		return "", err
@@ -238,7 +255,7 @@ func (d *Decoder) str(t *token) (string, error) {
 
 // plain reads an element's content for a number or other scalar (no
 // _x escapes); the returned slice is only valid until the next read.
-func (d *Decoder) plain(t *token) ([]byte, error) {
+func (d *Decoder) plain(t token) ([]byte, error) {
 	raw, escaped, err := d.text(t)
 	if err != nil {
 		return nil, err
@@ -253,7 +270,7 @@ func (d *Decoder) plain(t *token) ([]byte, error) {
 	return bytes.TrimSpace(raw), nil
 }
 
-func (d *Decoder) refID(t *token) (int, error) {
+func (d *Decoder) refID(t token) (int, error) {
 	if !t.hasRef {
 		return 0, d.errorf("<%s> without a RefId", t.name)
 	}
@@ -265,7 +282,7 @@ func (d *Decoder) refID(t *token) (int, error) {
 }
 
 // value decodes the element t opened.
-func (d *Decoder) value(t *token) (Value, error) {
+func (d *Decoder) value(t token) (Value, error) {
 	d.depth++
 	defer func() { d.depth-- }()
 	if d.depth > d.maxDepth() {
@@ -400,7 +417,7 @@ func (d *Decoder) value(t *token) (Value, error) {
 	return nil, d.errorf("unknown CLIXML element <%s>", tag)
 }
 
-func (d *Decoder) integer(t *token, tag string) (Value, error) {
+func (d *Decoder) integer(t token, tag string) (Value, error) {
 	b, err := d.plain(t)
 	if err != nil {
 		return nil, err
@@ -493,7 +510,7 @@ func atoi(b []byte, bits int) (int64, error) {
 	return strconv.ParseInt(string(b), 10, bits)
 }
 
-func (d *Decoder) object(t *token) (Value, error) {
+func (d *Decoder) object(t token) (Value, error) {
 	o := &Object{}
 	if t.hasRef {
 		id, err := d.refID(t)
@@ -527,17 +544,17 @@ func (d *Decoder) object(t *token) (Value, error) {
 		}
 		switch string(c.name) {
 		case "TN":
-			names, err := d.typeNames(&c)
+			names, err := d.typeNames(c)
 			if err != nil {
 				return nil, err
 			}
 			o.TypeNames = names
 		case "TNRef":
-			id, err := d.refID(&c)
+			id, err := d.refID(c)
 			if err != nil {
 				return nil, err
 			}
-			if _, _, err := d.text(&c); err != nil {
+			if _, _, err := d.text(c); err != nil {
 				return nil, err
 			}
 			names, ok := d.tns[id]
@@ -546,20 +563,20 @@ func (d *Decoder) object(t *token) (Value, error) {
 			}
 			o.TypeNames = names
 		case "ToString":
-			s, err := d.str(&c)
+			s, err := d.str(c)
 			if err != nil {
 				return nil, err
 			}
 			o.ToString = s
 		case "Props", "MS":
-			props, err := d.properties(&c)
+			props, err := d.properties(c)
 			if err != nil {
 				return nil, err
 			}
 			if string(c.name) == "Props" {
-				o.Adapted = append(o.Adapted, props...)
+				o.Adapted = appendProps(o.Adapted, props)
 			} else {
-				o.Extended = append(o.Extended, props...)
+				o.Extended = appendProps(o.Extended, props)
 			}
 		case "LST", "IE", "STK", "QUE":
 			kind := ListContainer
@@ -571,19 +588,19 @@ func (d *Decoder) object(t *token) (Value, error) {
 			case "QUE":
 				kind = QueueContainer
 			}
-			items, err := d.list(&c)
+			items, err := d.list(c)
 			if err != nil {
 				return nil, err
 			}
 			o.Kind, o.Items = kind, items
 		case "DCT":
-			entries, err := d.dict(&c)
+			entries, err := d.dict(c)
 			if err != nil {
 				return nil, err
 			}
 			o.Kind, o.Entries = DictContainer, entries
 		default:
-			v, err := d.value(&c)
+			v, err := d.value(c)
 			if err != nil {
 				return nil, err
 			}
@@ -592,13 +609,25 @@ func (d *Decoder) object(t *token) (Value, error) {
 	}
 }
 
-func (d *Decoder) typeNames(t *token) ([]string, error) {
-	id, err := d.refID(t)
-	if err != nil {
-		return nil, err
+func appendProps(have, more []Property) []Property {
+	if have == nil {
+		return more
 	}
+	return append(have, more...)
+}
+
+func (d *Decoder) typeNames(t token) ([]string, error) {
+	id := -1 // a <TN> without a RefId cannot be referred to, but is valid
+	if t.hasRef {
+		var err error
+		if id, err = d.refID(t); err != nil {
+			return nil, err
+		}
+	}
+	// The names go into scratch, each ended by a NUL, and a chain seen
+	// before is shared instead of allocated again.
 	d.scratch = d.scratch[:0]
-	var fresh []string
+	count := 0
 	if !t.selfClose {
 		for {
 			c, err := d.next()
@@ -614,27 +643,39 @@ func (d *Decoder) typeNames(t *token) ([]string, error) {
 			if c.kind != tokStart || string(c.name) != "T" {
 				return nil, d.errorf("<TN> holds <%s>, want <T>", c.name)
 			}
-			s, err := d.str(&c)
+			raw, escaped, err := d.text(c)
 			if err != nil {
 				return nil, err
 			}
-			fresh = append(fresh, s)
-			d.scratch = append(d.scratch, s...)
+			if escaped || bytes.Contains(raw, []byte("_x")) || bytes.IndexByte(raw, 0) >= 0 {
+				u, err := unentity(raw)
+				if err != nil {
+					return nil, d.errorf("in <T>: %v", err)
+				}
+				raw = []byte(strings.ReplaceAll(unescapeCLIXML(u), "\x00", ""))
+			}
+			d.scratch = append(d.scratch, raw...)
 			d.scratch = append(d.scratch, 0)
+			count++
 		}
 	}
 	names, ok := d.chains[string(d.scratch)]
 	if !ok {
-		for i, s := range fresh {
-			fresh[i] = d.intern([]byte(s))
+		names = make([]string, 0, count)
+		for rest := d.scratch; len(rest) > 0; {
+			i := bytes.IndexByte(rest, 0)
+			names = append(names, d.intern(rest[:i]))
+			rest = rest[i+1:]
 		}
-		names = fresh[:len(fresh):len(fresh)]
 		if d.chains == nil {
 			d.chains = make(map[string][]string)
 		}
 		if len(d.chains) < maxInterned {
 			d.chains[string(d.scratch)] = names
 		}
+	}
+	if id < 0 {
+		return names, nil
 	}
 	if d.tns == nil {
 		d.tns = make(map[int][]string)
@@ -647,7 +688,7 @@ func (d *Decoder) typeNames(t *token) ([]string, error) {
 }
 
 // properties reads the named values of <Props> or <MS>.
-func (d *Decoder) properties(t *token) ([]Property, error) {
+func (d *Decoder) properties(t token) ([]Property, error) {
 	if t.selfClose {
 		return nil, nil
 	}
@@ -667,11 +708,11 @@ func (d *Decoder) properties(t *token) ([]Property, error) {
 			}
 			break
 		}
-		name, err := d.name(&c)
+		name, err := d.name(c)
 		if err != nil {
 			return nil, err
 		}
-		v, err := d.value(&c)
+		v, err := d.value(c)
 		if err != nil {
 			return nil, err
 		}
@@ -682,7 +723,7 @@ func (d *Decoder) properties(t *token) ([]Property, error) {
 	return out, nil
 }
 
-func (d *Decoder) list(t *token) ([]Value, error) {
+func (d *Decoder) list(t token) ([]Value, error) {
 	if t.selfClose {
 		return []Value{}, nil
 	}
@@ -702,7 +743,7 @@ func (d *Decoder) list(t *token) ([]Value, error) {
 			}
 			break
 		}
-		v, err := d.value(&c)
+		v, err := d.value(c)
 		if err != nil {
 			return nil, err
 		}
@@ -713,7 +754,7 @@ func (d *Decoder) list(t *token) ([]Value, error) {
 	return out, nil
 }
 
-func (d *Decoder) dict(t *token) ([]Entry, error) {
+func (d *Decoder) dict(t token) ([]Entry, error) {
 	out := []Entry{}
 	if t.selfClose {
 		return out, nil
@@ -748,11 +789,11 @@ func (d *Decoder) dict(t *token) ([]Entry, error) {
 			if k.kind == tokEnd {
 				break
 			}
-			name, err := d.name(&k)
+			name, err := d.name(k)
 			if err != nil {
 				return nil, err
 			}
-			v, err := d.value(&k)
+			v, err := d.value(k)
 			if err != nil {
 				return nil, err
 			}
