@@ -59,12 +59,7 @@ func fileExists(p string) bool {
 func startRealm(t *testing.T) (krb5Conf, password, httpKeytab string) {
 	kdc, kdb, kadmin := mitTool(t, "krb5kdc"), mitTool(t, "kdb5_util"), mitTool(t, "kadmin.local")
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freeKDCPort(t)
 	krb5Conf = filepath.Join(dir, "krb5.conf")
 	kdcConf := filepath.Join(dir, "kdc.conf")
 	write := func(p, s string) {
@@ -109,6 +104,26 @@ func startRealm(t *testing.T) (krb5Conf, password, httpKeytab string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return krb5Conf, password, httpKeytab
+}
+
+// freeKDCPort is a port free on 127.0.0.1 for both TCP and UDP (the KDC
+// listens on both).
+func freeKDCPort(t *testing.T) int {
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both TCP and UDP on 127.0.0.1")
+	return 0
 }
 
 func TestBuiltinKerberosAgainstKDC(t *testing.T) {
