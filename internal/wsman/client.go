@@ -393,7 +393,11 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 	for try := 0; ; try++ {
 		c, err := cl.pool.get(ctx)
 		if err != nil {
-			return nil, false, err
+			if ctx.Err() != nil {
+				return nil, false, err
+			}
+			// The provider could not start a context (e.g. no ticket).
+			return nil, false, cl.authErr(err)
 		}
 		if _, ok := c.sc.(requestAuthenticator); ok {
 			c.authed = true

@@ -92,7 +92,8 @@ type KerberosConfig struct {
 	SPN string
 	// CCache is a credential cache file to log in from.
 	CCache string
-	// Keytab is a keytab to log in with; with neither CCache nor Keytab
+	// Keytab is a keytab to log in with (exchange.kerberos.keytab_file);
+	// with neither CCache nor Keytab
 	// the client logs in with Config.Password.
 	Keytab string
 	// Provider, when set, makes the security contexts instead of the
@@ -187,7 +188,7 @@ func (c Config) validate(ep endpoint) error {
 			return fmt.Errorf("exchange.user is required for exchange.auth %s", c.Auth)
 		}
 		if c.Password == "" {
-			return fmt.Errorf("a password is required for exchange.auth %s (exchange.password)", c.Auth)
+			return fmt.Errorf("a password is required for exchange.auth %s (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD)", c.Auth)
 		}
 	case AuthKerberos:
 		if c.Kerberos.Provider != nil {
@@ -200,7 +201,7 @@ func (c Config) validate(ep endpoint) error {
 			return errors.New("exchange.auth kerberos needs the path of krb5.conf (exchange.kerberos.krb5_conf_file)")
 		}
 		if c.Kerberos.CCache == "" && c.Kerberos.Keytab == "" && c.Password == "" {
-			return errors.New("exchange.auth kerberos needs a credential cache, a keytab or a password (exchange.password)")
+			return errors.New("exchange.auth kerberos needs a credential cache, a keytab (exchange.kerberos.keytab_file) or a password (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD)")
 		}
 	case "":
 		return errors.New("exchange.auth is empty: expected basic, ntlm or kerberos")

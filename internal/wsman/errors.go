@@ -146,7 +146,7 @@ func (e *AuthError) Error() string {
 	default:
 		msg += ": the server refused the credentials (HTTP 401)"
 	}
-	return msg + "; check exchange.user and exchange.password (and that the account may use remote PowerShell)"
+	return msg + "; check exchange.user and the password (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD; and that the account may use remote PowerShell)"
 }
 
 func (e *AuthError) Unwrap() error { return e.Err }

@@ -16,8 +16,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // A ContextProvider the way internal/kerberos plugs in: the Kerberos
@@ -243,5 +246,42 @@ func TestKerberosTicketRefused(t *testing.T) {
 	var ae *AuthError
 	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "exchange.kerberos.spn") || !strings.Contains(err.Error(), "HTTP/exch01.lab.test") || strings.Contains(err.Error(), "exchange.password") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+type failingProvider struct{ err error }
+
+func (f failingProvider) Seals() bool { return true }
+func (f failingProvider) NewContext(string) (SecurityContext, error) {
+	return nil, f.err
+}
+
+// TestProviderErrors: a context the provider cannot start is an
+// *AuthError carrying the provider's words, or stays transient when the
+// provider marked it so; nothing is sent either way.
+func TestProviderErrors(t *testing.T) {
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct {
+		err       error
+		transient bool
+	}{
+		{errors.New("kerberos: no ticket for HTTP/ex01 (exchange.kerberos.spn)"), false},
+		{errkind.Transient(errors.New("kerberos: the KDC did not answer")), true},
+	} {
+		cl, err := New(Config{Endpoint: srv.URL + "/PowerShell/", Auth: AuthKerberos, Kerberos: KerberosConfig{Provider: failingProvider{tt.err}},
+			Retry: RetryPolicy{Attempts: 2, Backoff: time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cl.Open(ctxT(t), uuid.New(), []byte("c"))
+		var ae *AuthError
+		if errkind.IsTransient(err) != tt.transient || !strings.Contains(err.Error(), tt.err.Error()) || (!tt.transient && !errors.As(err, &ae)) {
+			t.Errorf("err = %v (transient %v)", err, errkind.IsTransient(err))
+		}
+	}
+	if hits != 0 {
+		t.Errorf("%d requests reached the server", hits)
 	}
 }
