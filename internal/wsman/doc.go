@@ -16,11 +16,22 @@
 // https TLS protects it. TLS is always verified (system roots plus
 // Config.CAFile).
 //
+// Kerberos comes in two forms. The built-in initiator (gokrb5) puts a
+// fresh SPNEGO token on every request; gokrb5 can neither verify the
+// server's AP-REP nor seal, so it serves https endpoints only. A
+// KerberosConfig.Provider (internal/kerberos: mutual authentication and
+// RFC 4121 sealing) makes per-connection contexts like NTLM's and also
+// serves plain http.
+//
 // Errors: *HTTPError (a non-200 answer without a SOAP fault), *FaultError
-// (a WS-Management fault), *AuthError (credentials refused), *TLSError
-// (certificate verification failed). HTTP 5xx, dropped or refused
-// connections, timeouts and Exchange's throttling texts are marked
-// errkind.Transient; everything else is permanent.
+// (a WS-Management fault, in the server's words), *AuthError (credentials
+// or ticket refused), *TLSError (certificate verification failed). Marked
+// errkind.Transient: HTTP 5xx and 429 answers without a fault, dropped,
+// reset or refused connections, timeouts, an unreachable KDC, and the
+// faults that say "later" (w:TimedOut, Exchange's throttling texts,
+// quota and internal errors, a shell the server no longer knows, i.e. a
+// broken session). Everything else is permanent: other faults come with
+// HTTP 500 too, but an access denied stays denied.
 //
 // Retries. The client retries, with capped exponential backoff and
 // jitter, only operations that cannot run anything twice:
@@ -32,7 +43,8 @@
 //   - Receive, because asking again runs nothing on the server. Output in
 //     an answer that was lost on the way (the connection dropped after the
 //     server sent it) is lost either way; asking again is the only way on,
-//     and the PSRP layer's fragment and object ids let it notice a gap;
+//     and the PSRP layer's fragment and object ids may let it notice the
+//     gap;
 //   - Signal and Delete, which are idempotent on the server.
 //
 // Command and Send are never retried after the request may have reached
