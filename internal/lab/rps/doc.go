@@ -25,6 +25,9 @@
 // objects bound by value and by property name (plain strings into
 // Set-CASMailbox -Identity). A parameter named without a leading '-' takes
 // its value even when it is $null (PowerShell's CommandParameter rule).
+// A value nested more than 32 levels deep, or referring to itself, is
+// refused before anything runs (ValueNotSupported, InvalidArgument; the
+// lab's words).
 //
 // # Commands and RBAC
 //

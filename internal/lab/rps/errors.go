@@ -1,6 +1,7 @@
 package rps
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -33,6 +34,22 @@ func scriptsNotAllowed() *psrp.ErrorRecord {
 		FullyQualifiedErrorID: "ScriptsNotAllowed",
 		Category:              "ParserError", CategoryCode: categoryCodes["ParserError"],
 		Reason: "ParseException",
+	}
+}
+
+// badValue refuses a client's value: a script block as PowerShell does in
+// a NoLanguage runspace, anything else (a value nested too deeply) in the
+// lab's words.
+func badValue(command, what string, err error) *psrp.ErrorRecord {
+	if errors.Is(err, errScriptBlock) {
+		return scriptsNotAllowed()
+	}
+	return &psrp.ErrorRecord{
+		Message:               fmt.Sprintf("Cannot process the %s of %s: %v.", what, command, err),
+		ExceptionType:         "System.Management.Automation.PSArgumentException",
+		FullyQualifiedErrorID: "ValueNotSupported",
+		Category:              "InvalidArgument", CategoryCode: categoryCodes["InvalidArgument"],
+		Activity: command, Reason: "PSArgumentException",
 	}
 }
 

@@ -28,7 +28,7 @@ const (
 )
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ep    *rps.Endpoint
 	st    *org.Store
 	stats *labstats.Counters
@@ -47,7 +47,7 @@ type fixtureOpts struct {
 // CA-issued certificate for IIS, SMTP, POP and IMAP; EX02 none), a Host
 // with the Exchange cmdlets, and an Endpoint with an organisation admin,
 // a recipient admin, a view-only admin and a user without roles.
-func newFixture(t *testing.T, fo fixtureOpts) *fixture {
+func newFixture(t testing.TB, fo fixtureOpts) *fixture {
 	t.Helper()
 	if fo.mailboxes == 0 {
 		fo.mailboxes = 16

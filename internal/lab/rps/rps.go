@@ -185,9 +185,13 @@ type Sink interface {
 	Warning(text string) error
 }
 
-// Run runs pl for p and streams its output, errors and warnings to out.
-// input carries the pipeline's input objects when pl.NoInput is false
-// (nil otherwise); it is read until it is closed. Run returns nil when
+// Run runs pl for p and streams its output, errors and warnings to out
+// (from Run's goroutine, in the order the pipeline writes them). input
+// carries the pipeline's input objects when pl.NoInput is false (nil
+// otherwise; NoInput false with a nil input is an empty input); Run reads
+// it until it is closed, or stops reading when the pipeline ends early
+// (Select-Object -First, a terminating error, ctx), so the caller must
+// not block forever sending to it. Run returns nil when
 // the pipeline completed (non-terminating errors do not fail it), else
 // the terminating error record (the pipeline Failed). When ctx is
 // cancelled the pipeline stops and Run returns PowerShell's
@@ -208,7 +212,7 @@ func (e *Endpoint) Run(ctx context.Context, p *Principal, pl psrp.Pipeline, inpu
 		for _, a := range c.Params {
 			v, err := fromWire(a.Value)
 			if err != nil {
-				return scriptsNotAllowed()
+				return badValue(c.Name, "parameter '"+a.Name+"'", err)
 			}
 			call.Args = append(call.Args, pwsh.CommandArg{Name: a.Name, Value: v})
 		}
@@ -250,7 +254,7 @@ func (e *Endpoint) Run(ctx context.Context, p *Principal, pl psrp.Pipeline, inpu
 		return e.wireError(rec)
 	}
 	if inErr != nil {
-		return scriptsNotAllowed()
+		return badValue(pl.Commands[0].Name, "input object", inErr)
 	}
 	return nil
 }

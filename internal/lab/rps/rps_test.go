@@ -639,3 +639,31 @@ func TestPartialLevelShapes(t *testing.T) {
 		}
 	})
 }
+
+func TestClientValuesRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	cyclic := &psrp.Object{TypeNames: []string{"Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId"}}
+	cyclic.Adapted = []psrp.Property{{Name: "DomainId", Value: cyclic}}
+	deep := psrp.Value("x")
+	for i := 0; i < 40; i++ {
+		deep = &psrp.Object{Kind: psrp.ListContainer, Items: []psrp.Value{deep}}
+	}
+	tests := []struct {
+		name string
+		pl   psrp.Pipeline
+		in   []psrp.Value
+	}{
+		{"self-referring parameter", pipeline(cmd("Get-Mailbox", "Identity", cyclic)), nil},
+		{"too deep parameter", pipeline(cmd("Get-Mailbox", "Identity", deep)), nil},
+		{"self-referring input", pipeline(cmd("Set-CASMailbox", "OWAEnabled", true)), []psrp.Value{"user10", cyclic}},
+		{"value of no CLIXML type", pipeline(cmd("Get-Mailbox", "Identity", struct{}{})), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, rec := f.run(admin, tt.pl, tt.in)
+			if rec == nil || rec.FullyQualifiedErrorID != "ValueNotSupported" || rec.Category != "InvalidArgument" || rec.Activity != tt.pl.Commands[0].Name {
+				t.Fatalf("record %+v", rec)
+			}
+		})
+	}
+}

@@ -2,6 +2,8 @@ package rps
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -302,19 +304,63 @@ func x509Text(der []byte) string {
 	}
 	const nl = "\r\n"
 	date := func(t time.Time) string { return t.UTC().Format("01/02/2006 15:04:05") }
-	return "[Subject]" + nl + "  " + c.Subject.String() + nl + nl +
-		"[Issuer]" + nl + "  " + c.Issuer.String() + nl + nl +
-		"[Serial Number]" + nl + "  " + strings.ToUpper(c.SerialNumber.Text(16)) + nl + nl +
+	return "[Subject]" + nl + "  " + dotNetName(c.Subject) + nl + nl +
+		"[Issuer]" + nl + "  " + dotNetName(c.Issuer) + nl + nl +
+		"[Serial Number]" + nl + "  " + fmt.Sprintf("%X", c.SerialNumber.Bytes()) + nl + nl +
 		"[Not Before]" + nl + "  " + date(c.NotBefore) + nl + nl +
 		"[Not After]" + nl + "  " + date(c.NotAfter) + nl + nl +
 		"[Thumbprint]" + nl + "  " + thumbprint(der) + nl
 }
 
+// maxDepth bounds how deeply a client's value may nest (lists,
+// dictionaries, properties); a decoder that resolves <Ref> to the same
+// object can hand over a cycle, which this bound also stops.
+const maxDepth = 32
+
+// errScriptBlock marks a script block among a client's values.
+var errScriptBlock = errors.New("script block")
+
+// dotNetName is a distinguished name as .NET's X500DistinguishedName
+// prints it: most specific first, ", " between the parts, .NET's short
+// attribute names (S for the state, E for an e-mail address), and a value
+// holding a separator in double quotes.
+func dotNetName(n pkix.Name) string {
+	seq := n.ToRDNSequence()
+	parts := make([]string, 0, len(seq))
+	for i := len(seq) - 1; i >= 0; i-- {
+		var avas []string
+		for _, ava := range seq[i] {
+			key, ok := oidNames[ava.Type.String()]
+			if !ok {
+				key = "OID." + ava.Type.String()
+			}
+			v := fmt.Sprint(ava.Value)
+			if strings.ContainsAny(v, ",+=\"\n<>#;") || strings.TrimSpace(v) != v {
+				v = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+			}
+			avas = append(avas, key+"="+v)
+		}
+		parts = append(parts, strings.Join(avas, " + "))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var oidNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "S", "2.5.4.9": "STREET", "2.5.4.10": "O",
+	"2.5.4.11": "OU", "2.5.4.5": "SERIALNUMBER", "1.2.840.113549.1.9.1": "E", "0.9.2342.19200300.100.1.25": "DC",
+}
+
 // fromWire converts a client's argument or input value to the
 // interpreter's. A deserialized object keeps its properties (so binding
 // by property name works) under its type names without "Deserialized.".
-// A script block cannot be built in a NoLanguage runspace.
-func fromWire(v psrp.Value) (pwsh.Value, error) {
+// A script block cannot be built in a NoLanguage runspace
+// (errScriptBlock); a value nested deeper than maxDepth is refused.
+func fromWire(v psrp.Value) (pwsh.Value, error) { return fromWireAt(v, 0) }
+
+func fromWireAt(v psrp.Value, depth int) (pwsh.Value, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("the value nests more than %d levels deep (or refers to itself)", maxDepth)
+	}
 	switch x := v.(type) {
 	case nil, bool, string, float64, time.Time, time.Duration, []byte:
 		return x, nil
@@ -343,14 +389,14 @@ func fromWire(v psrp.Value) (pwsh.Value, error) {
 	case *psrp.SecureString:
 		return pwsh.NewSecureString(x.Plain()), nil
 	case psrp.ScriptBlock:
-		return nil, fmt.Errorf("script block")
+		return nil, errScriptBlock
 	case *psrp.Object:
-		return objectFromWire(x)
+		return objectFromWire(x, depth)
 	}
-	return nil, fmt.Errorf("unsupported value %T", v)
+	return nil, fmt.Errorf("values of Go type %T are not CLIXML values", v)
 }
 
-func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
+func objectFromWire(o *psrp.Object, depth int) (pwsh.Value, error) {
 	if o == nil {
 		return nil, nil
 	}
@@ -358,7 +404,7 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 	case psrp.ListContainer, psrp.EnumContainer, psrp.StackContainer, psrp.QueueContainer:
 		items := make([]pwsh.Value, len(o.Items))
 		for i, it := range o.Items {
-			v, err := fromWire(it)
+			v, err := fromWireAt(it, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -368,11 +414,11 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 	case psrp.DictContainer:
 		h := pwsh.NewHashtable()
 		for _, e := range o.Entries {
-			v, err := fromWire(e.Value)
+			v, err := fromWireAt(e.Value, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			k, err := fromWire(e.Key)
+			k, err := fromWireAt(e.Key, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -384,7 +430,7 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 		if o.IsA("System.Enum") && o.ToString != "" {
 			return o.ToString, nil
 		}
-		return fromWire(o.Primitive)
+		return fromWireAt(o.Primitive, depth+1)
 	}
 	names := make([]string, 0, len(o.TypeNames))
 	for _, t := range o.TypeNames {
@@ -397,7 +443,7 @@ func objectFromWire(o *psrp.Object) (pwsh.Value, error) {
 	out.TypeNames = names
 	for _, ps := range [][]psrp.Property{o.Adapted, o.Extended} {
 		for _, p := range ps {
-			v, err := fromWire(p.Value)
+			v, err := fromWireAt(p.Value, depth+1)
 			if err != nil {
 				return nil, err
 			}
