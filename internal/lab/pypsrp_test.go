@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
+	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
 
@@ -106,7 +107,18 @@ func (p *pypsrpLab) run(t *testing.T, job map[string]any, out any) {
 		t.Fatalf("pypsrp output %q: %v", raw, err)
 	}
 	if res.Error != "" {
+		if want, ok := job["want_error"].([]string); ok {
+			for _, w := range want {
+				if strings.Contains(res.Error, w) {
+					return
+				}
+			}
+			t.Fatalf("pypsrp %v failed with %q, want one of %q", job["scenario"], res.Error, want)
+		}
 		t.Fatalf("pypsrp %v: %s\n%s", job["scenario"], res.Error, res.Trace)
+	}
+	if want, ok := job["want_error"]; ok {
+		t.Fatalf("pypsrp %v succeeded; want the error %q", job["scenario"], want)
 	}
 	if err := json.Unmarshal(res.Result, out); err != nil {
 		t.Fatal(err)
@@ -320,6 +332,16 @@ func TestPypsrp(t *testing.T) {
 		if r.Opened != 0 || len(r.Refusals) != 1 || !strings.Contains(r.Refusals[0], "isn't assigned to any management roles") {
 			t.Fatalf("no-roles user: opened %d, refusals %q", r.Opened, r.Refusals)
 		}
+	})
+
+	t.Run("a session broken mid-run", func(t *testing.T) {
+		p.lab.Faults().Set(faults.Spec{Break: 1})
+		defer p.lab.Faults().Set(faults.Spec{})
+		// pypsrp reports the aborted Receive, or, when its pool's close
+		// (leaving the with block) runs first into the vanished shell,
+		// ShellNotFound: either way the session is gone.
+		p.run(t, map[string]any{"scenario": "get_cas", "transport": "https-basic", "user": AccountOrgAdmin,
+			"want_error": []string{"The I/O operation has been aborted", "the shell was not found on the server"}}, &struct{}{})
 	})
 
 	if s := p.lab.Stats(); s.PSRPPools == 0 || s.Pipelines == 0 || s.Rows < 10 || s.SimulatedSeconds <= 0 {
