@@ -85,8 +85,11 @@ type connKey struct{}
 // newWinRMServer is a minimal WinRM-style endpoint: 401 with Negotiate
 // and Kerberos offers, the handshake on an empty POST answered with the
 // final token on the 200, then sealed bodies echoed back sealed.
-func newWinRMServer(t *testing.T, acc *Acceptor) *httptest.Server {
+func newWinRMServer(t *testing.T, acc *Acceptor, offers ...string) *httptest.Server {
 	t.Helper()
+	if len(offers) == 0 {
+		offers = []string{"Negotiate", "Kerberos"}
+	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := r.Context().Value(connKey{}).(*connState)
 		body, _ := io.ReadAll(r.Body)
@@ -119,8 +122,9 @@ func newWinRMServer(t *testing.T, acc *Acceptor) *httptest.Server {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		if st.ctx == nil {
-			w.Header().Add("WWW-Authenticate", "Negotiate")
-			w.Header().Add("WWW-Authenticate", "Kerberos")
+			for _, o := range offers {
+				w.Header().Add("WWW-Authenticate", o)
+			}
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
