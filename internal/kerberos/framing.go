@@ -168,6 +168,9 @@ func DecodeBody(contentType string, body []byte) ([]BodyPart, error) {
 			}
 			return nil, &FramingError{Reason: "the delimiter line does not end in CRLF"}
 		}
+		if len(parts) > 0 && len(bytes.TrimSpace(after)) == 0 {
+			return parts, nil // closing delimiter without "--"
+		}
 		i := indexDelimiter(after, boundary)
 		if i < 0 {
 			return nil, &FramingError{Reason: "the first part has no end"}

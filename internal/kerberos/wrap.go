@@ -56,7 +56,7 @@ type Context struct {
 // newContext checks that key's enctype is one this package can seal with.
 func newContext(initiator bool, key types.EncryptionKey, acceptorSubkey bool, sendSeq, recvSeq uint64, peer string) (*Context, error) {
 	if !sealable(key.KeyType) {
-		return nil, fmt.Errorf("kerberos: the context key has enctype %s; WinRM message encryption here needs an AES enctype (aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 or the sha2 ones), not RC4 or DES: allow AES for the account and the service",
+		return nil, fmt.Errorf("kerberos: the context key has enctype %s; WinRM message encryption here needs an AES enctype (aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 or aes128-cts-hmac-sha256-128), not RC4 or DES: allow AES for the account and the service",
 			etypeName(key.KeyType))
 	}
 	et, err := crypto.GetEtype(key.KeyType)
@@ -72,10 +72,13 @@ func newContext(initiator bool, key types.EncryptionKey, acceptorSubkey bool, se
 // sealable reports whether Context can seal with enctype id: the AES
 // enctypes, whose RFC 4121 tokens this package writes. RC4-HMAC contexts
 // use the different RFC 4757 token and are refused.
+// aes256-cts-hmac-sha384-192 (20) is left out: gokrb5 v8.4.4 reports its
+// key as 24 bytes instead of RFC 8009's 32 and refuses real keys; an
+// initiator with such a session key asks for an aes256-sha1 subkey.
 func sealable(id int32) bool {
 	switch id {
 	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96,
-		etypeID.AES128_CTS_HMAC_SHA256_128, etypeID.AES256_CTS_HMAC_SHA384_192:
+		etypeID.AES128_CTS_HMAC_SHA256_128:
 		return true
 	}
 	return false
