@@ -123,7 +123,7 @@ func sealWith(t *testing.T, c *Context, msg []byte, ec int, rrcField, rot int) [
 func TestUnwrapECAndRRCVariants(t *testing.T) {
 	msg := []byte("<s:Envelope>the same message</s:Envelope>")
 	tests := []struct {
-		name          string
+		name         string
 		ec, rrc, rot int
 	}{
 		{"Windows and MIT, EC 0 RRC 28", 0, 28, 28},
