@@ -105,8 +105,14 @@ func (e *RejectError) Unwrap() error { return e.Err }
 // Authorization value): a SPNEGO NegTokenInit whose first mechanism is
 // Kerberos, or a raw KRB5 AP-REQ token (accepted under both schemes, as
 // pywinrm sends it under Negotiate). The reply mirrors the request's form.
-func (a *Acceptor) Accept(scheme Scheme, token []byte) (*Accepted, error) {
+func (a *Acceptor) Accept(scheme Scheme, token []byte) (acc *Accepted, err error) {
 	op := "accept a Kerberos client"
+	defer func() {
+		if err != nil {
+			acc = nil
+		}
+	}()
+	defer guard(&err, op)
 	mechTok := token
 	var mech asn1.ObjectIdentifier
 	spnegoForm := false
@@ -141,6 +147,14 @@ func (a *Acceptor) Accept(scheme Scheme, token []byte) (*Accepted, error) {
 	var apreq messages.APReq
 	if err := apreq.Unmarshal(msg); err != nil {
 		return nil, &RejectError{Err: newError(KindRejected, op, "", "the AP-REQ does not decode", 0, err)}
+	}
+	for _, c := range []struct {
+		what string
+		ed   types.EncryptedData
+	}{{"the ticket", apreq.Ticket.EncPart}, {"the authenticator", apreq.EncryptedAuthenticator}} {
+		if err := checkCipher(c.what, c.ed); err != nil {
+			return nil, a.reject(op, &apreq, spnegoForm, mech, errorcode.KRB_AP_ERR_BAD_INTEGRITY, err)
+		}
 	}
 	opts := []func(*service.Settings){service.DecodePAC(false), service.MaxClockSkew(a.skew)}
 	if a.spn != nil {
@@ -181,7 +195,7 @@ func (a *Acceptor) Accept(scheme Scheme, token []byte) (*Accepted, error) {
 		base = au.SubKey
 	}
 	authSeq := seq32(au.SeqNumber)
-	acc := &Accepted{Client: client, Mutual: mutual}
+	acc = &Accepted{Client: client, Mutual: mutual}
 	if !mutual {
 		ctx, err := newContext(false, base, false, authSeq, authSeq, client)
 		if err != nil {

@@ -41,7 +41,6 @@ func SPNForURL(endpoint string) (string, error) {
 // requested); Step(reply) with the server's token from the final 200
 // verifies the AP-REP and establishes the Context.
 type Initiator struct {
-	creds      *Credentials
 	spn        string
 	scheme     Scheme
 	sessionKey types.EncryptionKey
@@ -71,7 +70,16 @@ func (c *Credentials) newInitiator(spn string, scheme Scheme, now func() time.Ti
 	if err != nil {
 		return nil, classifyKDC(err, op, c.source, name)
 	}
-	auth, err := types.NewAuthenticator(c.cl.Credentials.Domain(), c.cl.Credentials.CName())
+	return buildInitiator(c.cl.Credentials.CName(), c.cl.Credentials.Domain(), name, scheme, tkt, key, now)
+}
+
+// buildInitiator makes the AP-REQ for a service ticket: an authenticator
+// with a fresh subkey and sequence number and the GSS checksum asking for
+// mutual authentication, replay and sequence detection, confidentiality
+// and integrity; ap-options MUTUAL-REQUIRED.
+func buildInitiator(cname types.PrincipalName, crealm, spn string, scheme Scheme, tkt messages.Ticket, key types.EncryptionKey, now func() time.Time) (*Initiator, error) {
+	op := "authenticate to " + spn
+	auth, err := types.NewAuthenticator(crealm, cname)
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: %s: %w", op, err)
 	}
@@ -112,7 +120,7 @@ func (c *Credentials) newInitiator(spn string, scheme Scheme, now func() time.Ti
 			return nil, fmt.Errorf("kerberos: %s: encoding the SPNEGO token: %w", op, err)
 		}
 	}
-	return &Initiator{creds: c, spn: name, scheme: scheme, sessionKey: key, auth: auth, token: tok}, nil
+	return &Initiator{spn: spn, scheme: scheme, sessionKey: key, auth: auth, token: tok}, nil
 }
 
 // Scheme is the HTTP authentication scheme ("Negotiate" or "Kerberos").
@@ -161,11 +169,17 @@ func (i *Initiator) Step(in []byte) ([]byte, error) {
 // Negotiate, a raw KRB5 token for Kerberos): it decrypts and checks the
 // AP-REP and returns the established context. A KRB-ERROR from the server
 // is returned as an *Error naming what to fix.
-func (i *Initiator) Finish(reply []byte) (*Context, error) {
+func (i *Initiator) Finish(reply []byte) (ctx *Context, err error) {
 	if i.ctx != nil {
 		return i.ctx, nil
 	}
 	op := "authenticate to " + i.spn
+	defer func() {
+		if err != nil {
+			ctx = nil
+		}
+	}()
+	defer guard(&err, op)
 	mechTok := reply
 	var mic []byte
 	if len(reply) > 0 && reply[0] == 0xa1 {
@@ -205,6 +219,9 @@ func (i *Initiator) Finish(reply []byte) (*Context, error) {
 	if err := rep.Unmarshal(msg); err != nil {
 		return nil, newError(KindMutualAuth, op, "", "the AP-REP does not decode", 0, err)
 	}
+	if err := checkCipher("the AP-REP", rep.EncPart); err != nil {
+		return nil, newError(KindMutualAuth, op, "", "the AP-REP is malformed", 0, err)
+	}
 	pt, err := crypto.DecryptEncPart(rep.EncPart, i.sessionKey, keyusage.AP_REP_ENCPART)
 	if err != nil {
 		return nil, newError(KindMutualAuth, op, KeySPN, "the AP-REP does not decrypt with the ticket's session key: the server is not who the SPN names", 0, err)
@@ -220,7 +237,7 @@ func (i *Initiator) Finish(reply []byte) (*Context, error) {
 	if len(part.Subkey.KeyValue) > 0 {
 		key, acceptorSubkey = part.Subkey, true
 	}
-	ctx, err := newContext(true, key, acceptorSubkey, seq32(i.auth.SeqNumber), seq32(part.SequenceNumber), i.spn)
+	ctx, err = newContext(true, key, acceptorSubkey, seq32(i.auth.SeqNumber), seq32(part.SequenceNumber), i.spn)
 	if err != nil {
 		return nil, err
 	}

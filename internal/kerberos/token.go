@@ -10,6 +10,7 @@ import (
 
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
+	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
@@ -213,3 +214,26 @@ func krbErrorOf(msg []byte) (messages.KRBError, error) {
 // seq32 reads an ASN.1 sequence number as the unsigned 32-bit value it is
 // (some implementations encode numbers ≥ 2^31 as negative INTEGERs).
 func seq32(v int64) uint64 { return uint64(uint32(v)) }
+
+// checkCipher refuses an EncryptedData too short to hold a confounder and
+// a checksum: gokrb5 v8.4.4's decryption slices out of range (panics) on
+// such input, which a peer controls.
+func checkCipher(what string, ed types.EncryptedData) error {
+	et, err := crypto.GetEtype(ed.EType)
+	if err != nil {
+		return fmt.Errorf("%s: unsupported enctype %d", what, ed.EType)
+	}
+	if min := et.GetConfounderByteSize() + et.GetHMACBitLength()/8; len(ed.Cipher) < min {
+		return fmt.Errorf("%s: %d bytes of ciphertext, fewer than the %d an %s message needs", what, len(ed.Cipher), min, etypeName(ed.EType))
+	}
+	return nil
+}
+
+// guard turns a panic inside gokrb5 on peer-controlled bytes into an
+// error, so a malformed token cannot crash the process (the length checks
+// above cover the panics known in v8.4.4; this is the net under them).
+func guard(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("kerberos: %s: malformed input made the Kerberos library fail: %v", what, r)
+	}
+}

@@ -269,7 +269,8 @@ func ParseWrapHeader(tok []byte) (ParsedWrap, error) {
 // convention), else RRC (RFC 4121's) (WRAP.md §2.4). Tokens without
 // confidentiality are refused: the context was negotiated with
 // confidentiality and WinRM over http must not accept plaintext.
-func (c *Context) Unwrap(tok []byte) ([]byte, error) {
+func (c *Context) Unwrap(tok []byte) (out []byte, err error) {
+	defer guard(&err, "unwrap")
 	p, err := ParseWrapHeader(tok)
 	if err != nil {
 		return nil, err
@@ -330,6 +331,5 @@ func (c *Context) Unwrap(tok []byte) ([]byte, error) {
 		return nil, &WrapError{Reason: reason, Seq: p.Seq, Expected: c.recvSeq}
 	}
 	c.recvSeq++
-	out := pt[:len(pt)-ec-wrapHeaderLen]
-	return out, nil
+	return pt[:len(pt)-ec-wrapHeaderLen], nil
 }
