@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -244,6 +245,38 @@ func (a *Acceptor) Accept(scheme Scheme, token []byte) (acc *Accepted, err error
 	}
 	acc.Context, acc.ResponseToken = ctx, tok
 	return acc, nil
+}
+
+// AcceptRequest handles the Authorization header of an authenticating
+// request (RFC 4559): it accepts the token of its scheme and returns the
+// value for WWW-Authenticate: on success the final token, to send on the
+// 200 that answers this request; on failure the reply (or the bare
+// scheme), to send on the 401. ok is false when the request carries no
+// Negotiate or Kerberos authorization, and then acc and err are nil.
+func (a *Acceptor) AcceptRequest(r *http.Request) (acc *Accepted, wwwAuthenticate string, ok bool, err error) {
+	scheme, ok := SchemeOf(r)
+	if !ok {
+		return nil, "", false, nil
+	}
+	tok, _, err := TokenFromHeader(r.Header.Values("Authorization"), scheme)
+	if err == nil && len(tok) == 0 {
+		err = fmt.Errorf("kerberos: the %s authorization carries no token", scheme)
+	}
+	if err != nil {
+		return nil, string(scheme), true, &RejectError{Err: newError(KindRejected, "accept a Kerberos client", "", "", 0, err)}
+	}
+	acc, err = a.Accept(scheme, tok)
+	if err != nil {
+		var rej *RejectError
+		if errors.As(err, &rej) && rej.ResponseToken != nil {
+			return nil, AuthHeader(scheme, rej.ResponseToken), true, err
+		}
+		return nil, string(scheme), true, err
+	}
+	if acc.ResponseToken == nil {
+		return acc, "", true, nil
+	}
+	return acc, AuthHeader(scheme, acc.ResponseToken), true, nil
 }
 
 // reject builds the *RejectError for a refused AP-REQ, with a KRB-ERROR

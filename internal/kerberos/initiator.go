@@ -45,7 +45,8 @@ type Initiator struct {
 	scheme     Scheme
 	sessionKey types.EncryptionKey
 	auth       types.Authenticator
-	token      []byte
+	krb5Token  []byte // the AP-REQ as a raw GSS-API KRB5 token
+	token      []byte // what goes on the wire for scheme
 	sent       bool
 	ctx        *Context
 }
@@ -110,17 +111,39 @@ func buildInitiator(cname types.PrincipalName, crealm, spn string, scheme Scheme
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: %s: encoding the AP-REQ: %w", op, err)
 	}
-	tok := marshalKRB5Token(tokAPReq, b)
-	if scheme == SchemeNegotiate {
+	in := &Initiator{spn: spn, sessionKey: key, auth: auth, krb5Token: marshalKRB5Token(tokAPReq, b)}
+	if err := in.UseScheme(scheme); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// UseScheme switches the HTTP scheme (and so the token's form and the
+// encryption protocol string) before the first Step, for a client that
+// learns from the 401 which schemes the server offers (ChooseScheme):
+// Exchange with Negotiate disabled offers only Kerberos.
+func (i *Initiator) UseScheme(s Scheme) error {
+	if i.sent {
+		return errors.New("kerberos: the scheme cannot change after the first token was sent")
+	}
+	switch s {
+	case SchemeKerberos:
+		i.token = i.krb5Token
+	case SchemeNegotiate:
 		st := spnego.SPNEGOToken{Init: true, NegTokenInit: spnego.NegTokenInit{
 			MechTypes:      []asn1.ObjectIdentifier{oidKRB5},
-			MechTokenBytes: tok,
+			MechTokenBytes: i.krb5Token,
 		}}
-		if tok, err = st.Marshal(); err != nil {
-			return nil, fmt.Errorf("kerberos: %s: encoding the SPNEGO token: %w", op, err)
+		tok, err := st.Marshal()
+		if err != nil {
+			return fmt.Errorf("kerberos: encoding the SPNEGO token: %w", err)
 		}
+		i.token = tok
+	default:
+		return fmt.Errorf("kerberos: unknown HTTP scheme %q (want Negotiate or Kerberos)", s)
 	}
-	return &Initiator{spn: spn, scheme: scheme, sessionKey: key, auth: auth, token: tok}, nil
+	i.scheme = s
+	return nil
 }
 
 // Scheme is the HTTP authentication scheme ("Negotiate" or "Kerberos").

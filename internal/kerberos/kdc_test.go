@@ -3,7 +3,6 @@ package kerberos
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -93,29 +92,19 @@ func newWinRMServer(t *testing.T, acc *Acceptor, offers ...string) *httptest.Ser
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := r.Context().Value(connKey{}).(*connState)
 		body, _ := io.ReadAll(r.Body)
-		if scheme, ok := SchemeOf(r); ok {
-			tok, _, err := TokenFromHeader(r.Header.Values("Authorization"), scheme)
-			if err != nil || len(tok) == 0 {
-				http.Error(w, "bad token", http.StatusBadRequest)
-				return
+		a, wwwAuth, ok, err := acc.AcceptRequest(r)
+		if ok {
+			if wwwAuth != "" {
+				w.Header().Set("WWW-Authenticate", wwwAuth)
 			}
-			a, err := acc.Accept(scheme, tok)
 			if err != nil {
-				var rej *RejectError
-				if errors.As(err, &rej) && rej.ResponseToken != nil {
-					w.Header().Set("WWW-Authenticate", AuthHeader(scheme, rej.ResponseToken))
-				} else {
-					w.Header().Set("WWW-Authenticate", string(scheme))
-				}
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
+			scheme, _ := SchemeOf(r)
 			st.mu.Lock()
 			st.ctx, st.client, st.protocol = a.Context, a.Client, scheme.Protocol()
 			st.mu.Unlock()
-			if a.ResponseToken != nil {
-				w.Header().Set("WWW-Authenticate", AuthHeader(scheme, a.ResponseToken))
-			}
 			w.WriteHeader(http.StatusOK)
 			return
 		}
@@ -187,8 +176,16 @@ func handshake(c *http.Client, url string, in *Initiator) (*Context, error) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		return nil, fmt.Errorf("first POST: status %d, want 401", resp.StatusCode)
 	}
-	if _, ok := ChooseScheme(resp.Header.Values("WWW-Authenticate")); !ok {
-		return nil, fmt.Errorf("no Negotiate or Kerberos offer in %q", resp.Header.Values("WWW-Authenticate"))
+	offers := resp.Header.Values("WWW-Authenticate")
+	chosen, ok := ChooseScheme(offers)
+	if !ok {
+		return nil, fmt.Errorf("no Negotiate or Kerberos offer in %q", offers)
+	}
+	// Keep the initiator's scheme when offered, else take the server's.
+	if _, offered, _ := TokenFromHeader(offers, Scheme(in.Scheme())); !offered {
+		if err := in.UseScheme(chosen); err != nil {
+			return nil, err
+		}
 	}
 	tok, err := in.Step(nil)
 	if err != nil {
@@ -292,6 +289,41 @@ func TestKDCHandshakeAndSealedMessages(t *testing.T) {
 
 // TestKDCDefaultCCache finds the ticket cache through KRB5CCNAME and
 // through krb5.conf's default_ccache_name, as kinit leaves it.
+// TestKDCKerberosOnlyServer: a server that offers only the Kerberos
+// scheme (Exchange with Negotiate disabled) makes an initiator built for
+// Negotiate switch to raw Kerberos tokens and the Kerberos protocol string.
+func TestKDCKerberosOnlyServer(t *testing.T) {
+	f := setup(t)
+	acc, err := NewAcceptor(AcceptorConfig{KeytabFile: f.svcKeytab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newWinRMServer(t, acc, "Kerberos")
+	creds, err := NewCredentials(Config{CCacheFile: f.ccache, Krb5ConfFile: f.realm.Krb5Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer creds.Close()
+	in, err := creds.NewInitiator(testSPN+"@LAB.TEST", SchemeNegotiate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := oneConnClient(t)
+	ctx, err := handshake(c, srv.URL, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Scheme() != "Kerberos" || in.Protocol() != ProtocolKerberos {
+		t.Fatalf("scheme %s protocol %s", in.Scheme(), in.Protocol())
+	}
+	if got := exchange(t, c, srv.URL, ctx, in.Protocol(), "hi"); got != "alice@LAB.TEST said: hi" {
+		t.Fatalf("got %q", got)
+	}
+	if err := in.UseScheme(SchemeNegotiate); err == nil {
+		t.Fatal("the scheme changed after the handshake")
+	}
+}
+
 func TestKDCDefaultCCache(t *testing.T) {
 	f := setup(t)
 	t.Run("KRB5CCNAME", func(t *testing.T) {
