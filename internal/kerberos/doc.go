@@ -19,4 +19,30 @@
 // whose SND_SEQ is not exactly the next expected one is refused as a
 // replay (lower) or a gap (higher), and the context's receive counter does
 // not move, so a forged or replayed token cannot desynchronise it.
+//
+// # Client (the WS-Management transport)
+//
+// Once per process: creds, err := NewCredentials(Config{...}) (password,
+// else keytab, else the kinit ticket cache; krb5.conf from Krb5ConfFile,
+// KRB5_CONFIG or /etc/krb5.conf). Per TCP connection:
+// in, err := creds.NewInitiator(spn, SchemeNegotiate) with spn from
+// exchange.kerberos.spn or SPNForURL(endpoint). On the 401, pick the
+// scheme with ChooseScheme and call in.UseScheme if it differs; then
+// tok, _ := in.Step(nil) goes out as AuthHeader(scheme, tok) on an empty
+// POST, and the token of WWW-Authenticate on the 200 (TokenFromHeader) goes
+// to in.Step(reply), which verifies the AP-REP. in.Context() then seals:
+// its WrapMessage/UnwrapMessage are the split header/data form WinRM
+// frames, with in.Protocol() as the multipart protocol string
+// (SealBody/OpenBody, or the transport's own framing).
+//
+// # Server (the lab)
+//
+// acc, err := NewAcceptor(AcceptorConfig{KeytabFile: ..., SPN: ...}); per
+// authenticating request: a, wwwAuth, ok, err := acc.AcceptRequest(r):
+// set WWW-Authenticate to wwwAuth, answer 401 on err, else 200 and keep
+// a.Context for that connection (a.Client names the user, e.g.
+// "alice@LAB.TEST"); OpenBody/SealBody with the request scheme's Protocol.
+//
+// Errors are *Error with a Kind and the configuration key to fix; a KDC
+// that cannot be reached is also errkind.Transient.
 package kerberos
