@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
+	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -110,6 +112,60 @@ func TestHandshakeOffline(t *testing.T) {
 					t.Fatalf("server token flags %#x, want 0x07", last[2])
 				}
 			})
+		}
+	}
+}
+
+// TestMechListMIC: an acceptor that adds a mechListMIC (RFC 4178) to its
+// final NegTokenResp has it verified, and its wrap tokens then start one
+// sequence number later; a MIC that does not verify fails the handshake.
+// Windows' mechanism OID (1.2.840.48018.1.2.2) in the mech list and the
+// reply is accepted too.
+func TestMechListMIC(t *testing.T) {
+	o := newOffline(t)
+	acc := o.acceptor(t, testSPN)
+	for _, corrupt := range []bool{false, true} {
+		in := o.initiator(t, SchemeNegotiate, etypeID.AES256_CTS_HMAC_SHA1_96, time.Now)
+		// Re-wrap the AP-REQ the way Windows lists its mechanisms.
+		st := spnego.SPNEGOToken{Init: true, NegTokenInit: spnego.NegTokenInit{
+			MechTypes: []asn1.ObjectIdentifier{oidMSKRB5, oidKRB5}, MechTokenBytes: in.krb5Token}}
+		tok, err := st.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.token = tok
+		in.Step(nil)
+		a, err := acc.Accept(SchemeNegotiate, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp spnego.SPNEGOToken
+		if err := resp.Unmarshal(a.ResponseToken); err != nil || !resp.NegTokenResp.SupportedMech.Equal(oidMSKRB5) {
+			t.Fatalf("reply %+v, %v; want supportedMech %s", resp.NegTokenResp, err, oidMSKRB5)
+		}
+		mechList, _ := asn1.Marshal([]asn1.ObjectIdentifier{oidKRB5})
+		mic := gssapi.MICToken{Flags: flagSentByAcceptor | flagAcceptorSubkey, SndSeqNum: a.Context.sendSeq, Payload: mechList}
+		if err := mic.SetChecksum(a.Context.key, keyusage.GSSAPI_ACCEPTOR_SIGN); err != nil {
+			t.Fatal(err)
+		}
+		a.Context.sendSeq++
+		if corrupt {
+			mic.Checksum[0] ^= 1
+		}
+		mb, _ := mic.Marshal()
+		r := resp.NegTokenResp
+		reply, _ := (&spnego.NegTokenResp{NegState: r.NegState, SupportedMech: r.SupportedMech, ResponseToken: r.ResponseToken, MechListMIC: mb}).Marshal()
+		_, err = in.Step(reply)
+		if corrupt {
+			checkErr(t, err, KindMutualAuth, false, "mechListMIC does not verify")
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := a.Context.Wrap([]byte("after the MIC"))
+		if got, err := in.Context().Unwrap(w); err != nil || string(got) != "after the MIC" {
+			t.Fatalf("%q, %v", got, err)
 		}
 	}
 }

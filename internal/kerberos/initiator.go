@@ -275,6 +275,12 @@ func (i *Initiator) Finish(reply []byte) (ctx *Context, err error) {
 		if ok, err := mt.Verify(key, keyusage.GSSAPI_ACCEPTOR_SIGN); !ok {
 			return nil, newError(KindMutualAuth, op, "", "the server's mechListMIC does not verify", 0, err)
 		}
+		// The MIC token spent one of the acceptor's sequence numbers
+		// (RFC 4121 §4.2.6.1): its first wrap token carries the next.
+		if mt.SndSeqNum != ctx.recvSeq {
+			return nil, newError(KindMutualAuth, op, "", fmt.Sprintf("the server's mechListMIC has sequence number %d, the AP-REP said %d", mt.SndSeqNum, ctx.recvSeq), 0, nil)
+		}
+		ctx.recvSeq++
 	}
 	i.ctx = ctx
 	return ctx, nil
