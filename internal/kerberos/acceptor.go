@@ -293,7 +293,12 @@ func (a *Acceptor) reject(op string, apreq *messages.APReq, spnegoForm bool, mec
 	case errorcode.KRB_AP_ERR_NOT_US:
 		hint = "the ticket is for another service"
 	}
-	ke := messages.NewKRBError(apreq.Ticket.SName, apreq.Ticket.Realm, code, cause.Error())
+	etext := cause.Error()
+	var ce messages.KRBError
+	if errors.As(cause, &ce) && ce.EText != "" {
+		etext = ce.EText
+	}
+	ke := messages.NewKRBError(apreq.Ticket.SName, apreq.Ticket.Realm, code, etext)
 	var reply []byte
 	if b, err := ke.Marshal(); err == nil {
 		reply = marshalKRB5Token(tokKRBError, b)

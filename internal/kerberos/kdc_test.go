@@ -476,6 +476,7 @@ func checkErr(t *testing.T, err error, kind Kind, transient bool, want ...string
 	if err == nil {
 		t.Fatalf("no error, want kind %v", kind)
 	}
+	t.Logf("%v", err)
 	if got := KindOf(err); got != kind {
 		t.Fatalf("kind %v, want %v: %v", got, kind, err)
 	}
