@@ -2,6 +2,7 @@ package kerberos
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +167,32 @@ func TestMechListMIC(t *testing.T) {
 		w, _ := a.Context.Wrap([]byte("after the MIC"))
 		if got, err := in.Context().Unwrap(w); err != nil || string(got) != "after the MIC" {
 			t.Fatalf("%q, %v", got, err)
+		}
+	}
+}
+
+func TestOffered(t *testing.T) {
+	o := newOffline(t)
+	tests := []struct {
+		start  Scheme
+		offers []string
+		want   Scheme
+		fail   bool
+	}{
+		{SchemeNegotiate, []string{"Negotiate", "Kerberos"}, SchemeNegotiate, false},
+		{SchemeKerberos, []string{"Negotiate", "Kerberos"}, SchemeKerberos, false},
+		{SchemeNegotiate, []string{"Kerberos"}, SchemeKerberos, false},
+		{SchemeKerberos, []string{"Negotiate"}, SchemeNegotiate, false},
+		{SchemeNegotiate, []string{"Basic realm=\"WSMAN\""}, SchemeNegotiate, true},
+	}
+	for _, tt := range tests {
+		in := o.initiator(t, tt.start, 18, time.Now)
+		err := in.Offered(tt.offers)
+		if (err != nil) != tt.fail || Scheme(in.Scheme()) != tt.want || in.Protocol() != tt.want.Protocol() {
+			t.Errorf("%s with offers %q: scheme %s, %v", tt.start, tt.offers, in.Scheme(), err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "exchange.auth") {
+			t.Errorf("error %v does not name exchange.auth", err)
 		}
 	}
 }

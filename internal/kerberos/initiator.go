@@ -118,6 +118,23 @@ func buildInitiator(cname types.PrincipalName, crealm, spn string, scheme Scheme
 	return in, nil
 }
 
+// Offered takes the WWW-Authenticate values of the server's 401 and
+// switches to the scheme ChooseScheme picks (keeping the current one when
+// it is offered). A transport that knows nothing of this package can call
+// it through a one-method interface before the first Step. It fails when
+// the server offers neither Negotiate nor Kerberos.
+func (i *Initiator) Offered(wwwAuthenticate []string) error {
+	if _, offered, _ := TokenFromHeader(wwwAuthenticate, i.scheme); offered {
+		return nil
+	}
+	s, ok := ChooseScheme(wwwAuthenticate)
+	if !ok {
+		return newError(KindRejected, "authenticate to "+i.spn, "exchange.auth",
+			fmt.Sprintf("the server offers neither Negotiate nor Kerberos (WWW-Authenticate: %q)", strings.Join(wwwAuthenticate, ", ")), 0, nil)
+	}
+	return i.UseScheme(s)
+}
+
 // UseScheme switches the HTTP scheme (and so the token's form and the
 // encryption protocol string) before the first Step, for a client that
 // learns from the 401 which schemes the server offers (ChooseScheme):

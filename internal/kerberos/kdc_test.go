@@ -176,16 +176,9 @@ func handshake(c *http.Client, url string, in *Initiator) (*Context, error) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		return nil, fmt.Errorf("first POST: status %d, want 401", resp.StatusCode)
 	}
-	offers := resp.Header.Values("WWW-Authenticate")
-	chosen, ok := ChooseScheme(offers)
-	if !ok {
-		return nil, fmt.Errorf("no Negotiate or Kerberos offer in %q", offers)
-	}
 	// Keep the initiator's scheme when offered, else take the server's.
-	if _, offered, _ := TokenFromHeader(offers, Scheme(in.Scheme())); !offered {
-		if err := in.UseScheme(chosen); err != nil {
-			return nil, err
-		}
+	if err := in.Offered(resp.Header.Values("WWW-Authenticate")); err != nil {
+		return nil, err
 	}
 	tok, err := in.Step(nil)
 	if err != nil {
