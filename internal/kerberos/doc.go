@@ -26,8 +26,9 @@
 // else keytab, else the kinit ticket cache; krb5.conf from Krb5ConfFile,
 // KRB5_CONFIG or /etc/krb5.conf). Per TCP connection:
 // in, err := creds.NewInitiator(spn, SchemeNegotiate) with spn from
-// exchange.kerberos.spn or SPNForURL(endpoint). On the 401, pick the
-// scheme with ChooseScheme and call in.UseScheme if it differs; then
+// exchange.kerberos.spn or SPNForURL(endpoint). On the 401,
+// in.Offered(its WWW-Authenticate values) switches to the Kerberos scheme
+// when the server offers only that (Exchange with Negotiate disabled); then
 // tok, _ := in.Step(nil) goes out as AuthHeader(scheme, tok) on an empty
 // POST, and the token of WWW-Authenticate on the 200 (TokenFromHeader) goes
 // to in.Step(reply), which verifies the AP-REP. in.Context() then seals:
