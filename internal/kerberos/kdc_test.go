@@ -482,3 +482,64 @@ func checkErr(t *testing.T, err error, kind Kind, transient bool, want ...string
 		}
 	}
 }
+
+// TestKDCConcurrentConnections: one Credentials serves several
+// connections at once, each with its own context and sequence numbers, as
+// the WS-Man client's connection pool will use it.
+func TestKDCConcurrentConnections(t *testing.T) {
+	f := setup(t)
+	acc, err := NewAcceptor(AcceptorConfig{KeytabFile: f.svcKeytab, SPN: testSPN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newWinRMServer(t, acc)
+	creds, err := NewCredentials(Config{User: testUser, Password: testPassword, Krb5ConfFile: f.realm.Krb5Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer creds.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			in, err := creds.NewInitiator(testSPN, SchemeNegotiate)
+			if err != nil {
+				errs <- err
+				return
+			}
+			tr := &http.Transport{MaxConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			ctx, err := handshake(c, srv.URL, in)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for j := 0; j < 3; j++ {
+				msg := fmt.Sprintf("connection %d message %d", i, j)
+				body, ct, err := SealBody(ctx, in.Protocol(), []byte(msg))
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp, out, err := post(c, srv.URL, "", ct, body)
+				if err != nil {
+					errs <- err
+					return
+				}
+				plain, err := OpenBody(ctx, in.Protocol(), resp.Header.Get("Content-Type"), out)
+				if err != nil || string(plain) != "alice@LAB.TEST said: "+msg {
+					errs <- fmt.Errorf("connection %d: %q, %v", i, plain, err)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
