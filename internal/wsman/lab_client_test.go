@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -329,6 +330,7 @@ func TestLabClientExchange(t *testing.T) {
 					t.Fatalf("only %d unblocked mailboxes", len(ids))
 				}
 				writes := stats.MailboxWrites.Load()
+				sim := c.lab.Stats().SimulatedSeconds
 				res, err := pool.Run(ctx, psrp.Pipeline{Commands: []psrp.Command{
 					{Name: "Set-CASMailbox", Params: []psrp.Parameter{{Name: "MAPIBlockOutlookRpcHttp", Value: true}}},
 				}}, []psrp.Value{ids[0], ids[1], ids[2]})
@@ -337,6 +339,13 @@ func TestLabClientExchange(t *testing.T) {
 				}
 				if n := stats.MailboxWrites.Load() - writes; n != 3 {
 					t.Errorf("%d mailbox writes, want 3", n)
+				}
+				// The cost model prices a pipeline and three mailboxes written
+				// (DESIGN.md: Set-CASMailbox ≈ 100 ms per mailbox), though one
+				// Set-CASMailbox call wrote them all.
+				cost := c.lab.Stats().Cost
+				if got, want := c.lab.Stats().SimulatedSeconds-sim, cost.Pipeline+3*cost.SetCASMailbox; math.Abs(got-want) > 1e-9 {
+					t.Errorf("the streamed Set-CASMailbox cost %v simulated seconds, want %v", got, want)
 				}
 				// Checked through the control API's /org.
 				var doc struct {

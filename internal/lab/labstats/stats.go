@@ -16,7 +16,9 @@
 //     WinRS shell that loads the Exchange snap-in;
 //   - a pipeline costs ≈ 50 ms of overhead (CREATE_PIPELINE to the terminal
 //     state, besides its cmdlets' own work);
-//   - Set-CASMailbox costs ≈ 100 ms per mailbox written;
+//   - Set-CASMailbox costs ≈ 100 ms per mailbox: per call, or per mailbox
+//     written when calls wrote more mailboxes than they were (identities
+//     streamed as input into one Set-CASMailbox of a PSRP pipeline);
 //   - Get-CASMailbox costs ≈ 2 ms per row returned;
 //   - a virtual-directory or Outlook Anywhere change costs ≈ 1 s.
 //
@@ -228,7 +230,7 @@ func (m CostModel) sessions(s Stats) float64 {
 
 func (m CostModel) pipelineWork(s Stats) float64 {
 	return float64(s.Pipelines)*m.Pipeline +
-		float64(s.Cmdlets["Set-CASMailbox"])*m.SetCASMailbox +
+		float64(max(s.Cmdlets["Set-CASMailbox"], s.MailboxWrites))*m.SetCASMailbox +
 		float64(s.CASMailboxRows)*m.GetCASMailboxRow +
 		float64(s.VdirChanges)*m.VdirChange
 }

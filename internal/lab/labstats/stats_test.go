@@ -78,6 +78,7 @@ func TestCostModelSessionsPipelinesAndOverlap(t *testing.T) {
 		pools       int64
 		running     []int // each pipeline's running count at its start
 		setCAS      int
+		writes      int64 // mailboxes Set-CASMailbox wrote
 		rows        int64
 		wantWork    float64
 		wantElapsed float64
@@ -85,6 +86,10 @@ func TestCostModelSessionsPipelinesAndOverlap(t *testing.T) {
 		{name: "nothing", wantWork: 0, wantElapsed: 0},
 		{name: "one pool, serial pipelines", pools: 1, running: []int{1, 1, 1, 1}, setCAS: 10,
 			wantWork: 3 + 4*0.05 + 10*0.1, wantElapsed: 3 + 4*0.05 + 10*0.1},
+		{name: "identities streamed into one Set-CASMailbox", pools: 1, running: []int{1}, setCAS: 1, writes: 500,
+			wantWork: 3 + 0.05 + 500*0.1, wantElapsed: 3 + 0.05 + 500*0.1},
+		{name: "calls that wrote nothing still cost", pools: 1, running: []int{1}, setCAS: 10, writes: 4,
+			wantWork: 3 + 0.05 + 10*0.1, wantElapsed: 3 + 0.05 + 10*0.1},
 		{name: "two at a time", pools: 1, running: []int{1, 2, 1, 2}, rows: 100,
 			wantWork: 3 + 4*0.05 + 100*0.002, wantElapsed: 3 + (4*0.05+100*0.002)/1.5},
 		{name: "overlap capped at the throttling limit", pools: 2, running: []int{40, 40},
@@ -100,6 +105,7 @@ func TestCostModelSessionsPipelinesAndOverlap(t *testing.T) {
 			for i := 0; i < tc.setCAS; i++ {
 				c.Cmdlet("Set-CASMailbox", nil)
 			}
+			c.MailboxWrites.Add(tc.writes)
 			c.CASMailboxRows.Add(tc.rows)
 			s := c.Snapshot()
 			if math.Abs(s.SimulatedSeconds-tc.wantWork) > 1e-9 || math.Abs(s.SimulatedElapsedSeconds-tc.wantElapsed) > 1e-9 {
