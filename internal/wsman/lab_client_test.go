@@ -9,7 +9,7 @@ package wsman
 //
 // They live in package wsman, not in internal/lab: the lab must not import
 // the orchestrator's client, while this test may import the lab (no cycle:
-// the lab imports only internal/psrp), and being inside the package lets a
+// the lab does not import this package), and being inside the package lets a
 // counting http.RoundTripper sit under each authenticated connection to see
 // the WS-Management actions and faults on the wire.
 
