@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/exrunbook/exrunbook/internal/acme"
 	"github.com/exrunbook/exrunbook/internal/acme/pebbletest"
@@ -97,6 +102,8 @@ func TestE2EACME(t *testing.T) {
 	bin := buildExrunbook(t, t.TempDir())
 	t.Run("Runbook", func(t *testing.T) { testACMERunbook(t, bin) })
 	t.Run("UnwritableChallenge", func(t *testing.T) { testACMEUnwritable(t, bin) })
+	t.Run("Renew", func(t *testing.T) { testACMERenew(t, bin) })
+	t.Run("RenewKilled", func(t *testing.T) { testACMERenewKilled(t, bin) })
 }
 
 // testACMERunbook: the whole runbook in acme mode; both servers then
@@ -140,5 +147,204 @@ func testACMEUnwritable(t *testing.T, bin string) {
 	}
 	if got := e.org(t); string(got) != string(before) {
 		t.Fatalf("the org changed although the challenge failed: %s", firstDiff(got, before))
+	}
+}
+
+// labCert is a certificate in the lab's org JSON.
+type labCert struct {
+	Server, Thumbprint, Services, Issuer string
+}
+
+func labCerts(t *testing.T, e *e2eLab) []labCert {
+	t.Helper()
+	var doc struct{ Certificates []labCert }
+	if err := json.Unmarshal(e.org(t), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Certificates
+}
+
+// iisCertificate is the one certificate bound to IIS on every server; it
+// fails unless each server has exactly one and they agree, and unless
+// every server presents it on 443 for every name.
+func iisCertificate(t *testing.T, e *e2eLab) string {
+	t.Helper()
+	per := map[string][]string{}
+	for _, c := range labCerts(t, e) {
+		for _, s := range strings.Split(c.Services, ",") {
+			if strings.TrimSpace(s) == "IIS" {
+				per[c.Server] = append(per[c.Server], c.Thumbprint)
+			}
+		}
+	}
+	thumb := ""
+	for srv := range e.l.Endpoints().Servers {
+		if len(per[srv]) != 1 {
+			t.Fatalf("%s has %d certificates bound to IIS (%v): want exactly one", srv, len(per[srv]), per[srv])
+		}
+		if thumb == "" {
+			thumb = per[srv][0]
+		} else if per[srv][0] != thumb {
+			t.Fatalf("the servers disagree on the IIS certificate: %v", per)
+		}
+	}
+	for k, c := range presented(t, e) {
+		if acme.Thumbprint(c) != thumb {
+			t.Fatalf("%s presents %s, not the IIS-bound %s", k, acme.Thumbprint(c), thumb)
+		}
+	}
+	return thumb
+}
+
+// pebbleCerts are the certificates issued by Pebble on each server.
+func pebbleCerts(t *testing.T, e *e2eLab) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, c := range labCerts(t, e) {
+		if strings.Contains(c.Issuer, "Pebble") {
+			out[c.Server] = append(out[c.Server], c.Thumbprint)
+		}
+	}
+	return out
+}
+
+type renewJSON struct {
+	Due     bool   `json:"due"`
+	Reason  string `json:"reason"`
+	Resumed bool   `json:"resumed"`
+	Old     struct {
+		Thumbprint string `json:"thumbprint"`
+	} `json:"old"`
+	New *struct {
+		Thumbprint string    `json:"thumbprint"`
+		NotAfter   time.Time `json:"not_after"`
+	} `json:"new"`
+	Proof   []string `json:"proof"`
+	Changes []struct {
+		Server, Action, Thumbprint string
+		OK                         bool
+	} `json:"changes"`
+}
+
+// testACMERenew: renew when nothing is due changes nothing; --force
+// replaces the certificate on both servers, removes the old one, and the
+// wire shows the new one; ARI saying so renews without --force.
+func testACMERenew(t *testing.T, bin string) {
+	e, p := acmeLab(t, bin, lab.Options{Mailboxes: 20, Allow: 2, Servers: 2, Seed: 15})
+	e.mustRun(t, 0, "run", "--unattended", "--yes", "--until", "bind-certificate")
+	first := iisCertificate(t, e)
+	issuedByPebble(t, p, presented(t, e))
+
+	before := e.org(t)
+	r := e.mustRun(t, 0, "certificate", "renew")
+	if !strings.Contains(r.out, "nothing to renew") {
+		t.Errorf("renew when nothing is due says:\n%s", r.out)
+	}
+	r = e.mustRun(t, 0, "certificate", "renew", "--dry-run", "--force")
+	if !strings.Contains(r.out, "dry run") {
+		t.Errorf("dry run says:\n%s", r.out)
+	}
+	if got := e.org(t); string(got) != string(before) {
+		t.Fatalf("renew with nothing due (or --dry-run) changed the org: %s", firstDiff(got, before))
+	}
+
+	r = e.mustRun(t, 0, "certificate", "renew", "--force", "--output", "json")
+	var rep renewJSON
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("renew --output json: %v\n%s", err, r.out)
+	}
+	second := iisCertificate(t, e)
+	if second == first || rep.New == nil || rep.New.Thumbprint != second || rep.Old.Thumbprint != first {
+		t.Fatalf("renew --force: IIS holds %s (was %s); report %+v", second, first, rep)
+	}
+	issuedByPebble(t, p, presented(t, e))
+	for srv, thumbs := range pebbleCerts(t, e) {
+		if len(thumbs) != 1 || thumbs[0] != second {
+			t.Errorf("%s holds the Pebble certificates %v; want only %s (the old one removed)", srv, thumbs, second)
+		}
+	}
+	if len(rep.Proof) == 0 || !strings.Contains(strings.Join(rep.Proof, " "), "tls") {
+		t.Errorf("no wire proof in the report: %v", rep.Proof)
+	}
+	var actions []string
+	for _, je := range e.journal(t) {
+		if je.Kind == "certificate-renew" {
+			actions = append(actions, fmt.Sprint(je.Details["server"], " ", je.Details["action"]))
+		}
+	}
+	for _, srv := range []string{"EX01", "EX02"} {
+		for _, a := range []string{"import", "enable", "remove"} {
+			if !strings.Contains(strings.Join(actions, ","), srv+" "+a) {
+				t.Errorf("no journal line for %s %s: %v", srv, a, actions)
+			}
+		}
+	}
+
+	// The CA's renewal information says renew now: renew without --force.
+	leaf := presented(t, e)["EX01 "+e.l.Endpoints().Names.External]
+	now := time.Now().UTC()
+	p.SetRenewalInfo(t, leaf, fmt.Sprintf(`{"suggestedWindow":{"start":%q,"end":%q},"explanationURL":"https://pebble.test/why"}`,
+		now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339)))
+	r = e.mustRun(t, 0, "certificate", "renew")
+	third := iisCertificate(t, e)
+	if third == second || !strings.Contains(r.out, "renewal information (ARI)") {
+		t.Fatalf("renew after ARI said so: IIS holds %s (was %s)\n%s", third, second, r.out)
+	}
+}
+
+// testACMERenewKilled: renew --force is killed with SIGKILL at random
+// moments, then renew runs again; every time the organisation ends with
+// exactly one bound certificate on each server, the new one or the old
+// one, and no other Pebble certificate.
+func testACMERenewKilled(t *testing.T, bin string) {
+	e, _ := acmeLab(t, bin, lab.Options{Mailboxes: 20, Allow: 2, Servers: 2, Seed: 16})
+	e.mustRun(t, 0, "run", "--unattended", "--yes", "--until", "bind-certificate")
+	cur := iisCertificate(t, e)
+	rng := rand.New(rand.NewPCG(2026120701, 13))
+	const cycles = 12
+	resumed, replaced, kills := 0, 0, 0
+	for i := 0; i < cycles; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), e2eCommandTimeout)
+		cmd, _, _ := e.command(ctx, "certificate", "renew", "--force")
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))):
+			cmd.Process.Kill()
+			<-done
+			kills++
+		}
+		cancel()
+		if e.locked(t) {
+			e.mustRun(t, 0, "unlock")
+		}
+		r := e.mustRun(t, 0, "certificate", "renew", "--output", "json")
+		var rep renewJSON
+		if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+			t.Fatalf("cycle %d: %v\n%s", i, err, r.out)
+		}
+		if rep.Resumed {
+			resumed++
+		}
+		now := iisCertificate(t, e)
+		for srv, thumbs := range pebbleCerts(t, e) {
+			if len(thumbs) != 1 || thumbs[0] != now {
+				t.Fatalf("cycle %d: %s holds the Pebble certificates %v; want only the bound %s", i, srv, thumbs, now)
+			}
+		}
+		if now != cur {
+			replaced++
+		}
+		cur = now
+		noChallengeRecords(t, e)
+	}
+	t.Logf("%d cycles, %d kills: %d renewals finished by the next run, %d cycles ended with a new certificate", cycles, kills, resumed, replaced)
+	if resumed == 0 {
+		t.Errorf("no kill landed inside a renewal: the test does not test resuming")
 	}
 }
