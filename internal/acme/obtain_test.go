@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,5 +242,56 @@ func TestObtainEAB(t *testing.T) {
 	c.EAB = &EAB{KID: kid, HMACKey: hk}
 	if _, err := c.Obtain(ctxT(t), []string{ep.Names.External}, RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{ep.DNS.Public}}, Hooks{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestObtainManual: in public_dns.mode manual the exact records are
+// printed, and the order waits until every authoritative server serves
+// them; an "operator" adds them a little later, and removes them when
+// told.
+func TestObtainManual(t *testing.T) {
+	dc, ep := labDNS(t)
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
+	c := testClient(t, p)
+	reader := &dnsupdate.Client{Server: ep.DNS.Public, Zone: ep.DNS.Zone, Timeout: 2 * time.Second}
+	var mu sync.Mutex
+	var printed []string
+	operator := func(line string) {
+		mu.Lock()
+		printed = append(printed, line)
+		mu.Unlock()
+		// "…:   NAME<TAB>TTL<TAB>IN<TAB>TXT<TAB>"VALUE""
+		i := strings.LastIndex(line, ":   ")
+		f := strings.Split(line[i+4:], "\t")
+		if len(f) != 5 || f[2] != "IN" || f[3] != "TXT" {
+			t.Errorf("printed record is not a zone-file line: %q", line)
+			return
+		}
+		set := dnsupdate.RRset{Name: f[0], Type: dns.TypeTXT, TTL: 60, Data: []string{f[4]}}
+		go func() {
+			time.Sleep(300 * time.Millisecond) // the operator is not instant
+			var err error
+			if strings.Contains(line, "add this record") {
+				err = dc.Update(context.Background(), dnsupdate.Update{Add: []dnsupdate.RRset{set}})
+			} else {
+				err = dc.RemoveRecords(context.Background(), []dnsupdate.RRset{set})
+			}
+			if err != nil {
+				t.Errorf("operator: %v", err)
+			}
+		}()
+	}
+	w := Manual{Logf: func(format string, args ...any) { operator(fmt.Sprintf(format, args...)) }}
+	names := []string{ep.Names.External, ep.Names.Autodiscover}
+	cert, err := c.Obtain(ctxT(t), names, w, ZonePropagation{Client: reader, Nameservers: []string{ep.DNS.Public}}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyIssued(t, p, cert, names)
+	mu.Lock()
+	n := len(printed)
+	mu.Unlock()
+	if n != 4 {
+		t.Errorf("printed %d lines, want 2 to add and 2 to remove: %v", n, printed)
 	}
 }

@@ -263,7 +263,7 @@ func (c *Client) validate(ctx context.Context, cl *xacme.Client, pending []pendi
 		if err := w.Present(ctx, r.FQDN, r.Value); err != nil {
 			return fmt.Errorf("the DNS-01 challenge for %s cannot be answered: %w", pending[i].domain, err)
 		}
-		c.logf("challenge record written: %s", r)
+		c.logf("challenge record presented: %s", r)
 	}
 	if err := c.waitPropagation(ctx, recs, p); err != nil {
 		return err
