@@ -739,6 +739,7 @@ func (s *certificate) PostChecks(env engine.Env, raw engine.Snapshot) []engine.C
 	if thumb == "" {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: errors.New("the step has recorded no certificate yet (request mode: `exrunbook certificate complete FILE`)")}}
 	}
+	thumb = CurrentCertificate(s.deps, thumb)
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: err}}
@@ -750,7 +751,7 @@ func (s *certificate) PostChecks(env engine.Env, raw engine.Snapshot) []engine.C
 // Rollback removes what the step added: the certificate (or pending
 // request) on every server that did not have it in the snapshot, and only
 // when nothing binds it.
-func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.Snapshot) error {
+func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.Snapshot) (err error) {
 	snap, err := certDecode(raw)
 	if err != nil {
 		return err
@@ -769,9 +770,18 @@ func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.S
 		}
 	}
 	if snap.Mode == CertModeACME {
-		if err := s.rollbackACME(ctx, env); err != nil {
+		renewed, err := s.acmeRenewed()
+		if err != nil {
 			return err
 		}
+		for _, t := range renewed {
+			thumbs[strings.ToUpper(t)] = true
+		}
+		defer func() {
+			if err == nil {
+				err = s.rollbackACME(ctx, env)
+			}
+		}()
 	}
 	if snap.Mode == CertModeRequest {
 		for _, f := range []string{CertificateResponseFile(s.deps.Config), certCSRFile(s.deps.Config)} {

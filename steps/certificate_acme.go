@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -260,8 +261,19 @@ func (s *certificate) cleanLeftoverChallenges(ctx context.Context, env engine.En
 	return env.SetOutput("challenge_records", []acme.TXTRecord{})
 }
 
+// acmeRenewed are the certificates renewals installed after the step:
+// rollback removes them with the step's own.
+func (s *certificate) acmeRenewed() ([]string, error) {
+	c, err := LoadACMECurrent(StateDirOf(s.deps))
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return c.Renewed, nil
+}
+
 // rollbackACME removes what the acme mode left outside Exchange: the
-// pending certificate and leftover challenge records.
+// pending certificate, leftover challenge records and the record of
+// renewals (called once their certificates are removed).
 func (s *certificate) rollbackACME(ctx context.Context, env engine.Env) error {
 	var left []acme.TXTRecord
 	if _, err := env.Output(s.id, "challenge_records", &left); err != nil {
@@ -276,7 +288,13 @@ func (s *certificate) rollbackACME(ctx context.Context, env engine.Env) error {
 			return err
 		}
 	}
-	return RemoveACMEPending(filepath.Join(StateDirOf(s.deps), ACMEPendingFile))
+	if err := RemoveACMEPending(filepath.Join(StateDirOf(s.deps), ACMEPendingFile)); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(StateDirOf(s.deps), ACMECurrentFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // SaveACMEPending keeps an issued certificate (key and chain, PEM) at
@@ -373,4 +391,60 @@ func RemoveACMEPending(path string) error {
 		return err
 	}
 	return nil
+}
+
+// ACMECurrentFile records, in the state directory, what `certificate
+// renew` installed: the certificate that now stands for the certificate
+// step's, and every certificate renewals installed (which rollback
+// removes with the step's own).
+const ACMECurrentFile = "acme/current.json"
+
+// ACMECurrent is ACMECurrentFile.
+type ACMECurrent struct {
+	Thumbprint string    `json:"thumbprint"`
+	NotAfter   time.Time `json:"not_after"`
+	// Renewed lists every thumbprint a renewal installed, oldest first.
+	Renewed []string `json:"renewed"`
+}
+
+// LoadACMECurrent reads ACMECurrentFile; nil when no renewal happened.
+func LoadACMECurrent(stateDir string) (*ACMECurrent, error) {
+	p := filepath.Join(stateDir, ACMECurrentFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c ACMECurrent
+	if err := json.Unmarshal(b, &c); err != nil || c.Thumbprint == "" {
+		return nil, fmt.Errorf("%s: not a record of the renewed certificate (%v)", p, err)
+	}
+	return &c, nil
+}
+
+func saveACMECurrent(stateDir string, c *ACMECurrent) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(stateDir, ACMECurrentFile)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return writeAtomic0600(p, append(b, '\n'))
+}
+
+// CurrentCertificate is the thumbprint the checks expect for the
+// certificate the runbook installed: recorded, unless a renewal has
+// replaced it since (acme mode).
+func CurrentCertificate(d *Deps, recorded string) string {
+	if d == nil || d.Config == nil || !strings.EqualFold(d.Config.Certificate.Mode, CertModeACME) {
+		return recorded
+	}
+	if c, err := LoadACMECurrent(StateDirOf(d)); err == nil && c != nil {
+		return c.Thumbprint
+	}
+	return recorded
 }

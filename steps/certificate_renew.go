@@ -629,6 +629,23 @@ func (r *Renewer) retire(ctx context.Context, ex *exchange.Client, st *RenewStat
 		return fmt.Errorf("the renewed certificate %s is bound and proven, but the old one %s was not removed everywhere (%s); `certificate renew` tries again",
 			st.New, st.Old, strings.Join(append(bound, failed...), "; "))
 	}
+	cur, err := LoadACMECurrent(r.StateDir)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		cur = &ACMECurrent{}
+	}
+	if !containsFold(cur.Renewed, st.New) {
+		cur.Renewed = append(cur.Renewed, st.New)
+	}
+	cur.Thumbprint = st.New
+	if rep.New != nil {
+		cur.NotAfter = rep.New.NotAfter
+	}
+	if err := saveACMECurrent(r.StateDir, cur); err != nil {
+		return err
+	}
 	return r.finish()
 }
 

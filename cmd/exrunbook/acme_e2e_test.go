@@ -290,6 +290,14 @@ func testACMERenew(t *testing.T, bin string) {
 	if third == second || !strings.Contains(r.out, "renewal information (ARI)") {
 		t.Fatalf("renew after ARI said so: IIS holds %s (was %s)\n%s", third, second, r.out)
 	}
+
+	// The runbook's checks follow the renewed certificate, and rollback
+	// removes it with the step's own.
+	e.mustRun(t, 0, "check")
+	e.mustRun(t, 0, "rollback", "--all", "--yes")
+	if got, initial := e.org(t), e.initial(t); string(got) != string(initial) {
+		t.Fatalf("after renewals and rollback --all, /org differs from org.initial.json: %s", firstDiff(got, initial))
+	}
 }
 
 // testACMERenewKilled: renew --force is killed with SIGKILL at random
