@@ -104,6 +104,7 @@ func TestE2EACME(t *testing.T) {
 	t.Run("UnwritableChallenge", func(t *testing.T) { testACMEUnwritable(t, bin) })
 	t.Run("Renew", func(t *testing.T) { testACMERenew(t, bin) })
 	t.Run("RenewKilled", func(t *testing.T) { testACMERenewKilled(t, bin) })
+	t.Run("RenewNotProven", func(t *testing.T) { testACMERenewNotProven(t, bin) })
 }
 
 // testACMERunbook: the whole runbook in acme mode; both servers then
@@ -354,5 +355,46 @@ func testACMERenewKilled(t *testing.T, bin string) {
 	t.Logf("%d cycles, %d kills: %d renewals finished by the next run, %d cycles ended with a new certificate", cycles, kills, resumed, replaced)
 	if resumed == 0 {
 		t.Errorf("no kill landed inside a renewal: the test does not test resuming")
+	}
+}
+
+// testACMERenewNotProven: when the renewed certificate cannot be proven on
+// the wire (EX02's HTTPS address answers nothing), renew fails with exit 1,
+// the old certificate is bound again everywhere and the new one removed.
+func testACMERenewNotProven(t *testing.T, bin string) {
+	e, _ := acmeLab(t, bin, lab.Options{Mailboxes: 20, Allow: 2, Servers: 2, Seed: 17})
+	e.mustRun(t, 0, "run", "--unattended", "--yes", "--until", "bind-certificate")
+	before := iisCertificate(t, e)
+	orgBefore := e.org(t)
+	ep := e.l.Endpoints()
+	env := e.env
+	e.env = append(append([]string(nil), env...), "EXRUNBOOK_EXCHANGE_HTTPS=EX01="+ep.Servers["EX01"].HTTPS+",EX02=127.0.0.1:1")
+	r := e.mustRun(t, 1, "certificate", "renew", "--force")
+	e.env = env
+	if !strings.Contains(r.errout, "not proven on the wire") || !strings.Contains(r.errout, before+" is still bound") {
+		t.Errorf("the failure does not say what happened:\n%s", r.errout)
+	}
+	if got := iisCertificate(t, e); got != before {
+		t.Fatalf("after a failed renewal IIS holds %s, not the old %s", got, before)
+	}
+	for srv, thumbs := range pebbleCerts(t, e) {
+		if len(thumbs) != 1 || thumbs[0] != before {
+			t.Errorf("%s holds the Pebble certificates %v after the failed renewal; want only %s", srv, thumbs, before)
+		}
+	}
+	if got := e.org(t); string(got) != string(orgBefore) {
+		t.Errorf("the org differs from before the failed renewal: %s", firstDiff(got, orgBefore))
+	}
+	if _, err := os.Stat(filepath.Join(e.stateDir, "acme", "renew.json")); !os.IsNotExist(err) {
+		t.Errorf("the failed renewal is still recorded: %v", err)
+	}
+	var restored bool
+	for _, je := range e.journal(t) {
+		if je.Kind == "certificate-renew" && je.Details["action"] == "restore" {
+			restored = true
+		}
+	}
+	if !restored {
+		t.Error("no journal line for restoring the old certificate")
 	}
 }
