@@ -131,7 +131,7 @@ func (c *Client) client(ctx context.Context) (*xacme.Client, error) {
 	a, err := cl.Register(ctx, acct, xacme.AcceptTOS)
 	switch {
 	case errors.Is(err, xacme.ErrAccountAlreadyExists):
-		if a, err = cl.GetReg(ctx, ""); err != nil {
+		if _, err := cl.GetReg(ctx, ""); err != nil {
 			return nil, caError("looking up the ACME account", err)
 		}
 	case err != nil:
