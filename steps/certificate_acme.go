@@ -143,6 +143,45 @@ func (c acmeNamesCheck) Run(context.Context, engine.Env) engine.CheckResult {
 	return res
 }
 
+// acmeDirectoryCheck reads the CA's directory (a GET, nothing is
+// registered): the URL is an ACME directory, and an external account
+// binding is configured when the CA requires one.
+type acmeDirectoryCheck struct{ cfg *config.Config }
+
+func (acmeDirectoryCheck) Name() string { return "acme-ca" }
+
+func (c acmeDirectoryCheck) Run(ctx context.Context, _ engine.Env) engine.CheckResult {
+	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckFail}
+	a := c.cfg.Certificate.ACME
+	hc, err := acme.HTTPClient(a.CAFile)
+	if err != nil {
+		res.Message = err.Error()
+		return res
+	}
+	d, err := acme.GetDirectory(ctx, hc, a.Directory)
+	if err != nil {
+		res.Message, res.Err = err.Error(), err
+		return res
+	}
+	res.Evidence = []string{"newOrder " + d.NewOrder}
+	if d.RenewalInfo != "" {
+		res.Evidence = append(res.Evidence, "renewalInfo "+d.RenewalInfo)
+	}
+	if d.EABRequired && a.EABKID == "" {
+		res.Message = fmt.Sprintf("the CA %s requires an external account binding: set certificate.acme.eab_kid and its HMAC key (%s or certificate.acme.eab_hmac_file)", a.Directory, config.EnvACMEEABHMAC)
+		return res
+	}
+	res.Status = engine.CheckPass
+	res.Message = fmt.Sprintf("%s is an ACME directory", a.Directory)
+	if d.RenewalInfo != "" {
+		res.Message += " with renewal information (ARI)"
+	}
+	if d.EABRequired {
+		res.Message += "; it requires the external account binding " + a.EABKID
+	}
+	return res
+}
+
 func (s *certificate) planACME(env engine.Env, snap CertificateSnapshot) (engine.Plan, error) {
 	var done string
 	if _, err := env.Output(s.id, "thumbprint", &done); err != nil {

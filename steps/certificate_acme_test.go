@@ -1,11 +1,15 @@
 package steps
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/acme"
 	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/engine"
 )
 
 func TestACMENames(t *testing.T) {
@@ -85,5 +90,44 @@ func TestACMEPendingFile(t *testing.T) {
 	}
 	if err := RemoveACMEPending(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestACMEDirectoryCheck(t *testing.T) {
+	body := `{"newOrder":"https://ca.test/new","meta":{"externalAccountRequired":true}}`
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/directory" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Certificate.ACME.CAFile = caFile
+	for _, tc := range []struct {
+		dir, kid string
+		want     engine.CheckStatus
+		msg      string
+	}{
+		{srv.URL + "/directory", "", engine.CheckFail, "requires an external account binding"},
+		{srv.URL + "/directory", "kid-1", engine.CheckPass, "requires the external account binding kid-1"},
+		{srv.URL + "/", "kid-1", engine.CheckFail, "HTTP 404"},
+	} {
+		cfg.Certificate.ACME.Directory, cfg.Certificate.ACME.EABKID = tc.dir, tc.kid
+		res := acmeDirectoryCheck{cfg: cfg}.Run(context.Background(), nil)
+		if res.Status != tc.want || !strings.Contains(res.Message, tc.msg) {
+			t.Errorf("%s %q: %s %s; want %s %q", tc.dir, tc.kid, res.Status, res.Message, tc.want, tc.msg)
+		}
+	}
+	// Without ca_file the test server's certificate is not trusted.
+	cfg.Certificate.ACME.CAFile = ""
+	cfg.Certificate.ACME.Directory = srv.URL + "/directory"
+	if res := (acmeDirectoryCheck{cfg: cfg}).Run(context.Background(), nil); res.Status != engine.CheckFail || !strings.Contains(res.Message, "certificate") {
+		t.Errorf("untrusted CA: %s %s", res.Status, res.Message)
 	}
 }

@@ -45,6 +45,69 @@ func ParseDirectoryRenewalInfo(body []byte) (string, error) {
 	return s, nil
 }
 
+// DirectoryInfo is what exrunbook reads of a CA's directory itself.
+type DirectoryInfo struct {
+	// NewOrder is where orders are created (required).
+	NewOrder string
+	// RenewalInfo is the ARI base URL ("" without ARI).
+	RenewalInfo string
+	// EABRequired is meta.externalAccountRequired.
+	EABRequired bool
+	// TermsOfService is meta.termsOfService, if given.
+	TermsOfService string
+}
+
+// ParseDirectory reads an ACME directory (RFC 8555 7.1.1): newOrder must
+// be an https URL; renewalInfo is checked as ParseDirectoryRenewalInfo
+// does; meta.externalAccountRequired must be a boolean when present.
+func ParseDirectory(body []byte) (DirectoryInfo, error) {
+	var doc struct {
+		NewOrder *string `json:"newOrder"`
+		Meta     *struct {
+			EAB *bool   `json:"externalAccountRequired"`
+			ToS *string `json:"termsOfService"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return DirectoryInfo{}, fmt.Errorf("not an ACME directory (a JSON object with newOrder, newAccount, …): %v", err)
+	}
+	var d DirectoryInfo
+	if doc.NewOrder == nil {
+		return d, errors.New("not an ACME directory: it has no newOrder (is certificate.acme.directory the directory URL, ending in /directory?)")
+	}
+	if u, err := url.Parse(*doc.NewOrder); err != nil || u.Scheme != "https" || u.Host == "" {
+		return d, fmt.Errorf("the ACME directory's newOrder %q is not an https URL", truncate(*doc.NewOrder))
+	}
+	d.NewOrder = *doc.NewOrder
+	ri, err := ParseDirectoryRenewalInfo(body)
+	if err != nil {
+		return d, err
+	}
+	d.RenewalInfo = ri
+	if doc.Meta != nil {
+		if doc.Meta.EAB != nil {
+			d.EABRequired = *doc.Meta.EAB
+		}
+		if doc.Meta.ToS != nil {
+			d.TermsOfService = *doc.Meta.ToS
+		}
+	}
+	return d, nil
+}
+
+// GetDirectory reads and parses the CA's directory.
+func GetDirectory(ctx context.Context, hc *http.Client, directoryURL string) (DirectoryInfo, error) {
+	body, _, err := get(ctx, hc, directoryURL)
+	if err != nil {
+		return DirectoryInfo{}, fmt.Errorf("reading the ACME directory %s: %w", directoryURL, err)
+	}
+	d, err := ParseDirectory(body)
+	if err != nil {
+		return d, fmt.Errorf("%s: %w", directoryURL, err)
+	}
+	return d, nil
+}
+
 // RenewalInfo is the CA's answer to an ARI request.
 type RenewalInfo struct {
 	// Start and End bound the suggested window in which to renew.

@@ -235,3 +235,44 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       DirectoryInfo
+		err        string
+	}{
+		{"pebble", `{"newOrder":"https://ca/order-plz","renewalInfo":"https://ca/ari","meta":{"externalAccountRequired":true,"termsOfService":"data:text/plain,Do what thou wilt"}}`,
+			DirectoryInfo{NewOrder: "https://ca/order-plz", RenewalInfo: "https://ca/ari", EABRequired: true, TermsOfService: "data:text/plain,Do what thou wilt"}, ""},
+		{"minimal", `{"newOrder":"https://ca/new"}`, DirectoryInfo{NewOrder: "https://ca/new"}, ""},
+		{"no newOrder", `{"newNonce":"https://ca/nonce"}`, DirectoryInfo{}, "has no newOrder"},
+		{"http newOrder", `{"newOrder":"http://ca/new"}`, DirectoryInfo{}, "not an https URL"},
+		{"eab not bool", `{"newOrder":"https://ca/new","meta":{"externalAccountRequired":"yes"}}`, DirectoryInfo{}, "not an ACME directory"},
+		{"bad ari", `{"newOrder":"https://ca/new","renewalInfo":"ftp://x"}`, DirectoryInfo{}, "not an https URL"},
+		{"html", `<html>login</html>`, DirectoryInfo{}, "not an ACME directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseDirectory([]byte(tc.body))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("= %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseDirectory(f *testing.F) {
+	f.Add([]byte(`{"newOrder":"https://ca/new","renewalInfo":"https://ca/ari","meta":{"externalAccountRequired":true}}`))
+	f.Add([]byte(`{"newOrder":5}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseDirectory(b)
+		if err == nil && !strings.HasPrefix(d.NewOrder, "https://") {
+			t.Fatalf("accepted newOrder %q", d.NewOrder)
+		}
+	})
+}
