@@ -36,8 +36,9 @@ func Thumbprint(cert *x509.Certificate) string {
 }
 
 // PFX encodes the key and chain as PKCS#12 with the legacy encryption
-// (3DES for the key, RC2 for the certificates, SHA-1 MAC): Windows Server
-// 2016 and older read only that; the AES encoding needs 2019 or newer.
+// (pbeWithSHA1And3-KeyTripleDES-CBC for the key and the certificates, a
+// SHA-1 MAC): Windows Server 2016 and older read only that; the AES
+// (PBES2) encoding needs 2019 or newer.
 func (c *Certificate) PFX(password string) ([]byte, error) {
 	return pkcs12.LegacyDES.WithRand(rand.Reader).Encode(c.Key, c.Leaf(), c.Chain[1:], password)
 }
