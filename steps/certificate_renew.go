@@ -29,6 +29,11 @@ import (
 // RenewStateFile is a renewal in progress, relative to the state directory.
 const RenewStateFile = "acme/renew.json"
 
+// RenewPendingFile holds the renewed certificate and its key (0600) from
+// issuance until the renewal ends; it is apart from the certificate step's
+// ACMEPendingFile, so that neither takes the other's certificate.
+const RenewPendingFile = "acme/renew-pending.pem"
+
 // The phases of a renewal, in order. A renewal in phase reverting puts the
 // old certificate back.
 const (
@@ -123,7 +128,7 @@ func (r *Renewer) logf(format string, args ...any) {
 }
 
 func (r *Renewer) statePath() string   { return filepath.Join(r.StateDir, RenewStateFile) }
-func (r *Renewer) pendingPath() string { return filepath.Join(r.StateDir, ACMEPendingFile) }
+func (r *Renewer) pendingPath() string { return filepath.Join(r.StateDir, RenewPendingFile) }
 
 func (r *Renewer) save(st *RenewState) error {
 	b, err := json.MarshalIndent(st, "", "  ")
@@ -202,6 +207,10 @@ func (r *Renewer) Run(ctx context.Context) (rep RenewReport, err error) {
 		return rep, err
 	}
 	names := ServerNames(servers)
+	// The proof needs every server's HTTPS address: refuse before ordering.
+	if _, err := r.Deps.HTTPSTargets(names); err != nil {
+		return rep, err
+	}
 	capt, err := ex.GetCertCapture(ctx, names, false, true)
 	if err != nil {
 		return rep, err
