@@ -308,10 +308,14 @@ func testACMERenew(t *testing.T, bin string) {
 func testACMERenewKilled(t *testing.T, bin string) {
 	e, _ := acmeLab(t, bin, lab.Options{Mailboxes: 20, Allow: 2, Servers: 2, Seed: 16})
 	e.mustRun(t, 0, "run", "--unattended", "--yes", "--until", "bind-certificate")
+	start := time.Now()
+	e.mustRun(t, 0, "certificate", "renew", "--force")
+	full := time.Since(start) // the kills land within one uninterrupted renewal's time
 	cur := iisCertificate(t, e)
 	rng := rand.New(rand.NewPCG(2026120701, 13))
-	const cycles = 12
+	const cycles = 20
 	resumed, replaced, kills := 0, 0, 0
+	phases := map[string]int{}
 	for i := 0; i < cycles; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), e2eCommandTimeout)
 		cmd, _, _ := e.command(ctx, "certificate", "renew", "--force")
@@ -321,14 +325,18 @@ func testACMERenewKilled(t *testing.T, bin string) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))):
+		if killWhen(t, e, rng, i, full, done) {
 			cmd.Process.Kill()
 			<-done
 			kills++
 		}
 		cancel()
+		if b, err := os.ReadFile(filepath.Join(e.stateDir, "acme", "renew.json")); err == nil {
+			var st struct{ Phase string }
+			if json.Unmarshal(b, &st) == nil {
+				phases[st.Phase]++
+			}
+		}
 		if e.locked(t) {
 			e.mustRun(t, 0, "unlock")
 		}
@@ -353,8 +361,9 @@ func testACMERenewKilled(t *testing.T, bin string) {
 		noChallengeRecords(t, e)
 	}
 	t.Logf("%d cycles, %d kills: %d renewals finished by the next run, %d cycles ended with a new certificate", cycles, kills, resumed, replaced)
-	if resumed == 0 {
-		t.Errorf("no kill landed inside a renewal: the test does not test resuming")
+	t.Logf("phases a kill left a renewal in: %v (an uninterrupted renewal takes %s)", phases, full.Round(time.Millisecond))
+	if resumed == 0 || len(phases) < 3 {
+		t.Errorf("the kills landed in too few phases of a renewal (%v): the test does not test resuming", phases)
 	}
 }
 
@@ -396,5 +405,48 @@ func testACMERenewNotProven(t *testing.T, bin string) {
 	}
 	if !restored {
 		t.Error("no journal line for restoring the old certificate")
+	}
+}
+
+// renewPhases are the phases a renewal records, in order.
+var renewPhases = []string{"ordering", "importing", "binding", "proving", "retiring"}
+
+// killWhen waits for the moment to kill a renewal and reports whether it
+// came before the process ended: one cycle in three at a random time
+// within an uninterrupted renewal's duration (full), the others a few
+// random milliseconds after the renewal records a randomly chosen phase
+// (the Exchange phases are short next to the order, so random times alone
+// rarely land in them).
+func killWhen(t *testing.T, e *e2eLab, rng *rand.Rand, cycle int, full time.Duration, done chan error) bool {
+	t.Helper()
+	if cycle%3 == 0 {
+		select {
+		case err := <-done:
+			done <- err
+			return false
+		case <-time.After(time.Duration(rng.Int64N(int64(full)))):
+			return true
+		}
+	}
+	target := renewPhases[rng.IntN(len(renewPhases))]
+	jitter := time.Duration(rng.Int64N(int64(30 * time.Millisecond)))
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			done <- err
+			return false
+		case <-tick.C:
+			b, err := os.ReadFile(filepath.Join(e.stateDir, "acme", "renew.json"))
+			if err != nil {
+				continue
+			}
+			var st struct{ Phase string }
+			if json.Unmarshal(b, &st) == nil && st.Phase == target {
+				time.Sleep(jitter)
+				return true
+			}
+		}
 	}
 }
