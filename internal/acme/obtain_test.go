@@ -256,6 +256,8 @@ func TestObtainManual(t *testing.T) {
 	reader := &dnsupdate.Client{Server: ep.DNS.Public, Zone: ep.DNS.Zone, Timeout: 2 * time.Second}
 	var mu sync.Mutex
 	var printed []string
+	var busy sync.WaitGroup
+	defer busy.Wait()
 	operator := func(line string) {
 		mu.Lock()
 		printed = append(printed, line)
@@ -268,7 +270,9 @@ func TestObtainManual(t *testing.T) {
 			return
 		}
 		set := dnsupdate.RRset{Name: f[0], Type: dns.TypeTXT, TTL: 60, Data: []string{f[4]}}
+		busy.Add(1)
 		go func() {
+			defer busy.Done()
 			time.Sleep(300 * time.Millisecond) // the operator is not instant
 			var err error
 			if strings.Contains(line, "add this record") {
