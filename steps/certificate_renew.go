@@ -23,6 +23,7 @@ import (
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/acme"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -202,8 +203,8 @@ func (r *Renewer) Run(ctx context.Context) (rep RenewReport, err error) {
 		r.logf("%s", rep.Reason)
 		return rep, r.advance(ctx, ex, st, &rep)
 	}
-	servers, err := r.Deps.Servers(ctx)
-	if err != nil {
+	var servers []exchange.Server
+	if err := r.retryTransient(ctx, "reading the servers", func() (err error) { servers, err = r.Deps.Servers(ctx); return err }); err != nil {
 		return rep, err
 	}
 	names := ServerNames(servers)
@@ -211,8 +212,8 @@ func (r *Renewer) Run(ctx context.Context) (rep RenewReport, err error) {
 	if _, err := r.Deps.HTTPSTargets(names); err != nil {
 		return rep, err
 	}
-	capt, err := ex.GetCertCapture(ctx, names, false, true)
-	if err != nil {
+	var capt exchange.CertCapture
+	if err := r.retryTransient(ctx, "reading the certificates", func() (err error) { capt, err = ex.GetCertCapture(ctx, names, false, true); return err }); err != nil {
 		return rep, err
 	}
 	old, services, err := boundCertificate(names, capt.Certificates)
@@ -351,8 +352,33 @@ func (r *Renewer) presentedLeaf(ctx context.Context, thumb string) (*x509.Certif
 	return leaf, nil
 }
 
+// renewRetries is how often a phase that failed transiently (HTTP 5xx, a
+// dropped connection, throttling: errkind.Transient) is tried again
+// before the renewal gives up; every phase is idempotent.
+const renewRetries = 3
+
+// retryTransient runs f, again after a transient failure, up to
+// renewRetries times with a doubling wait.
+func (r *Renewer) retryTransient(ctx context.Context, what string, f func() error) error {
+	wait := time.Second
+	for i := 0; ; i++ {
+		err := f()
+		if err == nil || !errkind.IsTransient(err) || i >= renewRetries || ctx.Err() != nil {
+			return err
+		}
+		r.logf("%s failed transiently (%v): trying again in %s", what, err, wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
 // advance carries the renewal from its recorded phase to the end.
 func (r *Renewer) advance(ctx context.Context, ex *exchange.Client, st *RenewState, rep *RenewReport) error {
+	retries, wait := 0, time.Second
 	for {
 		var err error
 		switch st.Phase {
@@ -365,11 +391,29 @@ func (r *Renewer) advance(ctx context.Context, ex *exchange.Client, st *RenewSta
 		case RenewProving:
 			err = r.prove(ctx, st, rep)
 		case RenewRetiring:
-			return r.retire(ctx, ex, st, rep)
+			if err = r.retire(ctx, ex, st, rep); err == nil {
+				return nil
+			}
 		case RenewReverting:
 			return r.revert(ctx, ex, st, rep, nil)
 		}
+		if err != nil && errkind.IsTransient(err) && retries < renewRetries && ctx.Err() == nil {
+			retries++
+			r.logf("%s failed transiently (%v): trying again in %s", st.Phase, err, wait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			wait *= 2
+			continue
+		}
+		retries, wait = 0, time.Second
 		if err != nil {
+			if st.Phase == RenewRetiring {
+				// The new certificate is bound and proven: keep it; the
+				// next run removes the old one.
+				return err
+			}
 			if st.Phase == RenewOrdering || ctx.Err() != nil {
 				// Nothing is on the servers yet; or interrupted: the next
 				// run continues from the recorded phase.
@@ -669,7 +713,7 @@ func (r *Renewer) revert(ctx context.Context, ex *exchange.Client, st *RenewStat
 			return errors.Join(cause, err)
 		}
 	}
-	if err := r.enable(ctx, ex, st, st.Old, "restore", rep); err != nil {
+	if err := r.retryTransient(ctx, "restoring "+st.Old, func() error { return r.enable(ctx, ex, st, st.Old, "restore", rep) }); err != nil {
 		return errors.Join(cause, fmt.Errorf("putting the old certificate back failed (run `certificate renew` again to retry): %w", err))
 	}
 	if st.New != "" {
@@ -677,7 +721,8 @@ func (r *Renewer) revert(ctx context.Context, ex *exchange.Client, st *RenewStat
 		for _, s := range st.Servers {
 			items = append(items, exchange.CertRemoval{Server: s, Thumbprint: st.New})
 		}
-		res, err := ex.RemoveCertificatesWhereUnbound(ctx, items)
+		var res []exchange.CertRemoveResult
+		err := r.retryTransient(ctx, "removing "+st.New, func() (err error) { res, err = ex.RemoveCertificatesWhereUnbound(ctx, items); return err })
 		if err != nil {
 			return errors.Join(cause, err)
 		}
