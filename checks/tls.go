@@ -38,9 +38,12 @@ type TLSCheck struct {
 	// ExpectThumbprint, when set, is the thumbprint (SHA-1 of the DER, hex,
 	// any case) every target must present.
 	ExpectThumbprint string
-	MinValidity      time.Duration // default 30 days
-	WarnValidity     time.Duration // default 60 days
-	Timeout          time.Duration // per handshake; default 10 s
+	// Intermediates are issuers known out of band (the chain a CA returned
+	// with the certificate), for servers that present the leaf alone.
+	Intermediates []*x509.Certificate
+	MinValidity   time.Duration // default 30 days
+	WarnValidity  time.Duration // default 60 days
+	Timeout       time.Duration // per handshake; default 10 s
 }
 
 // Name implements engine.Check.
@@ -150,6 +153,9 @@ func (c *TLSCheck) handshake(ctx context.Context, addr, name string, now time.Ti
 	leaf := state.PeerCertificates[0]
 	inter := x509.NewCertPool()
 	for _, ic := range state.PeerCertificates[1:] {
+		inter.AddCert(ic)
+	}
+	for _, ic := range c.Intermediates {
 		inter.AddCert(ic)
 	}
 	_, err = leaf.Verify(x509.VerifyOptions{Roots: c.RootCAs, Intermediates: inter, DNSName: name, CurrentTime: now})

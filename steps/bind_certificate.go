@@ -349,6 +349,9 @@ func (s *bindCertificate) PostChecks(env engine.Env, raw engine.Snapshot) []engi
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-bound", Err: err}}
 	}
+	// After `certificate renew` (acme mode) the renewed certificate holds
+	// the services.
+	snap.Thumbprint = CurrentCertificate(s.deps, snap.Thumbprint)
 	var out []engine.Check
 	if ex, err := s.deps.Exchange(); err != nil {
 		out = append(out, checks.ErrorCheck{CheckName: "certificate-bound", Err: err})

@@ -36,6 +36,7 @@ const (
 	CertModePFX        = "pfx"
 	CertModeThumbprint = "thumbprint"
 	CertModeRequest    = "request"
+	CertModeACME       = "acme"
 )
 
 // CertificateRequestWait is how long a request-mode certificate step
@@ -92,6 +93,9 @@ type CertificateSnapshot struct {
 	RequestServer string   `json:"request_server,omitempty"`
 	Subject       string   `json:"subject,omitempty"`
 	Domains       []string `json:"domains,omitempty"`
+	// ACMEDirectory is the CA the certificate is ordered from (acme mode;
+	// Domains are the names ordered).
+	ACMEDirectory string `json:"acme_directory,omitempty"`
 }
 
 // certificate is the certificate step: it makes sure that every server in
@@ -111,9 +115,9 @@ func newCertificate(id string, with map[string]any, deps *Deps) (engine.Step, er
 	}
 	mode := strings.ToLower(deps.Config.Certificate.Mode)
 	switch mode {
-	case CertModePFX, CertModeThumbprint, CertModeRequest:
+	case CertModePFX, CertModeThumbprint, CertModeRequest, CertModeACME:
 	default:
-		return nil, fmt.Errorf("certificate.mode: %q; expected pfx, thumbprint or request", deps.Config.Certificate.Mode)
+		return nil, fmt.Errorf("certificate.mode: %q; expected pfx, thumbprint, request or acme", deps.Config.Certificate.Mode)
 	}
 	return &certificate{id: id, deps: deps, mode: mode}, nil
 }
@@ -170,6 +174,9 @@ func (s *certificate) Capture(ctx context.Context, env engine.Env) (engine.Snaps
 	}
 	if s.mode == CertModeThumbprint {
 		snap.Thumbprint = strings.ToUpper(cfg.Certificate.Thumbprint)
+	}
+	if s.mode == CertModeACME {
+		snap.Domains, snap.ACMEDirectory = ACMENames(cfg), cfg.Certificate.ACME.Directory
 	}
 	ex, err := s.deps.Exchange()
 	if err != nil {
@@ -253,6 +260,8 @@ func (s *certificate) Plan(ctx context.Context, env engine.Env, raw engine.Snaps
 			p.Changes = append(p.Changes, ch)
 		}
 		p.Summary = fmt.Sprintf("verify that certificate %s is installed with its private key on %s (nothing is changed)", snap.Thumbprint, strings.Join(snap.Servers, ", "))
+	case CertModeACME:
+		return s.planACME(env, snap)
 	case CertModeRequest:
 		var done string
 		if _, err := env.Output(s.id, "thumbprint", &done); err != nil {
@@ -319,6 +328,8 @@ func (s *certificate) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Ch
 			}})
 	case CertModeRequest:
 		out = append(out, requestScopeCheck{servers: snap.Servers, server: snap.RequestServer})
+	case CertModeACME:
+		out = append(out, acmeNamesCheck{cfg: s.deps.Config}, acmeDirectoryCheck{cfg: s.deps.Config})
 	}
 	return out
 }
@@ -397,6 +408,8 @@ func (s *certificate) Apply(ctx context.Context, env engine.Env, raw engine.Snap
 	switch s.mode {
 	case CertModePFX:
 		return engine.Outcome{}, s.applyPFX(ctx, env, ex, snap)
+	case CertModeACME:
+		return engine.Outcome{}, s.applyACME(ctx, env, ex, snap)
 	case CertModeThumbprint:
 		certs, err := ex.GetCertificates(ctx, snap.Servers)
 		if err != nil {
@@ -433,22 +446,27 @@ func (s *certificate) applyPFX(ctx context.Context, env engine.Env, ex *exchange
 	if err := env.SetOutput("thumbprint", f.Thumbprint); err != nil {
 		return err
 	}
-	// One script: each server lists its certificates and imports the
-	// PFX only when the thumbprint is absent.
-	res, err := ex.ImportPFXWhereMissing(ctx, snap.Servers, f.Thumbprint, data, pw)
+	return importWhereMissing(ctx, env, ex, snap, f.Thumbprint, data, pw)
+}
+
+// importWhereMissing imports the PFX (whose leaf is thumb) on every server
+// of the snapshot that lacks it, in one script, and records imported_on:
+// the servers that did not have it in the snapshot.
+func importWhereMissing(ctx context.Context, env engine.Env, ex *exchange.Client, snap CertificateSnapshot, thumb string, data []byte, pw string) error {
+	res, err := ex.ImportPFXWhereMissing(ctx, snap.Servers, thumb, data, pw)
 	if err != nil {
 		return err
 	}
 	var imported, failed []string
 	n := 0
 	for _, r := range res {
-		_, had := checks.FindCertificate(snap.Certificates, r.Server, f.Thumbprint)
+		_, had := checks.FindCertificate(snap.Certificates, r.Server, thumb)
 		switch {
 		case !r.OK:
 			failed = append(failed, r.Server+": "+r.Error)
-		case r.Changed && !strings.EqualFold(r.Thumbprint, f.Thumbprint):
+		case r.Changed && !strings.EqualFold(r.Thumbprint, thumb):
 			imported = append(imported, r.Server)
-			failed = append(failed, fmt.Sprintf("%s: Exchange imported %s, not %s", r.Server, r.Thumbprint, f.Thumbprint))
+			failed = append(failed, fmt.Sprintf("%s: Exchange imported %s, not %s", r.Server, r.Thumbprint, thumb))
 		case r.Changed:
 			imported = append(imported, r.Server)
 			n++
@@ -458,7 +476,7 @@ func (s *certificate) applyPFX(ctx context.Context, env engine.Env, ex *exchange
 		}
 	}
 	if n == 0 && len(failed) == 0 {
-		env.Logf("certificate %s is already on every server", f.Thumbprint)
+		env.Logf("certificate %s is already on every server", thumb)
 	}
 	if err := env.SetOutput("imported_on", nonNil(imported)); err != nil {
 		return err
@@ -721,6 +739,7 @@ func (s *certificate) PostChecks(env engine.Env, raw engine.Snapshot) []engine.C
 	if thumb == "" {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: errors.New("the step has recorded no certificate yet (request mode: `exrunbook certificate complete FILE`)")}}
 	}
+	thumb = CurrentCertificate(s.deps, thumb)
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: err}}
@@ -732,7 +751,7 @@ func (s *certificate) PostChecks(env engine.Env, raw engine.Snapshot) []engine.C
 // Rollback removes what the step added: the certificate (or pending
 // request) on every server that did not have it in the snapshot, and only
 // when nothing binds it.
-func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.Snapshot) error {
+func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.Snapshot) (err error) {
 	snap, err := certDecode(raw)
 	if err != nil {
 		return err
@@ -749,6 +768,20 @@ func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.S
 		if t != "" && snap.Mode != CertModeThumbprint {
 			thumbs[strings.ToUpper(t)] = true
 		}
+	}
+	if snap.Mode == CertModeACME {
+		renewed, err := s.acmeRenewed()
+		if err != nil {
+			return err
+		}
+		for _, t := range renewed {
+			thumbs[strings.ToUpper(t)] = true
+		}
+		defer func() {
+			if err == nil {
+				err = s.rollbackACME(ctx, env)
+			}
+		}()
 	}
 	if snap.Mode == CertModeRequest {
 		for _, f := range []string{CertificateResponseFile(s.deps.Config), certCSRFile(s.deps.Config)} {

@@ -23,6 +23,9 @@ type Deps struct {
 	// Runner, when set, runs the Exchange scripts instead of a WinRM
 	// client built from Config (tests, the in-process lab).
 	Runner exchange.Runner
+	// StateDir is the state directory (--state-dir): the acme mode keeps
+	// its account key there.
+	StateDir string
 
 	clients clients // lazily created, shared by every step; see deps.go
 }

@@ -31,10 +31,10 @@ type CertificateCompleteOptions struct {
 func newCertificateCmd(io *IOStreams, g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "certificate",
-		Short: "Certificate operations (complete FILE: finish a request-mode certificate)",
+		Short: "Certificate operations (complete FILE: finish a request-mode certificate; renew: renew an acme-mode certificate)",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return exitcode.Usagef("certificate needs a subcommand: complete FILE")
+			return exitcode.Usagef("certificate needs a subcommand: complete FILE, or renew")
 		},
 	}
 	o := &CertificateCompleteOptions{IO: io, G: g}
@@ -55,7 +55,7 @@ made with an exportable key) under a one-time password, and imported.`,
 			return runE(func(ctx context.Context) error { return runCertificateComplete(ctx, o) })(cmd, args)
 		},
 	}
-	cmd.AddCommand(complete)
+	cmd.AddCommand(complete, newCertificateRenewCmd(io, g))
 	return cmd
 }
 

@@ -54,6 +54,7 @@ func (g *GlobalOptions) loadInputs(deps *steps.Deps) (*inputs, error) {
 		return nil, errors.Join(cerr, rerr)
 	}
 	deps.Config = cfg
+	deps.StateDir = g.StateDir
 	rb, err := runbooks.Bind(def, steps.Default(), deps)
 	if err != nil {
 		return nil, err

@@ -64,6 +64,9 @@ type Exchange struct {
 	Servers []string `yaml:"servers" json:"servers"`
 	// HTTPS maps a server name to the host:port where TLS checks connect.
 	HTTPS map[string]string `yaml:"https" json:"https"`
+	// SMTP maps a server name to the host:port where the SMTP STARTTLS
+	// check connects (see acme.go).
+	SMTP map[string]string `yaml:"smtp" json:"smtp"`
 }
 
 // Kerberos is how exrunbook signs in with auth: kerberos: the realm, the
@@ -135,6 +138,8 @@ type Certificate struct {
 	PopImap bool `yaml:"pop_imap" json:"pop_imap"`
 	// Request configures request mode.
 	Request CertificateRequest `yaml:"request" json:"request"`
+	// ACME configures acme mode and `certificate renew` (see acme.go).
+	ACME CertificateACME `yaml:"acme" json:"acme"`
 }
 
 // CertificateRequest configures New-ExchangeCertificate -GenerateRequest.
@@ -232,7 +237,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	v, err := time.ParseDuration(s)
+	v, err := ParseDuration(s)
 	if err != nil {
 		return err
 	}
@@ -243,8 +248,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // Default returns a Config holding only the documented defaults.
 func Default() *Config {
 	return &Config{
-		Exchange:     Exchange{Auth: "ntlm"},
-		Certificate:  Certificate{Services: []string{"IIS", "SMTP"}, Request: CertificateRequest{KeySize: 2048, CSRFile: "exrunbook.csr"}},
+		Exchange: Exchange{Auth: "ntlm"},
+		Certificate: Certificate{Services: []string{"IIS", "SMTP"}, Request: CertificateRequest{KeySize: 2048, CSRFile: "exrunbook.csr"},
+			ACME: CertificateACME{Directory: LetsEncryptProduction, RenewBefore: DefaultRenewBefore}},
 		Autodiscover: Autodiscover{MinWait: Duration(2 * time.Hour)},
 		PublicDNS:    PublicDNS{Mode: "rfc2136", TTL: 300, TSIG: TSIG{Algorithm: "hmac-sha256"}},
 		Mailboxes:    Mailboxes{RecipientTypes: []string{"UserMailbox"}, BatchSize: 500, MaxChanges: 50},

@@ -256,6 +256,8 @@ var secretKeys = map[string]secretSpec{
 	"public_dns.tsig_secret":        specTSIGSecret,
 	"certificate.pfx_password":      specPFXPassword,
 	"certificate.password":          specPFXPassword,
+	"certificate.acme.eab_hmac":     specACMEEABHMAC,
+	"certificate.acme.hmac":         specACMEEABHMAC,
 	"autodiscover.probe.password":   specProbePassword,
 	"autodiscover.probe_password":   specProbePassword,
 	"autodiscover.password":         specProbePassword,
@@ -445,9 +447,9 @@ func setField(f reflect.Value, kind leafKind, val any) error {
 		case time.Duration:
 			f.SetInt(int64(x))
 		case string:
-			d, err := time.ParseDuration(strings.TrimSpace(x))
+			d, err := ParseDuration(x)
 			if err != nil {
-				return fmt.Errorf("%q is not a duration; expected a number with a unit, such as 2h, 90m or 5s", x)
+				return fmt.Errorf("%q is not a duration; expected a number with a unit, such as 2h, 90m, 5s or 30d", x)
 			}
 			f.SetInt(int64(d))
 		case int:

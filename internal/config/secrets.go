@@ -260,6 +260,9 @@ func (c *Config) NeededSecrets() []SecretInfo {
 	if c.Autodiscover.Probe.Enabled() {
 		specs = append(specs, specProbePassword)
 	}
+	if strings.EqualFold(c.Certificate.Mode, "acme") && c.Certificate.ACME.EABKID != "" {
+		specs = append(specs, specACMEEABHMAC)
+	}
 	out := make([]SecretInfo, len(specs))
 	for i, s := range specs {
 		out[i] = SecretInfo{Name: s.name, Env: s.env, FileKey: s.fileKey}
@@ -280,6 +283,7 @@ func (c *Config) MissingSecrets() []SecretInfo {
 		specTSIGSecret.env:       c.PublicDNS.TSIG.SecretFile,
 		specPFXPassword.env:      c.Certificate.PFXPasswordFile,
 		specProbePassword.env:    c.Autodiscover.Probe.PasswordFile,
+		specACMEEABHMAC.env:      c.Certificate.ACME.EABHMACFile,
 	}
 	var out []SecretInfo
 	for _, s := range c.NeededSecrets() {

@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 // The accepted values of the enumerated keys.
 var (
 	AuthMethods         = []string{"basic", "ntlm", "kerberos", "certificate"}
-	CertificateModes    = []string{"pfx", "thumbprint", "request"}
+	CertificateModes    = []string{"pfx", "thumbprint", "request", "acme"}
 	CertificateServices = []string{"IIS", "SMTP", "POP", "IMAP", "UM", "UMCallRouter", "Federation"}
 	PublicDNSModes      = []string{"rfc2136", "manual"}
 	TSIGAlgorithms      = []string{"hmac-sha256", "hmac-sha1", "hmac-sha224", "hmac-sha384", "hmac-sha512"}
@@ -155,6 +155,8 @@ func (c *Config) validateCertificate(ps *problems) {
 		if !thumbprintRE.MatchString(ct.Thumbprint) {
 			ps.add("certificate.thumbprint", "%q is not a thumbprint; certificate.mode: thumbprint needs the certificate's SHA-1 thumbprint, 40 hexadecimal digits such as 5113AE0233A72FCCB75E1D6D2D9B2E2A5A7F3C9D", ct.Thumbprint)
 		}
+	case "acme":
+		c.validateACME(ps)
 	case "request":
 		if ct.Request.Subject != "" && !strings.Contains(ct.Request.Subject, "=") {
 			ps.add("certificate.request.subject", "%q is not a distinguished name; expected such as CN=outlook.contoso.com", ct.Request.Subject)

@@ -1,0 +1,301 @@
+package acme
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/exrunbook/exrunbook/internal/acme/pebbletest"
+	"github.com/exrunbook/exrunbook/internal/dnsupdate"
+	"github.com/exrunbook/exrunbook/internal/dnsupdate/bindtest"
+	"github.com/exrunbook/exrunbook/internal/lab"
+)
+
+// labDNS starts a small lab and returns a TSIG client for its public
+// zone (the lab's public DNS accepts TSIG-signed updates, as BIND does).
+func labDNS(t *testing.T) (*dnsupdate.Client, lab.Endpoints) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := lab.Start(ctx, lab.Options{Dir: filepath.Join(t.TempDir(), "lab"), Mailboxes: 5, Allow: 1, Servers: 2, Seed: 1})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); cancel() })
+	ep := l.Endpoints()
+	secret, err := os.ReadFile(ep.DNS.TSIG.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dnsupdate.Client{Server: ep.DNS.Public, Zone: ep.DNS.Zone, Timeout: 2 * time.Second,
+		TSIG: dnsupdate.TSIG{Name: ep.DNS.TSIG.Name, Algorithm: ep.DNS.TSIG.Algorithm, Secret: string(secret)}}, ep
+}
+
+func testClient(t *testing.T, p *pebbletest.Server) *Client {
+	t.Helper()
+	hc, err := HTTPClient(p.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Client{DirectoryURL: p.DirectoryURL, Email: "hostmaster@contoso.test", HTTPClient: hc,
+		AccountKeyFile: filepath.Join(t.TempDir(), "state", AccountKeyFile), Logf: t.Logf,
+		PollInterval: 100 * time.Millisecond, PropagationTimeout: 20 * time.Second}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// challengeRecords lists the _acme-challenge TXT records the primary serves.
+func challengeRecords(t *testing.T, c *dnsupdate.Client, names []string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names {
+		s, err := c.Query(context.Background(), ChallengeFQDN(n), dns.TypeTXT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s.Data...)
+	}
+	return out
+}
+
+// verifyIssued checks the certificate chains to Pebble's root, covers the
+// names, has an RSA key of 2048 bits, and the PFX decodes with the chain.
+func verifyIssued(t *testing.T, p *pebbletest.Server, cert *Certificate, names []string) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(p.Root())
+	inter := x509.NewCertPool()
+	for _, c := range cert.Chain[1:] {
+		inter.AddCert(c)
+	}
+	for _, n := range names {
+		if _, err := cert.Leaf().Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: n}); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if cert.Key.N.BitLen() != RSAKeyBits {
+		t.Errorf("key of %d bits", cert.Key.N.BitLen())
+	}
+	pfx, err := cert.PFX("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, leaf, cas, err := pkcs12.DecodeChain(pfx, "pw")
+	if err != nil || Thumbprint(leaf) != cert.Thumbprint() || len(cas) != len(cert.Chain)-1 || key == nil {
+		t.Fatalf("the PFX does not decode to the certificate: %v", err)
+	}
+}
+
+// TestObtainThroughLabDNS: DNS-01 through the lab's public DNS (TSIG
+// updates), Pebble validating against it; the records are gone after.
+func TestObtainThroughLabDNS(t *testing.T) {
+	dc, ep := labDNS(t)
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
+	c := testClient(t, p)
+	names := []string{ep.Names.External, ep.Names.Internal, ep.Names.Autodiscover}
+	var presented, cleaned []TXTRecord
+	cert, err := c.Obtain(ctxT(t), names, RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{ep.DNS.Public}},
+		Hooks{Presenting: func(r []TXTRecord) error { presented = r; return nil }, CleanedUp: func(r []TXTRecord) { cleaned = r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyIssued(t, p, cert, names)
+	if len(presented) != 3 || len(cleaned) != 3 {
+		t.Errorf("hooks saw %d presented, %d cleaned records; want 3 and 3", len(presented), len(cleaned))
+	}
+	if left := challengeRecords(t, dc, names); len(left) != 0 {
+		t.Errorf("challenge records left in the zone: %v", left)
+	}
+	fi, err := os.Stat(c.AccountKeyFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("account key: %v %v", fi, err)
+	}
+	// A second order reuses the account (same key file) and is validated
+	// again (PEBBLE_AUTHZREUSE=0).
+	second, err := c.Obtain(ctxT(t), names[:1], RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{ep.DNS.Public}}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Thumbprint() == cert.Thumbprint() {
+		t.Error("the second order returned the first certificate")
+	}
+	// Pebble's ARI answers for the certificate it issued.
+	ri, found, err := GetRenewalInfo(ctxT(t), c.HTTPClient, p.DirectoryURL, cert.Leaf())
+	if err != nil || !found {
+		t.Fatalf("ARI: found %v, %v", found, err)
+	}
+	if !ri.Start.After(cert.Leaf().NotBefore) || !ri.End.Before(cert.Leaf().NotAfter) {
+		t.Errorf("ARI window %s–%s outside the certificate's validity", ri.Start, ri.End)
+	}
+}
+
+// failingWriter refuses every write, as a server refusing the key would.
+type failingWriter struct {
+	mu      sync.Mutex
+	cleaned int
+}
+
+func (w *failingWriter) Present(context.Context, string, string) error {
+	return errors.New("update refused: NOTAUTH")
+}
+
+func (w *failingWriter) CleanUp(context.Context, string, string) error {
+	w.mu.Lock()
+	w.cleaned++
+	w.mu.Unlock()
+	return nil
+}
+
+// TestObtainUnwritableRecord: a TXT record that cannot be written fails
+// with a clear error, the CA is never asked to validate, and the cleanup
+// still runs.
+func TestObtainUnwritableRecord(t *testing.T) {
+	dc, ep := labDNS(t)
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
+	c := testClient(t, p)
+	w := &failingWriter{}
+	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, w, ZonePropagation{Client: dc}, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "DNS-01 challenge for "+ep.Names.External+" cannot be answered") || !strings.Contains(err.Error(), "NOTAUTH") {
+		t.Fatalf("error = %v", err)
+	}
+	if w.cleaned != 1 {
+		t.Errorf("cleanup ran %d times, want 1", w.cleaned)
+	}
+	// With a wrong TSIG secret, the server's refusal is named.
+	bad := *dc
+	bad.TSIG.Secret = bindtest.RandomSecret()
+	bad.Retries = -1
+	_, err = c.Obtain(ctxT(t), []string{ep.Names.External}, RFC2136{Client: &bad}, ZonePropagation{Client: dc}, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "cannot be answered") {
+		t.Fatalf("wrong key: error = %v", err)
+	}
+	t.Logf("wrong key: %v", err)
+}
+
+// TestObtainRecordNotServed: a writer that claims success but writes
+// nothing never gets past the propagation check, and the CA is not asked.
+func TestObtainRecordNotServed(t *testing.T) {
+	dc, ep := labDNS(t)
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
+	c := testClient(t, p)
+	c.PropagationTimeout = 500 * time.Millisecond
+	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, Manual{Logf: t.Logf}, ZonePropagation{Client: dc}, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "did not reach every authoritative nameserver") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// TestObtainThroughBIND: DNS-01 through a real BIND 9 zone (TSIG-signed
+// RFC 2136 updates), checked on its authoritative server and validated by
+// Pebble against it; the records are gone after.
+func TestObtainThroughBIND(t *testing.T) {
+	s := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: `$TTL 300
+@ IN SOA ns1.contoso.test. hostmaster.contoso.test. 1 3600 600 86400 60
+@ IN NS ns1.contoso.test.
+ns1 IN A 127.0.0.1
+outlook IN A 203.0.113.10
+`})
+	dc := &dnsupdate.Client{Server: s.Addr, Zone: s.Zone, Timeout: 2 * time.Second,
+		TSIG: dnsupdate.TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}}
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: s.Addr})
+	c := testClient(t, p)
+	names := []string{"outlook-ext.contoso.test", "outlook.contoso.test"}
+	cert, err := c.Obtain(ctxT(t), names, RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{s.Addr}}, Hooks{})
+	if err != nil {
+		t.Fatalf("%v\nnamed log:\n%s", err, s.Log())
+	}
+	verifyIssued(t, p, cert, names)
+	if left := challengeRecords(t, dc, names); len(left) != 0 {
+		t.Errorf("challenge records left in the zone: %v", left)
+	}
+}
+
+// TestObtainEAB: a CA that requires external account binding refuses an
+// account without one (clear message) and accepts the right binding.
+func TestObtainEAB(t *testing.T) {
+	dc, ep := labDNS(t)
+	const kid, key = "kid-1", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public, EAB: map[string]string{kid: key}, EABRequired: true})
+	c := testClient(t, p)
+	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, RFC2136{Client: dc}, ZonePropagation{Client: dc}, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "requires an external account binding") {
+		t.Fatalf("without EAB: %v", err)
+	}
+	hk, err := ParseEABKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.EAB = &EAB{KID: kid, HMACKey: hk}
+	if _, err := c.Obtain(ctxT(t), []string{ep.Names.External}, RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{ep.DNS.Public}}, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestObtainManual: in public_dns.mode manual the exact records are
+// printed, and the order waits until every authoritative server serves
+// them; an "operator" adds them a little later, and removes them when
+// told.
+func TestObtainManual(t *testing.T) {
+	dc, ep := labDNS(t)
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
+	c := testClient(t, p)
+	reader := &dnsupdate.Client{Server: ep.DNS.Public, Zone: ep.DNS.Zone, Timeout: 2 * time.Second}
+	var mu sync.Mutex
+	var printed []string
+	var busy sync.WaitGroup
+	defer busy.Wait()
+	operator := func(line string) {
+		mu.Lock()
+		printed = append(printed, line)
+		mu.Unlock()
+		// "…:   NAME<TAB>TTL<TAB>IN<TAB>TXT<TAB>"VALUE""
+		i := strings.LastIndex(line, ":   ")
+		f := strings.Split(line[i+4:], "\t")
+		if len(f) != 5 || f[2] != "IN" || f[3] != "TXT" {
+			t.Errorf("printed record is not a zone-file line: %q", line)
+			return
+		}
+		set := dnsupdate.RRset{Name: f[0], Type: dns.TypeTXT, TTL: 60, Data: []string{f[4]}}
+		busy.Add(1)
+		go func() {
+			defer busy.Done()
+			time.Sleep(300 * time.Millisecond) // the operator is not instant
+			var err error
+			if strings.Contains(line, "add this record") {
+				err = dc.Update(context.Background(), dnsupdate.Update{Add: []dnsupdate.RRset{set}})
+			} else {
+				err = dc.RemoveRecords(context.Background(), []dnsupdate.RRset{set})
+			}
+			if err != nil {
+				t.Errorf("operator: %v", err)
+			}
+		}()
+	}
+	w := Manual{Logf: func(format string, args ...any) { operator(fmt.Sprintf(format, args...)) }}
+	names := []string{ep.Names.External, ep.Names.Autodiscover}
+	cert, err := c.Obtain(ctxT(t), names, w, ZonePropagation{Client: reader, Nameservers: []string{ep.DNS.Public}}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyIssued(t, p, cert, names)
+	mu.Lock()
+	n := len(printed)
+	mu.Unlock()
+	if n != 4 {
+		t.Errorf("printed %d lines, want 2 to add and 2 to remove: %v", n, printed)
+	}
+}
