@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +24,10 @@ type Deps struct {
 	// Runner, when set, runs the Exchange scripts instead of a WinRM
 	// client built from Config (tests, the in-process lab).
 	Runner exchange.Runner
+	// DNSAPITransport, when set, carries the requests to a DNS provider's
+	// API (public_dns.mode cloudflare, ...) instead of the default
+	// TLS-verified transport (tests and the lab route them to fakes).
+	DNSAPITransport http.RoundTripper
 
 	clients clients // lazily created, shared by every step; see deps.go
 }

@@ -249,17 +249,19 @@ func parseDoc(file string, data []byte, ps *problems) (docIndex, bool) {
 
 // secretKeys maps a secret written in the YAML to where it belongs.
 var secretKeys = map[string]secretSpec{
-	"exchange.password":             specExchangePassword,
-	"exchange.pass":                 specExchangePassword,
-	"public_dns.tsig.secret":        specTSIGSecret,
-	"public_dns.tsig.key":           specTSIGSecret,
-	"public_dns.tsig_secret":        specTSIGSecret,
-	"certificate.pfx_password":      specPFXPassword,
-	"certificate.password":          specPFXPassword,
-	"autodiscover.probe.password":   specProbePassword,
-	"autodiscover.probe_password":   specProbePassword,
-	"autodiscover.password":         specProbePassword,
-	"public_dns.tsig.secret_base64": specTSIGSecret,
+	"exchange.password":               specExchangePassword,
+	"exchange.pass":                   specExchangePassword,
+	"public_dns.tsig.secret":          specTSIGSecret,
+	"public_dns.tsig.key":             specTSIGSecret,
+	"public_dns.tsig_secret":          specTSIGSecret,
+	"certificate.pfx_password":        specPFXPassword,
+	"certificate.password":            specPFXPassword,
+	"autodiscover.probe.password":     specProbePassword,
+	"autodiscover.probe_password":     specProbePassword,
+	"autodiscover.password":           specProbePassword,
+	"public_dns.tsig.secret_base64":   specTSIGSecret,
+	"public_dns.cloudflare.api_token": specCloudflareToken,
+	"public_dns.cloudflare.token":     specCloudflareToken,
 }
 
 func looksSecret(leaf string) bool {

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+)
+
+// PublicDNSAPIModes are the public_dns.mode values that write through a
+// DNS provider's HTTP API. Only providers whose fake-API acceptance tests
+// pass are listed.
+var PublicDNSAPIModes = []string{"cloudflare"}
+
+// EnvCloudflareToken carries the Cloudflare API token.
+const EnvCloudflareToken = "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN"
+
+// CloudflareDNS configures public_dns.mode: cloudflare. The zone is found
+// by its name (public_dns.zone); the token comes from
+// EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN or a 0600 file, never from
+// this file.
+type CloudflareDNS struct {
+	// APITokenFile names a 0600 file holding the API token.
+	APITokenFile string `yaml:"api_token_file" json:"api_token_file"`
+}
+
+var specCloudflareToken = secretSpec{"Cloudflare API token", EnvCloudflareToken, "public_dns.cloudflare.api_token_file", func(c *Config) string { return c.PublicDNS.Cloudflare.APITokenFile }}
+
+// dnsProviderSecrets lists the secret public_dns.mode needs, if it is a
+// provider's API.
+func (c *Config) dnsProviderSecrets() []secretSpec {
+	switch strings.ToLower(c.PublicDNS.Mode) {
+	case "cloudflare":
+		return []secretSpec{specCloudflareToken}
+	}
+	return nil
+}
+
+// DNSProviderToken returns the credential of the provider API that
+// public_dns.mode names, and where it can be set (for error messages:
+// "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN or public_dns.cloudflare.api_token_file").
+func (c *Config) DNSProviderToken() (token, setting string, err error) {
+	specs := c.dnsProviderSecrets()
+	if len(specs) == 0 {
+		return "", "", nil
+	}
+	s := specs[0]
+	setting = s.env + " or " + s.fileKey
+	v, err := reveal(c.secret(s))
+	if err != nil {
+		return "", setting, err
+	}
+	return strings.TrimSpace(v), setting, nil
+}
+
+// validateDNSProviders checks the settings of the provider API that mode
+// names: the verification needs the nameservers, the token file must be
+// private.
+func (c *Config) validateDNSProviders(ps *problems, mode string) {
+	d := c.PublicDNS
+	if d.Cloudflare.APITokenFile != "" {
+		secretFile(ps, "public_dns.cloudflare.api_token_file", d.Cloudflare.APITokenFile)
+	}
+	for _, m := range PublicDNSAPIModes {
+		if mode != m {
+			continue
+		}
+		if d.Server == "" && len(d.Nameservers) == 0 {
+			ps.add("public_dns.nameservers", "missing; public_dns.mode: %s changes the zone through the provider's API and then verifies every authoritative nameserver: list them as host:port, such as ns1.provider.net:53", mode)
+		}
+	}
+}
