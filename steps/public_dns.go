@@ -181,13 +181,29 @@ func (s *publicDNS) current(ctx context.Context, env engine.Env, sets []dnsupdat
 	if err != nil {
 		return nil, err
 	}
-	out := make([]dnsupdate.RRset, 0, len(sets))
+	// One read per name, with all of its types.
+	var names []string
+	types := map[string][]uint16{}
 	for _, set := range sets {
-		cur, err := prov.GetRRsets(ctx, s.zone, set.Name, set.Type)
+		n := dns.CanonicalName(set.Name)
+		if _, ok := types[n]; !ok {
+			names = append(names, n)
+		}
+		types[n] = append(types[n], set.Type)
+	}
+	got := map[dnsupdate.Key]dnsupdate.RRset{}
+	for _, n := range names {
+		cur, err := prov.GetRRsets(ctx, s.zone, n, types[n]...)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, recordset.Normalize(cur[0]))
+		for i, t := range types[n] {
+			got[dnsupdate.Key{Name: n, Type: t}] = recordset.Normalize(cur[i])
+		}
+	}
+	out := make([]dnsupdate.RRset, 0, len(sets))
+	for _, set := range sets {
+		out = append(out, got[set.Key()])
 	}
 	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
+	hzfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/hetzner"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
@@ -49,6 +50,17 @@ var pdnsAPIFakes = []pdnsAPIFake{
 		requests:  func(h http.Handler) []string { return h.(*cffake.Fake).Requests() },
 		configure: func(c *config.Config, f string) { c.PublicDNS.Cloudflare.APITokenFile = f },
 		env:       config.EnvCloudflareToken,
+	},
+	{
+		mode:  "hetzner",
+		hosts: []string{hzfake.Host},
+		start: func(store *dnsapi.Store, token string) http.Handler {
+			return &hzfake.Fake{Store: store, Token: token, ZoneID: 4711, MaxPerPage: 3}
+		},
+		throttle:  func(h http.Handler, n int) { h.(*hzfake.Fake).Throttle(n) },
+		requests:  func(h http.Handler) []string { return h.(*hzfake.Fake).Requests() },
+		configure: func(c *config.Config, f string) { c.PublicDNS.Hetzner.APITokenFile = f },
+		env:       config.EnvHetznerToken,
 	},
 }
 

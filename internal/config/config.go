@@ -185,6 +185,8 @@ type PublicDNS struct {
 	TTL int `yaml:"ttl" json:"ttl"`
 	// Cloudflare configures public_dns.mode: cloudflare (see dnsproviders.go).
 	Cloudflare CloudflareDNS `yaml:"cloudflare" json:"cloudflare"`
+	// Hetzner configures public_dns.mode: hetzner.
+	Hetzner HetznerDNS `yaml:"hetzner" json:"hetzner"`
 }
 
 // TSIG is the key that signs the RFC 2136 UPDATE.

@@ -7,10 +7,21 @@ import (
 // PublicDNSAPIModes are the public_dns.mode values that write through a
 // DNS provider's HTTP API. Only providers whose fake-API acceptance tests
 // pass are listed.
-var PublicDNSAPIModes = []string{"cloudflare"}
+var PublicDNSAPIModes = []string{"cloudflare", "hetzner"}
 
-// EnvCloudflareToken carries the Cloudflare API token.
-const EnvCloudflareToken = "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN"
+// The environment variables that carry the providers' API tokens.
+const (
+	EnvCloudflareToken = "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN"
+	EnvHetznerToken    = "EXRUNBOOK_PUBLIC_DNS_HETZNER_API_TOKEN"
+)
+
+// HetznerDNS configures public_dns.mode: hetzner (the Hetzner Cloud DNS
+// API). The zone is found by its name; the token comes from
+// EXRUNBOOK_PUBLIC_DNS_HETZNER_API_TOKEN or a 0600 file.
+type HetznerDNS struct {
+	// APITokenFile names a 0600 file holding the API token.
+	APITokenFile string `yaml:"api_token_file" json:"api_token_file"`
+}
 
 // CloudflareDNS configures public_dns.mode: cloudflare. The zone is found
 // by its name (public_dns.zone); the token comes from
@@ -21,7 +32,10 @@ type CloudflareDNS struct {
 	APITokenFile string `yaml:"api_token_file" json:"api_token_file"`
 }
 
-var specCloudflareToken = secretSpec{"Cloudflare API token", EnvCloudflareToken, "public_dns.cloudflare.api_token_file", func(c *Config) string { return c.PublicDNS.Cloudflare.APITokenFile }}
+var (
+	specCloudflareToken = secretSpec{"Cloudflare API token", EnvCloudflareToken, "public_dns.cloudflare.api_token_file", func(c *Config) string { return c.PublicDNS.Cloudflare.APITokenFile }}
+	specHetznerToken    = secretSpec{"Hetzner API token", EnvHetznerToken, "public_dns.hetzner.api_token_file", func(c *Config) string { return c.PublicDNS.Hetzner.APITokenFile }}
+)
 
 // dnsProviderSecrets lists the secret public_dns.mode needs, if it is a
 // provider's API.
@@ -29,6 +43,8 @@ func (c *Config) dnsProviderSecrets() []secretSpec {
 	switch strings.ToLower(c.PublicDNS.Mode) {
 	case "cloudflare":
 		return []secretSpec{specCloudflareToken}
+	case "hetzner":
+		return []secretSpec{specHetznerToken}
 	}
 	return nil
 }
@@ -57,6 +73,9 @@ func (c *Config) validateDNSProviders(ps *problems, mode string) {
 	d := c.PublicDNS
 	if d.Cloudflare.APITokenFile != "" {
 		secretFile(ps, "public_dns.cloudflare.api_token_file", d.Cloudflare.APITokenFile)
+	}
+	if d.Hetzner.APITokenFile != "" {
+		secretFile(ps, "public_dns.hetzner.api_token_file", d.Hetzner.APITokenFile)
 	}
 	for _, m := range PublicDNSAPIModes {
 		if mode != m {

@@ -262,6 +262,8 @@ var secretKeys = map[string]secretSpec{
 	"public_dns.tsig.secret_base64":   specTSIGSecret,
 	"public_dns.cloudflare.api_token": specCloudflareToken,
 	"public_dns.cloudflare.token":     specCloudflareToken,
+	"public_dns.hetzner.api_token":    specHetznerToken,
+	"public_dns.hetzner.token":        specHetznerToken,
 }
 
 func looksSecret(leaf string) bool {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
@@ -65,7 +66,41 @@ func (t *Transport) base() http.RoundTripper {
 	if t.Base != nil {
 		return t.Base
 	}
-	return http.DefaultTransport
+	return original
+}
+
+// original is http.DefaultTransport as it was before RouteDefault.
+var original = http.DefaultTransport
+
+type transportKey struct{}
+
+// WithTransport returns a context whose HTTP requests, when they go
+// through http.DefaultTransport after RouteDefault, are sent by rt.
+func WithTransport(ctx context.Context, rt http.RoundTripper) context.Context {
+	return context.WithValue(ctx, transportKey{}, rt)
+}
+
+// router is the layer RouteDefault puts on http.DefaultTransport.
+type router struct{ fallback http.RoundTripper }
+
+func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rt, ok := req.Context().Value(transportKey{}).(http.RoundTripper); ok && rt != nil {
+		// Once only: a transport under rt that is http.DefaultTransport
+		// itself must not come back here.
+		return rt.RoundTrip(req.WithContext(context.WithValue(req.Context(), transportKey{}, nil)))
+	}
+	return r.fallback.RoundTrip(req)
+}
+
+var routeOnce sync.Once
+
+// RouteDefault puts, once, a layer on http.DefaultTransport that sends a
+// request whose context carries a transport (WithTransport) through it and
+// every other request exactly as before. It exists for provider modules
+// that build their own http.Client{} and so cannot be given one: the
+// provider passes its retrying transport in the context of each call.
+func RouteDefault() {
+	routeOnce.Do(func() { http.DefaultTransport = router{fallback: original} })
 }
 
 func (t *Transport) sleep(ctx context.Context, d time.Duration) error {

@@ -31,6 +31,16 @@ type Zone struct {
 	// Explain rewrites an error of the module's, e.g. to name the setting
 	// that holds a refused credential (nil: errors pass unchanged).
 	Explain func(error) error
+	// Context, when set, prepares the context of every module call (e.g.
+	// apiretry.WithTransport for a module that cannot be given a client).
+	Context func(context.Context) context.Context
+}
+
+func (z *Zone) ctx(ctx context.Context) context.Context {
+	if z.Context == nil {
+		return ctx
+	}
+	return z.Context(ctx)
 }
 
 var _ recordset.Provider = (*Zone)(nil)
@@ -83,6 +93,7 @@ func pick(all []libdns.Record, zone, name string, rrtype uint16) ([]libdns.Recor
 
 // GetRRsets reads the zone once and keeps name's records of each type.
 func (z *Zone) GetRRsets(ctx context.Context, zone, name string, types ...uint16) ([]recordset.RRset, error) {
+	ctx = z.ctx(ctx)
 	zone, name, err := recordset.InZone(zone, name)
 	if err != nil {
 		return nil, err
@@ -133,6 +144,7 @@ func toLibdnsAll(zone string, set recordset.RRset, data []string) ([]libdns.Reco
 // records are added before the extra ones are removed, so the name never
 // has none. Only a TTL change of records that stay is a delete and re-add.
 func (z *Zone) SetRRset(ctx context.Context, zone string, set recordset.RRset) error {
+	ctx = z.ctx(ctx)
 	if !set.Exists() {
 		return fmt.Errorf("set %s %s: no records (delete the RRset instead)", set.Name, set.TypeString())
 	}
@@ -218,6 +230,7 @@ func indexOf(recs []libdns.Record, name string, t uint16, zone, d string, i int)
 
 // AppendRecords adds the records of set that are not there yet.
 func (z *Zone) AppendRecords(ctx context.Context, zone string, set recordset.RRset) error {
+	ctx = z.ctx(ctx)
 	zone = dns.CanonicalName(zone)
 	_, cur, err := z.records(ctx, zone, set.Name, set.Type)
 	if err != nil {
@@ -251,6 +264,7 @@ func (z *Zone) AppendRecords(ctx context.Context, zone string, set recordset.RRs
 // DeleteRecords removes set's records (all of the RRset when set has no
 // Data); records that are not there are not an error.
 func (z *Zone) DeleteRecords(ctx context.Context, zone string, set recordset.RRset) error {
+	ctx = z.ctx(ctx)
 	zone = dns.CanonicalName(zone)
 	curRecs, cur, err := z.records(ctx, zone, set.Name, set.Type)
 	if err != nil {
