@@ -201,16 +201,21 @@ func drain(resp *http.Response) string {
 	return s
 }
 
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
+// retryAfter reads a Retry-After header, seconds or an HTTP date, as a
+// wait between 0 and a day.
 func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+	const limit = 24 * time.Hour
+	if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && s >= 0 {
+		if s > int64(limit/time.Second) {
+			return limit
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return min(max(time.Until(t), 0), limit)
 	}
 	return 0
 }
