@@ -165,8 +165,8 @@ type initAnswers struct {
 	TSIGSecretFile, PublicIP                   string
 	DNSNameservers                             string
 	// DNSTokenFiles holds, per provider API mode, the token file.
-	DNSTokenFiles map[string]*string
-	InternalDNSServer, InternalAddress         string
+	DNSTokenFiles                      map[string]*string
+	InternalDNSServer, InternalAddress string
 }
 
 // question is one line of init's dialogue.
