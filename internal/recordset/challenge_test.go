@@ -122,3 +122,12 @@ func TestChallengeThroughCNAME(t *testing.T) {
 		t.Fatal("a refused challenge wrote something")
 	}
 }
+
+func dig(t *testing.T, addr, name string, typ uint16) string {
+	t.Helper()
+	s, err := (&dnsupdate.Client{Server: addr, Zone: "contoso.test."}).Query(context.Background(), name, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.String()
+}
