@@ -19,6 +19,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	hzfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/hetzner"
+	ionosfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/ionos"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
@@ -62,6 +63,17 @@ var pdnsAPIFakes = []pdnsAPIFake{
 		configure: func(c *config.Config, f string) { c.PublicDNS.Hetzner.APITokenFile = f },
 		env:       config.EnvHetznerToken,
 	},
+	{
+		mode:  "ionos",
+		hosts: []string{ionosfake.Host},
+		start: func(store *dnsapi.Store, token string) http.Handler {
+			return &ionosfake.Fake{Store: store, APIKey: token, ZoneID: "11af3414-ebba-11e9-8df5-66fbe8a334b4"}
+		},
+		throttle:  func(h http.Handler, n int) { h.(*ionosfake.Fake).Throttle(n) },
+		requests:  func(h http.Handler) []string { return h.(*ionosfake.Fake).Requests() },
+		configure: func(c *config.Config, f string) { c.PublicDNS.IONOS.APITokenFile = f },
+		env:       config.EnvIONOSToken,
+	},
 }
 
 // pdnsLabZone is the lab's public zone: the internal name public, more
@@ -101,7 +113,7 @@ func (l *pdnsAPILab) text(t *testing.T) string {
 
 // startAPILab starts the lab's public DNS server and the provider's fake
 // over one zone, and a config whose token file holds token (the fake
-// accepts "good-token").
+// accepts "good.token").
 func startAPILab(t *testing.T, f pdnsAPIFake, token string) *pdnsAPILab {
 	t.Helper()
 	if os.Getenv(f.env) != "" {
@@ -114,7 +126,7 @@ func startAPILab(t *testing.T, f pdnsAPIFake, token string) *pdnsAPILab {
 	}
 	t.Cleanup(func() { srv.Close() })
 	l.dns = srv
-	l.fake = f.start(&dnsapi.Store{Backend: l.zone}, "good-token")
+	l.fake = f.start(&dnsapi.Store{Backend: l.zone}, "good.token")
 	hs := httptest.NewServer(l.fake)
 	t.Cleanup(hs.Close)
 	u, _ := url.Parse(hs.URL)
@@ -162,7 +174,7 @@ func (l *pdnsAPILab) dig(t *testing.T, name string, qt uint16) string {
 func TestPublicDNSProviderSwapAndRollback(t *testing.T) {
 	for _, f := range pdnsAPIFakes {
 		t.Run(f.mode, func(t *testing.T) {
-			l := startAPILab(t, f, "good-token")
+			l := startAPILab(t, f, "good.token")
 			clock := newPDNSClock()
 			eng := pdnsOpen(t, t.TempDir(), l.step(t), clock, &pdnsSink{})
 			plans, err := eng.PlanSteps(context.Background())
@@ -216,7 +228,7 @@ func TestPublicDNSProviderSwapAndRollback(t *testing.T) {
 func TestPublicDNSProviderRefusesDrift(t *testing.T) {
 	for _, f := range pdnsAPIFakes {
 		t.Run(f.mode, func(t *testing.T) {
-			l := startAPILab(t, f, "good-token")
+			l := startAPILab(t, f, "good.token")
 			step := l.step(t)
 			env := &pdnsEnv{now: time.Now()}
 			snap, err := step.Capture(context.Background(), env)

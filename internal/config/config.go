@@ -187,6 +187,8 @@ type PublicDNS struct {
 	Cloudflare CloudflareDNS `yaml:"cloudflare" json:"cloudflare"`
 	// Hetzner configures public_dns.mode: hetzner.
 	Hetzner HetznerDNS `yaml:"hetzner" json:"hetzner"`
+	// IONOS configures public_dns.mode: ionos.
+	IONOS IONOSDNS `yaml:"ionos" json:"ionos"`
 }
 
 // TSIG is the key that signs the RFC 2136 UPDATE.

@@ -7,13 +7,22 @@ import (
 // PublicDNSAPIModes are the public_dns.mode values that write through a
 // DNS provider's HTTP API. Only providers whose fake-API acceptance tests
 // pass are listed.
-var PublicDNSAPIModes = []string{"cloudflare", "hetzner"}
+var PublicDNSAPIModes = []string{"cloudflare", "hetzner", "ionos"}
 
 // The environment variables that carry the providers' API tokens.
 const (
 	EnvCloudflareToken = "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN"
 	EnvHetznerToken    = "EXRUNBOOK_PUBLIC_DNS_HETZNER_API_TOKEN"
+	EnvIONOSToken      = "EXRUNBOOK_PUBLIC_DNS_IONOS_API_TOKEN"
 )
+
+// IONOSDNS configures public_dns.mode: ionos. The token is the API key as
+// IONOS shows it ("prefix.secret"), from EXRUNBOOK_PUBLIC_DNS_IONOS_API_TOKEN
+// or a 0600 file.
+type IONOSDNS struct {
+	// APITokenFile names a 0600 file holding the API key.
+	APITokenFile string `yaml:"api_token_file" json:"api_token_file"`
+}
 
 // HetznerDNS configures public_dns.mode: hetzner (the Hetzner Cloud DNS
 // API). The zone is found by its name; the token comes from
@@ -35,6 +44,7 @@ type CloudflareDNS struct {
 var (
 	specCloudflareToken = secretSpec{"Cloudflare API token", EnvCloudflareToken, "public_dns.cloudflare.api_token_file", func(c *Config) string { return c.PublicDNS.Cloudflare.APITokenFile }}
 	specHetznerToken    = secretSpec{"Hetzner API token", EnvHetznerToken, "public_dns.hetzner.api_token_file", func(c *Config) string { return c.PublicDNS.Hetzner.APITokenFile }}
+	specIONOSToken      = secretSpec{"IONOS API key", EnvIONOSToken, "public_dns.ionos.api_token_file", func(c *Config) string { return c.PublicDNS.IONOS.APITokenFile }}
 )
 
 // dnsProviderSecrets lists the secret public_dns.mode needs, if it is a
@@ -45,6 +55,8 @@ func (c *Config) dnsProviderSecrets() []secretSpec {
 		return []secretSpec{specCloudflareToken}
 	case "hetzner":
 		return []secretSpec{specHetznerToken}
+	case "ionos":
+		return []secretSpec{specIONOSToken}
 	}
 	return nil
 }
@@ -76,6 +88,9 @@ func (c *Config) validateDNSProviders(ps *problems, mode string) {
 	}
 	if d.Hetzner.APITokenFile != "" {
 		secretFile(ps, "public_dns.hetzner.api_token_file", d.Hetzner.APITokenFile)
+	}
+	if d.IONOS.APITokenFile != "" {
+		secretFile(ps, "public_dns.ionos.api_token_file", d.IONOS.APITokenFile)
 	}
 	for _, m := range PublicDNSAPIModes {
 		if mode != m {

@@ -264,6 +264,8 @@ var secretKeys = map[string]secretSpec{
 	"public_dns.cloudflare.token":     specCloudflareToken,
 	"public_dns.hetzner.api_token":    specHetznerToken,
 	"public_dns.hetzner.token":        specHetznerToken,
+	"public_dns.ionos.api_token":      specIONOSToken,
+	"public_dns.ionos.api_key":        specIONOSToken,
 }
 
 func looksSecret(leaf string) bool {

@@ -13,11 +13,13 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	hzfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/hetzner"
+	ionosfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/ionos"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/recordset"
 	"github.com/exrunbook/exrunbook/internal/recordset/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/recordset/hetzner"
+	"github.com/exrunbook/exrunbook/internal/recordset/ionos"
 )
 
 type providerCase struct {
@@ -45,6 +47,14 @@ var providerCases = []providerCase{
 	{"hetzner", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
 		p, err := hetzner.New(hetzner.Options{Token: "tok", TokenSetting: "test",
 			Transport: redirect(t, &hzfake.Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: 4711, MaxPerPage: 2}, hetzner.Host)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}},
+	{"ionos", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
+		p, err := ionos.New(ionos.Options{APIKey: "pre.fix", KeySetting: "test",
+			Transport: redirect(t, &ionosfake.Fake{Store: &dnsapi.Store{Backend: z}, APIKey: "pre.fix", ZoneID: "11af3414-ebba-11e9-8df5-66fbe8a334b4"}, ionos.Host)})
 		if err != nil {
 			t.Fatal(err)
 		}

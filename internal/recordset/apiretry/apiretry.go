@@ -35,6 +35,10 @@ type Transport struct {
 	Backoff, MaxBackoff time.Duration
 	// Sleep waits d or until ctx ends (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// ErrorBodies turns every other 4xx answer into a *StatusError that
+	// carries the provider's body, for client modules that would report
+	// only the status code.
+	ErrorBodies bool
 }
 
 // StatusError is a 429 or 5xx answer that did not go away.
@@ -177,6 +181,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			wait = min(2*wait, maxWait)
 			continue
+		}
+		if t.ErrorBodies && resp.StatusCode >= 400 {
+			return nil, &StatusError{Method: req.Method, Host: req.URL.Host, Status: resp.StatusCode, Attempts: n, Body: drain(resp)}
 		}
 		return resp, nil
 	}

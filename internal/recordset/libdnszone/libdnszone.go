@@ -34,6 +34,11 @@ type Zone struct {
 	// Context, when set, prepares the context of every module call (e.g.
 	// apiretry.WithTransport for a module that cannot be given a client).
 	Context func(context.Context) context.Context
+	// DeleteRemovesRRset says that the module's DeleteRecords removes every
+	// record of the name and type, whatever the data asked (libdns/ionos):
+	// removing some records then means removing the RRset and adding back
+	// the others.
+	DeleteRemovesRRset bool
 }
 
 func (z *Zone) ctx(ctx context.Context) context.Context {
@@ -169,6 +174,19 @@ func (z *Zone) SetRRset(ctx context.Context, zone string, set recordset.RRset) e
 		_, err = z.Module.SetRecords(ctx, zone, recs)
 		return z.explain(err)
 	}
+	if z.DeleteRemovesRRset && cur.Exists() {
+		// The module cannot remove some records only: the RRset goes, and
+		// comes back whole (a moment without it, for this module only).
+		if _, err := z.Module.DeleteRecords(ctx, zone, curRecs[:1]); err != nil {
+			return z.explain(err)
+		}
+		recs, err := toLibdnsAll(zone, want, want.Data)
+		if err != nil {
+			return err
+		}
+		_, err = z.Module.AppendRecords(ctx, zone, recs)
+		return z.explain(err)
+	}
 	have := map[string]bool{}
 	for _, d := range cur.Data {
 		have[d] = true
@@ -292,6 +310,28 @@ func (z *Zone) DeleteRecords(ctx context.Context, zone string, set recordset.RRs
 	}
 	if len(del) == 0 {
 		return nil
+	}
+	if z.DeleteRemovesRRset && len(del) < len(curRecs) {
+		var keep []string
+		for _, r := range curRecs {
+			c, _ := recordset.Canonical(cur.Name, cur.Type, 0, r.RR().Data)
+			if !drop[c.Data[0]] {
+				keep = append(keep, c.Data[0])
+			}
+		}
+		if _, err := z.Module.DeleteRecords(ctx, zone, del[:1]); err != nil {
+			return z.explain(err)
+		}
+		recs, err := toLibdnsAll(zone, recordset.RRset{Name: cur.Name, Type: cur.Type, TTL: cur.TTL}, keep)
+		if err != nil {
+			return err
+		}
+		_, err = z.Module.AppendRecords(ctx, zone, recs)
+		return z.explain(err)
+	}
+	if z.DeleteRemovesRRset {
+		// One record names the whole RRset; a second would no longer be found.
+		del = del[:1]
 	}
 	_, err = z.Module.DeleteRecords(ctx, zone, del)
 	return z.explain(err)
