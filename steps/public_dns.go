@@ -14,8 +14,6 @@ import (
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/recordset"
-	"github.com/exrunbook/exrunbook/internal/recordset/manual"
-	"github.com/exrunbook/exrunbook/internal/recordset/rfc2136"
 	"github.com/miekg/dns"
 )
 
@@ -152,25 +150,11 @@ func (s *publicDNS) provider(env engine.Env) (recordset.Provider, error) {
 	if s.prov != nil {
 		return s.prov, nil
 	}
-	switch s.mode {
-	case publicDNSModeRFC2136:
-		c, err := s.deps.PublicDNS()
-		if err != nil {
-			return nil, err
-		}
-		s.prov = rfc2136.New(*c)
-	case publicDNSModeManual:
-		// Manual mode reads through the provider; its writes are the
-		// printed lines and the step's waiting outcome (see Apply).
-		s.prov = &manual.Provider{Server: s.source(), Nameservers: s.cfg.Nameservers, Logf: env.Logf}
-	default:
-		open := publicDNSProviders[s.mode]
-		p, err := open(s.deps)
-		if err != nil {
-			return nil, err
-		}
-		s.prov = p
+	p, err := s.deps.PublicDNSRecordSet(env.Logf)
+	if err != nil {
+		return nil, err
 	}
+	s.prov = p
 	return s.prov, nil
 }
 

@@ -278,3 +278,30 @@ func TestPublicDNSProviderWrongToken(t *testing.T) {
 		})
 	}
 }
+
+// The ACME TXT writer over public_dns, for each provider: the value is
+// served by the lab's DNS, then removed, the zone as it was.
+func TestPublicDNSChallengeWriter(t *testing.T) {
+	for _, f := range pdnsAPIFakes {
+		t.Run(f.mode, func(t *testing.T) {
+			l := startAPILab(t, f, "good.token")
+			w, err := l.deps.PublicDNSChallengeWriter(t.Logf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if err := w.SetTXT(ctx, "_acme-challenge.outlook-ext.contoso.test.", "digest"); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.dig(t, "_acme-challenge.outlook-ext.contoso.test.", dns.TypeTXT); got != `_acme-challenge.outlook-ext.contoso.test. TXT "digest" (TTL 60)` {
+				t.Fatalf("served: %s", got)
+			}
+			if err := w.DeleteTXT(ctx, "_acme-challenge.outlook-ext.contoso.test.", "digest"); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.text(t); got != l.initial {
+				t.Fatalf("zone after the challenge:\n%s", got)
+			}
+		})
+	}
+}
