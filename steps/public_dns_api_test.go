@@ -20,6 +20,7 @@ import (
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	hzfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/hetzner"
 	ionosfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/ionos"
+	r53fake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/route53"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
@@ -38,6 +39,9 @@ type pdnsAPIFake struct {
 	configure func(c *config.Config, tokenFile string)
 	// env is the token's environment variable.
 	env string
+	// setup, when set, points a module that takes no HTTP client at the
+	// fake (fakeURL) through its own settings.
+	setup func(t *testing.T, fakeURL string)
 }
 
 var pdnsAPIFakes = []pdnsAPIFake{
@@ -73,6 +77,26 @@ var pdnsAPIFakes = []pdnsAPIFake{
 		requests:  func(h http.Handler) []string { return h.(*ionosfake.Fake).Requests() },
 		configure: func(c *config.Config, f string) { c.PublicDNS.IONOS.APITokenFile = f },
 		env:       config.EnvIONOSToken,
+	},
+	{
+		mode: "route53",
+		start: func(store *dnsapi.Store, token string) http.Handler {
+			return &r53fake.Fake{Store: store, AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: token, ZoneID: "Z0123456789EXLAB", MaxItems: 3}
+		},
+		throttle: func(h http.Handler, n int) { h.(*r53fake.Fake).Throttle(n) },
+		requests: func(h http.Handler) []string { return h.(*r53fake.Fake).Requests() },
+		configure: func(c *config.Config, f string) {
+			c.PublicDNS.Route53 = config.Route53DNS{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", APITokenFile: f}
+		},
+		env: config.EnvRoute53Token,
+		setup: func(t *testing.T, fakeURL string) {
+			// The SDK reads its endpoint and nothing else of the machine's.
+			t.Setenv("AWS_ENDPOINT_URL_ROUTE_53", fakeURL)
+			t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			t.Setenv("AWS_PROFILE", "")
+		},
 	},
 }
 
@@ -130,6 +154,9 @@ func startAPILab(t *testing.T, f pdnsAPIFake, token string) *pdnsAPILab {
 	hs := httptest.NewServer(l.fake)
 	t.Cleanup(hs.Close)
 	u, _ := url.Parse(hs.URL)
+	if f.setup != nil {
+		f.setup(t, hs.URL)
+	}
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -164,6 +164,7 @@ type initAnswers struct {
 	DNSMode, Zone, DNSServer, TSIGName         string
 	TSIGSecretFile, PublicIP                   string
 	DNSNameservers                             string
+	Route53KeyID, Route53ZoneID                string
 	// DNSTokenFiles holds, per provider API mode, the token file.
 	DNSTokenFiles                      map[string]*string
 	InternalDNSServer, InternalAddress string
@@ -205,6 +206,10 @@ func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers,
 		{prompt: "TSIG key name", def: "exrunbook-update.", check: nonEmpty, dest: &a.TSIGName, when: func() bool { return a.DNSMode == "rfc2136" }},
 		{prompt: "File holding the TSIG secret (or leave empty and set EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET)", def: "", check: optionalFile, dest: &a.TSIGSecretFile, when: func() bool { return a.DNSMode == "rfc2136" }},
 	}
+	qs = append(qs,
+		question{prompt: "Route 53 access key ID of the IAM user (the secret key is asked for as its token)", def: "", check: nonEmpty, dest: &a.Route53KeyID, when: func() bool { return a.DNSMode == "route53" }},
+		question{prompt: "Route 53 hosted zone ID (empty: found by the zone's name)", def: "", check: func(string) error { return nil }, dest: &a.Route53ZoneID, when: func() bool { return a.DNSMode == "route53" }},
+	)
 	for _, m := range config.PublicDNSAPIModes {
 		f := new(string)
 		a.DNSTokenFiles[m] = f
@@ -389,6 +394,10 @@ func (a initAnswers) render() string {
 			file = *f
 		}
 		w("  %s:", m)
+		if m == "route53" {
+			w("    access_key_id: %s   # the IAM user's access key ID", q(a.Route53KeyID))
+			w("    hosted_zone_id: %s   # empty: found by the zone's name", q(a.Route53ZoneID))
+		}
 		w("    api_token_file: %s   # file (mode 0600) with the %s API token; or %s", q(file), m, apiTokenEnv(m))
 	}
 	w("  public_ip: %s   # the address the external name points to", q(a.PublicIP))

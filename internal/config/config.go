@@ -189,6 +189,8 @@ type PublicDNS struct {
 	Hetzner HetznerDNS `yaml:"hetzner" json:"hetzner"`
 	// IONOS configures public_dns.mode: ionos.
 	IONOS IONOSDNS `yaml:"ionos" json:"ionos"`
+	// Route53 configures public_dns.mode: route53.
+	Route53 Route53DNS `yaml:"route53" json:"route53"`
 }
 
 // TSIG is the key that signs the RFC 2136 UPDATE.

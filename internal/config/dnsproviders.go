@@ -7,14 +7,27 @@ import (
 // PublicDNSAPIModes are the public_dns.mode values that write through a
 // DNS provider's HTTP API. Only providers whose fake-API acceptance tests
 // pass are listed.
-var PublicDNSAPIModes = []string{"cloudflare", "hetzner", "ionos"}
+var PublicDNSAPIModes = []string{"cloudflare", "hetzner", "ionos", "route53"}
 
 // The environment variables that carry the providers' API tokens.
 const (
 	EnvCloudflareToken = "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN"
 	EnvHetznerToken    = "EXRUNBOOK_PUBLIC_DNS_HETZNER_API_TOKEN"
 	EnvIONOSToken      = "EXRUNBOOK_PUBLIC_DNS_IONOS_API_TOKEN"
+	EnvRoute53Token    = "EXRUNBOOK_PUBLIC_DNS_ROUTE53_API_TOKEN"
 )
+
+// Route53DNS configures public_dns.mode: route53. The API token is the IAM
+// user's secret access key, from EXRUNBOOK_PUBLIC_DNS_ROUTE53_API_TOKEN or
+// a 0600 file; the access key ID is not secret.
+type Route53DNS struct {
+	// AccessKeyID is the IAM user's access key ID (AKIA...).
+	AccessKeyID string `yaml:"access_key_id" json:"access_key_id"`
+	// HostedZoneID is the zone's ID; empty: found by public_dns.zone.
+	HostedZoneID string `yaml:"hosted_zone_id" json:"hosted_zone_id"`
+	// APITokenFile names a 0600 file holding the secret access key.
+	APITokenFile string `yaml:"api_token_file" json:"api_token_file"`
+}
 
 // IONOSDNS configures public_dns.mode: ionos. The token is the API key as
 // IONOS shows it ("prefix.secret"), from EXRUNBOOK_PUBLIC_DNS_IONOS_API_TOKEN
@@ -45,6 +58,7 @@ var (
 	specCloudflareToken = secretSpec{"Cloudflare API token", EnvCloudflareToken, "public_dns.cloudflare.api_token_file", func(c *Config) string { return c.PublicDNS.Cloudflare.APITokenFile }}
 	specHetznerToken    = secretSpec{"Hetzner API token", EnvHetznerToken, "public_dns.hetzner.api_token_file", func(c *Config) string { return c.PublicDNS.Hetzner.APITokenFile }}
 	specIONOSToken      = secretSpec{"IONOS API key", EnvIONOSToken, "public_dns.ionos.api_token_file", func(c *Config) string { return c.PublicDNS.IONOS.APITokenFile }}
+	specRoute53Token    = secretSpec{"Route 53 secret access key", EnvRoute53Token, "public_dns.route53.api_token_file", func(c *Config) string { return c.PublicDNS.Route53.APITokenFile }}
 )
 
 // dnsProviderSecrets lists the secret public_dns.mode needs, if it is a
@@ -57,6 +71,8 @@ func (c *Config) dnsProviderSecrets() []secretSpec {
 		return []secretSpec{specHetznerToken}
 	case "ionos":
 		return []secretSpec{specIONOSToken}
+	case "route53":
+		return []secretSpec{specRoute53Token}
 	}
 	return nil
 }
@@ -91,6 +107,12 @@ func (c *Config) validateDNSProviders(ps *problems, mode string) {
 	}
 	if d.IONOS.APITokenFile != "" {
 		secretFile(ps, "public_dns.ionos.api_token_file", d.IONOS.APITokenFile)
+	}
+	if d.Route53.APITokenFile != "" {
+		secretFile(ps, "public_dns.route53.api_token_file", d.Route53.APITokenFile)
+	}
+	if mode == "route53" && d.Route53.AccessKeyID == "" {
+		ps.add("public_dns.route53.access_key_id", "missing; public_dns.mode: route53 needs the IAM user's access key ID, such as AKIAIOSFODNN7EXAMPLE (the secret key goes in EXRUNBOOK_PUBLIC_DNS_ROUTE53_API_TOKEN or public_dns.route53.api_token_file)")
 	}
 	for _, m := range PublicDNSAPIModes {
 		if mode != m {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,12 +15,14 @@ import (
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	hzfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/hetzner"
 	ionosfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/ionos"
+	r53fake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/route53"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/recordset"
 	"github.com/exrunbook/exrunbook/internal/recordset/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/recordset/hetzner"
 	"github.com/exrunbook/exrunbook/internal/recordset/ionos"
+	"github.com/exrunbook/exrunbook/internal/recordset/route53"
 )
 
 type providerCase struct {
@@ -55,6 +58,19 @@ var providerCases = []providerCase{
 	{"ionos", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
 		p, err := ionos.New(ionos.Options{APIKey: "pre.fix", KeySetting: "test",
 			Transport: redirect(t, &ionosfake.Fake{Store: &dnsapi.Store{Backend: z}, APIKey: "pre.fix", ZoneID: "11af3414-ebba-11e9-8df5-66fbe8a334b4"}, ionos.Host)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}},
+	{"route53", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
+		hs := httptest.NewServer(&r53fake.Fake{Store: &dnsapi.Store{Backend: z}, AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "s3cret", ZoneID: "ZEXLAB", MaxItems: 2})
+		t.Cleanup(hs.Close)
+		t.Setenv("AWS_ENDPOINT_URL_ROUTE_53", hs.URL)
+		t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		p, err := route53.New(route53.Options{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "s3cret", KeySetting: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
