@@ -18,7 +18,6 @@ import (
 type script struct {
 	mu       sync.Mutex
 	statuses []int
-	bodies   []string
 	n        int
 }
 

@@ -46,7 +46,7 @@ func New(o Options) (recordset.Provider, error) {
 		if errors.As(err, &ae) {
 			switch ae.ErrorCode() {
 			case "InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "IncompleteSignature", "MissingAuthenticationToken":
-				return fmt.Errorf("Route 53 refused the access key (%s; check public_dns.route53.access_key_id and %s): %s", ae.ErrorCode(), o.KeySetting, ae.ErrorMessage())
+				return fmt.Errorf("route53: the API refused the access key (%s; check public_dns.route53.access_key_id and %s): %s", ae.ErrorCode(), o.KeySetting, ae.ErrorMessage())
 			}
 		}
 		return fmt.Errorf("route53: %w", err)
