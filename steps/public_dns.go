@@ -13,6 +13,8 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/miekg/dns"
 )
 
 func init() { Register("public-dns", newPublicDNS) }
@@ -72,6 +74,8 @@ type publicDNS struct {
 	zone string
 	// internal and external are canonical names inside zone.
 	internal, external string
+	// prov is the record-set provider, made on first use.
+	prov recordset.Provider
 }
 
 func newPublicDNS(id string, with map[string]any, deps *Deps) (engine.Step, error) {
@@ -94,7 +98,12 @@ func newPublicDNS(id string, with map[string]any, deps *Deps) (engine.Step, erro
 			return nil, fmt.Errorf("public_dns.server: missing; mode manual still reads and verifies the zone: set public_dns.server (the primary) or public_dns.nameservers")
 		}
 	default:
-		return nil, fmt.Errorf("public_dns.mode: %q is not rfc2136 or manual", c.PublicDNS.Mode)
+		if publicDNSProviders[s.mode] == nil {
+			return nil, fmt.Errorf("public_dns.mode: %q is not one of %s", c.PublicDNS.Mode, strings.Join(PublicDNSModes(), ", "))
+		}
+		if c.PublicDNS.Server == "" && len(c.PublicDNS.Nameservers) == 0 {
+			return nil, fmt.Errorf("public_dns.nameservers: missing; mode %s writes through the provider's API and then verifies every authoritative nameserver: list them (host:port)", s.mode)
+		}
 	}
 	z, err := dnsupdate.CheckZone(c.PublicDNS.Zone)
 	if err != nil {
@@ -125,14 +134,83 @@ func (s *publicDNS) source() string {
 	return s.cfg.Nameservers[0]
 }
 
-// client returns the client for reads and, in rfc2136 mode, the UPDATE:
-// TSIG-signed through Deps in rfc2136 mode, unsigned in manual mode (no
+// client returns the DNS client for the verification and the negative
+// TTL: TSIG-signed through Deps in rfc2136 mode, unsigned otherwise (no
 // key is needed to read an authoritative server).
 func (s *publicDNS) client() (*dnsupdate.Client, error) {
-	if s.mode == publicDNSModeManual {
+	if s.mode != publicDNSModeRFC2136 {
 		return &dnsupdate.Client{Server: s.source(), Zone: s.zone}, nil
 	}
 	return s.deps.PublicDNS()
+}
+
+// provider returns the record-set provider of public_dns.mode: every read
+// of the records and every write goes through it.
+func (s *publicDNS) provider(env engine.Env) (recordset.Provider, error) {
+	if s.prov != nil {
+		return s.prov, nil
+	}
+	p, err := s.deps.PublicDNSRecordSet(env.Logf)
+	if err != nil {
+		return nil, err
+	}
+	s.prov = p
+	return s.prov, nil
+}
+
+// current reads the current value of each RRset's name and type through
+// the provider, in the same order.
+func (s *publicDNS) current(ctx context.Context, env engine.Env, sets []dnsupdate.RRset) ([]dnsupdate.RRset, error) {
+	prov, err := s.provider(env)
+	if err != nil {
+		return nil, err
+	}
+	// One read per name, with all of its types.
+	var names []string
+	types := map[string][]uint16{}
+	for _, set := range sets {
+		n := dns.CanonicalName(set.Name)
+		if _, ok := types[n]; !ok {
+			names = append(names, n)
+		}
+		types[n] = append(types[n], set.Type)
+	}
+	got := map[dnsupdate.Key]dnsupdate.RRset{}
+	for _, n := range names {
+		cur, err := prov.GetRRsets(ctx, s.zone, n, types[n]...)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range types[n] {
+			got[dnsupdate.Key{Name: n, Type: t}] = recordset.Normalize(cur[i])
+		}
+	}
+	out := make([]dnsupdate.RRset, 0, len(sets))
+	for _, set := range sets {
+		out = append(out, got[set.Key()])
+	}
+	return out, nil
+}
+
+// snapshotSets are the A, AAAA and CNAME RRsets of both names, empty.
+func (s *publicDNS) snapshotSets() []dnsupdate.RRset {
+	var out []dnsupdate.RRset
+	for _, n := range []string{s.internal, s.external} {
+		for _, t := range dnsupdate.SwapTypes {
+			out = append(out, dnsupdate.RRset{Name: n, Type: t})
+		}
+	}
+	return out
+}
+
+// atomic is the provider when it applies an update all at once.
+func (s *publicDNS) atomic(env engine.Env) (recordset.Atomic, bool) {
+	prov, err := s.provider(env)
+	if err != nil {
+		return nil, false
+	}
+	a, ok := prov.(recordset.Atomic)
+	return a, ok
 }
 
 // pdnsTransient marks transport failures (timeouts, refused connections)
@@ -160,16 +238,16 @@ func (s *publicDNS) Capture(ctx context.Context, env engine.Env) (engine.Snapsho
 	if err != nil {
 		return nil, err
 	}
-	recs, err := c.Snapshot(ctx, s.internal, s.external)
+	recs, err := s.current(ctx, env, s.snapshotSets())
 	if err != nil {
-		return nil, pdnsTransient(fmt.Errorf("reading the public records from %s: %w", s.source(), err))
+		return nil, pdnsTransient(fmt.Errorf("reading the public records of %s (%s): %w", s.zone, s.sourceName(), err))
 	}
 	fwd, rev, err := dnsupdate.SwapPlan(recs, s.zone, s.external, s.internal, s.cfg.PublicIP, int64(s.cfg.TTL))
 	if err != nil {
 		return nil, err
 	}
 	snap := PublicDNSSnapshot{
-		Mode: s.mode, Zone: s.zone, Internal: s.internal, External: s.external, Source: s.source(),
+		Mode: s.mode, Zone: s.zone, Internal: s.internal, External: s.external, Source: s.sourceName(),
 		Records: recs, Forward: fwd, Reverse: rev, OldTTL: fwd.MaxDeletedTTL(), CapturedAt: env.Now().UTC(),
 	}
 	if pdnsAddsNewRRset(fwd, recs) {
@@ -266,6 +344,11 @@ func (s *publicDNS) Plan(ctx context.Context, env engine.Env, snap engine.Snapsh
 			plan.Changes = append(plan.Changes, engine.Change{Target: "zone file " + p.Zone, Field: "add line", From: "(none)", To: l})
 		}
 		plan.Summary = fmt.Sprintf("manual mode: change zone %s by hand (remove %d line(s), add %d, raise the serial); the step then verifies every nameserver and waits %ds for the old TTL", p.Zone, len(remove), len(add), p.OldTTL)
+		return plan, nil
+	}
+	if p.Mode != publicDNSModeRFC2136 {
+		plan.Summary = fmt.Sprintf("%d change(s) through the %s API for zone %s, one RRset at a time: the external name is published before the internal one is removed; the records are read first and nothing is changed if they differ from the snapshot of %s; then every nameserver must serve it and the old TTL (%ds) must pass",
+			len(pdnsWrites(after, p.Records, p.External, p.Internal)), p.Mode, p.Zone, p.CapturedAt.Format(time.RFC3339), p.OldTTL)
 		return plan, nil
 	}
 	plan.Summary = fmt.Sprintf("one TSIG-signed UPDATE to %s for zone %s, guarded by prerequisites equal to the snapshot of %s; then every nameserver must serve it and the old TTL (%ds) must pass", p.Source, p.Zone, p.CapturedAt.Format(time.RFC3339), p.OldTTL)
@@ -376,16 +459,16 @@ func (s *publicDNS) Apply(ctx context.Context, env engine.Env, snap engine.Snaps
 	}
 
 	if !recorded {
-		cur, err := c.Current(ctx, want)
+		cur, err := s.current(ctx, env, want)
 		if err != nil {
 			return engine.Outcome{}, pdnsTransient(fmt.Errorf("reading the current records from %s: %w", p.Source, err))
 		}
 		if pdnsSameSets(want, cur) {
 			// A crash after the server accepted the UPDATE but before
 			// updated_at was recorded: the zone already holds it.
-			env.Logf("zone %s already holds the new records (an earlier attempt's UPDATE was accepted): not sending it again", p.Zone)
-		} else {
-			if err := c.Update(ctx, p.Forward); err != nil {
+			env.Logf("zone %s already holds the new records (an earlier attempt's update was accepted): not sending it again", p.Zone)
+		} else if a, ok := s.atomic(env); ok {
+			if err := a.Apply(ctx, s.zone, p.Forward); err != nil {
 				var ce *dnsupdate.ConflictError
 				if errors.As(err, &ce) {
 					return engine.Outcome{}, err
@@ -393,6 +476,10 @@ func (s *publicDNS) Apply(ctx context.Context, env engine.Env, snap engine.Snaps
 				return engine.Outcome{}, pdnsTransient(err)
 			}
 			env.Logf("%s accepted the UPDATE of zone %s", p.Source, p.Zone)
+		} else {
+			if err := s.stepwise(ctx, env, p, want, cur, p.External, p.Internal, "apply"); err != nil {
+				return engine.Outcome{}, err
+			}
 		}
 		updatedAt = env.Now().UTC()
 		if err := env.SetOutput("updated_at", updatedAt); err != nil {
@@ -403,7 +490,7 @@ func (s *publicDNS) Apply(ctx context.Context, env engine.Env, snap engine.Snaps
 	if !rep.OK() {
 		// The primary itself no longer serving the swap means someone
 		// changed the records after it: waiting would never end.
-		cur, err := c.Current(ctx, want)
+		cur, err := s.current(ctx, env, want)
 		if err != nil {
 			return engine.Outcome{}, pdnsTransient(fmt.Errorf("reading the current records from %s: %w", p.Source, err))
 		}
@@ -544,7 +631,7 @@ func (s *publicDNS) Rollback(ctx context.Context, env engine.Env, snap engine.Sn
 		return fmt.Errorf("zone %s is not restored yet (%s): remove %s, add %s by hand, then run rollback again",
 			p.Zone, rep.Summary(), pdnsLines(remove), pdnsLines(add))
 	}
-	cur, err := c.Current(ctx, p.Records)
+	cur, err := s.current(ctx, env, p.Records)
 	if err != nil {
 		return pdnsTransient(fmt.Errorf("reading the current records from %s: %w", p.Source, err))
 	}
@@ -552,7 +639,28 @@ func (s *publicDNS) Rollback(ctx context.Context, env engine.Env, snap engine.Sn
 		env.Logf("zone %s already holds the captured records: nothing to roll back", p.Zone)
 		return nil
 	}
-	if err := c.Update(ctx, p.Reverse); err != nil {
+	a, atomic := s.atomic(env)
+	if !atomic {
+		if err := s.stepwise(ctx, env, p, p.Records, cur, p.Internal, p.External, "rollback"); err != nil {
+			var de *pdnsDriftError
+			if errors.As(err, &de) {
+				var at time.Time
+				if ok, _ := env.Output(s.id, "updated_at", &at); !ok {
+					env.Logf("the swap was never applied by this step and the records differ from both the snapshot and the swap (%v): leaving them as they are", err)
+					return nil
+				}
+				return fmt.Errorf("rollback refused: %w", err)
+			}
+			return err
+		}
+		env.Logf("the %s API restored the records of zone %s; resolvers may cache the swapped records for up to %ds", p.Mode, p.Zone, p.Reverse.MaxDeletedTTL())
+		rep := c.Verify(ctx, dnsupdate.VerifyRequest{Nameservers: s.cfg.Nameservers, Expect: p.Records})
+		if !rep.OK() {
+			env.Logf("not every nameserver serves the restored records yet: %s", rep.Summary())
+		}
+		return nil
+	}
+	if err := a.Apply(ctx, s.zone, p.Reverse); err != nil {
 		var ce *dnsupdate.ConflictError
 		if errors.As(err, &ce) {
 			var at time.Time
@@ -568,6 +676,117 @@ func (s *publicDNS) Rollback(ctx context.Context, env engine.Env, snap engine.Sn
 	rep := c.Verify(ctx, dnsupdate.VerifyRequest{Nameservers: s.cfg.Nameservers, Expect: p.Records})
 	if !rep.OK() {
 		env.Logf("not every nameserver serves the restored records yet: %s", rep.Summary())
+	}
+	return nil
+}
+
+// sourceName says where the records are read: the primary, or the API.
+func (s *publicDNS) sourceName() string {
+	switch s.mode {
+	case publicDNSModeRFC2136, publicDNSModeManual:
+		return s.source()
+	}
+	return "the " + s.mode + " API"
+}
+
+// pdnsDriftError is a record that is neither as the snapshot nor as the
+// swap left it: someone changed it behind exrunbook's back.
+type pdnsDriftError struct {
+	zone, when string
+	diffs      []string
+}
+
+func (e *pdnsDriftError) Error() string {
+	return fmt.Sprintf("the records of zone %s differ from the snapshot of %s, so nothing was changed: %s; review them, then plan again",
+		e.zone, e.when, strings.Join(e.diffs, "; "))
+}
+
+// pdnsWrite is one write of a stepwise change: set an RRset (it has Data)
+// or delete it.
+type pdnsWrite struct{ set dnsupdate.RRset }
+
+// pdnsSteps orders the writes that turn cur into target for providers
+// without atomic updates: the names in the order given (the one to
+// publish first), and within a name the deletions before the sets, since
+// a CNAME must be gone before another type is added beside it.
+func pdnsWrites(target, cur []dnsupdate.RRset, first, second string) []pdnsWrite {
+	curBy := map[dnsupdate.Key]dnsupdate.RRset{}
+	for _, c := range cur {
+		curBy[c.Key()] = c
+	}
+	var out []pdnsWrite
+	for _, name := range []string{first, second} {
+		for _, del := range []bool{true, false} {
+			for _, t := range target {
+				if t.Key().Name != dns.CanonicalName(name) {
+					continue
+				}
+				c := curBy[t.Key()]
+				if dnsupdate.Same(t, c) || (del && (t.Exists() || !c.Exists())) || (!del && !t.Exists()) {
+					continue
+				}
+				out = append(out, pdnsWrite{set: t})
+			}
+		}
+	}
+	return out
+}
+
+// stepwise changes the records one RRset at a time to target, from cur,
+// for a provider without atomic updates. Every RRset must be as the
+// snapshot or as the swap left it (an earlier attempt may have stopped
+// half-way); anything else is refused before the first write, naming it.
+func (s *publicDNS) stepwise(ctx context.Context, env engine.Env, p PublicDNSSnapshot, target, cur []dnsupdate.RRset, first, second, what string) error {
+	after, err := p.expected()
+	if err != nil {
+		return err
+	}
+	before := map[dnsupdate.Key]dnsupdate.RRset{}
+	for _, r := range p.Records {
+		before[r.Key()] = r
+	}
+	swapped := map[dnsupdate.Key]dnsupdate.RRset{}
+	for _, r := range after {
+		swapped[r.Key()] = r
+	}
+	var diffs []string
+	for _, c := range cur {
+		b, a := before[c.Key()], swapped[c.Key()]
+		if !dnsupdate.Same(b, c) && !dnsupdate.Same(a, c) {
+			if b.Name == "" {
+				b = dnsupdate.RRset{Name: c.Name, Type: c.Type}
+			}
+			diffs = append(diffs, recordset.Diff(b, c))
+		}
+	}
+	if len(diffs) > 0 {
+		return &pdnsDriftError{zone: p.Zone, when: p.CapturedAt.UTC().Format(time.RFC3339), diffs: diffs}
+	}
+	prov, err := s.provider(env)
+	if err != nil {
+		return err
+	}
+	for _, st := range pdnsWrites(target, cur, first, second) {
+		if st.set.Exists() {
+			if err := prov.SetRRset(ctx, s.zone, st.set); err != nil {
+				return pdnsTransient(fmt.Errorf("%s: setting %s %s through the %s API: %w", what, st.set.Name, st.set.TypeString(), p.Mode, err))
+			}
+			env.Logf("%s: %s %s set to %s (TTL %d)", what, st.set.Name, st.set.TypeString(), st.set.Values(), st.set.TTL)
+			continue
+		}
+		if err := prov.DeleteRecords(ctx, s.zone, dnsupdate.RRset{Name: st.set.Name, Type: st.set.Type}); err != nil {
+			return pdnsTransient(fmt.Errorf("%s: deleting %s %s through the %s API: %w", what, st.set.Name, st.set.TypeString(), p.Mode, err))
+		}
+		env.Logf("%s: %s %s deleted", what, st.set.Name, st.set.TypeString())
+	}
+	now, err := s.current(ctx, env, target)
+	if err != nil {
+		return pdnsTransient(fmt.Errorf("%s: reading the records back: %w", what, err))
+	}
+	for i := range target {
+		if !dnsupdate.Same(target[i], now[i]) {
+			return fmt.Errorf("%s: the %s API accepted the changes but now returns %s", what, p.Mode, recordset.Diff(target[i], now[i]))
+		}
 	}
 	return nil
 }

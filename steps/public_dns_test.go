@@ -684,3 +684,48 @@ ns1 IN A 203.0.113.54
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The order of a stepwise change: the name to publish first, and within a
+// name the deletions (a CNAME) before the sets.
+func TestPublicDNSWriteOrder(t *testing.T) {
+	a := func(name, ip string, ttl uint32) dnsupdate.RRset {
+		return dnsupdate.RRset{Name: name, Type: 1, TTL: ttl, Data: []string{ip}}
+	}
+	none := func(name string, typ uint16) dnsupdate.RRset { return dnsupdate.RRset{Name: name, Type: typ} }
+	const in, ext = "outlook.contoso.test.", "outlook-ext.contoso.test."
+	cname := dnsupdate.RRset{Name: ext, Type: 5, TTL: 300, Data: []string{"old.contoso.test."}}
+	before := []dnsupdate.RRset{a(in, "203.0.113.10", 300), none(in, 28), none(in, 5), none(ext, 1), none(ext, 28), cname}
+	after := []dnsupdate.RRset{none(in, 1), none(in, 28), none(in, 5), a(ext, "203.0.113.20", 60), none(ext, 28), none(ext, 5)}
+	render := func(ws []pdnsWrite) string {
+		var out []string
+		for _, w := range ws {
+			op := "delete"
+			if w.set.Exists() {
+				op = "set " + w.set.Values()
+			}
+			out = append(out, w.set.Name+" "+w.set.TypeString()+" "+op)
+		}
+		return strings.Join(out, "; ")
+	}
+	tests := []struct {
+		name          string
+		target, cur   []dnsupdate.RRset
+		first, second string
+		want          string
+	}{
+		{"forward: external first, its CNAME before its A", after, before, ext, in,
+			"outlook-ext.contoso.test. CNAME delete; outlook-ext.contoso.test. A set 203.0.113.20; outlook.contoso.test. A delete"},
+		{"rollback: internal first, the A before the CNAME", before, after, in, ext,
+			"outlook.contoso.test. A set 203.0.113.10; outlook-ext.contoso.test. A delete; outlook-ext.contoso.test. CNAME set old.contoso.test."},
+		{"resumed half-way: only what is left", after, []dnsupdate.RRset{a(in, "203.0.113.10", 300), none(in, 28), none(in, 5), a(ext, "203.0.113.20", 60), none(ext, 28), none(ext, 5)}, ext, in,
+			"outlook.contoso.test. A delete"},
+		{"nothing to do", after, after, ext, in, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := render(pdnsWrites(tc.target, tc.cur, tc.first, tc.second)); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,10 @@ type Deps struct {
 	// StateDir is the state directory (--state-dir): the acme mode keeps
 	// its account key there.
 	StateDir string
+	// DNSAPITransport, when set, carries the requests to a DNS provider's
+	// API (public_dns.mode cloudflare, ...) instead of the default
+	// TLS-verified transport (tests and the lab route them to fakes).
+	DNSAPITransport http.RoundTripper
 
 	clients clients // lazily created, shared by every step; see deps.go
 }

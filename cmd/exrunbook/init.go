@@ -163,7 +163,11 @@ type initAnswers struct {
 	Thumbprint                                 string
 	DNSMode, Zone, DNSServer, TSIGName         string
 	TSIGSecretFile, PublicIP                   string
-	InternalDNSServer, InternalAddress         string
+	DNSNameservers                             string
+	Route53KeyID, Route53ZoneID                string
+	// DNSTokenFiles holds, per provider API mode, the token file.
+	DNSTokenFiles                      map[string]*string
+	InternalDNSServer, InternalAddress string
 }
 
 // question is one line of init's dialogue.
@@ -177,7 +181,7 @@ type question struct {
 }
 
 func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers, error) {
-	var a initAnswers
+	a := initAnswers{DNSTokenFiles: map[string]*string{}}
 	qs := []question{
 		{prompt: "Exchange WinRM endpoint URL", def: "https://ex01.contoso.com:5986/wsman", check: checkEndpoint, dest: &a.Endpoint},
 		{prompt: "Authentication (ntlm, basic, kerberos, certificate)", def: "ntlm", check: oneOf("ntlm", "basic", "kerberos", "certificate"), dest: &a.Auth},
@@ -195,15 +199,28 @@ func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers,
 		{prompt: "PFX file", def: "new-cert.pfx", check: existingFile, dest: &a.PFXFile, when: func() bool { return a.CertMode == "pfx" }},
 		{prompt: "File holding the PFX password (or leave empty and set EXRUNBOOK_CERTIFICATE_PFX_PASSWORD)", def: "", check: optionalFile, dest: &a.PFXPasswordFile, when: func() bool { return a.CertMode == "pfx" }},
 		{prompt: "Thumbprint of the certificate already installed", def: "", check: checkThumbprint, dest: &a.Thumbprint, when: func() bool { return a.CertMode == "thumbprint" }},
-		{prompt: "Public DNS (rfc2136, manual)", def: "manual", check: oneOf("rfc2136", "manual"), dest: &a.DNSMode},
+		{prompt: "Public DNS (" + strings.Join(config.PublicDNSModes, ", ") + ")", def: "manual", check: oneOf(config.PublicDNSModes...), dest: &a.DNSMode},
 		{prompt: "Public DNS zone", def: "contoso.com.", check: checkHostname, dest: &a.Zone},
+		{prompt: "Authoritative nameservers of the zone, where the change is verified (host:port, comma-separated)", def: "", check: checkHostPortList, dest: &a.DNSNameservers, when: func() bool { return isAPIMode(a.DNSMode) }},
 		{prompt: "Public DNS primary server (host:port)", def: "", check: checkHostPort, dest: &a.DNSServer, when: func() bool { return a.DNSMode == "rfc2136" }},
 		{prompt: "TSIG key name", def: "exrunbook-update.", check: nonEmpty, dest: &a.TSIGName, when: func() bool { return a.DNSMode == "rfc2136" }},
 		{prompt: "File holding the TSIG secret (or leave empty and set EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET)", def: "", check: optionalFile, dest: &a.TSIGSecretFile, when: func() bool { return a.DNSMode == "rfc2136" }},
+	}
+	qs = append(qs,
+		question{prompt: "Route 53 access key ID of the IAM user (the secret key is asked for as its token)", def: "", check: nonEmpty, dest: &a.Route53KeyID, when: func() bool { return a.DNSMode == "route53" }},
+		question{prompt: "Route 53 hosted zone ID (empty: found by the zone's name)", def: "", check: func(string) error { return nil }, dest: &a.Route53ZoneID, when: func() bool { return a.DNSMode == "route53" }},
+	)
+	for _, m := range config.PublicDNSAPIModes {
+		f := new(string)
+		a.DNSTokenFiles[m] = f
+		qs = append(qs, question{prompt: fmt.Sprintf("File holding the %s API token, mode 0600 (or leave empty and set %s)", m, apiTokenEnv(m)), def: "", check: optionalFile, dest: f,
+			when: func() bool { return a.DNSMode == m }})
+	}
+	qs = append(qs, []question{
 		{prompt: "Public IP address of the external name", def: "", check: checkIP, dest: &a.PublicIP},
 		{prompt: "Internal DNS server (host:port)", def: "", check: checkHostPort, dest: &a.InternalDNSServer},
 		{prompt: "Internal address of the Exchange servers (load balancer)", def: "", check: checkIP, dest: &a.InternalAddress},
-	}
+	}...)
 	for _, q := range qs {
 		if q.when != nil && !q.when() {
 			continue
@@ -363,13 +380,26 @@ func (a initAnswers) render() string {
 	w("  min_wait: 2h   # how long Autodiscover answers stay cached by clients")
 	w("")
 	w("public_dns:")
-	w("  mode: %s   # rfc2136: dynamic update with TSIG | manual: you change it, exrunbook verifies", a.DNSMode)
+	w("  mode: %s   # rfc2136: dynamic update with TSIG | manual: you change it, exrunbook verifies | %s: the provider's API", a.DNSMode, strings.Join(config.PublicDNSAPIModes, ", "))
 	w("  zone: %s   # the public zone of the external name", q(dotted(a.Zone)))
 	w("  server: %s   # primary server that takes updates (mode rfc2136)", q(a.DNSServer))
 	w("  tsig:")
 	w("    name: %s   # TSIG key name", q(a.TSIGName))
 	w("    algorithm: hmac-sha256   # TSIG algorithm")
 	w("    secret_file: %s   # file with the base64 TSIG secret; or EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET", q(a.TSIGSecretFile))
+	w("  nameservers: [%s]   # authoritative servers that must serve the change (empty: the zone's NS records; needed with a provider's API)", nameserverList(a.DNSNameservers, q))
+	for _, m := range config.PublicDNSAPIModes {
+		file := ""
+		if f := a.DNSTokenFiles[m]; f != nil {
+			file = *f
+		}
+		w("  %s:", m)
+		if m == "route53" {
+			w("    access_key_id: %s   # the IAM user's access key ID", q(a.Route53KeyID))
+			w("    hosted_zone_id: %s   # empty: found by the zone's name", q(a.Route53ZoneID))
+		}
+		w("    api_token_file: %s   # file (mode 0600) with the %s API token; or %s", q(file), m, apiTokenEnv(m))
+	}
 	w("  public_ip: %s   # the address the external name points to", q(a.PublicIP))
 	w("  ttl: 300   # TTL of the record written")
 	w("")
@@ -393,4 +423,40 @@ func dotted(zone string) string {
 		return zone
 	}
 	return zone + "."
+}
+
+// isAPIMode reports whether mode writes through a DNS provider's API.
+func isAPIMode(mode string) bool {
+	for _, m := range config.PublicDNSAPIModes {
+		if mode == m {
+			return true
+		}
+	}
+	return false
+}
+
+// apiTokenEnv is the environment variable of a provider's API token.
+func apiTokenEnv(mode string) string {
+	return "EXRUNBOOK_PUBLIC_DNS_" + strings.ToUpper(mode) + "_API_TOKEN"
+}
+
+// checkHostPortList accepts one or more host:port, comma-separated.
+func checkHostPortList(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if err := checkHostPort(strings.TrimSpace(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nameserverList writes the comma-separated answer as a YAML flow list.
+func nameserverList(v string, q func(string) string) string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, q(p))
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -131,6 +131,29 @@ func TestInitAsksTheQuestions(t *testing.T) {
 		answers []string
 		check   func(t *testing.T, cfg *config.Config, errout string)
 	}{
+		name: "a provider's API asks for the nameservers and the token file",
+		answers: []string{
+			"https://ex01.fabrikam.test:5986/wsman", "", "", pw, "",
+			"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
+			"thumbprint", "0123456789abcdef0123456789ABCDEF01234567",
+			"route66", "cloudflare", "fabrikam.test.", "ns1", "198.51.100.1:53, 198.51.100.2:53", pw,
+			"203.0.113.7", "192.0.2.53:53", "192.0.2.25",
+		},
+		check: func(t *testing.T, cfg *config.Config, errout string) {
+			if !strings.Contains(errout, "expected one of rfc2136, manual, cloudflare") || !strings.Contains(errout, "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN") {
+				t.Errorf("the questions:\n%s", errout)
+			}
+			d := cfg.PublicDNS
+			if d.Mode != "cloudflare" || strings.Join(d.Nameservers, " ") != "198.51.100.1:53 198.51.100.2:53" || d.Cloudflare.APITokenFile != pw || d.Hetzner.APITokenFile != "" {
+				t.Errorf("public_dns = %+v", d)
+			}
+		},
+	})
+	cases = append(cases, struct {
+		name    string
+		answers []string
+		check   func(t *testing.T, cfg *config.Config, errout string)
+	}{
 		name: "kerberos with a certificate request",
 		answers: []string{
 			"https://ex01.fabrikam.test:5986/wsman", "kerberos", "svc@FABRIKAM.TEST", "", pw, "",

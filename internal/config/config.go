@@ -174,7 +174,7 @@ func (p Probe) Enabled() bool { return p.AllowedUser != "" || p.BlockedUser != "
 
 // PublicDNS configures the public-dns step.
 type PublicDNS struct {
-	// Mode is rfc2136 or manual.
+	// Mode is rfc2136, manual, or a provider's API (PublicDNSAPIModes).
 	Mode string `yaml:"mode" json:"mode"`
 	// Zone is the public zone, fully qualified with a trailing dot.
 	Zone string `yaml:"zone" json:"zone"`
@@ -188,6 +188,14 @@ type PublicDNS struct {
 	PublicIP string `yaml:"public_ip" json:"public_ip"`
 	// TTL of the new record, in seconds (default 300).
 	TTL int `yaml:"ttl" json:"ttl"`
+	// Cloudflare configures public_dns.mode: cloudflare (see dnsproviders.go).
+	Cloudflare CloudflareDNS `yaml:"cloudflare" json:"cloudflare"`
+	// Hetzner configures public_dns.mode: hetzner.
+	Hetzner HetznerDNS `yaml:"hetzner" json:"hetzner"`
+	// IONOS configures public_dns.mode: ionos.
+	IONOS IONOSDNS `yaml:"ionos" json:"ionos"`
+	// Route53 configures public_dns.mode: route53.
+	Route53 Route53DNS `yaml:"route53" json:"route53"`
 }
 
 // TSIG is the key that signs the RFC 2136 UPDATE.

@@ -254,6 +254,7 @@ func (c *Config) NeededSecrets() []SecretInfo {
 	if strings.EqualFold(c.PublicDNS.Mode, "rfc2136") {
 		specs = append(specs, specTSIGSecret)
 	}
+	specs = append(specs, c.dnsProviderSecrets()...)
 	if strings.EqualFold(c.Certificate.Mode, "pfx") {
 		specs = append(specs, specPFXPassword)
 	}
@@ -284,6 +285,9 @@ func (c *Config) MissingSecrets() []SecretInfo {
 		specPFXPassword.env:      c.Certificate.PFXPasswordFile,
 		specProbePassword.env:    c.Autodiscover.Probe.PasswordFile,
 		specACMEEABHMAC.env:      c.Certificate.ACME.EABHMACFile,
+	}
+	for _, s := range c.dnsProviderSecrets() {
+		files[s.env] = s.file(c)
 	}
 	var out []SecretInfo
 	for _, s := range c.NeededSecrets() {

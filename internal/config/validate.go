@@ -26,7 +26,7 @@ var (
 	AuthMethods         = []string{"basic", "ntlm", "kerberos", "certificate"}
 	CertificateModes    = []string{"pfx", "thumbprint", "request", "acme"}
 	CertificateServices = []string{"IIS", "SMTP", "POP", "IMAP", "UM", "UMCallRouter", "Federation"}
-	PublicDNSModes      = []string{"rfc2136", "manual"}
+	PublicDNSModes      = append([]string{"rfc2136", "manual"}, PublicDNSAPIModes...)
 	TSIGAlgorithms      = []string{"hmac-sha256", "hmac-sha1", "hmac-sha224", "hmac-sha384", "hmac-sha512"}
 	RecipientTypes      = []string{"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "LinkedMailbox", "LinkedRoomMailbox", "TeamMailbox", "SchedulingMailbox"}
 )
@@ -267,6 +267,7 @@ func (c *Config) validatePublicDNS(ps *problems) {
 	if d.TTL < 1 || d.TTL > 2147483647 {
 		ps.add("public_dns.ttl", "%d is not a positive number of seconds; expected such as 300", d.TTL)
 	}
+	c.validateDNSProviders(ps, mode)
 }
 
 func (c *Config) validateInternalDNS(ps *problems) {

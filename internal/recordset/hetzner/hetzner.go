@@ -1,0 +1,62 @@
+// Package hetzner is the record-set provider for a zone hosted by Hetzner
+// DNS, through the pinned module github.com/libdns/hetzner/v2 (the Hetzner
+// Cloud DNS API, api.hetzner.cloud/v1, which replaced the DNS Console API
+// of dns.hetzner.com). The module builds its hcloud client itself, with a
+// plain http.Client{} and so http.DefaultTransport, and takes no client or
+// endpoint: the provider therefore installs apiretry.RouteDefault and
+// passes its retrying transport in the context of each call. In
+// production that transport is the default one, TLS verified; tests put
+// a redirect to the lab's fake under it.
+package hetzner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	libhetzner "github.com/libdns/hetzner/v2"
+
+	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/apiretry"
+	"github.com/exrunbook/exrunbook/internal/recordset/libdnszone"
+)
+
+// Host is the API host the module talks to.
+const Host = "api.hetzner.cloud"
+
+// Options configure the provider.
+type Options struct {
+	// Token is a Hetzner Cloud API token (Read & Write) of the project
+	// that holds the zone.
+	Token string
+	// TokenSetting names where the token comes from, for errors.
+	TokenSetting string
+	// Transport carries the requests under the retries (nil: the default
+	// transport, TLS verified).
+	Transport http.RoundTripper
+}
+
+// New returns the provider.
+func New(o Options) (recordset.Provider, error) {
+	if o.Token == "" {
+		// The module would fall back to LIBDNS_HETZNER_TOKEN, then panic.
+		return nil, fmt.Errorf("hetzner: no API token: set %s", o.TokenSetting)
+	}
+	apiretry.RouteDefault()
+	rt := &apiretry.Transport{Base: o.Transport}
+	return &libdnszone.Zone{
+		Module:  libhetzner.New(o.Token),
+		Context: func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
+		Explain: func(err error) error {
+			if a, ok := apiretry.IsAuth(err); ok {
+				return fmt.Errorf("the Hetzner API refused the API token (HTTP %d; check %s: it needs Read & Write in the project that holds the zone): %s", a.Status, o.TokenSetting, a.Body)
+			}
+			var se *apiretry.StatusError
+			if errors.As(err, &se) {
+				return err
+			}
+			return fmt.Errorf("hetzner: %w", err)
+		},
+	}, nil
+}

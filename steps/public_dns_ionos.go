@@ -1,0 +1,16 @@
+package steps
+
+import (
+	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/ionos"
+)
+
+func init() {
+	publicDNSProviders["ionos"] = func(d *Deps) (recordset.Provider, error) {
+		key, setting, err := d.Config.DNSProviderToken()
+		if err != nil {
+			return nil, err
+		}
+		return ionos.New(ionos.Options{APIKey: key, KeySetting: setting, Transport: d.DNSAPITransport})
+	}
+}
