@@ -91,11 +91,7 @@ func New(cfg Config) (*Client, error) {
 		if cfg.Kerberos.Provider != nil {
 			cl.provider = cfg.Kerberos.Provider
 		} else {
-			p, err := newGokrb5Provider(cfg)
-			if err != nil {
-				return nil, err
-			}
-			cl.provider = p
+			cl.provider = NewKerberosProvider(cfg.User, cfg.Password, cfg.Kerberos)
 		}
 	}
 	n := cfg.MaxConnections
@@ -398,9 +394,6 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 			}
 			// The provider could not start a context (e.g. no ticket).
 			return nil, false, cl.authErr(err)
-		}
-		if _, ok := c.sc.(requestAuthenticator); ok {
-			c.authed = true
 		}
 		if c.sc != nil && !c.authed {
 			if err := cl.authenticate(ctx, c); err != nil {
