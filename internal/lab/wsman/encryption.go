@@ -4,11 +4,59 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"mime"
 	"strconv"
 	"strings"
 
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
 )
+
+// bodySeal is one connection's message encryption, for one request: it
+// opens the request body and seals the answer the same way.
+type bodySeal interface {
+	open(contentType string, body []byte) ([]byte, error)
+	seal(msg []byte) (contentType string, body []byte, err error)
+}
+
+// ntlmSeal is NTLM session security.
+type ntlmSeal struct{ s *ntlm.Session }
+
+func (n ntlmSeal) open(contentType string, body []byte) ([]byte, error) {
+	return decryptMessage(n.s, contentType, body)
+}
+
+func (n ntlmSeal) seal(msg []byte) (string, []byte, error) {
+	ct, b := encryptMessage(n.s, msg)
+	return ct, b, nil
+}
+
+// krbSeal is a Kerberos context (RFC 4121 wrap tokens). The answer uses
+// the protocol string the request came with: Windows and pywinrm send
+// HTTP-Kerberos-session-encrypted under the Kerberos scheme, pypsrp
+// HTTP-SPNEGO-session-encrypted under Negotiate.
+type krbSeal struct {
+	ctx      *kerberos.Context
+	protocol string
+}
+
+func (k *krbSeal) open(contentType string, body []byte) ([]byte, error) {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, err
+	}
+	p := params["protocol"]
+	if !strings.EqualFold(p, kerberos.ProtocolKerberos) && !strings.EqualFold(p, kerberos.ProtocolSPNEGO) {
+		return nil, errEncrypted
+	}
+	k.protocol = p
+	return kerberos.OpenBody(k.ctx, p, contentType, body)
+}
+
+func (k *krbSeal) seal(msg []byte) (string, []byte, error) {
+	b, ct, err := kerberos.SealBody(k.ctx, k.protocol, msg)
+	return ct, b, err
+}
 
 // WinRM message encryption over HTTP (MS-WSMV 2.2.9.1.1): each SOAP
 // message travels sealed with the connection's NTLM session security
