@@ -102,7 +102,7 @@ func TestServeKerberos(t *testing.T) {
 	}()
 	var ep struct {
 		PowerShell struct{ HTTP, HTTPS string } `json:"powershell"`
-		CAFile     string                      `json:"ca_file"`
+		CAFile     string                       `json:"ca_file"`
 		Kerberos   *struct {
 			Realm    string `json:"realm"`
 			Krb5Conf string `json:"krb5_conf"`
