@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exrunbook/exrunbook/internal/kerberos/kdctest"
 )
@@ -91,5 +93,89 @@ func TestPypsrpKerberos(t *testing.T) {
 	t.Logf("lab: %d encrypted bodies, %d plain", enc, plain)
 	if enc < 4 || plain != 0 {
 		t.Fatalf("%d encrypted and %d plain bodies: want every body sealed", enc, plain)
+	}
+}
+
+// writeKeytab writes a keytab with a made-up key for each principal
+// ("HTTP/host@REALM").
+func writeKeytab(t *testing.T, principals ...string) string {
+	t.Helper()
+	kt := keytab.New()
+	for _, p := range principals {
+		name, realm, _ := strings.Cut(p, "@")
+		if err := kt.AddEntry(name, realm, "made-up", time.Now(), 1, 18); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "http.keytab")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestStartKerberos: which SPN and realm endpoints.json announces, and
+// the refusals of a lab given half or a useless Kerberos setup.
+func TestStartKerberos(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "krb5.conf")
+	if err := os.WriteFile(conf, []byte("[libdefaults]\n default_realm = CONTOSO.TEST\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(t.TempDir(), "garbage.keytab")
+	if err := os.WriteFile(garbage, []byte("not a keytab"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name             string
+		keytab, krb5Conf string
+		spn, realm       string
+		wantErr          []string
+	}{
+		{"none", "", "", "", "", nil},
+		{"the first server's SPN wins", writeKeytab(t, "HTTP/other.contoso.test@CONTOSO.TEST", "HTTP/ex01.contoso.test@CONTOSO.TEST"), conf,
+			"HTTP/ex01.contoso.test", "CONTOSO.TEST", nil},
+		{"else the first HTTP key", writeKeytab(t, "host/ex01.contoso.test@LAB.TEST", "HTTP/mail.contoso.test@LAB.TEST"), conf,
+			"HTTP/mail.contoso.test", "LAB.TEST", nil},
+		{"keytab without krb5.conf", writeKeytab(t, "HTTP/ex01.contoso.test@CONTOSO.TEST"), "", "", "", []string{"--krb5-conf"}},
+		{"krb5.conf without keytab", "", conf, "", "", []string{"--kerberos-keytab"}},
+		{"no HTTP key", writeKeytab(t, "host/ex01.contoso.test@CONTOSO.TEST"), conf, "", "", []string{"no HTTP/<host> key"}},
+		{"not a keytab", garbage, conf, "", "", []string{"--kerberos-keytab", "garbage.keytab"}},
+		{"krb5.conf missing", writeKeytab(t, "HTTP/ex01.contoso.test@CONTOSO.TEST"), filepath.Join(t.TempDir(), "none.conf"), "", "", []string{"--krb5-conf"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &Lab{opts: Options{KerberosKeytab: tt.keytab, Krb5Conf: tt.krb5Conf}, dir: t.TempDir()}
+			acc, ep, err := l.startKerberos([]string{"EX01", "EX02"}, "contoso.test")
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%q does not say %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.keytab == "" {
+				if acc != nil || ep != nil {
+					t.Fatalf("Kerberos on without a keytab: %+v", ep)
+				}
+				return
+			}
+			if acc == nil || ep == nil || ep.SPN != tt.spn || ep.Realm != tt.realm || ep.Krb5Conf != filepath.Join(l.dir, FileKrb5Conf) {
+				t.Fatalf("endpoint %+v, want %s in %s", ep, tt.spn, tt.realm)
+			}
+			if b, err := os.ReadFile(ep.Krb5Conf); err != nil || !strings.Contains(string(b), "CONTOSO.TEST") {
+				t.Fatalf("the copied krb5.conf: %q, %v", b, err)
+			}
+		})
 	}
 }
