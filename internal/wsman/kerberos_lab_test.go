@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/kerberos"
@@ -307,6 +308,16 @@ func TestKerberosFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A server whose keytab holds another key for the SPN (a stale
+	// keytab, or the SPN on another account).
+	staleKT := keytab.New()
+	if err := staleKT.AddEntry(krbSPN, f.realm.Name, "not-the-service-key", time.Now(), 7, 18); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := kerberos.NewAcceptor(kerberos.AcceptorConfig{Keytab: staleKT})
+	if err != nil {
+		t.Fatal(err)
+	}
 	expired, err := f.realm.Kinit("administrator", f.password, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -328,19 +339,24 @@ func TestKerberosFailures(t *testing.T) {
 		acc       *kerberos.Acceptor
 		edit      func(*Config)
 		transient bool
+		kind      kerberos.Kind
 		want      []string
 	}{
-		{"wrong password", acc, func(c *Config) { c.User, c.Password = "administrator", "not-the-password" }, false,
+		{"wrong password", acc, func(c *Config) { c.User, c.Password = "administrator", "not-the-password" }, false, kerberos.KindWrongPassword,
 			[]string{"exchange.password_file", "KDC_ERR_PREAUTH_FAILED"}},
-		{"missing ticket cache", acc, func(c *Config) { c.Kerberos.CCache = filepath.Join(t.TempDir(), "none") }, false,
+		{"missing ticket cache", acc, func(c *Config) { c.Kerberos.CCache = filepath.Join(t.TempDir(), "none") }, false, kerberos.KindNoTicket,
 			[]string{"KRB5CCNAME", "run kinit"}},
-		{"expired ticket", acc, func(c *Config) { c.Kerberos.CCache = expired }, false,
+		{"expired ticket", acc, func(c *Config) { c.Kerberos.CCache = expired }, false, kerberos.KindNoTicket,
 			[]string{"KRB5CCNAME", "expired", "run kinit"}},
-		{"unknown SPN", acc, func(c *Config) { c.Kerberos.SPN = "HTTP/nosuch.contoso.test" }, false,
+		{"unknown SPN", acc, func(c *Config) { c.Kerberos.SPN = "HTTP/nosuch.contoso.test" }, false, kerberos.KindUnknownSPN,
 			[]string{"exchange.kerberos.spn", "KDC_ERR_S_PRINCIPAL_UNKNOWN", "HTTP/nosuch.contoso.test"}},
-		{"clock skew", skewed, func(*Config) {}, false,
+		{"clock skew", skewed, func(*Config) {}, false, kerberos.KindClockSkew,
 			[]string{"clocks", "KRB_AP_ERR_SKEW"}},
-		{"KDC not answering", acc, func(c *Config) { c.User, c.Password, c.Kerberos.Krb5Conf = "administrator", "whatever", dead }, true,
+		{"server cannot read the ticket", stale, func(*Config) {}, false, kerberos.KindRejected,
+			[]string{"exchange.kerberos.spn", "KRB_AP_ERR"}},
+		{"server without Kerberos", nil, func(*Config) {}, false, kerberos.KindRejected,
+			[]string{"exchange.auth", "neither Negotiate nor Kerberos"}},
+		{"KDC not answering", acc, func(c *Config) { c.User, c.Password, c.Kerberos.Krb5Conf = "administrator", "whatever", dead }, true, kerberos.KindKDCUnreachable,
 			[]string{"exchange.kerberos.krb5_conf_file", deadKDC}},
 	}
 	for _, tt := range tests {
@@ -364,6 +380,9 @@ func TestKerberosFailures(t *testing.T) {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("the message does not say %q", s)
 				}
+			}
+			if kerberos.KindOf(err) != tt.kind {
+				t.Errorf("kind %v, want %v", kerberos.KindOf(err), tt.kind)
 			}
 			if errkind.IsTransient(err) != tt.transient {
 				t.Errorf("transient = %v, want %v", errkind.IsTransient(err), tt.transient)
