@@ -383,8 +383,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // once sends one envelope on a pooled connection. sent is false when the
 // request provably did not reach the server. A 401 on a connection that
 // had carried messages means the server dropped its authentication and
-// refused the message unread: once, the message goes again on a fresh
-// connection.
+// refused the message unread: the message goes again on another
+// connection, at last a fresh one.
 func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageID string) (*response, bool, error) {
 	for try := 0; ; try++ {
 		c, err := cl.pool.get(ctx)
@@ -415,7 +415,11 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 		c.used = true
 		if status == http.StatusUnauthorized {
 			cl.pool.discard(c)
-			if reused && c.sc != nil && try == 0 {
+			// Every pooled connection may have been dropped at once
+			// (the server's idle timeout, a restart): each is tried and
+			// discarded, until a fresh one authenticates; a 401 there is
+			// the answer.
+			if reused && c.sc != nil && try <= cap(cl.pool.slots) {
 				continue
 			}
 			return nil, false, cl.refused()

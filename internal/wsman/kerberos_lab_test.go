@@ -194,7 +194,7 @@ func TestKerberosLabExchange(t *testing.T) {
 
 // krbLab serves a lab /PowerShell/ (the echo host) that accepts Kerberos
 // with acc, over plain http, optionally behind wrap.
-func krbLab(t *testing.T, acc *kerberos.Acceptor, host *echoHost, wrap func(http.Handler) http.Handler) (string, *labstats.Counters) {
+func krbLab(t *testing.T, acc *kerberos.Acceptor, host *echoHost, wrap func(http.Handler) http.Handler) (string, *labstats.Counters, *httptest.Server) {
 	t.Helper()
 	stats := &labstats.Counters{}
 	srv := labwsman.NewServer(labwsman.Options{
@@ -215,7 +215,7 @@ func krbLab(t *testing.T, acc *kerberos.Acceptor, host *echoHost, wrap func(http
 	srv.ConfigureHTTPServer(hs.Config)
 	hs.Start()
 	t.Cleanup(hs.Close)
-	return hs.URL + "/PowerShell/", stats
+	return hs.URL + "/PowerShell/", stats, hs
 }
 
 // TestKerberosOverHTTPSealed: the handshake and sealed round trips with
@@ -253,7 +253,7 @@ func TestKerberosOverHTTPSealed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			host := &echoHost{}
-			endpoint, stats := krbLab(t, acc, host, tc.wrap)
+			endpoint, stats, hs := krbLab(t, acc, host, tc.wrap)
 			cl, err := New(Config{Endpoint: endpoint, Auth: AuthKerberos, Kerberos: KerberosConfig{
 				Krb5Conf: f.realm.Krb5Conf, CCache: f.adminCache, SPN: krbSPN}, MaxConnections: 2})
 			if err != nil {
@@ -267,8 +267,32 @@ func TestKerberosOverHTTPSealed(t *testing.T) {
 			if err != nil || string(got) != "hello" {
 				t.Fatalf("Receive = %q, %v", got, err)
 			}
-			if err := runEcho(ctx, cl, 1); err != nil {
-				t.Fatal(err)
+			// Pipelines at once: connections of their own, each with its
+			// own context and sequence numbers.
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for i := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- runEcho(ctx, cl, i)
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The server closes the idle connections (as IIS does after
+			// its idle timeout); a while later the next request goes on a
+			// new TCP connection without a context, gets the 401 and the
+			// client authenticates again.
+			hs.CloseClientConnections()
+			time.Sleep(500 * time.Millisecond)
+			if err := runEcho(ctx, cl, 5); err != nil {
+				t.Fatalf("after the server dropped the connections: %v", err)
 			}
 			if err := cl.Close(ctx); err != nil {
 				t.Fatal(err)
@@ -362,7 +386,7 @@ func TestKerberosFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			host := &echoHost{}
-			endpoint, _ := krbLab(t, tt.acc, host, nil)
+			endpoint, _, _ := krbLab(t, tt.acc, host, nil)
 			cfg := Config{Endpoint: endpoint, Auth: AuthKerberos,
 				Kerberos: KerberosConfig{Krb5Conf: f.realm.Krb5Conf, CCache: f.adminCache, SPN: krbSPN},
 				Retry:    RetryPolicy{Attempts: 1}}
