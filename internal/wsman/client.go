@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
@@ -85,12 +86,19 @@ func New(cfg Config) (*Client, error) {
 		cl.provider = newNTLMProvider(cfg.User, cfg.Password)
 	case AuthKerberos:
 		cl.spn = cfg.Kerberos.SPN
-		if cl.spn == "" {
-			cl.spn = "HTTP/" + ep.host
-		}
 		if cfg.Kerberos.Provider != nil {
 			cl.provider = cfg.Kerberos.Provider
+			if cl.spn == "" {
+				cl.spn = "HTTP/" + ep.host
+			}
 		} else {
+			if cl.spn == "" {
+				// HTTP/<host>; an address names no principal, so it needs
+				// exchange.kerberos.spn.
+				if cl.spn, err = kerberos.SPNForURL(ep.url); err != nil {
+					return nil, err
+				}
+			}
 			cl.provider = NewKerberosProvider(cfg.User, cfg.Password, cfg.Kerberos)
 		}
 	}

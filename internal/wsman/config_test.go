@@ -55,6 +55,12 @@ func TestNewValidates(t *testing.T) {
 		{"kerberos keytab needs a user", func(c *Config) {
 			c.Auth, c.User, c.Password, c.Kerberos.Keytab = AuthKerberos, "", "", "/k.keytab"
 		}, []string{"exchange.user", "exchange.kerberos.keytab_file"}},
+		{"kerberos to an address needs the SPN", func(c *Config) {
+			c.Auth, c.Endpoint = AuthKerberos, "http://192.0.2.10/PowerShell/"
+		}, []string{"exchange.kerberos.spn", "192.0.2.10"}},
+		{"kerberos to an address with the SPN", func(c *Config) {
+			c.Auth, c.Endpoint, c.Kerberos.SPN = AuthKerberos, "http://192.0.2.10/PowerShell/", "HTTP/ex01.contoso.test"
+		}, nil},
 		{"kerberos password needs a user", func(c *Config) { c.Auth, c.User = AuthKerberos, "" }, []string{"exchange.user"}},
 		{"kerberos over http, sealing provider", func(c *Config) {
 			c.Auth, c.Endpoint, c.Kerberos.Provider = AuthKerberos, "http://ex01/PowerShell/", sealingProvider{true}
