@@ -146,3 +146,18 @@ func (k *krbContext) offered(wwwAuthenticate []string) (bool, error) {
 type schemeSwitcher interface {
 	offered(wwwAuthenticate []string) (switched bool, err error)
 }
+
+// KerberosTicketCache reports whose valid TGT the ticket cache holds
+// (KRB5CCNAME, else the default cache of krb5.conf; krb5Conf empty means
+// KRB5_CONFIG, else /etc/krb5.conf), so that a setup dialogue can offer
+// it before asking for a password or keytab. It does not contact the KDC.
+// Without a usable cache the error is a *kerberos.Error (KindNoTicket
+// when there is none or its TGT expired).
+func KerberosTicketCache(krb5Conf string) (principal string, err error) {
+	creds, err := kerberos.NewCredentials(kerberos.Config{Krb5ConfFile: krb5Conf})
+	if err != nil {
+		return "", err
+	}
+	defer creds.Close()
+	return creds.Principal(), nil
+}

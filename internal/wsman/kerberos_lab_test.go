@@ -426,3 +426,19 @@ func TestKerberosFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestKerberosTicketCache: what `init` offers first — the cache's
+// principal, or why there is none.
+func TestKerberosTicketCache(t *testing.T) {
+	f := krbSetup(t)
+	t.Setenv("KRB5CCNAME", "FILE:"+f.adminCache)
+	p, err := KerberosTicketCache(f.realm.Krb5Conf)
+	if err != nil || p != "administrator@"+f.realm.Name {
+		t.Fatalf("KerberosTicketCache = %q, %v", p, err)
+	}
+	t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "none"))
+	p, err = KerberosTicketCache(f.realm.Krb5Conf)
+	if kerberos.KindOf(err) != kerberos.KindNoTicket || p != "" || !strings.Contains(err.Error(), "run kinit") {
+		t.Fatalf("without a cache: %q, %v", p, err)
+	}
+}
