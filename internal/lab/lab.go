@@ -11,8 +11,12 @@
 // WS-Management for the configuration Microsoft.Exchange (packages wsman,
 // runspace and rps), for three accounts: CONTOSO\Administrator
 // (Organization Management), CONTOSO\RecipientAdmin (Recipient
-// Management) and CONTOSO\NoRoles (no role: refused at session creation). Start writes DIR/exrunbook.yaml (a
-// ready exrunbook config) and, once every listener is up, DIR/endpoints.json.
+// Management) and CONTOSO\NoRoles (no role: refused at session creation),
+// with NTLM (sealed over http), Basic (https only) and, given a service
+// keytab and krb5.conf (Options.KerberosKeytab, Options.Krb5Conf),
+// Kerberos (sealed over http) for principals of the service's realm.
+// Start writes DIR/exrunbook.yaml (a ready exrunbook config) and, once
+// every listener is up, DIR/endpoints.json.
 //
 // The lab directory holds:
 //
@@ -29,6 +33,7 @@
 //	exrunbook.yaml                           a ready exrunbook config (rewritten on every start)
 //	endpoints.json                           the listeners' addresses, present while the lab runs
 //	endpoints.last.json                      the last run's addresses (ports are reused when free)
+//	krb5.conf                                the realm's krb5.conf, when Kerberos is on
 //
 // Secret files hold the bare value, without a trailing newline.
 //
