@@ -183,3 +183,17 @@ func TestKerberosLoginErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestKerberosProviderRedacts: a provider printed in any form keeps the
+// password to itself.
+func TestKerberosProviderRedacts(t *testing.T) {
+	p := NewKerberosProvider("alice@CONTOSO.TEST", "Zq9-secret", KerberosConfig{Krb5Conf: "/etc/krb5.conf"})
+	for _, s := range []string{fmt.Sprint(p), fmt.Sprintf("%+v", p), fmt.Sprintf("%#v", p), fmt.Sprintf("%v", Config{Kerberos: KerberosConfig{Provider: p}})} {
+		if strings.Contains(s, "Zq9-secret") {
+			t.Errorf("the password is printed: %s", s)
+		}
+	}
+	if s := p.String(); !strings.Contains(s, "alice@CONTOSO.TEST") || !strings.Contains(s, "password") {
+		t.Errorf("String = %s, want the user and the kind of login", s)
+	}
+}

@@ -1,6 +1,7 @@
 package wsman
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/exrunbook/exrunbook/internal/kerberos"
@@ -42,6 +43,24 @@ func NewKerberosProvider(user, password string, k KerberosConfig) *KerberosProvi
 		Krb5ConfFile: k.Krb5Conf,
 	}}
 }
+
+// String names the login without its password, so that %v and %#v of a
+// provider never print it.
+func (p *KerberosProvider) String() string {
+	src := "ticket cache"
+	switch {
+	case p.cfg.Password != "":
+		src = "password"
+	case p.cfg.KeytabFile != "":
+		src = "keytab " + p.cfg.KeytabFile
+	case p.cfg.CCacheFile != "":
+		src = "ticket cache " + p.cfg.CCacheFile
+	}
+	return fmt.Sprintf("wsman.KerberosProvider{User:%s Source:%s Krb5Conf:%s}", p.cfg.User, src, p.cfg.Krb5ConfFile)
+}
+
+// GoString is String.
+func (p *KerberosProvider) GoString() string { return p.String() }
 
 // Seals reports true: an established context encrypts messages.
 func (p *KerberosProvider) Seals() bool { return true }
