@@ -531,6 +531,7 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 			AllowNTLM:     true,
 			Kerberos:      krb,
 			KerberosRealm: krbRealm,
+			Logf:          l.opts.Logf,
 			Stats:         l.stats,
 			Faults:        l.faults,
 			PSRP:          wsman.PSRPOptions{Host: rs},

@@ -227,6 +227,9 @@ func (cl *Client) refused() error {
 	ae := &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url}
 	if cl.cfg.Auth == AuthKerberos {
 		ae.Reason = fmt.Sprintf("the server refused the Kerberos ticket for %s (HTTP 401): check exchange.kerberos.spn, that the server's account holds that SPN, and the clocks", cl.spn)
+		if kp, ok := cl.provider.(*KerberosProvider); ok && kp.Principal() != "" {
+			ae.Reason += fmt.Sprintf("; and that %s may use remote PowerShell on the server (exchange.user)", kp.Principal())
+		}
 	}
 	return ae
 }

@@ -47,6 +47,9 @@ type krbFixture struct {
 	password   string // administrator's
 	svcKeytab  string
 	adminCache string // kinit'ed ticket cache of administrator
+	// strangerCache is a ticket cache of a principal of the realm that
+	// is no user of the lab.
+	strangerCache string
 }
 
 var krbOnce struct {
@@ -66,7 +69,13 @@ func krbSetup(t *testing.T) krbFixture {
 		if f.svcKeytab, krbOnce.err = realm.AddService(krbSPN); krbOnce.err != nil {
 			return
 		}
-		f.adminCache, krbOnce.err = realm.Kinit("administrator", f.password, 0)
+		if f.adminCache, krbOnce.err = realm.Kinit("administrator", f.password, 0); krbOnce.err != nil {
+			return
+		}
+		if krbOnce.err = realm.AddUser("stranger", f.password); krbOnce.err != nil {
+			return
+		}
+		f.strangerCache, krbOnce.err = realm.Kinit("stranger", f.password, 0)
 		krbOnce.f = f
 	})
 	if krbOnce.err != nil {
@@ -378,6 +387,8 @@ func TestKerberosFailures(t *testing.T) {
 			[]string{"clocks", "KRB_AP_ERR_SKEW"}},
 		{"server cannot read the ticket", stale, func(*Config) {}, false, kerberos.KindRejected,
 			[]string{"exchange.kerberos.spn", "KRB_AP_ERR"}},
+		{"principal that is no user of the server", acc, func(c *Config) { c.Kerberos.CCache = f.strangerCache }, false, 0,
+			[]string{"stranger@" + f.realm.Name, "may use remote PowerShell", "exchange.user"}},
 		{"server without Kerberos", nil, func(*Config) {}, false, kerberos.KindRejected,
 			[]string{"exchange.auth", "neither Negotiate nor Kerberos"}},
 		{"KDC not answering", acc, func(c *Config) { c.User, c.Password, c.Kerberos.Krb5Conf = "administrator", "whatever", dead }, true, kerberos.KindKDCUnreachable,

@@ -89,6 +89,10 @@ type Options struct {
 	// principal name@REALM is the account name of Users in Domain when
 	// REALM is KerberosRealm or the DNS domain; other realms are refused.
 	Kerberos *kerberos.Acceptor
+	// Logf, if set, receives one-line notes on refused Kerberos logins
+	// (the acceptor's reason: clock skew, a ticket for another key…), as
+	// a server's event log would show them.
+	Logf func(format string, args ...any)
 	// KerberosRealm is the realm whose principals are the lab's users
 	// (e.g. "CONTOSO.TEST"); empty means the DNS domain, upper-cased.
 	KerberosRealm string

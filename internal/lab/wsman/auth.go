@@ -205,6 +205,7 @@ func (s *Server) acceptKerberos(w http.ResponseWriter, r *http.Request, cs *conn
 	cs.handshake, cs.user, cs.session, cs.krb = nil, "", nil, nil
 	acc, wwwAuth, _, err := s.o.Kerberos.AcceptRequest(r)
 	if err != nil {
+		s.logf("%s refused a Kerberos login from %s: %v", r.URL.Path, r.RemoteAddr, err)
 		if wwwAuth != "" {
 			w.Header().Set("WWW-Authenticate", wwwAuth)
 		}
@@ -215,6 +216,7 @@ func (s *Server) acceptKerberos(w http.ResponseWriter, r *http.Request, cs *conn
 	}
 	a, ok := s.kerberosAccount(acc.Client)
 	if !ok {
+		s.logf("%s refused the Kerberos principal %s: no user of the lab (realm %s, domain %s)", r.URL.Path, acc.Client, s.o.KerberosRealm, s.o.Domain)
 		s.unauthorized(w, basic)
 		return "", false
 	}
@@ -267,4 +269,10 @@ func (s *Server) unauthorized(w http.ResponseWriter, basic bool) {
 	h.Set("Content-Type", soapContentType)
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusUnauthorized)
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.o.Logf != nil {
+		s.o.Logf(format, args...)
+	}
 }

@@ -1,10 +1,12 @@
 package wsman
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +68,13 @@ func TestKerberosOffers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.o
 			o.Users, o.Domain = map[string]string{`CONTOSO\Administrator`: "x"}, "CONTOSO"
+			var mu sync.Mutex
+			var logged []string
+			o.Logf = func(format string, args ...any) {
+				mu.Lock()
+				defer mu.Unlock()
+				logged = append(logged, fmt.Sprintf(format, args...))
+			}
 			o.PSRP = PSRPOptions{}
 			s := NewServer(o)
 			defer s.Close()
@@ -93,6 +102,11 @@ func TestKerberosOffers(t *testing.T) {
 				if resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("%s with a bogus token: HTTP %d, want 401", scheme, resp.StatusCode)
 				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(logged) != 2 || !strings.Contains(logged[0], "refused a Kerberos login") || !strings.Contains(logged[0], "not a GSS-API token") {
+				t.Errorf("logged %q, want the two refusals with the acceptor's reason", logged)
 			}
 		})
 	}
