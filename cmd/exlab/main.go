@@ -64,11 +64,20 @@ HTTPS), per Exchange server an HTTPS and an HTTP listener with the Exchange
 PowerShell endpoint (/PowerShell/, MS-PSRP, configuration Microsoft.Exchange)
 and an SMTP listener with STARTTLS, the internal and public DNS servers and
 the control API, all on 127.0.0.1, then write DIR/exrunbook.yaml and
-DIR/endpoints.json.`,
+DIR/endpoints.json.
+
+With --kerberos-keytab and --krb5-conf, /PowerShell/ also accepts Kerberos
+(Negotiate or Kerberos; message encryption over HTTP), mapping principals
+of the service's realm to the lab's users, and endpoints.json gets a
+"kerberos" key (realm, krb5_conf, spn). Without them it offers NTLM, and
+Basic over HTTPS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Dir == "" {
 				return usageError{errors.New("--dir is required")}
+			}
+			if (opts.KerberosKeytab == "") != (opts.Krb5Conf == "") {
+				return usageError{errors.New("--kerberos-keytab and --krb5-conf go together")}
 			}
 			if _, err := faults.Parse(faultSpec); err != nil {
 				return usageError{err}
@@ -98,6 +107,8 @@ DIR/endpoints.json.`,
 	f.Int64Var(&opts.Seed, "seed", 0, "generator seed")
 	f.StringVar(&opts.Domain, "domain", "", "the organisation's domain on the first start (default contoso.test)")
 	f.DurationVar(&opts.Latency, "latency", 0, "latency added to every WS-Management request (/wsman and /PowerShell/)")
+	f.StringVar(&opts.KerberosKeytab, "kerberos-keytab", "", "keytab with the HTTP/<host> service keys: /PowerShell/ accepts Kerberos (needs --krb5-conf)")
+	f.StringVar(&opts.Krb5Conf, "krb5-conf", "", "the realm's krb5.conf, copied to DIR/krb5.conf and named in endpoints.json (needs --kerberos-keytab)")
 	f.StringVar(&faultSpec, "faults", "", "faults to inject, e.g. http500=0.05,drop=0.02,break=0.01,throttle:Set-CASMailbox=0.1,seed=7")
 	return cmd
 }

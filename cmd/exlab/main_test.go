@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/kerberos/kdctest"
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
 )
 
@@ -26,7 +28,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	kdctest.StopShared()
+	os.Exit(code)
 }
 
 func exlab(args ...string) *exec.Cmd {
@@ -59,6 +63,18 @@ func TestServeUntilSIGTERM(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "exrunbook.yaml")); err != nil {
 		t.Error(err)
 	}
+	// Without a keytab: no kerberos key, and /PowerShell/ offers NTLM
+	// (Negotiate) over http, and Basic too over https.
+	if _, ok := ep["kerberos"]; ok {
+		t.Errorf("endpoints.json has a kerberos key without --kerberos-keytab: %v", ep["kerberos"])
+	}
+	ps := ep["powershell"].(map[string]any)
+	if got := offers(t, ps["http"].(string), ep["ca_file"].(string)); !slices.Equal(got, []string{"Negotiate", "NTLM"}) {
+		t.Errorf("http /PowerShell/ offers %q, want Negotiate and NTLM", got)
+	}
+	if got := offers(t, ps["https"].(string), ep["ca_file"].(string)); !slices.Equal(got, []string{"Negotiate", "NTLM", `Basic realm="WSMAN"`}) {
+		t.Errorf("https /PowerShell/ offers %q, want Negotiate, NTLM and Basic", got)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +98,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve"},
 		{"serve", "--dir", t.TempDir(), "--faults", "bogus=1"},
 		{"serve", "--dir", t.TempDir(), "--nope"},
+		{"serve", "--dir", t.TempDir(), "--kerberos-keytab", "http.keytab"},
+		{"serve", "--dir", t.TempDir(), "--krb5-conf", "krb5.conf"},
 		{"sign-csr", "x.csr"},
 	}
 	for _, args := range cases {

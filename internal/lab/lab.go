@@ -11,8 +11,12 @@
 // WS-Management for the configuration Microsoft.Exchange (packages wsman,
 // runspace and rps), for three accounts: CONTOSO\Administrator
 // (Organization Management), CONTOSO\RecipientAdmin (Recipient
-// Management) and CONTOSO\NoRoles (no role: refused at session creation). Start writes DIR/exrunbook.yaml (a
-// ready exrunbook config) and, once every listener is up, DIR/endpoints.json.
+// Management) and CONTOSO\NoRoles (no role: refused at session creation),
+// with NTLM (sealed over http), Basic (https only) and, given a service
+// keytab and krb5.conf (Options.KerberosKeytab, Options.Krb5Conf),
+// Kerberos (sealed over http) for principals of the service's realm.
+// Start writes DIR/exrunbook.yaml (a ready exrunbook config) and, once
+// every listener is up, DIR/endpoints.json.
 //
 // The lab directory holds:
 //
@@ -29,6 +33,7 @@
 //	exrunbook.yaml                           a ready exrunbook config (rewritten on every start)
 //	endpoints.json                           the listeners' addresses, present while the lab runs
 //	endpoints.last.json                      the last run's addresses (ports are reused when free)
+//	krb5.conf                                the realm's krb5.conf, when Kerberos is on
 //
 // Secret files hold the bare value, without a trailing newline.
 //
@@ -121,6 +126,16 @@ type Options struct {
 	// Now fixes the generation time (default: today, 00:00 UTC, so that a
 	// seed gives the same organisation all day).
 	Now time.Time
+	// KerberosKeytab and Krb5Conf, both or neither, make /PowerShell/
+	// accept Kerberos: the HTTP/<host> service keys and the realm's
+	// krb5.conf (copied to DIR/krb5.conf and named in endpoints.json).
+	// Principals of the service's realm are the lab's users
+	// (administrator@CONTOSO.TEST is CONTOSO\Administrator). Without
+	// them /PowerShell/ offers NTLM, and Basic over https.
+	KerberosKeytab, Krb5Conf string
+	// KerberosMaxClockSkew is the clock difference /PowerShell/ tolerates
+	// in a Kerberos authenticator (default 5 minutes).
+	KerberosMaxClockSkew time.Duration
 	// Logf receives one-line notes (nil: discarded).
 	Logf func(format string, args ...any)
 }
@@ -163,6 +178,8 @@ type Endpoints struct {
 		Blocked      string `json:"blocked"`
 		PasswordFile string `json:"password_file"`
 	} `json:"probe"`
+	// Kerberos is present when /PowerShell/ accepts Kerberos.
+	Kerberos *KerberosEndpoint `json:"kerberos,omitempty"`
 	// Users are the accounts of the Exchange endpoint by role:
 	// organization_admin (the admin above), recipient_admin and no_roles.
 	Users map[string]Account `json:"users"`
@@ -486,6 +503,15 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 			assignments[a.User] = a.Roles
 		}
 	}
+	krb, krbEP, err := l.startKerberos(servers, domain)
+	if err != nil {
+		return err
+	}
+	l.ep.Kerberos = krbEP
+	krbRealm := ""
+	if krbEP != nil {
+		krbRealm = krbEP.Realm
+	}
 	for _, s := range servers {
 		p := prev.Servers[s]
 		ex, err := rps.New(rps.Options{Host: host, Server: s, Assignments: assignments})
@@ -497,15 +523,18 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 			return err
 		}
 		ps := wsman.NewServer(wsman.Options{
-			Users:      users,
-			Domain:     netbios,
-			DNSDomain:  domain,
-			Computer:   s,
-			AllowBasic: true, // over https only: /PowerShell/ refuses it over http
-			AllowNTLM:  true,
-			Stats:      l.stats,
-			Faults:     l.faults,
-			PSRP:       wsman.PSRPOptions{Host: rs},
+			Users:         users,
+			Domain:        netbios,
+			DNSDomain:     domain,
+			Computer:      s,
+			AllowBasic:    true, // over https only: /PowerShell/ refuses it over http
+			AllowNTLM:     true,
+			Kerberos:      krb,
+			KerberosRealm: krbRealm,
+			Logf:          l.opts.Logf,
+			Stats:         l.stats,
+			Faults:        l.faults,
+			PSRP:          wsman.PSRPOptions{Host: rs},
 		})
 		l.psrp = append(l.psrp, ps)
 		psMux := http.NewServeMux()

@@ -47,9 +47,17 @@ type pypsrpLab struct {
 }
 
 func startPypsrpLab(t *testing.T) *pypsrpLab {
-	py := requirePypsrp(t)
+	return startPypsrpLabWith(t, requirePypsrp(t), Options{Mailboxes: 30, Seed: 11})
+}
+
+// runPython runs a python one-liner, for checking what it can import.
+func runPython(py, code string) error {
+	return exec.Command(py, "-c", code).Run()
+}
+
+func startPypsrpLabWith(t *testing.T, py string, o Options) *pypsrpLab {
 	dir := t.TempDir()
-	l := startLab(t, dir, Options{Mailboxes: 30, Seed: 11})
+	l := startLab(t, dir, o)
 	e := l.Endpoints()
 	ex01 := e.Servers["EX01"]
 	// The name the IIS certificate of EX01 carries: the client verifies
@@ -85,13 +93,19 @@ func startPypsrpLab(t *testing.T) *pypsrpLab {
 // run runs one job of the client script and decodes its result into out.
 func (p *pypsrpLab) run(t *testing.T, job map[string]any, out any) {
 	t.Helper()
+	p.runEnv(t, job, nil, out)
+}
+
+// runEnv is run with more environment for the script.
+func (p *pypsrpLab) runEnv(t *testing.T, job map[string]any, env []string, out any) {
+	t.Helper()
 	for k, v := range p.base {
 		job[k] = v
 	}
 	in, _ := json.Marshal(job)
 	cmd := exec.Command(p.py, p.script)
 	cmd.Stdin = bytes.NewReader(in)
-	cmd.Env = append(os.Environ(), "NO_PROXY=*", "no_proxy=*")
+	cmd.Env = append(append(os.Environ(), "NO_PROXY=*", "no_proxy=*"), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	raw, err := cmd.Output()

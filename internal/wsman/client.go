@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
@@ -85,17 +86,20 @@ func New(cfg Config) (*Client, error) {
 		cl.provider = newNTLMProvider(cfg.User, cfg.Password)
 	case AuthKerberos:
 		cl.spn = cfg.Kerberos.SPN
-		if cl.spn == "" {
-			cl.spn = "HTTP/" + ep.host
-		}
 		if cfg.Kerberos.Provider != nil {
 			cl.provider = cfg.Kerberos.Provider
-		} else {
-			p, err := newGokrb5Provider(cfg)
-			if err != nil {
-				return nil, err
+			if cl.spn == "" {
+				cl.spn = "HTTP/" + ep.host
 			}
-			cl.provider = p
+		} else {
+			if cl.spn == "" {
+				// HTTP/<host>; an address names no principal, so it needs
+				// exchange.kerberos.spn.
+				if cl.spn, err = kerberos.SPNForURL(ep.url); err != nil {
+					return nil, err
+				}
+			}
+			cl.provider = NewKerberosProvider(cfg.User, cfg.Password, cfg.Kerberos)
 		}
 	}
 	n := cfg.MaxConnections
@@ -387,8 +391,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // once sends one envelope on a pooled connection. sent is false when the
 // request provably did not reach the server. A 401 on a connection that
 // had carried messages means the server dropped its authentication and
-// refused the message unread: once, the message goes again on a fresh
-// connection.
+// refused the message unread: the message goes again on another
+// connection, at last a fresh one.
 func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageID string) (*response, bool, error) {
 	for try := 0; ; try++ {
 		c, err := cl.pool.get(ctx)
@@ -398,9 +402,6 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 			}
 			// The provider could not start a context (e.g. no ticket).
 			return nil, false, cl.authErr(err)
-		}
-		if _, ok := c.sc.(requestAuthenticator); ok {
-			c.authed = true
 		}
 		if c.sc != nil && !c.authed {
 			if err := cl.authenticate(ctx, c); err != nil {
@@ -422,7 +423,11 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 		c.used = true
 		if status == http.StatusUnauthorized {
 			cl.pool.discard(c)
-			if reused && c.sc != nil && try == 0 {
+			// Every pooled connection may have been dropped at once
+			// (the server's idle timeout, a restart): each is tried and
+			// discarded, until a fresh one authenticates; a 401 there is
+			// the answer.
+			if reused && c.sc != nil && try <= cap(cl.pool.slots) {
 				continue
 			}
 			return nil, false, cl.refused()

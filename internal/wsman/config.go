@@ -84,23 +84,22 @@ func (r RetryPolicy) withDefaults() RetryPolicy {
 
 // KerberosConfig is how a Kerberos login is made.
 type KerberosConfig struct {
-	// Krb5Conf is the path of krb5.conf (exchange.kerberos.krb5_conf_file).
+	// Krb5Conf is the path of krb5.conf (exchange.kerberos.krb5_conf_file);
+	// empty means KRB5_CONFIG, else /etc/krb5.conf.
 	Krb5Conf string
 	// Realm overrides the realm of Config.User and krb5.conf's default.
 	Realm string
 	// SPN is the service principal (default HTTP/<endpoint host>).
 	SPN string
-	// CCache is a credential cache file to log in from.
+	// CCache is the ticket cache file used when neither Config.Password
+	// nor Keytab is set; empty means KRB5CCNAME, else the default cache.
 	CCache string
-	// Keytab is a keytab to log in with (exchange.kerberos.keytab_file);
-	// with neither CCache nor Keytab
-	// the client logs in with Config.Password.
+	// Keytab is a keytab to log in with (exchange.kerberos.keytab_file)
+	// when Config.Password is empty.
 	Keytab string
-	// Provider, when set, makes the security contexts instead of the
-	// built-in gokrb5 SPNEGO initiator (then Krb5Conf, Realm, CCache and
-	// Keytab are the provider's business). internal/kerberos plugs in
-	// here: mutual authentication, and an RFC 4121 Sealer so Kerberos
-	// works over plain http.
+	// Provider, when set, makes the security contexts instead of a
+	// KerberosProvider built from the fields above (NewKerberosProvider;
+	// share one between clients to log in once).
 	Provider ContextProvider
 }
 
@@ -194,14 +193,10 @@ func (c Config) validate(ep endpoint) error {
 		if c.Kerberos.Provider != nil {
 			break
 		}
-		if c.User == "" && c.Kerberos.CCache == "" {
-			return errors.New("exchange.user is required for exchange.auth kerberos (or a credential cache)")
-		}
-		if c.Kerberos.Krb5Conf == "" {
-			return errors.New("exchange.auth kerberos needs the path of krb5.conf (exchange.kerberos.krb5_conf_file)")
-		}
-		if c.Kerberos.CCache == "" && c.Kerberos.Keytab == "" && c.Password == "" {
-			return errors.New("exchange.auth kerberos needs a credential cache, a keytab (exchange.kerberos.keytab_file) or a password (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD)")
+		// Without a password or keytab the ticket cache serves, and
+		// needs no user name (the cache's principal is the user).
+		if c.User == "" && (c.Password != "" || c.Kerberos.Keytab != "") {
+			return errors.New("exchange.user is required for exchange.auth kerberos with a password or exchange.kerberos.keytab_file (only the ticket cache names its own user)")
 		}
 	case "":
 		return errors.New("exchange.auth is empty: expected basic, ntlm or kerberos")
@@ -211,10 +206,8 @@ func (c Config) validate(ep endpoint) error {
 	if c.Auth == AuthBasic && !ep.https {
 		return fmt.Errorf("exchange.auth basic over plain http is refused: the password would cross the network readable; make exchange.endpoint https:// (now %s) or use exchange.auth ntlm or kerberos", ep.url)
 	}
-	if c.Auth == AuthKerberos && !ep.https {
-		if c.Kerberos.Provider == nil || !c.Kerberos.Provider.Seals() {
-			return fmt.Errorf("exchange.auth kerberos over plain http needs message encryption, which the built-in Kerberos initiator does not provide; make exchange.endpoint https:// (now %s)", ep.url)
-		}
+	if c.Auth == AuthKerberos && !ep.https && c.Kerberos.Provider != nil && !c.Kerberos.Provider.Seals() {
+		return fmt.Errorf("exchange.auth kerberos over plain http needs message encryption, which this Kerberos provider does not offer; make exchange.endpoint https:// (now %s)", ep.url)
 	}
 	if c.MaxConnections < 0 {
 		return fmt.Errorf("MaxConnections %d: expected 0 (default) or more", c.MaxConnections)

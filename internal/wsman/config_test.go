@@ -1,11 +1,14 @@
 package wsman
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 type sealingProvider struct{ seals bool }
@@ -42,28 +45,29 @@ func TestNewValidates(t *testing.T) {
 		{"no host", func(c *Config) { c.Endpoint = "https:///PowerShell/" }, []string{"exchange.endpoint"}},
 		{"credentials in the URL", func(c *Config) { c.Endpoint = "https://u:p@ex01/PowerShell/" }, []string{"exchange.endpoint", "credentials"}},
 		{"kerberos over https", func(c *Config) { c.Auth, c.Kerberos.Krb5Conf = AuthKerberos, krb5 }, nil},
-		{"kerberos without krb5.conf", func(c *Config) { c.Auth = AuthKerberos }, []string{"krb5"}},
-		{"kerberos over http, built-in", func(c *Config) {
+		{"kerberos with the default krb5.conf", func(c *Config) { c.Auth = AuthKerberos }, nil},
+		{"kerberos over http seals", func(c *Config) {
 			c.Auth, c.Kerberos.Krb5Conf, c.Endpoint = AuthKerberos, krb5, "http://ex01/PowerShell/"
-		}, []string{"exchange.endpoint", "message encryption"}},
+		}, nil},
+		{"kerberos ticket cache needs no user", func(c *Config) {
+			c.Auth, c.User, c.Password = AuthKerberos, "", ""
+		}, nil},
+		{"kerberos keytab needs a user", func(c *Config) {
+			c.Auth, c.User, c.Password, c.Kerberos.Keytab = AuthKerberos, "", "", "/k.keytab"
+		}, []string{"exchange.user", "exchange.kerberos.keytab_file"}},
+		{"kerberos to an address needs the SPN", func(c *Config) {
+			c.Auth, c.Endpoint = AuthKerberos, "http://192.0.2.10/PowerShell/"
+		}, []string{"exchange.kerberos.spn", "192.0.2.10"}},
+		{"kerberos to an address with the SPN", func(c *Config) {
+			c.Auth, c.Endpoint, c.Kerberos.SPN = AuthKerberos, "http://192.0.2.10/PowerShell/", "HTTP/ex01.contoso.test"
+		}, nil},
+		{"kerberos password needs a user", func(c *Config) { c.Auth, c.User = AuthKerberos, "" }, []string{"exchange.user"}},
 		{"kerberos over http, sealing provider", func(c *Config) {
 			c.Auth, c.Endpoint, c.Kerberos.Provider = AuthKerberos, "http://ex01/PowerShell/", sealingProvider{true}
 		}, nil},
 		{"kerberos over http, provider without sealing", func(c *Config) {
 			c.Auth, c.Endpoint, c.Kerberos.Provider = AuthKerberos, "http://ex01/PowerShell/", sealingProvider{false}
 		}, []string{"message encryption"}},
-		{"kerberos realm unknown", func(c *Config) {
-			c.Auth, c.Kerberos.Krb5Conf, c.User = AuthKerberos, bare, "alice"
-		}, []string{"realm"}},
-		{"kerberos keytab missing", func(c *Config) {
-			c.Auth, c.Kerberos.Krb5Conf, c.Kerberos.Keytab = AuthKerberos, krb5, filepath.Join(dir, "none.keytab")
-		}, []string{"keytab", "none.keytab"}},
-		{"kerberos cache missing", func(c *Config) {
-			c.Auth, c.Kerberos.Krb5Conf, c.Kerberos.CCache = AuthKerberos, krb5, filepath.Join(dir, "none.cc")
-		}, []string{"credential cache", "none.cc"}},
-		{"krb5.conf missing", func(c *Config) {
-			c.Auth, c.Kerberos.Krb5Conf = AuthKerberos, filepath.Join(dir, "none.conf")
-		}, []string{"exchange.kerberos.krb5_conf_file"}},
 		{"missing CA file", func(c *Config) { c.CAFile = filepath.Join(dir, "none.pem") }, []string{"exchange.ca_file"}},
 		{"CA file without PEM", func(c *Config) { c.CAFile = krb5 }, []string{"exchange.ca_file", "no PEM"}},
 	}
@@ -123,5 +127,73 @@ func TestConfigRedactsPassword(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v", cl.Config(), cl.Config()); strings.Contains(s, "hunter2") {
 		t.Errorf("password printed: %s", s)
+	}
+}
+
+// TestKerberosLoginErrors: the login happens on the first connection, and
+// its failures that need no KDC name their key before anything is sent.
+func TestKerberosLoginErrors(t *testing.T) {
+	dir := t.TempDir()
+	krb5 := filepath.Join(dir, "krb5.conf")
+	if err := os.WriteFile(krb5, []byte("[libdefaults]\n default_realm = CONTOSO.TEST\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(dir, "bare.conf")
+	if err := os.WriteFile(bare, []byte("[libdefaults]\n dns_lookup_kdc = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens here; a request would fail with "refused".
+	ok := Config{Endpoint: "http://127.0.0.1:1/PowerShell/", Auth: AuthKerberos, User: "alice", Password: "Zq9-secret",
+		Kerberos: KerberosConfig{Krb5Conf: krb5, SPN: "HTTP/ex01.contoso.test"}, Retry: RetryPolicy{Attempts: 1}}
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantErr []string
+	}{
+		{"realm unknown", func(c *Config) { c.Kerberos.Krb5Conf = bare }, []string{"realm", "exchange.user"}},
+		{"keytab missing", func(c *Config) { c.Password, c.Kerberos.Keytab = "", filepath.Join(dir, "none.keytab") },
+			[]string{"exchange.kerberos.keytab_file", "none.keytab"}},
+		{"ticket cache missing", func(c *Config) { c.Password, c.Kerberos.CCache = "", filepath.Join(dir, "none.cc") },
+			[]string{"KRB5CCNAME", "run kinit", "none.cc"}},
+		{"krb5.conf missing", func(c *Config) { c.Kerberos.Krb5Conf = filepath.Join(dir, "none.conf") },
+			[]string{"exchange.kerberos.krb5_conf_file", "none.conf"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := ok
+			tt.edit(&cfg)
+			cl, err := New(cfg)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			err = cl.Open(ctxT(t), uuid.New(), []byte("c"))
+			t.Log(err)
+			var ae *AuthError
+			if !errors.As(err, &ae) {
+				t.Fatalf("err = %v, want an *AuthError", err)
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("%q does not mention %q", err, s)
+				}
+			}
+			if strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "Zq9-secret") {
+				t.Errorf("a request was sent, or the password leaked: %v", err)
+			}
+		})
+	}
+}
+
+// TestKerberosProviderRedacts: a provider printed in any form keeps the
+// password to itself.
+func TestKerberosProviderRedacts(t *testing.T) {
+	p := NewKerberosProvider("alice@CONTOSO.TEST", "Zq9-secret", KerberosConfig{Krb5Conf: "/etc/krb5.conf"})
+	for _, s := range []string{fmt.Sprint(p), fmt.Sprintf("%+v", p), fmt.Sprintf("%#v", p), fmt.Sprintf("%v", Config{Kerberos: KerberosConfig{Provider: p}})} {
+		if strings.Contains(s, "Zq9-secret") {
+			t.Errorf("the password is printed: %s", s)
+		}
+	}
+	if s := p.String(); !strings.Contains(s, "alice@CONTOSO.TEST") || !strings.Contains(s, "password") {
+		t.Errorf("String = %s, want the user and the kind of login", s)
 	}
 }

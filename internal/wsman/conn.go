@@ -168,6 +168,23 @@ func (cl *Client) authenticate(ctx context.Context, c *conn) error {
 			return &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url, Reason: err.Error()}
 		}
 		if resp.StatusCode == http.StatusUnauthorized {
+			if in == nil && !c.sc.Complete() {
+				// Our scheme was not among the offers (a server with
+				// Negotiate disabled offers only Kerberos): start again
+				// in the one it offers, if the context can.
+				if sw, ok := c.sc.(schemeSwitcher); ok {
+					switched, err := sw.offered(resp.Header.Values("WWW-Authenticate"))
+					if err != nil {
+						return cl.authErr(err)
+					}
+					if switched {
+						if tok, err = c.sc.Step(nil); err != nil {
+							return cl.authErr(err)
+						}
+						continue
+					}
+				}
+			}
 			if in == nil || c.sc.Complete() {
 				return cl.refused()
 			}
@@ -210,6 +227,9 @@ func (cl *Client) refused() error {
 	ae := &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url}
 	if cl.cfg.Auth == AuthKerberos {
 		ae.Reason = fmt.Sprintf("the server refused the Kerberos ticket for %s (HTTP 401): check exchange.kerberos.spn, that the server's account holds that SPN, and the clocks", cl.spn)
+		if kp, ok := cl.provider.(*KerberosProvider); ok && kp.Principal() != "" {
+			ae.Reason += fmt.Sprintf("; and that %s may use remote PowerShell on the server (exchange.user)", kp.Principal())
+		}
 	}
 	return ae
 }
@@ -281,13 +301,6 @@ func (cl *Client) exchange(ctx context.Context, c *conn, envelope []byte) (statu
 	req.Header.Set("Content-Type", ct)
 	if cl.cfg.Auth == AuthBasic {
 		req.SetBasicAuth(cl.cfg.User, cl.cfg.Password)
-	}
-	if ra, ok := c.sc.(requestAuthenticator); ok {
-		tok, err := ra.requestToken()
-		if err != nil {
-			return 0, nil, false, notSent{cl.authErr(err)}
-		}
-		req.Header.Set("Authorization", c.sc.Scheme()+" "+base64.StdEncoding.EncodeToString(tok))
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

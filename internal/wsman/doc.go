@@ -16,12 +16,14 @@
 // https TLS protects it. TLS is always verified (system roots plus
 // Config.CAFile).
 //
-// Kerberos comes in two forms. The built-in initiator (gokrb5) puts a
-// fresh SPNEGO token on every request; gokrb5 can neither verify the
-// server's AP-REP nor seal, so it serves https endpoints only. A
-// KerberosConfig.Provider (internal/kerberos: mutual authentication and
-// RFC 4121 sealing) makes per-connection contexts like NTLM's and also
-// serves plain http.
+// Kerberos is internal/kerberos (KerberosProvider): one login per
+// provider (password, keytab, or the kinit ticket cache), a service
+// ticket and a mutually authenticated context per connection, and RFC
+// 4121 sealing (multipart/encrypted with the scheme's protocol string)
+// over plain http. The first token goes out under Negotiate; a server
+// whose 401 offers only Kerberos gets a fresh one under Kerberos. The
+// SPN is Config.Kerberos.SPN (exchange.kerberos.spn), else
+// HTTP/<endpoint host>.
 //
 // Errors: *HTTPError (a non-200 answer without a SOAP fault), *FaultError
 // (a WS-Management fault, in the server's words), *AuthError (credentials

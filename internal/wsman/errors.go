@@ -136,6 +136,10 @@ type AuthError struct {
 
 func (e *AuthError) Error() string {
 	msg := fmt.Sprintf("authentication to %s as %q failed", e.Endpoint, e.User)
+	if e.User == "" {
+		// Kerberos from the ticket cache: the cache names the user.
+		msg = fmt.Sprintf("authentication to %s failed", e.Endpoint)
+	}
 	switch {
 	case e.Err != nil:
 		return msg + ": " + e.Err.Error()

@@ -30,12 +30,14 @@ import (
 type echoHost struct {
 	mu    sync.Mutex
 	pools []*echoPool
+	users []string // who opened each pool
 }
 
-func (h *echoHost) Open(_ context.Context, _ labwsman.PoolInfo, creation []byte) (labwsman.Pool, error) {
+func (h *echoHost) Open(_ context.Context, info labwsman.PoolInfo, creation []byte) (labwsman.Pool, error) {
 	p := &echoPool{changed: make(chan struct{}), queues: map[string]*echoQueue{"": {data: append([]byte(nil), creation...)}}}
 	h.mu.Lock()
 	h.pools = append(h.pools, p)
+	h.users = append(h.users, info.User)
 	h.mu.Unlock()
 	return p, nil
 }

@@ -3,16 +3,11 @@ package wsman
 import (
 	"context"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,73 +154,6 @@ func TestProviderNeedsMutualAuth(t *testing.T) {
 	var ae *AuthError
 	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "before the Kerberos handshake completed") {
 		t.Fatalf("err = %v, want an *AuthError saying the handshake did not complete", err)
-	}
-}
-
-// perRequestContext authenticates each request with its own token, as
-// the built-in gokrb5 context does.
-type perRequestContext struct{ n int }
-
-func (p *perRequestContext) Scheme() string              { return "Negotiate" }
-func (p *perRequestContext) Step([]byte) ([]byte, error) { return p.requestToken() }
-func (p *perRequestContext) Complete() bool              { return true }
-func (p *perRequestContext) Sealer() Sealer              { return nil }
-func (p *perRequestContext) requestToken() ([]byte, error) {
-	p.n++
-	return []byte(fmt.Sprint("ticket-", p.n)), nil
-}
-
-type perRequestProvider struct{}
-
-func (perRequestProvider) Seals() bool { return false }
-func (perRequestProvider) NewContext(string) (SecurityContext, error) {
-	return &perRequestContext{}, nil
-}
-
-// TestPerRequestTokens: every request carries a fresh token (a server
-// that authenticates each request, like gokrb5's own middleware), and no
-// empty handshake POST is made.
-func TestPerRequestTokens(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		seen = append(seen, r.Header.Get("Authorization"))
-		mu.Unlock()
-		if r.Header.Get("Authorization") == "" || len(body) == 0 {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		msgID := between(string(body), "<a:MessageID>", "</a:MessageID>")
-		w.Header().Set("Content-Type", soapContentType)
-		if strings.Contains(string(body), ActionCreate) {
-			w.Write(soapAnswer(nsTransfer+"/CreateResponse", msgID, `<x:ResourceCreated><a:ReferenceParameters><w:SelectorSet><w:Selector Name="ShellId">S</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`))
-			return
-		}
-		w.Write(soapAnswer(nsTransfer+"/DeleteResponse", msgID, ""))
-	}))
-	t.Cleanup(srv.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := New(Config{Endpoint: srv.URL + "/PowerShell/", Auth: AuthKerberos, CAFile: ca, Kerberos: KerberosConfig{Provider: perRequestProvider{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := ctxT(t)
-	if err := cl.Open(ctx, uuid.New(), []byte("c")); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := []string{"Negotiate " + base64.StdEncoding.EncodeToString([]byte("ticket-1")), "Negotiate " + base64.StdEncoding.EncodeToString([]byte("ticket-2"))}
-	if !slices.Equal(seen, want) {
-		t.Errorf("Authorization headers %q, want %q", seen, want)
 	}
 }
 

@@ -1,5 +1,7 @@
 package wsman
 
+import "github.com/exrunbook/exrunbook/internal/kerberos"
+
 // ContextProvider makes the security context of one connection. The
 // client calls NewContext for every new TCP connection: an NTLM or
 // Kerberos context, with its keys and sequence numbers, belongs to that
@@ -44,8 +46,9 @@ type Sealer interface {
 	Unwrap(contentType string, body []byte) ([]byte, error)
 }
 
-// GSSWrapper is the per-message protection of a GSS-API mechanism, in the
-// split form WinRM frames: a header (NTLM's 16-byte signature, Kerberos'
+// GSSWrapper is the per-message protection of a GSS-API mechanism
+// (kerberos.MessageWrapper; *kerberos.Context is one), in the split form
+// WinRM frames: a header (NTLM's 16-byte signature, Kerberos'
 // RFC 4121 token header) and the encrypted data. NewMultipartSealer turns
 // it into a Sealer.
 type GSSWrapper interface {
@@ -70,28 +73,12 @@ type multipartSealer struct {
 }
 
 func (m *multipartSealer) Wrap(plain []byte) ([]byte, string, error) {
-	header, enc, err := m.w.WrapMessage(plain)
-	if err != nil {
-		return nil, "", err
-	}
-	return frameEncrypted(m.protocol, header, enc), encryptedContentType(m.protocol), nil
+	return kerberos.SealBody(m.w, m.protocol, plain)
 }
 
+// Unwrap accepts either protocol string in the answer's parts: servers
+// answer in the request's, and the length and sealing are checked either
+// way.
 func (m *multipartSealer) Unwrap(contentType string, body []byte) ([]byte, error) {
-	parts, err := parseEncrypted(contentType, body)
-	if err != nil {
-		return nil, err
-	}
-	var out []byte
-	for _, p := range parts {
-		plain, err := m.w.UnwrapMessage(p.header, p.data)
-		if err != nil {
-			return nil, err
-		}
-		if len(plain) != p.length {
-			return nil, errMalformedEncrypted("the decrypted length differs from the Length field")
-		}
-		out = append(out, plain...)
-	}
-	return out, nil
+	return kerberos.OpenBody(m.w, "", contentType, body)
 }

@@ -32,6 +32,14 @@ def read(path):
 
 
 def connect(transport, user):
+    if transport == "http-kerberos":
+        # The ticket cache of KRB5CCNAME (kinit), krb5.conf of
+        # KRB5_CONFIG; the SPN's host from the lab's endpoints.json.
+        # encryption="auto": Kerberos message encryption over plain http.
+        return WSMan(job["host"], port=job["http_port"], path="PowerShell/", ssl=False, auth="kerberos",
+                     negotiate_service=job["spn_service"], negotiate_hostname_override=job["spn_host"],
+                     encryption="auto",
+                     operation_timeout=20, read_timeout=30)
     account = job["users"][user]
     password = read(account["password_file"])
     if transport == "https-basic":
@@ -77,6 +85,13 @@ def scenario(name, transport, user):
             ps = PowerShell(rp)
             ps.add_cmdlet("Get-CASMailbox").add_parameter("ResultSize", 10)
             ps.add_cmdlet("Select-Object").add_parameter("Property", ["Name", "Guid", "MAPIBlockOutlookRpcHttp"])
+            out = ps.invoke()
+            return {"objects": [props(o) for o in out], "had_errors": ps.had_errors, "errors": errors(ps),
+                    "state": ps.state}
+        if name == "org_config":
+            ps = PowerShell(rp)
+            ps.add_cmdlet("Get-OrganizationConfig")
+            ps.add_cmdlet("Select-Object").add_parameter("Property", ["MapiHttpEnabled"])
             out = ps.invoke()
             return {"objects": [props(o) for o in out], "had_errors": ps.had_errors, "errors": errors(ps),
                     "state": ps.state}

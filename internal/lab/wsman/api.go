@@ -2,9 +2,10 @@
 // shell (Create, Command, Send, Receive, Signal, Delete) at /wsman, and
 // PowerShell remoting shells (MS-PSRP over WS-Management, configuration
 // Microsoft.Exchange) at /PowerShell/ whose runspace pools a PSRPHost runs,
-// over SOAP 1.2 as Windows answers it, with Basic and NTLMv2 (HTTP Negotiate/NTLM, raw or
-// SPNEGO-wrapped) authentication and NTLM message encryption over plain
-// HTTP. It runs each command through an Executor that the lab plugs in (the
+// over SOAP 1.2 as Windows answers it, with Basic, NTLMv2 (HTTP Negotiate/NTLM, raw or
+// SPNEGO-wrapped) and Kerberos (Negotiate or Kerberos, with a service
+// keytab) authentication and NTLM or Kerberos message encryption over
+// plain HTTP. It runs each command through an Executor that the lab plugs in (the
 // PowerShell interpreter) and streams the output to Receive in chunks that
 // keep every envelope under the client's MaxEnvelopeSize.
 package wsman
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
 )
@@ -81,6 +83,19 @@ type Options struct {
 	Computer string
 	// AllowBasic and AllowNTLM enable the authentication schemes.
 	AllowBasic, AllowNTLM bool
+	// Kerberos, when set, accepts Kerberos (HTTP Negotiate with a
+	// Kerberos token, or the Kerberos scheme) verified with its service
+	// keytab, with RFC 4121 message encryption over plain HTTP. A client
+	// principal name@REALM is the account name of Users in Domain when
+	// REALM is KerberosRealm or the DNS domain; other realms are refused.
+	Kerberos *kerberos.Acceptor
+	// Logf, if set, receives one-line notes on refused Kerberos logins
+	// (the acceptor's reason: clock skew, a ticket for another key…), as
+	// a server's event log would show them.
+	Logf func(format string, args ...any)
+	// KerberosRealm is the realm whose principals are the lab's users
+	// (e.g. "CONTOSO.TEST"); empty means the DNS domain, upper-cased.
+	KerberosRealm string
 	// Stats, if set, counts WinRMRequests (every HTTP request), Shells
 	// (every WinRS shell created), PSRPPools (every PSRP shell created)
 	// and EncryptedBodies/PlainBodies (request bodies sealed or not).

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
 )
 
@@ -22,7 +23,7 @@ func (a account) canonical() string { return a.domain + `\` + a.name }
 
 // connState is what the server remembers about one TCP connection: the
 // NTLM handshake in progress, the user it authenticated and the session
-// security for message encryption.
+// security (NTLM) or Kerberos context for message encryption.
 type connState struct {
 	mu        sync.Mutex
 	handshake *ntlm.Handshake
@@ -30,6 +31,7 @@ type connState struct {
 	wrapped   bool   // the client wraps NTLM in SPNEGO
 	user      string
 	session   *ntlm.Session
+	krb       *kerberos.Context // the Kerberos context, once accepted
 	lastUsed  time.Time
 }
 
@@ -126,6 +128,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cs *connSt
 			break
 		}
 		return a.canonical(), true
+	case s.o.Kerberos != nil && (strings.EqualFold(scheme, "Kerberos") || (strings.EqualFold(scheme, "Negotiate") && !isNTLMToken(token))):
+		return s.acceptKerberos(w, r, cs, basic)
 	case (strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM")) && s.o.AllowNTLM:
 		raw, err := base64.StdEncoding.DecodeString(token)
 		if err != nil {
@@ -169,7 +173,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cs *connSt
 			if !ok {
 				break
 			}
-			cs.user = a.canonical()
+			cs.user, cs.krb = a.canonical(), nil
 			cs.session, _ = ntlm.NewServerSession(res) // nil when the client negotiated no session security
 			if cs.wrapped {
 				w.Header().Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(ntlm.WrapResponse(ntlm.AcceptCompleted, nil)))
@@ -177,9 +181,68 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cs *connSt
 			return cs.user, true
 		}
 	}
-	cs.handshake, cs.user, cs.session = nil, "", nil
+	cs.handshake, cs.user, cs.session, cs.krb = nil, "", nil, nil
 	s.unauthorized(w, basic)
 	return "", false
+}
+
+// isNTLMToken reports whether a Negotiate token (base64) carries NTLM,
+// raw or in SPNEGO, rather than Kerberos.
+func isNTLMToken(token string) bool {
+	raw, err := base64.StdEncoding.DecodeString(token)
+	if err != nil {
+		return false
+	}
+	_, _, err = ntlm.Unwrap(raw)
+	return err == nil
+}
+
+// acceptKerberos verifies a Kerberos AP-REQ (RFC 4559): on success the
+// connection keeps the context and the final token goes back on the 200
+// that answers this request; a refused ticket gets the KRB-ERROR on the
+// 401, so the client can say why (clock skew, wrong key…). cs.mu is held.
+func (s *Server) acceptKerberos(w http.ResponseWriter, r *http.Request, cs *connState, basic bool) (string, bool) {
+	cs.handshake, cs.user, cs.session, cs.krb = nil, "", nil, nil
+	acc, wwwAuth, _, err := s.o.Kerberos.AcceptRequest(r)
+	if err != nil {
+		s.logf("%s refused a Kerberos login from %s: %v", r.URL.Path, r.RemoteAddr, err)
+		if wwwAuth != "" {
+			w.Header().Set("WWW-Authenticate", wwwAuth)
+		}
+		w.Header().Set("Content-Type", soapContentType)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusUnauthorized)
+		return "", false
+	}
+	a, ok := s.kerberosAccount(acc.Client)
+	if !ok {
+		s.logf("%s refused the Kerberos principal %s: no user of the lab (realm %s, domain %s)", r.URL.Path, acc.Client, s.o.KerberosRealm, s.o.Domain)
+		s.unauthorized(w, basic)
+		return "", false
+	}
+	if wwwAuth != "" {
+		w.Header().Set("WWW-Authenticate", wwwAuth)
+	}
+	cs.user, cs.krb = a.canonical(), acc.Context
+	return cs.user, true
+}
+
+// kerberosAccount maps a client principal (name@REALM) to its account:
+// the realm must be the lab's (KerberosRealm, or the DNS domain), the
+// name one of Users in Domain.
+func (s *Server) kerberosAccount(principal string) (account, bool) {
+	i := strings.LastIndexByte(principal, '@')
+	if i < 0 {
+		return account{}, false
+	}
+	name, realm := principal[:i], principal[i+1:]
+	if strings.Contains(name, "/") {
+		return account{}, false // a service, not a user
+	}
+	if !strings.EqualFold(realm, s.o.KerberosRealm) && !strings.EqualFold(realm, s.dnsDomain) {
+		return account{}, false
+	}
+	return s.lookup(name, s.o.Domain)
 }
 
 // ntlmPassword is the acceptor's password lookup.
@@ -191,8 +254,13 @@ func (s *Server) ntlmPassword(user, domain string) (string, bool) {
 // unauthorized answers 401 with the schemes the server accepts.
 func (s *Server) unauthorized(w http.ResponseWriter, basic bool) {
 	h := w.Header()
-	if s.o.AllowNTLM {
+	if s.o.AllowNTLM || s.o.Kerberos != nil {
 		h.Add("WWW-Authenticate", "Negotiate")
+	}
+	if s.o.Kerberos != nil {
+		h.Add("WWW-Authenticate", "Kerberos")
+	}
+	if s.o.AllowNTLM {
 		h.Add("WWW-Authenticate", "NTLM")
 	}
 	if basic {
@@ -201,4 +269,10 @@ func (s *Server) unauthorized(w http.ResponseWriter, basic bool) {
 	h.Set("Content-Type", soapContentType)
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusUnauthorized)
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.o.Logf != nil {
+		s.o.Logf(format, args...)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
 )
 
@@ -25,44 +26,55 @@ func sessions(t testing.TB) (client, server *ntlm.Session) {
 }
 
 func TestEncryptedMessageRoundTrip(t *testing.T) {
-	cli, srv := sessions(t)
+	c, s := sessions(t)
+	cli, srv := ntlmSeal{c}, ntlmSeal{s}
 	for _, msg := range []string{"<s:Envelope/>", strings.Repeat("x", 70000), "--Encrypted Boundary\r\n inside"} {
 		// Client → server: the client's framing is the same as ours.
-		ct, body := encryptMessage(cli, []byte(msg))
-		if !isEncrypted(ct) {
-			t.Fatalf("Content-Type %q", ct)
+		ct, body, err := cli.seal([]byte(msg))
+		if err != nil || !kerberos.IsEncrypted(ct) || !strings.Contains(ct, kerberos.ProtocolSPNEGO) {
+			t.Fatalf("Content-Type %q, %v", ct, err)
 		}
-		got, err := decryptMessage(srv, ct, body)
+		got, err := srv.open(ct, body)
 		if err != nil || string(got) != msg {
 			t.Fatalf("server decrypt: %v", err)
 		}
 		// Server → client.
-		ct, body = encryptMessage(srv, []byte(msg))
-		got, err = decryptMessage(cli, ct, body)
+		ct, body, _ = srv.seal([]byte(msg))
+		got, err = cli.open(ct, body)
 		if err != nil || string(got) != msg {
 			t.Fatalf("client decrypt: %v", err)
 		}
 	}
 	// A tampered body fails.
-	ct, body := encryptMessage(cli, []byte("<s:Envelope/>"))
+	ct, body, _ := cli.seal([]byte("<s:Envelope/>"))
 	body[len(body)-30] ^= 1
-	if _, err := decryptMessage(srv, ct, body); err == nil {
+	if _, err := srv.open(ct, body); err == nil {
 		t.Fatal("tampered message decrypted")
 	}
-	if _, err := decryptMessage(srv, soapContentType, body); err == nil {
+	if _, err := srv.open(soapContentType, body); err == nil {
 		t.Fatal("plain Content-Type decrypted")
+	}
+	// The Kerberos protocol string is not NTLM's.
+	_, body, _ = cli.seal([]byte("<s:Envelope/>"))
+	kct := kerberos.EncryptedContentType(kerberos.ProtocolKerberos)
+	if _, err := srv.open(kct, bytes.Replace(body, []byte("SPNEGO"), []byte("Kerberos"), 1)); err == nil {
+		t.Fatal("an NTLM connection opened a Kerberos-protocol body")
 	}
 }
 
 func FuzzDecryptMessage(f *testing.F) {
-	cli, _ := sessions(f)
-	_, body := encryptMessage(cli, []byte("<s:Envelope/>"))
+	c, _ := sessions(f)
+	_, body, _ := ntlmSeal{c}.seal([]byte("<s:Envelope/>"))
 	f.Add(body)
 	f.Add([]byte("--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=99999999999\r\n--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n"))
 	f.Add([]byte{})
+	ct := kerberos.EncryptedContentType(kerberos.ProtocolSPNEGO)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, srv := sessions(t)
-		_, _ = decryptMessage(srv, encContentType, b)
+		msg, err := ntlmSeal{srv}.open(ct, b)
+		if err == nil && len(msg) > len(b) {
+			t.Fatalf("%d bytes opened from %d", len(msg), len(b))
+		}
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
 	"github.com/google/uuid"
 )
@@ -165,24 +166,30 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		s.respond(w, nil, http.StatusRequestEntityTooLarge, faultSchema("the request is larger than the server accepts").render("", newMessageID(), s.o.Computer))
 		return
 	}
-	var session *ntlm.Session
-	if isEncrypted(r.Header.Get("Content-Type")) {
+	var session bodySeal
+	if ct := r.Header.Get("Content-Type"); kerberos.IsEncrypted(ct) {
 		cs.mu.Lock()
-		session = cs.session
+		switch {
+		case cs.krb != nil:
+			session = &krbSeal{ctx: cs.krb}
+		case cs.session != nil:
+			session = ntlmSeal{cs.session}
+		}
 		cs.mu.Unlock()
 		if session == nil {
-			s.respond(w, nil, http.StatusBadRequest, faultSchema("an encrypted message arrived on a connection without NTLM session security").render("", newMessageID(), s.o.Computer))
+			s.respond(w, nil, http.StatusBadRequest, faultSchema("an encrypted message arrived on a connection without session security (NTLM or Kerberos)").render("", newMessageID(), s.o.Computer))
 			return
 		}
 		if s.o.Stats != nil {
 			s.o.Stats.EncryptedBodies.Add(1)
 		}
-		body, err = decryptMessage(session, r.Header.Get("Content-Type"), body)
+		body, err = session.open(ct, body)
 		if err != nil {
 			// A message that does not decrypt breaks the session: the
-			// RC4 streams are out of step. Windows answers 400.
+			// RC4 streams or sequence numbers are out of step. Windows
+			// answers 400.
 			cs.mu.Lock()
-			cs.user, cs.session = "", nil
+			cs.user, cs.session, cs.krb = "", nil, nil
 			cs.mu.Unlock()
 			w.Header().Set("Content-Type", soapContentType)
 			w.WriteHeader(http.StatusBadRequest)
@@ -215,9 +222,14 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep endpoint) {
 }
 
 // respond writes a SOAP answer, encrypted when the request was.
-func (s *Server) respond(w http.ResponseWriter, session *ntlm.Session, status int, body []byte) {
+func (s *Server) respond(w http.ResponseWriter, session bodySeal, status int, body []byte) {
 	if session != nil && len(body) > 0 {
-		ct, enc := encryptMessage(session, body)
+		ct, enc, err := session.seal(body)
+		if err != nil {
+			w.Header().Set("Content-Type", soapContentType)
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", ct)
 		body = enc
 	} else {
