@@ -1,8 +1,8 @@
 // Package pwsh is the lab's PowerShell interpreter: it runs
-// `powershell[.exe] -EncodedCommand <base64>` for the documented subset of
-// Windows PowerShell 5.1 (see SCRIPTS.md), with real PowerShell semantics for
-// what it accepts, and rejects every other construct with a PowerShell-style
-// ParserError that names it.
+// `powershell[.exe] -EncodedCommand <base64>` for the subset of Windows
+// PowerShell 5.1 that internal/exchange's scripts are written in, with real
+// PowerShell semantics for what it accepts, and rejects every other
+// construct with a PowerShell-style ParserError that names it.
 //
 // # Extension API (stable; changes are additive only)
 //
@@ -75,7 +75,7 @@
 //
 // # Escaping output to ASCII: -f, [char] and [regex]::Replace
 //
-// Beyond SCRIPTS.md's subset, the interpreter implements, with Windows
+// Beyond that subset, the interpreter implements, with Windows
 // PowerShell 5.1's semantics, what a script needs to make its JSON pure
 // ASCII (internal/exchange's scripts end with it, so that an OEM code page
 // cannot corrupt names):

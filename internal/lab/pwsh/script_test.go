@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// TestExchangeStyleScript runs a script written to the SCRIPTS.md
-// conventions against fake objects with the awkward property types.
+// TestExchangeStyleScript runs a script written the way internal/exchange's
+// scripts are against fake objects with the awkward property types.
 func TestExchangeStyleScript(t *testing.T) {
 	h := testHost(t, 3, nil, nil)
 	internal, _ := NewUri("https://Mail.Contoso.Test/owa")
