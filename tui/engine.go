@@ -1,12 +1,8 @@
 package tui
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/state"
@@ -96,41 +92,31 @@ func (c *engineController) OverrideWait(id, reason string) error {
 
 // History reads the events of earlier sessions back from the journal.
 func (c *engineController) History() []engine.Event {
-	return ReadHistory(filepath.Join(c.dir, state.JournalFile), 200)
+	return ReadHistory(c.dir, 200)
 }
 
-// ReadHistory returns the last max events journaled in path, oldest first.
-// Journal lines that are not engine events (lock, state transitions) are
-// left out; a missing or unreadable journal gives no history.
-func ReadHistory(path string, max int) []engine.Event {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
+// ReadHistory returns the last max events journaled in the state directory
+// dir, oldest first. Journal entries that are not engine events (lock,
+// state transitions) are left out; a missing or unreadable journal gives
+// no history, and one that cannot be read to its end gives the history
+// read until then.
+func ReadHistory(dir string, max int) []engine.Event {
 	var out []engine.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		var line struct {
-			Time    time.Time       `json:"time"`
-			Kind    string          `json:"kind"`
-			Step    string          `json:"step"`
-			Details json.RawMessage `json:"details"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil || !isEventKind(line.Kind) {
-			continue
+	_ = state.ReadJournal(dir, func(r state.Record) error {
+		if !isEventKind(r.Kind) {
+			return nil
 		}
 		var ev engine.Event
-		if len(line.Details) > 0 && json.Unmarshal(line.Details, &ev) != nil {
-			continue
+		if len(r.Details) > 0 && json.Unmarshal(r.Details, &ev) != nil {
+			return nil
 		}
-		ev.Time, ev.Kind, ev.Step = line.Time, engine.EventKind(line.Kind), line.Step
+		ev.Time, ev.Kind, ev.Step = r.Time, engine.EventKind(r.Kind), r.Step
 		out = append(out, ev)
 		if len(out) > 2*max {
 			out = append([]engine.Event(nil), out[len(out)-max:]...)
 		}
-	}
+		return nil
+	})
 	if len(out) > max {
 		out = out[len(out)-max:]
 	}

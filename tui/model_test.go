@@ -576,14 +576,14 @@ not json
 	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := ReadHistory(path, 10)
+	got := ReadHistory(dir, 10)
 	if len(got) != 2 || got[0].Kind != engine.EventStepStarted || got[1].Error != "boom" {
 		t.Fatalf("history = %+v", got)
 	}
 	if ReadHistory(dir+"/missing", 10) != nil {
 		t.Fatal("a missing journal gave history")
 	}
-	if got := ReadHistory(path, 1); len(got) != 1 || got[0].Kind != engine.EventFailed {
+	if got := ReadHistory(dir, 1); len(got) != 1 || got[0].Kind != engine.EventFailed {
 		t.Fatalf("limited history = %+v", got)
 	}
 }

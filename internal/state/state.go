@@ -8,7 +8,8 @@
 //     is kept as state.json.bak. A corrupt or truncated file is reported
 //     (*CorruptError) and never silently reset; a newer format version is
 //     refused (*VersionError).
-//   - journal.jsonl: the append-only audit journal (see Journal).
+//   - journal.jsonl: the append-only audit journal (see Journal; read it
+//     back with ReadJournal).
 //   - lock: who is running what (see Acquire and Unlock).
 //
 // The package knows nothing of steps or Exchange: plans and check results
