@@ -175,17 +175,7 @@ func convertParam(p *ParamDef, v Value) (Value, error) {
 		}
 		return nil, cannot("Invalid cast.")
 	case TSecureString:
-		s, err := single()
-		if err != nil {
-			return nil, err
-		}
-		switch x := s.(type) {
-		case *SecureString:
-			return x, nil
-		case nil:
-			return nil, nil
-		}
-		return nil, fmt.Errorf("Cannot convert the \"%s\" value of type \"%s\" to type \"System.Security.SecureString\".", ToString(s), typeOfName(s))
+		return exactly(single, func(v Value) bool { _, ok := v.(*SecureString); return ok }, "System.Security.SecureString")
 	case TUri:
 		s, err := single()
 		if err != nil {
@@ -222,29 +212,9 @@ func convertParam(p *ParamDef, v Value) (Value, error) {
 	case TEnum:
 		return convertEnum(p, v)
 	case THashtable:
-		s, err := single()
-		if err != nil {
-			return nil, err
-		}
-		switch x := s.(type) {
-		case *Hashtable:
-			return x, nil
-		case nil:
-			return nil, nil
-		}
-		return nil, fmt.Errorf("Cannot convert the \"%s\" value of type \"%s\" to type \"System.Collections.Hashtable\".", ToString(s), typeOfName(s))
+		return exactly(single, func(v Value) bool { _, ok := v.(*Hashtable); return ok }, "System.Collections.Hashtable")
 	case TScriptBlock:
-		s, err := single()
-		if err != nil {
-			return nil, err
-		}
-		switch x := s.(type) {
-		case *ScriptBlock:
-			return x, nil
-		case nil:
-			return nil, nil
-		}
-		return nil, fmt.Errorf("Cannot convert the \"%s\" value of type \"%s\" to type \"System.Management.Automation.ScriptBlock\".", ToString(s), typeOfName(s))
+		return exactly(single, func(v Value) bool { _, ok := v.(*ScriptBlock); return ok }, "System.Management.Automation.ScriptBlock")
 	case TIdentity:
 		s, err := single()
 		if err != nil {
@@ -257,6 +227,20 @@ func convertParam(p *ParamDef, v Value) (Value, error) {
 		return ToString(s), nil
 	}
 	return v, nil
+}
+
+// exactly is the conversion to a parameter type that takes only values of
+// that type (is tells which) and $null: anything else is PowerShell's
+// error naming netType.
+func exactly(single func() (Value, error), is func(Value) bool, netType string) (Value, error) {
+	s, err := single()
+	if err != nil || s == nil {
+		return nil, err
+	}
+	if is(s) {
+		return s, nil
+	}
+	return nil, fmt.Errorf("Cannot convert the \"%s\" value of type \"%s\" to type \"%s\".", ToString(s), typeOfName(s), netType)
 }
 
 func convertEnum(p *ParamDef, v Value) (Value, error) {

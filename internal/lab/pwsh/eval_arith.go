@@ -288,34 +288,27 @@ func (s *session) binary(x *binaryExpr) (Value, error) {
 		}
 		return found == (op == "-in"), nil
 	}
-	// comparison: an array on the left filters
-	if arr, ok := l.(*Array); ok {
-		out := []Value{}
-		for _, it := range arr.Items {
-			ok, err := s.compare(op, it, r, cs, x.e, false)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, it)
-			}
-		}
-		return &Array{Items: out}, nil
+	// comparison: an array or list on the left filters
+	var items []Value
+	switch c := l.(type) {
+	case *Array:
+		items = c.Items
+	case *List:
+		items = c.Items
+	default:
+		return s.compare(op, l, r, cs, x.e, true)
 	}
-	if lst, ok := l.(*List); ok {
-		out := []Value{}
-		for _, it := range lst.Items {
-			ok, err := s.compare(op, it, r, cs, x.e, false)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, it)
-			}
+	out := []Value{}
+	for _, it := range items {
+		ok, err := s.compare(op, it, r, cs, x.e, false)
+		if err != nil {
+			return nil, err
 		}
-		return &Array{Items: out}, nil
+		if ok {
+			out = append(out, it)
+		}
 	}
-	return s.compare(op, l, r, cs, x.e, true)
+	return &Array{Items: out}, nil
 }
 
 func (s *session) split(l, r Value, cs bool, at extent) (Value, error) {

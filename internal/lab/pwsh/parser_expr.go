@@ -10,27 +10,13 @@ import (
 func (p *parser) expression() (expr, error) { return p.logical(true) }
 
 func (p *parser) logical(comma bool) (expr, error) {
-	start := p.i
-	l, err := p.comparison(comma)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		save := p.i
-		p.skip(false)
+	return p.leftAssoc(comma, p.comparison, func() (string, int) {
 		op, n := p.operatorAt()
 		if op != "-and" && op != "-or" && op != "-xor" {
-			p.i = save
-			return l, nil
+			return "", 0
 		}
-		p.i += n
-		p.skip(true)
-		r, err := p.comparison(comma)
-		if err != nil {
-			return nil, err
-		}
-		l = &binaryExpr{pos: pos{p.extentAt(start, p.i)}, op: op, l: l, r: r}
-	}
+		return op, n
+	})
 }
 
 var comparisonOps = map[string]bool{}
@@ -100,27 +86,26 @@ func (p *parser) comparison(comma bool) (expr, error) {
 	}
 }
 
-func (p *parser) additive(comma bool) (expr, error) {
+// leftAssoc parses operand { op operand }, left to right, for the
+// operators opAt finds at p.i: it returns the operator and its length in
+// runes, or "" where there is none.
+func (p *parser) leftAssoc(comma bool, operand func(bool) (expr, error), opAt func() (string, int)) (expr, error) {
 	start := p.i
-	l, err := p.multiplicative(comma)
+	l, err := operand(comma)
 	if err != nil {
 		return nil, err
 	}
 	for {
 		save := p.i
 		p.skip(false)
-		r := p.peek()
-		if !(r == '+' || isDash(r)) || p.peekAt(1) == '=' || (isDash(r) && unicode.IsLetter(p.peekAt(1))) || (r == '+' && p.peekAt(1) == '+') || (isDash(r) && isDash(p.peekAt(1))) {
+		op, n := opAt()
+		if op == "" {
 			p.i = save
 			return l, nil
 		}
-		op := "+"
-		if isDash(r) {
-			op = "-"
-		}
-		p.i++
+		p.i += n
 		p.skip(true)
-		rhs, err := p.multiplicative(comma)
+		rhs, err := operand(comma)
 		if err != nil {
 			return nil, err
 		}
@@ -128,28 +113,27 @@ func (p *parser) additive(comma bool) (expr, error) {
 	}
 }
 
+func (p *parser) additive(comma bool) (expr, error) {
+	return p.leftAssoc(comma, p.multiplicative, func() (string, int) {
+		r := p.peek()
+		if !(r == '+' || isDash(r)) || p.peekAt(1) == '=' || (isDash(r) && unicode.IsLetter(p.peekAt(1))) || (r == '+' && p.peekAt(1) == '+') || (isDash(r) && isDash(p.peekAt(1))) {
+			return "", 0
+		}
+		if isDash(r) {
+			return "-", 1
+		}
+		return "+", 1
+	})
+}
+
 func (p *parser) multiplicative(comma bool) (expr, error) {
-	start := p.i
-	l, err := p.formatExpr(comma)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		save := p.i
-		p.skip(false)
+	return p.leftAssoc(comma, p.formatExpr, func() (string, int) {
 		r := p.peek()
 		if !(r == '*' || r == '/' || r == '%') || p.peekAt(1) == '=' || (r == '*' && p.peekAt(1) == '>') {
-			p.i = save
-			return l, nil
+			return "", 0
 		}
-		p.i++
-		p.skip(true)
-		rhs, err := p.formatExpr(comma)
-		if err != nil {
-			return nil, err
-		}
-		l = &binaryExpr{pos: pos{p.extentAt(start, p.i)}, op: string(r), l: l, r: rhs}
-	}
+		return string(r), 1
+	})
 }
 
 // formatExpr parses the -f operator, which binds tighter than * / % and

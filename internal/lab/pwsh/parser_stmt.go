@@ -101,6 +101,20 @@ func (p *parser) block() (*scriptBody, error) {
 	return b, nil
 }
 
+// trailingBlock parses the optional "kw { ... }" that ends a statement
+// (else, finally): nil, with nothing consumed, when the next word is not
+// kw.
+func (p *parser) trailingBlock(kw string) (*scriptBody, error) {
+	save := p.i
+	p.skip(true)
+	if p.keywordAt(p.i) != kw {
+		p.i = save
+		return nil, nil
+	}
+	p.i += len(kw)
+	return p.block()
+}
+
 // parenPipeline parses "( pipeline )".
 func (p *parser) parenCond(kw string) (stmt, error) {
 	p.skip(false)
@@ -146,21 +160,16 @@ func (p *parser) statement() (stmt, error) {
 				st.bodies = append(st.bodies, b)
 				save := p.i
 				p.skip(true)
-				k := p.keywordAt(p.i)
-				if k == "elseif" {
+				if p.keywordAt(p.i) == "elseif" {
 					p.i += 6
 					continue
 				}
-				if k == "else" {
-					p.i += 4
-					b, err := p.block()
-					if err != nil {
-						return nil, err
-					}
-					st.els = b
-					break
-				}
 				p.i = save
+				els, err := p.trailingBlock("else")
+				if err != nil {
+					return nil, err
+				}
+				st.els = els
 				break
 			}
 			st.e = p.extentAt(start, p.i)
@@ -256,8 +265,7 @@ func (p *parser) statement() (stmt, error) {
 			for {
 				save := p.i
 				p.skip(true)
-				k := p.keywordAt(p.i)
-				if k == "catch" {
+				if p.keywordAt(p.i) == "catch" {
 					p.i += 5
 					var cc catchClause
 					for {
@@ -288,16 +296,12 @@ func (p *parser) statement() (stmt, error) {
 					st.catches = append(st.catches, cc)
 					continue
 				}
-				if k == "finally" {
-					p.i += 7
-					b, err := p.block()
-					if err != nil {
-						return nil, err
-					}
-					st.finally = b
-					break
-				}
 				p.i = save
+				fin, err := p.trailingBlock("finally")
+				if err != nil {
+					return nil, err
+				}
+				st.finally = fin
 				break
 			}
 			if len(st.catches) == 0 && st.finally == nil {
