@@ -92,15 +92,7 @@ func convertParam(p *ParamDef, v Value) (Value, error) {
 		if h, ok := v.(*Hashtable); ok && p.Type == TMultiValued {
 			return h, nil
 		}
-		if v == nil {
-			return nil, nil
-		}
-		items := Unroll(v)
-		out := make([]Value, len(items))
-		for i, it := range items {
-			out[i] = ToString(it)
-		}
-		return &Array{Items: out}, nil
+		return stringArray(v), nil
 	case TBool, TSwitch:
 		s, err := single()
 		if err != nil {

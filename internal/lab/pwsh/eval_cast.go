@@ -135,15 +135,7 @@ func (s *session) cast(typ string, v Value, at extent) (Value, error) {
 		}
 		return &Array{Items: []Value{v}}, nil
 	case "string[]":
-		if v == nil {
-			return nil, nil
-		}
-		items := Unroll(v)
-		out := make([]Value, len(items))
-		for i, it := range items {
-			out[i] = ToString(it)
-		}
-		return &Array{Items: out}, nil
+		return stringArray(v), nil
 	case "pscustomobject", "psobject":
 		if h, ok := v.(*Hashtable); ok && typ == "pscustomobject" {
 			o := &Object{TypeNames: []string{PSCustomObjectType}, props: make([]Prop, 0, h.Len())}
@@ -196,4 +188,18 @@ func (s *session) cast(typ string, v Value, at extent) (Value, error) {
 		return s.castChar(v, at)
 	}
 	return nil, s.castError(at, v, typ, "")
+}
+
+// stringArray is v as a string[]: $null stays $null, and every item of v
+// becomes its string.
+func stringArray(v Value) Value {
+	if v == nil {
+		return nil
+	}
+	items := Unroll(v)
+	out := make([]Value, len(items))
+	for i, it := range items {
+		out[i] = ToString(it)
+	}
+	return &Array{Items: out}
 }

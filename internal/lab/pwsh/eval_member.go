@@ -202,12 +202,7 @@ func (s *session) callMethod(obj Value, name string, args []Value, at extent) (V
 			}
 		case "contains":
 			if argc == 1 {
-				for _, it := range o.Items {
-					if equalValues(it, args[0], false) {
-						return true, nil
-					}
-				}
-				return false, nil
+				return containsValue(o.Items, args[0]), nil
 			}
 		case "toarray":
 			return &Array{Items: append([]Value(nil), o.Items...)}, nil
@@ -219,12 +214,7 @@ func (s *session) callMethod(obj Value, name string, args []Value, at extent) (V
 		switch lname {
 		case "contains":
 			if argc == 1 {
-				for _, it := range o.Items {
-					if equalValues(it, args[0], false) {
-						return true, nil
-					}
-				}
-				return false, nil
+				return containsValue(o.Items, args[0]), nil
 			}
 		case "add":
 			return nil, s.methodError(at, name, argc, fmt.Errorf("Collection was of a fixed size."), "NotSupportedException")
@@ -586,4 +576,15 @@ func (s *session) index(obj, idx Value, at extent) (Value, error) {
 	}
 	v, _, err := pick(idx)
 	return v, err
+}
+
+// containsValue is the Contains method of a list or an array: whether
+// one of items equals v, case-insensitively.
+func containsValue(items []Value, v Value) bool {
+	for _, it := range items {
+		if equalValues(it, v, false) {
+			return true
+		}
+	}
+	return false
 }

@@ -10,12 +10,12 @@ import (
 func (p *parser) expression() (expr, error) { return p.logical(true) }
 
 func (p *parser) logical(comma bool) (expr, error) {
-	return p.leftAssoc(comma, p.comparison, func() (string, int) {
+	return p.leftAssoc(comma, p.comparison, func(expr, int) (string, int, error) {
 		op, n := p.operatorAt()
 		if op != "-and" && op != "-or" && op != "-xor" {
-			return "", 0
+			return "", 0, nil
 		}
-		return op, n
+		return op, n, nil
 	})
 }
 
@@ -53,43 +53,29 @@ func (p *parser) operatorAt() (string, int) {
 }
 
 func (p *parser) comparison(comma bool) (expr, error) {
-	start := p.i
-	l, err := p.additive(comma)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		save := p.i
-		p.skip(false)
+	return p.leftAssoc(comma, p.additive, func(expr, int) (string, int, error) {
 		op, n := p.operatorAt()
 		if unsupportedOps[op] {
-			return nil, p.unsupported(p.i, p.i+n, fmt.Sprintf("The '%s' operator", op))
+			return "", 0, p.unsupported(p.i, p.i+n, fmt.Sprintf("The '%s' operator", op))
 		}
 		if !comparisonOps[op] {
 			if op != "" && op != "-and" && op != "-or" && op != "-xor" && op != "-not" {
-				return nil, p.errAt(p.i, p.i+n, "UnexpectedToken", "Unexpected token '%s' in expression or statement.", string(p.src[p.i:p.i+n]))
+				return "", 0, p.errAt(p.i, p.i+n, "UnexpectedToken", "Unexpected token '%s' in expression or statement.", string(p.src[p.i:p.i+n]))
 			}
-			p.i = save
-			return l, nil
+			return "", 0, nil
 		}
-		p.i += n
-		p.skip(true)
-		r, err := p.additive(comma)
-		if err != nil {
-			return nil, err
+		if op == "-isplit" {
+			return "-split", n, nil
 		}
-		switch op {
-		case "-isplit":
-			op = "-split"
-		}
-		l = &binaryExpr{pos: pos{p.extentAt(start, p.i)}, op: op, l: l, r: r}
-	}
+		return op, n, nil
+	})
 }
 
 // leftAssoc parses operand { op operand }, left to right, for the
 // operators opAt finds at p.i: it returns the operator and its length in
-// runes, or "" where there is none.
-func (p *parser) leftAssoc(comma bool, operand func(bool) (expr, error), opAt func() (string, int)) (expr, error) {
+// runes, "" where there is none, or the error that rejects the operator
+// after l, the expression parsed so far from start.
+func (p *parser) leftAssoc(comma bool, operand func(bool) (expr, error), opAt func(l expr, start int) (string, int, error)) (expr, error) {
 	start := p.i
 	l, err := operand(comma)
 	if err != nil {
@@ -98,7 +84,10 @@ func (p *parser) leftAssoc(comma bool, operand func(bool) (expr, error), opAt fu
 	for {
 		save := p.i
 		p.skip(false)
-		op, n := opAt()
+		op, n, err := opAt(l, start)
+		if err != nil {
+			return nil, err
+		}
 		if op == "" {
 			p.i = save
 			return l, nil
@@ -114,25 +103,25 @@ func (p *parser) leftAssoc(comma bool, operand func(bool) (expr, error), opAt fu
 }
 
 func (p *parser) additive(comma bool) (expr, error) {
-	return p.leftAssoc(comma, p.multiplicative, func() (string, int) {
+	return p.leftAssoc(comma, p.multiplicative, func(expr, int) (string, int, error) {
 		r := p.peek()
 		if !(r == '+' || isDash(r)) || p.peekAt(1) == '=' || (isDash(r) && unicode.IsLetter(p.peekAt(1))) || (r == '+' && p.peekAt(1) == '+') || (isDash(r) && isDash(p.peekAt(1))) {
-			return "", 0
+			return "", 0, nil
 		}
 		if isDash(r) {
-			return "-", 1
+			return "-", 1, nil
 		}
-		return "+", 1
+		return "+", 1, nil
 	})
 }
 
 func (p *parser) multiplicative(comma bool) (expr, error) {
-	return p.leftAssoc(comma, p.formatExpr, func() (string, int) {
+	return p.leftAssoc(comma, p.formatExpr, func(expr, int) (string, int, error) {
 		r := p.peek()
 		if !(r == '*' || r == '/' || r == '%') || p.peekAt(1) == '=' || (r == '*' && p.peekAt(1) == '>') {
-			return "", 0
+			return "", 0, nil
 		}
-		return string(r), 1
+		return string(r), 1, nil
 	})
 }
 
@@ -140,18 +129,10 @@ func (p *parser) multiplicative(comma bool) (expr, error) {
 // looser than casts and the comma. Its format string must be a literal
 // whose format items use only the specifiers the lab implements.
 func (p *parser) formatExpr(comma bool) (expr, error) {
-	start := p.i
-	l, err := p.unaryMinus(comma)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		save := p.i
-		p.skip(false)
+	return p.leftAssoc(comma, p.unaryMinus, func(l expr, start int) (string, int, error) {
 		op, n := p.operatorAt()
 		if op != "-f" {
-			p.i = save
-			return l, nil
+			return "", 0, nil
 		}
 		c, ok := l.(*constExpr)
 		fs, isStr := Value(nil), false
@@ -160,19 +141,13 @@ func (p *parser) formatExpr(comma bool) (expr, error) {
 			_, isStr = fs.(string)
 		}
 		if !isStr {
-			return nil, p.unsupported(start, p.i+n, "The '-f' operator with a format string that is not a string literal")
+			return "", 0, p.unsupported(start, p.i+n, "The '-f' operator with a format string that is not a string literal")
 		}
 		if spec, bad := unsupportedFormatSpec(fs.(string)); bad {
-			return nil, p.unsupported(start, p.i, fmt.Sprintf("The format specifier ':%s' of the -f operator", spec))
+			return "", 0, p.unsupported(start, p.i, fmt.Sprintf("The format specifier ':%s' of the -f operator", spec))
 		}
-		p.i += n
-		p.skip(true)
-		rhs, err := p.unaryMinus(comma)
-		if err != nil {
-			return nil, err
-		}
-		l = &binaryExpr{pos: pos{p.extentAt(start, p.i)}, op: "-f", l: l, r: rhs}
-	}
+		return op, n, nil
+	})
 }
 
 func (p *parser) unaryMinus(comma bool) (expr, error) {
