@@ -8,6 +8,9 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 )
 
+// onKey handles a key: in a dialog it answers or scrolls the dialog;
+// otherwise it moves the selection or starts an operation on the selected
+// step.
 func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if k.Type == tea.KeyCtrlC {
 		return m.quit()

@@ -9,8 +9,12 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 )
 
+// busy reports whether an engine operation of the view is running.
 func (m *Model) busy() bool { return m.busyStep != "" }
 
+// startApply applies the selected step, unless another operation runs,
+// the step is done, skipped or still waiting, or an earlier step is
+// unfinished: then the notice says why.
 func (m *Model) startApply() tea.Cmd {
 	if m.busy() {
 		m.setNotice(m.busyOp+" of "+m.busyStep+" is still running", false)
