@@ -73,7 +73,7 @@ func ACMEClient(cfg *config.Config, stateDir string, logf func(string, ...any)) 
 	}
 	c := &acme.Client{DirectoryURL: a.Directory, Email: a.Email, HTTPClient: hc, Logf: logf,
 		AccountKeyFile: filepath.Join(stateDir, acme.AccountKeyFile), PropagationTimeout: ACMEPropagationTimeout}
-	if strings.EqualFold(cfg.PublicDNS.Mode, publicDNSModeManual) {
+	if strings.EqualFold(cfg.PublicDNS.Mode, publicDNSModeManual) || strings.EqualFold(a.ChallengeDNS.Mode, publicDNSModeManual) {
 		c.PropagationTimeout = ACMEManualPropagationTimeout
 		c.PollInterval = 10 * time.Second
 	}
@@ -91,31 +91,34 @@ func ACMEClient(cfg *config.Config, stateDir string, logf func(string, ...any)) 
 	return c, nil
 }
 
-// ACMEChallengeDNS returns the DNS-01 writer and the propagation check for
-// public_dns: RFC 2136 updates (TSIG) in mode rfc2136, printed records in
-// mode manual; both verified on every authoritative nameserver
-// (public_dns.nameservers, or the zone's NS records).
+// ACMEChallengeDNS returns the DNS-01 writer and the propagation check,
+// both over the record-set interface: the TXT record of a name goes to
+// _acme-challenge.<name> in public_dns.zone through public_dns.mode
+// (RFC 2136 with TSIG, printed for a person in manual mode, or a
+// provider's API), unless that name is a CNAME: then it goes to the
+// CNAME's target, through certificate.acme.challenge_dns when the target
+// lies in that zone. Each record is verified on every authoritative
+// nameserver of the zone it lands in (the block's nameservers, or the
+// zone's NS records).
 func ACMEChallengeDNS(d *Deps, logf func(string, ...any)) (acme.TXTWriter, acme.Propagation, error) {
-	c := d.Config.PublicDNS
-	switch strings.ToLower(c.Mode) {
-	case "", publicDNSModeRFC2136:
-		cl, err := d.PublicDNS()
-		if err != nil {
-			return nil, nil, err
-		}
-		return acme.RFC2136{Client: cl}, acme.ZonePropagation{Client: cl, Nameservers: c.Nameservers}, nil
-	case publicDNSModeManual:
-		src := c.Server
-		if src == "" && len(c.Nameservers) > 0 {
-			src = c.Nameservers[0]
-		}
-		if src == "" {
-			return nil, nil, errors.New("public_dns.server: missing; certificate.mode acme in public_dns.mode manual reads the challenge records from the zone: set public_dns.server or public_dns.nameservers")
-		}
-		cl := &dnsupdate.Client{Server: src, Zone: c.Zone}
-		return acme.Manual{Logf: logf}, acme.ZonePropagation{Client: cl, Nameservers: c.Nameservers}, nil
+	w, err := d.PublicDNSChallengeWriter(logf)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("public_dns.mode %q: certificate.mode acme writes its DNS-01 records through public_dns.mode rfc2136 or manual", c.Mode)
+	var zones []acme.ZoneServers
+	for _, k := range []config.DNSAccessKey{config.PublicDNSKey, config.ChallengeDNSKey} {
+		a := d.Config.DNSAccess(k)
+		if !a.Configured() {
+			continue
+		}
+		src, err := dnsReadServer(k, a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w; certificate.mode acme reads the challenge records from the zone", err)
+		}
+		zones = append(zones, acme.ZoneServers{Zone: a.Zone, Server: src, Nameservers: a.Nameservers})
+	}
+	r := &acme.RecordSetDNS{Writer: w, Zones: zones}
+	return r, r, nil
 }
 
 // acmeNamesCheck: every name ordered lies inside public_dns.zone, where

@@ -159,9 +159,12 @@ func (d *Deps) HTTPSTargets(servers []string) ([]checks.Target, error) {
 }
 
 // PublicDNS returns the RFC 2136 client for public_dns.
-func (d *Deps) PublicDNS() (*dnsupdate.Client, error) {
-	c := d.Config.PublicDNS
-	secret, err := d.Config.TSIGSecret()
+func (d *Deps) PublicDNS() (*dnsupdate.Client, error) { return d.dnsUpdateClient(config.PublicDNSKey) }
+
+// dnsUpdateClient returns the RFC 2136 client for the block k names.
+func (d *Deps) dnsUpdateClient(k config.DNSAccessKey) (*dnsupdate.Client, error) {
+	c := d.Config.DNSAccess(k)
+	secret, err := d.Config.DNSAccessTSIGSecret(k)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,101 @@
+package acme
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/exrunbook/exrunbook/internal/dnsupdate"
+	"github.com/exrunbook/exrunbook/internal/recordset"
+)
+
+// ZoneServers says where the records of one zone are read and verified.
+type ZoneServers struct {
+	// Zone is the zone, fully qualified.
+	Zone string
+	// Server is where the records are read (host:port): the primary, or
+	// any authoritative server of the zone.
+	Server string
+	// Nameservers are the zone's authoritative servers, each verified;
+	// empty: the zone's NS records, read from Server.
+	Nameservers []string
+}
+
+// RecordSetDNS answers DNS-01 through the record-set interface: its
+// Present and CleanUp (TXTWriter) write and remove the TXT record with
+// Writer, which follows an _acme-challenge CNAME to its target, possibly
+// in another zone with its own access; its Check (Propagation) verifies
+// each record on every authoritative server of the zone the record
+// actually lands in (the CNAME's target zone, not the name's).
+type RecordSetDNS struct {
+	Writer *recordset.ChallengeWriter
+	// Zones lists the servers of every zone Writer may write.
+	Zones []ZoneServers
+}
+
+var (
+	_ TXTWriter   = (*RecordSetDNS)(nil)
+	_ Propagation = (*RecordSetDNS)(nil)
+)
+
+// Present adds the TXT record value at fqdn's target.
+func (r *RecordSetDNS) Present(ctx context.Context, fqdn, value string) error {
+	if err := checkValue(value); err != nil {
+		return err
+	}
+	return r.Writer.SetTXT(ctx, fqdn, value)
+}
+
+// CleanUp removes the TXT record value at fqdn's target, and only it.
+func (r *RecordSetDNS) CleanUp(ctx context.Context, fqdn, value string) error {
+	if err := checkValue(value); err != nil {
+		return err
+	}
+	return r.Writer.DeleteTXT(ctx, fqdn, value)
+}
+
+func (r *RecordSetDNS) servers(zone string) (ZoneServers, bool) {
+	for _, z := range r.Zones {
+		if dns.CanonicalName(z.Zone) == zone {
+			return z, true
+		}
+	}
+	return ZoneServers{}, false
+}
+
+// Check implements Propagation: every record, at its target, is served
+// by every authoritative server of its target's zone.
+func (r *RecordSetDNS) Check(ctx context.Context, recs []TXTRecord) (bool, string, error) {
+	byZone := map[string][]TXTRecord{}
+	var zones []string
+	for _, rec := range recs {
+		name, acc, err := r.Writer.Target(ctx, rec.FQDN)
+		if err != nil {
+			return false, "", err
+		}
+		z := dns.CanonicalName(acc.Zone)
+		if _, ok := byZone[z]; !ok {
+			zones = append(zones, z)
+		}
+		byZone[z] = append(byZone[z], TXTRecord{FQDN: name, Value: rec.Value})
+	}
+	var details []string
+	for _, z := range zones {
+		zs, ok := r.servers(z)
+		if !ok || zs.Server == "" {
+			return false, "", fmt.Errorf("zone %s: no server to read the challenge records from", z)
+		}
+		p := ZonePropagation{Client: &dnsupdate.Client{Server: zs.Server, Zone: z}, Nameservers: zs.Nameservers}
+		ok, detail, err := p.Check(ctx, byZone[z])
+		if err != nil {
+			return false, "", fmt.Errorf("zone %s: %w", z, err)
+		}
+		if !ok {
+			return false, "zone " + z + ": " + detail, nil
+		}
+		details = append(details, "zone "+z+": "+detail)
+	}
+	return true, strings.Join(details, "; "), nil
+}
