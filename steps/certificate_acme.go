@@ -202,8 +202,12 @@ func (s *certificate) planACME(env engine.Env, snap CertificateSnapshot) (engine
 		}
 		p.Changes = append(p.Changes, ch)
 	}
-	p.Summary = fmt.Sprintf("order a certificate for %s from %s with DNS-01 (TXT records at _acme-challenge.<name> through public_dns.mode %s, checked on every authoritative nameserver, removed afterwards), RSA %d, and import it on %d server(s) with Import-ExchangeCertificate",
-		strings.Join(snap.Domains, ", "), snap.ACMEDirectory, s.deps.Config.PublicDNS.Mode, acme.RSAKeyBits, len(snap.Servers))
+	via := "public_dns.mode " + s.deps.Config.PublicDNS.Mode
+	if cd := s.deps.Config.Certificate.ACME.ChallengeDNS; cd.Configured() {
+		via += fmt.Sprintf(", or at the target of an _acme-challenge CNAME in %s through certificate.acme.challenge_dns.mode %s", cd.Zone, cd.Mode)
+	}
+	p.Summary = fmt.Sprintf("order a certificate for %s from %s with DNS-01 (TXT records at _acme-challenge.<name> through %s, checked on every authoritative nameserver of the zone they land in, removed afterwards), RSA %d, and import it on %d server(s) with Import-ExchangeCertificate",
+		strings.Join(snap.Domains, ", "), snap.ACMEDirectory, via, acme.RSAKeyBits, len(snap.Servers))
 	return p, nil
 }
 
