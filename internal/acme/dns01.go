@@ -38,6 +38,15 @@ type TXTWriter interface {
 	CleanUp(ctx context.Context, fqdn, value string) error
 }
 
+// BatchWriter is a TXTWriter that writes and removes several records at
+// once (RecordSetDNS: in manual mode, every record is printed before the
+// wait). Errors name each record that failed.
+type BatchWriter interface {
+	TXTWriter
+	PresentAll(ctx context.Context, recs []TXTRecord) error
+	CleanUpAll(ctx context.Context, recs []TXTRecord) error
+}
+
 // Propagation says whether every authoritative nameserver serves records.
 type Propagation interface {
 	// Check returns ok when every record is served by every

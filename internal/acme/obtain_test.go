@@ -268,9 +268,10 @@ func TestObtainEAB(t *testing.T) {
 }
 
 // TestObtainManual: in public_dns.mode manual the exact records are
-// printed (as zone-file lines to add and, afterwards, to remove), and the
-// order waits until every authoritative server serves each change; an
-// "operator" makes each change a little later, in the order printed.
+// printed (as zone-file lines to add, all before any wait, and afterwards
+// to remove), and the order waits until every authoritative server serves
+// them; an "operator" makes each change a little later, in the order
+// printed.
 func TestObtainManual(t *testing.T) {
 	dc, ep := labDNS(t)
 	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
@@ -292,6 +293,13 @@ func TestObtainManual(t *testing.T) {
 			set := dnsupdate.RRset{Name: rr.Header().Name, Type: dns.TypeTXT, TTL: rr.Header().Ttl,
 				Data: []string{strings.TrimPrefix(rr.String(), rr.Header().String())}}
 			if op == "add" {
+				// Every line to add is printed before exrunbook waits
+				// for any: one edit of the zone, not one per name.
+				mu.Lock()
+				if n := len(adds); n != 2 {
+					t.Errorf("the operator is asked to add %d record(s) at first, want both: %v", n, adds)
+				}
+				mu.Unlock()
 				err = dc.Update(context.Background(), dnsupdate.Update{Add: []dnsupdate.RRset{set}})
 			} else {
 				err = dc.RemoveRecords(context.Background(), []dnsupdate.RRset{set})
@@ -339,5 +347,23 @@ func TestObtainManual(t *testing.T) {
 	}
 	if left := challengeRecords(t, dc, names); len(left) != 0 {
 		t.Errorf("challenge records left in the zone: %v", left)
+	}
+}
+
+// TestObtainManualNobodyAdds: in manual mode, a record nobody adds fails
+// the order after the propagation timeout (not never), naming what is
+// missing, and the CA is never asked to validate.
+func TestObtainManualNobodyAdds(t *testing.T) {
+	_, ep := labDNS(t)
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
+	c := testClient(t, p)
+	c.PropagationTimeout = 700 * time.Millisecond
+	prov := &manual.Provider{Server: ep.DNS.Public, Nameservers: []string{ep.DNS.Public}, Logf: t.Logf, Poll: 100 * time.Millisecond}
+	d := &RecordSetDNS{Writer: &recordset.ChallengeWriter{Accesses: []recordset.Access{{Provider: prov, Zone: ep.DNS.Zone}}},
+		Zones: []ZoneServers{{Zone: ep.DNS.Zone, Server: ep.DNS.Public}}}
+	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, d, d, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "cannot be answered") || !strings.Contains(err.Error(), "deadline exceeded") ||
+		!strings.Contains(err.Error(), ChallengeFQDN(ep.Names.External)) {
+		t.Fatalf("error = %v", err)
 	}
 }

@@ -2,8 +2,10 @@ package acme
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -36,7 +38,7 @@ type RecordSetDNS struct {
 }
 
 var (
-	_ TXTWriter   = (*RecordSetDNS)(nil)
+	_ BatchWriter = (*RecordSetDNS)(nil)
 	_ Propagation = (*RecordSetDNS)(nil)
 )
 
@@ -54,6 +56,61 @@ func (r *RecordSetDNS) CleanUp(ctx context.Context, fqdn, value string) error {
 		return err
 	}
 	return r.Writer.DeleteTXT(ctx, fqdn, value)
+}
+
+// PresentAll writes every record: the records of different targets at
+// once, so that in manual mode every line to add is printed before
+// exrunbook waits for any (one edit of the zone, not one per name), and
+// records sharing a target one after another, so that their writes never
+// race. The first failure stops the others.
+func (r *RecordSetDNS) PresentAll(ctx context.Context, recs []TXTRecord) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	return r.each(ctx, recs, func(ctx context.Context, rec TXTRecord) error {
+		err := r.Present(ctx, rec.FQDN, rec.Value)
+		if err != nil {
+			cancel(fmt.Errorf("another challenge record failed: %w", err))
+		}
+		return err
+	})
+}
+
+// CleanUpAll removes every record, as PresentAll writes them, trying all
+// of them whatever fails.
+func (r *RecordSetDNS) CleanUpAll(ctx context.Context, recs []TXTRecord) error {
+	return r.each(ctx, recs, func(ctx context.Context, rec TXTRecord) error { return r.CleanUp(ctx, rec.FQDN, rec.Value) })
+}
+
+// each runs f for every record, one goroutine per target name (the name
+// itself when its target cannot be read: f then reports why).
+func (r *RecordSetDNS) each(ctx context.Context, recs []TXTRecord, f func(context.Context, TXTRecord) error) error {
+	groups := map[string][]TXTRecord{}
+	var order []string
+	for _, rec := range recs {
+		key := dns.CanonicalName(rec.FQDN)
+		if name, _, err := r.Writer.Target(ctx, rec.FQDN); err == nil {
+			key = name
+		}
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], rec)
+	}
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for i, key := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, rec := range groups[key] {
+				if err := f(ctx, rec); err != nil {
+					errs[i] = errors.Join(errs[i], err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (r *RecordSetDNS) servers(zone string) (ZoneServers, bool) {
