@@ -115,7 +115,11 @@ func ACMEChallengeDNS(d *Deps, logf func(string, ...any)) (acme.TXTWriter, acme.
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w; certificate.mode acme reads the challenge records from the zone", err)
 		}
-		zones = append(zones, acme.ZoneServers{Zone: a.Zone, Server: src, Nameservers: a.Nameservers})
+		zs := acme.ZoneServers{Zone: a.Zone, Server: src, Nameservers: a.Nameservers}
+		if k != config.PublicDNSKey {
+			zs.Setting = string(k)
+		}
+		zones = append(zones, zs)
 	}
 	r := &acme.RecordSetDNS{Writer: w, Zones: zones}
 	return r, r, nil

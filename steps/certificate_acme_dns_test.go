@@ -281,4 +281,19 @@ ns1 IN A 127.0.0.1
 	if posts != len(delegated)+1 { // the two CNAMEs of the setup, and outlook.contoso.test's TXT
 		t.Errorf("%d records created through the API, want %d:\n%s", posts, len(delegated)+1, strings.Join(reqs, "\n"))
 	}
+
+	// A key the challenge zone's server does not know: BIND's refusal,
+	// naming certificate.acme.challenge_dns's keys, not public_dns's.
+	t.Setenv("EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET", bindtest.RandomSecret())
+	fresh := config.Default()
+	fresh.Namespace, fresh.PublicDNS, fresh.Certificate = l.cfg.Namespace, l.cfg.PublicDNS, l.cfg.Certificate
+	w, _, err = ACMEChallengeDNS(&Deps{Config: fresh, DNSAPITransport: l.deps.DNSAPITransport}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Present(ctx, acme.ChallengeFQDN("outlook-ext.contoso.test"), "digest")
+	if err == nil || !strings.Contains(err.Error(), "rejected the TSIG key 'acme-update.'") || !strings.Contains(err.Error(), "check certificate.acme.challenge_dns.tsig") {
+		t.Fatalf("a wrong key: %v", err)
+	}
+	t.Log(err)
 }

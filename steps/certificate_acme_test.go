@@ -84,7 +84,8 @@ func TestACMEChallengeDNSModes(t *testing.T) {
 	if !ok || rp.Client.Server != "127.0.0.1:5300" || rp.Client.TSIG.Name != "acme-update." || rp.Client.TSIG.Secret != "c2VjcmV0LXNlY3JldC1zZWNyZXQ=" {
 		t.Fatalf("challenge_dns provider is %T", r.Writer.Accesses[1].Provider)
 	}
-	if len(r.Zones) != 2 || r.Zones[1].Zone != "acme.fabrikam.test." || r.Zones[1].Server != "127.0.0.1:5300" || len(r.Zones[1].Nameservers) != 0 {
+	if len(r.Zones) != 2 || r.Zones[1].Zone != "acme.fabrikam.test." || r.Zones[1].Server != "127.0.0.1:5300" || len(r.Zones[1].Nameservers) != 0 ||
+		r.Zones[1].Setting != "certificate.acme.challenge_dns" || r.Zones[0].Setting != "" || rp.Client.Setting != "certificate.acme.challenge_dns" {
 		t.Fatalf("zones %+v", r.Zones)
 	}
 	// The challenge zone's own secret is required, named by its variable.

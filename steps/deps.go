@@ -168,6 +168,10 @@ func (d *Deps) dnsUpdateClient(k config.DNSAccessKey) (*dnsupdate.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	return &dnsupdate.Client{Server: c.Server, Zone: c.Zone,
-		TSIG: dnsupdate.TSIG{Name: c.TSIG.Name, Algorithm: c.TSIG.Algorithm, Secret: secret}}, nil
+	dc := &dnsupdate.Client{Server: c.Server, Zone: c.Zone,
+		TSIG: dnsupdate.TSIG{Name: c.TSIG.Name, Algorithm: c.TSIG.Algorithm, Secret: secret}}
+	if k != config.PublicDNSKey {
+		dc.Setting = string(k)
+	}
+	return dc, nil
 }

@@ -23,6 +23,9 @@ type ZoneServers struct {
 	// Nameservers are the zone's authoritative servers, each verified;
 	// empty: the zone's NS records, read from Server.
 	Nameservers []string
+	// Setting is the configuration block that names them, for messages
+	// (see dnsupdate.Client.Setting).
+	Setting string
 }
 
 // RecordSetDNS answers DNS-01 through the record-set interface: its
@@ -144,7 +147,7 @@ func (r *RecordSetDNS) Check(ctx context.Context, recs []TXTRecord) (bool, strin
 		if !ok || zs.Server == "" {
 			return false, "", fmt.Errorf("zone %s: no server to read the challenge records from", z)
 		}
-		p := ZonePropagation{Client: &dnsupdate.Client{Server: zs.Server, Zone: z}, Nameservers: zs.Nameservers}
+		p := ZonePropagation{Client: &dnsupdate.Client{Server: zs.Server, Zone: z, Setting: zs.Setting}, Nameservers: zs.Nameservers}
 		ok, detail, err := p.Check(ctx, byZone[z])
 		if err != nil {
 			return false, "", fmt.Errorf("zone %s: %w", z, err)
