@@ -101,9 +101,17 @@ func ACMEClient(cfg *config.Config, stateDir string, logf func(string, ...any)) 
 // nameserver of the zone it lands in (the block's nameservers, or the
 // zone's NS records).
 func ACMEChallengeDNS(d *Deps, logf func(string, ...any)) (acme.TXTWriter, acme.Propagation, error) {
-	w, err := d.PublicDNSChallengeWriter(logf)
+	r, err := acmeRecordSetDNS(d, logf)
 	if err != nil {
 		return nil, nil, err
+	}
+	return r, r, nil
+}
+
+func acmeRecordSetDNS(d *Deps, logf func(string, ...any)) (*acme.RecordSetDNS, error) {
+	w, err := d.PublicDNSChallengeWriter(logf)
+	if err != nil {
+		return nil, err
 	}
 	var zones []acme.ZoneServers
 	for _, k := range []config.DNSAccessKey{config.PublicDNSKey, config.ChallengeDNSKey} {
@@ -113,7 +121,7 @@ func ACMEChallengeDNS(d *Deps, logf func(string, ...any)) (acme.TXTWriter, acme.
 		}
 		src, err := dnsReadServer(k, a)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w; certificate.mode acme reads the challenge records from the zone", err)
+			return nil, fmt.Errorf("%w; certificate.mode acme reads the challenge records from the zone", err)
 		}
 		zs := acme.ZoneServers{Zone: a.Zone, Server: src, Nameservers: a.Nameservers}
 		if k != config.PublicDNSKey {
@@ -121,24 +129,28 @@ func ACMEChallengeDNS(d *Deps, logf func(string, ...any)) (acme.TXTWriter, acme.
 		}
 		zones = append(zones, zs)
 	}
-	r := &acme.RecordSetDNS{Writer: w, Zones: zones}
-	return r, r, nil
+	return &acme.RecordSetDNS{Writer: w, Zones: zones}, nil
 }
 
 // acmeNamesCheck: every name ordered lies inside public_dns.zone, where
-// the challenge records are written.
-type acmeNamesCheck struct{ cfg *config.Config }
+// its _acme-challenge name is; with deps, it also reads (nothing is
+// written) where each TXT record will land, following _acme-challenge
+// CNAMEs, so that a CNAME into a zone exrunbook may not write, or a loop,
+// fails the plan instead of the order.
+type acmeNamesCheck struct {
+	cfg  *config.Config
+	deps *Deps
+}
 
 func (acmeNamesCheck) Name() string { return "acme-names" }
 
-func (c acmeNamesCheck) Run(context.Context, engine.Env) engine.CheckResult {
+func (c acmeNamesCheck) Run(ctx context.Context, _ engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
 	var bad []string
-	for _, n := range ACMENames(c.cfg) {
+	names := ACMENames(c.cfg)
+	for _, n := range names {
 		if _, err := dnsupdate.CheckName(n, c.cfg.PublicDNS.Zone); err != nil {
 			bad = append(bad, err.Error())
-		} else {
-			res.Evidence = append(res.Evidence, acme.ChallengeFQDN(n)+" TXT in zone "+c.cfg.PublicDNS.Zone)
 		}
 	}
 	if len(bad) > 0 {
@@ -146,7 +158,39 @@ func (c acmeNamesCheck) Run(context.Context, engine.Env) engine.CheckResult {
 		res.Message = "the DNS-01 challenge records cannot be written in public_dns.zone: " + strings.Join(bad, "; ")
 		return res
 	}
-	res.Message = fmt.Sprintf("the %d names' DNS-01 records go into zone %s (public_dns.mode %s)", len(ACMENames(c.cfg)), c.cfg.PublicDNS.Zone, c.cfg.PublicDNS.Mode)
+	if c.deps == nil {
+		for _, n := range names {
+			res.Evidence = append(res.Evidence, acme.ChallengeFQDN(n)+" TXT in zone "+c.cfg.PublicDNS.Zone)
+		}
+		res.Message = fmt.Sprintf("the %d names' DNS-01 records go into zone %s (public_dns.mode %s)", len(names), c.cfg.PublicDNS.Zone, c.cfg.PublicDNS.Mode)
+		return res
+	}
+	r, err := acmeRecordSetDNS(c.deps, func(string, ...any) {})
+	if err != nil {
+		res.Status, res.Message, res.Err = engine.CheckFail, err.Error(), err
+		return res
+	}
+	zones := map[string]bool{}
+	for _, n := range names {
+		fqdn := acme.ChallengeFQDN(n)
+		target, acc, err := r.Writer.Target(ctx, fqdn)
+		if err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		zones[acc.Zone] = true
+		if target == fqdn {
+			res.Evidence = append(res.Evidence, fqdn+" TXT in zone "+acc.Zone)
+		} else {
+			res.Evidence = append(res.Evidence, fqdn+" is a CNAME: TXT at "+target+" in zone "+acc.Zone)
+		}
+	}
+	if len(bad) > 0 {
+		res.Status = engine.CheckFail
+		res.Message = "the DNS-01 challenge records cannot be written: " + strings.Join(bad, "; ")
+		return res
+	}
+	res.Message = fmt.Sprintf("the %d names' DNS-01 records go into %d zone(s) exrunbook may write", len(names), len(zones))
 	return res
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate/bindtest"
+	"github.com/exrunbook/exrunbook/internal/engine"
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/recordset"
 )
@@ -247,6 +248,22 @@ ns1 IN A 127.0.0.1
 		if err != nil || got != target || acc.Zone != "acme.fabrikam.test." {
 			t.Fatalf("target of %s = %s in %s, %v; want %s", n, got, acc.Zone, err, target)
 		}
+	}
+
+	// The plan's pre-check reads where each record goes.
+	res := acmeNamesCheck{cfg: l.cfg, deps: l.deps}.Run(ctx, nil)
+	ev := strings.Join(res.Evidence, "\n")
+	if res.Status != engine.CheckPass || !strings.Contains(ev, "_acme-challenge.outlook-ext.contoso.test. is a CNAME: TXT at outlook-ext.acme.fabrikam.test. in zone acme.fabrikam.test.") ||
+		!strings.Contains(ev, "_acme-challenge.outlook.contoso.test. TXT in zone contoso.test.") || !strings.Contains(res.Message, "2 zone(s)") {
+		t.Fatalf("acme-names: %s %s\n%s", res.Status, res.Message, ev)
+	}
+	// Without challenge_dns, the delegated names cannot be answered: the
+	// plan says so, naming the key.
+	bare := config.Default()
+	bare.Namespace, bare.PublicDNS = l.cfg.Namespace, l.cfg.PublicDNS
+	res = acmeNamesCheck{cfg: bare, deps: &Deps{Config: bare, DNSAPITransport: l.deps.DNSAPITransport}}.Run(ctx, nil)
+	if res.Status != engine.CheckFail || !strings.Contains(res.Message, "is a CNAME to outlook-ext.acme.fabrikam.test., which is in none of the zones exrunbook may write (contoso.test.): configure certificate.acme.challenge_dns") {
+		t.Fatalf("acme-names without challenge_dns: %s %s", res.Status, res.Message)
 	}
 
 	cert, presented, err := acmeObtain(t, l.deps, p)

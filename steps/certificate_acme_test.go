@@ -97,6 +97,23 @@ func TestACMEChallengeDNSModes(t *testing.T) {
 	}
 }
 
+// Without DNS access the pre-check still refuses a name outside
+// public_dns.zone, naming it.
+func TestACMENamesCheckStatic(t *testing.T) {
+	cfg := config.Default()
+	cfg.PublicDNS.Zone = "contoso.com."
+	cfg.Namespace = config.Namespace{Internal: "outlook.contoso.com", External: "outlook-ext.contoso.com", Autodiscover: "autodiscover.fabrikam.com"}
+	res := acmeNamesCheck{cfg: cfg}.Run(context.Background(), nil)
+	if res.Status != engine.CheckFail || !strings.Contains(res.Message, "autodiscover.fabrikam.com") {
+		t.Fatalf("%s %s", res.Status, res.Message)
+	}
+	cfg.Namespace.Autodiscover = "autodiscover.contoso.com"
+	res = acmeNamesCheck{cfg: cfg}.Run(context.Background(), nil)
+	if res.Status != engine.CheckPass || len(res.Evidence) != 3 || res.Evidence[2] != "_acme-challenge.autodiscover.contoso.com. TXT in zone contoso.com." {
+		t.Fatalf("%s %s %v", res.Status, res.Message, res.Evidence)
+	}
+}
+
 func TestACMEPendingFile(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "outlook-ext.contoso.test"},
