@@ -329,7 +329,7 @@ func (s *certificate) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Ch
 	case CertModeRequest:
 		out = append(out, requestScopeCheck{servers: snap.Servers, server: snap.RequestServer})
 	case CertModeACME:
-		out = append(out, acmeNamesCheck{cfg: s.deps.Config}, acmeDirectoryCheck{cfg: s.deps.Config})
+		out = append(out, acmeNamesCheck{cfg: s.deps.Config, deps: s.deps}, acmeDirectoryCheck{cfg: s.deps.Config})
 	}
 	return out
 }

@@ -73,7 +73,7 @@ func ACMEClient(cfg *config.Config, stateDir string, logf func(string, ...any)) 
 	}
 	c := &acme.Client{DirectoryURL: a.Directory, Email: a.Email, HTTPClient: hc, Logf: logf,
 		AccountKeyFile: filepath.Join(stateDir, acme.AccountKeyFile), PropagationTimeout: ACMEPropagationTimeout}
-	if strings.EqualFold(cfg.PublicDNS.Mode, publicDNSModeManual) {
+	if strings.EqualFold(cfg.PublicDNS.Mode, publicDNSModeManual) || strings.EqualFold(a.ChallengeDNS.Mode, publicDNSModeManual) {
 		c.PropagationTimeout = ACMEManualPropagationTimeout
 		c.PollInterval = 10 * time.Second
 	}
@@ -91,47 +91,66 @@ func ACMEClient(cfg *config.Config, stateDir string, logf func(string, ...any)) 
 	return c, nil
 }
 
-// ACMEChallengeDNS returns the DNS-01 writer and the propagation check for
-// public_dns: RFC 2136 updates (TSIG) in mode rfc2136, printed records in
-// mode manual; both verified on every authoritative nameserver
-// (public_dns.nameservers, or the zone's NS records).
+// ACMEChallengeDNS returns the DNS-01 writer and the propagation check,
+// both over the record-set interface: the TXT record of a name goes to
+// _acme-challenge.<name> in public_dns.zone through public_dns.mode
+// (RFC 2136 with TSIG, printed for a person in manual mode, or a
+// provider's API), unless that name is a CNAME: then it goes to the
+// CNAME's target, through certificate.acme.challenge_dns when the target
+// lies in that zone. Each record is verified on every authoritative
+// nameserver of the zone it lands in (the block's nameservers, or the
+// zone's NS records).
 func ACMEChallengeDNS(d *Deps, logf func(string, ...any)) (acme.TXTWriter, acme.Propagation, error) {
-	c := d.Config.PublicDNS
-	switch strings.ToLower(c.Mode) {
-	case "", publicDNSModeRFC2136:
-		cl, err := d.PublicDNS()
-		if err != nil {
-			return nil, nil, err
-		}
-		return acme.RFC2136{Client: cl}, acme.ZonePropagation{Client: cl, Nameservers: c.Nameservers}, nil
-	case publicDNSModeManual:
-		src := c.Server
-		if src == "" && len(c.Nameservers) > 0 {
-			src = c.Nameservers[0]
-		}
-		if src == "" {
-			return nil, nil, errors.New("public_dns.server: missing; certificate.mode acme in public_dns.mode manual reads the challenge records from the zone: set public_dns.server or public_dns.nameservers")
-		}
-		cl := &dnsupdate.Client{Server: src, Zone: c.Zone}
-		return acme.Manual{Logf: logf}, acme.ZonePropagation{Client: cl, Nameservers: c.Nameservers}, nil
+	r, err := acmeRecordSetDNS(d, logf)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("public_dns.mode %q: certificate.mode acme writes its DNS-01 records through public_dns.mode rfc2136 or manual", c.Mode)
+	return r, r, nil
+}
+
+func acmeRecordSetDNS(d *Deps, logf func(string, ...any)) (*acme.RecordSetDNS, error) {
+	w, err := d.PublicDNSChallengeWriter(logf)
+	if err != nil {
+		return nil, err
+	}
+	var zones []acme.ZoneServers
+	for _, k := range []config.DNSAccessKey{config.PublicDNSKey, config.ChallengeDNSKey} {
+		a := d.Config.DNSAccess(k)
+		if !a.Configured() {
+			continue
+		}
+		src, err := dnsReadServer(k, a)
+		if err != nil {
+			return nil, fmt.Errorf("%w; certificate.mode acme reads the challenge records from the zone", err)
+		}
+		zs := acme.ZoneServers{Zone: a.Zone, Server: src, Nameservers: a.Nameservers}
+		if k != config.PublicDNSKey {
+			zs.Setting = string(k)
+		}
+		zones = append(zones, zs)
+	}
+	return &acme.RecordSetDNS{Writer: w, Zones: zones}, nil
 }
 
 // acmeNamesCheck: every name ordered lies inside public_dns.zone, where
-// the challenge records are written.
-type acmeNamesCheck struct{ cfg *config.Config }
+// its _acme-challenge name is; with deps, it also reads (nothing is
+// written) where each TXT record will land, following _acme-challenge
+// CNAMEs, so that a CNAME into a zone exrunbook may not write, or a loop,
+// fails the plan instead of the order.
+type acmeNamesCheck struct {
+	cfg  *config.Config
+	deps *Deps
+}
 
 func (acmeNamesCheck) Name() string { return "acme-names" }
 
-func (c acmeNamesCheck) Run(context.Context, engine.Env) engine.CheckResult {
+func (c acmeNamesCheck) Run(ctx context.Context, _ engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
 	var bad []string
-	for _, n := range ACMENames(c.cfg) {
+	names := ACMENames(c.cfg)
+	for _, n := range names {
 		if _, err := dnsupdate.CheckName(n, c.cfg.PublicDNS.Zone); err != nil {
 			bad = append(bad, err.Error())
-		} else {
-			res.Evidence = append(res.Evidence, acme.ChallengeFQDN(n)+" TXT in zone "+c.cfg.PublicDNS.Zone)
 		}
 	}
 	if len(bad) > 0 {
@@ -139,7 +158,39 @@ func (c acmeNamesCheck) Run(context.Context, engine.Env) engine.CheckResult {
 		res.Message = "the DNS-01 challenge records cannot be written in public_dns.zone: " + strings.Join(bad, "; ")
 		return res
 	}
-	res.Message = fmt.Sprintf("the %d names' DNS-01 records go into zone %s (public_dns.mode %s)", len(ACMENames(c.cfg)), c.cfg.PublicDNS.Zone, c.cfg.PublicDNS.Mode)
+	if c.deps == nil {
+		for _, n := range names {
+			res.Evidence = append(res.Evidence, acme.ChallengeFQDN(n)+" TXT in zone "+c.cfg.PublicDNS.Zone)
+		}
+		res.Message = fmt.Sprintf("the %d names' DNS-01 records go into zone %s (public_dns.mode %s)", len(names), c.cfg.PublicDNS.Zone, c.cfg.PublicDNS.Mode)
+		return res
+	}
+	r, err := acmeRecordSetDNS(c.deps, func(string, ...any) {})
+	if err != nil {
+		res.Status, res.Message, res.Err = engine.CheckFail, err.Error(), err
+		return res
+	}
+	zones := map[string]bool{}
+	for _, n := range names {
+		fqdn := acme.ChallengeFQDN(n)
+		target, acc, err := r.Writer.Target(ctx, fqdn)
+		if err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		zones[acc.Zone] = true
+		if target == fqdn {
+			res.Evidence = append(res.Evidence, fqdn+" TXT in zone "+acc.Zone)
+		} else {
+			res.Evidence = append(res.Evidence, fqdn+" is a CNAME: TXT at "+target+" in zone "+acc.Zone)
+		}
+	}
+	if len(bad) > 0 {
+		res.Status = engine.CheckFail
+		res.Message = "the DNS-01 challenge records cannot be written: " + strings.Join(bad, "; ")
+		return res
+	}
+	res.Message = fmt.Sprintf("the %d names' DNS-01 records go into %d zone(s) exrunbook may write", len(names), len(zones))
 	return res
 }
 
@@ -199,8 +250,12 @@ func (s *certificate) planACME(env engine.Env, snap CertificateSnapshot) (engine
 		}
 		p.Changes = append(p.Changes, ch)
 	}
-	p.Summary = fmt.Sprintf("order a certificate for %s from %s with DNS-01 (TXT records at _acme-challenge.<name> through public_dns.mode %s, checked on every authoritative nameserver, removed afterwards), RSA %d, and import it on %d server(s) with Import-ExchangeCertificate",
-		strings.Join(snap.Domains, ", "), snap.ACMEDirectory, s.deps.Config.PublicDNS.Mode, acme.RSAKeyBits, len(snap.Servers))
+	via := "public_dns.mode " + s.deps.Config.PublicDNS.Mode
+	if cd := s.deps.Config.Certificate.ACME.ChallengeDNS; cd.Configured() {
+		via += fmt.Sprintf(", or at the target of an _acme-challenge CNAME in %s through certificate.acme.challenge_dns.mode %s", cd.Zone, cd.Mode)
+	}
+	p.Summary = fmt.Sprintf("order a certificate for %s from %s with DNS-01 (TXT records at _acme-challenge.<name> through %s, checked on every authoritative nameserver of the zone they land in, removed afterwards), RSA %d, and import it on %d server(s) with Import-ExchangeCertificate",
+		strings.Join(snap.Domains, ", "), snap.ACMEDirectory, via, acme.RSAKeyBits, len(snap.Servers))
 	return p, nil
 }
 

@@ -20,6 +20,9 @@ import (
 	"github.com/exrunbook/exrunbook/internal/acme"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/recordset/libdnszone"
+	"github.com/exrunbook/exrunbook/internal/recordset/manual"
+	"github.com/exrunbook/exrunbook/internal/recordset/rfc2136"
 )
 
 func TestACMENames(t *testing.T) {
@@ -30,6 +33,9 @@ func TestACMENames(t *testing.T) {
 	}
 }
 
+// ACMEChallengeDNS builds one writer for every public_dns.mode, over the
+// record-set provider of that mode, with certificate.acme.challenge_dns's
+// zone added when it is set; each zone is read where its block says.
 func TestACMEChallengeDNSModes(t *testing.T) {
 	cfg := config.Default()
 	cfg.PublicDNS.Zone = "contoso.com."
@@ -38,20 +44,73 @@ func TestACMEChallengeDNSModes(t *testing.T) {
 	if _, _, err := ACMEChallengeDNS(&Deps{Config: cfg}, t.Logf); err == nil || !strings.Contains(err.Error(), "public_dns.server") {
 		t.Fatalf("manual without a server: %v", err)
 	}
-	cfg.PublicDNS.Nameservers = []string{"127.0.0.1:5353"}
+	cfg.PublicDNS.Nameservers = []string{"127.0.0.1:5353", "127.0.0.1:5354"}
 	w, p, err := ACMEChallengeDNS(&Deps{Config: cfg}, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := w.(acme.Manual); !ok {
-		t.Fatalf("manual mode writer is %T", w)
+	r, ok := w.(*acme.RecordSetDNS)
+	if !ok || p != acme.Propagation(r) {
+		t.Fatalf("writer %T, propagation %T: want one *acme.RecordSetDNS", w, p)
 	}
-	if z, ok := p.(acme.ZonePropagation); !ok || z.Client.Server != "127.0.0.1:5353" {
-		t.Fatalf("manual mode propagation is %#v", p)
+	if len(r.Writer.Accesses) != 1 || r.Writer.Accesses[0].Zone != "contoso.com." {
+		t.Fatalf("accesses %+v", r.Writer.Accesses)
 	}
+	if m, ok := r.Writer.Accesses[0].Provider.(*manual.Provider); !ok || m.Server != "127.0.0.1:5353" {
+		t.Fatalf("manual mode provider is %#v", r.Writer.Accesses[0].Provider)
+	}
+	if !reflect.DeepEqual(r.Zones, []acme.ZoneServers{{Zone: "contoso.com.", Server: "127.0.0.1:5353", Nameservers: []string{"127.0.0.1:5353", "127.0.0.1:5354"}}}) {
+		t.Fatalf("zones %+v", r.Zones)
+	}
+
+	// A provider's API, and a delegated zone written with RFC 2136.
+	t.Setenv(config.EnvCloudflareToken, "tok")
+	t.Setenv("EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=")
 	cfg.PublicDNS.Mode = "cloudflare"
-	if _, _, err := ACMEChallengeDNS(&Deps{Config: cfg}, t.Logf); err == nil || !strings.Contains(err.Error(), "rfc2136 or manual") {
-		t.Fatalf("provider mode: %v", err)
+	cfg.Certificate.ACME.ChallengeDNS = config.DNSAccess{Mode: "rfc2136", Zone: "acme.fabrikam.test.", Server: "127.0.0.1:5300",
+		TSIG: config.TSIG{Name: "acme-update.", Algorithm: "hmac-sha256"}}
+	w, _, err = ACMEChallengeDNS(&Deps{Config: cfg}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = w.(*acme.RecordSetDNS)
+	if len(r.Writer.Accesses) != 2 || r.Writer.Accesses[1].Zone != "acme.fabrikam.test." {
+		t.Fatalf("accesses %+v", r.Writer.Accesses)
+	}
+	if _, ok := r.Writer.Accesses[0].Provider.(*libdnszone.Zone); !ok {
+		t.Fatalf("public_dns.mode cloudflare provider is %T", r.Writer.Accesses[0].Provider)
+	}
+	rp, ok := r.Writer.Accesses[1].Provider.(*rfc2136.Provider)
+	if !ok || rp.Client.Server != "127.0.0.1:5300" || rp.Client.TSIG.Name != "acme-update." || rp.Client.TSIG.Secret != "c2VjcmV0LXNlY3JldC1zZWNyZXQ=" {
+		t.Fatalf("challenge_dns provider is %T", r.Writer.Accesses[1].Provider)
+	}
+	if len(r.Zones) != 2 || r.Zones[1].Zone != "acme.fabrikam.test." || r.Zones[1].Server != "127.0.0.1:5300" || len(r.Zones[1].Nameservers) != 0 ||
+		r.Zones[1].Setting != "certificate.acme.challenge_dns" || r.Zones[0].Setting != "" || rp.Client.Setting != "certificate.acme.challenge_dns" {
+		t.Fatalf("zones %+v", r.Zones)
+	}
+	// The challenge zone's own secret is required, named by its variable.
+	t.Setenv("EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET", "")
+	fresh := config.Default()
+	fresh.PublicDNS, fresh.Certificate = cfg.PublicDNS, cfg.Certificate
+	if _, _, err := ACMEChallengeDNS(&Deps{Config: fresh}, t.Logf); err == nil || !strings.Contains(err.Error(), "EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET") {
+		t.Fatalf("challenge_dns without its secret: %v", err)
+	}
+}
+
+// Without DNS access the pre-check still refuses a name outside
+// public_dns.zone, naming it.
+func TestACMENamesCheckStatic(t *testing.T) {
+	cfg := config.Default()
+	cfg.PublicDNS.Zone = "contoso.com."
+	cfg.Namespace = config.Namespace{Internal: "outlook.contoso.com", External: "outlook-ext.contoso.com", Autodiscover: "autodiscover.fabrikam.com"}
+	res := acmeNamesCheck{cfg: cfg}.Run(context.Background(), nil)
+	if res.Status != engine.CheckFail || !strings.Contains(res.Message, "autodiscover.fabrikam.com") {
+		t.Fatalf("%s %s", res.Status, res.Message)
+	}
+	cfg.Namespace.Autodiscover = "autodiscover.contoso.com"
+	res = acmeNamesCheck{cfg: cfg}.Run(context.Background(), nil)
+	if res.Status != engine.CheckPass || len(res.Evidence) != 3 || res.Evidence[2] != "_acme-challenge.autodiscover.contoso.com. TXT in zone contoso.com." {
+		t.Fatalf("%s %s %v", res.Status, res.Message, res.Evidence)
 	}
 }
 

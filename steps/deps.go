@@ -159,12 +159,19 @@ func (d *Deps) HTTPSTargets(servers []string) ([]checks.Target, error) {
 }
 
 // PublicDNS returns the RFC 2136 client for public_dns.
-func (d *Deps) PublicDNS() (*dnsupdate.Client, error) {
-	c := d.Config.PublicDNS
-	secret, err := d.Config.TSIGSecret()
+func (d *Deps) PublicDNS() (*dnsupdate.Client, error) { return d.dnsUpdateClient(config.PublicDNSKey) }
+
+// dnsUpdateClient returns the RFC 2136 client for the block k names.
+func (d *Deps) dnsUpdateClient(k config.DNSAccessKey) (*dnsupdate.Client, error) {
+	c := d.Config.DNSAccess(k)
+	secret, err := d.Config.DNSAccessTSIGSecret(k)
 	if err != nil {
 		return nil, err
 	}
-	return &dnsupdate.Client{Server: c.Server, Zone: c.Zone,
-		TSIG: dnsupdate.TSIG{Name: c.TSIG.Name, Algorithm: c.TSIG.Algorithm, Secret: secret}}, nil
+	dc := &dnsupdate.Client{Server: c.Server, Zone: c.Zone,
+		TSIG: dnsupdate.TSIG{Name: c.TSIG.Name, Algorithm: c.TSIG.Algorithm, Secret: secret}}
+	if k != config.PublicDNSKey {
+		dc.Setting = string(k)
+	}
+	return dc, nil
 }

@@ -1,13 +1,14 @@
 package steps
 
 import (
+	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/recordset"
 	"github.com/exrunbook/exrunbook/internal/recordset/ionos"
 )
 
 func init() {
-	publicDNSProviders["ionos"] = func(d *Deps) (recordset.Provider, error) {
-		key, setting, err := d.Config.DNSProviderToken()
+	publicDNSProviders["ionos"] = func(d *Deps, k config.DNSAccessKey) (recordset.Provider, error) {
+		key, setting, err := d.Config.DNSAccessToken(k)
 		if err != nil {
 			return nil, err
 		}

@@ -31,11 +31,20 @@ func ChallengeFQDN(name string) string {
 
 // TXTWriter writes and removes DNS-01 challenge records. Present adds the
 // value at fqdn (leaving other values there); CleanUp removes exactly
-// that value. Both are idempotent. A DNS provider backend implements it
-// as well as the RFC 2136 writer here.
+// that value. Both are idempotent. RecordSetDNS implements it over the
+// record-set providers (RFC 2136, manual, a provider's API).
 type TXTWriter interface {
 	Present(ctx context.Context, fqdn, value string) error
 	CleanUp(ctx context.Context, fqdn, value string) error
+}
+
+// BatchWriter is a TXTWriter that writes and removes several records at
+// once (RecordSetDNS: in manual mode, every record is printed before the
+// wait). Errors name each record that failed.
+type BatchWriter interface {
+	TXTWriter
+	PresentAll(ctx context.Context, recs []TXTRecord) error
+	CleanUpAll(ctx context.Context, recs []TXTRecord) error
 }
 
 // Propagation says whether every authoritative nameserver serves records.
@@ -45,9 +54,6 @@ type Propagation interface {
 	// for a check that could not be made at all.
 	Check(ctx context.Context, recs []TXTRecord) (ok bool, detail string, err error)
 }
-
-// ChallengeTTL is the TTL of the challenge records.
-const ChallengeTTL = 60
 
 // quoteTXT is a TXT value in presentation form.
 func quoteTXT(v string) string { return `"` + v + `"` }
@@ -63,84 +69,6 @@ func checkValue(v string) error {
 			return fmt.Errorf("TXT value %q: character %q is not base64url", v, r)
 		}
 	}
-	return nil
-}
-
-// RFC2136 writes the challenge records with TSIG-signed RFC 2136 UPDATEs
-// through internal/dnsupdate (public_dns.mode rfc2136).
-type RFC2136 struct {
-	Client *dnsupdate.Client
-	// TTL of the records (default ChallengeTTL).
-	TTL uint32
-}
-
-func (w RFC2136) set(fqdn, value string) (dnsupdate.RRset, error) {
-	if err := checkValue(value); err != nil {
-		return dnsupdate.RRset{}, err
-	}
-	name, err := dnsupdate.CheckName(strings.TrimPrefix(fqdn, "_acme-challenge."), w.Client.Zone)
-	if err != nil {
-		return dnsupdate.RRset{}, fmt.Errorf("challenge record %s: %w (public_dns.zone)", fqdn, err)
-	}
-	ttl := w.TTL
-	if ttl == 0 {
-		ttl = ChallengeTTL
-	}
-	return dnsupdate.RRset{Name: "_acme-challenge." + name, Type: dns.TypeTXT, TTL: ttl, Data: []string{quoteTXT(value)}}, nil
-}
-
-// Present adds the TXT record (an UPDATE adding a record that exists
-// changes nothing).
-func (w RFC2136) Present(ctx context.Context, fqdn, value string) error {
-	s, err := w.set(fqdn, value)
-	if err != nil {
-		return err
-	}
-	if err := w.Client.Update(ctx, dnsupdate.Update{Add: []dnsupdate.RRset{s}}); err != nil {
-		return fmt.Errorf("writing the challenge record %s: %w", s.Lines()[0], err)
-	}
-	return nil
-}
-
-// CleanUp removes exactly the TXT record.
-func (w RFC2136) CleanUp(ctx context.Context, fqdn, value string) error {
-	s, err := w.set(fqdn, value)
-	if err != nil {
-		return err
-	}
-	if err := w.Client.RemoveRecords(ctx, []dnsupdate.RRset{s}); err != nil {
-		return fmt.Errorf("removing the challenge record %s: %w", s.Lines()[0], err)
-	}
-	return nil
-}
-
-// Manual prints the records for an operator to add to the zone by hand
-// (public_dns.mode manual) and to remove afterwards; Propagation then
-// waits until every authoritative nameserver serves them.
-type Manual struct {
-	Logf func(format string, args ...any)
-	TTL  uint32
-}
-
-func (m Manual) ttl() uint32 {
-	if m.TTL == 0 {
-		return ChallengeTTL
-	}
-	return m.TTL
-}
-
-// Present prints the line to add.
-func (m Manual) Present(_ context.Context, fqdn, value string) error {
-	if err := checkValue(value); err != nil {
-		return err
-	}
-	m.Logf("public_dns.mode is manual: add this record to the zone and reload it:   %s\t%d\tIN\tTXT\t%s", dns.CanonicalName(fqdn), m.ttl(), quoteTXT(value))
-	return nil
-}
-
-// CleanUp prints the line to remove.
-func (m Manual) CleanUp(_ context.Context, fqdn, value string) error {
-	m.Logf("public_dns.mode is manual: the challenge is over; remove this record from the zone:   %s\t%d\tIN\tTXT\t%s", dns.CanonicalName(fqdn), m.ttl(), quoteTXT(value))
 	return nil
 }
 

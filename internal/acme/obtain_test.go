@@ -19,7 +19,20 @@ import (
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate/bindtest"
 	"github.com/exrunbook/exrunbook/internal/lab"
+	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/manual"
+	"github.com/exrunbook/exrunbook/internal/recordset/rfc2136"
 )
+
+// rfcDNS answers DNS-01 through the record-set interface with TSIG-signed
+// RFC 2136 updates to dc's server and zone, verified on nameservers (the
+// zone's NS records when none).
+func rfcDNS(dc *dnsupdate.Client, nameservers ...string) *RecordSetDNS {
+	return &RecordSetDNS{
+		Writer: &recordset.ChallengeWriter{Accesses: []recordset.Access{{Provider: rfc2136.New(*dc), Zone: dc.Zone}}},
+		Zones:  []ZoneServers{{Zone: dc.Zone, Server: dc.Server, Nameservers: nameservers}},
+	}
+}
 
 // labDNS starts a small lab and returns a TSIG client for its public
 // zone (the lab's public DNS accepts TSIG-signed updates, as BIND does).
@@ -108,7 +121,8 @@ func TestObtainThroughLabDNS(t *testing.T) {
 	c := testClient(t, p)
 	names := []string{ep.Names.External, ep.Names.Internal, ep.Names.Autodiscover}
 	var presented, cleaned []TXTRecord
-	cert, err := c.Obtain(ctxT(t), names, RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{ep.DNS.Public}},
+	d := rfcDNS(dc, ep.DNS.Public)
+	cert, err := c.Obtain(ctxT(t), names, d, d,
 		Hooks{Presenting: func(r []TXTRecord) error { presented = r; return nil }, CleanedUp: func(r []TXTRecord) { cleaned = r }})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +140,7 @@ func TestObtainThroughLabDNS(t *testing.T) {
 	}
 	// A second order reuses the account (same key file) and is validated
 	// again (PEBBLE_AUTHZREUSE=0).
-	second, err := c.Obtain(ctxT(t), names[:1], RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{ep.DNS.Public}}, Hooks{})
+	second, err := c.Obtain(ctxT(t), names[:1], d, d, Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +193,18 @@ func TestObtainUnwritableRecord(t *testing.T) {
 	bad := *dc
 	bad.TSIG.Secret = bindtest.RandomSecret()
 	bad.Retries = -1
-	_, err = c.Obtain(ctxT(t), []string{ep.Names.External}, RFC2136{Client: &bad}, ZonePropagation{Client: dc}, Hooks{})
+	_, err = c.Obtain(ctxT(t), []string{ep.Names.External}, rfcDNS(&bad), ZonePropagation{Client: dc}, Hooks{})
 	if err == nil || !strings.Contains(err.Error(), "cannot be answered") {
 		t.Fatalf("wrong key: error = %v", err)
 	}
 	t.Logf("wrong key: %v", err)
 }
+
+// silentWriter claims every write succeeded and writes nothing.
+type silentWriter struct{}
+
+func (silentWriter) Present(context.Context, string, string) error { return nil }
+func (silentWriter) CleanUp(context.Context, string, string) error { return nil }
 
 // TestObtainRecordNotServed: a writer that claims success but writes
 // nothing never gets past the propagation check, and the CA is not asked.
@@ -193,7 +213,7 @@ func TestObtainRecordNotServed(t *testing.T) {
 	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
 	c := testClient(t, p)
 	c.PropagationTimeout = 500 * time.Millisecond
-	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, Manual{Logf: t.Logf}, ZonePropagation{Client: dc}, Hooks{})
+	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, silentWriter{}, ZonePropagation{Client: dc}, Hooks{})
 	if err == nil || !strings.Contains(err.Error(), "did not reach every authoritative nameserver") {
 		t.Fatalf("error = %v", err)
 	}
@@ -214,7 +234,8 @@ outlook IN A 203.0.113.10
 	p := pebbletest.Start(t, pebbletest.Options{DNSServer: s.Addr})
 	c := testClient(t, p)
 	names := []string{"outlook-ext.contoso.test", "outlook.contoso.test"}
-	cert, err := c.Obtain(ctxT(t), names, RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{s.Addr}}, Hooks{})
+	d := rfcDNS(dc, s.Addr)
+	cert, err := c.Obtain(ctxT(t), names, d, d, Hooks{})
 	if err != nil {
 		t.Fatalf("%v\nnamed log:\n%s", err, s.Log())
 	}
@@ -231,7 +252,7 @@ func TestObtainEAB(t *testing.T) {
 	const kid, key = "kid-1", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
 	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public, EAB: map[string]string{kid: key}, EABRequired: true})
 	c := testClient(t, p)
-	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, RFC2136{Client: dc}, ZonePropagation{Client: dc}, Hooks{})
+	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, rfcDNS(dc), ZonePropagation{Client: dc}, Hooks{})
 	if err == nil || !strings.Contains(err.Error(), "requires an external account binding") {
 		t.Fatalf("without EAB: %v", err)
 	}
@@ -240,42 +261,45 @@ func TestObtainEAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.EAB = &EAB{KID: kid, HMACKey: hk}
-	if _, err := c.Obtain(ctxT(t), []string{ep.Names.External}, RFC2136{Client: dc}, ZonePropagation{Client: dc, Nameservers: []string{ep.DNS.Public}}, Hooks{}); err != nil {
+	d := rfcDNS(dc, ep.DNS.Public)
+	if _, err := c.Obtain(ctxT(t), []string{ep.Names.External}, d, d, Hooks{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestObtainManual: in public_dns.mode manual the exact records are
-// printed, and the order waits until every authoritative server serves
-// them; an "operator" adds them a little later, and removes them when
-// told.
+// printed (as zone-file lines to add, all before any wait, and afterwards
+// to remove), and the order waits until every authoritative server serves
+// them; an "operator" makes each change a little later, in the order
+// printed.
 func TestObtainManual(t *testing.T) {
 	dc, ep := labDNS(t)
 	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
 	c := testClient(t, p)
-	reader := &dnsupdate.Client{Server: ep.DNS.Public, Zone: ep.DNS.Zone, Timeout: 2 * time.Second}
 	var mu sync.Mutex
-	var printed []string
-	var busy sync.WaitGroup
-	defer busy.Wait()
-	operator := func(line string) {
-		mu.Lock()
-		printed = append(printed, line)
-		mu.Unlock()
-		// "…:   NAME<TAB>TTL<TAB>IN<TAB>TXT<TAB>"VALUE""
-		i := strings.LastIndex(line, ":   ")
-		f := strings.Split(line[i+4:], "\t")
-		if len(f) != 5 || f[2] != "IN" || f[3] != "TXT" {
-			t.Errorf("printed record is not a zone-file line: %q", line)
-			return
-		}
-		set := dnsupdate.RRset{Name: f[0], Type: dns.TypeTXT, TTL: 60, Data: []string{f[4]}}
-		busy.Add(1)
-		go func() {
-			defer busy.Done()
-			time.Sleep(300 * time.Millisecond) // the operator is not instant
-			var err error
-			if strings.Contains(line, "add this record") {
+	var adds, removes []string
+	todo := make(chan string, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for line := range todo {
+			time.Sleep(200 * time.Millisecond) // the operator is not instant
+			op, rec, _ := strings.Cut(line, ":")
+			rr, err := dns.NewRR(strings.TrimSpace(rec))
+			if err != nil || rr == nil || rr.Header().Rrtype != dns.TypeTXT {
+				t.Errorf("printed record is not a zone-file TXT line: %q (%v)", line, err)
+				continue
+			}
+			set := dnsupdate.RRset{Name: rr.Header().Name, Type: dns.TypeTXT, TTL: rr.Header().Ttl,
+				Data: []string{strings.TrimPrefix(rr.String(), rr.Header().String())}}
+			if op == "add" {
+				// Every line to add is printed before exrunbook waits
+				// for any: one edit of the zone, not one per name.
+				mu.Lock()
+				if n := len(adds); n != 2 {
+					t.Errorf("the operator is asked to add %d record(s) at first, want both: %v", n, adds)
+				}
+				mu.Unlock()
 				err = dc.Update(context.Background(), dnsupdate.Update{Add: []dnsupdate.RRset{set}})
 			} else {
 				err = dc.RemoveRecords(context.Background(), []dnsupdate.RRset{set})
@@ -283,19 +307,63 @@ func TestObtainManual(t *testing.T) {
 			if err != nil {
 				t.Errorf("operator: %v", err)
 			}
-		}()
+		}
+	}()
+	defer func() { close(todo); <-done }()
+	logf := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		t.Log(line)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.HasPrefix(line, "add:"):
+			adds = append(adds, line)
+		case strings.HasPrefix(line, "remove:"):
+			removes = append(removes, line)
+		default:
+			return
+		}
+		todo <- line
 	}
-	w := Manual{Logf: func(format string, args ...any) { operator(fmt.Sprintf(format, args...)) }}
+	prov := &manual.Provider{Server: ep.DNS.Public, Nameservers: []string{ep.DNS.Public}, Logf: logf, Poll: 100 * time.Millisecond}
+	d := &RecordSetDNS{Writer: &recordset.ChallengeWriter{Accesses: []recordset.Access{{Provider: prov, Zone: ep.DNS.Zone}}},
+		Zones: []ZoneServers{{Zone: ep.DNS.Zone, Server: ep.DNS.Public, Nameservers: []string{ep.DNS.Public}}}}
 	names := []string{ep.Names.External, ep.Names.Autodiscover}
-	cert, err := c.Obtain(ctxT(t), names, w, ZonePropagation{Client: reader, Nameservers: []string{ep.DNS.Public}}, Hooks{})
+	cert, err := c.Obtain(ctxT(t), names, d, d, Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	verifyIssued(t, p, cert, names)
 	mu.Lock()
-	n := len(printed)
-	mu.Unlock()
-	if n != 4 {
-		t.Errorf("printed %d lines, want 2 to add and 2 to remove: %v", n, printed)
+	defer mu.Unlock()
+	if len(adds) != 2 || len(removes) != 2 {
+		t.Errorf("printed %d lines to add and %d to remove, want 2 and 2: %v %v", len(adds), len(removes), adds, removes)
+	}
+	all := strings.Join(adds, "\n")
+	for _, n := range names {
+		if !strings.Contains(all, "add:    "+ChallengeFQDN(n)+"\t60\tIN\tTXT\t\"") {
+			t.Errorf("no line adds the TXT record of %s: %v", ChallengeFQDN(n), adds)
+		}
+	}
+	if left := challengeRecords(t, dc, names); len(left) != 0 {
+		t.Errorf("challenge records left in the zone: %v", left)
+	}
+}
+
+// TestObtainManualNobodyAdds: in manual mode, a record nobody adds fails
+// the order after the propagation timeout (not never), naming what is
+// missing, and the CA is never asked to validate.
+func TestObtainManualNobodyAdds(t *testing.T) {
+	_, ep := labDNS(t)
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: ep.DNS.Public})
+	c := testClient(t, p)
+	c.PropagationTimeout = 700 * time.Millisecond
+	prov := &manual.Provider{Server: ep.DNS.Public, Nameservers: []string{ep.DNS.Public}, Logf: t.Logf, Poll: 100 * time.Millisecond}
+	d := &RecordSetDNS{Writer: &recordset.ChallengeWriter{Accesses: []recordset.Access{{Provider: prov, Zone: ep.DNS.Zone}}},
+		Zones: []ZoneServers{{Zone: ep.DNS.Zone, Server: ep.DNS.Public}}}
+	_, err := c.Obtain(ctxT(t), []string{ep.Names.External}, d, d, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "cannot be answered") || !strings.Contains(err.Error(), "deadline exceeded") ||
+		!strings.Contains(err.Error(), ChallengeFQDN(ep.Names.External)) {
+		t.Fatalf("error = %v", err)
 	}
 }

@@ -259,10 +259,26 @@ func (c *Client) validate(ctx context.Context, cl *xacme.Client, pending []pendi
 			h.CleanedUp(recs)
 		}
 	}()
-	for i, r := range recs {
-		if err := w.Present(ctx, r.FQDN, r.Value); err != nil {
-			return fmt.Errorf("the DNS-01 challenge for %s cannot be answered: %w", pending[i].domain, err)
+	// Writing may wait for a person (manual mode): bounded like the
+	// propagation wait.
+	pctx, cancel := context.WithTimeout(ctx, c.propagationTimeout())
+	defer cancel()
+	if bw, ok := w.(BatchWriter); ok {
+		if err := bw.PresentAll(pctx, recs); err != nil {
+			domains := make([]string, len(pending))
+			for i, pc := range pending {
+				domains[i] = pc.domain
+			}
+			return fmt.Errorf("the DNS-01 challenges for %s cannot be answered: %w", strings.Join(domains, ", "), err)
 		}
+	} else {
+		for i, r := range recs {
+			if err := w.Present(pctx, r.FQDN, r.Value); err != nil {
+				return fmt.Errorf("the DNS-01 challenge for %s cannot be answered: %w", pending[i].domain, err)
+			}
+		}
+	}
+	for _, r := range recs {
 		c.logf("challenge record presented: %s", r)
 	}
 	if err := c.waitPropagation(ctx, recs, p); err != nil {
@@ -286,16 +302,20 @@ func (c *Client) validate(ctx context.Context, cl *xacme.Client, pending []pendi
 	return nil
 }
 
+func (c *Client) propagationTimeout() time.Duration {
+	if c.PropagationTimeout <= 0 {
+		return 10 * time.Minute
+	}
+	return c.PropagationTimeout
+}
+
 // waitPropagation polls p until it reports every record served.
 func (c *Client) waitPropagation(ctx context.Context, recs []TXTRecord, p Propagation) error {
 	iv := c.PollInterval
 	if iv <= 0 {
 		iv = 2 * time.Second
 	}
-	limit := c.PropagationTimeout
-	if limit <= 0 {
-		limit = 10 * time.Minute
-	}
+	limit := c.propagationTimeout()
 	deadline := time.Now().Add(limit)
 	last := ""
 	for {
@@ -322,6 +342,12 @@ func (c *Client) waitPropagation(ctx context.Context, recs []TXTRecord, p Propag
 // CleanUp removes every record through w, trying all of them; the error
 // names each one that could not be removed.
 func CleanUp(ctx context.Context, w TXTWriter, recs []TXTRecord) error {
+	if bw, ok := w.(BatchWriter); ok {
+		if err := bw.CleanUpAll(ctx, recs); err != nil {
+			return fmt.Errorf("the challenge records could not all be removed (remove them by hand): %w", err)
+		}
+		return nil
+	}
 	var errs []error
 	for _, r := range recs {
 		if err := w.CleanUp(ctx, r.FQDN, r.Value); err != nil {

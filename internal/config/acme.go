@@ -43,6 +43,13 @@ type CertificateACME struct {
 	// EABHMACFile (0600).
 	EABKID      string `yaml:"eab_kid" json:"eab_kid"`
 	EABHMACFile string `yaml:"eab_hmac_file" json:"eab_hmac_file"`
+	// ChallengeDNS is write access to the zone that delegated challenges
+	// land in: when _acme-challenge.<name> is a CNAME into a zone other
+	// than public_dns.zone, the TXT record is written at the CNAME's
+	// target through this access (same keys and modes as public_dns;
+	// secrets from EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_* or 0600
+	// files). Unset: challenges are written in public_dns.zone only.
+	ChallengeDNS DNSAccess `yaml:"challenge_dns" json:"challenge_dns"`
 }
 
 var specACMEEABHMAC = secretSpec{"ACME external account binding HMAC key", EnvACMEEABHMAC, "certificate.acme.eab_hmac_file", func(c *Config) string { return c.Certificate.ACME.EABHMACFile }}
@@ -110,6 +117,16 @@ func (c *Config) validateACME(ps *problems) {
 	}
 	if strings.EqualFold(c.PublicDNS.Mode, "manual") && c.PublicDNS.Server == "" && len(c.PublicDNS.Nameservers) == 0 {
 		ps.add("public_dns.server", "missing; certificate.mode: acme checks the challenge records on the zone's servers: set public_dns.server or public_dns.nameservers")
+	}
+	if cd := a.ChallengeDNS; cd.Configured() {
+		key := string(ChallengeDNSKey)
+		mode := validateDNSAccess(ps, ChallengeDNSKey, cd)
+		if mode == "manual" && cd.Server == "" && len(cd.Nameservers) == 0 {
+			ps.add(key+".server", "missing; %s.mode: manual reads the challenge records from the zone's servers: set %s.server or %s.nameservers", key, key, key)
+		}
+		if cd.Zone != "" && strings.EqualFold(strings.TrimSuffix(cd.Zone, "."), strings.TrimSuffix(c.PublicDNS.Zone, ".")) {
+			ps.add(key+".zone", "%q is public_dns.zone; expected the other zone that the _acme-challenge CNAMEs point into, such as acme.contoso.net.", cd.Zone)
+		}
 	}
 	for s, addr := range c.Exchange.SMTP {
 		if _, _, err := net.SplitHostPort(addr); err != nil {

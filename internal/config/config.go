@@ -258,7 +258,8 @@ func Default() *Config {
 	return &Config{
 		Exchange: Exchange{Auth: "ntlm"},
 		Certificate: Certificate{Services: []string{"IIS", "SMTP"}, Request: CertificateRequest{KeySize: 2048, CSRFile: "exrunbook.csr"},
-			ACME: CertificateACME{Directory: LetsEncryptProduction, RenewBefore: DefaultRenewBefore}},
+			ACME: CertificateACME{Directory: LetsEncryptProduction, RenewBefore: DefaultRenewBefore,
+				ChallengeDNS: DNSAccess{TSIG: TSIG{Algorithm: "hmac-sha256"}}}},
 		Autodiscover: Autodiscover{MinWait: Duration(2 * time.Hour)},
 		PublicDNS:    PublicDNS{Mode: "rfc2136", TTL: 300, TSIG: TSIG{Algorithm: "hmac-sha256"}},
 		Mailboxes:    Mailboxes{RecipientTypes: []string{"UserMailbox"}, BatchSize: 500, MaxChanges: 50},
@@ -289,6 +290,8 @@ func (c *Config) normalized() Config {
 	n.Namespace = Namespace{low(c.Namespace.Internal), low(c.Namespace.External), low(c.Namespace.Autodiscover)}
 	n.PublicDNS.Zone = low(c.PublicDNS.Zone)
 	n.PublicDNS.TSIG.Name = low(c.PublicDNS.TSIG.Name)
+	n.Certificate.ACME.ChallengeDNS.Zone = low(c.Certificate.ACME.ChallengeDNS.Zone)
+	n.Certificate.ACME.ChallengeDNS.TSIG.Name = low(c.Certificate.ACME.ChallengeDNS.TSIG.Name)
 	if len(c.Exchange.HTTPS) > 0 {
 		n.Exchange.HTTPS = make(map[string]string, len(c.Exchange.HTTPS))
 		for k, v := range c.Exchange.HTTPS {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -54,25 +55,130 @@ type CloudflareDNS struct {
 	APITokenFile string `yaml:"api_token_file" json:"api_token_file"`
 }
 
-var (
-	specCloudflareToken = secretSpec{"Cloudflare API token", EnvCloudflareToken, "public_dns.cloudflare.api_token_file", func(c *Config) string { return c.PublicDNS.Cloudflare.APITokenFile }}
-	specHetznerToken    = secretSpec{"Hetzner API token", EnvHetznerToken, "public_dns.hetzner.api_token_file", func(c *Config) string { return c.PublicDNS.Hetzner.APITokenFile }}
-	specIONOSToken      = secretSpec{"IONOS API key", EnvIONOSToken, "public_dns.ionos.api_token_file", func(c *Config) string { return c.PublicDNS.IONOS.APITokenFile }}
-	specRoute53Token    = secretSpec{"Route 53 secret access key", EnvRoute53Token, "public_dns.route53.api_token_file", func(c *Config) string { return c.PublicDNS.Route53.APITokenFile }}
+// DNSAccessKey names a block that gives write access to one DNS zone:
+// public_dns, or certificate.acme.challenge_dns (the zone delegated
+// _acme-challenge CNAMEs point into). Both blocks have the same keys and
+// modes, and their secrets come from environment variables named after
+// the block (EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET,
+// EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET, ...).
+type DNSAccessKey string
+
+// The blocks that configure DNS write access.
+const (
+	PublicDNSKey    DNSAccessKey = "public_dns"
+	ChallengeDNSKey DNSAccessKey = "certificate.acme.challenge_dns"
 )
+
+// envPrefix is the block's environment variable prefix, such as
+// EXRUNBOOK_PUBLIC_DNS.
+func (k DNSAccessKey) envPrefix() string { return EnvName(string(k)) }
+
+// DNSAccess is one zone's write access, as public_dns and
+// certificate.acme.challenge_dns configure it.
+type DNSAccess struct {
+	// Mode is rfc2136, manual, or a provider's API (PublicDNSAPIModes).
+	Mode string `yaml:"mode" json:"mode"`
+	// Zone is the zone, fully qualified with a trailing dot.
+	Zone string `yaml:"zone" json:"zone"`
+	// Server is the primary that accepts UPDATEs, as host:port.
+	Server string `yaml:"server" json:"server"`
+	// Nameservers are where changes are verified (host:port); empty
+	// means the zone's NS records.
+	Nameservers []string      `yaml:"nameservers" json:"nameservers"`
+	TSIG        TSIG          `yaml:"tsig" json:"tsig"`
+	Cloudflare  CloudflareDNS `yaml:"cloudflare" json:"cloudflare"`
+	Hetzner     HetznerDNS    `yaml:"hetzner" json:"hetzner"`
+	IONOS       IONOSDNS      `yaml:"ionos" json:"ionos"`
+	Route53     Route53DNS    `yaml:"route53" json:"route53"`
+}
+
+// Configured reports whether the block is used (a mode or a zone is set).
+func (a DNSAccess) Configured() bool { return a.Mode != "" || a.Zone != "" }
+
+// Access is public_dns's zone access (without the step's own keys).
+func (p PublicDNS) Access() DNSAccess {
+	return DNSAccess{Mode: p.Mode, Zone: p.Zone, Server: p.Server, Nameservers: p.Nameservers, TSIG: p.TSIG,
+		Cloudflare: p.Cloudflare, Hetzner: p.Hetzner, IONOS: p.IONOS, Route53: p.Route53}
+}
+
+// DNSAccess returns the block k names.
+func (c *Config) DNSAccess(k DNSAccessKey) DNSAccess {
+	if k == ChallengeDNSKey {
+		return c.Certificate.ACME.ChallengeDNS
+	}
+	return c.PublicDNS.Access()
+}
+
+// tsigSpec is where the TSIG secret of block k comes from.
+func tsigSpec(k DNSAccessKey) secretSpec {
+	name := "TSIG secret"
+	if k != PublicDNSKey {
+		name += " of " + string(k)
+	}
+	return secretSpec{name, k.envPrefix() + "_TSIG_SECRET", string(k) + ".tsig.secret_file", func(c *Config) string { return c.DNSAccess(k).TSIG.SecretFile }}
+}
+
+// providerSpec is where the API credential of provider mode in block k
+// comes from (ok false for a mode that is not a provider's API).
+func providerSpec(k DNSAccessKey, mode string) (secretSpec, bool) {
+	m := strings.ToLower(mode)
+	what := map[string]string{"cloudflare": "Cloudflare API token", "hetzner": "Hetzner API token",
+		"ionos": "IONOS API key", "route53": "Route 53 secret access key"}[m]
+	if what == "" {
+		return secretSpec{}, false
+	}
+	if k != PublicDNSKey {
+		what += " of " + string(k)
+	}
+	return secretSpec{what, k.envPrefix() + "_" + strings.ToUpper(m) + "_API_TOKEN", string(k) + "." + m + ".api_token_file",
+		func(c *Config) string { return providerTokenFile(m, c.DNSAccess(k)) }}, true
+}
+
+// providerTokenFile is the api_token_file of provider mode m in a.
+func providerTokenFile(m string, a DNSAccess) string {
+	switch m {
+	case "cloudflare":
+		return a.Cloudflare.APITokenFile
+	case "hetzner":
+		return a.Hetzner.APITokenFile
+	case "ionos":
+		return a.IONOS.APITokenFile
+	case "route53":
+		return a.Route53.APITokenFile
+	}
+	return ""
+}
+
+func mustProviderSpec(k DNSAccessKey, mode string) secretSpec {
+	s, _ := providerSpec(k, mode)
+	return s
+}
+
+var (
+	specCloudflareToken = mustProviderSpec(PublicDNSKey, "cloudflare")
+	specHetznerToken    = mustProviderSpec(PublicDNSKey, "hetzner")
+	specIONOSToken      = mustProviderSpec(PublicDNSKey, "ionos")
+	specRoute53Token    = mustProviderSpec(PublicDNSKey, "route53")
+)
+
+// dnsAccessSecrets lists the secrets block k needs in its mode: the TSIG
+// secret in rfc2136 mode, the API credential in a provider's mode.
+func (c *Config) dnsAccessSecrets(k DNSAccessKey) []secretSpec {
+	a := c.DNSAccess(k)
+	if strings.EqualFold(a.Mode, "rfc2136") {
+		return []secretSpec{tsigSpec(k)}
+	}
+	if s, ok := providerSpec(k, a.Mode); ok {
+		return []secretSpec{s}
+	}
+	return nil
+}
 
 // dnsProviderSecrets lists the secret public_dns.mode needs, if it is a
 // provider's API.
 func (c *Config) dnsProviderSecrets() []secretSpec {
-	switch strings.ToLower(c.PublicDNS.Mode) {
-	case "cloudflare":
-		return []secretSpec{specCloudflareToken}
-	case "hetzner":
-		return []secretSpec{specHetznerToken}
-	case "ionos":
-		return []secretSpec{specIONOSToken}
-	case "route53":
-		return []secretSpec{specRoute53Token}
+	if s, ok := providerSpec(PublicDNSKey, c.PublicDNS.Mode); ok {
+		return []secretSpec{s}
 	}
 	return nil
 }
@@ -81,11 +187,17 @@ func (c *Config) dnsProviderSecrets() []secretSpec {
 // public_dns.mode names, and where it can be set (for error messages:
 // "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN or public_dns.cloudflare.api_token_file").
 func (c *Config) DNSProviderToken() (token, setting string, err error) {
-	specs := c.dnsProviderSecrets()
-	if len(specs) == 0 {
+	return c.DNSAccessToken(PublicDNSKey)
+}
+
+// DNSAccessToken returns the credential of the provider API that block
+// k's mode names, and where it can be set; empty for a mode that is not
+// a provider's API.
+func (c *Config) DNSAccessToken(k DNSAccessKey) (token, setting string, err error) {
+	s, ok := providerSpec(k, c.DNSAccess(k).Mode)
+	if !ok {
 		return "", "", nil
 	}
-	s := specs[0]
 	setting = s.env + " or " + s.fileKey
 	v, err := reveal(c.secret(s))
 	if err != nil {
@@ -94,32 +206,73 @@ func (c *Config) DNSProviderToken() (token, setting string, err error) {
 	return strings.TrimSpace(v), setting, nil
 }
 
+// validateDNSAccess checks block k's zone access: the mode, the zone,
+// the servers, the TSIG key in rfc2136 mode, the provider's settings.
+// It returns the mode in lower case ("" when it is not a known mode).
+func validateDNSAccess(ps *problems, k DNSAccessKey, d DNSAccess) string {
+	key := string(k)
+	mode := strings.ToLower(d.Mode)
+	if d.Mode == "" && k != PublicDNSKey {
+		ps.add(key+".mode", "missing; expected one of %s", strings.Join(PublicDNSModes, ", "))
+		mode = ""
+	} else if !oneOf(ps, key+".mode", d.Mode, PublicDNSModes) {
+		mode = ""
+	}
+	if d.Zone == "" {
+		ps.add(key+".zone", "missing; expected the zone, fully qualified with a trailing dot, such as contoso.com.")
+	} else if !strings.HasSuffix(d.Zone, ".") {
+		ps.add(key+".zone", "%q has no trailing dot; expected a fully qualified zone name such as contoso.com.", d.Zone)
+	} else if !isHostname(strings.TrimSuffix(d.Zone, ".")) {
+		ps.add(key+".zone", "%q is not a zone name; expected such as contoso.com.", d.Zone)
+	}
+	if mode == "rfc2136" {
+		if d.Server == "" {
+			ps.add(key+".server", "missing; %s.mode: rfc2136 needs the primary server that accepts updates, as host:port such as ns1.provider.net:53", key)
+		}
+		if d.TSIG.Name == "" {
+			ps.add(key+".tsig.name", "missing; %s.mode: rfc2136 needs the TSIG key name, such as exrunbook-update.", key)
+		}
+	}
+	if d.Server != "" {
+		hostPort(ps, key+".server", d.Server, "ns1.provider.net:53")
+	}
+	for i, ns := range d.Nameservers {
+		hostPort(ps, fmt.Sprintf("%s.nameservers[%d]", key, i), ns, "ns1.provider.net:53")
+	}
+	if d.TSIG.Name != "" {
+		if !strings.HasSuffix(d.TSIG.Name, ".") || !isHostname(strings.TrimSuffix(d.TSIG.Name, ".")) {
+			ps.add(key+".tsig.name", "%q is not a fully qualified key name; expected a name ending in a dot, such as exrunbook-update.", d.TSIG.Name)
+		}
+	}
+	oneOf(ps, key+".tsig.algorithm", d.TSIG.Algorithm, TSIGAlgorithms)
+	if d.TSIG.SecretFile != "" {
+		secretFile(ps, key+".tsig.secret_file", d.TSIG.SecretFile)
+	}
+	validateDNSProviders(ps, k, d, mode)
+	return mode
+}
+
 // validateDNSProviders checks the settings of the provider API that mode
 // names: the verification needs the nameservers, the token file must be
 // private.
-func (c *Config) validateDNSProviders(ps *problems, mode string) {
-	d := c.PublicDNS
-	if d.Cloudflare.APITokenFile != "" {
-		secretFile(ps, "public_dns.cloudflare.api_token_file", d.Cloudflare.APITokenFile)
-	}
-	if d.Hetzner.APITokenFile != "" {
-		secretFile(ps, "public_dns.hetzner.api_token_file", d.Hetzner.APITokenFile)
-	}
-	if d.IONOS.APITokenFile != "" {
-		secretFile(ps, "public_dns.ionos.api_token_file", d.IONOS.APITokenFile)
-	}
-	if d.Route53.APITokenFile != "" {
-		secretFile(ps, "public_dns.route53.api_token_file", d.Route53.APITokenFile)
+func validateDNSProviders(ps *problems, k DNSAccessKey, d DNSAccess, mode string) {
+	key := string(k)
+	for _, m := range PublicDNSAPIModes {
+		if f := providerTokenFile(m, d); f != "" {
+			s, _ := providerSpec(k, m)
+			secretFile(ps, s.fileKey, f)
+		}
 	}
 	if mode == "route53" && d.Route53.AccessKeyID == "" {
-		ps.add("public_dns.route53.access_key_id", "missing; public_dns.mode: route53 needs the IAM user's access key ID, such as AKIAIOSFODNN7EXAMPLE (the secret key goes in EXRUNBOOK_PUBLIC_DNS_ROUTE53_API_TOKEN or public_dns.route53.api_token_file)")
+		s, _ := providerSpec(k, mode)
+		ps.add(key+".route53.access_key_id", "missing; %s.mode: route53 needs the IAM user's access key ID, such as AKIAIOSFODNN7EXAMPLE (the secret key goes in %s or %s)", key, s.env, s.fileKey)
 	}
 	for _, m := range PublicDNSAPIModes {
 		if mode != m {
 			continue
 		}
 		if d.Server == "" && len(d.Nameservers) == 0 {
-			ps.add("public_dns.nameservers", "missing; public_dns.mode: %s changes the zone through the provider's API and then verifies every authoritative nameserver: list them as host:port, such as ns1.provider.net:53", mode)
+			ps.add(key+".nameservers", "missing; %s.mode: %s changes the zone through the provider's API and then verifies every authoritative nameserver: list them as host:port, such as ns1.provider.net:53", key, mode)
 		}
 	}
 }

@@ -148,7 +148,9 @@ func nearestKey(unknown string) string {
 		default:
 			score = editdistance.Distance(unknown, c)*2 + 3
 		}
-		if score < bestScore {
+		// On a tie the shallower key wins: public_dns.zone before the
+		// same leaf nested deeper (certificate.acme.challenge_dns.zone).
+		if score < bestScore || score == bestScore && strings.Count(c, ".") < strings.Count(best, ".") {
 			best, bestScore = c, score
 		}
 	}

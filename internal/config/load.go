@@ -272,6 +272,19 @@ var secretKeys = map[string]secretSpec{
 	"certificate.acme.hmac":                specACMEEABHMAC,
 }
 
+func init() {
+	// certificate.acme.challenge_dns takes the same keys as public_dns:
+	// a secret written under it is sent to its own variable and file key.
+	k := string(ChallengeDNSKey)
+	for _, leaf := range []string{"tsig.secret", "tsig.key", "tsig_secret", "tsig.secret_base64"} {
+		secretKeys[k+"."+leaf] = tsigSpec(ChallengeDNSKey)
+	}
+	for _, m := range PublicDNSAPIModes {
+		s, _ := providerSpec(ChallengeDNSKey, m)
+		secretKeys[k+"."+m+".api_token"] = s
+	}
+}
+
 func looksSecret(leaf string) bool {
 	l := strings.ToLower(leaf)
 	if strings.HasSuffix(l, "_file") {

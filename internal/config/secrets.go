@@ -82,7 +82,7 @@ type secretSpec struct {
 
 var (
 	specExchangePassword = secretSpec{"Exchange password", EnvExchangePassword, "exchange.password_file", func(c *Config) string { return c.Exchange.PasswordFile }}
-	specTSIGSecret       = secretSpec{"TSIG secret", EnvTSIGSecret, "public_dns.tsig.secret_file", func(c *Config) string { return c.PublicDNS.TSIG.SecretFile }}
+	specTSIGSecret       = tsigSpec(PublicDNSKey)
 	specPFXPassword      = secretSpec{"PFX password", EnvPFXPassword, "certificate.pfx_password_file", func(c *Config) string { return c.Certificate.PFXPasswordFile }}
 	specProbePassword    = secretSpec{"Autodiscover probe password", EnvProbePassword, "autodiscover.probe.password_file", func(c *Config) string { return c.Autodiscover.Probe.PasswordFile }}
 )
@@ -153,14 +153,21 @@ func (c *Config) ExchangePassword() (string, error) { return reveal(c.secret(spe
 
 // TSIGSecret returns the base64 TSIG secret, from
 // EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET, public_dns.tsig.secret_file or the prompt.
-func (c *Config) TSIGSecret() (string, error) {
-	s, err := c.secret(specTSIGSecret)
+func (c *Config) TSIGSecret() (string, error) { return c.DNSAccessTSIGSecret(PublicDNSKey) }
+
+// DNSAccessTSIGSecret returns the base64 TSIG secret of block k, from its
+// environment variable (EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET,
+// EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET), its
+// tsig.secret_file or the prompt.
+func (c *Config) DNSAccessTSIGSecret(k DNSAccessKey) (string, error) {
+	spec := tsigSpec(k)
+	s, err := c.secret(spec)
 	if err != nil {
 		return "", err
 	}
 	v := strings.TrimSpace(s.v)
 	if _, err := base64.StdEncoding.DecodeString(v); err != nil {
-		return "", fmt.Errorf("TSIG secret (from %s or %s) is not valid base64; expected a key such as `tsig-keygen` writes", specTSIGSecret.env, specTSIGSecret.fileKey)
+		return "", fmt.Errorf("%s (from %s or %s) is not valid base64; expected a key such as `tsig-keygen` writes", spec.name, spec.env, spec.fileKey)
 	}
 	return v, nil
 }
@@ -264,6 +271,9 @@ func (c *Config) NeededSecrets() []SecretInfo {
 	if strings.EqualFold(c.Certificate.Mode, "acme") && c.Certificate.ACME.EABKID != "" {
 		specs = append(specs, specACMEEABHMAC)
 	}
+	if strings.EqualFold(c.Certificate.Mode, "acme") && c.Certificate.ACME.ChallengeDNS.Configured() {
+		specs = append(specs, c.dnsAccessSecrets(ChallengeDNSKey)...)
+	}
 	out := make([]SecretInfo, len(specs))
 	for i, s := range specs {
 		out[i] = SecretInfo{Name: s.name, Env: s.env, FileKey: s.fileKey}
@@ -287,6 +297,9 @@ func (c *Config) MissingSecrets() []SecretInfo {
 		specACMEEABHMAC.env:      c.Certificate.ACME.EABHMACFile,
 	}
 	for _, s := range c.dnsProviderSecrets() {
+		files[s.env] = s.file(c)
+	}
+	for _, s := range c.dnsAccessSecrets(ChallengeDNSKey) {
 		files[s.env] = s.file(c)
 	}
 	var out []SecretInfo

@@ -213,21 +213,8 @@ var emailRE = regexp.MustCompile(`^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$`)
 
 func (c *Config) validatePublicDNS(ps *problems) {
 	d := c.PublicDNS
-	mode := strings.ToLower(d.Mode)
-	if !oneOf(ps, "public_dns.mode", d.Mode, PublicDNSModes) {
-		mode = ""
-	}
-	zoneOK := false
-	if d.Zone == "" {
-		ps.add("public_dns.zone", "missing; expected the public zone, fully qualified with a trailing dot, such as contoso.com.")
-	} else if !strings.HasSuffix(d.Zone, ".") {
-		ps.add("public_dns.zone", "%q has no trailing dot; expected a fully qualified zone name such as contoso.com.", d.Zone)
-	} else if !isHostname(strings.TrimSuffix(d.Zone, ".")) {
-		ps.add("public_dns.zone", "%q is not a zone name; expected such as contoso.com.", d.Zone)
-	} else {
-		zoneOK = true
-	}
-	if zoneOK {
+	validateDNSAccess(ps, PublicDNSKey, d.Access())
+	if d.Zone != "" && strings.HasSuffix(d.Zone, ".") && isHostname(strings.TrimSuffix(d.Zone, ".")) {
 		zone := strings.ToLower(strings.TrimSuffix(d.Zone, "."))
 		for _, k := range []struct{ key, v string }{{"namespace.internal", c.Namespace.Internal}, {"namespace.external", c.Namespace.External}} {
 			name := strings.ToLower(k.v)
@@ -235,29 +222,6 @@ func (c *Config) validatePublicDNS(ps *problems) {
 				ps.add(k.key, "%q is not inside public_dns.zone %q; expected a name under the zone, such as outlook.%s", k.v, d.Zone, zone)
 			}
 		}
-	}
-	if mode == "rfc2136" {
-		if d.Server == "" {
-			ps.add("public_dns.server", "missing; public_dns.mode: rfc2136 needs the primary server that accepts updates, as host:port such as ns1.provider.net:53")
-		}
-		if d.TSIG.Name == "" {
-			ps.add("public_dns.tsig.name", "missing; public_dns.mode: rfc2136 needs the TSIG key name, such as exrunbook-update.")
-		}
-	}
-	if d.Server != "" {
-		hostPort(ps, "public_dns.server", d.Server, "ns1.provider.net:53")
-	}
-	for i, ns := range d.Nameservers {
-		hostPort(ps, fmt.Sprintf("public_dns.nameservers[%d]", i), ns, "ns1.provider.net:53")
-	}
-	if d.TSIG.Name != "" {
-		if !strings.HasSuffix(d.TSIG.Name, ".") || !isHostname(strings.TrimSuffix(d.TSIG.Name, ".")) {
-			ps.add("public_dns.tsig.name", "%q is not a fully qualified key name; expected a name ending in a dot, such as exrunbook-update.", d.TSIG.Name)
-		}
-	}
-	oneOf(ps, "public_dns.tsig.algorithm", d.TSIG.Algorithm, TSIGAlgorithms)
-	if d.TSIG.SecretFile != "" {
-		secretFile(ps, "public_dns.tsig.secret_file", d.TSIG.SecretFile)
 	}
 	if d.PublicIP == "" {
 		ps.add("public_dns.public_ip", "missing; expected the public address the external name gets, such as 203.0.113.10")
@@ -267,7 +231,6 @@ func (c *Config) validatePublicDNS(ps *problems) {
 	if d.TTL < 1 || d.TTL > 2147483647 {
 		ps.add("public_dns.ttl", "%d is not a positive number of seconds; expected such as 300", d.TTL)
 	}
-	c.validateDNSProviders(ps, mode)
 }
 
 func (c *Config) validateInternalDNS(ps *problems) {

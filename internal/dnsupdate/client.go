@@ -89,6 +89,10 @@ type Client struct {
 	// Backoff is the wait before the first retry (default 500 ms); it
 	// doubles with each retry, up to 5 s.
 	Backoff time.Duration
+	// Setting is the configuration block that names this server, zone
+	// and key, for the messages ("public_dns" when empty;
+	// "certificate.acme.challenge_dns" for the ACME challenge zone).
+	Setting string
 
 	// now is the clock that dates TSIG signatures (tests skew it).
 	now func() time.Time
@@ -261,7 +265,8 @@ func hexBytes(s string) ([]byte, error) {
 // Query reads one RRset from the primary (no recursion, over TCP, signed
 // when a TSIG key is set). A missing name or type is an RRset without
 // Data. The answer must be authoritative.
-func (c *Client) Query(ctx context.Context, name string, qtype uint16) (RRset, error) {
+func (c *Client) Query(ctx context.Context, name string, qtype uint16) (_ RRset, err error) {
+	defer func() { err = c.rename(err) }()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = false
@@ -406,7 +411,8 @@ func (u Update) msg(z string) (*dns.Msg, error) {
 // other refusals are a *ServerError saying what to check. When a retried
 // UPDATE meets failed prerequisites because an earlier attempt did apply
 // (its answer was lost), Update reports success.
-func (c *Client) Update(ctx context.Context, u Update) error {
+func (c *Client) Update(ctx context.Context, u Update) (err error) {
+	defer func() { err = c.rename(err) }()
 	if err := c.TSIG.Check(); err != nil {
 		return err
 	}

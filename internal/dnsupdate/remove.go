@@ -10,7 +10,8 @@ import (
 // RRsets; a record that is not there is no error. The DNS-01 challenge
 // records of the certificate step are removed this way, so that another
 // client's challenge at the same name survives.
-func (c *Client) RemoveRecords(ctx context.Context, sets []RRset) error {
+func (c *Client) RemoveRecords(ctx context.Context, sets []RRset) (err error) {
+	defer func() { err = c.rename(err) }()
 	if err := c.TSIG.Check(); err != nil {
 		return err
 	}
