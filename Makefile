@@ -1,6 +1,7 @@
 # exrunbook — build, test and lint entry points. CI runs .ci/run, which
-# installs the real peers (bind9, dig, nsupdate, pywinrm, tmux, openssl)
-# and then `make test`.
+# installs the real peers (bind9, dig, nsupdate, pywinrm, tmux, openssl,
+# an MIT Kerberos KDC, and pypsrp/pyspnego/gssapi from PyPI) and then
+# `make test`. Pebble, the ACME test CA, comes from the Go module proxy.
 
 GO                  ?= go
 BIN                 ?= bin
