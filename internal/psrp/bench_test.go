@@ -78,6 +78,63 @@ func BenchmarkDecodeCASMailbox(b *testing.B) {
 	}
 }
 
+// BenchmarkReceiveCASMailbox is the client's real path for the same
+// 100,000 objects: PIPELINE_OUTPUT messages (header, BOM, CLIXML) packed
+// into 128 KiB fragment payloads as Receive responses carry them, then per
+// payload Defragmenter.Feed, ParseMessage and DecodeBody with one Decoder,
+// the output values kept, as Invocation.receive does minus the transport.
+func BenchmarkReceiveCASMailbox(b *testing.B) {
+	payloads := casMailboxPayloads(b, benchObjects)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		var defrag Defragmenter
+		var d Decoder
+		out := make([]Value, 0, benchObjects)
+		for _, p := range payloads {
+			msgs, err := defrag.Feed(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, raw := range msgs {
+				m, err := ParseMessage(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, err := DecodeBody(&d, m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				po, ok := body.(PipelineOutput)
+				if !ok {
+					b.Fatalf("got %T", body)
+				}
+				out = append(out, po.Value)
+			}
+		}
+		if len(out) != benchObjects {
+			b.Fatal("lost objects")
+		}
+	}
+}
+
+// casMailboxPayloads returns n CASMailbox objects as PIPELINE_OUTPUT
+// messages in fragment payloads of at most 128 KiB.
+func casMailboxPayloads(tb testing.TB, n int) [][]byte {
+	rpid, pid := uuid.New(), uuid.New()
+	var msgs [][]byte
+	for _, data := range casMailboxes(tb, n, false) {
+		m := Message{Destination: ToClient, Type: MsgPipelineOutput, RPID: rpid, PID: pid, Data: append(append([]byte{}, utf8BOM...), data...)}
+		msgs = append(msgs, m.Marshal())
+	}
+	var ids ObjectIDs
+	payloads, err := Fragment(&ids, 128<<10, msgs...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return payloads
+}
+
 // BenchmarkDecodeCASMailboxJSONMap is the baseline: the same data as JSON,
 // decoded by encoding/json into generic maps.
 func BenchmarkDecodeCASMailboxJSONMap(b *testing.B) {
@@ -131,5 +188,33 @@ func TestCASMailboxBenchData(t *testing.T) {
 	}
 	if _, ok := o.Get("Guid"); !ok {
 		t.Fatal("no Guid")
+	}
+
+	// The real path's data: every message comes back out of the payloads
+	// as the same object.
+	var defrag Defragmenter
+	var got []Value
+	for _, p := range casMailboxPayloads(t, 3) {
+		msgs, err := defrag.Feed(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range msgs {
+			m, err := ParseMessage(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := DecodeBody(&d, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, body.(PipelineOutput).Value)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("got %d messages, want 3", len(got))
+	}
+	if n, _ := got[1].(*Object).Get("Name"); n != "user000001" {
+		t.Fatalf("message 1 holds %#v", got[1])
 	}
 }
