@@ -96,9 +96,9 @@ func (d *Decoder) decode(data []byte) ([]Value, error) {
 	out := d.values[:0]
 	defer func() { d.values = out[:0] }()
 	inObjs := false
+	var t token
 	for {
-		t, err := d.next()
-		if err != nil {
+		if err := d.next(&t); err != nil {
 			return nil, err
 		}
 		switch t.kind {
@@ -123,7 +123,7 @@ func (d *Decoder) decode(data []byte) ([]Value, error) {
 				inObjs = true
 				continue
 			}
-			v, err := d.value(t)
+			v, err := d.value(&t)
 			if err != nil {
 				return nil, err
 			}
@@ -138,25 +138,24 @@ func (d *Decoder) errorf(format string, args ...any) error {
 
 // next returns the next start or end tag (or EOF), skipping whitespace; any
 // other text is an error.
-func (d *Decoder) next() (token, error) {
+func (d *Decoder) next(t *token) error {
 	for {
-		t, err := d.s.next()
-		if err != nil {
-			return t, d.errorf("%v", err)
+		if err := d.s.next(t); err != nil {
+			return d.errorf("%v", err)
 		}
 		if t.kind == tokText {
 			if !isSpace(t.text) {
-				return t, d.errorf("unexpected text %q between elements", clip(t.text))
+				return d.errorf("unexpected text %q between elements", clip(t.text))
 			}
 			continue
 		}
 		if t.kind == tokStart {
 			d.elements++
 			if d.elements > d.maxElements() {
-				return t, d.errorf("more than %d elements", d.maxElements())
+				return d.errorf("more than %d elements", d.maxElements())
 			}
 		}
-		return t, nil
+		return nil
 	}
 }
 
@@ -206,7 +205,7 @@ func (d *Decoder) intern(b []byte) string {
 }
 
 // name decodes an N attribute.
-func (d *Decoder) name(t token) (string, error) {
+func (d *Decoder) name(t *token) (string, error) {
 	if !t.hasN {
 		return "", nil
 	}
@@ -223,7 +222,7 @@ func (d *Decoder) name(t token) (string, error) {
 
 // text reads the character content of the element t opened, up to its end
 // tag, entities resolved (the _x escapes are left to the caller).
-func (d *Decoder) text(t token) ([]byte, bool, error) {
+func (d *Decoder) text(t *token) ([]byte, bool, error) {
 	if t.selfClose {
 		return nil, false, nil
 	}
@@ -235,7 +234,7 @@ func (d *Decoder) text(t token) ([]byte, bool, error) {
 }
 
 // str reads an element's content as a string, CLIXML escapes resolved.
-func (d *Decoder) str(t token) (string, error) {
+func (d *Decoder) str(t *token) (string, error) {
 	raw, escaped, err := d.text(t)
 	if err != nil {
 		return "", err
@@ -255,7 +254,7 @@ func (d *Decoder) str(t token) (string, error) {
 
 // plain reads an element's content for a number or other scalar (no
 // _x escapes); the returned slice is only valid until the next read.
-func (d *Decoder) plain(t token) ([]byte, error) {
+func (d *Decoder) plain(t *token) ([]byte, error) {
 	raw, escaped, err := d.text(t)
 	if err != nil {
 		return nil, err
@@ -270,7 +269,7 @@ func (d *Decoder) plain(t token) ([]byte, error) {
 	return bytes.TrimSpace(raw), nil
 }
 
-func (d *Decoder) refID(t token) (int, error) {
+func (d *Decoder) refID(t *token) (int, error) {
 	if !t.hasRef {
 		return 0, d.errorf("<%s> without a RefId", t.name)
 	}
@@ -282,14 +281,19 @@ func (d *Decoder) refID(t token) (int, error) {
 }
 
 // value decodes the element t opened.
-func (d *Decoder) value(t token) (Value, error) {
+func (d *Decoder) value(t *token) (Value, error) {
 	d.depth++
-	defer func() { d.depth-- }()
 	if d.depth > d.maxDepth() {
 		return nil, d.errorf("elements nested deeper than %d", d.maxDepth())
 	}
-	tag := string(t.name) // no allocation in the switch below
-	switch tag {
+	v, err := d.element(t)
+	d.depth--
+	return v, err
+}
+
+// element decodes the element t opened, one level deeper.
+func (d *Decoder) element(t *token) (Value, error) {
+	switch string(t.name) {
 	case "Nil":
 		if _, _, err := d.text(t); err != nil {
 			return nil, err
@@ -335,19 +339,19 @@ func (d *Decoder) value(t token) (Value, error) {
 		}
 		return u, nil
 	case "SB", "By", "I16", "U16", "I32", "U32", "I64", "U64", "C":
-		return d.integer(t, tag)
+		return d.integer(t)
 	case "Sg", "Db":
 		b, err := d.plain(t)
 		if err != nil {
 			return nil, err
 		}
 		bits := 64
-		if tag == "Sg" {
+		if string(t.name) == "Sg" {
 			bits = 32
 		}
 		f, err := strconv.ParseFloat(string(b), bits)
 		if err != nil {
-			return nil, d.errorf("<%s> holds %q, want a number", tag, clip(b))
+			return nil, d.errorf("<%s> holds %q, want a number", t.name, clip(b))
 		}
 		if bits == 32 {
 			return float32(f), nil
@@ -390,10 +394,10 @@ func (d *Decoder) value(t token) (Value, error) {
 		raw := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
 		n, err := base64.StdEncoding.Decode(raw, b)
 		if err != nil {
-			return nil, d.errorf("<%s> is not base64: %v", tag, err)
+			return nil, d.errorf("<%s> is not base64: %v", t.name, err)
 		}
 		raw = raw[:n]
-		if tag == "BA" {
+		if string(t.name) == "BA" {
 			return raw, nil
 		}
 		plain, err := d.Key.Decrypt(raw)
@@ -414,21 +418,21 @@ func (d *Decoder) value(t token) (Value, error) {
 		s, err := d.str(t)
 		return ScriptBlock(s), err
 	}
-	return nil, d.errorf("unknown CLIXML element <%s>", tag)
+	return nil, d.errorf("unknown CLIXML element <%s>", t.name)
 }
 
-func (d *Decoder) integer(t token, tag string) (Value, error) {
+func (d *Decoder) integer(t *token) (Value, error) {
 	b, err := d.plain(t)
 	if err != nil {
 		return nil, err
 	}
 	bad := func() (Value, error) {
-		return nil, d.errorf("<%s> holds %q, not a number of that size", tag, clip(b))
+		return nil, d.errorf("<%s> holds %q, not a number of that size", t.name, clip(b))
 	}
-	switch tag {
+	switch string(t.name) {
 	case "SB", "I16", "I32", "I64":
 		bits := 64
-		switch tag {
+		switch string(t.name) {
 		case "SB":
 			bits = 8
 		case "I16":
@@ -451,7 +455,7 @@ func (d *Decoder) integer(t token, tag string) (Value, error) {
 		return n, nil
 	}
 	bits := 64
-	switch tag {
+	switch string(t.name) {
 	case "By":
 		bits = 8
 	case "U16", "C":
@@ -463,7 +467,7 @@ func (d *Decoder) integer(t token, tag string) (Value, error) {
 	if err != nil {
 		return bad()
 	}
-	switch tag {
+	switch string(t.name) {
 	case "By":
 		return uint8(n), nil
 	case "U16":
@@ -510,7 +514,7 @@ func atoi(b []byte, bits int) (int64, error) {
 	return strconv.ParseInt(string(b), 10, bits)
 }
 
-func (d *Decoder) object(t token) (Value, error) {
+func (d *Decoder) object(t *token) (Value, error) {
 	o := &Object{}
 	if t.hasRef {
 		id, err := d.refID(t)
@@ -528,9 +532,9 @@ func (d *Decoder) object(t token) (Value, error) {
 	if t.selfClose {
 		return o, nil
 	}
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -544,17 +548,17 @@ func (d *Decoder) object(t token) (Value, error) {
 		}
 		switch string(c.name) {
 		case "TN":
-			names, err := d.typeNames(c)
+			names, err := d.typeNames(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.TypeNames = names
 		case "TNRef":
-			id, err := d.refID(c)
+			id, err := d.refID(&c)
 			if err != nil {
 				return nil, err
 			}
-			if _, _, err := d.text(c); err != nil {
+			if _, _, err := d.text(&c); err != nil {
 				return nil, err
 			}
 			names, ok := d.tns[id]
@@ -563,13 +567,13 @@ func (d *Decoder) object(t token) (Value, error) {
 			}
 			o.TypeNames = names
 		case "ToString":
-			s, err := d.str(c)
+			s, err := d.str(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.ToString = s
 		case "Props", "MS":
-			props, err := d.properties(c)
+			props, err := d.properties(&c)
 			if err != nil {
 				return nil, err
 			}
@@ -588,19 +592,19 @@ func (d *Decoder) object(t token) (Value, error) {
 			case "QUE":
 				kind = QueueContainer
 			}
-			items, err := d.list(c)
+			items, err := d.list(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.Kind, o.Items = kind, items
 		case "DCT":
-			entries, err := d.dict(c)
+			entries, err := d.dict(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.Kind, o.Entries = DictContainer, entries
 		default:
-			v, err := d.value(c)
+			v, err := d.value(&c)
 			if err != nil {
 				return nil, err
 			}
@@ -616,7 +620,7 @@ func appendProps(have, more []Property) []Property {
 	return append(have, more...)
 }
 
-func (d *Decoder) typeNames(t token) ([]string, error) {
+func (d *Decoder) typeNames(t *token) ([]string, error) {
 	id := -1 // a <TN> without a RefId cannot be referred to, but is valid
 	if t.hasRef {
 		var err error
@@ -629,9 +633,9 @@ func (d *Decoder) typeNames(t token) ([]string, error) {
 	d.scratch = d.scratch[:0]
 	count := 0
 	if !t.selfClose {
+		var c token
 		for {
-			c, err := d.next()
-			if err != nil {
+			if err := d.next(&c); err != nil {
 				return nil, err
 			}
 			if c.kind == tokEnd {
@@ -643,7 +647,7 @@ func (d *Decoder) typeNames(t token) ([]string, error) {
 			if c.kind != tokStart || string(c.name) != "T" {
 				return nil, d.errorf("<TN> holds <%s>, want <T>", c.name)
 			}
-			raw, escaped, err := d.text(c)
+			raw, escaped, err := d.text(&c)
 			if err != nil {
 				return nil, err
 			}
@@ -688,15 +692,15 @@ func (d *Decoder) typeNames(t token) ([]string, error) {
 }
 
 // properties reads the named values of <Props> or <MS>.
-func (d *Decoder) properties(t token) ([]Property, error) {
+func (d *Decoder) properties(t *token) ([]Property, error) {
 	if t.selfClose {
 		return nil, nil
 	}
 	start := len(d.props)
 	defer func() { d.props = d.props[:start] }()
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -708,11 +712,11 @@ func (d *Decoder) properties(t token) ([]Property, error) {
 			}
 			break
 		}
-		name, err := d.name(c)
+		name, err := d.name(&c)
 		if err != nil {
 			return nil, err
 		}
-		v, err := d.value(c)
+		v, err := d.value(&c)
 		if err != nil {
 			return nil, err
 		}
@@ -723,15 +727,15 @@ func (d *Decoder) properties(t token) ([]Property, error) {
 	return out, nil
 }
 
-func (d *Decoder) list(t token) ([]Value, error) {
+func (d *Decoder) list(t *token) ([]Value, error) {
 	if t.selfClose {
 		return []Value{}, nil
 	}
 	start := len(d.items)
 	defer func() { d.items = d.items[:start] }()
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -743,7 +747,7 @@ func (d *Decoder) list(t token) ([]Value, error) {
 			}
 			break
 		}
-		v, err := d.value(c)
+		v, err := d.value(&c)
 		if err != nil {
 			return nil, err
 		}
@@ -754,14 +758,14 @@ func (d *Decoder) list(t token) ([]Value, error) {
 	return out, nil
 }
 
-func (d *Decoder) dict(t token) ([]Entry, error) {
+func (d *Decoder) dict(t *token) ([]Entry, error) {
 	out := []Entry{}
 	if t.selfClose {
 		return out, nil
 	}
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -778,9 +782,9 @@ func (d *Decoder) dict(t token) ([]Entry, error) {
 		}
 		var en Entry
 		var haveKey, haveValue bool
+		var k token
 		for {
-			k, err := d.next()
-			if err != nil {
+			if err := d.next(&k); err != nil {
 				return nil, err
 			}
 			if k.kind == tokEOF {
@@ -789,11 +793,11 @@ func (d *Decoder) dict(t token) ([]Entry, error) {
 			if k.kind == tokEnd {
 				break
 			}
-			name, err := d.name(k)
+			name, err := d.name(&k)
 			if err != nil {
 				return nil, err
 			}
-			v, err := d.value(k)
+			v, err := d.value(&k)
 			if err != nil {
 				return nil, err
 			}
@@ -888,115 +892,124 @@ type scanner struct {
 	buf  []byte
 }
 
-func (s *scanner) next() (token, error) {
+// next reads the next token into t.
+func (s *scanner) next(t *token) error {
 	if s.pos == 0 && bytes.HasPrefix(s.data, utf8BOM) {
 		s.pos = 3
 	}
 	for {
 		if s.pos >= len(s.data) {
-			return token{kind: tokEOF}, nil
+			*t = token{kind: tokEOF}
+			return nil
 		}
 		if s.data[s.pos] != '<' {
 			end := bytes.IndexByte(s.data[s.pos:], '<')
 			if end < 0 {
 				end = len(s.data) - s.pos
 			}
-			t := token{kind: tokText, text: s.data[s.pos : s.pos+end]}
+			*t = token{kind: tokText, text: s.data[s.pos : s.pos+end]}
 			s.pos += end
-			return t, nil
+			return nil
 		}
 		rest := s.data[s.pos:]
-		switch {
-		case bytes.HasPrefix(rest, []byte("<?")):
-			end := bytes.Index(rest, []byte("?>"))
-			if end < 0 {
-				return token{}, fmt.Errorf("unterminated processing instruction")
+		if len(rest) > 1 {
+			switch rest[1] {
+			case '/':
+				i := bytes.IndexByte(rest, '>')
+				if i < 0 {
+					return fmt.Errorf("unterminated end tag")
+				}
+				name := rest[2:i]
+				if len(name) > 0 && isSpaceByte(name[len(name)-1]) {
+					name = bytes.TrimRight(name, " \t\r\n")
+				}
+				name = localName(name)
+				if len(name) == 0 {
+					return fmt.Errorf("end tag without a name")
+				}
+				s.pos += i + 1
+				t.kind, t.name, t.selfClose, t.hasN, t.hasRef = tokEnd, name, false, false, false
+				return nil
+			case '?':
+				end := bytes.Index(rest, []byte("?>"))
+				if end < 0 {
+					return fmt.Errorf("unterminated processing instruction")
+				}
+				s.pos += end + 2
+				continue
+			case '!':
+				if bytes.HasPrefix(rest, []byte("<!--")) {
+					end := bytes.Index(rest[4:], []byte("-->"))
+					if end < 0 {
+						return fmt.Errorf("unterminated comment")
+					}
+					s.pos += 4 + end + 3
+					continue
+				}
+				return fmt.Errorf("unexpected %q", clip(rest))
 			}
-			s.pos += end + 2
-			continue
-		case bytes.HasPrefix(rest, []byte("<!--")):
-			end := bytes.Index(rest[4:], []byte("-->"))
-			if end < 0 {
-				return token{}, fmt.Errorf("unterminated comment")
-			}
-			s.pos += 4 + end + 3
-			continue
-		case bytes.HasPrefix(rest, []byte("<!")):
-			return token{}, fmt.Errorf("unexpected %q", clip(rest))
-		case len(rest) > 1 && rest[1] == '/':
-			i := 2
-			for i < len(rest) && rest[i] != '>' {
-				i++
-			}
-			if i == len(rest) {
-				return token{}, fmt.Errorf("unterminated end tag")
-			}
-			name := localName(bytes.TrimRight(rest[2:i], " \t\r\n"))
-			if len(name) == 0 {
-				return token{}, fmt.Errorf("end tag without a name")
-			}
-			s.pos += i + 1
-			return token{kind: tokEnd, name: name}, nil
 		}
-		return s.startTag()
+		return s.startTag(t)
 	}
 }
 
-func (s *scanner) startTag() (token, error) {
+// startTag reads the start tag at s.pos into t.
+func (s *scanner) startTag(t *token) error {
 	rest := s.data[s.pos:]
 	i := 1
 	for i < len(rest) && !isNameEnd(rest[i]) {
 		i++
 	}
 	if i == 1 {
-		return token{}, fmt.Errorf("element without a name")
+		return fmt.Errorf("element without a name")
 	}
-	t := token{kind: tokStart, name: localName(rest[1:i])}
+	t.kind, t.name, t.selfClose, t.hasN, t.hasRef = tokStart, localName(rest[1:i]), false, false, false
+	t.n, t.ref = nil, nil
 	for {
-		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r' || rest[i] == '\n') {
+		for i < len(rest) && isSpaceByte(rest[i]) {
 			i++
 		}
 		if i >= len(rest) {
-			return token{}, fmt.Errorf("unterminated <%s> tag", t.name)
+			return fmt.Errorf("unterminated <%s> tag", t.name)
 		}
 		if rest[i] == '>' {
 			s.pos += i + 1
-			return t, nil
+			return nil
 		}
 		if rest[i] == '/' {
 			if i+1 >= len(rest) || rest[i+1] != '>' {
-				return token{}, fmt.Errorf("bad '/' in <%s> tag", t.name)
+				return fmt.Errorf("bad '/' in <%s> tag", t.name)
 			}
 			t.selfClose = true
 			s.pos += i + 2
-			return t, nil
+			return nil
 		}
 		a := i
 		for i < len(rest) && rest[i] != '=' && !isNameEnd(rest[i]) {
 			i++
 		}
 		attr := localName(rest[a:i])
-		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r' || rest[i] == '\n') {
+		for i < len(rest) && isSpaceByte(rest[i]) {
 			i++
 		}
 		if len(attr) == 0 || i >= len(rest) || rest[i] != '=' {
-			return token{}, fmt.Errorf("bad attribute in <%s> tag", t.name)
+			return fmt.Errorf("bad attribute in <%s> tag", t.name)
 		}
 		i++
-		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r' || rest[i] == '\n') {
+		for i < len(rest) && isSpaceByte(rest[i]) {
 			i++
 		}
 		if i >= len(rest) || (rest[i] != '"' && rest[i] != '\'') {
-			return token{}, fmt.Errorf("attribute %s of <%s> is not quoted", attr, t.name)
+			return fmt.Errorf("attribute %s of <%s> is not quoted", attr, t.name)
 		}
 		q := rest[i]
 		end := bytes.IndexByte(rest[i+1:], q)
 		if end < 0 {
-			return token{}, fmt.Errorf("unterminated attribute %s of <%s>", attr, t.name)
+			return fmt.Errorf("unterminated attribute %s of <%s>", attr, t.name)
 		}
 		val := rest[i+1 : i+1+end]
 		if bytes.IndexByte(val, '<') >= 0 {
-			return token{}, fmt.Errorf("'<' in attribute %s of <%s>", attr, t.name)
+			return fmt.Errorf("'<' in attribute %s of <%s>", attr, t.name)
 		}
 		i += end + 2
 		switch string(attr) {
@@ -1006,6 +1019,10 @@ func (s *scanner) startTag() (token, error) {
 			t.hasRef, t.ref = true, val
 		}
 	}
+}
+
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
 }
 
 func isNameEnd(c byte) bool {
