@@ -29,7 +29,10 @@ const maxInterned = 8192
 // objects may share one TypeNames slice; do not modify it in place.
 //
 // A Decoder may be reused (it keeps a cache of names) but not shared
-// between goroutines.
+// between goroutines. A Decoder that decodes many messages hands out its
+// objects, property lists and short strings from blocks it allocates a
+// few at a time (at most 64 objects, 256 properties, 4 KiB of text): a
+// value kept keeps the block it came from, a few KiB at most.
 type Decoder struct {
 	// MaxDepth bounds the nesting of elements (DefaultMaxDepth when 0);
 	// MaxElements the elements of one Decode (DefaultMaxElements when 0).
@@ -42,14 +45,138 @@ type Decoder struct {
 	s        scanner
 	depth    int
 	elements int
-	objs     map[int]*Object
-	tns      map[int][]string
-	names    map[string]string
-	chains   map[string][]string
-	scratch  []byte
-	values   []Value
-	props    []Property
-	items    []Value
+	objs     refTable[*Object]
+	tns      refTable[[]string]
+	recent   [32]string // the names interned last, by a hash of their bytes
+
+	// The content and end tag of the last <TN> read, its element count and
+	// its names.
+	lastTN         []byte
+	lastTNElements int
+	lastTNNames    []string
+	names          map[string]string
+	chains         map[string][]string
+	scratch        []byte
+	values         []Value
+	props          []Property
+	items          []Value
+
+	// The blocks new values are carved from, and the size of the next
+	// block of each kind (doubling up to the limits above).
+	objBlock  []Object
+	objNext   int
+	propBlock []Property
+	propNext  int
+	textBlock *strings.Builder
+	textNext  int
+}
+
+// Block limits: a decoder used for one small value allocates little, one
+// that decodes a stream of messages amortises its allocations.
+const (
+	maxObjectBlock   = 64
+	maxPropertyBlock = 256
+	maxTextBlock     = 4096
+	maxBlockString   = 256 // longer strings are allocated on their own
+)
+
+// newObject returns a zero Object from the current block.
+func (d *Decoder) newObject() *Object {
+	if len(d.objBlock) == 0 {
+		d.objNext = min(max(2*d.objNext, 2), maxObjectBlock)
+		d.objBlock = make([]Object, d.objNext)
+	}
+	o := &d.objBlock[0]
+	d.objBlock = d.objBlock[1:]
+	return o
+}
+
+// newProperties returns a copy of ps whose capacity is its length, so
+// that an append by the caller never writes into a neighbour's.
+func (d *Decoder) newProperties(ps []Property) []Property {
+	n := len(ps)
+	if n > maxPropertyBlock/4 {
+		return append([]Property(nil), ps...)
+	}
+	if len(d.propBlock) < n {
+		d.propNext = min(max(2*d.propNext, 8), maxPropertyBlock)
+		d.propBlock = make([]Property, max(d.propNext, n))
+	}
+	out := d.propBlock[:n:n]
+	d.propBlock = d.propBlock[n:]
+	copy(out, ps)
+	return out
+}
+
+// newString returns b as a string. Short strings are appended to a
+// strings.Builder and sliced out of its String: the Builder only ever
+// appends, so the bytes behind an earlier string never change.
+func (d *Decoder) newString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxBlockString {
+		return string(b)
+	}
+	if d.textBlock == nil || d.textBlock.Cap()-d.textBlock.Len() < len(b) {
+		d.textNext = min(max(2*d.textNext, 512), maxTextBlock)
+		d.textBlock = new(strings.Builder)
+		d.textBlock.Grow(d.textNext)
+	}
+	at := d.textBlock.Len()
+	d.textBlock.Write(b)
+	return d.textBlock.String()[at:]
+}
+
+// maxSmallRef bounds the RefIds a refTable keeps in its slice; larger ones
+// (no serializer sends them, they count from 0) go to its map.
+const maxSmallRef = 1024
+
+// refTable maps the RefIds of one Decode to what they named: the small ids
+// serializers use index a slice, so a message costs no hashing and no map
+// clearing; any other id goes to a map.
+type refTable[T any] struct {
+	small []refSlot[T]
+	used  int // small[used:] are all empty
+	big   map[int]T
+}
+
+type refSlot[T any] struct {
+	v  T
+	ok bool
+}
+
+func (r *refTable[T]) reset() {
+	clear(r.small[:r.used])
+	r.used = 0
+	clear(r.big)
+}
+
+func (r *refTable[T]) get(id int) (T, bool) {
+	if id < maxSmallRef {
+		if id < r.used {
+			return r.small[id].v, r.small[id].ok
+		}
+		var zero T
+		return zero, false
+	}
+	v, ok := r.big[id]
+	return v, ok
+}
+
+func (r *refTable[T]) put(id int, v T) {
+	if id < maxSmallRef {
+		if id >= len(r.small) {
+			r.small = append(r.small, make([]refSlot[T], id+1-len(r.small))...)
+		}
+		r.small[id] = refSlot[T]{v, true}
+		r.used = max(r.used, id+1)
+		return
+	}
+	if r.big == nil {
+		r.big = make(map[int]T)
+	}
+	r.big[id] = v
 }
 
 // UnmarshalCLIXML decodes one value with a fresh Decoder.
@@ -90,8 +217,8 @@ func (d *Decoder) DecodeAll(data []byte) ([]Value, error) {
 func (d *Decoder) decode(data []byte) ([]Value, error) {
 	d.s = scanner{data: data, buf: d.s.buf}
 	d.depth, d.elements = 0, 0
-	clear(d.objs)
-	clear(d.tns)
+	d.objs.reset()
+	d.tns.reset()
 	d.props, d.items = d.props[:0], d.items[:0]
 	out := d.values[:0]
 	defer func() { d.values = out[:0] }()
@@ -191,10 +318,20 @@ func isSpace(b []byte) bool {
 
 // intern returns b as a string, shared with earlier equal names.
 func (d *Decoder) intern(b []byte) string {
-	if s, ok := d.names[string(b)]; ok {
+	if len(b) == 0 {
+		return ""
+	}
+	slot := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)-1])) % uint(len(d.recent))
+	if s := d.recent[slot]; s == string(b) {
 		return s
 	}
-	s := string(b)
+	s, ok := d.names[string(b)]
+	if ok {
+		d.recent[slot] = s
+		return s
+	}
+	s = string(b)
+	d.recent[slot] = s
 	if d.names == nil {
 		d.names = make(map[string]string)
 	}
@@ -249,7 +386,7 @@ func (d *Decoder) str(t *token) (string, error) {
 	if bytes.Index(raw, []byte("_x")) >= 0 {
 		return unescapeCLIXML(string(raw)), nil
 	}
-	return string(raw), nil
+	return d.newString(raw), nil
 }
 
 // plain reads an element's content for a number or other scalar (no
@@ -311,7 +448,7 @@ func (d *Decoder) element(t *token) (Value, error) {
 		if _, _, err := d.text(t); err != nil {
 			return nil, err
 		}
-		o, ok := d.objs[id]
+		o, ok := d.objs.get(id)
 		if !ok {
 			return nil, d.errorf("<Ref RefId=%q> names no object seen before", t.ref)
 		}
@@ -515,19 +652,16 @@ func atoi(b []byte, bits int) (int64, error) {
 }
 
 func (d *Decoder) object(t *token) (Value, error) {
-	o := &Object{}
+	o := d.newObject()
 	if t.hasRef {
 		id, err := d.refID(t)
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := d.objs[id]; dup {
+		if _, dup := d.objs.get(id); dup {
 			return nil, d.errorf("two objects with RefId %d", id)
 		}
-		if d.objs == nil {
-			d.objs = make(map[int]*Object)
-		}
-		d.objs[id] = o // before the children: an object may refer to itself
+		d.objs.put(id, o) // before the children: an object may refer to itself
 	}
 	if t.selfClose {
 		return o, nil
@@ -561,7 +695,7 @@ func (d *Decoder) object(t *token) (Value, error) {
 			if _, _, err := d.text(&c); err != nil {
 				return nil, err
 			}
-			names, ok := d.tns[id]
+			names, ok := d.tns.get(id)
 			if !ok {
 				return nil, d.errorf("<TNRef RefId=%q> names no type list seen before", c.ref)
 			}
@@ -628,6 +762,45 @@ func (d *Decoder) typeNames(t *token) ([]string, error) {
 			return nil, err
 		}
 	}
+	var names []string
+	if !t.selfClose && len(d.lastTN) > 0 && bytes.HasPrefix(d.s.data[d.s.pos:], d.lastTN) {
+		// The very bytes of the last <TN>'s content and end tag (each
+		// message of a pipeline's output repeats its type chain): they
+		// parse to the same names.
+		d.s.pos += len(d.lastTN)
+		d.elements += d.lastTNElements
+		if d.elements > d.maxElements() {
+			return nil, d.errorf("more than %d elements", d.maxElements())
+		}
+		names = d.lastTNNames
+	} else {
+		start, elements := d.s.pos, d.elements
+		var err error
+		if names, err = d.typeNameList(t); err != nil {
+			return nil, err
+		}
+		if !t.selfClose && d.s.pos-start <= maxRepeatTN {
+			d.lastTN = append(d.lastTN[:0], d.s.data[start:d.s.pos]...)
+			d.lastTNElements = d.elements - elements
+			d.lastTNNames = names
+		}
+	}
+	if id < 0 {
+		return names, nil
+	}
+	if _, dup := d.tns.get(id); dup {
+		return nil, d.errorf("two type lists with RefId %d", id)
+	}
+	d.tns.put(id, names)
+	return names, nil
+}
+
+// maxRepeatTN bounds the <TN> content a Decoder keeps to recognise the
+// next one.
+const maxRepeatTN = 4096
+
+// typeNameList reads the <T> names of the <TN> t opened.
+func (d *Decoder) typeNameList(t *token) ([]string, error) {
 	// The names go into scratch, each ended by a NUL, and a chain seen
 	// before is shared instead of allocated again.
 	d.scratch = d.scratch[:0]
@@ -678,16 +851,6 @@ func (d *Decoder) typeNames(t *token) ([]string, error) {
 			d.chains[string(d.scratch)] = names
 		}
 	}
-	if id < 0 {
-		return names, nil
-	}
-	if d.tns == nil {
-		d.tns = make(map[int][]string)
-	}
-	if _, dup := d.tns[id]; dup {
-		return nil, d.errorf("two type lists with RefId %d", id)
-	}
-	d.tns[id] = names
 	return names, nil
 }
 
@@ -722,9 +885,7 @@ func (d *Decoder) properties(t *token) ([]Property, error) {
 		}
 		d.props = append(d.props, Property{Name: name, Value: v})
 	}
-	out := make([]Property, len(d.props)-start)
-	copy(out, d.props[start:])
-	return out, nil
+	return d.newProperties(d.props[start:]), nil
 }
 
 func (d *Decoder) list(t *token) ([]Value, error) {
@@ -1103,6 +1264,10 @@ func (s *scanner) textUntilEnd(name []byte) ([]byte, bool, error) {
 
 func (s *scanner) endTag(at int, name []byte) error {
 	rest := s.data[at:]
+	if n := len(name); len(rest) > n+2 && rest[n+2] == '>' && string(rest[2:n+2]) == string(name) {
+		s.pos = at + n + 3
+		return nil
+	}
 	i := bytes.IndexByte(rest, '>')
 	if i < 0 {
 		return fmt.Errorf("unterminated end tag")
