@@ -1146,7 +1146,7 @@ func (s *scanner) startTag(t *token) error {
 			return nil
 		}
 		a := i
-		for i < len(rest) && rest[i] != '=' && !isNameEnd(rest[i]) {
+		for i < len(rest) && nameEnd[rest[i]]&2 == 0 {
 			i++
 		}
 		attr := localName(rest[a:i])
@@ -1186,9 +1186,17 @@ func isSpaceByte(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
 }
 
-func isNameEnd(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '>' || c == '/'
-}
+func isNameEnd(c byte) bool { return nameEnd[c]&1 != 0 }
+
+// nameEnd marks the bytes that end an element name (bit 0) and an
+// attribute name, which '=' also ends (bit 1).
+var nameEnd = func() (t [256]uint8) {
+	for _, c := range []byte(" \t\r\n>/") {
+		t[c] = 3
+	}
+	t['='] = 2
+	return t
+}()
 
 func localName(b []byte) []byte {
 	if i := bytes.LastIndexByte(b, ':'); i >= 0 {
