@@ -29,10 +29,11 @@ const maxInterned = 8192
 // objects may share one TypeNames slice; do not modify it in place.
 //
 // A Decoder may be reused (it keeps a cache of names) but not shared
-// between goroutines. A Decoder that decodes many messages hands out its
-// objects, property lists and short strings from blocks it allocates a
-// few at a time (at most 64 objects, 256 properties, 4 KiB of text): a
-// value kept keeps the block it came from, a few KiB at most.
+// between goroutines. It copies short strings into shared blocks of text
+// of at most 2 KiB, so a string kept keeps its block's bytes (and nothing
+// else) alive; objects and property lists are allocated one by one, so
+// that keeping a few objects of a large output never keeps their
+// neighbours.
 type Decoder struct {
 	// MaxDepth bounds the nesting of elements (DefaultMaxDepth when 0);
 	// MaxElements the elements of one Decode (DefaultMaxElements when 0).
@@ -47,66 +48,31 @@ type Decoder struct {
 	elements int
 	objs     refTable[*Object]
 	tns      refTable[[]string]
+	names    map[string]string
 	recent   [32]string // the names interned last, by a hash of their bytes
+	chains   map[string][]string
+	scratch  []byte
+	values   []Value
+	props    []Property
+	items    []Value
 
 	// The content and end tag of the last <TN> read, its element count and
 	// its names.
 	lastTN         []byte
 	lastTNElements int
 	lastTNNames    []string
-	names          map[string]string
-	chains         map[string][]string
-	scratch        []byte
-	values         []Value
-	props          []Property
-	items          []Value
 
-	// The blocks new values are carved from, and the size of the next
-	// block of each kind (doubling up to the limits above).
-	objBlock  []Object
-	objNext   int
-	propBlock []Property
-	propNext  int
+	// The block short strings are copied into, and the size of the next.
 	textBlock *strings.Builder
 	textNext  int
 }
 
-// Block limits: a decoder used for one small value allocates little, one
-// that decodes a stream of messages amortises its allocations.
+// Strings of up to maxBlockString bytes are copied into blocks of up to
+// maxTextBlock: one allocation serves the strings of several messages.
 const (
-	maxObjectBlock   = 64
-	maxPropertyBlock = 256
-	maxTextBlock     = 4096
-	maxBlockString   = 256 // longer strings are allocated on their own
+	maxTextBlock   = 2048
+	maxBlockString = 256
 )
-
-// newObject returns a zero Object from the current block.
-func (d *Decoder) newObject() *Object {
-	if len(d.objBlock) == 0 {
-		d.objNext = min(max(2*d.objNext, 2), maxObjectBlock)
-		d.objBlock = make([]Object, d.objNext)
-	}
-	o := &d.objBlock[0]
-	d.objBlock = d.objBlock[1:]
-	return o
-}
-
-// newProperties returns a copy of ps whose capacity is its length, so
-// that an append by the caller never writes into a neighbour's.
-func (d *Decoder) newProperties(ps []Property) []Property {
-	n := len(ps)
-	if n > maxPropertyBlock/4 {
-		return append([]Property(nil), ps...)
-	}
-	if len(d.propBlock) < n {
-		d.propNext = min(max(2*d.propNext, 8), maxPropertyBlock)
-		d.propBlock = make([]Property, max(d.propNext, n))
-	}
-	out := d.propBlock[:n:n]
-	d.propBlock = d.propBlock[n:]
-	copy(out, ps)
-	return out
-}
 
 // newString returns b as a string. Short strings are appended to a
 // strings.Builder and sliced out of its String: the Builder only ever
@@ -652,7 +618,7 @@ func atoi(b []byte, bits int) (int64, error) {
 }
 
 func (d *Decoder) object(t *token) (Value, error) {
-	o := d.newObject()
+	o := &Object{}
 	if t.hasRef {
 		id, err := d.refID(t)
 		if err != nil {
@@ -885,7 +851,9 @@ func (d *Decoder) properties(t *token) ([]Property, error) {
 		}
 		d.props = append(d.props, Property{Name: name, Value: v})
 	}
-	return d.newProperties(d.props[start:]), nil
+	out := make([]Property, len(d.props)-start)
+	copy(out, d.props[start:])
+	return out, nil
 }
 
 func (d *Decoder) list(t *token) ([]Value, error) {
