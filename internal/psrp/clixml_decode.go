@@ -29,7 +29,11 @@ const maxInterned = 8192
 // objects may share one TypeNames slice; do not modify it in place.
 //
 // A Decoder may be reused (it keeps a cache of names) but not shared
-// between goroutines.
+// between goroutines. It copies short strings into shared blocks of text
+// of at most 2 KiB, so a string kept keeps its block's bytes (and nothing
+// else) alive; objects and property lists are allocated one by one, so
+// that keeping a few objects of a large output never keeps their
+// neighbours.
 type Decoder struct {
 	// MaxDepth bounds the nesting of elements (DefaultMaxDepth when 0);
 	// MaxElements the elements of one Decode (DefaultMaxElements when 0).
@@ -42,14 +46,103 @@ type Decoder struct {
 	s        scanner
 	depth    int
 	elements int
-	objs     map[int]*Object
-	tns      map[int][]string
+	objs     refTable[*Object]
+	tns      refTable[[]string]
 	names    map[string]string
+	recent   [32]string // the names interned last, by a hash of their bytes
 	chains   map[string][]string
 	scratch  []byte
 	values   []Value
 	props    []Property
 	items    []Value
+
+	// The content and end tag of the last <TN> read, its element count and
+	// its names.
+	lastTN         []byte
+	lastTNElements int
+	lastTNNames    []string
+
+	// The block short strings are copied into, and the size of the next.
+	textBlock *strings.Builder
+	textNext  int
+}
+
+// Strings of up to maxBlockString bytes are copied into blocks of up to
+// maxTextBlock: one allocation serves the strings of several messages.
+const (
+	maxTextBlock   = 2048
+	maxBlockString = 256
+)
+
+// newString returns b as a string. Short strings are appended to a
+// strings.Builder and sliced out of its String: the Builder only ever
+// appends, so the bytes behind an earlier string never change.
+func (d *Decoder) newString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxBlockString {
+		return string(b)
+	}
+	if d.textBlock == nil || d.textBlock.Cap()-d.textBlock.Len() < len(b) {
+		d.textNext = min(max(2*d.textNext, 512), maxTextBlock)
+		d.textBlock = new(strings.Builder)
+		d.textBlock.Grow(d.textNext)
+	}
+	at := d.textBlock.Len()
+	d.textBlock.Write(b)
+	return d.textBlock.String()[at:]
+}
+
+// maxSmallRef bounds the RefIds a refTable keeps in its slice; larger ones
+// (no serializer sends them, they count from 0) go to its map.
+const maxSmallRef = 1024
+
+// refTable maps the RefIds of one Decode to what they named: the small ids
+// serializers use index a slice, so a message costs no hashing and no map
+// clearing; any other id goes to a map.
+type refTable[T any] struct {
+	small []refSlot[T]
+	used  int // small[used:] are all empty
+	big   map[int]T
+}
+
+type refSlot[T any] struct {
+	v  T
+	ok bool
+}
+
+func (r *refTable[T]) reset() {
+	clear(r.small[:r.used])
+	r.used = 0
+	clear(r.big)
+}
+
+func (r *refTable[T]) get(id int) (T, bool) {
+	if id < maxSmallRef {
+		if id < r.used {
+			return r.small[id].v, r.small[id].ok
+		}
+		var zero T
+		return zero, false
+	}
+	v, ok := r.big[id]
+	return v, ok
+}
+
+func (r *refTable[T]) put(id int, v T) {
+	if id < maxSmallRef {
+		if id >= len(r.small) {
+			r.small = append(r.small, make([]refSlot[T], id+1-len(r.small))...)
+		}
+		r.small[id] = refSlot[T]{v, true}
+		r.used = max(r.used, id+1)
+		return
+	}
+	if r.big == nil {
+		r.big = make(map[int]T)
+	}
+	r.big[id] = v
 }
 
 // UnmarshalCLIXML decodes one value with a fresh Decoder.
@@ -90,15 +183,15 @@ func (d *Decoder) DecodeAll(data []byte) ([]Value, error) {
 func (d *Decoder) decode(data []byte) ([]Value, error) {
 	d.s = scanner{data: data, buf: d.s.buf}
 	d.depth, d.elements = 0, 0
-	clear(d.objs)
-	clear(d.tns)
+	d.objs.reset()
+	d.tns.reset()
 	d.props, d.items = d.props[:0], d.items[:0]
 	out := d.values[:0]
 	defer func() { d.values = out[:0] }()
 	inObjs := false
+	var t token
 	for {
-		t, err := d.next()
-		if err != nil {
+		if err := d.next(&t); err != nil {
 			return nil, err
 		}
 		switch t.kind {
@@ -123,7 +216,7 @@ func (d *Decoder) decode(data []byte) ([]Value, error) {
 				inObjs = true
 				continue
 			}
-			v, err := d.value(t)
+			v, err := d.value(&t)
 			if err != nil {
 				return nil, err
 			}
@@ -138,25 +231,24 @@ func (d *Decoder) errorf(format string, args ...any) error {
 
 // next returns the next start or end tag (or EOF), skipping whitespace; any
 // other text is an error.
-func (d *Decoder) next() (token, error) {
+func (d *Decoder) next(t *token) error {
 	for {
-		t, err := d.s.next()
-		if err != nil {
-			return t, d.errorf("%v", err)
+		if err := d.s.next(t); err != nil {
+			return d.errorf("%v", err)
 		}
 		if t.kind == tokText {
 			if !isSpace(t.text) {
-				return t, d.errorf("unexpected text %q between elements", clip(t.text))
+				return d.errorf("unexpected text %q between elements", clip(t.text))
 			}
 			continue
 		}
 		if t.kind == tokStart {
 			d.elements++
 			if d.elements > d.maxElements() {
-				return t, d.errorf("more than %d elements", d.maxElements())
+				return d.errorf("more than %d elements", d.maxElements())
 			}
 		}
-		return t, nil
+		return nil
 	}
 }
 
@@ -192,10 +284,20 @@ func isSpace(b []byte) bool {
 
 // intern returns b as a string, shared with earlier equal names.
 func (d *Decoder) intern(b []byte) string {
-	if s, ok := d.names[string(b)]; ok {
+	if len(b) == 0 {
+		return ""
+	}
+	slot := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)-1])) % uint(len(d.recent))
+	if s := d.recent[slot]; s == string(b) {
 		return s
 	}
-	s := string(b)
+	s, ok := d.names[string(b)]
+	if ok {
+		d.recent[slot] = s
+		return s
+	}
+	s = string(b)
+	d.recent[slot] = s
 	if d.names == nil {
 		d.names = make(map[string]string)
 	}
@@ -206,7 +308,7 @@ func (d *Decoder) intern(b []byte) string {
 }
 
 // name decodes an N attribute.
-func (d *Decoder) name(t token) (string, error) {
+func (d *Decoder) name(t *token) (string, error) {
 	if !t.hasN {
 		return "", nil
 	}
@@ -223,7 +325,7 @@ func (d *Decoder) name(t token) (string, error) {
 
 // text reads the character content of the element t opened, up to its end
 // tag, entities resolved (the _x escapes are left to the caller).
-func (d *Decoder) text(t token) ([]byte, bool, error) {
+func (d *Decoder) text(t *token) ([]byte, bool, error) {
 	if t.selfClose {
 		return nil, false, nil
 	}
@@ -235,7 +337,7 @@ func (d *Decoder) text(t token) ([]byte, bool, error) {
 }
 
 // str reads an element's content as a string, CLIXML escapes resolved.
-func (d *Decoder) str(t token) (string, error) {
+func (d *Decoder) str(t *token) (string, error) {
 	raw, escaped, err := d.text(t)
 	if err != nil {
 		return "", err
@@ -250,12 +352,12 @@ func (d *Decoder) str(t token) (string, error) {
 	if bytes.Index(raw, []byte("_x")) >= 0 {
 		return unescapeCLIXML(string(raw)), nil
 	}
-	return string(raw), nil
+	return d.newString(raw), nil
 }
 
 // plain reads an element's content for a number or other scalar (no
 // _x escapes); the returned slice is only valid until the next read.
-func (d *Decoder) plain(t token) ([]byte, error) {
+func (d *Decoder) plain(t *token) ([]byte, error) {
 	raw, escaped, err := d.text(t)
 	if err != nil {
 		return nil, err
@@ -270,7 +372,7 @@ func (d *Decoder) plain(t token) ([]byte, error) {
 	return bytes.TrimSpace(raw), nil
 }
 
-func (d *Decoder) refID(t token) (int, error) {
+func (d *Decoder) refID(t *token) (int, error) {
 	if !t.hasRef {
 		return 0, d.errorf("<%s> without a RefId", t.name)
 	}
@@ -282,14 +384,19 @@ func (d *Decoder) refID(t token) (int, error) {
 }
 
 // value decodes the element t opened.
-func (d *Decoder) value(t token) (Value, error) {
+func (d *Decoder) value(t *token) (Value, error) {
 	d.depth++
-	defer func() { d.depth-- }()
 	if d.depth > d.maxDepth() {
 		return nil, d.errorf("elements nested deeper than %d", d.maxDepth())
 	}
-	tag := string(t.name) // no allocation in the switch below
-	switch tag {
+	v, err := d.element(t)
+	d.depth--
+	return v, err
+}
+
+// element decodes the element t opened, one level deeper.
+func (d *Decoder) element(t *token) (Value, error) {
+	switch string(t.name) {
 	case "Nil":
 		if _, _, err := d.text(t); err != nil {
 			return nil, err
@@ -307,7 +414,7 @@ func (d *Decoder) value(t token) (Value, error) {
 		if _, _, err := d.text(t); err != nil {
 			return nil, err
 		}
-		o, ok := d.objs[id]
+		o, ok := d.objs.get(id)
 		if !ok {
 			return nil, d.errorf("<Ref RefId=%q> names no object seen before", t.ref)
 		}
@@ -335,19 +442,19 @@ func (d *Decoder) value(t token) (Value, error) {
 		}
 		return u, nil
 	case "SB", "By", "I16", "U16", "I32", "U32", "I64", "U64", "C":
-		return d.integer(t, tag)
+		return d.integer(t)
 	case "Sg", "Db":
 		b, err := d.plain(t)
 		if err != nil {
 			return nil, err
 		}
 		bits := 64
-		if tag == "Sg" {
+		if string(t.name) == "Sg" {
 			bits = 32
 		}
 		f, err := strconv.ParseFloat(string(b), bits)
 		if err != nil {
-			return nil, d.errorf("<%s> holds %q, want a number", tag, clip(b))
+			return nil, d.errorf("<%s> holds %q, want a number", t.name, clip(b))
 		}
 		if bits == 32 {
 			return float32(f), nil
@@ -390,10 +497,10 @@ func (d *Decoder) value(t token) (Value, error) {
 		raw := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
 		n, err := base64.StdEncoding.Decode(raw, b)
 		if err != nil {
-			return nil, d.errorf("<%s> is not base64: %v", tag, err)
+			return nil, d.errorf("<%s> is not base64: %v", t.name, err)
 		}
 		raw = raw[:n]
-		if tag == "BA" {
+		if string(t.name) == "BA" {
 			return raw, nil
 		}
 		plain, err := d.Key.Decrypt(raw)
@@ -414,21 +521,21 @@ func (d *Decoder) value(t token) (Value, error) {
 		s, err := d.str(t)
 		return ScriptBlock(s), err
 	}
-	return nil, d.errorf("unknown CLIXML element <%s>", tag)
+	return nil, d.errorf("unknown CLIXML element <%s>", t.name)
 }
 
-func (d *Decoder) integer(t token, tag string) (Value, error) {
+func (d *Decoder) integer(t *token) (Value, error) {
 	b, err := d.plain(t)
 	if err != nil {
 		return nil, err
 	}
 	bad := func() (Value, error) {
-		return nil, d.errorf("<%s> holds %q, not a number of that size", tag, clip(b))
+		return nil, d.errorf("<%s> holds %q, not a number of that size", t.name, clip(b))
 	}
-	switch tag {
+	switch string(t.name) {
 	case "SB", "I16", "I32", "I64":
 		bits := 64
-		switch tag {
+		switch string(t.name) {
 		case "SB":
 			bits = 8
 		case "I16":
@@ -451,7 +558,7 @@ func (d *Decoder) integer(t token, tag string) (Value, error) {
 		return n, nil
 	}
 	bits := 64
-	switch tag {
+	switch string(t.name) {
 	case "By":
 		bits = 8
 	case "U16", "C":
@@ -463,7 +570,7 @@ func (d *Decoder) integer(t token, tag string) (Value, error) {
 	if err != nil {
 		return bad()
 	}
-	switch tag {
+	switch string(t.name) {
 	case "By":
 		return uint8(n), nil
 	case "U16":
@@ -510,27 +617,24 @@ func atoi(b []byte, bits int) (int64, error) {
 	return strconv.ParseInt(string(b), 10, bits)
 }
 
-func (d *Decoder) object(t token) (Value, error) {
+func (d *Decoder) object(t *token) (Value, error) {
 	o := &Object{}
 	if t.hasRef {
 		id, err := d.refID(t)
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := d.objs[id]; dup {
+		if _, dup := d.objs.get(id); dup {
 			return nil, d.errorf("two objects with RefId %d", id)
 		}
-		if d.objs == nil {
-			d.objs = make(map[int]*Object)
-		}
-		d.objs[id] = o // before the children: an object may refer to itself
+		d.objs.put(id, o) // before the children: an object may refer to itself
 	}
 	if t.selfClose {
 		return o, nil
 	}
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -544,32 +648,32 @@ func (d *Decoder) object(t token) (Value, error) {
 		}
 		switch string(c.name) {
 		case "TN":
-			names, err := d.typeNames(c)
+			names, err := d.typeNames(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.TypeNames = names
 		case "TNRef":
-			id, err := d.refID(c)
+			id, err := d.refID(&c)
 			if err != nil {
 				return nil, err
 			}
-			if _, _, err := d.text(c); err != nil {
+			if _, _, err := d.text(&c); err != nil {
 				return nil, err
 			}
-			names, ok := d.tns[id]
+			names, ok := d.tns.get(id)
 			if !ok {
 				return nil, d.errorf("<TNRef RefId=%q> names no type list seen before", c.ref)
 			}
 			o.TypeNames = names
 		case "ToString":
-			s, err := d.str(c)
+			s, err := d.str(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.ToString = s
 		case "Props", "MS":
-			props, err := d.properties(c)
+			props, err := d.properties(&c)
 			if err != nil {
 				return nil, err
 			}
@@ -588,19 +692,19 @@ func (d *Decoder) object(t token) (Value, error) {
 			case "QUE":
 				kind = QueueContainer
 			}
-			items, err := d.list(c)
+			items, err := d.list(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.Kind, o.Items = kind, items
 		case "DCT":
-			entries, err := d.dict(c)
+			entries, err := d.dict(&c)
 			if err != nil {
 				return nil, err
 			}
 			o.Kind, o.Entries = DictContainer, entries
 		default:
-			v, err := d.value(c)
+			v, err := d.value(&c)
 			if err != nil {
 				return nil, err
 			}
@@ -616,7 +720,7 @@ func appendProps(have, more []Property) []Property {
 	return append(have, more...)
 }
 
-func (d *Decoder) typeNames(t token) ([]string, error) {
+func (d *Decoder) typeNames(t *token) ([]string, error) {
 	id := -1 // a <TN> without a RefId cannot be referred to, but is valid
 	if t.hasRef {
 		var err error
@@ -624,14 +728,53 @@ func (d *Decoder) typeNames(t token) ([]string, error) {
 			return nil, err
 		}
 	}
+	var names []string
+	if !t.selfClose && len(d.lastTN) > 0 && bytes.HasPrefix(d.s.data[d.s.pos:], d.lastTN) {
+		// The very bytes of the last <TN>'s content and end tag (each
+		// message of a pipeline's output repeats its type chain): they
+		// parse to the same names.
+		d.s.pos += len(d.lastTN)
+		d.elements += d.lastTNElements
+		if d.elements > d.maxElements() {
+			return nil, d.errorf("more than %d elements", d.maxElements())
+		}
+		names = d.lastTNNames
+	} else {
+		start, elements := d.s.pos, d.elements
+		var err error
+		if names, err = d.typeNameList(t); err != nil {
+			return nil, err
+		}
+		if !t.selfClose && d.s.pos-start <= maxRepeatTN {
+			d.lastTN = append(d.lastTN[:0], d.s.data[start:d.s.pos]...)
+			d.lastTNElements = d.elements - elements
+			d.lastTNNames = names
+		}
+	}
+	if id < 0 {
+		return names, nil
+	}
+	if _, dup := d.tns.get(id); dup {
+		return nil, d.errorf("two type lists with RefId %d", id)
+	}
+	d.tns.put(id, names)
+	return names, nil
+}
+
+// maxRepeatTN bounds the <TN> content a Decoder keeps to recognise the
+// next one.
+const maxRepeatTN = 4096
+
+// typeNameList reads the <T> names of the <TN> t opened.
+func (d *Decoder) typeNameList(t *token) ([]string, error) {
 	// The names go into scratch, each ended by a NUL, and a chain seen
 	// before is shared instead of allocated again.
 	d.scratch = d.scratch[:0]
 	count := 0
 	if !t.selfClose {
+		var c token
 		for {
-			c, err := d.next()
-			if err != nil {
+			if err := d.next(&c); err != nil {
 				return nil, err
 			}
 			if c.kind == tokEnd {
@@ -643,7 +786,7 @@ func (d *Decoder) typeNames(t token) ([]string, error) {
 			if c.kind != tokStart || string(c.name) != "T" {
 				return nil, d.errorf("<TN> holds <%s>, want <T>", c.name)
 			}
-			raw, escaped, err := d.text(c)
+			raw, escaped, err := d.text(&c)
 			if err != nil {
 				return nil, err
 			}
@@ -674,29 +817,19 @@ func (d *Decoder) typeNames(t token) ([]string, error) {
 			d.chains[string(d.scratch)] = names
 		}
 	}
-	if id < 0 {
-		return names, nil
-	}
-	if d.tns == nil {
-		d.tns = make(map[int][]string)
-	}
-	if _, dup := d.tns[id]; dup {
-		return nil, d.errorf("two type lists with RefId %d", id)
-	}
-	d.tns[id] = names
 	return names, nil
 }
 
 // properties reads the named values of <Props> or <MS>.
-func (d *Decoder) properties(t token) ([]Property, error) {
+func (d *Decoder) properties(t *token) ([]Property, error) {
 	if t.selfClose {
 		return nil, nil
 	}
 	start := len(d.props)
 	defer func() { d.props = d.props[:start] }()
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -708,11 +841,11 @@ func (d *Decoder) properties(t token) ([]Property, error) {
 			}
 			break
 		}
-		name, err := d.name(c)
+		name, err := d.name(&c)
 		if err != nil {
 			return nil, err
 		}
-		v, err := d.value(c)
+		v, err := d.value(&c)
 		if err != nil {
 			return nil, err
 		}
@@ -723,15 +856,15 @@ func (d *Decoder) properties(t token) ([]Property, error) {
 	return out, nil
 }
 
-func (d *Decoder) list(t token) ([]Value, error) {
+func (d *Decoder) list(t *token) ([]Value, error) {
 	if t.selfClose {
 		return []Value{}, nil
 	}
 	start := len(d.items)
 	defer func() { d.items = d.items[:start] }()
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -743,7 +876,7 @@ func (d *Decoder) list(t token) ([]Value, error) {
 			}
 			break
 		}
-		v, err := d.value(c)
+		v, err := d.value(&c)
 		if err != nil {
 			return nil, err
 		}
@@ -754,14 +887,14 @@ func (d *Decoder) list(t token) ([]Value, error) {
 	return out, nil
 }
 
-func (d *Decoder) dict(t token) ([]Entry, error) {
+func (d *Decoder) dict(t *token) ([]Entry, error) {
 	out := []Entry{}
 	if t.selfClose {
 		return out, nil
 	}
+	var c token
 	for {
-		c, err := d.next()
-		if err != nil {
+		if err := d.next(&c); err != nil {
 			return nil, err
 		}
 		if c.kind == tokEOF {
@@ -778,9 +911,9 @@ func (d *Decoder) dict(t token) ([]Entry, error) {
 		}
 		var en Entry
 		var haveKey, haveValue bool
+		var k token
 		for {
-			k, err := d.next()
-			if err != nil {
+			if err := d.next(&k); err != nil {
 				return nil, err
 			}
 			if k.kind == tokEOF {
@@ -789,11 +922,11 @@ func (d *Decoder) dict(t token) ([]Entry, error) {
 			if k.kind == tokEnd {
 				break
 			}
-			name, err := d.name(k)
+			name, err := d.name(&k)
 			if err != nil {
 				return nil, err
 			}
-			v, err := d.value(k)
+			v, err := d.value(&k)
 			if err != nil {
 				return nil, err
 			}
@@ -888,115 +1021,124 @@ type scanner struct {
 	buf  []byte
 }
 
-func (s *scanner) next() (token, error) {
+// next reads the next token into t.
+func (s *scanner) next(t *token) error {
 	if s.pos == 0 && bytes.HasPrefix(s.data, utf8BOM) {
 		s.pos = 3
 	}
 	for {
 		if s.pos >= len(s.data) {
-			return token{kind: tokEOF}, nil
+			*t = token{kind: tokEOF}
+			return nil
 		}
 		if s.data[s.pos] != '<' {
 			end := bytes.IndexByte(s.data[s.pos:], '<')
 			if end < 0 {
 				end = len(s.data) - s.pos
 			}
-			t := token{kind: tokText, text: s.data[s.pos : s.pos+end]}
+			*t = token{kind: tokText, text: s.data[s.pos : s.pos+end]}
 			s.pos += end
-			return t, nil
+			return nil
 		}
 		rest := s.data[s.pos:]
-		switch {
-		case bytes.HasPrefix(rest, []byte("<?")):
-			end := bytes.Index(rest, []byte("?>"))
-			if end < 0 {
-				return token{}, fmt.Errorf("unterminated processing instruction")
+		if len(rest) > 1 {
+			switch rest[1] {
+			case '/':
+				i := bytes.IndexByte(rest, '>')
+				if i < 0 {
+					return fmt.Errorf("unterminated end tag")
+				}
+				name := rest[2:i]
+				if len(name) > 0 && isSpaceByte(name[len(name)-1]) {
+					name = bytes.TrimRight(name, " \t\r\n")
+				}
+				name = localName(name)
+				if len(name) == 0 {
+					return fmt.Errorf("end tag without a name")
+				}
+				s.pos += i + 1
+				t.kind, t.name, t.selfClose, t.hasN, t.hasRef = tokEnd, name, false, false, false
+				return nil
+			case '?':
+				end := bytes.Index(rest, []byte("?>"))
+				if end < 0 {
+					return fmt.Errorf("unterminated processing instruction")
+				}
+				s.pos += end + 2
+				continue
+			case '!':
+				if bytes.HasPrefix(rest, []byte("<!--")) {
+					end := bytes.Index(rest[4:], []byte("-->"))
+					if end < 0 {
+						return fmt.Errorf("unterminated comment")
+					}
+					s.pos += 4 + end + 3
+					continue
+				}
+				return fmt.Errorf("unexpected %q", clip(rest))
 			}
-			s.pos += end + 2
-			continue
-		case bytes.HasPrefix(rest, []byte("<!--")):
-			end := bytes.Index(rest[4:], []byte("-->"))
-			if end < 0 {
-				return token{}, fmt.Errorf("unterminated comment")
-			}
-			s.pos += 4 + end + 3
-			continue
-		case bytes.HasPrefix(rest, []byte("<!")):
-			return token{}, fmt.Errorf("unexpected %q", clip(rest))
-		case len(rest) > 1 && rest[1] == '/':
-			i := 2
-			for i < len(rest) && rest[i] != '>' {
-				i++
-			}
-			if i == len(rest) {
-				return token{}, fmt.Errorf("unterminated end tag")
-			}
-			name := localName(bytes.TrimRight(rest[2:i], " \t\r\n"))
-			if len(name) == 0 {
-				return token{}, fmt.Errorf("end tag without a name")
-			}
-			s.pos += i + 1
-			return token{kind: tokEnd, name: name}, nil
 		}
-		return s.startTag()
+		return s.startTag(t)
 	}
 }
 
-func (s *scanner) startTag() (token, error) {
+// startTag reads the start tag at s.pos into t.
+func (s *scanner) startTag(t *token) error {
 	rest := s.data[s.pos:]
 	i := 1
 	for i < len(rest) && !isNameEnd(rest[i]) {
 		i++
 	}
 	if i == 1 {
-		return token{}, fmt.Errorf("element without a name")
+		return fmt.Errorf("element without a name")
 	}
-	t := token{kind: tokStart, name: localName(rest[1:i])}
+	t.kind, t.name, t.selfClose, t.hasN, t.hasRef = tokStart, localName(rest[1:i]), false, false, false
+	t.n, t.ref = nil, nil
 	for {
-		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r' || rest[i] == '\n') {
+		for i < len(rest) && isSpaceByte(rest[i]) {
 			i++
 		}
 		if i >= len(rest) {
-			return token{}, fmt.Errorf("unterminated <%s> tag", t.name)
+			return fmt.Errorf("unterminated <%s> tag", t.name)
 		}
 		if rest[i] == '>' {
 			s.pos += i + 1
-			return t, nil
+			return nil
 		}
 		if rest[i] == '/' {
 			if i+1 >= len(rest) || rest[i+1] != '>' {
-				return token{}, fmt.Errorf("bad '/' in <%s> tag", t.name)
+				return fmt.Errorf("bad '/' in <%s> tag", t.name)
 			}
 			t.selfClose = true
 			s.pos += i + 2
-			return t, nil
+			return nil
 		}
 		a := i
-		for i < len(rest) && rest[i] != '=' && !isNameEnd(rest[i]) {
+		for i < len(rest) && nameEnd[rest[i]]&2 == 0 {
 			i++
 		}
 		attr := localName(rest[a:i])
-		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r' || rest[i] == '\n') {
+		for i < len(rest) && isSpaceByte(rest[i]) {
 			i++
 		}
 		if len(attr) == 0 || i >= len(rest) || rest[i] != '=' {
-			return token{}, fmt.Errorf("bad attribute in <%s> tag", t.name)
+			return fmt.Errorf("bad attribute in <%s> tag", t.name)
 		}
 		i++
-		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r' || rest[i] == '\n') {
+		for i < len(rest) && isSpaceByte(rest[i]) {
 			i++
 		}
 		if i >= len(rest) || (rest[i] != '"' && rest[i] != '\'') {
-			return token{}, fmt.Errorf("attribute %s of <%s> is not quoted", attr, t.name)
+			return fmt.Errorf("attribute %s of <%s> is not quoted", attr, t.name)
 		}
 		q := rest[i]
 		end := bytes.IndexByte(rest[i+1:], q)
 		if end < 0 {
-			return token{}, fmt.Errorf("unterminated attribute %s of <%s>", attr, t.name)
+			return fmt.Errorf("unterminated attribute %s of <%s>", attr, t.name)
 		}
 		val := rest[i+1 : i+1+end]
 		if bytes.IndexByte(val, '<') >= 0 {
-			return token{}, fmt.Errorf("'<' in attribute %s of <%s>", attr, t.name)
+			return fmt.Errorf("'<' in attribute %s of <%s>", attr, t.name)
 		}
 		i += end + 2
 		switch string(attr) {
@@ -1008,9 +1150,21 @@ func (s *scanner) startTag() (token, error) {
 	}
 }
 
-func isNameEnd(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '>' || c == '/'
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
 }
+
+func isNameEnd(c byte) bool { return nameEnd[c]&1 != 0 }
+
+// nameEnd marks the bytes that end an element name (bit 0) and an
+// attribute name, which '=' also ends (bit 1).
+var nameEnd = func() (t [256]uint8) {
+	for _, c := range []byte(" \t\r\n>/") {
+		t[c] = 3
+	}
+	t['='] = 2
+	return t
+}()
 
 func localName(b []byte) []byte {
 	if i := bytes.LastIndexByte(b, ':'); i >= 0 {
@@ -1086,6 +1240,10 @@ func (s *scanner) textUntilEnd(name []byte) ([]byte, bool, error) {
 
 func (s *scanner) endTag(at int, name []byte) error {
 	rest := s.data[at:]
+	if n := len(name); len(rest) > n+2 && rest[n+2] == '>' && string(rest[2:n+2]) == string(name) {
+		s.pos = at + n + 3
+		return nil
+	}
 	i := bytes.IndexByte(rest, '>')
 	if i < 0 {
 		return fmt.Errorf("unterminated end tag")

@@ -2,6 +2,7 @@ package psrp
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -335,5 +336,114 @@ func TestSamplesDecode(t *testing.T) {
 	x1 := read("adobjectid-circular-ref-pypsrp-test-excerpt.xml")[0].(*Object)
 	if dom, ok := x1.Get("DomainId"); !ok || dom.(*Object) != x1 {
 		t.Errorf("X1 DomainId is not the object itself: %#v", dom)
+	}
+}
+
+// TestDecoderReuse decodes a sequence of documents with one Decoder, as a
+// pipeline's receive loop does: the type chain a message repeats, RefIds
+// beyond the decoder's small table, and the element limit still counted
+// when a repeated <TN> is recognised instead of parsed.
+func TestDecoderReuse(t *testing.T) {
+	obj := func(tn, props string) string {
+		return `<Obj RefId="0"><TN RefId="0">` + tn + `</TN><MS>` + props + `</MS></Obj>`
+	}
+	xy := `<T>X</T><T>Y</T>`
+	steps := []struct {
+		name    string
+		doc     string
+		types   []string
+		prop    string // the value of property N, or the error
+		wantErr bool
+	}{
+		{"first", obj(xy, `<S N="N">a</S>`), []string{"X", "Y"}, "a", false},
+		{"same chain", obj(xy, `<S N="N">b</S>`), []string{"X", "Y"}, "b", false},
+		{"longer chain, same start", obj(xy+`<T>Z</T>`, `<S N="N">c</S>`), []string{"X", "Y", "Z"}, "c", false},
+		{"shorter chain again", obj(xy, `<S N="N">d</S>`), []string{"X", "Y"}, "d", false},
+		{"whitespace in the chain", obj("<T>X</T>\n<T>Y</T>", `<S N="N">e</S>`), []string{"X", "Y"}, "e", false},
+		{"escaped name", obj(`<T>A_x005F_xB</T>`, `<S N="N">f</S>`), []string{"A_xB"}, "f", false},
+		{"large RefIds", `<Obj RefId="5000"><TN RefId="7000"><T>X</T></TN><MS><Obj N="Self" RefId="5001"><TNRef RefId="7000"/></Obj><Ref N="Back" RefId="5000"/><S N="N">g</S></MS></Obj>`, []string{"X"}, "g", false},
+		{"repeated chain's RefId twice", `<Obj RefId="0"><TN RefId="0">` + xy + `</TN><MS><Obj N="O" RefId="1"><TN RefId="0">` + xy + `</TN></Obj></MS></Obj>`, nil, "two type lists with RefId 0", true},
+		{"Ref to an object of an earlier message", `<Obj RefId="1"><MS><Ref N="N" RefId="0"/></MS></Obj>`, nil, "names no object seen before", true},
+	}
+	var d Decoder
+	var kept []*Object
+	for _, s := range steps {
+		v, err := d.Decode([]byte(s.doc))
+		if s.wantErr {
+			if err == nil || !strings.Contains(err.Error(), s.prop) {
+				t.Fatalf("%s: got %v, want an error with %q", s.name, err, s.prop)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		o := v.(*Object)
+		if !reflect.DeepEqual(o.TypeNames, s.types) {
+			t.Fatalf("%s: TypeNames %q, want %q", s.name, o.TypeNames, s.types)
+		}
+		if n, _ := o.Get("N"); n != s.prop {
+			t.Fatalf("%s: N = %#v, want %q", s.name, n, s.prop)
+		}
+		kept = append(kept, o)
+	}
+	if back, _ := kept[len(kept)-1].Get("Back"); back != kept[len(kept)-1] {
+		t.Fatalf("large RefId: Back is %#v", back)
+	}
+	// A caller's append to one object's properties leaves its neighbour's
+	// alone, and earlier objects keep their values.
+	kept[0].Extended = append(kept[0].Extended, Property{"Extra", "x"})
+	for i, want := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		if n, _ := kept[i].Get("N"); n != want {
+			t.Fatalf("object %d: N = %#v after more decoding, want %q", i, n, want)
+		}
+		if _, ok := kept[i].Get("Extra"); ok != (i == 0) {
+			t.Fatalf("object %d: Extra present = %v", i, ok)
+		}
+	}
+
+	// The element limit: the first document has 6 elements (Obj, TN, two
+	// T, MS, S); the repeated chain counts its two T again.
+	doc := obj(xy, `<S N="N">a</S>`)
+	lim := Decoder{MaxElements: 6}
+	for range 2 {
+		if _, err := lim.Decode([]byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := lim.Decode([]byte(obj(xy, `<S N="N">a</S><S N="M">b</S>`))); err == nil || !strings.Contains(err.Error(), "more than 6 elements") {
+		t.Fatalf("7 elements with a limit of 6: %v", err)
+	}
+	tight := Decoder{MaxElements: 4} // Obj, TN, T, MS
+	if _, err := tight.Decode([]byte(obj(`<T>X</T>`, ``))); err != nil {
+		t.Fatal(err)
+	}
+	// Obj, MS, Obj, TN and then the repeated chain's T: 5.
+	if _, err := tight.Decode([]byte(`<Obj RefId="0"><MS><Obj N="A" RefId="1"><TN RefId="0"><T>X</T></TN></Obj></MS></Obj>`)); err == nil || !strings.Contains(err.Error(), "more than 4 elements") {
+		t.Fatalf("a repeated chain past the limit: %v", err)
+	}
+}
+
+// TestDecoderManyStrings keeps thousands of decoded objects, so their
+// strings span many of the decoder's text blocks, and checks every one.
+func TestDecoderManyStrings(t *testing.T) {
+	var d Decoder
+	var kept []*Object
+	for i := range 3000 {
+		long := strings.Repeat("v", i%600) // some beyond the block limit
+		doc := fmt.Sprintf(`<Obj RefId="0"><TN RefId="0"><T>X</T></TN><ToString>%d%s</ToString><MS><S N="Name">user%d</S><S N="Long">%s</S></MS></Obj>`, i, long, i, long)
+		v, err := d.Decode([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, v.(*Object))
+	}
+	for i, o := range kept {
+		long := strings.Repeat("v", i%600)
+		name, _ := o.Get("Name")
+		l, _ := o.Get("Long")
+		if name != fmt.Sprintf("user%d", i) || l != long || o.ToString != fmt.Sprint(i)+long {
+			t.Fatalf("object %d: %q %q %q", i, name, l, o.ToString)
+		}
 	}
 }

@@ -147,6 +147,9 @@ func (d *Defragmenter) Pending() int { return len(d.partial) }
 func (d *Defragmenter) Feed(payload []byte) ([][]byte, error) {
 	maxMsg, maxBuf := d.limits()
 	var out [][]byte
+	if n := countEnds(payload); n > 0 {
+		out = make([][]byte, 0, n) // a Receive can carry hundreds of messages
+	}
 	for off := 0; off < len(payload); {
 		if len(payload)-off < FragmentHeaderLen {
 			return out, fmt.Errorf("psrp: truncated fragment: %d bytes left at offset %d, a fragment header needs %d", len(payload)-off, off, FragmentHeaderLen)
@@ -215,4 +218,23 @@ func (d *Defragmenter) Feed(payload []byte) ([][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// countEnds counts the fragments of payload that end a message, as far as
+// its headers can be followed: Feed's estimate of how many messages it
+// returns.
+func countEnds(payload []byte) int {
+	n := 0
+	for off := 0; len(payload)-off >= FragmentHeaderLen; {
+		h := payload[off : off+FragmentHeaderLen]
+		if h[16]&FlagEnd != 0 {
+			n++
+		}
+		blen := uint64(binary.BigEndian.Uint32(h[17:]))
+		if uint64(len(payload)-off-FragmentHeaderLen) < blen {
+			break
+		}
+		off += FragmentHeaderLen + int(blen)
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -85,5 +86,39 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		d := Decoder{MaxElements: 10000}
 		_, _ = DecodeBody(&d, m)
+	})
+}
+
+// FuzzDecodeCLIXMLReused checks that a Decoder that has decoded prev
+// decodes data exactly as a fresh one does: what it keeps between
+// messages (the last <TN>, interned names, blocks, RefId tables) must not
+// change a result.
+func FuzzDecodeCLIXMLReused(f *testing.F) {
+	cas := `<Obj RefId="0"><TN RefId="0"><T>Selected.X</T><T>System.Object</T></TN><ToString>@{Name=a}</ToString><MS><S N="Name">a</S><G N="Guid">bf428e1d-f221-55de-a77f-a61755a4d727</G><B N="Flag">true</B></MS></Obj>`
+	f.Add([]byte(cas), []byte(strings.Replace(cas, ">a<", ">b<", 1)))
+	f.Add([]byte(cas), []byte(`<Obj RefId="0"><TN RefId="0"><T>Selected.X</T><T>System.Object</T></TN><TN RefId="0"><T>Selected.X</T></TN></Obj>`))
+	f.Add([]byte(cas), []byte(`<Obj RefId="3"><MS><Obj N="a" RefId="0"><TN RefId="1"><T>Selected.X</T><T>System.Object</T></TN></Obj><Ref N="b" RefId="0"/><Obj N="c" RefId="1"><TNRef RefId="1"/></Obj></MS></Obj>`))
+	f.Fuzz(func(t *testing.T, prev, data []byte) {
+		reused := Decoder{MaxElements: 10000}
+		_, _ = reused.DecodeAll(prev)
+		got, gotErr := reused.DecodeAll(data)
+		fresh := Decoder{MaxElements: 10000}
+		want, wantErr := fresh.DecodeAll(data)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("after %q: error %v, a fresh decoder's %v", prev, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("after %q: %d values, a fresh decoder's %d", prev, len(got), len(want))
+		}
+		for i := range got {
+			g, gerr := MarshalCLIXML(got[i], nil)
+			w, werr := MarshalCLIXML(want[i], nil)
+			if (gerr == nil) != (werr == nil) || !bytes.Equal(g, w) {
+				t.Fatalf("after %q: value %d is %s (%v), a fresh decoder's %s (%v)", prev, i, g, gerr, w, werr)
+			}
+		}
 	})
 }
