@@ -53,6 +53,8 @@ func (l *Lab) Config() []byte {
 	w("# Secrets are not in this file: each *_file below is a mode-0600 file.\n\n")
 	w("exchange:\n")
 	w("  # The lab's WinRM over HTTPS (the certificate is issued by ca_file).\n")
+	w("  # The Exchange remote PowerShell endpoint (MS-PSRP, configuration Microsoft.Exchange)\n")
+	w("  # is %s (NTLM, Basic) and %s (NTLM with message encryption).\n", ep.PowerShell.HTTPS, ep.PowerShell.HTTP)
 	w("  endpoint: %s\n", q(ep.WinRM.HTTPS))
 	w("  auth: ntlm              # basic | ntlm | kerberos | certificate\n")
 	w("  user: %s\n", q(ep.Admin.User))
@@ -64,6 +66,11 @@ func (l *Lab) Config() []byte {
 	for _, s := range servers {
 		w("    %s: %s\n", s, q(ep.Servers[s].HTTPS))
 	}
+	w("  # SMTP with STARTTLS, per server:")
+	for _, s := range servers {
+		w(" %s %s", s, ep.Servers[s].SMTP)
+	}
+	w("\n")
 	w("\nnamespace:\n")
 	w("  internal: %s\n", q(ep.Names.Internal))
 	w("  external: %s\n", q(ep.Names.External))

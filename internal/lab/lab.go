@@ -13,6 +13,8 @@
 //	ca.pem, secrets/ca.key                   the lab CA (package ca)
 //	new-cert.pfx                             the certificate the runbook imports (0600)
 //	secrets/admin                            CONTOSO\Administrator's WinRM password (0600)
+//	secrets/recipient-admin                  CONTOSO\RecipientAdmin's password (0600)
+//	secrets/no-roles                         CONTOSO\NoRoles's password (0600)
 //	secrets/tsig                             the TSIG secret, base64 (0600)
 //	secrets/pfx                              new-cert.pfx's password (0600)
 //	secrets/probe                            the two probe users' password (0600)
@@ -55,6 +57,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
+	"github.com/exrunbook/exrunbook/internal/lab/smtp"
 	"github.com/exrunbook/exrunbook/internal/lab/wsman"
 
 	"github.com/exrunbook/exrunbook/internal/lab/atomicfile"
@@ -73,6 +76,18 @@ const (
 	SecretTSIG        = "secrets/tsig"
 	SecretPFX         = "secrets/pfx"
 	SecretProbe       = "secrets/probe"
+	SecretRecipient   = "secrets/recipient-admin"
+	SecretNoRoles     = "secrets/no-roles"
+)
+
+// The lab's accounts on the Exchange endpoint and their role groups
+// (the RBAC assignments the endpoint enforces).
+const (
+	AccountOrgAdmin       = "organization_admin"
+	AccountRecipientAdmin = "recipient_admin"
+	AccountNoRoles        = "no_roles"
+	RoleOrgManagement     = "Organization Management"
+	RoleRecipientMgmt     = "Recipient Management"
 )
 
 // TSIG key the public DNS server accepts.
@@ -104,12 +119,12 @@ type Options struct {
 // Endpoints is DIR/endpoints.json; its keys are an interface (DESIGN.md).
 type Endpoints struct {
 	Control string `json:"control"`
-	WinRM   struct {
-		HTTP  string `json:"http"`
-		HTTPS string `json:"https"`
-	} `json:"winrm"`
-	CAFile string `json:"ca_file"`
-	Admin  struct {
+	WinRM   URLs   `json:"winrm"`
+	// PowerShell is the Exchange endpoint (MS-PSRP, configuration
+	// Microsoft.Exchange) of the first server; Servers has each one's.
+	PowerShell URLs   `json:"powershell"`
+	CAFile     string `json:"ca_file"`
+	Admin      struct {
 		User         string `json:"user"`
 		PasswordFile string `json:"password_file"`
 	} `json:"admin"`
@@ -139,11 +154,31 @@ type Endpoints struct {
 		Blocked      string `json:"blocked"`
 		PasswordFile string `json:"password_file"`
 	} `json:"probe"`
+	// Users are the accounts of the Exchange endpoint by role:
+	// organization_admin (the admin above), recipient_admin and no_roles.
+	Users map[string]Account `json:"users"`
 }
 
-// ServerEndpoint is one Exchange server's HTTPS address.
-type ServerEndpoint struct {
+// URLs is an endpoint over plain HTTP and over HTTPS.
+type URLs struct {
+	HTTP  string `json:"http"`
 	HTTPS string `json:"https"`
+}
+
+// Account is a lab user, its password file (0600) and its role groups.
+type Account struct {
+	User         string   `json:"user"`
+	PasswordFile string   `json:"password_file"`
+	Roles        []string `json:"roles"`
+}
+
+// ServerEndpoint is one Exchange server's listeners: HTTPS (IIS:
+// Autodiscover and /PowerShell/), plain HTTP (/PowerShell/) and SMTP.
+type ServerEndpoint struct {
+	HTTPS      string `json:"https"`
+	HTTP       string `json:"http"`
+	PowerShell URLs   `json:"powershell"`
+	SMTP       string `json:"smtp"`
 }
 
 // meta is DIR/lab.json: what the generator decided, for restarts.
@@ -166,6 +201,8 @@ type Lab struct {
 	stats     *labstats.Counters
 	faults    *faults.Injector
 	wsman     *wsman.Server
+	psrp      []*wsman.Server // one per Exchange server: /PowerShell/
+	smtp      []*smtp.Listener
 	https     []*http.Server
 	httpDone  []chan struct{}
 	ad        []*autodiscover.Listener
@@ -229,11 +266,13 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 			}
 			return base64.StdEncoding.EncodeToString(b), nil
 		},
-		SecretPFX:   func() (string, error) { return randomPassword(20) },
-		SecretProbe: func() (string, error) { return randomPassword(16) },
+		SecretPFX:       func() (string, error) { return randomPassword(20) },
+		SecretProbe:     func() (string, error) { return randomPassword(16) },
+		SecretRecipient: func() (string, error) { return randomPassword(20) },
+		SecretNoRoles:   func() (string, error) { return randomPassword(20) },
 	}
 	secret := map[string]string{}
-	for _, name := range []string{SecretAdmin, SecretTSIG, SecretPFX, SecretProbe} {
+	for _, name := range []string{SecretAdmin, SecretTSIG, SecretPFX, SecretProbe, SecretRecipient, SecretNoRoles} {
 		v, err := ensureSecret(filepath.Join(dir, name), secrets[name])
 		if err != nil {
 			return l, err
@@ -428,22 +467,52 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 	}
 	l.serve(httpsLn, mux, &tls.Config{Certificates: []tls.Certificate{tc}, MinVersion: tls.VersionTLS12}, l.wsman.ConfigureHTTPServer)
 
-	// One HTTPS listener per Exchange server.
+	// Per Exchange server: the HTTPS listener (IIS: Autodiscover and
+	// /PowerShell/), a plain-HTTP listener for /PowerShell/, and SMTP.
 	l.ep.Servers = map[string]ServerEndpoint{}
+	users, accounts := l.accounts(netbios, secret)
 	for _, s := range servers {
-		addr := "127.0.0.1:0"
-		if p, ok := prev.Servers[s]; ok {
-			if free, err := net.Listen("tcp", p.HTTPS); err == nil {
-				free.Close()
-				addr = p.HTTPS
-			}
-		}
-		a, err := autodiscover.Listen(autodiscover.Options{Store: l.store, Server: s, Addr: addr})
+		p := prev.Servers[s]
+		ps := wsman.NewServer(wsman.Options{
+			Users:      users,
+			Domain:     netbios,
+			DNSDomain:  domain,
+			Computer:   s,
+			AllowBasic: true, // over https only: /PowerShell/ refuses it over http
+			AllowNTLM:  true,
+			Stats:      l.stats,
+			Faults:     l.faults,
+			PSRP:       wsman.PSRPOptions{},
+		})
+		l.psrp = append(l.psrp, ps)
+		psMux := http.NewServeMux()
+		psMux.Handle("/PowerShell/", ps.PowerShell())
+		psMux.Handle("/powershell/", ps.PowerShell())
+		a, err := autodiscover.Listen(autodiscover.Options{Store: l.store, Server: s, Addr: freeAddr(p.HTTPS),
+			Other: psMux, ConnContext: ps.ConnContext})
 		if err != nil {
 			return err
 		}
 		l.ad = append(l.ad, a)
-		l.ep.Servers[s] = ServerEndpoint{HTTPS: a.Addr()}
+		plain, err := listen(p.HTTP)
+		if err != nil {
+			return err
+		}
+		l.serve(plain, psMux, nil, ps.ConfigureHTTPServer)
+		sm, err := smtp.Listen(smtp.Options{Store: l.store, Server: s, Addr: freeAddr(p.SMTP)})
+		if err != nil {
+			return err
+		}
+		l.smtp = append(l.smtp, sm)
+		l.ep.Servers[s] = ServerEndpoint{HTTPS: a.Addr(), HTTP: plain.Addr().String(), SMTP: sm.Addr(),
+			PowerShell: URLs{HTTP: "http://" + plain.Addr().String() + "/PowerShell/", HTTPS: "https://" + a.Addr() + "/PowerShell/"}}
+	}
+	if len(servers) > 0 {
+		l.ep.PowerShell = l.ep.Servers[servers[0]].PowerShell
+	}
+	l.ep.Users = map[string]Account{}
+	for k, a := range accounts {
+		l.ep.Users[k] = a
 	}
 
 	// DNS.
@@ -551,8 +620,14 @@ func (l *Lab) Close() error {
 				errs = append(errs, err)
 			}
 		}
+		for _, sm := range l.smtp {
+			errs = append(errs, sm.Close())
+		}
 		if l.wsman != nil {
 			l.wsman.Close()
+		}
+		for _, ps := range l.psrp {
+			ps.Close()
 		}
 		if l.store != nil {
 			errs = append(errs, l.store.Close())
@@ -565,6 +640,34 @@ func (l *Lab) Close() error {
 		}
 	})
 	return l.closeErr
+}
+
+// freeAddr is prev when that address can be bound now, else any port on
+// 127.0.0.1.
+func freeAddr(prev string) string {
+	if prev != "" {
+		if free, err := net.Listen("tcp", prev); err == nil {
+			free.Close()
+			return prev
+		}
+	}
+	return "127.0.0.1:0"
+}
+
+// accounts returns the Exchange endpoint's users (for authentication) and
+// the accounts by role key, with their role groups.
+func (l *Lab) accounts(netbios string, secret map[string]string) (map[string]string, map[string]Account) {
+	acc := map[string]Account{
+		AccountOrgAdmin:       {User: netbios + `\Administrator`, PasswordFile: filepath.Join(l.dir, SecretAdmin), Roles: []string{RoleOrgManagement}},
+		AccountRecipientAdmin: {User: netbios + `\RecipientAdmin`, PasswordFile: filepath.Join(l.dir, SecretRecipient), Roles: []string{RoleRecipientMgmt}},
+		AccountNoRoles:        {User: netbios + `\NoRoles`, PasswordFile: filepath.Join(l.dir, SecretNoRoles), Roles: []string{}},
+	}
+	users := map[string]string{
+		acc[AccountOrgAdmin].User:       secret[SecretAdmin],
+		acc[AccountRecipientAdmin].User: secret[SecretRecipient],
+		acc[AccountNoRoles].User:        secret[SecretNoRoles],
+	}
+	return users, acc
 }
 
 // ensureSecret returns the secret in path, making it (mode 0600) first if

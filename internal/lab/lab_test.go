@@ -15,10 +15,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,8 +96,12 @@ func TestStartWritesFiles(t *testing.T) {
 	want := []string{"admin.password_file", "admin.user", "allow_group", "ca_file", "control",
 		"dns.internal", "dns.public", "dns.tsig.algorithm", "dns.tsig.name", "dns.tsig.secret_file", "dns.zone",
 		"names.autodiscover", "names.external", "names.internal",
-		"pfx.file", "pfx.password_file", "probe.allowed", "probe.blocked", "probe.password_file",
-		"servers", "winrm.http", "winrm.https"}
+		"pfx.file", "pfx.password_file", "powershell.http", "powershell.https", "probe.allowed", "probe.blocked", "probe.password_file",
+		"servers",
+		"users.no_roles.password_file", "users.no_roles.roles", "users.no_roles.user",
+		"users.organization_admin.password_file", "users.organization_admin.roles", "users.organization_admin.user",
+		"users.recipient_admin.password_file", "users.recipient_admin.roles", "users.recipient_admin.user",
+		"winrm.http", "winrm.https"}
 	if strings.Join(keys, ",") != strings.Join(want, ",") {
 		t.Errorf("endpoints.json keys\n got %v\nwant %v", keys, want)
 	}
@@ -120,7 +126,8 @@ func TestStartWritesFiles(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("secrets dir: %v %v", fi.Mode(), err)
 	}
-	for _, p := range []string{e.Admin.PasswordFile, e.DNS.TSIG.SecretFile, e.PFX.PasswordFile, e.Probe.PasswordFile, e.PFX.File, filepath.Join(dir, ca.KeyFile)} {
+	for _, p := range []string{e.Admin.PasswordFile, e.DNS.TSIG.SecretFile, e.PFX.PasswordFile, e.Probe.PasswordFile, e.PFX.File, filepath.Join(dir, ca.KeyFile),
+		e.Users[AccountRecipientAdmin].PasswordFile, e.Users[AccountNoRoles].PasswordFile} {
 		fi, err := os.Stat(p)
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v %v", p, fi.Mode(), err)
@@ -756,4 +763,77 @@ func utf8Valid(s string) bool {
 		}
 	}
 	return strings.ToValidUTF8(s, "") == s
+}
+
+// Every server has /PowerShell/ on its HTTPS listener and on its own plain
+// HTTP listener (Basic refused there), and SMTP with STARTTLS presenting
+// the certificate bound to SMTP.
+func TestPerServerListeners(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := startLab(t, dir, Options{Mailboxes: 5, Seed: 4})
+	e := l.Endpoints()
+	roots := x509.NewCertPool()
+	roots.AddCert(l.CA().Cert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "ex01.contoso.test"}}, Timeout: 10 * time.Second}
+	if e.PowerShell != e.Servers["EX01"].PowerShell {
+		t.Errorf("powershell %+v is not EX01's %+v", e.PowerShell, e.Servers["EX01"].PowerShell)
+	}
+	for name, s := range e.Servers {
+		if s.PowerShell.HTTP != "http://"+s.HTTP+"/PowerShell/" || s.PowerShell.HTTPS != "https://"+s.HTTPS+"/PowerShell/" {
+			t.Errorf("%s: %+v", name, s)
+		}
+		// Plain HTTP: Basic is not offered.
+		resp, err := http.Post(s.PowerShell.HTTP, "application/soap+xml;charset=UTF-8", strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := strings.Join(resp.Header.Values("WWW-Authenticate"), ","); resp.StatusCode != 401 || strings.Contains(got, "Basic") || !strings.Contains(got, "Negotiate") {
+			t.Errorf("%s http: %d %q", name, resp.StatusCode, got)
+		}
+		// HTTPS: Basic offered, and the IIS certificate verifies.
+		resp, err = hc.Post(s.PowerShell.HTTPS, "application/soap+xml;charset=UTF-8", strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := strings.Join(resp.Header.Values("WWW-Authenticate"), ","); resp.StatusCode != 401 || !strings.Contains(got, "Basic") {
+			t.Errorf("%s https: %d %q", name, resp.StatusCode, got)
+		}
+		// SMTP: the certificate bound to SMTP on this server.
+		var want []string
+		l.Store().Read(func(o *org.Org) {
+			for _, c := range o.ServerCertificates(name) {
+				if c.Services&org.ServiceSMTP != 0 && c.Status == org.CertValid && c.KeyPEM != "" {
+					want = append(want, c.Thumbprint)
+				}
+			}
+		})
+		conn, err := net.Dial("tcp", s.SMTP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := smtp.NewClient(conn, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+			t.Fatalf("%s STARTTLS: %v", name, err)
+		}
+		st, _ := c.TLSConnectionState()
+		got := ca.Thumbprint(st.PeerCertificates[0])
+		if !slices.Contains(want, got) {
+			t.Errorf("%s SMTP certificate %s, want one of %v", name, got, want)
+		}
+		c.Quit()
+	}
+	for _, k := range []string{AccountOrgAdmin, AccountRecipientAdmin, AccountNoRoles} {
+		if a := e.Users[k]; a.User == "" || readSecret(t, a.PasswordFile) == "" {
+			t.Errorf("account %s: %+v", k, a)
+		}
+	}
+	if e.Users[AccountOrgAdmin].User != e.Admin.User || e.Users[AccountRecipientAdmin].Roles[0] != RoleRecipientMgmt || len(e.Users[AccountNoRoles].Roles) != 0 {
+		t.Errorf("users %+v", e.Users)
+	}
 }

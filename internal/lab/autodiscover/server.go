@@ -30,6 +30,12 @@ type Options struct {
 	Addr string
 	// Now is the clock for error timestamps; default time.Now.
 	Now func() time.Time
+	// Other, if set, serves every path but Autodiscover's (the lab mounts
+	// /PowerShell/ there); without it they are 404.
+	Other http.Handler
+	// ConnContext, if set, adds to each connection's context (the
+	// WS-Management server keeps its per-connection NTLM state there).
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
 }
 
 // Listener is one server's running HTTPS listener.
@@ -80,7 +86,10 @@ func Listen(opts Options) (*Listener, error) {
 	}
 	l.ln = tls.NewListener(ln, &tls.Config{GetCertificate: l.certificate, MinVersion: tls.VersionTLS12})
 	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quietLog(),
-		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if opts.ConnContext != nil {
+				ctx = opts.ConnContext(ctx, c)
+			}
 			return context.WithValue(ctx, connKey{}, &connState{})
 		}}
 	go func() {
@@ -272,6 +281,10 @@ func (l *Listener) authenticate(w http.ResponseWriter, r *http.Request) string {
 // ServeHTTP serves Autodiscover POX.
 func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.URL.Path, "/autodiscover/autodiscover.xml") {
+		if l.opts.Other != nil {
+			l.opts.Other.ServeHTTP(w, r)
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}

@@ -19,11 +19,19 @@ import (
 // Its text form, as given to `exlab serve --faults` and POST /faults, is a
 // comma-separated list of key=value pairs:
 //
-//	http500=0.05,drop=0.02,latency=20ms,seed=7,
+//	http500=0.05,drop=0.02,latency=20ms,seed=7,break=0.01,
 //	error:Get-CASMailbox=0.1,throttle:Set-CASMailbox=0.05
+//
+// http500, drop and latency apply to every WS-Management request (/wsman
+// and /PowerShell/). break is the rate at which a PSRP session breaks
+// mid-run: drawn on each Receive for a pipeline's output, it kills the
+// session's plug-in host, as when wsmprovhost dies on Windows: the
+// Receive in flight gets the aborted-operation fault and the shell is
+// gone, so every later request on it gets ShellNotFound.
 type Spec struct {
 	HTTP500  float64            `json:"http500"`
 	Drop     float64            `json:"drop"`
+	Break    float64            `json:"break,omitempty"`
 	Latency  time.Duration      `json:"latency"`
 	Seed     int64              `json:"seed"`
 	Errors   map[string]float64 `json:"errors,omitempty"`   // cmdlet → rate of a generic cmdlet error
@@ -61,7 +69,7 @@ func Parse(s string) (Spec, error) {
 				return Spec{}, fmt.Errorf("faults: seed=%q: expected an integer", v)
 			}
 			sp.Seed = n
-		case k == "http500", k == "drop", strings.HasPrefix(k, "error:"), strings.HasPrefix(k, "throttle:"):
+		case k == "http500", k == "drop", k == "break", strings.HasPrefix(k, "error:"), strings.HasPrefix(k, "throttle:"):
 			r, err := strconv.ParseFloat(v, 64)
 			if err != nil || r < 0 || r > 1 {
 				return Spec{}, fmt.Errorf("faults: %s=%q: expected a rate between 0 and 1", k, v)
@@ -71,6 +79,8 @@ func Parse(s string) (Spec, error) {
 				sp.HTTP500 = r
 			case k == "drop":
 				sp.Drop = r
+			case k == "break":
+				sp.Break = r
 			case strings.HasPrefix(k, "error:"):
 				if sp.Errors == nil {
 					sp.Errors = map[string]float64{}
@@ -83,7 +93,7 @@ func Parse(s string) (Spec, error) {
 				sp.Throttle[strings.ToLower(strings.TrimPrefix(k, "throttle:"))] = r
 			}
 		default:
-			return Spec{}, fmt.Errorf("faults: unknown key %q (expected http500, drop, latency, seed, error:CMDLET or throttle:CMDLET)", k)
+			return Spec{}, fmt.Errorf("faults: unknown key %q (expected http500, drop, break, latency, seed, error:CMDLET or throttle:CMDLET)", k)
 		}
 	}
 	return sp, nil
@@ -97,6 +107,9 @@ func (s Spec) String() string {
 	}
 	if s.Drop > 0 {
 		parts = append(parts, fmt.Sprintf("drop=%g", s.Drop))
+	}
+	if s.Break > 0 {
+		parts = append(parts, fmt.Sprintf("break=%g", s.Break))
 	}
 	if s.Latency > 0 {
 		parts = append(parts, "latency="+s.Latency.String())
@@ -167,6 +180,10 @@ func (i *Injector) HTTP500() bool { return i != nil && i.draw(i.Spec().HTTP500) 
 
 // Drop reports whether this request's connection should be dropped.
 func (i *Injector) Drop() bool { return i != nil && i.draw(i.Spec().Drop) }
+
+// BreakSession reports whether this PSRP request should find its session
+// broken.
+func (i *Injector) BreakSession() bool { return i != nil && i.draw(i.Spec().Break) }
 
 // Latency is the delay to add to each request.
 func (i *Injector) Latency() time.Duration { return i.Spec().Latency }

@@ -1,8 +1,34 @@
 // Package labstats counts what the lab's clients make the simulated Exchange
-// do (WinRM requests, shells, PowerShell launches, cmdlet calls, mailbox
-// writes) and turns the counters into simulated Exchange seconds with a
-// documented cost model. It is what `GET /stats` serves and what benchmarks
-// and launch-count tests read.
+// do (WS-Management requests, sessions, pipelines, PowerShell launches,
+// cmdlet calls, rows, mailbox writes) and turns the counters into simulated
+// Exchange seconds with a documented cost model. It is what `GET /stats`
+// serves and what benchmarks and launch-count tests read.
+//
+// # Cost model
+//
+// The lab answers in microseconds; a real Exchange server does not. The
+// cost model prices the counters in simulated Exchange seconds with these
+// assumptions:
+//
+//   - opening a session costs ≈ 3 s: a remote PowerShell session (PSRP
+//     runspace pool on /PowerShell/, where Exchange loads the user's RBAC
+//     roles and builds the cmdlet proxies) or a powershell.exe launch in a
+//     WinRS shell that loads the Exchange snap-in;
+//   - a pipeline costs ≈ 50 ms of overhead (CREATE_PIPELINE to the terminal
+//     state, besides its cmdlets' own work);
+//   - Set-CASMailbox costs ≈ 100 ms per mailbox written;
+//   - Get-CASMailbox costs ≈ 2 ms per row returned;
+//   - a virtual-directory or Outlook Anywhere change costs ≈ 1 s.
+//
+// simulated_exchange_seconds is the sum: the work the server does.
+// simulated_elapsed_seconds is the time a client waits for it. Pipelines
+// that run at the same time in one pool overlap, up to the throttling
+// policy's limit (OverlapLimit = PowerShellMaxConcurrency, 18): each
+// pipeline records how many of its pool's pipelines were running when it
+// started (itself included, capped at the limit), and the pipeline-bound
+// work (pipelines, and the cmdlet work when any pipeline ran) is divided
+// by the mean of those counts. Session opens never overlap. A client that
+// runs one pipeline at a time waits exactly the work.
 package labstats
 
 import (
@@ -11,35 +37,63 @@ import (
 	"sync/atomic"
 )
 
+// OverlapLimit caps how many pipelines of one pool the cost model lets
+// overlap: Exchange's default PowerShellMaxConcurrency.
+const OverlapLimit = 18
+
 // CostModel holds the assumed cost, in seconds, of what a real Exchange
-// server does. The figures are assumptions, documented in the README:
-//   - a PowerShell launch that loads the Exchange snap-in ≈ 3 s;
-//   - one Set-CASMailbox ≈ 100 ms;
-//   - one row returned by Get-CASMailbox ≈ 2 ms;
-//   - one virtual-directory or Outlook Anywhere change ≈ 1 s.
+// server does (see the package doc).
 type CostModel struct {
-	PowerShellLaunch float64 `json:"powershell_launch_s"`
+	PowerShellLaunch float64 `json:"powershell_launch_s"` // a session open: PSRP pool or powershell.exe launch
+	Pipeline         float64 `json:"pipeline_s"`
 	SetCASMailbox    float64 `json:"set_casmailbox_s"`
 	GetCASMailboxRow float64 `json:"get_casmailbox_row_s"`
 	VdirChange       float64 `json:"vdir_change_s"`
 }
 
 // DefaultCost is the cost model the lab uses.
-var DefaultCost = CostModel{PowerShellLaunch: 3, SetCASMailbox: 0.1, GetCASMailboxRow: 0.002, VdirChange: 1}
+var DefaultCost = CostModel{PowerShellLaunch: 3, Pipeline: 0.05, SetCASMailbox: 0.1, GetCASMailboxRow: 0.002, VdirChange: 1}
 
 // Counters is safe for concurrent use. The zero value is ready.
 type Counters struct {
-	WinRMRequests      atomic.Int64
-	Shells             atomic.Int64
+	// WinRMRequests counts every WS-Management HTTP request (/wsman and
+	// /PowerShell/).
+	WinRMRequests atomic.Int64
+	// Shells counts WinRS cmd shells opened; PSRPPools PSRP runspace
+	// pools opened (sessions on /PowerShell/).
+	Shells    atomic.Int64
+	PSRPPools atomic.Int64
+	// PowerShellLaunches counts powershell.exe runs in WinRS shells.
 	PowerShellLaunches atomic.Int64
-	MailboxWrites      atomic.Int64
-	CASMailboxRows     atomic.Int64
-	VdirChanges        atomic.Int64
+	// Pipelines counts PSRP pipelines created (use PipelineStarted);
+	// Rows the PIPELINE_OUTPUT objects they returned.
+	Pipelines atomic.Int64
+	Rows      atomic.Int64
+	// ScriptsRefused counts pipelines refused for script text
+	// (ScriptsNotAllowed).
+	ScriptsRefused atomic.Int64
+	// EncryptedBodies and PlainBodies count the WS-Management request
+	// bodies that came sealed (NTLM message encryption) and in the clear.
+	EncryptedBodies atomic.Int64
+	PlainBodies     atomic.Int64
+	MailboxWrites   atomic.Int64
+	CASMailboxRows  atomic.Int64
+	VdirChanges     atomic.Int64
+	// overlapSum is the sum over pipelines of the capped number of their
+	// pool's pipelines running at their start.
+	overlapSum atomic.Int64
 
 	mu      sync.Mutex
 	cmdlets map[string]int64
 	calls   []Call
 	keep    int
+}
+
+// PipelineStarted counts a pipeline that starts while running pipelines
+// of its pool (itself included) are running.
+func (c *Counters) PipelineStarted(running int) {
+	c.Pipelines.Add(1)
+	c.overlapSum.Add(int64(max(1, min(running, OverlapLimit))))
 }
 
 // Call is one cmdlet invocation as the interpreter bound it: the cmdlet name
@@ -54,13 +108,23 @@ type Call struct {
 type Stats struct {
 	WinRMRequests      int64            `json:"winrm_requests"`
 	Shells             int64            `json:"shells"`
+	PSRPPools          int64            `json:"psrp_pools"`
 	PowerShellLaunches int64            `json:"powershell_launches"`
+	Pipelines          int64            `json:"pipelines"`
+	Rows               int64            `json:"rows"`
+	ScriptsRefused     int64            `json:"scripts_refused"`
+	EncryptedBodies    int64            `json:"encrypted_bodies"`
+	PlainBodies        int64            `json:"plain_bodies"`
 	MailboxWrites      int64            `json:"mailbox_writes"`
 	CASMailboxRows     int64            `json:"casmailbox_rows"`
 	VdirChanges        int64            `json:"vdir_changes"`
 	Cmdlets            map[string]int64 `json:"cmdlets"`
-	SimulatedSeconds   float64          `json:"simulated_exchange_seconds"`
-	Cost               CostModel        `json:"cost_model"`
+	// MeanOverlap is the mean number of a pool's pipelines running
+	// together (1 when none ran).
+	MeanOverlap             float64   `json:"mean_pipeline_overlap"`
+	SimulatedSeconds        float64   `json:"simulated_exchange_seconds"`
+	SimulatedElapsedSeconds float64   `json:"simulated_elapsed_seconds"`
+	Cost                    CostModel `json:"cost_model"`
 }
 
 // KeepCalls makes the counters keep the last n cmdlet calls (0: none).
@@ -98,9 +162,10 @@ func (c *Counters) Calls() []Call {
 
 // Reset zeroes every counter and forgets the kept calls.
 func (c *Counters) Reset() {
-	c.WinRMRequests.Store(0)
-	c.Shells.Store(0)
-	c.PowerShellLaunches.Store(0)
+	for _, n := range []*atomic.Int64{&c.WinRMRequests, &c.Shells, &c.PSRPPools, &c.PowerShellLaunches, &c.Pipelines,
+		&c.Rows, &c.ScriptsRefused, &c.EncryptedBodies, &c.PlainBodies, &c.overlapSum} {
+		n.Store(0)
+	}
 	c.MailboxWrites.Store(0)
 	c.CASMailboxRows.Store(0)
 	c.VdirChanges.Store(0)
@@ -115,7 +180,13 @@ func (c *Counters) Snapshot() Stats {
 	s := Stats{
 		WinRMRequests:      c.WinRMRequests.Load(),
 		Shells:             c.Shells.Load(),
+		PSRPPools:          c.PSRPPools.Load(),
 		PowerShellLaunches: c.PowerShellLaunches.Load(),
+		Pipelines:          c.Pipelines.Load(),
+		Rows:               c.Rows.Load(),
+		ScriptsRefused:     c.ScriptsRefused.Load(),
+		EncryptedBodies:    c.EncryptedBodies.Load(),
+		PlainBodies:        c.PlainBodies.Load(),
 		MailboxWrites:      c.MailboxWrites.Load(),
 		CASMailboxRows:     c.CASMailboxRows.Load(),
 		VdirChanges:        c.VdirChanges.Load(),
@@ -127,13 +198,36 @@ func (c *Counters) Snapshot() Stats {
 		s.Cmdlets[k] = v
 	}
 	c.mu.Unlock()
+	s.MeanOverlap = 1
+	if s.Pipelines > 0 {
+		s.MeanOverlap = max(1, float64(c.overlapSum.Load())/float64(s.Pipelines))
+	}
 	s.SimulatedSeconds = s.Cost.Price(s)
+	s.SimulatedElapsedSeconds = s.Cost.Elapsed(s)
 	return s
 }
 
-// Price turns counters into simulated Exchange seconds.
+// Price turns counters into simulated Exchange seconds of work.
 func (m CostModel) Price(s Stats) float64 {
-	return float64(s.PowerShellLaunches)*m.PowerShellLaunch +
+	return m.sessions(s) + m.pipelineWork(s)
+}
+
+// Elapsed is the simulated time a client waits: session opens in full,
+// pipeline-bound work divided by the pipelines' mean overlap.
+func (m CostModel) Elapsed(s Stats) float64 {
+	overlap := s.MeanOverlap
+	if overlap < 1 || s.Pipelines == 0 {
+		overlap = 1
+	}
+	return m.sessions(s) + m.pipelineWork(s)/overlap
+}
+
+func (m CostModel) sessions(s Stats) float64 {
+	return float64(s.PowerShellLaunches+s.PSRPPools) * m.PowerShellLaunch
+}
+
+func (m CostModel) pipelineWork(s Stats) float64 {
+	return float64(s.Pipelines)*m.Pipeline +
 		float64(s.Cmdlets["Set-CASMailbox"])*m.SetCASMailbox +
 		float64(s.CASMailboxRows)*m.GetCASMailboxRow +
 		float64(s.VdirChanges)*m.VdirChange

@@ -71,3 +71,47 @@ func TestConcurrentCounting(t *testing.T) {
 		t.Fatalf("counts = %d, %d", s.WinRMRequests, s.Cmdlets["Get-Mailbox"])
 	}
 }
+
+func TestCostModelSessionsPipelinesAndOverlap(t *testing.T) {
+	tests := []struct {
+		name        string
+		pools       int64
+		running     []int // each pipeline's running count at its start
+		setCAS      int
+		rows        int64
+		wantWork    float64
+		wantElapsed float64
+	}{
+		{name: "nothing", wantWork: 0, wantElapsed: 0},
+		{name: "one pool, serial pipelines", pools: 1, running: []int{1, 1, 1, 1}, setCAS: 10,
+			wantWork: 3 + 4*0.05 + 10*0.1, wantElapsed: 3 + 4*0.05 + 10*0.1},
+		{name: "two at a time", pools: 1, running: []int{1, 2, 1, 2}, rows: 100,
+			wantWork: 3 + 4*0.05 + 100*0.002, wantElapsed: 3 + (4*0.05+100*0.002)/1.5},
+		{name: "overlap capped at the throttling limit", pools: 2, running: []int{40, 40},
+			wantWork: 6 + 2*0.05, wantElapsed: 6 + 2*0.05/OverlapLimit},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Counters
+			c.PSRPPools.Add(tc.pools)
+			for _, r := range tc.running {
+				c.PipelineStarted(r)
+			}
+			for i := 0; i < tc.setCAS; i++ {
+				c.Cmdlet("Set-CASMailbox", nil)
+			}
+			c.CASMailboxRows.Add(tc.rows)
+			s := c.Snapshot()
+			if math.Abs(s.SimulatedSeconds-tc.wantWork) > 1e-9 || math.Abs(s.SimulatedElapsedSeconds-tc.wantElapsed) > 1e-9 {
+				t.Fatalf("work %v elapsed %v, want %v and %v", s.SimulatedSeconds, s.SimulatedElapsedSeconds, tc.wantWork, tc.wantElapsed)
+			}
+			if s.Pipelines != int64(len(tc.running)) || s.PSRPPools != tc.pools {
+				t.Fatalf("counters = %+v", s)
+			}
+			c.Reset()
+			if s := c.Snapshot(); s.Pipelines != 0 || s.MeanOverlap != 1 || s.SimulatedElapsedSeconds != 0 {
+				t.Fatalf("after Reset: %+v", s)
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 // Package wsman is the lab's WS-Management (WinRM) server: the WinRS cmd
-// shell (Create, Command, Send, Receive, Signal, Delete) over SOAP 1.2 as
-// Windows answers it, with Basic and NTLMv2 (HTTP Negotiate/NTLM, raw or
+// shell (Create, Command, Send, Receive, Signal, Delete) at /wsman, and
+// PowerShell remoting shells (MS-PSRP over WS-Management, configuration
+// Microsoft.Exchange) at /PowerShell/ whose runspace pools a PSRPHost runs,
+// over SOAP 1.2 as Windows answers it, with Basic and NTLMv2 (HTTP Negotiate/NTLM, raw or
 // SPNEGO-wrapped) authentication and NTLM message encryption over plain
 // HTTP. It runs each command through an Executor that the lab plugs in (the
 // PowerShell interpreter) and streams the output to Receive in chunks that
@@ -94,6 +96,9 @@ type Options struct {
 	// IdleTimeout reaps shells unused for this long (their commands are
 	// terminated); 0 means 15 minutes.
 	IdleTimeout time.Duration
+	// PSRP configures /PowerShell/ (Server.PowerShell): PowerShell
+	// remoting shells of one session configuration.
+	PSRP PSRPOptions
 	// MaxOperationTimeout caps a request's w:OperationTimeout; 0 means
 	// 60 seconds. A Receive without output answers the TimedOut fault
 	// when 90% of the (capped) OperationTimeout has passed, at most 5 s

@@ -98,7 +98,7 @@ func (s *Server) lookup(user, domain string) (account, bool) {
 // has answered the request (401). A blank request is how clients set up
 // the security context for message encryption, so it must authenticate
 // afresh even on an authenticated connection.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cs *connState, blank bool) (string, bool) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cs *connState, blank, basic bool) (string, bool) {
 	authz := strings.TrimSpace(r.Header.Get("Authorization"))
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -106,13 +106,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cs *connSt
 		if cs.user != "" && !blank {
 			return cs.user, true
 		}
-		s.unauthorized(w)
+		s.unauthorized(w, basic)
 		return "", false
 	}
 	scheme, token, _ := strings.Cut(authz, " ")
 	token = strings.TrimSpace(token)
 	switch {
-	case strings.EqualFold(scheme, "Basic") && s.o.AllowBasic:
+	case strings.EqualFold(scheme, "Basic") && basic:
 		raw, err := base64.StdEncoding.DecodeString(token)
 		if err != nil {
 			break
@@ -178,7 +178,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cs *connSt
 		}
 	}
 	cs.handshake, cs.user, cs.session = nil, "", nil
-	s.unauthorized(w)
+	s.unauthorized(w, basic)
 	return "", false
 }
 
@@ -189,13 +189,13 @@ func (s *Server) ntlmPassword(user, domain string) (string, bool) {
 }
 
 // unauthorized answers 401 with the schemes the server accepts.
-func (s *Server) unauthorized(w http.ResponseWriter) {
+func (s *Server) unauthorized(w http.ResponseWriter, basic bool) {
 	h := w.Header()
 	if s.o.AllowNTLM {
 		h.Add("WWW-Authenticate", "Negotiate")
 		h.Add("WWW-Authenticate", "NTLM")
 	}
-	if s.o.AllowBasic {
+	if basic {
 		h.Add("WWW-Authenticate", `Basic realm="WSMAN"`)
 	}
 	h.Set("Content-Type", soapContentType)

@@ -24,7 +24,9 @@ type rawClient struct {
 	http       *http.Client
 	user, pass string
 	n          atomic.Int64
-	fast       bool // skip the per-reply XML checks (benchmarks)
+	fast       bool   // skip the per-reply XML checks (benchmarks)
+	resource   string // ResourceURI; empty means the cmd shell
+	path       string // URL path; empty means /wsman
 }
 
 func newRaw(t testing.TB, l *lab) *rawClient {
@@ -36,6 +38,7 @@ type rawReply struct {
 	contentType string
 	body        string
 	messageID   string // the request's
+	headers     http.Header
 }
 
 // do posts one request; headers are extra WS-Management headers.
@@ -46,16 +49,24 @@ func (c *rawClient) do(action, shellID, headers, body string) rawReply {
 	if shellID != "" {
 		sel = `<w:SelectorSet><w:Selector Name="ShellId">` + shellID + `</w:Selector></w:SelectorSet>`
 	}
+	resource := c.resource
+	if resource == "" {
+		resource = resourceCmd
+	}
 	env := `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `">` +
 		`<s:Header><a:To>http://windows-host:5985/wsman</a:To><a:Action s:mustUnderstand="true">` + action + `</a:Action>` +
-		`<a:MessageID>` + id + `</a:MessageID><w:ResourceURI s:mustUnderstand="true">` + resourceCmd + `</w:ResourceURI>` +
+		`<a:MessageID>` + id + `</a:MessageID><w:ResourceURI s:mustUnderstand="true">` + resource + `</w:ResourceURI>` +
 		sel + headers + `</s:Header><s:Body>` + body + `</s:Body></s:Envelope>`
 	return c.post([]byte(env), id)
 }
 
 func (c *rawClient) post(env []byte, id string) rawReply {
 	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.l.endpoint(), bytes.NewReader(env))
+	url := c.l.endpoint()
+	if c.path != "" {
+		url = c.l.url + c.path
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(env))
 	req.Header.Set("Content-Type", soapContentType)
 	if c.user != "" {
 		req.SetBasicAuth(c.user, c.pass)
@@ -66,7 +77,7 @@ func (c *rawClient) post(env []byte, id string) rawReply {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	r := rawReply{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: string(b), messageID: id}
+	r := rawReply{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: string(b), messageID: id, headers: resp.Header}
 	if !strings.Contains(r.contentType, "application/soap+xml") {
 		c.t.Errorf("Content-Type %q lacks application/soap+xml", r.contentType)
 	}
@@ -292,6 +303,10 @@ func TestFaultsAndSelectors(t *testing.T) {
 		}
 	})
 	t.Run("wrong resource URI", func(t *testing.T) {
+		resource := c.resource
+		if resource == "" {
+			resource = resourceCmd
+		}
 		env := `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><s:Header><a:Action>` + actionCreate +
 			`</a:Action><a:MessageID>uuid:r</a:MessageID><w:ResourceURI>http://schemas.microsoft.com/powershell/Microsoft.Exchange</w:ResourceURI></s:Header><s:Body/></s:Envelope>`
 		r := c.post([]byte(env), "uuid:r")
@@ -598,4 +613,45 @@ func BenchmarkReceive1MB(b *testing.B) {
 		receives += n
 	}
 	b.ReportMetric(float64(receives)/float64(b.N), "receives/op")
+}
+
+// cmd.exe refuses a command line over 8,191 characters (counted in UTF-16
+// code units) with its own message and exit code 1; WINRS_SKIP_CMD_SHELL
+// bypasses it.
+func TestCmdLineLimit(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, false, nil)
+	c := newRaw(t, l)
+	sh := c.create()
+	cases := []struct {
+		name     string
+		line     string
+		skip     bool
+		wantOut  string
+		wantErr  string
+		wantCode string
+	}{
+		{"8191 characters run", "echo " + strings.Repeat("x", 8191-5), false, strings.Repeat("x", 8186) + "\r\n", "", "0"},
+		{"8192 characters fail", "echo " + strings.Repeat("x", 8192-5), false, "", "The command line is too long.\r\n", "1"},
+		{"astral characters count twice", "echo " + strings.Repeat("😀", 4094), false, "", "The command line is too long.\r\n", "1"},
+		{"without the cmd shell", "echo " + strings.Repeat("x", 9000), true, strings.Repeat("x", 9000) + "\r\n", "", "0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newRaw(t, l)
+			opt := ""
+			if tc.skip {
+				opt = `<w:OptionSet><w:Option Name="WINRS_SKIP_CMD_SHELL">TRUE</w:Option></w:OptionSet>`
+			}
+			r := c.do(actionCommand, sh, opt, `<rsp:CommandLine><rsp:Command><![CDATA[`+tc.line+`]]></rsp:Command></rsp:CommandLine>`)
+			cmd := between(r.body, "<rsp:CommandId>", "</rsp:CommandId>")
+			if r.status != 200 || cmd == "" {
+				t.Fatalf("Command: %d %s", r.status, r.body)
+			}
+			out, errOut, code, _ := c.drain(sh, cmd, 0)
+			if string(out) != tc.wantOut || string(errOut) != tc.wantErr || code != tc.wantCode {
+				t.Fatalf("stdout %d bytes, stderr %q, exit %s; want %d bytes, %q, %s", len(out), errOut, code, len(tc.wantOut), tc.wantErr, tc.wantCode)
+			}
+		})
+	}
 }

@@ -108,19 +108,24 @@ func NewServer(o Options) *Server {
 func (s *Server) Close() {
 	s.cancel()
 	s.mu.Lock()
-	var cmds []*command
+	var cleanups []func()
 	for _, sh := range s.shells {
-		cmds = append(cmds, sh.forgetLocked()...)
+		cleanups = append(cleanups, sh.forgetLocked())
 	}
 	s.shells = map[string]*shell{}
 	s.mu.Unlock()
-	for _, c := range cmds {
-		c.terminate()
+	for _, c := range cleanups {
+		c()
 	}
 }
 
-// ServeHTTP handles one WS-Management request.
+// ServeHTTP handles one WS-Management request to /wsman.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handle(w, r, endpointWSMan)
+}
+
+// handle serves one request to either endpoint.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	if s.o.Stats != nil {
 		s.o.Stats.WinRMRequests.Add(1)
 	}
@@ -148,7 +153,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cs := s.conn(r)
-	user, ok := s.authenticate(w, r, cs, len(bytesTrimSpace(body)) == 0)
+	// Basic is refused over plain HTTP on /PowerShell/ (WinRM with
+	// AllowUnencrypted false; Exchange's vdir requires SSL for it).
+	basic := s.o.AllowBasic && (ep == endpointWSMan || r.TLS != nil)
+	user, ok := s.authenticate(w, r, cs, len(bytesTrimSpace(body)) == 0, basic)
 	if !ok {
 		return
 	}
@@ -165,6 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if session == nil {
 			s.respond(w, nil, http.StatusBadRequest, faultSchema("an encrypted message arrived on a connection without NTLM session security").render("", newMessageID(), s.o.Computer))
 			return
+		}
+		if s.o.Stats != nil {
+			s.o.Stats.EncryptedBodies.Add(1)
 		}
 		body, err = decryptMessage(session, r.Header.Get("Content-Type"), body)
 		if err != nil {
@@ -183,6 +194,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.respond(w, session, http.StatusOK, nil)
 		return
 	}
+	if session == nil && s.o.Stats != nil {
+		s.o.Stats.PlainBodies.Add(1)
+	}
 	req, err := parseRequest(body)
 	if err != nil {
 		s.respond(w, session, http.StatusInternalServerError, faultSchema(err.Error()).render(bestMessageID(body), newMessageID(), s.o.Computer))
@@ -193,7 +207,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			faultInternal("The WS-Management service cannot process the request because of an internal error (injected by the lab).").render(req.MessageID, newMessageID(), s.o.Computer))
 		return
 	}
-	status, resp := s.dispatch(r, user, req)
+	status, resp := s.dispatch(r, ep, user, req)
 	if status == 0 {
 		return // the client went away
 	}
@@ -266,7 +280,7 @@ func xmlUnescape(s string) string {
 // minute.
 func (s *Server) sweep() {
 	now := s.now()
-	var reaped []*command
+	var reaped []func()
 	s.mu.Lock()
 	if now.Sub(s.lastSweep) < time.Minute {
 		s.mu.Unlock()
@@ -276,7 +290,7 @@ func (s *Server) sweep() {
 	for id, sh := range s.shells {
 		if sh.busy == 0 && now.Sub(sh.lastUsed) > s.o.IdleTimeout {
 			delete(s.shells, id)
-			reaped = append(reaped, sh.forgetLocked()...)
+			reaped = append(reaped, sh.forgetLocked())
 		}
 	}
 	for k, cs := range s.conns {
@@ -286,12 +300,12 @@ func (s *Server) sweep() {
 	}
 	s.mu.Unlock()
 	for _, c := range reaped {
-		c.terminate()
+		c()
 	}
 }
 
 // dispatch runs one parsed request. Status 0 means the client went away.
-func (s *Server) dispatch(r *http.Request, user string, req *request) (int, []byte) {
+func (s *Server) dispatch(r *http.Request, ep endpoint, user string, req *request) (int, []byte) {
 	var (
 		action string
 		body   string
@@ -300,23 +314,23 @@ func (s *Server) dispatch(r *http.Request, user string, req *request) (int, []by
 	switch req.Action {
 	case actionCreate:
 		action = nsXfer + "/CreateResponse"
-		body, f = s.create(r, user, req)
+		body, f = s.create(r, ep, user, req)
 	case actionDelete:
 		action = nsXfer + "/DeleteResponse"
-		f = s.delete(user, req)
+		f = s.delete(ep, user, req)
 	case actionCommand:
 		action = nsShell + "/CommandResponse"
-		body, f = s.command(user, req)
+		body, f = s.command(ep, user, req)
 	case actionSend:
 		action = nsShell + "/SendResponse"
-		body, f = s.send(user, req)
+		body, f = s.send(ep, user, req)
 	case actionSignal:
 		action = nsShell + "/SignalResponse"
-		body, f = s.signal(user, req)
+		body, f = s.signal(ep, user, req)
 	case actionReceive:
 		action = nsShell + "/ReceiveResponse"
 		var gone bool
-		body, f, gone = s.receive(r.Context(), user, req)
+		body, f, gone = s.receive(r.Context(), ep, user, req)
 		if gone {
 			return 0, nil
 		}
@@ -335,12 +349,15 @@ func (s *Server) dispatch(r *http.Request, user string, req *request) (int, []by
 
 // acquire finds the request's shell for user and marks it busy; release
 // must follow.
-func (s *Server) acquire(user string, req *request) (*shell, *fault) {
+func (s *Server) acquire(ep endpoint, user string, req *request) (*shell, *fault) {
 	id := req.Selectors["ShellId"]
+	if ep == endpointPowerShell {
+		id = canonicalID(id)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sh := s.shells[id]
-	if sh == nil {
+	if sh == nil || sh.ep != ep || sh.opening {
 		return nil, faultShellNotFound(id)
 	}
 	if sh.user != user {
@@ -358,7 +375,13 @@ func (s *Server) release(sh *shell) {
 	s.mu.Unlock()
 }
 
-func (s *Server) create(r *http.Request, user string, req *request) (string, *fault) {
+func (s *Server) create(r *http.Request, ep endpoint, user string, req *request) (string, *fault) {
+	if ep == endpointPowerShell {
+		if len(req.ResourceURI) > len(resourcePowerShellPrefix) && strings.EqualFold(req.ResourceURI[:len(resourcePowerShellPrefix)], resourcePowerShellPrefix) {
+			return s.createPSRP(r, user, req)
+		}
+		return "", faultResourceURI(req.ResourceURI)
+	}
 	if req.ResourceURI != resourceCmd {
 		return "", faultResourceURI(req.ResourceURI)
 	}
@@ -381,7 +404,7 @@ func (s *Server) create(r *http.Request, user string, req *request) (string, *fa
 	}
 	n := 0
 	for _, o := range s.shells {
-		if o.user == user {
+		if o.user == user && o.ep == endpointWSMan {
 			n++
 		}
 	}
@@ -428,31 +451,32 @@ func isoDuration(d time.Duration) string {
 	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "S"
 }
 
-func (s *Server) delete(user string, req *request) *fault {
-	sh, f := s.acquire(user, req)
+func (s *Server) delete(ep endpoint, user string, req *request) *fault {
+	sh, f := s.acquire(ep, user, req)
 	if f != nil {
 		return f
 	}
 	s.mu.Lock()
 	sh.busy--
 	delete(s.shells, sh.id)
-	cmds := sh.forgetLocked()
+	cleanup := sh.forgetLocked()
 	s.mu.Unlock()
-	for _, c := range cmds {
-		c.terminate()
-	}
+	cleanup()
 	return nil
 }
 
-func (s *Server) command(user string, req *request) (string, *fault) {
+func (s *Server) command(ep endpoint, user string, req *request) (string, *fault) {
 	if req.CommandLine == nil {
 		return "", faultSchema("Command carries no rsp:CommandLine")
 	}
-	sh, f := s.acquire(user, req)
+	sh, f := s.acquire(ep, user, req)
 	if f != nil {
 		return "", f
 	}
 	defer s.release(sh)
+	if ep == endpointPowerShell {
+		return s.commandPSRP(sh, req)
+	}
 	c := newCommand(s.ctx, newID())
 	args := append(make([]string, 0, len(req.CommandLine.Arguments)), req.CommandLine.Arguments...)
 	cmd := Command{User: user, Command: strings.TrimSpace(req.CommandLine.Command), Arguments: args, ShellID: sh.id, CommandID: c.id, CodePage: sh.codePage}
@@ -464,7 +488,11 @@ func (s *Server) command(user string, req *request) (string, *fault) {
 	}
 	sh.commands[c.id] = c
 	s.mu.Unlock()
-	go c.run(s.o.Executor, cmd)
+	exec := s.o.Executor
+	if n := utf16Len(cmd.Line()); !strings.EqualFold(req.Options["WINRS_SKIP_CMD_SHELL"], "TRUE") && n > maxCmdLine {
+		exec = cmdLineTooLong{}
+	}
+	go c.run(exec, cmd)
 	return `<rsp:CommandResponse><rsp:CommandId>` + c.id + `</rsp:CommandId></rsp:CommandResponse>`, nil
 }
 
@@ -475,15 +503,18 @@ func (s *Server) findCommand(sh *shell, id string) *command {
 	return sh.commands[id]
 }
 
-func (s *Server) send(user string, req *request) (string, *fault) {
+func (s *Server) send(ep endpoint, user string, req *request) (string, *fault) {
 	if req.Send == nil {
 		return "", faultSchema("Send carries no rsp:Send")
 	}
-	sh, f := s.acquire(user, req)
+	sh, f := s.acquire(ep, user, req)
 	if f != nil {
 		return "", f
 	}
 	defer s.release(sh)
+	if ep == endpointPowerShell {
+		return s.sendPSRP(sh, req)
+	}
 	for _, st := range req.Send.Streams {
 		if st.Name != "stdin" {
 			return "", faultSchema("Send names the stream " + st.Name + "; the shell's input stream is stdin")
@@ -503,15 +534,18 @@ func (s *Server) send(user string, req *request) (string, *fault) {
 	return `<rsp:SendResponse/>`, nil
 }
 
-func (s *Server) signal(user string, req *request) (string, *fault) {
+func (s *Server) signal(ep endpoint, user string, req *request) (string, *fault) {
 	if req.Signal == nil {
 		return "", faultSchema("Signal carries no rsp:Signal")
 	}
-	sh, f := s.acquire(user, req)
+	sh, f := s.acquire(ep, user, req)
 	if f != nil {
 		return "", f
 	}
 	defer s.release(sh)
+	if ep == endpointPowerShell {
+		return s.signalPSRP(sh, req)
+	}
 	c := s.findCommand(sh, req.Signal.CommandID)
 	if c == nil {
 		return "", faultCommandNotFound(req.Signal.CommandID)
@@ -532,7 +566,7 @@ func (s *Server) signal(user string, req *request) (string, *fault) {
 
 // receive long-polls a command's output. gone is true when the client
 // went away before an answer.
-func (s *Server) receive(ctx context.Context, user string, req *request) (body string, f *fault, gone bool) {
+func (s *Server) receive(ctx context.Context, ep endpoint, user string, req *request) (body string, f *fault, gone bool) {
 	if req.Receive == nil {
 		return "", faultSchema("Receive carries no rsp:Receive"), false
 	}
@@ -552,11 +586,14 @@ func (s *Server) receive(ctx context.Context, user string, req *request) (body s
 	// and 60 s), and a fault that arrives after it is lost.
 	timeout -= min(timeout/10, 5*time.Second)
 	timeout = max(timeout, minOperationTimeout)
-	sh, f := s.acquire(user, req)
+	sh, f := s.acquire(ep, user, req)
 	if f != nil {
 		return "", f, false
 	}
 	defer s.release(sh)
+	if ep == endpointPowerShell {
+		return s.receivePSRP(ctx, sh, req, maxEnv, timeout)
+	}
 	id := req.Receive.DesiredStream.CommandID
 	c := s.findCommand(sh, id)
 	if c == nil {
@@ -590,4 +627,30 @@ func (s *Server) receive(ctx context.Context, user string, req *request) (body s
 		return "", faultTimedOut(), false
 	}
 	return renderReceive(c.id, ch), nil, false
+}
+
+// maxCmdLine is cmd.exe's limit on a command line, in UTF-16 code units:
+// WinRS runs a command through cmd.exe unless the client sets
+// WINRS_SKIP_CMD_SHELL (masterzen and pywinrm do not).
+const maxCmdLine = 8191
+
+// cmdLineTooLong is what cmd.exe does with a longer line: it says so on
+// stderr and exits 1, running nothing.
+type cmdLineTooLong struct{}
+
+func (cmdLineTooLong) Execute(_ context.Context, _ Command, _ io.Reader, _, stderr io.Writer) int {
+	_, _ = io.WriteString(stderr, "The command line is too long.\r\n")
+	return 1
+}
+
+// utf16Len counts s in UTF-16 code units, as Windows measures lengths.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
 }

@@ -182,6 +182,7 @@ func startLabServer(t testing.TB, useTLS bool, mutate func(*Options), connContex
 		l.log = append(l.log, fmt.Sprintf("%s auth=%q ct=%q len=%d → %d", r.RemoteAddr, a[:min(len(a), 24)], r.Header.Get("Content-Type"), r.ContentLength, rec.status))
 		l.mu.Unlock()
 	}))
+	mux.Handle("/PowerShell/", l.srv.PowerShell())
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if connContext {
 		l.srv.ConfigureHTTPServer(hs)

@@ -24,18 +24,34 @@ type shell struct {
 	busy     int  // requests in flight
 	gone     bool // deleted, reaped or closed: no new commands
 	commands map[string]*command
+
+	// A PSRP shell has a runspace pool instead of commands.
+	ep          endpoint
+	resourceURI string
+	pool        Pool
+	opening     bool // the host is still opening the pool
 }
 
-// forgetLocked marks the shell gone and returns its commands for the
-// caller to terminate. Call with Server.mu held.
-func (sh *shell) forgetLocked() []*command {
+// forgetLocked marks the shell gone and returns what the caller must do,
+// after releasing Server.mu, to stop it: terminate its commands, close its
+// pool. Call with Server.mu held.
+func (sh *shell) forgetLocked() (cleanup func()) {
 	sh.gone = true
 	cmds := make([]*command, 0, len(sh.commands))
 	for _, c := range sh.commands {
 		cmds = append(cmds, c)
 	}
 	sh.commands = map[string]*command{}
-	return cmds
+	pool := sh.pool
+	sh.pool = nil
+	return func() {
+		for _, c := range cmds {
+			c.terminate()
+		}
+		if pool != nil {
+			pool.Close()
+		}
+	}
 }
 
 // command is one running or finished command of a shell.

@@ -63,11 +63,19 @@ type selector struct {
 }
 
 type shellBody struct {
+	// ShellID is the ShellId attribute a PSRP client sets to its runspace
+	// pool's id (pypsrp, PowerShell).
+	ShellID string `xml:"ShellId,attr"`
+	// CreationXML is PSRP's creationXml: base64 fragments of
+	// SESSION_CAPABILITY and INIT_RUNSPACEPOOL (MS-PSRP §3.1.5.3.1).
+	CreationXML   string `xml:"http://schemas.microsoft.com/powershell creationXml"`
 	InputStreams  string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell InputStreams"`
 	OutputStreams string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell OutputStreams"`
 }
 
 type commandLineBody struct {
+	// CommandID is the id a PSRP client chooses (its pipeline's id).
+	CommandID string   `xml:"CommandId,attr"`
 	Command   string   `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Command"`
 	Arguments []string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Arguments"`
 }
