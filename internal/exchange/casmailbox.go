@@ -46,6 +46,9 @@ func (c *Client) GetCASMailboxes(ctx context.Context, recipientTypes []string) (
 	if len(recipientTypes) == 0 {
 		return nil, &OpError{Op: op, Err: errors.New("no recipient type given")}
 	}
+	if c.p != nil {
+		return c.getCASMailboxes(ctx, op, recipientTypes)
+	}
 	out, err := c.run(ctx, op, casMailboxesScript(recipientTypes), "")
 	if err != nil {
 		return nil, err
@@ -415,6 +418,9 @@ func (c *Client) SetCASMailboxFlags(ctx context.Context, batch []FlagChange) ([]
 		norm[i] = ch
 		norm[i].Guid = g
 		ids[i] = g
+	}
+	if c.p != nil {
+		return c.setCASMailboxFlags(ctx, op, norm)
 	}
 	out, err := c.run(ctx, op, setCASFlagsScript(norm), "")
 	if err != nil {

@@ -44,6 +44,12 @@ type Runner interface {
 // Client runs the typed operations over a Runner.
 type Client struct {
 	r Runner
+	// p runs the operations moved to cmdlet pipelines on the Exchange
+	// endpoint.
+	p PipelineRunner
+	// Concurrency is how many independent write batches run at once
+	// (exchange.concurrency; 4 when 0).
+	Concurrency int
 	// OnWarning, when set, receives every warning a script wrote, with the
 	// operation's name.
 	OnWarning func(op, warning string)
@@ -51,6 +57,10 @@ type Client struct {
 
 // New returns a Client that runs its scripts with r.
 func New(r Runner) *Client { return &Client{r: r} }
+
+// NewPipelines returns a Client that runs its operations as cmdlet
+// pipelines with p (a *Session on the Exchange endpoint).
+func NewPipelines(p PipelineRunner) *Client { return &Client{p: p} }
 
 // OpError is a failed operation: the operation's name and why.
 type OpError struct {

@@ -108,6 +108,9 @@ func (c *Client) ExpandGroup(ctx context.Context, name string) (GroupExpansion, 
 	if strings.TrimSpace(name) == "" {
 		return GroupExpansion{}, &OpError{Op: op, Err: errors.New("no group name given")}
 	}
+	if c.p != nil {
+		return c.expandGroup(ctx, op, name)
+	}
 	out, err := c.run(ctx, op, expandGroupScript(name), "")
 	if err != nil {
 		return GroupExpansion{}, err
