@@ -147,4 +147,3 @@ func TestSessionForestViewFailureFailsOpen(t *testing.T) {
 		t.Fatalf("error %q does not name the command and the server's words", err)
 	}
 }
-
