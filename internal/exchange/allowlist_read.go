@@ -47,6 +47,9 @@ func (c *Client) ReadAllowList(ctx context.Context, group string, recipientTypes
 	if len(recipientTypes) == 0 {
 		return GroupExpansion{}, nil, &OpError{Op: op, Err: errors.New("no recipient type given")}
 	}
+	if c.p != nil {
+		return c.readAllowList(ctx, group, recipientTypes)
+	}
 	script, err := allowListScript(group, recipientTypes)
 	if err != nil {
 		return GroupExpansion{}, nil, &OpError{Op: op, Err: err}
@@ -184,6 +187,13 @@ func (c *Client) ReadAllowListAndWrite(ctx context.Context, group string, recipi
 	}
 	if len(recipientTypes) == 0 {
 		return AllowListRun{}, &OpError{Op: op, Err: errors.New("no recipient type given")}
+	}
+	if c.p != nil {
+		// On the Exchange endpoint the decision is never made on the
+		// server: this only reads, and the caller computes the
+		// difference (allowlist.Compute) and writes it in batches.
+		g, m, err := c.readAllowList(ctx, group, recipientTypes)
+		return AllowListRun{Group: g, Mailboxes: m}, err
 	}
 	script, err := allowListWriteScript(group, recipientTypes, w)
 	if err != nil {

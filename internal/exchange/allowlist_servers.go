@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 )
 
@@ -55,6 +56,18 @@ func (c *Client) ReadAllowListServers(ctx context.Context, group string, recipie
 	if len(recipientTypes) == 0 {
 		return AllowListRead{}, &OpError{Op: op, Err: errors.New("no recipient type given")}
 	}
+	if c.p != nil {
+		sv, err := c.GetExchangeServers(ctx, servers)
+		if err != nil {
+			return AllowListRead{}, err
+		}
+		sortServers(sv)
+		g, m, err := c.readAllowList(ctx, group, recipientTypes)
+		if err != nil && !errors.Is(err, ErrGroupNotFound) {
+			return AllowListRead{}, err
+		}
+		return AllowListRead{Group: g, Mailboxes: m, Servers: sv}, err
+	}
 	script, err := allowListServersScript(group, recipientTypes, servers)
 	if err != nil {
 		return AllowListRead{}, &OpError{Op: op, Err: err}
@@ -88,4 +101,9 @@ func (c *Client) ReadAllowListServers(ctx context.Context, group string, recipie
 		return AllowListRead{}, err
 	}
 	return res, err
+}
+
+// sortServers sorts by name, case-insensitively.
+func sortServers(sv []Server) {
+	sort.SliceStable(sv, func(i, j int) bool { return strings.ToLower(sv[i].Name) < strings.ToLower(sv[j].Name) })
 }

@@ -52,6 +52,9 @@ func (c *Client) GetCertCapture(ctx context.Context, servers []string, resolve, 
 	if len(servers) == 0 && !resolve {
 		return st, &OpError{Op: op, Err: errors.New("no server given")}
 	}
+	if c.p != nil {
+		return c.getCertCapture(ctx, op, servers, resolve, popImap)
+	}
 	out, err := c.run(ctx, op, certCaptureScript(servers, resolve, popImap), "")
 	if err != nil {
 		return st, err

@@ -74,6 +74,9 @@ func (c *Client) GetCertificates(ctx context.Context, servers []string) ([]Certi
 	if len(servers) == 0 {
 		return nil, &OpError{Op: op, Err: errors.New("no server given")}
 	}
+	if c.p != nil {
+		return c.getCertificates(ctx, op, servers)
+	}
 	out, err := c.run(ctx, op, certificatesScript(servers), "")
 	if err != nil {
 		return nil, err
@@ -152,6 +155,9 @@ func (c *Client) ImportPFX(ctx context.Context, servers []string, pfx []byte, pa
 	if password != "" {
 		stdin = password + "\n"
 	}
+	if c.p != nil {
+		return c.importPFX(ctx, op, servers, pfx, password)
+	}
 	out, err := c.run(ctx, op, importPFXScript(servers, pfx, password != ""), stdin)
 	if err != nil {
 		return nil, err
@@ -193,6 +199,17 @@ func (c *Client) EnableCertificate(ctx context.Context, server, thumbprint strin
 	if len(services) == 0 {
 		return "", &OpError{Op: op, Err: errors.New("no service given")}
 	}
+	if c.p != nil {
+		cur, err := c.getCert(ctx, op, server, thumbprint)
+		if err != nil {
+			return "", err
+		}
+		before := ""
+		if cur != nil {
+			before = cur.Services
+		}
+		return c.enableServices(ctx, op, server, thumbprint, services, before)
+	}
 	out, err := c.run(ctx, op, enableCertificateScript(server, thumbprint, services, force), "")
 	if err != nil {
 		return "", err
@@ -218,6 +235,10 @@ func removeCertificateScript(server, thumbprint string) string {
 // RemoveCertificate deletes a certificate from a server.
 func (c *Client) RemoveCertificate(ctx context.Context, server, thumbprint string) error {
 	const op = "RemoveCertificate"
+	if c.p != nil {
+		_, err := c.runWrite(ctx, op, removePipeline(server, thumbprint))
+		return err
+	}
 	out, err := c.run(ctx, op, removeCertificateScript(server, thumbprint), "")
 	if err != nil {
 		return err
@@ -248,6 +269,9 @@ func (c *Client) NewCertificateRequest(ctx context.Context, server, subject stri
 	const op = "NewCertificateRequest"
 	if len(domains) == 0 {
 		return "", &OpError{Op: op, Err: errors.New("no domain name given")}
+	}
+	if c.p != nil {
+		return c.newRequest(ctx, op, newRequestPipeline(server, subject, domains, 0))
 	}
 	out, err := c.run(ctx, op, newCertificateRequestScript(server, subject, domains), "")
 	if err != nil {
@@ -292,6 +316,9 @@ func (c *Client) ImportCertificateResponse(ctx context.Context, server string, d
 	const op = "ImportCertificateResponse"
 	if len(data) == 0 {
 		return "", &OpError{Op: op, Err: errors.New("empty certificate data")}
+	}
+	if c.p != nil {
+		return c.importResponse(ctx, op, server, data)
 	}
 	out, err := c.run(ctx, op, importResponseScript(server, data), "")
 	if err != nil {

@@ -107,6 +107,9 @@ func (c *Client) ImportPFXWhereMissing(ctx context.Context, servers []string, th
 	if password != "" {
 		stdin = password + "\n"
 	}
+	if c.p != nil {
+		return c.importPFXWhereMissing(ctx, op, servers, t, pfx, password)
+	}
 	out, err := c.run(ctx, op, importPFXWhereMissingScript(servers, t, pfx, password != ""), stdin)
 	if err != nil {
 		return nil, err
@@ -218,6 +221,9 @@ func (c *Client) RemoveCertificatesWhereUnbound(ctx context.Context, items []Cer
 			return nil, err
 		}
 		items[n].Thumbprint = t
+	}
+	if c.p != nil {
+		return c.removeCertificatesWhereUnbound(ctx, op, items)
 	}
 	out, err := c.run(ctx, op, removeWhereUnboundScript(items), "")
 	if err != nil {
@@ -365,6 +371,13 @@ func (c *Client) EnableCertificatesWhereMissing(ctx context.Context, binds []Cer
 			return nil, &OpError{Op: op, Err: fmt.Errorf("protocol %q: expected pop or imap", x.Protocol)}
 		}
 		ids = append(ids, PopImapID(x.Server, x.Protocol))
+	}
+	if c.p != nil {
+		res, err := c.enableCertificatesWhereMissing(ctx, op, binds, names, mode)
+		if err != nil {
+			return nil, err
+		}
+		return checkResults(op, "items", res, ids)
 	}
 	out, err := c.run(ctx, op, enableWhereMissingScript(binds, names, mode), "")
 	if err != nil {

@@ -29,6 +29,9 @@ func (c *Client) NewExportableCertificateRequest(ctx context.Context, server, su
 	default:
 		return "", &OpError{Op: op, Err: fmt.Errorf("key size %d: expected 2048, 3072 or 4096", keySize)}
 	}
+	if c.p != nil {
+		return c.newRequest(ctx, op, newRequestPipeline(server, subject, domains, keySize))
+	}
 	out, err := c.run(ctx, op, newExportableRequestScript(server, subject, domains, keySize), "")
 	if err != nil {
 		return "", err
@@ -55,6 +58,9 @@ func (c *Client) ExportCertificate(ctx context.Context, server, thumbprint, pass
 	}
 	if err := checkSecret(op, "export password", password); err != nil {
 		return nil, err
+	}
+	if c.p != nil {
+		return c.exportCertificate(ctx, op, server, thumbprint, password)
 	}
 	out, err := c.run(ctx, op, exportCertificateScript(server, thumbprint), password+"\n")
 	if err != nil {

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -161,4 +162,19 @@ func (c *Client) dynamicMembers(ctx context.Context, op, guid string) ([]*row, e
 		return nil, err
 	}
 	return rows(op, out)
+}
+
+// readAllowList is ReadAllowList on the Exchange endpoint: the group
+// expansion, then the mailboxes; a missing group still returns the
+// mailboxes, with an error wrapping ErrGroupNotFound.
+func (c *Client) readAllowList(ctx context.Context, group string, recipientTypes []string) (GroupExpansion, []CASMailbox, error) {
+	exp, gerr := c.ExpandGroup(ctx, group)
+	if gerr != nil && !errors.Is(gerr, ErrGroupNotFound) {
+		return GroupExpansion{}, nil, gerr
+	}
+	mbx, err := c.GetCASMailboxes(ctx, recipientTypes)
+	if err != nil {
+		return GroupExpansion{}, nil, err
+	}
+	return exp, mbx, gerr
 }

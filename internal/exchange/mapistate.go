@@ -55,6 +55,9 @@ func (c *Client) GetMapiHTTPState(ctx context.Context, recipientTypes []string, 
 	if len(recipientTypes) == 0 {
 		return st, &OpError{Op: op, Err: errors.New("no recipient type given")}
 	}
+	if c.p != nil {
+		return c.getMapiHTTPState(ctx, op, recipientTypes, maxAliases)
+	}
 	out, err := c.run(ctx, op, mapiHTTPStateScript(recipientTypes), "")
 	if err != nil {
 		return st, err
@@ -117,6 +120,9 @@ func setMapiHTTPWhereDifferentScript(enabled bool) string {
 // in one script only if it differs, and checks the value read back.
 func (c *Client) SetMapiHttpEnabledWhereDifferent(ctx context.Context, enabled bool) (MapiHTTPWrite, error) {
 	const op = "SetMapiHttpEnabledWhereDifferent"
+	if c.p != nil {
+		return c.setMapiHTTPWhereDifferent(ctx, op, enabled)
+	}
 	out, err := c.run(ctx, op, setMapiHTTPWhereDifferentScript(enabled), "")
 	if err != nil {
 		return MapiHTTPWrite{}, err

@@ -25,6 +25,9 @@ func setMapiHTTPScript(enabled bool) string {
 // GetOrganizationConfig reads the organisation's MapiHttpEnabled.
 func (c *Client) GetOrganizationConfig(ctx context.Context) (OrganizationConfig, error) {
 	const op = "GetOrganizationConfig"
+	if c.p != nil {
+		return c.getOrgConfig(ctx, op)
+	}
 	out, err := c.run(ctx, op, orgConfigScript(), "")
 	if err != nil {
 		return OrganizationConfig{}, err
@@ -36,6 +39,19 @@ func (c *Client) GetOrganizationConfig(ctx context.Context) (OrganizationConfig,
 // the value read back.
 func (c *Client) SetMapiHttpEnabled(ctx context.Context, enabled bool) error {
 	const op = "SetMapiHttpEnabled"
+	if c.p != nil {
+		if _, err := c.runWrite(ctx, op, setOrgMapiPipeline(enabled)); err != nil {
+			return err
+		}
+		r, err := c.getOrgConfig(ctx, op)
+		if err != nil {
+			return err
+		}
+		if r.MapiHttpEnabled != enabled {
+			return badOutput(op, "MapiHttpEnabled reads %t after setting %t", r.MapiHttpEnabled, enabled)
+		}
+		return nil
+	}
 	out, err := c.run(ctx, op, setMapiHTTPScript(enabled), "")
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ func (c *Client) GetOutlookAnywhere(ctx context.Context, servers []string) ([]Ou
 	if len(servers) == 0 {
 		return nil, &OpError{Op: op, Err: errors.New("no server given")}
 	}
+	if c.p != nil {
+		return c.getOutlookAnywhere(ctx, op, servers)
+	}
 	out, err := c.run(ctx, op, outlookAnywhereScript(servers), "")
 	if err != nil {
 		return nil, err
@@ -102,6 +105,9 @@ func (c *Client) SetOutlookAnywhere(ctx context.Context, changes []OutlookAnywhe
 		changes[i].Guid = g
 		ids[i] = g
 	}
+	if c.p != nil {
+		return c.setOutlookAnywhere(ctx, op, changes)
+	}
 	out, err := c.run(ctx, op, setOutlookAnywhereScript(changes), "")
 	if err != nil {
 		return nil, err
@@ -143,6 +149,9 @@ var scpFields = append(req("Name"), opt("AutoDiscoverServiceInternalUri")...)
 // none are named).
 func (c *Client) GetClientAccessServices(ctx context.Context, servers []string) ([]ClientAccessService, error) {
 	const op = "GetClientAccessServices"
+	if c.p != nil {
+		return c.getClientAccessServices(ctx, op, servers)
+	}
 	out, err := c.run(ctx, op, clientAccessScript(servers), "")
 	if err != nil {
 		return nil, err

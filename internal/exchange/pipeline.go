@@ -361,3 +361,9 @@ func recordNames(rec *psrp.ErrorRecord) []string {
 	}
 	return out
 }
+
+// asOpError reports whether err is (or wraps) an *OpError and is not
+// transient: an item's own failure, not the session's.
+func asOpError(err error, target **OpError) bool {
+	return !errkind.IsTransient(err) && errors.As(err, target)
+}

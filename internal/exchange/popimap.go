@@ -34,6 +34,9 @@ func (c *Client) GetPopImapSettings(ctx context.Context, servers []string) ([]Po
 	if len(servers) == 0 {
 		return nil, &OpError{Op: op, Err: errors.New("no server given")}
 	}
+	if c.p != nil {
+		return c.getPopImapSettings(ctx, op, servers)
+	}
 	out, err := c.run(ctx, op, popImapScript(servers), "")
 	if err != nil {
 		return nil, err
@@ -95,6 +98,9 @@ func (c *Client) SetPopImapCertificateNames(ctx context.Context, changes []PopIm
 			return nil, &OpError{Op: op, Err: fmt.Errorf("protocol %q: expected pop or imap", ch.Protocol)}
 		}
 		ids[i] = ch.Server + "/" + string(ch.Protocol)
+	}
+	if c.p != nil {
+		return c.setPopImapCertificateNames(ctx, op, changes)
 	}
 	out, err := c.run(ctx, op, setPopImapScript(changes), "")
 	if err != nil {

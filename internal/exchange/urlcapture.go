@@ -60,6 +60,9 @@ func (c *Client) GetURLCapture(ctx context.Context, servers []string, resolve bo
 	if len(servers) == 0 && !resolve {
 		return st, &OpError{Op: op, Err: errors.New("no server given")}
 	}
+	if c.p != nil {
+		return c.getURLCapture(ctx, op, servers, resolve)
+	}
 	out, err := c.run(ctx, op, urlCaptureScript(servers, resolve), "")
 	if err != nil {
 		return st, err

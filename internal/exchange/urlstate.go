@@ -51,6 +51,9 @@ func (c *Client) GetURLState(ctx context.Context, servers []string) (URLState, e
 	if len(servers) == 0 {
 		return st, &OpError{Op: op, Err: errors.New("no server given")}
 	}
+	if c.p != nil {
+		return c.getURLState(ctx, op, servers)
+	}
 	out, err := c.run(ctx, op, urlStateScript(servers), "")
 	if err != nil {
 		return st, err

@@ -152,6 +152,13 @@ func (c *Client) SetURLsWhereDifferent(ctx context.Context, vdirs []VDirURLChang
 		oa[i].Guid = g
 		ids = append(ids, g)
 	}
+	if c.p != nil {
+		res, err := c.setURLsWhereDifferent(ctx, op, vdirs, oa, mode)
+		if err != nil {
+			return nil, err
+		}
+		return checkResults(op, "items", res, ids)
+	}
 	out, err := c.run(ctx, op, setURLsWhereDifferentScript(vdirs, oa, mode), "")
 	if err != nil {
 		return nil, err

@@ -90,6 +90,9 @@ func (c *Client) GetVirtualDirectories(ctx context.Context, servers []string) ([
 	if len(servers) == 0 {
 		return nil, &OpError{Op: op, Err: errors.New("no server given")}
 	}
+	if c.p != nil {
+		return c.getVirtualDirectories(ctx, op, servers)
+	}
 	out, err := c.run(ctx, op, vdirsScript(servers), "")
 	if err != nil {
 		return nil, err
@@ -167,6 +170,9 @@ func (c *Client) SetExternalURLs(ctx context.Context, changes []VDirURLChange) (
 		}
 		changes[i].Guid = g
 		ids[i] = g
+	}
+	if c.p != nil {
+		return c.setExternalURLs(ctx, op, changes)
 	}
 	out, err := c.run(ctx, op, setExternalURLsScript(changes), "")
 	if err != nil {
