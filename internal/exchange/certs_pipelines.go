@@ -69,7 +69,7 @@ func certFromDER(server string, der []byte, now time.Time) (Certificate, error) 
 	case *ecdsa.PublicKey:
 		c.PublicKeySize = k.Curve.Params().BitSize
 	}
-	c.IsSelfSigned = string(x.RawIssuer) == string(x.RawSubject) && x.CheckSignatureFrom(x) == nil
+	c.IsSelfSigned = string(x.RawIssuer) == string(x.RawSubject) && x.CheckSignature(x.SignatureAlgorithm, x.RawTBSCertificate, x.Signature) == nil
 	if now.Before(c.NotBefore) || now.After(c.NotAfter) {
 		c.Status = "Invalid"
 	} else {
