@@ -1,6 +1,7 @@
 // Command exlab runs the simulated Exchange lab: `exlab serve --dir DIR`
-// starts WinRM, the per-server HTTPS listeners, both DNS servers and the
-// control API on 127.0.0.1 and writes DIR/endpoints.json and
+// starts WinRM (/wsman), per Exchange server the HTTPS and HTTP listeners
+// with the Exchange PowerShell endpoint (/PowerShell/) and SMTP, both DNS
+// servers and the control API on 127.0.0.1 and writes DIR/endpoints.json and
 // DIR/exrunbook.yaml; `exlab sign-csr` answers a certificate request with
 // the lab CA.
 package main
@@ -58,8 +59,10 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "serve --dir DIR",
 		Short: "Start the lab (until SIGINT or SIGTERM)",
 		Long: `Start the lab in DIR: generate the organisation on the first start
-(continue from DIR/org.json afterwards), start WinRM (HTTP and HTTPS), one
-HTTPS listener per Exchange server, the internal and public DNS servers and
+(continue from DIR/org.json afterwards), start WinRM (/wsman over HTTP and
+HTTPS), per Exchange server an HTTPS and an HTTP listener with the Exchange
+PowerShell endpoint (/PowerShell/, MS-PSRP, configuration Microsoft.Exchange)
+and an SMTP listener with STARTTLS, the internal and public DNS servers and
 the control API, all on 127.0.0.1, then write DIR/exrunbook.yaml and
 DIR/endpoints.json.`,
 		Args: cobra.NoArgs,
@@ -94,8 +97,8 @@ DIR/endpoints.json.`,
 	f.IntVar(&opts.Servers, "servers", 0, "Exchange servers (default 2)")
 	f.Int64Var(&opts.Seed, "seed", 0, "generator seed")
 	f.StringVar(&opts.Domain, "domain", "", "the organisation's domain on the first start (default contoso.test)")
-	f.DurationVar(&opts.Latency, "latency", 0, "latency added to every WinRM request")
-	f.StringVar(&faultSpec, "faults", "", "faults to inject, e.g. http500=0.05,drop=0.02,throttle:Set-CASMailbox=0.1,seed=7")
+	f.DurationVar(&opts.Latency, "latency", 0, "latency added to every WS-Management request (/wsman and /PowerShell/)")
+	f.StringVar(&faultSpec, "faults", "", "faults to inject, e.g. http500=0.05,drop=0.02,break=0.01,throttle:Set-CASMailbox=0.1,seed=7")
 	return cmd
 }
 

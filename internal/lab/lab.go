@@ -1,10 +1,17 @@
 // Package lab assembles the simulated Exchange organisation that exrunbook
 // is tested and demonstrated against: the organisation store (generated on
-// the first start, continued from DIR/org.json after), the WS-Management
-// endpoint over HTTP and HTTPS running the PowerShell interpreter with the
-// Exchange cmdlets, one HTTPS listener per Exchange server (the IIS-bound
-// certificate and Autodiscover), the internal and public authoritative DNS
-// servers, and the loopback control API. Start writes DIR/exrunbook.yaml (a
+// the first start, continued from DIR/org.json after), the WinRS endpoint
+// (/wsman) over HTTP and HTTPS running the PowerShell interpreter with the
+// Exchange cmdlets, per Exchange server an HTTPS listener (the IIS-bound
+// certificate, Autodiscover and /PowerShell/), a plain-HTTP listener
+// (/PowerShell/) and an SMTP listener with STARTTLS, the internal and
+// public authoritative DNS servers, and the loopback control API.
+//
+// /PowerShell/ is Exchange's remote PowerShell endpoint: MS-PSRP over
+// WS-Management for the configuration Microsoft.Exchange (packages wsman,
+// runspace and rps), for three accounts: CONTOSO\Administrator
+// (Organization Management), CONTOSO\RecipientAdmin (Recipient
+// Management) and CONTOSO\NoRoles (no role: refused at session creation). Start writes DIR/exrunbook.yaml (a
 // ready exrunbook config) and, once every listener is up, DIR/endpoints.json.
 //
 // The lab directory holds:
@@ -57,6 +64,8 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
+	"github.com/exrunbook/exrunbook/internal/lab/rps"
+	"github.com/exrunbook/exrunbook/internal/lab/runspace"
 	"github.com/exrunbook/exrunbook/internal/lab/smtp"
 	"github.com/exrunbook/exrunbook/internal/lab/wsman"
 
@@ -86,8 +95,8 @@ const (
 	AccountOrgAdmin       = "organization_admin"
 	AccountRecipientAdmin = "recipient_admin"
 	AccountNoRoles        = "no_roles"
-	RoleOrgManagement     = "Organization Management"
-	RoleRecipientMgmt     = "Recipient Management"
+	RoleOrgManagement     = rps.OrganizationManagement
+	RoleRecipientMgmt     = rps.RecipientManagement
 )
 
 // TSIG key the public DNS server accepts.
@@ -471,8 +480,22 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 	// /PowerShell/), a plain-HTTP listener for /PowerShell/, and SMTP.
 	l.ep.Servers = map[string]ServerEndpoint{}
 	users, accounts := l.accounts(netbios, secret)
+	assignments := map[string][]string{}
+	for _, a := range accounts {
+		if len(a.Roles) > 0 {
+			assignments[a.User] = a.Roles
+		}
+	}
 	for _, s := range servers {
 		p := prev.Servers[s]
+		ex, err := rps.New(rps.Options{Host: host, Server: s, Assignments: assignments})
+		if err != nil {
+			return err
+		}
+		rs, err := runspace.New(runspace.Options{Endpoint: exchangeEndpoint{ex}, Stats: l.stats})
+		if err != nil {
+			return err
+		}
 		ps := wsman.NewServer(wsman.Options{
 			Users:      users,
 			Domain:     netbios,
@@ -482,7 +505,7 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 			AllowNTLM:  true,
 			Stats:      l.stats,
 			Faults:     l.faults,
-			PSRP:       wsman.PSRPOptions{},
+			PSRP:       wsman.PSRPOptions{Host: rs},
 		})
 		l.psrp = append(l.psrp, ps)
 		psMux := http.NewServeMux()

@@ -617,9 +617,12 @@ func appendProps(have, more []Property) []Property {
 }
 
 func (d *Decoder) typeNames(t token) ([]string, error) {
-	id, err := d.refID(t)
-	if err != nil {
-		return nil, err
+	id := -1 // a <TN> without a RefId cannot be referred to, but is valid
+	if t.hasRef {
+		var err error
+		if id, err = d.refID(t); err != nil {
+			return nil, err
+		}
 	}
 	// The names go into scratch, each ended by a NUL, and a chain seen
 	// before is shared instead of allocated again.
@@ -670,6 +673,9 @@ func (d *Decoder) typeNames(t token) ([]string, error) {
 		if len(d.chains) < maxInterned {
 			d.chains[string(d.scratch)] = names
 		}
+	}
+	if id < 0 {
+		return names, nil
 	}
 	if d.tns == nil {
 		d.tns = make(map[int][]string)

@@ -189,6 +189,7 @@ func TestCLIXMLLexical(t *testing.T) {
 		{"single-quoted attribute", `<Obj RefId='0'><ToString>t</ToString></Obj>`, &Object{ToString: "t"}},
 		{"i64 enum", `<Obj RefId="0"><TN RefId="0"><T>E</T></TN><ToString>DynamicDistributionGroup</ToString><I64>2048</I64></Obj>`,
 			&Object{TypeNames: []string{"E"}, ToString: "DynamicDistributionGroup", Primitive: int64(2048)}},
+		{"tn without refid", `<Obj><TN><T>A</T></TN></Obj>`, &Object{TypeNames: []string{"A"}}},
 		{"tnref across objects", `<Objs><Obj RefId="0"><TN RefId="0"><T>A</T></TN></Obj><Obj RefId="1"><TNRef RefId="0" /></Obj></Objs>`, nil},
 	}
 	for _, tt := range tests {

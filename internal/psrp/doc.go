@@ -36,4 +36,22 @@
 //	*SecureString  <SS>     (encrypted with the session key)
 //	*Object        <Obj>    (type names, ToString, properties, and lists,
 //	                         dictionaries or a wrapped primitive)
+//
+// The encoder also takes a Go int (as <I32>, or <I64> when it does not
+// fit); the decoder never returns one. A <DT> without a zone suffix decodes
+// into UnspecifiedZone and is written back without one; time.UTC is "Z".
+//
+// # Layers
+//
+//   - Message, ParseMessage and the MessageType constants: the 40-byte
+//     header of MS-PSRP §2.2.1.
+//   - Fragment (with an ObjectIDs allocator shared by a pool and its
+//     pipelines) and Defragmenter: the 21-byte fragments of §2.2.4.
+//   - Encoder/MarshalCLIXML and Decoder/UnmarshalCLIXML: CLIXML.
+//   - Body, NewMessage, EncodeBody and DecodeBody: the typed messages
+//     (SessionCapability, InitRunspacePool, CreatePipeline, PipelineState,
+//     *ErrorRecord, …).
+//   - KeyExchange (client), ParsePublicKeyBlob and EncryptedSessionKeyBlob
+//     (server), SessionKey: the session key and SecureString (WRAP.md §5).
+//   - Open, Pool, Invocation: the client runspace pool over a Transport.
 package psrp

@@ -160,7 +160,13 @@ func (inv *Invocation) receive() {
 			case *ErrorRecord:
 				ev = Event{Kind: EventError, Error: b}
 			case InformationalRecord:
-				kind := map[MessageType]EventKind{MsgWarningRecord: EventWarning, MsgVerboseRecord: EventVerbose, MsgDebugRecord: EventDebug}[b.Kind]
+				kind := EventWarning
+				switch b.Kind {
+				case MsgVerboseRecord:
+					kind = EventVerbose
+				case MsgDebugRecord:
+					kind = EventDebug
+				}
 				ev = Event{Kind: kind, Message: b.Message}
 			case Other:
 				switch b.Type {
@@ -350,7 +356,7 @@ func (p *Pool) Run(ctx context.Context, pl Pipeline, input []Value) (*Result, er
 	wg.Wait()
 	state, err := inv.Wait(context.WithoutCancel(ctx))
 	res.State = state
-	if inputErr != nil {
+	if inputErr != nil && !errors.Is(err, ErrBroken) {
 		return res, inputErr
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, ErrStopped) {

@@ -328,7 +328,11 @@ func (p *Pool) sessionKeyFor(ctx context.Context) (*SessionKey, error) {
 	select {
 	case <-wait:
 	case <-timer.C:
-		p.settleKey(broken(fmt.Sprintf("no ENCRYPTED_SESSION_KEY within %s", p.opts.KeyExchangeTimeout), nil, nil))
+		// MS-PSRP §3.1.5.4.5: the pool is closed when the session key
+		// does not come in time.
+		err := broken(fmt.Sprintf("no ENCRYPTED_SESSION_KEY within %s", p.opts.KeyExchangeTimeout), nil, nil)
+		p.settleKey(err)
+		p.fail(err)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-p.ctx.Done():

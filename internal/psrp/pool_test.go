@@ -27,6 +27,7 @@ type fakeServer struct {
 	poolDefrag   Defragmenter
 	key          *SessionKey
 	keyExchanges atomic.Int32
+	timeouts     atomic.Int32
 
 	// openState is the pool state Open reports (Opened unless a test says).
 	openState RunspacePoolStateValue
@@ -35,6 +36,8 @@ type fakeServer struct {
 	scenario func(s *fakeServer, p *fakePipe)
 	// failReceive makes a pipeline Receive fail with this error.
 	failReceive error
+	// dropPublicKey leaves PUBLIC_KEY unanswered.
+	dropPublicKey atomic.Bool
 
 	mu                  sync.Mutex
 	pipes               map[uuid.UUID]*fakePipe
@@ -73,13 +76,16 @@ func (s *fakeServer) sessionKey() *SessionKey {
 
 // queue is an unbounded queue of payloads that a Receive long-polls.
 type queue struct {
-	mu    sync.Mutex
-	items [][]byte
-	ready chan struct{}
-	done  bool
+	timeouts *atomic.Int32 // counts TimedOut results
+	mu       sync.Mutex
+	items    [][]byte
+	ready    chan struct{}
+	done     bool
 }
 
-func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+func (s *fakeServer) newQueue() *queue {
+	return &queue{ready: make(chan struct{}, 1), timeouts: &s.timeouts}
+}
 
 func (q *queue) push(b []byte, done bool) {
 	q.mu.Lock()
@@ -116,6 +122,7 @@ func (q *queue) pop(ctx context.Context) ([]byte, bool, error) {
 		select {
 		case <-q.ready:
 		case <-timer.C:
+			q.timeouts.Add(1)
 			return nil, false, nil
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
@@ -124,8 +131,9 @@ func (q *queue) pop(ctx context.Context) ([]byte, bool, error) {
 }
 
 func newFakeServer(t *testing.T, maxPayload int, scenario func(*fakeServer, *fakePipe)) *fakeServer {
-	s := &fakeServer{t: t, pool: newQueue(), pipes: map[uuid.UUID]*fakePipe{}, scenario: scenario, openState: RunspacePoolOpened}
+	s := &fakeServer{t: t, pipes: map[uuid.UUID]*fakePipe{}, scenario: scenario, openState: RunspacePoolOpened}
 	s.maxPayload.Store(int64(maxPayload))
+	s.pool = s.newQueue()
 	return s
 }
 
@@ -176,7 +184,7 @@ func (s *fakeServer) Command(ctx context.Context, pid uuid.UUID, args []byte) er
 	if len(args) > s.MaxPayload() {
 		s.t.Errorf("Command of %d bytes, max payload %d", len(args), s.MaxPayload())
 	}
-	p := &fakePipe{id: pid, out: newQueue(), inputs: make(chan Value, 100000), stop: make(chan struct{})}
+	p := &fakePipe{id: pid, out: s.newQueue(), inputs: make(chan Value, 100000), stop: make(chan struct{})}
 	s.mu.Lock()
 	s.pipes[pid] = p
 	s.mu.Unlock()
@@ -225,6 +233,9 @@ func (s *fakeServer) Send(ctx context.Context, pid uuid.UUID, stream string, fra
 		switch b := body.(type) {
 		case PublicKey:
 			s.keyExchanges.Add(1)
+			if s.dropPublicKey.Load() {
+				continue
+			}
 			pub, err := ParsePublicKeyBlob(b.Blob)
 			if err != nil {
 				return err
@@ -358,6 +369,9 @@ func exchangeScenario(s *fakeServer, p *fakePipe) {
 	case "Break-Pool":
 		s.send(p, PipelineOutput{Value: "before"})
 		s.send(nil, RunspacePoolState{State: RunspacePoolBroken, Error: &ErrorRecord{Message: "The session was broken by the server.", Category: "NotSpecified"}})
+	case "Send-Garbage":
+		// The test put the raw payload in the command's first argument.
+		p.out.push(p.create.Pipeline.Commands[0].Params[0].Value.([]byte), false)
 	case "Slow":
 		time.Sleep(50 * time.Millisecond)
 		s.finish(p, PipelineState{State: PipelineCompleted})
@@ -526,6 +540,9 @@ func TestPoolStop(t *testing.T) {
 	if state != PipelineStopped || !errors.Is(err, ErrStopped) {
 		t.Fatalf("state %v, error %v", state, err)
 	}
+	if s.timeouts.Load() == 0 {
+		t.Fatal("no Receive timed out: the TimedOut result was not exercised")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.signals[0] != SignalStop {
@@ -618,5 +635,50 @@ func TestPoolClose(t *testing.T) {
 	}
 	if _, err := p.Start(testCtx(t), Pipeline{Commands: []Command{{Name: "Get-CASMailbox"}}}); !errors.Is(err, ErrPoolClosed) {
 		t.Fatalf("Start after Close: %v", err)
+	}
+}
+
+func TestPoolBadServerOutput(t *testing.T) {
+	rpid := uuid.New()
+	msg := func(typ MessageType, data string) []byte {
+		return Message{Destination: ToClient, Type: typ, RPID: rpid, Data: []byte(data)}.Marshal()
+	}
+	tests := []struct {
+		name    string
+		payload []byte
+		want    string
+	}{
+		{"truncated fragment", frag(1, 0, 3, "abcdef")[:25], "truncated fragment"},
+		{"unknown flags", frag(1, 0, 0x10, "x"), "unknown flag bits"},
+		{"unknown message type", appendFragment(nil, 1, 0, 3, msg(0x00077777, "<S>x</S>")), "unknown message type 0x00077777"},
+		{"malformed clixml", appendFragment(nil, 1, 0, 3, msg(MsgPipelineOutput, "<Obj RefId=\"0\"><Props><S N=\"a\">x</Props>")), "</Props> closes <S>"},
+		{"oversized blob", appendFragment(nil, 1, 0, FlagStart, bytes.Repeat([]byte("x"), 5000)), "larger than the 4096-byte message limit"},
+		{"message for the server", appendFragment(nil, 1, 0, 3, Message{Destination: ToServer, Type: MsgPipelineOutput, RPID: rpid, Data: []byte("<S/>")}.Marshal()), "for destination 2 reached the client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, p := openFake(t, 8192, PoolOptions{ID: rpid, MaxMessageSize: 4096})
+			_, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Send-Garbage", Params: []Parameter{{"Payload", tt.payload}}}}}, nil)
+			if !errors.Is(err, ErrBroken) || !errkind.IsTransient(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want ErrBroken with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPoolKeyExchangeTimeout(t *testing.T) {
+	s := newFakeServer(t, 4096, exchangeScenario)
+	p, err := Open(testCtx(t), s, PoolOptions{KeyExchangeTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	s.dropPublicKey.Store(true)
+	_, err = p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Set-X", Params: []Parameter{{"Password", NewSecureString("x")}}}}}, nil)
+	if !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "no ENCRYPTED_SESSION_KEY within 50ms") {
+		t.Fatalf("error %v", err)
+	}
+	if !errors.Is(p.Err(), ErrBroken) {
+		t.Fatalf("pool after the key timeout: %v", p.Err())
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/spnego"
+
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // channelBinder is a context that binds itself to the TLS channel
@@ -213,10 +215,16 @@ func (k *gokrb5Context) Step([]byte) ([]byte, error) {
 func (k *gokrb5Context) requestToken() ([]byte, error) {
 	s := spnego.SPNEGOClient(k.cl, k.spn)
 	if err := s.AcquireCred(); err != nil {
+		if kdcUnreachable(err) {
+			return nil, errkind.Transient(fmt.Errorf("kerberos login: the KDC did not answer (check the KDC of the krb5.conf named by exchange.kerberos.krb5_conf_file): %w", err))
+		}
 		return nil, &AuthError{Reason: fmt.Sprintf("kerberos login failed: %v", err)}
 	}
 	tok, err := s.InitSecContext()
 	if err != nil {
+		if kdcUnreachable(err) {
+			return nil, errkind.Transient(fmt.Errorf("kerberos service ticket for %s: the KDC did not answer: %w", k.spn, err))
+		}
 		return nil, fmt.Errorf("kerberos service ticket for %s (exchange.kerberos.spn): %w", k.spn, err)
 	}
 	b, err := tok.Marshal()
@@ -229,6 +237,12 @@ func (k *gokrb5Context) requestToken() ([]byte, error) {
 func (k *gokrb5Context) Complete() bool { return k.sent }
 
 func (k *gokrb5Context) Sealer() Sealer { return nil }
+
+// kdcUnreachable reports a gokrb5 error of talking to the KDC (its
+// krberror type Networking_Error), not a refusal.
+func kdcUnreachable(err error) bool {
+	return strings.Contains(err.Error(), "Networking_Error")
+}
 
 // requestAuthenticator is a context that authenticates each request with
 // a token of its own instead of a handshake per connection.

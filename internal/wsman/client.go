@@ -421,7 +421,7 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 			if reused && c.sc != nil && try == 0 {
 				continue
 			}
-			return nil, false, &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url}
+			return nil, false, cl.refused()
 		}
 		if keep {
 			cl.pool.put(c)

@@ -169,14 +169,14 @@ func (cl *Client) authenticate(ctx context.Context, c *conn) error {
 		}
 		if resp.StatusCode == http.StatusUnauthorized {
 			if in == nil || c.sc.Complete() {
-				return &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url}
+				return cl.refused()
 			}
 			tok, err = c.sc.Step(in)
 			if err != nil {
 				return cl.authErr(err)
 			}
 			if tok == nil {
-				return &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url}
+				return cl.refused()
 			}
 			continue
 		}
@@ -203,6 +203,15 @@ func (cl *Client) authenticate(ctx context.Context, c *conn) error {
 	}
 	c.authed = true
 	return nil
+}
+
+// refused is the error of a 401 that ends the handshake.
+func (cl *Client) refused() error {
+	ae := &AuthError{User: cl.cfg.User, Endpoint: cl.ep.url}
+	if cl.cfg.Auth == AuthKerberos {
+		ae.Reason = fmt.Sprintf("the server refused the Kerberos ticket for %s (HTTP 401): check exchange.kerberos.spn, that the server's account holds that SPN, and the clocks", cl.spn)
+	}
+	return ae
 }
 
 func (cl *Client) authErr(err error) error {

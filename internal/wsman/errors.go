@@ -139,6 +139,8 @@ func (e *AuthError) Error() string {
 	switch {
 	case e.Err != nil:
 		return msg + ": " + e.Err.Error()
+	case strings.Contains(e.Reason, "exchange."):
+		return msg + ": " + e.Reason
 	case e.Reason != "":
 		msg += ": " + e.Reason
 	default:

@@ -225,3 +225,23 @@ func TestPerRequestTokens(t *testing.T) {
 		t.Errorf("Authorization headers %q, want %q", seen, want)
 	}
 }
+
+// TestKerberosTicketRefused: a 401 to the ticket names the SPN setting,
+// not the password.
+func TestKerberosTicketRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", "Kerberos")
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	cl, err := New(Config{Endpoint: srv.URL + "/PowerShell/", Auth: AuthKerberos, User: "alice@LAB.TEST",
+		Kerberos: KerberosConfig{Provider: &xorProvider{}, SPN: "HTTP/exch01.lab.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cl.Open(ctxT(t), uuid.New(), []byte("c"))
+	var ae *AuthError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "exchange.kerberos.spn") || !strings.Contains(err.Error(), "HTTP/exch01.lab.test") || strings.Contains(err.Error(), "exchange.password") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -49,7 +49,19 @@ func (x *ex) certObject(o *org.Org, c *org.Certificate) *pwsh.Object {
 		"RootCAType", rootCA, "SerialNumber", c.SerialNumber, "Status", c.Status,
 		"CertificateRequest", request, "DnsNameList", arrV(c.CertificateDomains), "FriendlyName", c.FriendlyName,
 		"Identity", fqdn+`\`+c.Thumbprint, "IISServices", arrV(iis), "IssuerName", c.Issuer,
-		"PrivateKeyExportable", c.PrivateKeyExportable, "SignatureAlgorithm", sig, "SubjectName", c.Subject, "Version", int64(3))
+		"PrivateKeyExportable", c.PrivateKeyExportable, "SignatureAlgorithm", sig, "SubjectName", c.Subject, "Version", int64(3),
+		"RawData", rawData(c))
+}
+
+// rawData is the certificate's DER (X509Certificate2.RawData), the one
+// property Exchange's remote endpoint sends; nil for a pending request,
+// which has no certificate yet.
+func rawData(c *org.Certificate) pwsh.Value {
+	blk, _ := pem.Decode([]byte(c.CertPEM))
+	if blk == nil {
+		return nil
+	}
+	return blk.Bytes
 }
 
 func sigOID(name string) string {
@@ -210,9 +222,9 @@ func (x *ex) enableExchangeCertificate(c *pwsh.Call) error {
 		if services&org.ServiceSMTP != 0 && !c.Bool("Force") {
 			for _, other := range o.ServerCertificates(server) {
 				if other != cert && other.Services&org.ServiceSMTP != 0 {
-					// Exchange asks "Overwrite the existing default SMTP
-					// certificate?"; a session that cannot prompt fails.
-					return nonInteractivePrompt(thumb)
+					// Exchange asks before it replaces the default SMTP
+					// certificate; a session that cannot prompt fails.
+					return promptFails(c, smtpPrompt(other, cert), thumb)
 				}
 			}
 		}
@@ -249,11 +261,23 @@ func (x *ex) enableExchangeCertificate(c *pwsh.Call) error {
 	return nil
 }
 
+// smtpPrompt is Exchange's question before it replaces the default SMTP
+// certificate old with cert.
+func smtpPrompt(old, cert *org.Certificate) string {
+	return fmt.Sprintf("Overwrite the existing default SMTP certificate?\r\n\r\nCurrent certificate: '%s' (expires %s)\r\nReplace it with certificate: '%s' (expires %s)",
+		old.Thumbprint, certDate(old.NotAfter), cert.Thumbprint, certDate(cert.NotAfter))
+}
+
 func (x *ex) removeExchangeCertificate(c *pwsh.Call) error {
 	var target string
 	if !c.IsBound("Confirm") || c.Bool("Confirm") {
 		// Remove-ExchangeCertificate confirms by default.
-		return writeErr(c, nonInteractivePrompt(nil), nil)
+		idv, _ := c.Param("Identity")
+		id := identityText(idv)
+		if id == "" {
+			id = c.String("Thumbprint")
+		}
+		return writeErr(c, promptFails(c, "Are you sure you want to perform this action?\nRemove certificate \""+id+"\".", nil), nil)
 	}
 	if c.Bool("WhatIf") {
 		return nil
@@ -661,7 +685,7 @@ func (x *ex) newExchangeCertificate(c *pwsh.Call) error {
 		if services&org.ServiceSMTP != 0 && !c.Bool("Force") {
 			for _, other := range o.ServerCertificates(server) {
 				if other.Services&org.ServiceSMTP != 0 {
-					return nonInteractivePrompt(nil)
+					return promptFails(c, smtpPrompt(other, cert), nil)
 				}
 			}
 		}

@@ -113,13 +113,5 @@ func serverObject(o *org.Org, s *org.Server) *pwsh.Object {
 		"DataPath", `C:\Program Files\Microsoft\Exchange Server\V15\Mailbox`,
 		"ExchangeVersion", exchangeVersion, "Identity", s.Name, "DistinguishedName", serverDN(o, s.Name),
 		"Guid", guidV(s.Guid), "WhenCreated", s.WhenCreated, "WhenChanged", s.WhenCreated,
-		"DatabaseAvailabilityGroup", dagV(s.DatabaseAvailabilityGroup),
 		"IsExchangeTrialEdition", false, "IsExpiredExchangeTrialEdition", false)
-}
-
-func dagV(s string) pwsh.Value {
-	if s == "" {
-		return nil
-	}
-	return s
 }

@@ -267,15 +267,16 @@ func writeErr(c *pwsh.Call, err error, target pwsh.Value) error {
 	return c.WriteError(e, e.Category, target)
 }
 
-// nonInteractivePrompt is what a prompting cmdlet fails with in a session
-// that cannot prompt (powershell.exe -EncodedCommand over WinRM).
-func nonInteractivePrompt(target pwsh.Value) *pwsh.Error {
-	return &pwsh.Error{
-		Message:       "PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
-		ExceptionType: "System.Management.Automation.Host.HostException",
-		Category:      pwsh.CatResourceUnavailable, ErrorID: "HostException", TargetObject: target,
-	}
+// promptFails is what a prompting cmdlet fails with where the session
+// cannot prompt: message is the prompt Exchange would show. The host
+// decides the words (pwsh.Call.PromptUnavailable): powershell.exe over
+// WinRS is in NonInteractive mode, a remote runspace has no host UI.
+func promptFails(c *pwsh.Call, message string, target pwsh.Value) *pwsh.Error {
+	return c.PromptUnavailable(message, target)
 }
+
+// certDate is a certificate date as Exchange's prompts print it (en-US).
+func certDate(t time.Time) string { return t.UTC().Format("1/2/2006 3:04:05 PM") }
 
 func (x *ex) now() time.Time { return x.opts.Now().UTC() }
 

@@ -279,6 +279,7 @@ const (
 	CatSyntaxError         ErrorCategory = "SyntaxError"
 	CatMetadataError       ErrorCategory = "MetadataError"
 	CatDeviceError         ErrorCategory = "DeviceError"
+	CatNotImplemented      ErrorCategory = "NotImplemented"
 )
 
 // Error is an error with PowerShell's error-record details. Cmdlets return

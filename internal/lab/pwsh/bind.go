@@ -217,6 +217,9 @@ func (inv *invocation) writeWarning(text string) error {
 			ExceptionType: "System.Management.Automation.ActionPreferenceStopException", Category: CatOperationStopped, ErrorID: "ActionPreferenceStop"}
 		return &psThrow{rec: inv.recordFor(e, CatOperationStopped, nil)}
 	}
+	if inv.sess.warnSink != nil {
+		return inv.sess.warnSink(text)
+	}
 	inv.sess.warning(text)
 	return nil
 }

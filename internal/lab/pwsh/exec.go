@@ -431,13 +431,7 @@ func (s *session) resolve(c *command) (*CmdletDef, error) {
 }
 
 func (s *session) newInvocation(c *command, def *CmdletDef, out func(Value) error) (*invocation, error) {
-	inv := &invocation{sess: s, def: def, name: c.name, out: out, pos: c.e, errAction: s.eap(), warnAction: s.wap()}
-	if a, ok := aliases[strings.ToLower(c.name)]; ok {
-		inv.name = a
-	}
-	inv.params = make([]ParamDef, 0, len(def.Params)+len(commonParams))
-	inv.params = append(inv.params, def.Params...)
-	inv.params = append(inv.params, commonParams...)
+	inv := s.newBareInvocation(c.name, def, c.e, out)
 	var args []cmdArg
 	for _, a := range c.args {
 		switch {
@@ -474,10 +468,27 @@ func (s *session) newInvocation(c *command, def *CmdletDef, out func(Value) erro
 			args = append(args, cmdArg{value: v, pos: a.e})
 		}
 	}
+	return s.bindInvocation(inv, args)
+}
+
+// bindInvocation binds evaluated arguments to a new invocation.
+func (s *session) bindInvocation(inv *invocation, args []cmdArg) (*invocation, error) {
 	if err := inv.bindArgs(args); err != nil {
 		return nil, err
 	}
 	return inv, nil
+}
+
+// newBareInvocation is an invocation of def as name, before binding.
+func (s *session) newBareInvocation(name string, def *CmdletDef, pos extent, out func(Value) error) *invocation {
+	inv := &invocation{sess: s, def: def, name: name, out: out, pos: pos, errAction: s.eap(), warnAction: s.wap()}
+	if a, ok := aliases[strings.ToLower(name)]; ok {
+		inv.name = a
+	}
+	inv.params = make([]ParamDef, 0, len(def.Params)+len(commonParams))
+	inv.params = append(inv.params, def.Params...)
+	inv.params = append(inv.params, commonParams...)
+	return inv
 }
 
 func (s *session) countAndFault(inv *invocation) error {
@@ -492,7 +503,7 @@ func (s *session) countAndFault(inv *invocation) error {
 	}
 	if h.opts.Faults != nil {
 		if h.opts.Faults.Throttle(inv.def.Name) {
-			return &psThrow{rec: inv.recordFor(&Error{Message: fmt.Sprintf(faults.ThrottleMessage, h.opts.User),
+			return &psThrow{rec: inv.recordFor(&Error{Message: fmt.Sprintf(faults.ThrottleMessage, s.user),
 				ExceptionType: "Microsoft.Exchange.Data.Directory.OverBudgetException", Category: CatNotSpecified, ErrorID: "OverBudgetException"}, CatNotSpecified, nil)}
 		}
 		if h.opts.Faults.CmdletError(inv.def.Name) {
@@ -529,7 +540,7 @@ func paramText(v Value) string {
 
 func (st *cmdStage) call(input Value, has bool) *Call {
 	if st.inv.call == nil {
-		st.inv.call = &Call{Ctx: st.inv.sess.ctx, Name: st.inv.def.Name, User: st.inv.sess.host.opts.User, inv: st.inv}
+		st.inv.call = &Call{Ctx: st.inv.sess.ctx, Name: st.inv.def.Name, User: st.inv.sess.user, inv: st.inv}
 	}
 	st.inv.call.Input, st.inv.call.HasInput = input, has
 	return st.inv.call

@@ -62,6 +62,15 @@ type session struct {
 	// inherited is the parent scope's variables while a child scope (a
 	// delegate script block) runs in vars, a copy of them.
 	inherited map[string]*variable
+	// user is the account the session runs as (HostOptions.User, or
+	// PipelineOptions.User for a command-list pipeline).
+	user string
+	// remote marks a command-list pipeline (Host.RunPipeline): a remote
+	// runspace whose client host cannot prompt, whose error and warning
+	// records go to errSink and warnSink instead of stderr.
+	remote   bool
+	errSink  func(*ErrorRecord) error
+	warnSink func(string) error
 }
 
 func newSession(h *Host, ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) *session {
@@ -69,7 +78,7 @@ func newSession(h *Host, ctx context.Context, stdin io.Reader, stdout, stderr io
 		stdin = strings.NewReader("")
 	}
 	s := &session{host: h, ctx: ctx, stdinRaw: stdin, out: bufio.NewWriterSize(stdout, 64<<10), errw: stderr,
-		vars: map[string]*variable{}, snapins: map[string]bool{}, lastOK: true, dollarQ: true}
+		vars: map[string]*variable{}, snapins: map[string]bool{}, lastOK: true, dollarQ: true, user: h.opts.User}
 	s.vars["erroractionpreference"] = &variable{v: "Continue"}
 	s.vars["warningpreference"] = &variable{v: "Continue"}
 	s.vars["progresspreference"] = &variable{v: "Continue"}
@@ -160,6 +169,9 @@ func (s *session) nonTerminating(rec *ErrorRecord, ap actionPref, inv *invocatio
 		return nil
 	}
 	s.recordError(rec)
+	if s.errSink != nil {
+		return s.errSink(rec)
+	}
 	s.writeErrorRecord(rec)
 	return nil
 }

@@ -81,11 +81,14 @@ type Options struct {
 	Computer string
 	// AllowBasic and AllowNTLM enable the authentication schemes.
 	AllowBasic, AllowNTLM bool
-	// Stats, if set, counts WinRMRequests (every HTTP request) and
-	// Shells (every shell created).
+	// Stats, if set, counts WinRMRequests (every HTTP request), Shells
+	// (every WinRS shell created), PSRPPools (every PSRP shell created)
+	// and EncryptedBodies/PlainBodies (request bodies sealed or not).
 	Stats *labstats.Counters
 	// Faults, if set, injects latency, HTTP 500s and dropped connections
-	// into every request before it is handled.
+	// into every request before it is handled, and breaks PSRP sessions
+	// mid-run (Spec.Break: the plug-in host dies, the Receive in flight
+	// gets the aborted-operation fault and the shell is gone).
 	Faults *faults.Injector
 	// MaxEnvelopeSize is the envelope size limit when a request does not
 	// carry w:MaxEnvelopeSize; 0 means 153600.

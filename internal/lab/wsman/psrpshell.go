@@ -202,9 +202,9 @@ func (s *Server) createPSRP(r *http.Request, user string, req *request) (string,
 			pool.Close()
 		}
 		if err == nil {
-			err = errors.New("The WS-Management service is shutting down.")
+			return "", faultInternal("The WS-Management service is shutting down.")
 		}
-		return "", faultPlugin(err.Error())
+		return "", faultPlugin(pluginRefusal(err))
 	}
 	sh.pool = pool
 	s.mu.Unlock()
@@ -403,6 +403,17 @@ func concurrencyRefusal(user string, limit, active int, now time.Time) string {
 
 // throttlingPolicyID names the lab's GlobalThrottlingPolicy.
 const throttlingPolicyID = "8d2b5b3c-6f1e-4a3b-9c55-1e0f2a7b4c10"
+
+// pluginRefusal words a host's refusal as Exchange's plug-in does: an
+// error that names its failure category (Exchange's AuthZ categories)
+// carries it in front, as in "[FailureCategory=AuthZ-…] text".
+func pluginRefusal(err error) string {
+	var c interface{ FailureCategory() string }
+	if errors.As(err, &c) && c.FailureCategory() != "" {
+		return "[FailureCategory=" + c.FailureCategory() + "] " + err.Error()
+	}
+	return err.Error()
+}
 
 // faultNoConfiguration is WinRM's answer for a resource URI naming a
 // session configuration that is not registered.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,6 +250,10 @@ func TestPSRPCreateRefusals(t *testing.T) {
 	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "the user has no role assignments") {
 		t.Errorf("a refusing host: %d %s", r.status, r.body)
 	}
+	host.refuse = categorised{}
+	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, xmlText(`[FailureCategory=AuthZ-CmdletAccessDeniedException] The user "CONTOSO\x" isn't assigned to any management roles.`)) {
+		t.Errorf("a refusal with a failure category: %d %s", r.status, r.body)
+	}
 	if len(host.pools) != 0 {
 		t.Errorf("%d pools opened by refused Creates", len(host.pools))
 	}
@@ -463,4 +468,51 @@ func tlsClient(t *testing.T, l *lab) *http.Client {
 		t.Fatal("no CA PEM")
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "ex01.contoso.test"}}, Timeout: 20 * time.Second}
+}
+
+type categorised struct{}
+
+func (categorised) Error() string {
+	return `The user "CONTOSO\x" isn't assigned to any management roles.`
+}
+func (categorised) FailureCategory() string { return "AuthZ-CmdletAccessDeniedException" }
+
+// An idle session is reaped, its pool closed and its slot freed; the
+// injected HTTP 500 and dropped connections reach /PowerShell/ as they
+// reach /wsman.
+func TestPSRPIdleExpiryAndInjectedFaults(t *testing.T) {
+	t.Parallel()
+	host := &echoHost{}
+	l, c := startPSRPLab(t, true, host, 2)
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	l.srv.mu.Lock()
+	l.srv.now = func() time.Time { return time.Unix(0, now.Load()) }
+	l.srv.mu.Unlock()
+	first := c.psrpCreate("", nil)
+	c.psrpCreate("", nil)
+	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "MaxConcurrency") {
+		t.Fatalf("third session: %d %s", r.status, r.body)
+	}
+	now.Add(int64(16 * time.Minute)) // past the default 15-minute IdleTimeout
+	c.psrpCreate("", nil)            // the sweep reaped both; room again
+	if !host.pools[0].isClosed() || !host.pools[1].isClosed() {
+		t.Fatal("reaped sessions' pools are open")
+	}
+	if _, _, r := c.psrpReceive(first, "", ""); r.status != 500 || !strings.Contains(r.body, "the shell was not found") {
+		t.Fatalf("reaped session answers: %d %s", r.status, r.body)
+	}
+
+	l.inj.Set(faults.Spec{HTTP500: 1})
+	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "injected by the lab") {
+		t.Fatalf("http500 on /PowerShell/: %d %s", r.status, r.body)
+	}
+	l.inj.Set(faults.Spec{Drop: 1})
+	req, _ := http.NewRequest(http.MethodPost, l.url+"/PowerShell/", strings.NewReader("<x/>"))
+	req.SetBasicAuth(testUser, testPassword)
+	if resp, err := c.http.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("drop on /PowerShell/: got %d", resp.StatusCode)
+	}
+	l.inj.Set(faults.Spec{})
 }
