@@ -68,7 +68,7 @@ func (e *fakeEndpoint) Run(ctx context.Context, pl psrp.Pipeline, input <-chan p
 
 // client drives a pool as a PSRP client would, with the psrp codec.
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	rpid   uuid.UUID
 	ids    psrp.ObjectIDs
 	pool   wsman.Pool
@@ -147,7 +147,7 @@ func (c *client) receive(id string, want int, budget int) []psrp.Body {
 	return out
 }
 
-func openPool(t *testing.T, ep Endpoint, stats *labstats.Counters, maxRunspaces int32) *client {
+func openPool(t testing.TB, ep Endpoint, stats *labstats.Counters, maxRunspaces int32) *client {
 	t.Helper()
 	h, err := New(Options{Endpoint: ep, Stats: stats})
 	if err != nil {
@@ -339,4 +339,30 @@ func FuzzPoolSend(f *testing.F) {
 		_ = c.pool.Command(id, data)
 		_ = c.pool.Send(id, "stdin", data)
 	})
+}
+
+// BenchmarkPipelineOutput measures the server side's cost per output
+// object: queueing PIPELINE_OUTPUT messages and fragmenting them into
+// 150 KB Receives, as pypsrp asks for them.
+func BenchmarkPipelineOutput(b *testing.B) {
+	c := openPool(b, &fakeEndpoint{}, nil, 1)
+	input := make([]psrp.Body, 0, 1001)
+	for i := 0; i < 1000; i++ {
+		input = append(input, psrp.PipelineInput{Value: "mailbox-" + strings.Repeat("x", 100)})
+	}
+	input = append(input, psrp.EndOfPipelineInput{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := c.start(psrp.Command{Name: "Echo"}, false)
+		if err := c.pool.Send(id, "stdin", c.fragments(uuid.MustParse(id), input...)); err != nil {
+			b.Fatal(err)
+		}
+		got := c.receive(id, -1, 150000)
+		if len(got) != 1003 {
+			b.Fatalf("%d messages", len(got))
+		}
+		c.pool.Terminate(id)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/object")
 }
