@@ -14,16 +14,19 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 )
 
-// End-to-end: every operation against the lab (the WS-Man server, the
-// PowerShell interpreter and the Exchange cmdlets), over real WinRM.
+// End-to-end: every operation against the lab's Exchange endpoint
+// (/PowerShell/, PSRP over WS-Management, the NoLanguage executor and the
+// Exchange cmdlets), through one Session.
 
 type labEnv struct {
 	l   *lab.Lab
 	ep  lab.Endpoints
 	c   *Client
+	s   *Session
 	pw  string
 	ctx context.Context
 }
@@ -39,11 +42,9 @@ func startLab(t *testing.T, mailboxes int) *labEnv {
 	t.Cleanup(func() { l.Close() })
 	ep := l.Endpoints()
 	pw := strings.TrimSpace(readFile(t, ep.Admin.PasswordFile))
-	wc, err := winrm.New(winrm.Config{Endpoint: ep.WinRM.HTTPS, Auth: winrm.AuthNTLM, User: ep.Admin.User, Password: pw, CAFile: ep.CAFile, OperationTimeout: 20 * time.Second, CallTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &labEnv{l: l, ep: ep, c: New(wc), pw: pw, ctx: ctx}
+	s := NewSession(WSManDialer(wsman.Config{Endpoint: ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: ep.Admin.User, Password: pw}, 4))
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return &labEnv{l: l, ep: ep, c: NewPipelines(s), s: s, pw: pw, ctx: ctx}
 }
 
 func readFile(t *testing.T, path string) string {
@@ -347,14 +348,14 @@ func TestLabMissingAndThrottled(t *testing.T) {
 	ctx, c := e.ctx, e.c
 	// A cmdlet error surfaces as the server's words, naming the operation.
 	_, err := c.EnableCertificate(ctx, "EX01", "0000000000000000000000000000000000000000", []string{"IIS"}, true)
-	var pe *winrm.PowerShellError
+	var pe *psrp.ErrorRecord
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "exchange EnableCertificate:") || engine.IsTransient(err) {
 		t.Fatalf("got %v", err)
 	}
 	// Exchange throttling is transient.
 	for spec, what := range map[string]string{
 		"throttle:Get-OrganizationConfig=1": "exceeded the throttling budget",
-		"http500=1":                         "HTTP 500",
+		"http500=1":                         "internal error",
 	} {
 		sp, err := faults.Parse(spec)
 		if err != nil {
@@ -369,5 +370,16 @@ func TestLabMissingAndThrottled(t *testing.T) {
 	e.l.Faults().Set(faults.Spec{})
 	if _, err := c.GetOrganizationConfig(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// onePSRPSession checks the budget of the Exchange endpoint so far: one
+// PSRP session, no WinRS shell, no powershell.exe, no script refused.
+func (e *labEnv) onePSRPSession(t *testing.T) {
+	t.Helper()
+	st := e.l.Stats()
+	if st.PSRPPools != 1 || st.Shells != 0 || st.PowerShellLaunches != 0 || st.ScriptsRefused != 0 || e.s.Opens() != 1 {
+		t.Fatalf("%d PSRP sessions (%d opened by the client), %d WinRS shells, %d powershell.exe, %d scripts refused; want 1, 0, 0, 0",
+			st.PSRPPools, e.s.Opens(), st.Shells, st.PowerShellLaunches, st.ScriptsRefused)
 	}
 }

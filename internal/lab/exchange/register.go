@@ -48,7 +48,8 @@ func Register(h *pwsh.Host, st *org.Store, opts Options) error {
 	}
 	x := &ex{st: st, opts: opts}
 	impls := x.impls()
-	for _, spec := range cmdletTable {
+	specs := append(append([]cmdletSpec(nil), cmdletTable...), extraCmdlets...)
+	for _, spec := range specs {
 		fn, ok := impls[spec.Name]
 		if !ok {
 			return fmt.Errorf("exchange: no implementation of %s", spec.Name)
@@ -64,8 +65,8 @@ func Register(h *pwsh.Host, st *org.Store, opts Options) error {
 			return err
 		}
 	}
-	if len(impls) != len(cmdletTable) {
-		return fmt.Errorf("exchange: %d implementations for %d documented cmdlets", len(impls), len(cmdletTable))
+	if len(impls) != len(specs) {
+		return fmt.Errorf("exchange: %d implementations for %d cmdlets", len(impls), len(specs))
 	}
 	return nil
 }
@@ -106,6 +107,7 @@ func (x *ex) impls() map[string]func(*pwsh.Call) error {
 		"Set-PopSettings":             x.setProtocolSettings("Pop"),
 		"Get-ImapSettings":            x.getProtocolSettings("Imap"),
 		"Set-ImapSettings":            x.setProtocolSettings("Imap"),
+		"Set-ADServerSettings":        x.setADServerSettings,
 	}
 	for _, k := range vdirCmdlets {
 		m["Get-"+k.noun] = x.getVDir(k)

@@ -392,7 +392,7 @@ func TestGetCommand(t *testing.T) {
 	if !adminKeys["Server"] || !adminKeys["Database"] {
 		t.Errorf("Organization Management lacks Get-Mailbox -Server/-Database")
 	}
-	if got := listed(helpdesk, "Name", "Set-*"); len(got) != 1 || got["Set-CASMailbox"] == nil {
+	if got := listed(helpdesk, "Name", "Set-*"); len(got) != 2 || got["Set-CASMailbox"] == nil || got["Set-ADServerSettings"] == nil {
 		t.Errorf("Get-Command -Name Set-* = %v", got)
 	}
 	if got := listed(admin, "Verb", "Enable", "Noun", "ExchangeCertificate"); len(got) != 1 {

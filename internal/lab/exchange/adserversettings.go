@@ -1,0 +1,29 @@
+package exchange
+
+import (
+	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
+)
+
+// extraCmdlets are cmdlets the lab implements that cmdlets.json does not
+// document; their parameters are those of Microsoft's pages
+// (learn.microsoft.com/powershell/module/exchange/set-adserversettings).
+var extraCmdlets = []cmdletSpec{
+	{Name: "Set-ADServerSettings", Params: []paramSpec{
+		{Name: "ConfigurationDomainController", Type: "Fqdn"},
+		{Name: "Confirm", Type: "SwitchParameter", Switch: true, Aliases: []string{"cf"}},
+		{Name: "PreferredGlobalCatalog", Type: "Fqdn"},
+		{Name: "PreferredServer", Type: "Fqdn"},
+		{Name: "RecipientViewRoot", Type: "String"},
+		{Name: "ViewEntireForest", Type: "Boolean"},
+		{Name: "WhatIf", Type: "SwitchParameter", Switch: true, Aliases: []string{"wi"}},
+	}},
+}
+
+// setADServerSettings accepts the session's AD scope settings. The lab's
+// organisation is one domain, whose recipients every session sees, so
+// -ViewEntireForest widens nothing here; the cmdlet exists so that a
+// client that sets the forest view, as one must in a forest of several
+// domains, runs as it would against Exchange.
+func (x *ex) setADServerSettings(c *pwsh.Call) error {
+	return nil
+}
