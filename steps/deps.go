@@ -8,13 +8,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/exchange"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 )
 
 // clients are created on first use, so that a command that needs no
@@ -23,12 +22,14 @@ import (
 type clients struct {
 	mu       sync.Mutex
 	exchange *exchange.Client
+	session  *exchange.Session
 	roots    *x509.CertPool
 	servers  []exchange.Server
 }
 
-// Exchange returns the Exchange client: over Runner when set, else over a
-// WinRM client built from the exchange section of the config.
+// Exchange returns the Exchange client: over Runner when set, else over
+// the one PSRP session of the run on the Exchange endpoint
+// (exchange.endpoint, /PowerShell/), opened on first use.
 func (d *Deps) Exchange() (*exchange.Client, error) {
 	d.clients.mu.Lock()
 	defer d.clients.mu.Unlock()
@@ -45,25 +46,43 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 				return nil, err
 			}
 		}
-		wc := winrm.Config{
-			Endpoint: cfg.Endpoint, Auth: winrm.Auth(strings.ToLower(cfg.Auth)), User: cfg.User, Password: pw,
-			CAFile: cfg.CAFile, AllowHTTPBasic: cfg.AllowHTTPBasic,
-			ClientCert: cfg.CertFile, ClientKey: cfg.KeyFile,
-			CallTimeout: 30 * time.Minute,
-			// Creating a shell runs nothing, so it is always safe to retry.
-			Retries: winrm.RetryPolicy{Attempts: 3, Backoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second},
+		wc := wsman.Config{
+			Endpoint: cfg.Endpoint, Auth: wsman.Auth(strings.ToLower(cfg.Auth)), User: cfg.User, Password: pw,
+			CAFile: cfg.CAFile, MaxConnections: concurrency(cfg) + 1,
 		}
 		if strings.EqualFold(cfg.Auth, "kerberos") {
-			wc.Realm, wc.KrbConf, wc.Keytab, wc.SPN = cfg.KerberosRealm(), cfg.Krb5Conf(), cfg.Kerberos.KeytabFile, cfg.Kerberos.SPN
+			wc.Kerberos = wsman.KerberosConfig{Realm: cfg.KerberosRealm(), Krb5Conf: cfg.Krb5Conf(), Keytab: cfg.Kerberos.KeytabFile, SPN: cfg.Kerberos.SPN}
 		}
-		c, err := winrm.New(wc)
-		if err != nil {
+		if _, err := wsman.New(wc); err != nil { // the settings are checked before anything runs
 			return nil, err
 		}
-		r = c
+		s := exchange.NewSession(exchange.WSManDialer(wc, concurrency(cfg)))
+		d.clients.session = s
+		r = s
 	}
-	d.clients.exchange = exchange.New(r)
+	d.clients.exchange = exchange.NewPipelines(r)
+	d.clients.exchange.Concurrency = concurrency(d.Config.Exchange)
 	return d.clients.exchange, nil
+}
+
+// concurrency is exchange.concurrency, or its default.
+func concurrency(e config.Exchange) int {
+	if e.Concurrency > 0 {
+		return e.Concurrency
+	}
+	return config.DefaultConcurrency
+}
+
+// Close ends the run's Exchange session, if one was opened.
+func (d *Deps) Close(ctx context.Context) error {
+	d.clients.mu.Lock()
+	s := d.clients.session
+	d.clients.session = nil
+	d.clients.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.Close(ctx)
 }
 
 // needsPassword: every sign-in but a client certificate or a Kerberos

@@ -20,9 +20,9 @@ type Deps struct {
 	// AllowEmptyGroup is `run --allow-empty-group`: block-mailboxes may
 	// proceed with an empty or missing allow group.
 	AllowEmptyGroup bool
-	// Runner, when set, runs the Exchange scripts instead of a WinRM
-	// client built from Config (tests, the in-process lab).
-	Runner exchange.Runner
+	// Runner, when set, runs the Exchange pipelines instead of the PSRP
+	// session built from Config (tests).
+	Runner exchange.PipelineRunner
 
 	clients clients // lazily created, shared by every step; see deps.go
 }
