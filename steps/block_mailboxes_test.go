@@ -22,7 +22,8 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 	"github.com/google/uuid"
 )
 
@@ -385,18 +386,18 @@ func TestBlockMailboxesTransientThenResumeLab(t *testing.T) {
 }
 
 // removingRunner removes a mailbox from the lab just before the first
-// Set-CASMailbox script runs: Exchange then refuses that one mailbox.
+// Set-CASMailbox pipeline runs: Exchange then refuses that one mailbox.
 type removingRunner struct {
-	exchange.Runner
+	exchange.PipelineRunner
 	remove func()
 	once   sync.Once
 }
 
-func (r *removingRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
-	if strings.Contains(script, "Set-CASMailbox") {
+func (r *removingRunner) Run(ctx context.Context, pl psrp.Pipeline, input []psrp.Value) (*psrp.Result, error) {
+	if pl.Commands[0].Name == "Set-CASMailbox" {
 		r.once.Do(r.remove)
 	}
-	return r.Runner.RunPowerShell(ctx, script, stdin)
+	return r.PipelineRunner.Run(ctx, pl, input)
 }
 
 // Exchange refusing a mailbox fails the step naming it with Exchange's
@@ -408,13 +409,11 @@ func TestBlockMailboxesItemFailureLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := cl.cfg.Exchange
-	wc, err := winrm.New(winrm.Config{Endpoint: x.Endpoint, Auth: winrm.Auth(x.Auth), User: x.User, Password: pw, CAFile: x.CAFile, AllowHTTPBasic: x.AllowHTTPBasic})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := exchange.NewSession(exchange.WSManDialer(wsman.Config{Endpoint: x.Endpoint, Auth: wsman.Auth(x.Auth), User: x.User, Password: pw, CAFile: x.CAFile}, 4))
+	t.Cleanup(func() { _ = sess.Close(context.Background()) })
 	allow := allowedSet(cl, cl.cfg.Mailboxes.AllowGroup)
 	var gone string
-	rr := &removingRunner{Runner: wc, remove: func() {
+	rr := &removingRunner{PipelineRunner: sess, remove: func() {
 		if err := cl.lab.Store().Update(func(o *org.Org) error {
 			for i, m := range o.Mailboxes {
 				if m.RecipientTypeDetails == org.UserMailbox && !allow[m.Guid] && !m.MAPIBlockOutlookRpcHttp {

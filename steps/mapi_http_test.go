@@ -16,7 +16,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
 func TestMapiHTTPPlan(t *testing.T) {
@@ -57,29 +57,27 @@ type mhRunner struct {
 	beforeSet func()
 }
 
-func (r *mhRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
+func (r *mhRunner) Run(_ context.Context, pl psrp.Pipeline, _ []psrp.Value) (*psrp.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch {
-	case strings.Contains(script, "$before"):
-		want := strings.Contains(script, "Set-OrganizationConfig -MapiHttpEnabled $true")
-		before := r.enabled
-		if before != want {
-			if r.beforeSet != nil {
-				r.beforeSet()
-			}
-			r.enabled = want
-			r.sets = append(r.sets, want)
+	switch pl.Commands[0].Name {
+	case "Set-OrganizationConfig":
+		want := pl.Commands[0].Params[0].Value.(bool)
+		if want == r.enabled {
+			return nil, fmt.Errorf("a write without a difference: %s", pl)
 		}
-		return winrm.Result{Stdout: fmt.Sprintf(`{"Before":%t,"Changed":%t,"After":%t}`, before, before != want, r.enabled)}, nil
-	case strings.Contains(script, "Get-CASMailbox"):
-		return winrm.Result{Stdout: fmt.Sprintf(`{"MapiHttpEnabled":%t,"Off":[],"Mailboxes":[]}`, r.enabled)}, nil
-	case strings.Contains(script, "Set-"):
-		return winrm.Result{}, fmt.Errorf("a write without a comparison:\n%s", script)
-	case strings.Contains(script, "Get-OrganizationConfig"):
-		return winrm.Result{Stdout: fmt.Sprintf(`{"MapiHttpEnabled":%t}`, r.enabled)}, nil
+		if r.beforeSet != nil {
+			r.beforeSet()
+		}
+		r.enabled = want
+		r.sets = append(r.sets, want)
+		return &psrp.Result{}, nil
+	case "Get-CASMailbox":
+		return &psrp.Result{}, nil
+	case "Get-OrganizationConfig":
+		return &psrp.Result{Output: []psrp.Value{&psrp.Object{Extended: []psrp.Property{{Name: "MapiHttpEnabled", Value: r.enabled}}}}}, nil
 	}
-	return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
+	return nil, fmt.Errorf("unexpected pipeline: %s", pl)
 }
 
 // Apply: nothing when enabled; the clear message when disabled without

@@ -22,7 +22,7 @@ import (
 // Microsoft documents that Get-ExchangeCertificate does not fully support
 // remote PowerShell, and bindings are proven on the wire by the checks.
 
-var certProps = []string{"RawData", "FriendlyName", "Services", "HasPrivateKey", "Status"}
+var certProps = []string{"RawData", "Thumbprint", "Subject", "CertificateDomains", "FriendlyName", "Services", "HasPrivateKey", "Status"}
 
 func certsPipeline(server string) psrp.Pipeline {
 	return pipeline(command("Get-ExchangeCertificate", param("Server", server)), selectProps(certProps...))
@@ -87,14 +87,25 @@ func decodeCertRows(op, server string, out []psrp.Value) ([]Certificate, error) 
 	res := make([]Certificate, 0, len(rs))
 	for _, r := range rs {
 		der := r.bytes("RawData")
+		tp, subject, domains := r.str("Thumbprint"), r.str("Subject"), r.list("CertificateDomains")
 		fn, svc, st := r.str("FriendlyName"), r.str("Services"), r.str("Status")
 		pk, _ := r.optBool("HasPrivateKey")
 		if r.err != nil {
 			return nil, r.err
 		}
-		c, err := certFromDER(server, der, time.Now())
-		if err != nil {
-			return nil, badOutput(op, "certificate %d on %s: %v", r.i, server, err)
+		var c Certificate
+		if len(der) == 0 {
+			// A pending request has no certificate yet: what Exchange
+			// reports of it is all there is.
+			if tp == "" {
+				return nil, badOutput(op, "certificate %d on %s has neither RawData nor a thumbprint", r.i, server)
+			}
+			c = Certificate{Server: server, Thumbprint: strings.ToUpper(tp), Subject: subject, CertificateDomains: domains, Status: "PendingRequest"}
+		} else {
+			var err error
+			if c, err = certFromDER(server, der, time.Now()); err != nil {
+				return nil, badOutput(op, "certificate %d on %s: %v", r.i, server, err)
+			}
 		}
 		c.FriendlyName, c.Services, c.HasPrivateKey = fn, svc, pk
 		if st != "" {

@@ -134,7 +134,7 @@ func TestCertificatePipelines(t *testing.T) {
 	ctx := context.Background()
 	der, tp := testCertDER(t, "mail.contoso.test", "autodiscover.contoso.test")
 	f := newFakePipes()
-	f.on(certsPipeline("EX01").String(), obj("RawData", der, "FriendlyName", nil, "Services", nil, "HasPrivateKey", nil, "Status", nil))
+	f.on(certsPipeline("EX01").String(), certObj(der, nil, nil, nil))
 	f.on(certsPipeline("EX02").String())
 	c := NewPipelines(f)
 	cs, err := c.GetCertificates(ctx, []string{"EX01", "EX02"})
@@ -150,7 +150,7 @@ func TestCertificatePipelines(t *testing.T) {
 	// Import where missing: EX01 holds it, EX02 gets it (the password a
 	// SecureString, never in the rendered pipeline).
 	f = newFakePipes()
-	f.on(certsPipeline("EX01").String(), obj("RawData", der, "FriendlyName", nil, "Services", "IIS, SMTP", "HasPrivateKey", true, "Status", "Valid"))
+	f.on(certsPipeline("EX01").String(), certObj(der, "IIS, SMTP", true, "Valid"))
 	f.on(certsPipeline("EX02").String())
 	f.onFunc(importPFXPipeline("EX02", []byte("pfx"), "s3cret!").String(), func([]psrp.Value) (*psrp.Result, error) {
 		return &psrp.Result{Output: []psrp.Value{obj("RawData", der)}}, nil
@@ -178,7 +178,7 @@ func TestCertificatePipelines(t *testing.T) {
 		if bound {
 			svc = "IIS, SMTP"
 		}
-		return &psrp.Result{Output: []psrp.Value{obj("RawData", der, "FriendlyName", nil, "Services", svc, "HasPrivateKey", true, "Status", "Valid")}}, nil
+		return &psrp.Result{Output: []psrp.Value{certObj(der, svc, true, "Valid")}}, nil
 	})
 	f.onFunc(enablePipeline("EX01", tp, []string{"IIS", "SMTP"}).String(), func([]psrp.Value) (*psrp.Result, error) { bound = true; return &psrp.Result{}, nil })
 	f.on(popImapPipeline(POP, "EX01").String(), obj("X509CertificateName", "mail.contoso.test"))
@@ -199,7 +199,7 @@ func TestCertificatePipelines(t *testing.T) {
 		removed  bool
 	}{{"None", true}, {"IIS", false}, {nil, false}} {
 		f = newFakePipes()
-		f.on(certsPipeline("EX01").String(), obj("RawData", der, "FriendlyName", nil, "Services", tc.services, "HasPrivateKey", true, "Status", "Valid"))
+		f.on(certsPipeline("EX01").String(), certObj(der, tc.services, true, "Valid"))
 		f.on(removePipeline("EX01", tp).String())
 		rr, err := NewPipelines(f).RemoveCertificatesWhereUnbound(ctx, []CertRemoval{{Server: "EX01", Thumbprint: tp}})
 		if err != nil || rr[0].Removed != tc.removed || !rr[0].Present {
@@ -233,4 +233,11 @@ func withoutThumbprint(sent []string, tp string) []string {
 		out[i] = strings.ReplaceAll(strings.ReplaceAll(s, "'"+tp+"'", tp), tp, "THUMBPRINT")
 	}
 	return out
+}
+
+// certObj is a Get-ExchangeCertificate | Select-Object row as the endpoint
+// sends it: the DER, and Exchange's own fields (null when not reported).
+func certObj(der []byte, services, hasKey, status psrp.Value) *psrp.Object {
+	return obj("RawData", der, "Thumbprint", nil, "Subject", nil, "CertificateDomains", nil, "FriendlyName", nil,
+		"Services", services, "HasPrivateKey", hasKey, "Status", status)
 }
