@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -270,6 +271,12 @@ func setOAPipeline(ch OutlookAnywhereChange) psrp.Pipeline {
 // failure (transient when the server throttled).
 func (c *Client) itemWrite(ctx context.Context, op, id string, pl psrp.Pipeline) (ItemResult, error) {
 	res, err := c.runPipeline(ctx, op, pl, nil)
+	var rec *psrp.ErrorRecord
+	if err != nil && !errors.Is(err, psrp.ErrBroken) && errors.As(err, &rec) {
+		// The cmdlet's terminating error is this item's failure, in
+		// Exchange's words (checkResults makes throttling transient).
+		return ItemResult{ID: id, Error: rec.Message}, nil
+	}
 	if err != nil {
 		return ItemResult{}, err
 	}
