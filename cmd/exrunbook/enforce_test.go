@@ -307,7 +307,7 @@ func TestEnforcePrintSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, cfg, `exchange:
-  endpoint: https://ex01.contoso.com:5986/wsman
+  endpoint: https://ex01.contoso.com/PowerShell/
   user: CONTOSO\admin
   password_file: pw
 namespace: {internal: outlook.contoso.com, external: outlook-ext.contoso.com, autodiscover: autodiscover.contoso.com}
