@@ -116,6 +116,10 @@ func TestBindCertificateWildcardPopImapLab(t *testing.T) {
 	if err := eng.Run(context.Background(), pdnsRun); err != nil {
 		t.Fatalf("run: %v\n%s", err, sink.logs())
 	}
+	// The endpoint cannot restart POP3/IMAP4: the result says so.
+	if !strings.Contains(sink.logs(), "restart the services MSExchangePOP3, MSExchangePOP3BE, MSExchangeIMAP4 and MSExchangeIMAP4BE on EX01, EX02") {
+		t.Errorf("no POP/IMAP restart note in the log:\n%s", sink.logs())
+	}
 	// Only the Exchange endpoint was used: the test's own session and
 	// the run's.
 	noScripts(t, "wildcard bind-certificate", cl.lab.Stats(), 2)
