@@ -60,7 +60,7 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 		d.clients.session = s
 		r = s
 	}
-	d.clients.exchange = exchange.NewPipelines(r)
+	d.clients.exchange = exchange.New(r)
 	d.clients.exchange.Concurrency = concurrency(d.Config.Exchange)
 	return d.clients.exchange, nil
 }

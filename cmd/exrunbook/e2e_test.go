@@ -20,7 +20,6 @@ import (
 // Issue 4's acceptance tests: the whole split-namespace runbook, run by the
 // real exrunbook binary against the lab.
 
-
 // The organisation of the crash and fault tests (and of their clean
 // reference run): fewer mailboxes than the full run so that a hundred
 // kills and a faulty run stay quick.

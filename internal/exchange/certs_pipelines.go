@@ -22,14 +22,11 @@ import (
 // Microsoft documents that Get-ExchangeCertificate does not fully support
 // remote PowerShell, and bindings are proven on the wire by the checks.
 
-var certProps = []string{"RawData", "Thumbprint", "Subject", "CertificateDomains", "FriendlyName", "Services", "HasPrivateKey", "Status"}
+var certProps = []string{"RawData", "Thumbprint", "Subject", "Issuer", "CertificateDomains", "NotBefore", "NotAfter", "PublicKeySize", "IsSelfSigned",
+	"FriendlyName", "Services", "HasPrivateKey", "Status"}
 
 func certsPipeline(server string) psrp.Pipeline {
 	return pipeline(command("Get-ExchangeCertificate", param("Server", server)), selectProps(certProps...))
-}
-
-func certPipeline(server, thumbprint string) psrp.Pipeline {
-	return pipeline(command("Get-ExchangeCertificate", param("Server", server), param("Thumbprint", thumbprint)), selectProps(certProps...))
 }
 
 // sigAlgNames are Windows' friendly names of signature algorithms.
@@ -95,12 +92,16 @@ func decodeCertRows(op, server string, out []psrp.Value) ([]Certificate, error) 
 		}
 		var c Certificate
 		if len(der) == 0 {
-			// A pending request has no certificate yet: what Exchange
-			// reports of it is all there is.
+			// No DER (a pending request has no certificate yet): what
+			// Exchange reports is all there is.
 			if tp == "" {
 				return nil, badOutput(op, "certificate %d on %s has neither RawData nor a thumbprint", r.i, server)
 			}
-			c = Certificate{Server: server, Thumbprint: strings.ToUpper(tp), Subject: subject, CertificateDomains: domains, Status: "PendingRequest"}
+			c = Certificate{Server: server, Thumbprint: strings.ToUpper(tp), Subject: subject, CertificateDomains: domains, Status: "PendingRequest",
+				Issuer: r.str("Issuer"), NotBefore: r.time("NotBefore"), NotAfter: r.time("NotAfter"), PublicKeySize: int(r.integer("PublicKeySize")), IsSelfSigned: r.boolean("IsSelfSigned")}
+			if r.err != nil {
+				return nil, r.err
+			}
 		} else {
 			var err error
 			if c, err = certFromDER(server, der, time.Now()); err != nil {

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,3 +89,7 @@ func checkPipelineGolden(t *testing.T, name string, sent []string) {
 		t.Fatalf("pipelines differ from %s (run with -update if intended):\ngot:\n%swant:\n%s", path, got, want)
 	}
 }
+
+var update = flag.Bool("update", false, "rewrite testdata/pipelines/*.txt")
+
+func strp(s string) *string { return &s }

@@ -44,7 +44,7 @@ func startLab(t *testing.T, mailboxes int) *labEnv {
 	pw := strings.TrimSpace(readFile(t, ep.Admin.PasswordFile))
 	s := NewSession(WSManDialer(wsman.Config{Endpoint: ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: ep.Admin.User, Password: pw}, 4))
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return &labEnv{l: l, ep: ep, c: NewPipelines(s), s: s, pw: pw, ctx: ctx}
+	return &labEnv{l: l, ep: ep, c: New(s), s: s, pw: pw, ctx: ctx}
 }
 
 func readFile(t *testing.T, path string) string {

@@ -54,7 +54,7 @@ func strValues(ss []string) []psrp.Value {
 // attribute to its items.
 func (c *Client) runPipeline(ctx context.Context, op string, pl psrp.Pipeline, input []psrp.Value) (*psrp.Result, error) {
 	if c.p == nil {
-		return nil, &OpError{Op: op, Err: errors.New("no Exchange PowerShell session (the client was built for the script transport)")}
+		return nil, &OpError{Op: op, Err: errors.New("no Exchange PowerShell session")}
 	}
 	res, err := c.p.Run(ctx, pl, input)
 	if res != nil && c.OnWarning != nil {
@@ -194,6 +194,24 @@ func (r *row) optBool(name string) (bool, bool) {
 	}
 	r.fail("property %s is not a boolean", name)
 	return false, false
+}
+
+// time reads a date property in UTC (null is the zero time).
+func (r *row) time(name string) time.Time {
+	switch x := r.value(name).(type) {
+	case nil:
+		return time.Time{}
+	case time.Time:
+		return x.UTC()
+	case string:
+		t, err := time.Parse(time.RFC3339, x)
+		if err != nil {
+			r.fail("property %s (%q) is not a date", name, x)
+		}
+		return t.UTC()
+	}
+	r.fail("property %s is not a date", name)
+	return time.Time{}
 }
 
 // integer reads an integer property (null is 0).

@@ -26,7 +26,7 @@ func TestOrgAndMapiHTTPPipelines(t *testing.T) {
 	f.onFunc(setOrgMapiPipeline(true).String(), func([]psrp.Value) (*psrp.Result, error) { enabled = true; return &psrp.Result{}, nil })
 	f.on(casMapiPipeline.String(), obj("Guid", guidv(1), "MapiHttpEnabled", false), obj("Guid", guidv(2), "MapiHttpEnabled", nil), obj("Guid", guidv(3), "MapiHttpEnabled", false))
 	f.on(mailboxAliasesPipeline([]string{"UserMailbox"}).String(), obj("Guid", guidv(1), "Alias", "yamada"), obj("Guid", guidv(2), "Alias", "ng"), obj("Guid", guidv(3), "Alias", ""))
-	c := NewPipelines(f)
+	c := New(f)
 	st, err := c.GetMapiHTTPState(ctx, []string{"UserMailbox"}, 5)
 	if err != nil || st.OrgMapiHttpEnabled || st.MapiOff != 2 || strings.Join(st.MapiOffAliases, ",") != "yamada,"+gid(3) {
 		t.Fatalf("state %+v %v", st, err)
@@ -58,7 +58,7 @@ func TestURLPipelines(t *testing.T) {
 	}
 	f.on(outlookAnywherePipeline.String(), obj("Server", "ex01.contoso.test", "Identity", `EX01\Rpc (Default Web Site)`, "Guid", guidv(50), "ExternalHostname", nil, "InternalHostname", "ex01.contoso.test", "ExternalClientsRequireSsl", false, "ExternalClientAuthenticationMethod", "Negotiate"))
 	f.on(clientAccessPipeline.String(), obj("Name", "EX01", "AutoDiscoverServiceInternalUri", "https://autodiscover.contoso.test/Autodiscover/Autodiscover.xml"), obj("Name", "EX02", "AutoDiscoverServiceInternalUri", nil))
-	c := NewPipelines(f)
+	c := New(f)
 	st, err := c.GetURLState(ctx, []string{"EX01", "EX02"})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestURLPipelines(t *testing.T) {
 	host := "mail.contoso.test"
 	oa := OutlookAnywhereChange{Guid: gid(3), ExternalHostname: &host, ExternalClientsRequireSsl: true, ExternalClientAuthenticationMethod: "Negotiate"}
 	f.on(setOAPipeline(oa).String())
-	res, err := NewPipelines(f).SetURLsWhereDifferent(ctx, []VDirURLChange{{Kind: KindOWA, Guid: gid(1), ExternalUrl: &want}, {Kind: KindMAPI, Guid: gid(2), ExternalUrl: &mapiURL}}, []OutlookAnywhereChange{oa}, CompareApply)
+	res, err := New(f).SetURLsWhereDifferent(ctx, []VDirURLChange{{Kind: KindOWA, Guid: gid(1), ExternalUrl: &want}, {Kind: KindMAPI, Guid: gid(2), ExternalUrl: &mapiURL}}, []OutlookAnywhereChange{oa}, CompareApply)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestURLPipelines(t *testing.T) {
 	// CompareExact writes the OWA URL whose case differs.
 	f = newFakePipes().on(vdirByIDPipeline(KindOWA, gid(1)).String(), obj("Server", "EX01", "Identity", "x", "Guid", guidv(1), "InternalUrl", nil, "ExternalUrl", "https://MAIL.contoso.test/owa")).
 		on(setVDirPipeline(KindOWA, gid(1), &want, nil).String())
-	if res, err := NewPipelines(f).SetURLsWhereDifferent(ctx, []VDirURLChange{{Kind: KindOWA, Guid: gid(1), ExternalUrl: &want}}, nil, CompareExact); err != nil || !res[0].Changed {
+	if res, err := New(f).SetURLsWhereDifferent(ctx, []VDirURLChange{{Kind: KindOWA, Guid: gid(1), ExternalUrl: &want}}, nil, CompareExact); err != nil || !res[0].Changed {
 		t.Fatalf("exact: %+v %v", res, err)
 	}
 	// An error record of the write is the item's failure.
@@ -109,7 +109,7 @@ func TestURLPipelines(t *testing.T) {
 		onFunc(setVDirPipeline(KindOWA, gid(1), &want, nil).String(), func([]psrp.Value) (*psrp.Result, error) {
 			return &psrp.Result{Errors: []*psrp.ErrorRecord{{Message: "The ExternalUrl is not valid."}}}, nil
 		})
-	if res, err := NewPipelines(f).SetURLsWhereDifferent(ctx, []VDirURLChange{{Kind: KindOWA, Guid: gid(1), ExternalUrl: &want}}, nil, CompareApply); err != nil || res[0].OK || res[0].Error != "The ExternalUrl is not valid." {
+	if res, err := New(f).SetURLsWhereDifferent(ctx, []VDirURLChange{{Kind: KindOWA, Guid: gid(1), ExternalUrl: &want}}, nil, CompareApply); err != nil || res[0].OK || res[0].Error != "The ExternalUrl is not valid." {
 		t.Fatalf("failed item: %+v %v", res, err)
 	}
 }
@@ -136,7 +136,7 @@ func TestCertificatePipelines(t *testing.T) {
 	f := newFakePipes()
 	f.on(certsPipeline("EX01").String(), certObj(der, nil, nil, nil))
 	f.on(certsPipeline("EX02").String())
-	c := NewPipelines(f)
+	c := New(f)
 	cs, err := c.GetCertificates(ctx, []string{"EX01", "EX02"})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestCertificatePipelines(t *testing.T) {
 	f.onFunc(importPFXPipeline("EX02", []byte("pfx"), "s3cret!").String(), func([]psrp.Value) (*psrp.Result, error) {
 		return &psrp.Result{Output: []psrp.Value{obj("RawData", der)}}, nil
 	})
-	res, err := NewPipelines(f).ImportPFXWhereMissing(ctx, []string{"EX01", "EX02"}, tp, []byte("pfx"), "s3cret!")
+	res, err := New(f).ImportPFXWhereMissing(ctx, []string{"EX01", "EX02"}, tp, []byte("pfx"), "s3cret!")
 	if err != nil || res[0].Changed || !res[1].Changed || res[1].Thumbprint != tp {
 		t.Fatalf("import: %+v %v", res, err)
 	}
@@ -185,7 +185,7 @@ func TestCertificatePipelines(t *testing.T) {
 	f.on(popImapPipeline(IMAP, "EX01").String(), obj("X509CertificateName", nil))
 	name := "mail.contoso.test"
 	f.on(setPopImapPipeline(PopImapChange{Server: "EX01", Protocol: IMAP, Name: &name}).String())
-	br, err := NewPipelines(f).EnableCertificatesWhereMissing(ctx, []CertBinding{{Server: "EX01", Thumbprint: tp, Services: []string{"IIS", "SMTP"}}},
+	br, err := New(f).EnableCertificatesWhereMissing(ctx, []CertBinding{{Server: "EX01", Thumbprint: tp, Services: []string{"IIS", "SMTP"}}},
 		[]PopImapChange{{Server: "EX01", Protocol: POP, Name: &name}, {Server: "EX01", Protocol: IMAP, Name: &name}}, CompareApply)
 	if err != nil || len(br) != 3 || !br[0].Changed || br[0].Services != "IIS, SMTP" || br[1].Changed || !br[2].Changed {
 		t.Fatalf("bind: %+v %v", br, err)
@@ -201,7 +201,7 @@ func TestCertificatePipelines(t *testing.T) {
 		f = newFakePipes()
 		f.on(certsPipeline("EX01").String(), certObj(der, tc.services, true, "Valid"))
 		f.on(removePipeline("EX01", tp).String())
-		rr, err := NewPipelines(f).RemoveCertificatesWhereUnbound(ctx, []CertRemoval{{Server: "EX01", Thumbprint: tp}})
+		rr, err := New(f).RemoveCertificatesWhereUnbound(ctx, []CertRemoval{{Server: "EX01", Thumbprint: tp}})
 		if err != nil || rr[0].Removed != tc.removed || !rr[0].Present {
 			t.Fatalf("services %v: %+v %v", tc.services, rr, err)
 		}
@@ -214,7 +214,7 @@ func TestCertificatePipelines(t *testing.T) {
 	f = newFakePipes()
 	f.on(newRequestPipeline("EX01", "CN=mail.contoso.test", []string{"mail.contoso.test"}, 2048).String(), "MIIBszCCARwCAQAwHzEdMBsGA1UEAxMU")
 	f.on(exportPipeline("EX01", tp, "pw").String(), obj("FileData", []byte{0x30, 0x82}))
-	c = NewPipelines(f)
+	c = New(f)
 	csr, err := c.NewExportableCertificateRequest(ctx, "EX01", "CN=mail.contoso.test", []string{"mail.contoso.test"}, 2048)
 	if err != nil || !strings.HasPrefix(csr, "-----BEGIN NEW CERTIFICATE REQUEST-----\nMIIB") {
 		t.Fatalf("csr %q %v", csr, err)
@@ -238,6 +238,7 @@ func withoutThumbprint(sent []string, tp string) []string {
 // certObj is a Get-ExchangeCertificate | Select-Object row as the endpoint
 // sends it: the DER, and Exchange's own fields (null when not reported).
 func certObj(der []byte, services, hasKey, status psrp.Value) *psrp.Object {
-	return obj("RawData", der, "Thumbprint", nil, "Subject", nil, "CertificateDomains", nil, "FriendlyName", nil,
+	return obj("RawData", der, "Thumbprint", nil, "Subject", nil, "Issuer", nil, "CertificateDomains", nil, "NotBefore", nil, "NotAfter", nil,
+		"PublicKeySize", nil, "IsSelfSigned", nil, "FriendlyName", nil,
 		"Services", services, "HasPrivateKey", hasKey, "Status", status)
 }

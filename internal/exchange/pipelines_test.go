@@ -22,7 +22,7 @@ func TestGetExchangeServersPipelines(t *testing.T) {
 	ctx := context.Background()
 	f := newFakePipes()
 	f.answers[serversPipeline.String()] = func([]psrp.Value) (*psrp.Result, error) { return &psrp.Result{Output: serverObjs()}, nil }
-	c := NewPipelines(f)
+	c := New(f)
 	all, err := c.GetExchangeServers(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestGetExchangeServersPipelines(t *testing.T) {
 		{"edgeonly", serverObjs()[1:2], "no Exchange server found"},
 	} {
 		f := newFakePipes().on(serversPipeline.String(), tc.out...)
-		if _, err := NewPipelines(f).GetExchangeServers(ctx, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := New(f).GetExchangeServers(ctx, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -72,7 +72,7 @@ func TestGetCASMailboxesPipelines(t *testing.T) {
 		obj("Guid", guidv(2), "MAPIBlockOutlookRpcHttp", true, "MAPIBlockOutlookExternalConnectivity", false, "MapiHttpEnabled", false),
 		obj("Guid", guidv(1), "MAPIBlockOutlookRpcHttp", false, "MAPIBlockOutlookExternalConnectivity", true, "MapiHttpEnabled", nil),
 	)
-	got, err := NewPipelines(f).GetCASMailboxes(ctx, []string{"UserMailbox", "SharedMailbox"})
+	got, err := New(f).GetCASMailboxes(ctx, []string{"UserMailbox", "SharedMailbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,13 +89,13 @@ func TestGetCASMailboxesPipelines(t *testing.T) {
 
 	// A single object and an empty organisation.
 	f = newFakePipes().on(mailboxesPipeline([]string{"UserMailbox"}).String()).on(casFlagsPipeline.String())
-	if got, err := NewPipelines(f).GetCASMailboxes(ctx, []string{"UserMailbox"}); err != nil || len(got) != 0 {
+	if got, err := New(f).GetCASMailboxes(ctx, []string{"UserMailbox"}); err != nil || len(got) != 0 {
 		t.Fatalf("empty: %v %v", got, err)
 	}
 	// A flag that is not a boolean.
 	f = newFakePipes().on(mailboxesPipeline([]string{"UserMailbox"}).String()).
 		on(casFlagsPipeline.String(), obj("Guid", guidv(1), "MAPIBlockOutlookRpcHttp", "maybe", "MAPIBlockOutlookExternalConnectivity", false, "MapiHttpEnabled", nil))
-	if _, err := NewPipelines(f).GetCASMailboxes(ctx, []string{"UserMailbox"}); err == nil || !strings.Contains(err.Error(), "MAPIBlockOutlookRpcHttp") {
+	if _, err := New(f).GetCASMailboxes(ctx, []string{"UserMailbox"}); err == nil || !strings.Contains(err.Error(), "MAPIBlockOutlookRpcHttp") {
 		t.Fatalf("bad flag: %v", err)
 	}
 }
@@ -117,7 +117,7 @@ func TestSetCASMailboxFlagsPipelines(t *testing.T) {
 		piped = append(piped, in...)
 		return &psrp.Result{}, nil
 	})
-	res, err := NewPipelines(f).SetCASMailboxFlags(ctx, batch)
+	res, err := New(f).SetCASMailboxFlags(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestSetCASMailboxFlagsPipelines(t *testing.T) {
 	f = newFakePipes().onFunc(setFlagsPipeline(true, true).String(), func(in []psrp.Value) (*psrp.Result, error) {
 		return &psrp.Result{Errors: []*psrp.ErrorRecord{{Message: "The user has exceeded the throttling budget for PowerShell.", Target: gid(1)}}}, nil
 	})
-	_, err = NewPipelines(f).SetCASMailboxFlags(ctx, batch[:1])
+	_, err = New(f).SetCASMailboxFlags(ctx, batch[:1])
 	if !errkind.IsTransient(err) {
 		t.Fatalf("throttled: %v, want transient", err)
 	}
@@ -141,12 +141,12 @@ func TestSetCASMailboxFlagsPipelines(t *testing.T) {
 	f = newFakePipes().onFunc(setFlagsPipeline(true, true).String(), func(in []psrp.Value) (*psrp.Result, error) {
 		return &psrp.Result{Errors: []*psrp.ErrorRecord{{Message: "Active Directory is unavailable."}}}, nil
 	})
-	if _, err = NewPipelines(f).SetCASMailboxFlags(ctx, batch[:1]); err == nil || !strings.Contains(err.Error(), "Active Directory is unavailable.") {
+	if _, err = New(f).SetCASMailboxFlags(ctx, batch[:1]); err == nil || !strings.Contains(err.Error(), "Active Directory is unavailable.") {
 		t.Fatalf("unattributed error: %v", err)
 	}
 	// A non-GUID identity never reaches the server.
 	f = newFakePipes()
-	if _, err = NewPipelines(f).SetCASMailboxFlags(ctx, []FlagChange{{Guid: "yamada'; Remove-Mailbox"}}); err == nil || len(f.sent) != 0 {
+	if _, err = New(f).SetCASMailboxFlags(ctx, []FlagChange{{Guid: "yamada'; Remove-Mailbox"}}); err == nil || len(f.sent) != 0 {
 		t.Fatalf("hostile identity: %v, sent %v", err, f.sent)
 	}
 }
@@ -170,7 +170,7 @@ func TestExpandGroupPipelines(t *testing.T) {
 		obj("Guid", guidv(102), "Name", "Sales (dynamic)", "RecipientFilter", "((Department -eq 'Sales') -and (RecipientType -eq 'UserMailbox'))", "RecipientContainer", "contoso.test/Sales"))
 	f.on(recipientPreviewPipeline("((Department -eq 'Sales') -and (RecipientType -eq 'UserMailbox'))", "contoso.test/Sales").String(),
 		obj("Guid", guidv(3), "Name", "Sato", "RecipientType", "UserMailbox", "RecipientTypeDetails", "UserMailbox"))
-	exp, err := NewPipelines(f).ExpandGroup(ctx, "Allowed Users")
+	exp, err := New(f).ExpandGroup(ctx, "Allowed Users")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +185,11 @@ func TestExpandGroupPipelines(t *testing.T) {
 	f = newFakePipes().onFunc(groupPipeline("Nope").String(), func([]psrp.Value) (*psrp.Result, error) {
 		return &psrp.Result{Errors: []*psrp.ErrorRecord{{Message: "The operation couldn't be performed because object 'Nope' couldn't be found on 'dc01.contoso.test'."}}}, nil
 	})
-	if _, err := NewPipelines(f).ExpandGroup(ctx, "Nope"); !errors.Is(err, ErrGroupNotFound) || !strings.Contains(err.Error(), "couldn't be found") {
+	if _, err := New(f).ExpandGroup(ctx, "Nope"); !errors.Is(err, ErrGroupNotFound) || !strings.Contains(err.Error(), "couldn't be found") {
 		t.Fatalf("missing group: %v", err)
 	}
 	f = newFakePipes().on(groupPipeline("Two").String(), obj("Guid", guidv(1), "Name", "Two"), obj("Guid", guidv(2), "Name", "Two"))
-	if _, err := NewPipelines(f).ExpandGroup(ctx, "Two"); err == nil || !strings.Contains(err.Error(), "matches 2 groups") {
+	if _, err := New(f).ExpandGroup(ctx, "Two"); err == nil || !strings.Contains(err.Error(), "matches 2 groups") {
 		t.Fatalf("ambiguous: %v", err)
 	}
 }

@@ -589,6 +589,9 @@ func (st *cmdStage) process(v Value) error {
 		for _, b := range inv.bound {
 			params[b.def.Name] = paramText(b.value)
 		}
+		for _, b := range inv.pipeBound {
+			params[b.def.Name] = paramText(b.value)
+		}
 		stats.PipedInput(inv.def.Name, params)
 	}
 	if inv.def.Process != nil {
