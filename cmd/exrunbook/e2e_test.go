@@ -583,13 +583,13 @@ func checkRetries(j []journalEntry) int {
 	return n
 }
 
-// testFaults: HTTP 500s, dropped connections and throttled Set-CASMailbox
-// calls; the run still ends as a clean run does, and the journal shows the
-// retries.
+// testFaults: HTTP 500s, dropped connections, throttled Set-CASMailbox
+// calls and a PSRP session broken mid-run; the run still ends as a clean
+// run does, and the journal shows the retries and the broken session.
 func (s *e2eSuite) testFaults(t *testing.T) {
 	ref := s.reference(t)
 	opts := smallLab
-	opts.Faults = "http500=0.05,drop=0.02,throttle:Set-CASMailbox=0.05,seed=7"
+	opts.Faults = "http500=0.05,drop=0.02,throttle:Set-CASMailbox=0.05,break=0.01,seed=7"
 	e := startE2ELab(t, s.bin, opts)
 	initial := e.initial(t)
 	start := time.Now()
@@ -613,12 +613,16 @@ func (s *e2eSuite) testFaults(t *testing.T) {
 	if string(got) != string(ref) {
 		t.Fatalf("with faults, the org differs from a clean run's: %s", firstDiff(got, ref))
 	}
-	attempts, checkAttempts := 0, checkRetries(e.journal(t))
+	attempts, checkAttempts, brokenAttempts := 0, checkRetries(e.journal(t)), 0
 	for _, je := range e.journal(t) {
 		if je.Kind == "attempt" {
 			attempts++
+			if msg, _ := je.Details["message"].(string); strings.Contains(msg, "runspace pool broken") {
+				brokenAttempts++
+			}
 		}
 	}
+	t.Logf("faults: %d attempt(s) after a broken PSRP session, %d PSRP sessions opened in all", brokenAttempts, e.stats(t).PSRPPools)
 	st := e.stats(t)
 	t.Logf("faults: %s wall, %d attempt entries in the journal (%d of checks), %d PowerShell launches, %d WinRM requests", runTime.Round(time.Millisecond), attempts, checkAttempts, st.PowerShellLaunches, st.WinRMRequests)
 	if attempts == 0 {

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 
 	"github.com/exrunbook/exrunbook/internal/psrp"
 )
@@ -119,6 +120,17 @@ func (c *Client) setCASMailboxFlags(ctx context.Context, op string, batch []Flag
 		ids := groups[k]
 		pl := setFlagsPipeline(k.rpc, k.ext)
 		res, err := c.runPipeline(ctx, op, pl, strValues(ids))
+		var rec *psrp.ErrorRecord
+		if err != nil && !errors.Is(err, psrp.ErrBroken) && errors.As(err, &rec) {
+			// Exchange stopped the pipeline (throttling, a transient AD
+			// error): which items it wrote is unknown, so every item of it
+			// failed with Exchange's words; the write is idempotent, and
+			// checkResults makes throttling transient.
+			for _, id := range ids {
+				failed[id] = rec.Message
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
