@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -381,5 +382,36 @@ func (e *labEnv) onePSRPSession(t *testing.T) {
 	if st.PSRPPools != 1 || st.Shells != 0 || st.PowerShellLaunches != 0 || st.ScriptsRefused != 0 || e.s.Opens() != 1 {
 		t.Fatalf("%d PSRP sessions (%d opened by the client), %d WinRS shells, %d powershell.exe, %d scripts refused; want 1, 0, 0, 0",
 			st.PSRPPools, e.s.Opens(), st.Shells, st.PowerShellLaunches, st.ScriptsRefused)
+	}
+}
+
+// The permissions pre-check against the lab's RBAC: the organization
+// admin may run every step; the recipient-only admin lacks the
+// certificate cmdlets (named with their role) but has what
+// block-mailboxes needs.
+func TestLabCheckPermissions(t *testing.T) {
+	e := startLab(t, 5)
+	if m, err := e.c.CheckPermissions(e.ctx, StepNeeds["bind-certificate"]); err != nil || len(m) != 0 {
+		t.Fatalf("organization admin: missing %v, %v", m, err)
+	}
+	acct := e.ep.Users[lab.AccountRecipientAdmin]
+	pw := strings.TrimSpace(readFile(t, acct.PasswordFile))
+	s := NewSession(WSManDialer(wsman.Config{Endpoint: e.ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: acct.User, Password: pw}, 1))
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	c := New(s)
+	m, err := c.CheckPermissions(e.ctx, StepNeeds["certificate"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := fmt.Sprint(m)
+	if len(m) == 0 || !strings.Contains(names, "Import-ExchangeCertificate (role Exchange Server Certificates)") || strings.Contains(names, "Set-ADServerSettings") {
+		t.Fatalf("recipient admin, certificate: missing %s", names)
+	}
+	// block-mailboxes: the recipient cmdlets are there; Get-ExchangeServer
+	// (for the probes' servers) is not, nor Get-DynamicDistributionGroup,
+	// which the lab does not implement yet.
+	m, err = c.CheckPermissions(e.ctx, StepNeeds["block-mailboxes"])
+	if got := fmt.Sprint(m); err != nil || !strings.Contains(got, "Get-ExchangeServer (role View-Only Configuration)") || strings.Contains(got, "CASMailbox") || strings.Contains(got, "Get-DistributionGroup") {
+		t.Fatalf("recipient admin, block-mailboxes: missing %v, %v", m, err)
 	}
 }

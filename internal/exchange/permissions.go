@@ -135,7 +135,9 @@ func (c *Client) CheckPermissions(ctx context.Context, needs []Need) ([]Missing,
 	if len(names) == 0 {
 		return nil, nil
 	}
-	pl := pipeline(command("Get-Command", param("Name", psrp.NewList(names...))), selectProps("Name", "Parameters"))
+	// Not trimmed: CommandInfo's Parameters is a dictionary, which
+	// Select-Object would flatten to its type name.
+	pl := pipeline(command("Get-Command", param("Name", psrp.NewList(names...))))
 	res, err := c.runPipeline(ctx, op, pl, nil)
 	if err != nil {
 		return nil, err
