@@ -132,6 +132,9 @@ func (s *bindCertificate) thumbprint(env engine.Env) (string, error) {
 // and IMAP get a certificate name, their current names: one launch, which
 // also resolves the servers when no step of this run has yet.
 func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
+	if err := s.deps.RequirePermissions(ctx, "bind-certificate"); err != nil {
+		return nil, err
+	}
 	thumb, err := s.thumbprint(env)
 	if err != nil {
 		return nil, err

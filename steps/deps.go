@@ -23,8 +23,10 @@ type clients struct {
 	mu       sync.Mutex
 	exchange *exchange.Client
 	session  *exchange.Session
-	roots    *x509.CertPool
-	servers  []exchange.Server
+	// permitted: the step kinds whose permissions were checked.
+	permitted map[string]bool
+	roots     *x509.CertPool
+	servers   []exchange.Server
 }
 
 // Exchange returns the Exchange client: over Runner when set, else over
@@ -186,4 +188,44 @@ func (d *Deps) PublicDNS() (*dnsupdate.Client, error) {
 	}
 	return &dnsupdate.Client{Server: c.Server, Zone: c.Zone,
 		TSIG: dnsupdate.TSIG{Name: c.TSIG.Name, Algorithm: c.TSIG.Algorithm, Secret: secret}}, nil
+}
+
+// RequirePermissions checks once per run, before the step of kind reads
+// or changes anything, that the signed-in account may run every cmdlet
+// and parameter the step needs (exchange.StepNeeds), and names what is
+// missing with the role that grants it.
+func (d *Deps) RequirePermissions(ctx context.Context, kind string) error {
+	needs := exchange.StepNeeds[kind]
+	if len(needs) == 0 {
+		return nil
+	}
+	d.clients.mu.Lock()
+	done := d.clients.permitted[kind]
+	d.clients.mu.Unlock()
+	if done {
+		return nil
+	}
+	ex, err := d.Exchange()
+	if err != nil {
+		return err
+	}
+	missing, err := ex.CheckPermissions(ctx, needs)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		names := make([]string, len(missing))
+		for i, m := range missing {
+			names[i] = m.String()
+		}
+		return fmt.Errorf("permissions: the account %s may not run what step %s needs on the Exchange endpoint: %s (`exrunbook permissions` lists every step's cmdlets and roles)",
+			d.Config.Exchange.User, kind, strings.Join(names, ", "))
+	}
+	d.clients.mu.Lock()
+	if d.clients.permitted == nil {
+		d.clients.permitted = map[string]bool{}
+	}
+	d.clients.permitted[kind] = true
+	d.clients.mu.Unlock()
+	return nil
 }

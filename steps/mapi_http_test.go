@@ -60,6 +60,9 @@ type mhRunner struct {
 func (r *mhRunner) Run(_ context.Context, pl psrp.Pipeline, _ []psrp.Value) (*psrp.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if res, ok := fakeGetCommand(pl); ok {
+		return res, nil
+	}
 	switch pl.Commands[0].Name {
 	case "Set-OrganizationConfig":
 		want := pl.Commands[0].Params[0].Value.(bool)

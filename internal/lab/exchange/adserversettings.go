@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
 )
 
@@ -17,6 +18,18 @@ var extraCmdlets = []cmdletSpec{
 		{Name: "ViewEntireForest", Type: "Boolean"},
 		{Name: "WhatIf", Type: "SwitchParameter", Switch: true, Aliases: []string{"wi"}},
 	}},
+	// learn.microsoft.com/powershell/module/exchange/get-dynamicdistributiongroup
+	{Name: "Get-DynamicDistributionGroup", Params: []paramSpec{
+		{Name: "Anr", Type: "String"},
+		{Name: "DomainController", Type: "Fqdn"},
+		{Name: "Filter", Type: "String"},
+		{Name: "Identity", Type: "DynamicGroupIdParameter", Position: 1, Pipeline: true},
+		{Name: "ManagedBy", Type: "GeneralRecipientIdParameter"},
+		{Name: "OrganizationalUnit", Type: "OrganizationalUnitIdParameter"},
+		{Name: "ReadFromDomainController", Type: "SwitchParameter", Switch: true},
+		{Name: "ResultSize", Type: "Unlimited"},
+		{Name: "SortBy", Type: "String"},
+	}},
 }
 
 // setADServerSettings accepts the session's AD scope settings. The lab's
@@ -26,4 +39,17 @@ var extraCmdlets = []cmdletSpec{
 // domains, runs as it would against Exchange.
 func (x *ex) setADServerSettings(c *pwsh.Call) error {
 	return nil
+}
+
+// getDynamicDistributionGroup answers as Exchange does in an organisation
+// without dynamic distribution groups, which the lab's is: nothing, and
+// an identity that is not found.
+func (x *ex) getDynamicDistributionGroup(c *pwsh.Call) error {
+	v, ok := c.Param("Identity")
+	if !ok {
+		return nil
+	}
+	var dc string
+	x.st.Read(func(o *org.Org) { dc = o.DomainController })
+	return writeErr(c, &org.NotFoundError{Identity: identityText(v), DomainController: dc}, v)
 }

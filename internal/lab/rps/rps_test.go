@@ -302,7 +302,7 @@ func TestPrincipal(t *testing.T) {
 	if err != nil || p.User != helpdesk || fmt.Sprint(p.Groups) != "[Recipient Management]" {
 		t.Fatalf("Principal(upper case) = %+v, %v", p, err)
 	}
-	want := "[Get-CASMailbox Get-Command Get-DistributionGroup Get-DistributionGroupMember Get-FormatData Get-Group Get-Mailbox Get-OrganizationConfig Get-Recipient Exit-PSSession Measure-Object Out-Default Select-Object Set-ADServerSettings Set-CASMailbox]"
+	want := "[Get-CASMailbox Get-Command Get-DistributionGroup Get-DistributionGroupMember Get-DynamicDistributionGroup Get-FormatData Get-Group Get-Mailbox Get-OrganizationConfig Get-Recipient Exit-PSSession Measure-Object Out-Default Select-Object Set-ADServerSettings Set-CASMailbox]"
 	got := p.Commands()
 	if fmt.Sprint(sortCI(got)) != fmt.Sprint(sortCI(strings.Fields(strings.Trim(want, "[]")))) {
 		t.Errorf("Recipient Management commands %v", got)
