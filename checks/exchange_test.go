@@ -2,7 +2,6 @@ package checks
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
 func sp(s string) *string { return &s }
@@ -173,7 +172,8 @@ func TestHasServices(t *testing.T) {
 	}
 }
 
-// fakeExchange answers the read scripts from fixed data and counts them.
+// fakeExchange answers the read pipelines from fixed data and counts them
+// (in scripts, one entry per pipeline).
 type fakeExchange struct {
 	certs   []exchange.Certificate
 	vdirs   []exchange.VirtualDirectory
@@ -182,23 +182,87 @@ type fakeExchange struct {
 	scripts []string
 }
 
-func (f *fakeExchange) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
-	f.scripts = append(f.scripts, script)
-	var v any
-	switch {
-	case strings.Contains(script, "Get-ExchangeCertificate"):
-		v = f.certs
-	case strings.Contains(script, "Get-OwaVirtualDirectory"):
-		v = f.vdirs
-	case strings.Contains(script, "Get-OutlookAnywhere"):
-		v = f.oa
-	case strings.Contains(script, "Get-PopSettings"):
-		v = f.popImap
-	default:
-		return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
+func fxObj(kv ...any) *psrp.Object {
+	o := &psrp.Object{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Extended = append(o.Extended, psrp.Property{Name: kv[i].(string), Value: kv[i+1]})
 	}
-	b, _ := json.Marshal(v)
-	return winrm.Result{Stdout: string(b)}, nil
+	return o
+}
+
+func fxStr(s *string) psrp.Value {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+var fxNouns = map[string]exchange.VDirKind{
+	"Get-OwaVirtualDirectory": exchange.KindOWA, "Get-EcpVirtualDirectory": exchange.KindECP, "Get-MapiVirtualDirectory": exchange.KindMAPI,
+	"Get-WebServicesVirtualDirectory": exchange.KindEWS, "Get-ActiveSyncVirtualDirectory": exchange.KindActiveSync, "Get-OabVirtualDirectory": exchange.KindOAB,
+	"Get-AutodiscoverVirtualDirectory": exchange.KindAutodiscover, "Get-PowerShellVirtualDirectory": exchange.KindPowerShell,
+}
+
+func (f *fakeExchange) Run(_ context.Context, pl psrp.Pipeline, _ []psrp.Value) (*psrp.Result, error) {
+	f.scripts = append(f.scripts, pl.String())
+	c := pl.Commands[0]
+	arg := func(name string) string {
+		for _, p := range c.Params {
+			if p.Name == name {
+				return p.Value.(string)
+			}
+		}
+		return ""
+	}
+	res := &psrp.Result{}
+	switch {
+	case c.Name == "Get-ExchangeCertificate":
+		for _, ce := range f.certs {
+			if strings.EqualFold(ce.Server, arg("Server")) {
+				res.Output = append(res.Output, fxObj("RawData", nil, "Thumbprint", ce.Thumbprint, "Subject", ce.Subject, "Issuer", ce.Issuer,
+					"CertificateDomains", psrp.NewList(func() []psrp.Value {
+						var v []psrp.Value
+						for _, d := range ce.CertificateDomains {
+							v = append(v, d)
+						}
+						return v
+					}()...), "NotBefore", ce.NotBefore, "NotAfter", ce.NotAfter, "PublicKeySize", int32(ce.PublicKeySize), "IsSelfSigned", ce.IsSelfSigned,
+					"FriendlyName", ce.FriendlyName, "Services", ce.Services, "HasPrivateKey", ce.HasPrivateKey, "Status", ce.Status))
+			}
+		}
+	case fxNouns[c.Name] != "":
+		for _, v := range f.vdirs {
+			if v.Kind == fxNouns[c.Name] {
+				o := fxObj("Server", v.Server, "Identity", v.Identity, "Guid", v.Guid, "InternalUrl", fxStr(v.InternalUrl), "ExternalUrl", fxStr(v.ExternalUrl))
+				if v.Kind == exchange.KindMAPI {
+					o.Extended = append(o.Extended, psrp.Property{Name: "IISAuthenticationMethods", Value: psrp.NewList("Ntlm", "OAuth")})
+				}
+				res.Output = append(res.Output, o)
+			}
+		}
+	case c.Name == "Get-OutlookAnywhere":
+		for _, o := range f.oa {
+			res.Output = append(res.Output, fxObj("Server", o.Server, "Identity", o.Identity, "Guid", o.Guid, "ExternalHostname", fxStr(o.ExternalHostname),
+				"InternalHostname", fxStr(o.InternalHostname), "ExternalClientsRequireSsl", o.ExternalClientsRequireSsl, "ExternalClientAuthenticationMethod", o.ExternalClientAuthenticationMethod))
+		}
+	case c.Name == "Get-ClientAccessService":
+		for _, srv := range []string{"EX01", "EX02"} {
+			res.Output = append(res.Output, fxObj("Name", srv, "AutoDiscoverServiceInternalUri", nil))
+		}
+	case c.Name == "Get-PopSettings" || c.Name == "Get-ImapSettings":
+		for _, pi := range f.popImap {
+			if strings.EqualFold(pi.Server, arg("Server")) {
+				v := pi.PopX509CertificateName
+				if c.Name == "Get-ImapSettings" {
+					v = pi.ImapX509CertificateName
+				}
+				res.Output = append(res.Output, fxObj("X509CertificateName", fxStr(v)))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unexpected pipeline: %s", pl)
+	}
+	return res, nil
 }
 
 func TestConsistencyCheckRun(t *testing.T) {
@@ -206,7 +270,9 @@ func TestConsistencyCheckRun(t *testing.T) {
 	f := &fakeExchange{certs: certs, vdirs: vd, oa: oa}
 	chk := NewConsistencyCheck(exchange.New(f), []string{"EX01", "EX02"})
 	r := chk.Run(context.Background(), nil)
-	if r.Status != engine.CheckPass || len(f.scripts) != 3 || r.Name != "servers-consistent" {
+	// 11 reads: the 8 kinds of virtual directory, Outlook Anywhere, the
+	// SCPs and the certificates of one server.
+	if r.Status != engine.CheckPass || len(f.scripts) != 11 || r.Name != "servers-consistent" {
 		t.Fatalf("%+v after %d scripts", r, len(f.scripts))
 	}
 	f.vdirs[7].ExternalUrl = sp("https://a/owa")
@@ -253,7 +319,7 @@ func TestCertificatePresentCheck(t *testing.T) {
 			f := &fakeExchange{certs: c.certs}
 			chk := &CertificatePresentCheck{Client: exchange.New(f), Servers: []string{"EX01", "EX02"}, Thumbprint: "aaaa", Hosts: hosts}
 			r := chk.Run(context.Background(), env)
-			if r.Status != c.status || !strings.Contains(r.Message, c.msg) || len(f.scripts) != 1 {
+			if r.Status != c.status || !strings.Contains(r.Message, c.msg) || len(f.scripts) != 2 {
 				t.Fatalf("%+v (%d scripts)", r, len(f.scripts))
 			}
 		})

@@ -25,7 +25,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
 // adwURLsStep stands in for external-urls: its Apply records applied_at
@@ -48,11 +48,14 @@ func (adwURLsStep) Rollback(context.Context, engine.Env, engine.Snapshot) error 
 // adwRunner answers Get-ExchangeServer with one server.
 type adwRunner struct{}
 
-func (adwRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
-	if !strings.Contains(script, "Get-ExchangeServer") {
-		return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
+func (adwRunner) Run(_ context.Context, pl psrp.Pipeline, _ []psrp.Value) (*psrp.Result, error) {
+	if pl.Commands[0].Name != "Get-ExchangeServer" {
+		return nil, fmt.Errorf("unexpected pipeline: %s", pl)
 	}
-	return winrm.Result{Stdout: `[{"Name":"EX01","Fqdn":"ex01.contoso.test","Guid":"5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21","AdminDisplayVersion":"Version 15.2 (Build 1544.4)","ServerRole":"Mailbox"}]`}, nil
+	return &psrp.Result{Output: []psrp.Value{&psrp.Object{Extended: []psrp.Property{
+		{Name: "Name", Value: "EX01"}, {Name: "Fqdn", Value: "ex01.contoso.test"}, {Name: "Guid", Value: "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21"},
+		{Name: "AdminDisplayVersion", Value: "Version 15.2 (Build 1544.4)"}, {Name: "ServerRole", Value: "Mailbox"}, {Name: "IsEdgeServer", Value: false},
+	}}}}, nil
 }
 
 func adwConfig(t *testing.T) *config.Config {

@@ -132,6 +132,9 @@ func (s *bindCertificate) thumbprint(env engine.Env) (string, error) {
 // and IMAP get a certificate name, their current names: one launch, which
 // also resolves the servers when no step of this run has yet.
 func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
+	if err := s.deps.RequirePermissions(ctx, "bind-certificate"); err != nil {
+		return nil, err
+	}
 	thumb, err := s.thumbprint(env)
 	if err != nil {
 		return nil, err
@@ -230,9 +233,9 @@ func (s *bindCertificate) Plan(ctx context.Context, env engine.Env, raw engine.S
 			engine.Change{Target: pi.Server + " POP", Field: "X509CertificateName", From: strOrNull(pi.PopX509CertificateName), To: snap.X509CertificateName},
 			engine.Change{Target: pi.Server + " IMAP", Field: "X509CertificateName", From: strOrNull(pi.ImapX509CertificateName), To: snap.X509CertificateName})
 	}
-	p.Summary = fmt.Sprintf("Enable-ExchangeCertificate -Thumbprint %s -Services %s -Force on %s", snap.Thumbprint, strings.Join(snap.Services, ","), strings.Join(snap.Servers, ", "))
+	p.Summary = fmt.Sprintf("Enable-ExchangeCertificate -Thumbprint %s -Services %s -DoNotRequireSsl -Force on %s", snap.Thumbprint, strings.Join(snap.Services, ","), strings.Join(snap.Servers, ", "))
 	if snap.X509CertificateName != "" {
-		p.Summary += fmt.Sprintf("; wildcard certificate: POP and IMAP get X509CertificateName %s instead of a binding", snap.X509CertificateName)
+		p.Summary += fmt.Sprintf("; wildcard certificate: POP and IMAP get X509CertificateName %s instead of a binding; %s", snap.X509CertificateName, popImapRestartNote(snap.Servers))
 	}
 	return p, nil
 }
@@ -298,7 +301,7 @@ func (s *bindCertificate) Apply(ctx context.Context, env engine.Env, raw engine.
 		return engine.Outcome{}, err
 	}
 	if n := countChanged(res[len(binds):]); n > 0 {
-		env.Logf("POP and IMAP X509CertificateName set to %s (%d change(s))", snap.X509CertificateName, n)
+		env.Logf("POP and IMAP X509CertificateName set to %s (%d change(s)); %s", snap.X509CertificateName, n, popImapRestartNote(snap.Servers))
 	}
 	return engine.Outcome{}, env.SetOutput("bound_on", snap.Servers)
 }
@@ -447,4 +450,11 @@ func (s *bindCertificate) Rollback(ctx context.Context, env engine.Env, raw engi
 		env.Logf("POP and IMAP X509CertificateName restored (%d change(s))", n)
 	}
 	return err
+}
+
+// popImapRestartNote says what the Exchange endpoint cannot do: POP3 and
+// IMAP4 read a new X509CertificateName only when their services restart.
+func popImapRestartNote(servers []string) string {
+	return fmt.Sprintf("restart the services MSExchangePOP3, MSExchangePOP3BE, MSExchangeIMAP4 and MSExchangeIMAP4BE on %s (the remote PowerShell endpoint cannot restart Windows services)",
+		strings.Join(servers, ", "))
 }

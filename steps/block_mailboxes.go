@@ -149,6 +149,9 @@ func (s *blockMailboxes) captureRead(ctx context.Context) (allowlist.Diff, bool,
 // launch when no earlier step of the run has). An empty or missing group
 // is refused here (nothing is stored) unless --allow-empty-group.
 func (s *blockMailboxes) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
+	if err := s.deps.RequirePermissions(ctx, "block-mailboxes"); err != nil {
+		return nil, err
+	}
 	d, missing, servers, err := s.captureRead(ctx)
 	if err != nil {
 		return nil, err

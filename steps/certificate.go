@@ -163,6 +163,9 @@ func readPFX(cfg *config.Config) (CertificateFile, []byte, string, error) {
 // when no step of this run has resolved the servers yet, the servers too
 // (Get-ExchangeServer in the same script; Deps remembers them).
 func (s *certificate) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
+	if err := s.deps.RequirePermissions(ctx, "certificate"); err != nil {
+		return nil, err
+	}
 	cfg := s.deps.Config
 	snap := CertificateSnapshot{Mode: s.mode}
 	if s.mode == CertModePFX {

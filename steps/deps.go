@@ -8,13 +8,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/exchange"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 )
 
 // clients are created on first use, so that a command that needs no
@@ -23,12 +22,16 @@ import (
 type clients struct {
 	mu       sync.Mutex
 	exchange *exchange.Client
-	roots    *x509.CertPool
-	servers  []exchange.Server
+	session  *exchange.Session
+	// permitted: the step kinds whose permissions were checked.
+	permitted map[string]bool
+	roots     *x509.CertPool
+	servers   []exchange.Server
 }
 
-// Exchange returns the Exchange client: over Runner when set, else over a
-// WinRM client built from the exchange section of the config.
+// Exchange returns the Exchange client: over Runner when set, else over
+// the one PSRP session of the run on the Exchange endpoint
+// (exchange.endpoint, /PowerShell/), opened on first use.
 func (d *Deps) Exchange() (*exchange.Client, error) {
 	d.clients.mu.Lock()
 	defer d.clients.mu.Unlock()
@@ -45,25 +48,43 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 				return nil, err
 			}
 		}
-		wc := winrm.Config{
-			Endpoint: cfg.Endpoint, Auth: winrm.Auth(strings.ToLower(cfg.Auth)), User: cfg.User, Password: pw,
-			CAFile: cfg.CAFile, AllowHTTPBasic: cfg.AllowHTTPBasic,
-			ClientCert: cfg.CertFile, ClientKey: cfg.KeyFile,
-			CallTimeout: 30 * time.Minute,
-			// Creating a shell runs nothing, so it is always safe to retry.
-			Retries: winrm.RetryPolicy{Attempts: 3, Backoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second},
+		wc := wsman.Config{
+			Endpoint: cfg.Endpoint, Auth: wsman.Auth(strings.ToLower(cfg.Auth)), User: cfg.User, Password: pw,
+			CAFile: cfg.CAFile, MaxConnections: concurrency(cfg) + 1,
 		}
 		if strings.EqualFold(cfg.Auth, "kerberos") {
-			wc.Realm, wc.KrbConf, wc.Keytab, wc.SPN = cfg.KerberosRealm(), cfg.Krb5Conf(), cfg.Kerberos.KeytabFile, cfg.Kerberos.SPN
+			wc.Kerberos = wsman.KerberosConfig{Realm: cfg.KerberosRealm(), Krb5Conf: cfg.Krb5Conf(), Keytab: cfg.Kerberos.KeytabFile, SPN: cfg.Kerberos.SPN}
 		}
-		c, err := winrm.New(wc)
-		if err != nil {
+		if _, err := wsman.New(wc); err != nil { // the settings are checked before anything runs
 			return nil, err
 		}
-		r = c
+		s := exchange.NewSession(exchange.WSManDialer(wc, concurrency(cfg)))
+		d.clients.session = s
+		r = s
 	}
 	d.clients.exchange = exchange.New(r)
+	d.clients.exchange.Concurrency = concurrency(d.Config.Exchange)
 	return d.clients.exchange, nil
+}
+
+// concurrency is exchange.concurrency, or its default.
+func concurrency(e config.Exchange) int {
+	if e.Concurrency > 0 {
+		return e.Concurrency
+	}
+	return config.DefaultConcurrency
+}
+
+// Close ends the run's Exchange session, if one was opened.
+func (d *Deps) Close(ctx context.Context) error {
+	d.clients.mu.Lock()
+	s := d.clients.session
+	d.clients.session = nil
+	d.clients.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.Close(ctx)
 }
 
 // needsPassword: every sign-in but a client certificate or a Kerberos
@@ -174,4 +195,44 @@ func (d *Deps) dnsUpdateClient(k config.DNSAccessKey) (*dnsupdate.Client, error)
 		dc.Setting = string(k)
 	}
 	return dc, nil
+}
+
+// RequirePermissions checks once per run, before the step of kind reads
+// or changes anything, that the signed-in account may run every cmdlet
+// and parameter the step needs (exchange.StepNeeds), and names what is
+// missing with the role that grants it.
+func (d *Deps) RequirePermissions(ctx context.Context, kind string) error {
+	needs := exchange.StepNeeds[kind]
+	if len(needs) == 0 {
+		return nil
+	}
+	d.clients.mu.Lock()
+	done := d.clients.permitted[kind]
+	d.clients.mu.Unlock()
+	if done {
+		return nil
+	}
+	ex, err := d.Exchange()
+	if err != nil {
+		return err
+	}
+	missing, err := ex.CheckPermissions(ctx, needs)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		names := make([]string, len(missing))
+		for i, m := range missing {
+			names[i] = m.String()
+		}
+		return fmt.Errorf("permissions: the account %s may not run what step %s needs on the Exchange endpoint: %s (`exrunbook permissions` lists every step's cmdlets and roles)",
+			d.Config.Exchange.User, kind, strings.Join(names, ", "))
+	}
+	d.clients.mu.Lock()
+	if d.clients.permitted == nil {
+		d.clients.permitted = map[string]bool{}
+	}
+	d.clients.permitted[kind] = true
+	d.clients.mu.Unlock()
+	return nil
 }

@@ -147,6 +147,9 @@ func (s ExternalURLsSnapshot) urlVDirs() []exchange.VirtualDirectory {
 // script resolves them (Get-ExchangeServer), and Deps remembers them for
 // the later steps. The read is kept for the pre-checks that follow.
 func (s *externalURLs) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
+	if err := s.deps.RequirePermissions(ctx, "external-urls"); err != nil {
+		return nil, err
+	}
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return nil, err

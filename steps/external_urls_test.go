@@ -17,7 +17,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
 func sp(s string) *string { return &s }
@@ -205,93 +205,117 @@ func TestUntouchedDifferences(t *testing.T) {
 	}
 }
 
-// euRunner is a fake Exchange for one server: it answers the reads from
-// vdirs/oa and the writes with results, failing the items in fail.
+// euRunner is a fake Exchange endpoint for one server: it answers the
+// reads from vdirs/oa and the writes, failing the items in fail, and
+// records every pipeline (writes separately).
 type euRunner struct {
-	mu      sync.Mutex
-	vdirs   []exchange.VirtualDirectory
-	oa      []exchange.OutlookAnywhere
-	fail    map[string]string // GUID → Exchange's message
-	scripts []string
+	mu     sync.Mutex
+	vdirs  []exchange.VirtualDirectory
+	oa     []exchange.OutlookAnywhere
+	fail   map[string]string // GUID → Exchange's message
+	sent   []string
+	writes []string
 }
 
-func (r *euRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
+func euObj(kv ...any) *psrp.Object {
+	o := &psrp.Object{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Extended = append(o.Extended, psrp.Property{Name: kv[i].(string), Value: kv[i+1]})
+	}
+	return o
+}
+
+func euNullable(s *string) psrp.Value {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+func euParam(c psrp.Command, name string) (psrp.Value, bool) {
+	for _, p := range c.Params {
+		if strings.EqualFold(p.Name, name) {
+			return p.Value, true
+		}
+	}
+	return nil, false
+}
+
+var euNouns = map[string]exchange.VDirKind{
+	"OwaVirtualDirectory": exchange.KindOWA, "EcpVirtualDirectory": exchange.KindECP, "MapiVirtualDirectory": exchange.KindMAPI,
+	"WebServicesVirtualDirectory": exchange.KindEWS, "ActiveSyncVirtualDirectory": exchange.KindActiveSync, "OabVirtualDirectory": exchange.KindOAB,
+	"AutodiscoverVirtualDirectory": exchange.KindAutodiscover, "PowerShellVirtualDirectory": exchange.KindPowerShell,
+}
+
+func (r *euRunner) Run(_ context.Context, pl psrp.Pipeline, _ []psrp.Value) (*psrp.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.scripts = append(r.scripts, script)
-	var out any
-	switch {
-	case strings.Contains(script, "$state = "):
-		st := map[string]any{"VDirs": r.vdirs, "OutlookAnywhere": r.oa, "SCP": []exchange.ClientAccessService{}, "Certificates": []exchange.Certificate{}, "Servers": []string{}}
-		if strings.Contains(script, "Get-ExchangeServer") {
-			st["Servers"] = []map[string]string{{"Name": "EX01", "Fqdn": "ex01.contoso.test", "Guid": "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21", "AdminDisplayVersion": "Version 15.2", "ServerRole": "Mailbox"}}
-		}
-		out = st
-	case strings.Contains(script, "Get-ExchangeServer"):
-		out = []map[string]string{{"Name": "EX01", "Fqdn": "ex01.contoso.test", "Guid": "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21", "AdminDisplayVersion": "Version 15.2", "ServerRole": "Mailbox"}}
-	case strings.Contains(script, "foreach ($i in $vd)"):
-		out = r.compareAndSet(script)
-	default:
-		return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
+	if res, ok := fakeGetCommand(pl); ok {
+		return res, nil
 	}
-	b, err := json.Marshal(out)
-	return winrm.Result{Stdout: string(b)}, err
+	c := pl.Commands[0]
+	r.sent = append(r.sent, pl.String())
+	id, hasID := euParam(c, "Identity")
+	verb, noun, _ := strings.Cut(c.Name, "-")
+	res := &psrp.Result{}
+	switch {
+	case c.Name == "Get-ExchangeServer":
+		res.Output = []psrp.Value{euObj("Name", "EX01", "Fqdn", "ex01.contoso.test", "Guid", "5f0c3b8e-2f55-4c1e-9d0a-6c1f7a3e8b21", "AdminDisplayVersion", "Version 15.2", "ServerRole", "Mailbox", "IsEdgeServer", false)}
+	case c.Name == "Get-ClientAccessService", c.Name == "Get-ExchangeCertificate":
+	case c.Name == "Get-OutlookAnywhere":
+		for _, o := range r.oa {
+			if !hasID || strings.EqualFold(o.Guid, id.(string)) {
+				res.Output = append(res.Output, euObj("Server", o.Server, "Identity", o.Identity, "Guid", o.Guid, "ExternalHostname", euNullable(o.ExternalHostname),
+					"InternalHostname", euNullable(o.InternalHostname), "ExternalClientsRequireSsl", o.ExternalClientsRequireSsl, "ExternalClientAuthenticationMethod", o.ExternalClientAuthenticationMethod))
+			}
+		}
+	case c.Name == "Set-OutlookAnywhere":
+		r.writes = append(r.writes, pl.String())
+		if msg, bad := r.fail[id.(string)]; bad {
+			res.Errors = []*psrp.ErrorRecord{{Message: msg}}
+			break
+		}
+		h, _ := euParam(c, "ExternalHostname")
+		ssl, _ := euParam(c, "ExternalClientsRequireSsl")
+		for i, o := range r.oa {
+			if strings.EqualFold(o.Guid, id.(string)) {
+				r.oa[i].ExternalHostname, r.oa[i].ExternalClientsRequireSsl = euStr(h), ssl.(bool)
+			}
+		}
+	case euNouns[noun] != "" && verb == "Get":
+		for _, v := range r.vdirs {
+			if v.Kind == euNouns[noun] && (!hasID || strings.EqualFold(v.Guid, id.(string))) {
+				o := euObj("Server", v.Server, "Identity", v.Identity, "Guid", v.Guid, "InternalUrl", euNullable(v.InternalUrl), "ExternalUrl", euNullable(v.ExternalUrl))
+				if v.Kind == exchange.KindMAPI {
+					o.Extended = append(o.Extended, psrp.Property{Name: "IISAuthenticationMethods", Value: psrp.NewList("Ntlm", "OAuth", "Negotiate")})
+				}
+				res.Output = append(res.Output, o)
+			}
+		}
+	case euNouns[noun] != "" && verb == "Set":
+		r.writes = append(r.writes, pl.String())
+		if msg, bad := r.fail[id.(string)]; bad {
+			res.Errors = []*psrp.ErrorRecord{{Message: msg}}
+			break
+		}
+		u, _ := euParam(c, "ExternalUrl")
+		for i, v := range r.vdirs {
+			if strings.EqualFold(v.Guid, id.(string)) {
+				r.vdirs[i].ExternalUrl = euStr(u)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unexpected pipeline: %s", pl)
+	}
+	return res, nil
 }
 
-// compareAndSet plays the server's side of SetURLsWhereDifferent from
-// the script's item lines: per item, the current value by GUID against
-// the wanted one (case-insensitively, or exactly when the script compares
-// with -cne), writing only what differs.
-func (r *euRunner) compareAndSet(script string) []exchange.ChangeResult {
-	exact := strings.Contains(script, "-cne")
-	same := func(a, b *string) bool {
-		if a == nil || b == nil {
-			return a == nil && b == nil
-		}
-		if exact {
-			return *a == *b
-		}
-		return strings.EqualFold(*a, *b)
+func euStr(v psrp.Value) *string {
+	if v == nil {
+		return nil
 	}
-	field := func(line, name string) *string {
-		i := strings.Index(line, name+" = ")
-		v := line[i+len(name)+3:]
-		if strings.HasPrefix(v, "$null") {
-			return nil
-		}
-		v = v[1:]
-		v = v[:strings.Index(v, "'")]
-		return &v
-	}
-	var res []exchange.ChangeResult
-	for _, line := range strings.Split(script, "\n") {
-		if !strings.Contains(line, "[pscustomobject]@{ K = ") && !strings.Contains(line, "[pscustomobject]@{ G = ") {
-			continue
-		}
-		g := *field(line, "G")
-		if msg, bad := r.fail[g]; bad {
-			res = append(res, exchange.ChangeResult{ID: g, Error: msg})
-			continue
-		}
-		changed := false
-		if strings.Contains(line, "K = ") {
-			want := field(line, "U")
-			for i, v := range r.vdirs {
-				if strings.EqualFold(v.Guid, g) && !same(v.ExternalUrl, want) {
-					r.vdirs[i].ExternalUrl, changed = want, true
-				}
-			}
-		} else {
-			want, ssl := field(line, "H"), strings.Contains(line, "S = $true")
-			for i, o := range r.oa {
-				if strings.EqualFold(o.Guid, g) && (!same(o.ExternalHostname, want) || o.ExternalClientsRequireSsl != ssl) {
-					r.oa[i].ExternalHostname, r.oa[i].ExternalClientsRequireSsl, changed = want, ssl, true
-				}
-			}
-		}
-		res = append(res, exchange.ChangeResult{ID: g, OK: true, Changed: changed})
-	}
-	return res
+	s := v.(string)
+	return &s
 }
 
 // euEnv is an Env whose outputs are keyed like the engine's: step/key.
@@ -333,10 +357,10 @@ func TestExternalURLsApplyFake(t *testing.T) {
 	if _, ok := env.outputs["external-urls/applied_at"]; ok {
 		t.Fatal("applied_at recorded although the write failed")
 	}
-	// One launch, no read before it: OWA and ECP in the same script, the
+	// Writes only for OWA and ECP (read by GUID, compared in Go), the
 	// ECP write done, OA and the vdirs already right left alone.
-	if len(r.scripts) != 1 || !strings.Contains(r.scripts[0], "K = 'owa'; G = '"+snap.VDirs[0].Guid) || !strings.Contains(r.scripts[0], "K = 'ecp'; G = '"+snap.VDirs[1].Guid) {
-		t.Fatalf("%d scripts:\n%s", len(r.scripts), strings.Join(r.scripts, "\n----\n"))
+	if len(r.writes) != 2 || !strings.Contains(r.writes[0], "Set-OwaVirtualDirectory -Identity '"+snap.VDirs[0].Guid) || !strings.Contains(r.writes[1], "Set-EcpVirtualDirectory -Identity '"+snap.VDirs[1].Guid) {
+		t.Fatalf("%d writes:\n%s", len(r.writes), strings.Join(r.writes, "\n"))
 	}
 	if strOrNull(r.vdirs[1].ExternalUrl) != "https://outlook-ext.contoso.test/ecp" || strOrNull(r.vdirs[0].ExternalUrl) != "https://outlook.contoso.test/owa" {
 		t.Fatalf("after the write: owa %s ecp %s", strOrNull(r.vdirs[0].ExternalUrl), strOrNull(r.vdirs[1].ExternalUrl))
@@ -354,15 +378,15 @@ func TestExternalURLsApplyFake(t *testing.T) {
 		}
 		env.now = env.now.Add(time.Hour)
 	}
-	if len(r2.scripts) != 2 || strOrNull(r2.vdirs[0].ExternalUrl) != "HTTPS://OUTLOOK-EXT.contoso.test/owa" {
-		t.Fatalf("%d scripts, owa %s; want 2 launches and no write", len(r2.scripts), strOrNull(r2.vdirs[0].ExternalUrl))
+	if len(r2.writes) != 0 || strOrNull(r2.vdirs[0].ExternalUrl) != "HTTPS://OUTLOOK-EXT.contoso.test/owa" {
+		t.Fatalf("%d writes, owa %s; want no write", len(r2.writes), strOrNull(r2.vdirs[0].ExternalUrl))
 	}
 	// Rollback restores exactly: the casing, and $null for the OAB.
 	if err := st2.Rollback(context.Background(), env, raw); err != nil {
 		t.Fatal(err)
 	}
-	if len(r2.scripts) != 3 || !reflect.DeepEqual(r2.vdirs, snap.VDirs) || strOrNull(r2.vdirs[5].ExternalUrl) != "$null" {
-		t.Fatalf("after rollback (%d scripts): %+v", len(r2.scripts), r2.vdirs)
+	if len(r2.writes) == 0 || !reflect.DeepEqual(r2.vdirs, snap.VDirs) || strOrNull(r2.vdirs[5].ExternalUrl) != "$null" {
+		t.Fatalf("after rollback (%d writes): %+v", len(r2.writes), r2.vdirs)
 	}
 	var at time.Time
 	if ok, err := env.Output("external-urls", "applied_at", &at); !ok || err != nil || !at.Equal(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)) {
@@ -444,8 +468,8 @@ func TestExternalURLsLab(t *testing.T) {
 	// Issue 4's budget: capture 1 (the consistency pre-check judges its
 	// read) + apply 1 (compare-and-set on the server) + post-checks 1; the
 	// servers were read by the earlier steps.
-	if n := launches(s1) - launches(s0); n != 3 {
-		t.Errorf("external-urls took %d PowerShell launches, want 3", n)
+	if n := launches(s1) - launches(s0); n != 0 {
+		t.Errorf("external-urls took %d PowerShell launches or shells, want 0", n)
 	}
 	if n := callCount(s1, "Set-OutlookAnywhere") - callCount(s0, "Set-OutlookAnywhere"); n != 2 {
 		t.Errorf("Set-OutlookAnywhere called %d times, want 2 (one per server)", n)
@@ -533,15 +557,15 @@ func TestExternalURLsLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := cl.lab.Stats()
-	if n := launches(s2) - launches(sc); n != 1 {
-		t.Errorf("capture took %d launches, want 1", n)
+	if n := launches(s2) - launches(sc); n != 0 {
+		t.Errorf("capture took %d launches, want 0", n)
 	}
 	if _, err := st.Apply(ctx, env, snap); err != nil {
 		t.Fatal(err)
 	}
 	s3 := cl.lab.Stats()
-	if n := launches(s3) - launches(s2); n != 1 {
-		t.Errorf("repair apply took %d launches, want 1 (read and write in one script)", n)
+	if n := launches(s3) - launches(s2); n != 0 {
+		t.Errorf("repair apply took %d launches, want 0", n)
 	}
 	if n := callCount(s3, "Set-OwaVirtualDirectory") - callCount(s2, "Set-OwaVirtualDirectory"); n != 1 {
 		t.Errorf("repair wrote owa %d times, want 1", n)
@@ -553,8 +577,8 @@ func TestExternalURLsLab(t *testing.T) {
 	if _, err := st.Apply(ctx, env, snap); err != nil {
 		t.Fatal(err)
 	}
-	if n := launches(cl.lab.Stats()) - launches(s4); n != 1 {
-		t.Errorf("an apply with nothing to do took %d launches, want 1 read", n)
+	if n := launches(cl.lab.Stats()) - launches(s4); n != 0 {
+		t.Errorf("an apply with nothing to do took %d launches, want 0", n)
 	}
 	s5 := cl.lab.Stats()
 	for _, r := range (&externalURLs{id: "external-urls", deps: deps}).PostChecks(env, snap) {
@@ -562,8 +586,8 @@ func TestExternalURLsLab(t *testing.T) {
 			t.Errorf("%s after the repair: %+v", r.Name(), res)
 		}
 	}
-	if n := launches(cl.lab.Stats()) - launches(s5); n != 1 {
-		t.Errorf("the post-checks took %d launches, want 1 shared read", n)
+	if n := launches(cl.lab.Stats()) - launches(s5); n != 0 {
+		t.Errorf("the post-checks took %d launches, want 0", n)
 	}
 
 	// Rollback of this step alone: the OAB ExternalUrls are $null again.
@@ -620,8 +644,8 @@ func TestExternalURLsLab(t *testing.T) {
 		if r.Status != engine.CheckFail || len(r.Evidence) != 1 || r.Evidence[0] != "EX02 owa ExternalUrl https://elsewhere.contoso.test/owa (EX01: https://outlook.contoso.test/owa)" {
 			t.Fatalf("consistency with EX02 different (%d): %+v", i, r)
 		}
-		if n := cl.lab.Stats().PowerShellLaunches - s6.PowerShellLaunches; n != want {
-			t.Errorf("the consistency check (%d) took %d launches, want %d", i, n, want)
+		if n := cl.lab.Stats().Pipelines - s6.Pipelines; (n == 0) != (want == 0) {
+			t.Errorf("the consistency check (%d) sent %d pipelines, want %s", i, n, map[bool]string{true: "none (the capture's read)", false: "a read"}[want == 0])
 		}
 	}
 }

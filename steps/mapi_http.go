@@ -57,6 +57,9 @@ func (s *mapiHTTP) recipientTypes() []string {
 // the configured recipient types that opted out of MAPI over HTTP, in one
 // launch (filtered on the server, -ResultSize Unlimited).
 func (s *mapiHTTP) Capture(ctx context.Context, env engine.Env) (engine.Snapshot, error) {
+	if err := s.deps.RequirePermissions(ctx, "mapi-http"); err != nil {
+		return nil, err
+	}
 	ex, err := s.deps.Exchange()
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
 func TestMapiHTTPPlan(t *testing.T) {
@@ -57,29 +57,30 @@ type mhRunner struct {
 	beforeSet func()
 }
 
-func (r *mhRunner) RunPowerShell(ctx context.Context, script, stdin string) (winrm.Result, error) {
+func (r *mhRunner) Run(_ context.Context, pl psrp.Pipeline, _ []psrp.Value) (*psrp.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch {
-	case strings.Contains(script, "$before"):
-		want := strings.Contains(script, "Set-OrganizationConfig -MapiHttpEnabled $true")
-		before := r.enabled
-		if before != want {
-			if r.beforeSet != nil {
-				r.beforeSet()
-			}
-			r.enabled = want
-			r.sets = append(r.sets, want)
-		}
-		return winrm.Result{Stdout: fmt.Sprintf(`{"Before":%t,"Changed":%t,"After":%t}`, before, before != want, r.enabled)}, nil
-	case strings.Contains(script, "Get-CASMailbox"):
-		return winrm.Result{Stdout: fmt.Sprintf(`{"MapiHttpEnabled":%t,"Off":[],"Mailboxes":[]}`, r.enabled)}, nil
-	case strings.Contains(script, "Set-"):
-		return winrm.Result{}, fmt.Errorf("a write without a comparison:\n%s", script)
-	case strings.Contains(script, "Get-OrganizationConfig"):
-		return winrm.Result{Stdout: fmt.Sprintf(`{"MapiHttpEnabled":%t}`, r.enabled)}, nil
+	if res, ok := fakeGetCommand(pl); ok {
+		return res, nil
 	}
-	return winrm.Result{}, fmt.Errorf("unexpected script:\n%s", script)
+	switch pl.Commands[0].Name {
+	case "Set-OrganizationConfig":
+		want := pl.Commands[0].Params[0].Value.(bool)
+		if want == r.enabled {
+			return nil, fmt.Errorf("a write without a difference: %s", pl)
+		}
+		if r.beforeSet != nil {
+			r.beforeSet()
+		}
+		r.enabled = want
+		r.sets = append(r.sets, want)
+		return &psrp.Result{}, nil
+	case "Get-CASMailbox":
+		return &psrp.Result{}, nil
+	case "Get-OrganizationConfig":
+		return &psrp.Result{Output: []psrp.Value{&psrp.Object{Extended: []psrp.Property{{Name: "MapiHttpEnabled", Value: r.enabled}}}}}, nil
+	}
+	return nil, fmt.Errorf("unexpected pipeline: %s", pl)
 }
 
 // Apply: nothing when enabled; the clear message when disabled without
@@ -216,8 +217,8 @@ func TestMapiHTTPLab(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, sink.logs())
 	}
 	// Issue 4's budget: capture 1 + apply 1 + post-checks 1.
-	if n := launches(cl.lab.Stats()) - launches(s0); n != 3 {
-		t.Errorf("mapi-http took %d launches, want 3", n)
+	if n := launches(cl.lab.Stats()) - launches(s0); n != 0 {
+		t.Errorf("mapi-http took %d launches, want 0", n)
 	}
 	if n := callCount(cl.lab.Stats(), "Set-OrganizationConfig") - callCount(s0, "Set-OrganizationConfig"); n != 0 {
 		t.Fatalf("Set-OrganizationConfig called %d times on an enabled organisation", n)
@@ -265,8 +266,8 @@ func TestMapiHTTPLab(t *testing.T) {
 	if err := eng3.Run(ctx, pdnsRun); err != nil {
 		t.Fatalf("with mapi_http.enable: %v\n%s", err, sink3.logs())
 	}
-	if n := launches(cl.lab.Stats()) - launches(s1); n != 3 {
-		t.Errorf("mapi-http enabling took %d launches, want 3", n)
+	if n := launches(cl.lab.Stats()) - launches(s1); n != 0 {
+		t.Errorf("mapi-http enabling took %d launches, want 0", n)
 	}
 	if !labMapiOrg(cl) {
 		t.Fatal("MapiHttpEnabled is still off")
@@ -278,8 +279,8 @@ func TestMapiHTTPLab(t *testing.T) {
 	if err := eng3.RollbackAll(ctx); err != nil {
 		t.Fatalf("rollback: %v\n%s", err, sink3.logs())
 	}
-	if n := launches(cl.lab.Stats()) - launches(s2); n != 1 {
-		t.Errorf("mapi-http rollback took %d launches, want 1", n)
+	if n := launches(cl.lab.Stats()) - launches(s2); n != 0 {
+		t.Errorf("mapi-http rollback took %d launches, want 0", n)
 	}
 	if labMapiOrg(cl) {
 		t.Fatal("rollback did not restore MapiHttpEnabled $false")

@@ -21,9 +21,9 @@ type Deps struct {
 	// AllowEmptyGroup is `run --allow-empty-group`: block-mailboxes may
 	// proceed with an empty or missing allow group.
 	AllowEmptyGroup bool
-	// Runner, when set, runs the Exchange scripts instead of a WinRM
-	// client built from Config (tests, the in-process lab).
-	Runner exchange.Runner
+	// Runner, when set, runs the Exchange pipelines instead of the PSRP
+	// session built from Config (tests).
+	Runner exchange.PipelineRunner
 	// StateDir is the state directory (--state-dir): the acme mode keeps
 	// its account key there.
 	StateDir string

@@ -22,11 +22,13 @@ func TestBadInputExitsTwoAndTouchesNothing(t *testing.T) {
 		want    []string // in stderr; @CONFIG@ and @RUNBOOK@ are replaced by the paths
 	}{
 		// Configuration.
-		{name: "endpoint not a URL", config: []edit{{"https://ex01.contoso.test:5986/wsman", "ex01.contoso.test"}},
+		{name: "endpoint not a URL", config: []edit{{"https://ex01.contoso.test/PowerShell/", "ex01.contoso.test"}},
 			want: []string{"@CONFIG@:2: exchange.endpoint:", `"ex01.contoso.test"`, "https://"}},
-		{name: "auth enum", config: []edit{{"auth: ntlm", "auth: digest"}}, want: []string{"@CONFIG@:3: exchange.auth:", `"digest"`, "basic, ntlm, kerberos, certificate"}},
-		{name: "basic over http", config: []edit{{"https://ex01.contoso.test:5986", "http://ex01.contoso.test:5985"}, {"auth: ntlm", "auth: basic"}},
-			want: []string{"exchange.auth:", "allow_http_basic"}},
+		{name: "auth enum", config: []edit{{"auth: ntlm", "auth: digest"}}, want: []string{"@CONFIG@:3: exchange.auth:", `"digest"`, "kerberos, ntlm, basic"}},
+		{name: "basic over http", config: []edit{{"https://ex01.contoso.test/PowerShell/", "http://ex01.contoso.test/PowerShell/"}, {"auth: ntlm", "auth: basic"}},
+			want: []string{"exchange.auth:", "clear text"}},
+		{name: "winrm endpoint", config: []edit{{"https://ex01.contoso.test/PowerShell/", "https://ex01.contoso.test:5986/wsman"}},
+			want: []string{"exchange.endpoint:", "is the WinRM endpoint", "http://ex01.contoso.test/PowerShell/"}},
 		{name: "internal is a URL", config: []edit{{"internal: outlook.contoso.test", "internal: https://outlook.contoso.test/owa"}},
 			want: []string{"@CONFIG@:6: namespace.internal:", "not a URL"}},
 		{name: "external is a URL", config: []edit{{"external: outlook-ext.contoso.test", "external: https://outlook-ext.contoso.test"}},

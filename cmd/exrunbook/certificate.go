@@ -60,7 +60,9 @@ made with an exportable key) under a one-time password, and imported.`,
 }
 
 func runCertificateComplete(ctx context.Context, o *CertificateCompleteOptions) (err error) {
-	in, err := o.G.loadInputs(&steps.Deps{})
+	deps := &steps.Deps{}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	in, err := o.G.loadInputs(deps)
 	if err != nil {
 		return err
 	}

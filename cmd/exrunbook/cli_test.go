@@ -19,7 +19,7 @@ import (
 
 // goodConfig needs no files: thumbprint certificate, manual public DNS.
 const goodConfig = `exchange:
-  endpoint: https://ex01.contoso.test:5986/wsman
+  endpoint: https://ex01.contoso.test/PowerShell/
   auth: ntlm
   user: CONTOSO\Administrator
 namespace:

@@ -47,7 +47,9 @@ type checkStepJSON struct {
 }
 
 func runCheck(ctx context.Context, o *CheckOptions) (err error) {
-	in, err := o.G.loadInputs(&steps.Deps{})
+	deps := &steps.Deps{}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	in, err := o.G.loadInputs(deps)
 	if err != nil {
 		return err
 	}

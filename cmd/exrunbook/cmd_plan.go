@@ -53,7 +53,9 @@ type planStepJSON struct {
 }
 
 func runPlan(ctx context.Context, o *PlanOptions) (err error) {
-	in, err := o.G.loadInputs(&steps.Deps{})
+	deps := &steps.Deps{}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	in, err := o.G.loadInputs(deps)
 	if err != nil {
 		return err
 	}

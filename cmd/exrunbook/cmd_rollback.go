@@ -62,7 +62,9 @@ type rollbackJSON struct {
 }
 
 func runRollback(ctx context.Context, o *RollbackOptions) (err error) {
-	in, err := o.G.loadInputs(&steps.Deps{})
+	deps := &steps.Deps{}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	in, err := o.G.loadInputs(deps)
 	if err != nil {
 		return err
 	}

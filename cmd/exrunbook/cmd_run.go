@@ -60,7 +60,9 @@ func runRun(ctx context.Context, o *RunOptions) (err error) {
 	if o.Until != "" && o.Only != "" {
 		return exitcode.Usagef("--until and --only cannot be used together")
 	}
-	in, err := o.G.loadInputs(&steps.Deps{AllowEmptyGroup: o.AllowEmptyGroup})
+	deps := &steps.Deps{AllowEmptyGroup: o.AllowEmptyGroup}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	in, err := o.G.loadInputs(deps)
 	if err != nil {
 		return err
 	}

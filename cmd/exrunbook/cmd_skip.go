@@ -40,7 +40,9 @@ step pending again.`,
 }
 
 func runSkip(ctx context.Context, o *SkipOptions) (err error) {
-	in, err := o.G.loadInputs(&steps.Deps{})
+	deps := &steps.Deps{}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	in, err := o.G.loadInputs(deps)
 	if err != nil {
 		return err
 	}

@@ -20,15 +20,6 @@ import (
 // Issue 4's acceptance tests: the whole split-namespace runbook, run by the
 // real exrunbook binary against the lab.
 
-// launchBudgetEnforced turns the PowerShell launch budget (3 per step plus
-// one per batch of changed mailboxes) from a logged figure into an
-// assertion. The steps meet it since 11e9017 (19 launches for 25 allowed
-// at 2,000 mailboxes).
-const launchBudgetEnforced = true
-
-// runbookSteps is the built-in runbook's step count.
-const runbookSteps = 7
-
 // The organisation of the crash and fault tests (and of their clean
 // reference run): fewer mailboxes than the full run so that a hundred
 // kills and a faulty run stay quick.
@@ -95,14 +86,14 @@ func (s *e2eSuite) testRunbook(t *testing.T) {
 	ep := e.l.Endpoints()
 	changed := verifyRunbookOrg(t, parseOrg(t, initial), parseOrg(t, final), ep, e.pfxThumbprint(t))
 
-	// The launch budget: 3 per step plus one per batch of changed mailboxes.
-	const batchSize = 500 // the lab config's mailboxes.batch_size
-	budget := 3*runbookSteps + (changed+batchSize-1)/batchSize
-	t.Logf("run: %s wall, %d PowerShell launches (budget %d = 3×%d steps + ceil(%d changed mailboxes / %d)), %d WinRM requests, %d mailbox writes, %.0f simulated Exchange seconds",
-		runTime.Round(time.Millisecond), runStats.PowerShellLaunches, budget, runbookSteps, changed, batchSize,
+	// The budget of issue 11: the unattended run is ONE PSRP session on the
+	// Exchange endpoint, no WinRS shell, no powershell.exe, no script.
+	t.Logf("run: %s wall, %d PSRP session(s), %d pipelines, %d WinRS shells, %d PowerShell launches, %d scripts refused, %d WinRM requests, %d mailbox writes, %.0f simulated Exchange seconds",
+		runTime.Round(time.Millisecond), runStats.PSRPPools, runStats.Pipelines, runStats.Shells, runStats.PowerShellLaunches, runStats.ScriptsRefused,
 		runStats.WinRMRequests, runStats.MailboxWrites, runStats.SimulatedSeconds)
-	if launchBudgetEnforced && runStats.PowerShellLaunches > int64(budget) {
-		t.Errorf("%d PowerShell launches, budget %d", runStats.PowerShellLaunches, budget)
+	if runStats.PSRPPools != 1 || runStats.Shells != 0 || runStats.PowerShellLaunches != 0 || runStats.ScriptsRefused != 0 {
+		t.Errorf("the run used %d PSRP sessions, %d WinRS shells, %d powershell.exe, %d scripts; want 1, 0, 0, 0",
+			runStats.PSRPPools, runStats.Shells, runStats.PowerShellLaunches, runStats.ScriptsRefused)
 	}
 	if runStats.MailboxWrites != int64(changed) {
 		t.Errorf("%d mailbox writes for %d changed mailboxes: only differing flags may be written", runStats.MailboxWrites, changed)
@@ -120,13 +111,18 @@ func (s *e2eSuite) testRunbook(t *testing.T) {
 	r = e.mustRun(t, 0, "rollback", "--all", "--yes")
 	rbTime := time.Since(start)
 	all := e.stats(t)
-	t.Logf("rollback --all: %s wall, %d PowerShell launches", rbTime.Round(time.Millisecond), all.PowerShellLaunches-runStats.PowerShellLaunches)
+	t.Logf("rollback --all: %s wall, %d PSRP sessions (check and rollback: one each), %d pipelines, %d PowerShell launches", rbTime.Round(time.Millisecond),
+		all.PSRPPools-runStats.PSRPPools, all.Pipelines-runStats.Pipelines, all.PowerShellLaunches-runStats.PowerShellLaunches)
+	if all.PSRPPools-runStats.PSRPPools > 2 || all.Shells != 0 || all.PowerShellLaunches != 0 {
+		t.Errorf("check and rollback used %d PSRP sessions, %d WinRS shells, %d powershell.exe; want at most one each, 0, 0",
+			all.PSRPPools-runStats.PSRPPools, all.Shells, all.PowerShellLaunches)
+	}
 	if got := e.org(t); string(got) != string(initial) {
 		t.Fatalf("after rollback --all, /org differs from org.initial.json: %s", firstDiff(got, initial))
 	}
 
 	// Hostile names: every cmdlet the lab ran (run, check, rollback) is one
-	// the scripts use, every Set-CASMailbox names a real mailbox by GUID.
+	// the pipelines use, every Set-CASMailbox input is a real mailbox's GUID.
 	verifyCalls(t, e, parseOrg(t, initial))
 }
 
@@ -293,8 +289,12 @@ func jsonEqual(a, b any) bool {
 
 // allowedCmdlets are the cmdlets the exrunbook scripts use.
 var allowedCmdlets = map[string]bool{
-	"Add-PSSnapin": true, "ConvertTo-Json": true, "ConvertTo-SecureString": true,
-	"ForEach-Object": true, "Select-Object": true, "Where-Object": true, "Sort-Object": true, "New-Object": true,
+	// The Exchange endpoint's NoLanguage session: Exchange cmdlets and
+	// Select-Object, nothing of a script (no ForEach-Object, no
+	// ConvertTo-Json, no snap-in).
+	"Select-Object": true, "Set-ADServerSettings": true,
+	"Get-DynamicDistributionGroup": true, "Get-Recipient": true,
+	"Get-PopSettings": true, "Get-ImapSettings": true, "Set-PopSettings": true, "Set-ImapSettings": true,
 	"Get-ExchangeServer": true, "Get-ExchangeCertificate": true, "Import-ExchangeCertificate": true,
 	"Enable-ExchangeCertificate": true, "Remove-ExchangeCertificate": true,
 	"Get-ClientAccessService": true, "Get-OrganizationConfig": true, "Set-OrganizationConfig": true,
@@ -321,10 +321,16 @@ func verifyCalls(t *testing.T, e *e2eLab, before *orgDoc) {
 	for name, n := range st.Cmdlets {
 		total += n
 		if !allowedCmdlets[name] {
-			t.Errorf("the lab ran %d call(s) of %s, which no exrunbook script uses", n, name)
+			t.Errorf("the lab ran %d call(s) of %s, which no exrunbook pipeline uses", n, name)
 		}
 	}
-	if int64(len(calls)) != total || total == 0 || total > lab.KeepCalls {
+	invocations := 0
+	for _, c := range calls {
+		if !c.Piped {
+			invocations++
+		}
+	}
+	if int64(invocations) != total || total == 0 || int64(len(calls)) >= lab.KeepCalls {
 		t.Fatalf("the call log holds %d calls, the counters %d (kept at most %d): the log is incomplete", len(calls), total, lab.KeepCalls)
 	}
 	mailboxName := map[string]string{}
@@ -337,8 +343,19 @@ func verifyCalls(t *testing.T, e *e2eLab, before *orgDoc) {
 			t.Errorf("call %d: %s %v", i, c.Cmdlet, c.Params)
 		}
 		switch c.Cmdlet {
+		case "Set-ADServerSettings":
+			if len(c.Params) != 1 || c.Params["ViewEntireForest"] != "True" {
+				t.Errorf("call %d: Set-ADServerSettings %v", i, c.Params)
+			}
 		case "Set-CASMailbox":
 			id := c.Params["Identity"]
+			if !c.Piped {
+				// The invocation: the flags only; the GUIDs come as input.
+				if _, named := c.Params["Identity"]; named || len(c.Params) != 2 {
+					t.Errorf("call %d: Set-CASMailbox %v: want the two flags, the identities piped in", i, c.Params)
+				}
+				continue
+			}
 			name, ok := mailboxName[id]
 			if !guidRE.MatchString(id) || !ok {
 				t.Errorf("call %d: Set-CASMailbox -Identity %q is not the GUID of a mailbox", i, id)
@@ -566,13 +583,13 @@ func checkRetries(j []journalEntry) int {
 	return n
 }
 
-// testFaults: HTTP 500s, dropped connections and throttled Set-CASMailbox
-// calls; the run still ends as a clean run does, and the journal shows the
-// retries.
+// testFaults: HTTP 500s, dropped connections, throttled Set-CASMailbox
+// calls and a PSRP session broken mid-run; the run still ends as a clean
+// run does, and the journal shows the retries and the broken session.
 func (s *e2eSuite) testFaults(t *testing.T) {
 	ref := s.reference(t)
 	opts := smallLab
-	opts.Faults = "http500=0.05,drop=0.02,throttle:Set-CASMailbox=0.05,seed=7"
+	opts.Faults = "http500=0.05,drop=0.02,throttle:Set-CASMailbox=0.05,break=0.01,seed=7"
 	e := startE2ELab(t, s.bin, opts)
 	initial := e.initial(t)
 	start := time.Now()
@@ -596,12 +613,16 @@ func (s *e2eSuite) testFaults(t *testing.T) {
 	if string(got) != string(ref) {
 		t.Fatalf("with faults, the org differs from a clean run's: %s", firstDiff(got, ref))
 	}
-	attempts, checkAttempts := 0, checkRetries(e.journal(t))
+	attempts, checkAttempts, brokenAttempts := 0, checkRetries(e.journal(t)), 0
 	for _, je := range e.journal(t) {
 		if je.Kind == "attempt" {
 			attempts++
+			if msg, _ := je.Details["message"].(string); strings.Contains(msg, "runspace pool broken") {
+				brokenAttempts++
+			}
 		}
 	}
+	t.Logf("faults: %d attempt(s) after a broken PSRP session, %d PSRP sessions opened in all", brokenAttempts, e.stats(t).PSRPPools)
 	st := e.stats(t)
 	t.Logf("faults: %s wall, %d attempt entries in the journal (%d of checks), %d PowerShell launches, %d WinRM requests", runTime.Round(time.Millisecond), attempts, checkAttempts, st.PowerShellLaunches, st.WinRMRequests)
 	if attempts == 0 {
@@ -631,7 +652,7 @@ func (s *e2eSuite) testFaults(t *testing.T) {
 	}
 }
 
-var namesOperation = regexp.MustCompile(`exchange [A-Z][A-Za-z]+: Get-ExchangeServer : The operation couldn't be performed`)
+var namesOperation = regexp.MustCompile(`exchange [A-Z][A-Za-z]+: Get-ExchangeServer: The operation couldn't be performed`)
 
 // testBadServerData: a CLIXML error from Get-ExchangeServer gives a clear
 // error naming the cmdlet and the operation, and the run fails (exit 1)

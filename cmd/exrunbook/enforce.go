@@ -145,6 +145,7 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		}
 	}()
 	deps := &steps.Deps{Config: cfg}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
 	ex, err := deps.Exchange()
 	if err != nil {
 		return err
@@ -357,7 +358,7 @@ func printSchedule(o *EnforceOptions) error {
 	}
 	job := schedule.Job{Name: "exrunbook-enforce", Description: "exrunbook enforce: keep external Outlook blocked outside " + cfg.Mailboxes.AllowGroup,
 		Executable: exe, Args: args, StateDir: absState, WorkingDir: filepath.Dir(absCfg)}
-	if cfg.Exchange.Auth != "certificate" && cfg.Exchange.PasswordFile == "" {
+	if cfg.Exchange.PasswordFile == "" && cfg.Exchange.Kerberos.KeytabFile == "" {
 		// No *_file key: the secret comes from a systemd credential
 		// (a root-only file), never from the unit or the command line.
 		job.Credentials = append(job.Credentials, schedule.Credential{Name: "exchange-password",

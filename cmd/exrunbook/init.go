@@ -156,7 +156,7 @@ func writeConfigFile(path string, data []byte, mode os.FileMode) error {
 // initAnswers are the answers to init's questions.
 type initAnswers struct {
 	Endpoint, Auth, User, PasswordFile, CAFile string
-	CertFile, KeyFile, Krb5Conf                string
+	Krb5Conf, Concurrency                      string
 	Internal, External, Autodiscover           string
 	AllowGroup                                 string
 	CertMode, PFXFile, PFXPasswordFile         string
@@ -183,13 +183,12 @@ type question struct {
 func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers, error) {
 	a := initAnswers{DNSTokenFiles: map[string]*string{}}
 	qs := []question{
-		{prompt: "Exchange WinRM endpoint URL", def: "https://ex01.contoso.com:5986/wsman", check: checkEndpoint, dest: &a.Endpoint},
-		{prompt: "Authentication (ntlm, basic, kerberos, certificate)", def: "ntlm", check: oneOf("ntlm", "basic", "kerberos", "certificate"), dest: &a.Auth},
-		{prompt: `User (DOMAIN\user or user@domain)`, def: `CONTOSO\Administrator`, check: nonEmpty, dest: &a.User, when: func() bool { return a.Auth != "certificate" }},
-		{prompt: "File holding the password (or leave empty and set EXRUNBOOK_EXCHANGE_PASSWORD)", def: "", check: optionalFile, dest: &a.PasswordFile, when: func() bool { return a.Auth != "certificate" }},
-		{prompt: "Client certificate file (PEM)", def: "", check: existingFile, dest: &a.CertFile, when: func() bool { return a.Auth == "certificate" }},
-		{prompt: "Client certificate's private key file (PEM, mode 0600)", def: "", check: existingFile, dest: &a.KeyFile, when: func() bool { return a.Auth == "certificate" }},
+		{prompt: "Exchange remote PowerShell endpoint URL", def: "http://ex01.contoso.com/PowerShell/", check: checkEndpoint, dest: &a.Endpoint},
+		{prompt: "Authentication (kerberos, ntlm, basic over https only)", def: "kerberos", check: oneOf("kerberos", "ntlm", "basic"), dest: &a.Auth},
+		{prompt: `User (user@domain or DOMAIN\user)`, def: `administrator@contoso.com`, check: nonEmpty, dest: &a.User},
+		{prompt: "File holding the password (or leave empty and set EXRUNBOOK_EXCHANGE_PASSWORD)", def: "", check: optionalFile, dest: &a.PasswordFile},
 		{prompt: "krb5.conf file", def: "/etc/krb5.conf", check: existingFile, dest: &a.Krb5Conf, when: func() bool { return a.Auth == "kerberos" }},
+		{prompt: "Pipelines at once in the Exchange session (1-16)", def: "4", check: checkConcurrency, dest: &a.Concurrency},
 		{prompt: "CA file to verify the endpoint's certificate (empty: the system's CAs)", def: "", check: optionalFile, dest: &a.CAFile},
 		{prompt: "Internal name (today's Outlook name)", def: "outlook.contoso.com", check: checkHostname, dest: &a.Internal},
 		{prompt: "New external name", def: "outlook-ext.contoso.com", check: checkHostname, dest: &a.External},
@@ -294,7 +293,18 @@ func oneOf(choices ...string) func(string) error {
 func checkEndpoint(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return errors.New("expected a URL like https://ex01.contoso.com:5986/wsman")
+		return errors.New("expected a URL like http://ex01.contoso.com/PowerShell/")
+	}
+	if p := strings.TrimRight(strings.ToLower(u.Path), "/"); p != "" && p != "/powershell" {
+		return fmt.Errorf("expected Exchange's remote PowerShell endpoint, like http://%s/PowerShell/ (not the path %s)", u.Hostname(), u.Path)
+	}
+	return nil
+}
+
+func checkConcurrency(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > config.MaxConcurrency {
+		return fmt.Errorf("expected a number from 1 to %d", config.MaxConcurrency)
 	}
 	return nil
 }
@@ -348,19 +358,17 @@ func (a initAnswers) render() string {
 	w("# (mode 0600), or the secret comes from its environment variable (EXRUNBOOK_...).")
 	w("")
 	w("exchange:")
-	w("  endpoint: %s   # WinRM endpoint (HTTPS, port 5986, unless allow_http_basic)", q(a.Endpoint))
-	w("  auth: %s   # basic | ntlm | kerberos | certificate", a.Auth)
-	w("  user: %s   # the account that runs the Exchange cmdlets", q(a.User))
+	w("  endpoint: %s   # Exchange's remote PowerShell endpoint (configuration Microsoft.Exchange)", q(a.Endpoint))
+	w("  auth: %s   # kerberos | ntlm | basic (https only)", a.Auth)
+	w("  user: %s   # the account whose RBAC roles run the cmdlets (see `exrunbook permissions`)", q(a.User))
 	w("  password_file: %s   # file with the password; or EXRUNBOOK_EXCHANGE_PASSWORD", q(a.PasswordFile))
-	w("  cert_file: %s   # client certificate, PEM (auth certificate)", q(a.CertFile))
-	w("  key_file: %s   # its private key, PEM, mode 0600 (auth certificate)", q(a.KeyFile))
+	w("  concurrency: %s   # pipelines at once in the one session", a.Concurrency)
 	if a.Auth == "kerberos" {
 		w("  kerberos:")
 		w("    realm: \"\"   # empty: the upper-cased domain of user (user@DOMAIN)")
 		w("    krb5_conf_file: %s   # the Kerberos configuration (KDCs)", q(a.Krb5Conf))
 	}
 	w("  ca_file: %s   # CA that issued the endpoint's certificate (empty: system CAs)", q(a.CAFile))
-	w("  allow_http_basic: false   # refuse Basic auth over plain HTTP")
 	w("  servers: []   # empty: every server from Get-ExchangeServer")
 	w("")
 	w("namespace:")

@@ -39,7 +39,7 @@ func TestInitFromRunningLab(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the written file does not load: %v", err)
 	}
-	if want := l.Endpoints().WinRM.HTTPS; !strings.HasPrefix(cfg.Exchange.Endpoint, want) {
+	if want := l.Endpoints().PowerShell.HTTP; cfg.Exchange.Endpoint != want {
 		t.Errorf("endpoint = %q, want the lab's %q", cfg.Exchange.Endpoint, want)
 	}
 	if cfg.Namespace.External != "outlook-ext.contoso.test" || cfg.Mailboxes.AllowGroup == "" {
@@ -85,12 +85,12 @@ func TestInitAsksTheQuestions(t *testing.T) {
 		{
 			name: "defaults with a manual public DNS",
 			answers: []string{
-				"https://ex01.fabrikam.test:5986/wsman", "", "", pw, "",
+				"http://ex01.fabrikam.test/PowerShell/", "ntlm", "", pw, "", "",
 				"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
 				"pfx", filepath.Join(dir, "missing.pfx"), pfx, "", "", "fabrikam.test", "203.0.113.7", "192.0.2.53:53", "192.0.2.25",
 			},
 			check: func(t *testing.T, cfg *config.Config, errout string) {
-				if cfg.Exchange.Endpoint != "https://ex01.fabrikam.test:5986/wsman" || cfg.Exchange.Auth != "ntlm" || cfg.Exchange.User != `CONTOSO\Administrator` {
+				if cfg.Exchange.Endpoint != "http://ex01.fabrikam.test/PowerShell/" || cfg.Exchange.Auth != "ntlm" || cfg.Exchange.User != "administrator@contoso.com" || cfg.Exchange.Concurrency != 4 {
 					t.Errorf("exchange = %+v", cfg.Exchange)
 				}
 				if cfg.Namespace.External != "mail-ext.fabrikam.test" || cfg.PublicDNS.Mode != "manual" || cfg.PublicDNS.Zone != "fabrikam.test." {
@@ -107,17 +107,18 @@ func TestInitAsksTheQuestions(t *testing.T) {
 		{
 			name: "a wrong answer is asked again; rfc2136 asks for the server and key",
 			answers: []string{
-				"not a url", "https://ex01.fabrikam.test:5986/wsman", "digest", "basic", "svc-exrunbook@fabrikam.test", pw, "",
+				"not a url", "https://ex01.fabrikam.test:5986/wsman", "https://ex01.fabrikam.test/PowerShell/", "digest", "basic", "svc-exrunbook@fabrikam.test", pw, "99", "8", "",
 				"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "Outlook Anywhere Users",
 				"thumbprint", "0123456789abcdef0123456789ABCDEF01234567",
 				"rfc2136", "fabrikam.test.", "ns1", "198.51.100.1:53", "", "",
 				"203.0.113.7", "192.0.2.53:53", "192.0.2.25",
 			},
 			check: func(t *testing.T, cfg *config.Config, errout string) {
-				if !strings.Contains(errout, "expected a URL") || !strings.Contains(errout, "expected one of ntlm") || !strings.Contains(errout, "expected host:port") {
+				if !strings.Contains(errout, "expected a URL") || !strings.Contains(errout, "expected Exchange's remote PowerShell endpoint") || !strings.Contains(errout, "expected one of kerberos") ||
+					!strings.Contains(errout, "expected a number from 1 to 16") || !strings.Contains(errout, "expected host:port") {
 					t.Errorf("the wrong answers were not explained:\n%s", errout)
 				}
-				if cfg.Exchange.Auth != "basic" || cfg.Certificate.Mode != "thumbprint" || cfg.PublicDNS.Server != "198.51.100.1:53" || cfg.PublicDNS.TSIG.Name != "exrunbook-update." {
+				if cfg.Exchange.Auth != "basic" || cfg.Exchange.Concurrency != 8 || cfg.Certificate.Mode != "thumbprint" || cfg.PublicDNS.Server != "198.51.100.1:53" || cfg.PublicDNS.TSIG.Name != "exrunbook-update." {
 					t.Errorf("cfg = %+v %+v %+v", cfg.Exchange, cfg.Certificate, cfg.PublicDNS)
 				}
 				if cfg.Mailboxes.AllowGroup != "Outlook Anywhere Users" {
@@ -156,30 +157,13 @@ func TestInitAsksTheQuestions(t *testing.T) {
 	}{
 		name: "kerberos with a certificate request",
 		answers: []string{
-			"https://ex01.fabrikam.test:5986/wsman", "kerberos", "svc@FABRIKAM.TEST", "", pw, "",
+			"https://ex01.fabrikam.test/PowerShell/", "", "svc@FABRIKAM.TEST", "", pw, "", "",
 			"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
 			"request", "manual", "fabrikam.test", "203.0.113.7", "192.0.2.53:53", "192.0.2.25",
 		},
 		check: func(t *testing.T, cfg *config.Config, _ string) {
 			if cfg.Exchange.Auth != "kerberos" || cfg.Certificate.Mode != "request" || cfg.Exchange.KerberosRealm() != "FABRIKAM.TEST" {
 				t.Errorf("cfg = %+v %+v", cfg.Exchange, cfg.Certificate)
-			}
-		},
-	})
-	cases = append(cases, struct {
-		name    string
-		answers []string
-		check   func(t *testing.T, cfg *config.Config, errout string)
-	}{
-		name: "client certificate auth",
-		answers: []string{
-			"https://ex01.fabrikam.test:5986/wsman", "certificate", pw, pw, "",
-			"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
-			"pfx", pfx, "", "manual", "fabrikam.test", "203.0.113.7", "192.0.2.53:53", "192.0.2.25",
-		},
-		check: func(t *testing.T, cfg *config.Config, _ string) {
-			if cfg.Exchange.Auth != "certificate" || cfg.Exchange.CertFile != pw || cfg.Exchange.KeyFile != pw {
-				t.Errorf("exchange = %+v", cfg.Exchange)
 			}
 		},
 	})

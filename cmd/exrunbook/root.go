@@ -117,6 +117,7 @@ Exit codes: 0 done, 1 a step or check failed, 2 usage or config error,
 		newVersionCmd(io, g),
 		newDemoCmd(io, g),
 		newInitCmd(io, g),
+		newPermissionsCmd(io, g),
 	)
 	return root
 }

@@ -14,15 +14,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/labstats"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 )
 
 // BenchmarkEnforce measures `exrunbook enforce` against the lab, side by
 // side with the naive baseline (one script per run that sets both flags
-// on every mailbox outside the group, "today's script"), for 1,000,
+// on every mailbox outside the group, "today's script", one Set-CASMailbox
+// per mailbox through the same endpoint), for 1,000,
 // 10,000 and 100,000 mailboxes with about 1% in the allow group, in three
 // cases: steady (nothing changed since the last run), first (every
 // mailbox open: everything outside the group changes) and churn (1% of
@@ -94,7 +97,7 @@ func buildExrunbook(b *testing.B) string {
 type benchLab struct {
 	l      *lab.Lab
 	config string
-	wc     *winrm.Client
+	sess   *exchange.Session
 	group  string
 	allow  map[uuid.UUID]bool
 	total  int // every mailbox (Get-CASMailbox rows)
@@ -115,12 +118,10 @@ func startBenchLab(b *testing.B, n int) *benchLab {
 	if err != nil {
 		b.Fatal(err)
 	}
-	wc, err := winrm.New(winrm.Config{Endpoint: ep.WinRM.HTTPS, Auth: winrm.AuthNTLM, User: ep.Admin.User,
-		Password: strings.TrimSpace(string(pw)), CAFile: ep.CAFile, CallTimeout: 30 * time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bl := &benchLab{l: l, config: filepath.Join(dir, lab.FileConfig), wc: wc, group: ep.AllowGroup, allow: map[uuid.UUID]bool{}}
+	sess := exchange.NewSession(exchange.WSManDialer(wsman.Config{Endpoint: ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: ep.Admin.User,
+		Password: strings.TrimSpace(string(pw))}, 1))
+	b.Cleanup(func() { _ = sess.Close(context.Background()) })
+	bl := &benchLab{l: l, config: filepath.Join(dir, lab.FileConfig), sess: sess, group: ep.AllowGroup, allow: map[uuid.UUID]bool{}}
 	l.Store().Read(func(o *org.Org) {
 		g, err := o.FindGroup(bl.group)
 		if err != nil {
@@ -204,9 +205,8 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 				b.Fatalf("enforce: %v\n%s", err, errb.String())
 			}
 		case "naive":
-			res, err := bl.wc.RunPowerShell(context.Background(), naiveScript(bl.group), "")
-			if err != nil {
-				b.Fatalf("naive script: %v %s", err, res.Stderr)
+			if err := naive(context.Background(), bl.sess, bl.group); err != nil {
+				b.Fatalf("the seed's approach: %v", err)
 			}
 		}
 		wall += time.Since(start)
@@ -216,6 +216,8 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 			b.Fatalf("%s: enforce wrote %d mailboxes, %d needed", cs, st.MailboxWrites, need)
 		}
 		sum.PowerShellLaunches += st.PowerShellLaunches
+		sum.PSRPPools += st.PSRPPools
+		sum.Pipelines += st.Pipelines
 		sum.WinRMRequests += st.WinRMRequests
 		sum.MailboxWrites += st.MailboxWrites
 		sum.SimulatedSeconds += st.SimulatedSeconds
@@ -227,6 +229,8 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 	c := sum.Cost
 	minimum := c.PowerShellLaunch + float64(bl.total)*c.GetCASMailboxRow + float64(need)*c.SetCASMailbox
 	b.ReportMetric(float64(sum.PowerShellLaunches)/n, "launches")
+	b.ReportMetric(float64(sum.PSRPPools)/n, "sessions")
+	b.ReportMetric(float64(sum.Pipelines)/n, "pipelines")
 	b.ReportMetric(float64(sum.WinRMRequests)/n, "winrm-reqs")
 	b.ReportMetric(float64(sum.MailboxWrites)/n, "writes")
 	b.ReportMetric(sum.SimulatedSeconds/n, "sim-s")
@@ -272,31 +276,67 @@ func watchHWM(pid int) func() int64 {
 	return func() int64 { close(stop); return <-done }
 }
 
-// naiveScript is "today's script": expand the group (recursively), then
-// set both flags on every mailbox outside it, every run, in one script.
-// It never unblocks anyone.
-func naiveScript(group string) string {
-	return "$ErrorActionPreference = 'Stop'\n" +
-		"Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n" +
-		"$allow = @{}\n$seen = @{}\n$level = @('" + strings.ReplaceAll(group, "'", "''") + "')\n" + `while ($level.Count -gt 0) {
-    $next = New-Object System.Collections.Generic.List[object]
-    foreach ($g in $level) {
-        foreach ($m in Get-DistributionGroupMember -Identity $g -ResultSize Unlimited) {
-            $id = $m.Guid.ToString()
-            if ([string]$m.RecipientType -like 'Mail*Group') {
-                if (-not $seen.ContainsKey($id)) { $seen[$id] = $true; $next.Add($id) }
-            } else {
-                $allow[$id] = $true
-            }
-        }
-    }
-    $level = @($next)
-}
-foreach ($c in Get-CASMailbox -ResultSize Unlimited) {
-    $id = $c.Guid.ToString()
-    if (-not $allow.ContainsKey($id)) {
-        Set-CASMailbox -Identity $id -MAPIBlockOutlookRpcHttp $true -MAPIBlockOutlookExternalConnectivity $true
-    }
-}
-`
+// naive is the seed script's approach as an administrator runs it in the
+// Exchange Management Shell, through the same endpoint: expand the group
+// (recursively, one Get-DistributionGroupMember per group), read every
+// CAS mailbox, then one Set-CASMailbox per mailbox outside the group,
+// every run, whatever its flags already are.
+func naive(ctx context.Context, s *exchange.Session, group string) error {
+	run := func(cmds ...psrp.Command) ([]psrp.Value, error) {
+		res, err := s.Run(ctx, psrp.Pipeline{Commands: cmds}, nil)
+		if err == nil && len(res.Errors) > 0 {
+			err = res.Errors[0]
+		}
+		if err != nil {
+			return nil, err
+		}
+		return res.Output, nil
+	}
+	sel := func(props ...psrp.Value) psrp.Command {
+		return psrp.Command{Name: "Select-Object", Params: []psrp.Parameter{{Name: "Property", Value: psrp.NewList(props...)}}}
+	}
+	prop := func(v psrp.Value, name string) string {
+		o, _ := v.(*psrp.Object)
+		p, _ := o.Get(name)
+		return fmt.Sprint(p)
+	}
+	allow, seen := map[string]bool{}, map[string]bool{}
+	level := []string{group}
+	for len(level) > 0 {
+		var next []string
+		for _, g := range level {
+			out, err := run(psrp.Command{Name: "Get-DistributionGroupMember", Params: []psrp.Parameter{{Name: "Identity", Value: g}, {Name: "ResultSize", Value: "Unlimited"}}},
+				sel("Guid", "RecipientType"))
+			if err != nil {
+				return err
+			}
+			for _, m := range out {
+				id := prop(m, "Guid")
+				if t := prop(m, "RecipientType"); strings.HasPrefix(t, "Mail") && strings.HasSuffix(t, "Group") {
+					if !seen[id] {
+						seen[id] = true
+						next = append(next, id)
+					}
+				} else {
+					allow[id] = true
+				}
+			}
+		}
+		level = next
+	}
+	out, err := run(psrp.Command{Name: "Get-CASMailbox", Params: []psrp.Parameter{{Name: "ResultSize", Value: "Unlimited"}}}, sel("Guid"))
+	if err != nil {
+		return err
+	}
+	for _, c := range out {
+		id := prop(c, "Guid")
+		if allow[id] {
+			continue
+		}
+		if _, err := run(psrp.Command{Name: "Set-CASMailbox", Params: []psrp.Parameter{{Name: "Identity", Value: id},
+			{Name: "MAPIBlockOutlookRpcHttp", Value: true}, {Name: "MAPIBlockOutlookExternalConnectivity", Value: true}}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

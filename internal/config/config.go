@@ -38,12 +38,17 @@ type Config struct {
 	secrets *secretStore
 }
 
-// Exchange is how exrunbook reaches Exchange over WinRM.
+// Exchange is how exrunbook reaches Exchange: its remote PowerShell
+// endpoint (MS-PSRP over WS-Management, configuration Microsoft.Exchange).
 type Exchange struct {
-	// Endpoint is the WinRM URL, e.g. https://ex01.contoso.com:5986/wsman.
+	// Endpoint is the Exchange endpoint, e.g.
+	// http://ex01.contoso.com/PowerShell/.
 	Endpoint string `yaml:"endpoint" json:"endpoint"`
-	// Auth is basic, ntlm, kerberos or certificate.
+	// Auth is kerberos (default), ntlm or basic (https only).
 	Auth string `yaml:"auth" json:"auth"`
+	// Concurrency is how many pipelines run at once in the session
+	// (independent write batches); default 4.
+	Concurrency int `yaml:"concurrency" json:"concurrency"`
 	// User is the account, e.g. CONTOSO\admin.
 	User string `yaml:"user" json:"user"`
 	// PasswordFile names a 0600 file holding the password
@@ -253,10 +258,17 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// DefaultConcurrency is exchange.concurrency when not set.
+const DefaultConcurrency = 4
+
+// MaxConcurrency bounds exchange.concurrency: Exchange's throttling
+// policy limits the runspaces and cmdlets of one user.
+const MaxConcurrency = 16
+
 // Default returns a Config holding only the documented defaults.
 func Default() *Config {
 	return &Config{
-		Exchange: Exchange{Auth: "ntlm"},
+		Exchange: Exchange{Auth: "kerberos", Concurrency: DefaultConcurrency},
 		Certificate: Certificate{Services: []string{"IIS", "SMTP"}, Request: CertificateRequest{KeySize: 2048, CSRFile: "exrunbook.csr"},
 			ACME: CertificateACME{Directory: LetsEncryptProduction, RenewBefore: DefaultRenewBefore,
 				ChallengeDNS: DNSAccess{TSIG: TSIG{Algorithm: "hmac-sha256"}}}},

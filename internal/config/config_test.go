@@ -15,7 +15,7 @@ import (
 // validYAML is a complete, valid configuration; %s is the directory that
 // holds the files it names.
 const validYAML = `exchange:
-  endpoint: https://ex01.contoso.com:5986/wsman
+  endpoint: https://ex01.contoso.com/PowerShell/
   auth: ntlm
   user: CONTOSO\admin
   password_file: %[1]s/exchange.password
@@ -102,7 +102,7 @@ func TestLoadValid(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := Exchange{
-		Endpoint: "https://ex01.contoso.com:5986/wsman", Auth: "ntlm", User: `CONTOSO\admin`,
+		Endpoint: "https://ex01.contoso.com/PowerShell/", Auth: "ntlm", Concurrency: DefaultConcurrency, User: `CONTOSO\admin`,
 		PasswordFile: dir + "/exchange.password", CAFile: dir + "/ca.pem",
 		Servers: []string{"EX01", "EX02"},
 		HTTPS:   map[string]string{"EX01": "ex01.contoso.com:443", "Ex02": "127.0.0.1:8443"},
@@ -138,7 +138,8 @@ func TestDefaults(t *testing.T) {
 		"max_changes 50":       d.Mailboxes.MaxChanges == 50,
 		"recipient_types":      reflect.DeepEqual(d.Mailboxes.RecipientTypes, []string{"UserMailbox"}),
 		"services IIS,SMTP":    reflect.DeepEqual(d.Certificate.Services, []string{"IIS", "SMTP"}),
-		"auth ntlm":            d.Exchange.Auth == "ntlm",
+		"auth kerberos":        d.Exchange.Auth == "kerberos",
+		"concurrency 4":        d.Exchange.Concurrency == 4,
 		"mode rfc2136":         d.PublicDNS.Mode == "rfc2136",
 		"algorithm hmacsha256": d.PublicDNS.TSIG.Algorithm == "hmac-sha256",
 	}
@@ -153,7 +154,7 @@ func TestEnvOverridesNestedKeys(t *testing.T) {
 	_, path := fixture(t)
 	env := map[string]string{
 		"EXRUNBOOK_PUBLIC_DNS_TSIG_NAME":            "other-key.",
-		"EXRUNBOOK_EXCHANGE_ENDPOINT":               "https://ex02.contoso.com:5986/wsman",
+		"EXRUNBOOK_EXCHANGE_ENDPOINT":               "https://ex02.contoso.com/PowerShell/",
 		"EXRUNBOOK_EXCHANGE_SERVERS":                "EX03, EX04",
 		"EXRUNBOOK_EXCHANGE_HTTPS":                  "EX03=127.0.0.1:1443,ex04=127.0.0.1:2443",
 		"EXRUNBOOK_AUTODISCOVER_MIN_WAIT":           "90m",
@@ -173,7 +174,7 @@ func TestEnvOverridesNestedKeys(t *testing.T) {
 	got := []any{cfg.PublicDNS.TSIG.Name, cfg.Exchange.Endpoint, cfg.Exchange.Servers, cfg.Exchange.HTTPS,
 		cfg.Autodiscover.MinWait.D(), cfg.Autodiscover.Probe.BlockedUser, cfg.Mailboxes.BatchSize, cfg.MapiHTTP.Enable,
 		cfg.InternalDNS.Addresses, cfg.Certificate.Request.KeySize}
-	want := []any{"other-key.", "https://ex02.contoso.com:5986/wsman", []string{"EX03", "EX04"},
+	want := []any{"other-key.", "https://ex02.contoso.com/PowerShell/", []string{"EX03", "EX04"},
 		map[string]string{"EX03": "127.0.0.1:1443", "ex04": "127.0.0.1:2443"}, 90 * time.Minute, "carol@contoso.com", 250, false,
 		[]string{"192.0.2.26", "192.0.2.27"}, 4096}
 	for i := range want {
@@ -469,8 +470,9 @@ func TestLoadFromEnvironmentOnly(t *testing.T) {
 	clearEnv(t)
 	t.Chdir(t.TempDir())
 	for k, v := range map[string]string{
-		"EXRUNBOOK_EXCHANGE_ENDPOINT":      "https://ex01.contoso.com:5986/wsman",
+		"EXRUNBOOK_EXCHANGE_ENDPOINT":      "https://ex01.contoso.com/PowerShell/",
 		"EXRUNBOOK_EXCHANGE_USER":          "CONTOSO\\admin",
+		"EXRUNBOOK_EXCHANGE_AUTH":          "ntlm",
 		"EXRUNBOOK_NAMESPACE_INTERNAL":     "outlook.contoso.com",
 		"EXRUNBOOK_NAMESPACE_EXTERNAL":     "outlook-ext.contoso.com",
 		"EXRUNBOOK_NAMESPACE_AUTODISCOVER": "autodiscover.contoso.com",

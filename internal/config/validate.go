@@ -23,7 +23,7 @@ func (c *Config) Validate() error {
 
 // The accepted values of the enumerated keys.
 var (
-	AuthMethods         = []string{"basic", "ntlm", "kerberos", "certificate"}
+	AuthMethods         = []string{"kerberos", "ntlm", "basic"}
 	CertificateModes    = []string{"pfx", "thumbprint", "request", "acme"}
 	CertificateServices = []string{"IIS", "SMTP", "POP", "IMAP", "UM", "UMCallRouter", "Federation"}
 	PublicDNSModes      = append([]string{"rfc2136", "manual"}, PublicDNSAPIModes...)
@@ -48,38 +48,45 @@ func (c *Config) validateExchange(ps *problems) {
 		auth = ""
 	}
 	var u *url.URL
+	const example = "http://ex01.contoso.com/PowerShell/"
 	if e.Endpoint == "" {
-		ps.add("exchange.endpoint", "missing; expected the WinRM URL such as https://ex01.contoso.com:5986/wsman")
+		ps.add("exchange.endpoint", "missing; expected the Exchange endpoint such as %s", example)
 	} else {
 		var err error
 		u, err = url.Parse(e.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-			ps.add("exchange.endpoint", "%q is not an http:// or https:// URL; expected the WinRM URL such as https://ex01.contoso.com:5986/wsman", e.Endpoint)
+			ps.add("exchange.endpoint", "%q is not an http:// or https:// URL; expected the Exchange endpoint such as %s", e.Endpoint, example)
 			u = nil
 		} else if p := u.Port(); p != "" {
 			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 				ps.add("exchange.endpoint", "%q has port %q; expected a port from 1 to 65535", e.Endpoint, p)
 			}
 		}
+		if u != nil {
+			path := strings.TrimRight(strings.ToLower(u.Path), "/")
+			switch {
+			case path == "/wsman":
+				want := url.URL{Scheme: "http", Host: u.Hostname(), Path: "/PowerShell/"}
+				ps.add("exchange.endpoint", "%q is the WinRM endpoint, which exrunbook no longer uses (its scripts loaded the Exchange snap-in, which is unsupported and fails in a domain); write Exchange's own endpoint instead: %s (or https://%s/PowerShell/)",
+					e.Endpoint, want.String(), u.Hostname())
+			case path != "" && path != "/powershell":
+				ps.add("exchange.endpoint", "%q has the path %q; expected Exchange's remote PowerShell endpoint /PowerShell/, such as %s", e.Endpoint, u.Path, example)
+			}
+		}
 	}
-	if u != nil && u.Scheme == "http" && auth == "basic" && !e.AllowHTTPBasic {
-		ps.add("exchange.auth", "\"basic\" over %q would send the password in clear text; use an https:// endpoint, or auth: ntlm (which encrypts the messages), or set exchange.allow_http_basic: true to accept the risk", e.Endpoint)
+	if u != nil && u.Scheme == "http" && auth == "basic" {
+		ps.add("exchange.auth", "\"basic\" over %q would send the password in clear text; use an https:// endpoint, or auth: kerberos or ntlm (which encrypt the messages over http)", e.Endpoint)
 	}
-	if u != nil && u.Scheme == "http" && (auth == "kerberos" || auth == "certificate") {
-		ps.add("exchange.auth", "%q needs an https:// endpoint, not %q", e.Auth, e.Endpoint)
+	if e.AllowHTTPBasic {
+		ps.add("exchange.allow_http_basic", "is no longer accepted: basic authentication is refused over http; use https, or auth: kerberos or ntlm")
+	}
+	if e.Concurrency < 0 || e.Concurrency > MaxConcurrency {
+		ps.add("exchange.concurrency", "%d; expected 1 to %d (default %d)", e.Concurrency, MaxConcurrency, DefaultConcurrency)
+	}
+	if e.CertFile != "" || e.KeyFile != "" {
+		ps.add("exchange.cert_file", "client certificates were WinRM's sign-in; the Exchange endpoint signs in with kerberos, ntlm or basic: remove exchange.cert_file and exchange.key_file")
 	}
 	switch auth {
-	case "certificate":
-		if e.CertFile == "" {
-			ps.add("exchange.cert_file", "missing; auth: certificate needs the client certificate (PEM)")
-		} else {
-			fileExists(ps, "exchange.cert_file", e.CertFile)
-		}
-		if e.KeyFile == "" {
-			ps.add("exchange.key_file", "missing; auth: certificate needs the client certificate's private key (PEM, mode 0600)")
-		} else {
-			secretFile(ps, "exchange.key_file", e.KeyFile)
-		}
 	case "basic", "ntlm", "kerberos":
 		if e.User == "" {
 			ps.add("exchange.user", "missing; expected the account to sign in as, such as CONTOSO\\admin or admin@contoso.com")

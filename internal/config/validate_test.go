@@ -18,12 +18,15 @@ func TestValidationErrors(t *testing.T) {
 		key, want string
 		line      int // 0: do not check
 	}{
-		{"endpoint not a url", "https://ex01.contoso.com:5986/wsman", "ex01.contoso.com", "exchange.endpoint", "http:// or https:// URL", 2},
-		{"endpoint ftp", "https://ex01.contoso.com:5986/wsman", "ftp://ex01/wsman", "exchange.endpoint", `"ftp://ex01/wsman"`, 2},
-		{"endpoint bad port", "5986/wsman", "99999/wsman", "exchange.endpoint", "", 2},
-		{"auth enum", "auth: ntlm", "auth: digest", "exchange.auth", "expected one of basic, ntlm, kerberos, certificate", 3},
-		{"basic over http", "https://ex01.contoso.com:5986/wsman\n  auth: ntlm", "http://ex01.contoso.com:5985/wsman\n  auth: basic", "exchange.auth", "allow_http_basic", 3},
-		{"certificate auth needs files", "auth: ntlm", "auth: certificate", "exchange.cert_file", "missing", 0},
+		{"endpoint not a url", "https://ex01.contoso.com/PowerShell/", "ex01.contoso.com", "exchange.endpoint", "http:// or https:// URL", 2},
+		{"endpoint ftp", "https://ex01.contoso.com/PowerShell/", "ftp://ex01/PowerShell/", "exchange.endpoint", `"ftp://ex01/PowerShell/"`, 2},
+		{"endpoint bad port", "ex01.contoso.com/PowerShell/", "ex01.contoso.com:99999/PowerShell/", "exchange.endpoint", "", 2},
+		{"endpoint is winrm", "https://ex01.contoso.com/PowerShell/", "https://ex01.contoso.com:5986/wsman", "exchange.endpoint", "is the WinRM endpoint, which exrunbook no longer uses (its scripts loaded the Exchange snap-in, which is unsupported and fails in a domain); write Exchange's own endpoint instead: http://ex01.contoso.com/PowerShell/", 2},
+		{"endpoint other path", "https://ex01.contoso.com/PowerShell/", "https://ex01.contoso.com/owa", "exchange.endpoint", "expected Exchange's remote PowerShell endpoint /PowerShell/", 2},
+		{"auth enum", "auth: ntlm", "auth: digest", "exchange.auth", "expected one of kerberos, ntlm, basic", 3},
+		{"basic over http", "https://ex01.contoso.com/PowerShell/\n  auth: ntlm", "http://ex01.contoso.com/PowerShell/\n  auth: basic", "exchange.auth", "would send the password in clear text; use an https:// endpoint", 3},
+		{"certificate auth refused", "auth: ntlm", "auth: certificate", "exchange.auth", "expected one of kerberos, ntlm, basic", 3},
+		{"concurrency", "auth: ntlm", "auth: ntlm\n  concurrency: 40", "exchange.concurrency", "40; expected 1 to 16 (default 4)", 0},
 		{"server name", "[EX01, EX02]", "[EX01, \"EX 02\"]", "exchange.servers[1]", `"EX 02" is not a server name`, 7},
 		{"duplicate server", "[EX01, EX02]", "[EX01, ex01]", "exchange.servers[1]", "listed twice", 7},
 		{"https host:port", `EX01: "ex01.contoso.com:443"`, `EX01: "ex01.contoso.com"`, "exchange.https.EX01", "not host:port", 8},

@@ -3,7 +3,6 @@ package exchange
 import (
 	"context"
 	"errors"
-	"strings"
 )
 
 // CertCapture is what bind-certificate reads before and after it changes
@@ -20,26 +19,6 @@ type CertCapture struct {
 	PopImap []PopImapSettings
 }
 
-// certCaptureScript is the servers read (when resolve), the certificate
-// read and, with popImap, the POP/IMAP read verbatim over $names, ending
-// in one ConvertTo-Json.
-func certCaptureScript(servers []string, resolve, popImap bool) string {
-	var b strings.Builder
-	writeCaptureScope(&b, servers, resolve)
-	one := []string{namesSentinel}
-	b.WriteString(withNames(bodyOf(certificatesScript(one))))
-	b.WriteString("$certs = @($r)\n")
-	if popImap {
-		b.WriteString(withNames(bodyOf(popImapScript(one))))
-		b.WriteString("$pi = @($r)\n")
-	} else {
-		b.WriteString("$pi = @()\n")
-	}
-	b.WriteString("$state = [pscustomobject]@{ Servers = $sv; Certificates = $certs; PopImap = $pi }\n")
-	b.WriteString(jsonOut("$state", 5))
-	return b.String()
-}
-
 // GetCertCapture reads, in one script, the certificates of the servers
 // and, with popImap, their POP and IMAP certificate names. With resolve
 // false, servers are the server names to read (at least one). With
@@ -52,39 +31,5 @@ func (c *Client) GetCertCapture(ctx context.Context, servers []string, resolve, 
 	if len(servers) == 0 && !resolve {
 		return st, &OpError{Op: op, Err: errors.New("no server given")}
 	}
-	out, err := c.run(ctx, op, certCaptureScript(servers, resolve, popImap), "")
-	if err != nil {
-		return st, err
-	}
-	p, err := decodeParts(op, out)
-	if err != nil {
-		return st, err
-	}
-	if st.Servers, err = p.resolvedServers(resolve); err != nil {
-		return st, err
-	}
-	s, err := p.list("Certificates")
-	if err != nil {
-		return st, err
-	}
-	if st.Certificates, err = decodeCertificates(op, s); err != nil {
-		return st, err
-	}
-	if s, err = p.list("PopImap"); err != nil {
-		return st, err
-	}
-	if st.PopImap, err = decodeList[PopImapSettings](op, s, append(req("Server"), opt("Pop", "Imap")...)); err != nil {
-		return st, err
-	}
-	n := len(servers)
-	if resolve {
-		n = len(st.Servers)
-	}
-	if !popImap && len(st.PopImap) > 0 {
-		return st, badOutput(op, "POP/IMAP settings returned although none were asked for")
-	}
-	if popImap && len(st.PopImap) != n {
-		return st, badOutput(op, "%d POP/IMAP results for %d servers", len(st.PopImap), n)
-	}
-	return st, nil
+	return c.getCertCapture(ctx, op, servers, resolve, popImap)
 }

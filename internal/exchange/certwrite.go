@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,38 +48,6 @@ type CertImportResult struct {
 	Error      string `json:"Error"`
 }
 
-func importPFXWhereMissingScript(servers []string, thumbprint string, pfx []byte, withPassword bool) string {
-	var b strings.Builder
-	b.WriteString(scriptHeader)
-	pw := ""
-	if withPassword {
-		// the password arrives on stdin, never in the script
-		b.WriteString("$pw = ConvertTo-SecureString -String ([Console]::In.ReadLine()) -AsPlainText -Force\n")
-		pw = " -Password $pw"
-	}
-	b.WriteString("$data = [Convert]::FromBase64String(" + Quote(base64.StdEncoding.EncodeToString(pfx)) + ")\n")
-	b.WriteString("$t = " + Quote(thumbprint) + "\n")
-	b.WriteString("$r = New-Object System.Collections.Generic.List[object]\n")
-	b.WriteString("foreach ($srv in " + quoteList(servers) + ") {\n")
-	b.WriteString(`    try {
-        $c = $false
-        $got = $t
-        $have = @(Get-ExchangeCertificate -Server $srv | Where-Object { $_.Thumbprint -eq $t })
-        if ($have.Count -eq 0) {
-            $n = Import-ExchangeCertificate -Server $srv -FileData $data` + pw + `
-            $c = $true
-            $got = [string]$n.Thumbprint
-        }
-        $r.Add([pscustomobject]@{ Server = $srv; Changed = $c; Ok = $true; Thumbprint = $got; Error = $null })
-    } catch {
-        $r.Add([pscustomobject]@{ Server = $srv; Changed = $false; Ok = $false; Thumbprint = $null; Error = $_.Exception.Message })
-    }
-}
-`)
-	b.WriteString(jsonOut("@($r)", 3))
-	return b.String()
-}
-
 // ImportPFXWhereMissing imports a PFX, in ONE script, onto every server
 // that does not hold the certificate thumbprint yet: per server it lists
 // the certificates, and calls Import-ExchangeCertificate only when the
@@ -100,22 +67,7 @@ func (c *Client) ImportPFXWhereMissing(ctx context.Context, servers []string, th
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSecret(op, "PFX password", password); err != nil {
-		return nil, err
-	}
-	stdin := ""
-	if password != "" {
-		stdin = password + "\n"
-	}
-	out, err := c.run(ctx, op, importPFXWhereMissingScript(servers, t, pfx, password != ""), stdin)
-	if err != nil {
-		return nil, err
-	}
-	res, err := decodeList[CertImportResult](op, out, append(req("Server", "Changed", "Ok"), opt("Thumbprint", "Error")...))
-	if err != nil {
-		return nil, err
-	}
-	return checkResults(op, "servers", res, servers)
+	return c.importPFXWhereMissing(ctx, op, servers, t, pfx, password)
 }
 
 // CertRemoval names one certificate on one server.
@@ -150,53 +102,6 @@ func (r CertRemoveResult) Bound() bool {
 	return false
 }
 
-func removeWhereUnboundScript(items []CertRemoval) string {
-	var b strings.Builder
-	b.WriteString(scriptHeader)
-	b.WriteString("$it = @(\n")
-	for _, i := range items {
-		fmt.Fprintf(&b, "    [pscustomobject]@{ S = %s; T = %s }\n", Quote(i.Server), Quote(i.Thumbprint))
-	}
-	b.WriteString(")\n")
-	b.WriteString(`$st = New-Object System.Collections.Generic.List[object]
-$block = $false
-foreach ($i in $it) {
-    try {
-        $have = @(Get-ExchangeCertificate -Server $i.S | Where-Object { $_.Thumbprint -eq $i.T })
-        if ($have.Count -gt 0) {
-            $sv = [string]$have[0].Services
-            $b = @($sv.Split(',') | ForEach-Object { $_.Trim() })
-            if (($b -contains 'IIS') -or ($b -contains 'SMTP')) { $block = $true }
-            $st.Add([pscustomobject]@{ S = $i.S; T = $i.T; P = $true; V = $sv; E = $null })
-        } else {
-            $st.Add([pscustomobject]@{ S = $i.S; T = $i.T; P = $false; V = $null; E = $null })
-        }
-    } catch {
-        $block = $true
-        $st.Add([pscustomobject]@{ S = $i.S; T = $i.T; P = $false; V = $null; E = $_.Exception.Message })
-    }
-}
-$r = New-Object System.Collections.Generic.List[object]
-foreach ($s in $st) {
-    $c = $false
-    $ok = $null -eq $s.E
-    $e = $s.E
-    if ($ok -and $s.P -and (-not $block)) {
-        try {
-            Remove-ExchangeCertificate -Server $s.S -Thumbprint $s.T -Confirm:$false
-            $c = $true
-        } catch {
-            $ok = $false
-            $e = $_.Exception.Message
-        }
-    }
-    $r.Add([pscustomobject]@{ Server = $s.S; Thumbprint = $s.T; Present = $s.P; Removed = $c; Ok = $ok; Services = $s.V; Error = $e })
-}
-`)
-	b.WriteString(jsonOut("@($r)", 3))
-	return b.String()
-}
-
 // RemoveCertificatesWhereUnbound removes, in ONE script, every listed
 // certificate that is present and holds neither IIS nor SMTP. The server
 // first reads every item; when any read fails or any present certificate
@@ -219,19 +124,7 @@ func (c *Client) RemoveCertificatesWhereUnbound(ctx context.Context, items []Cer
 		}
 		items[n].Thumbprint = t
 	}
-	out, err := c.run(ctx, op, removeWhereUnboundScript(items), "")
-	if err != nil {
-		return nil, err
-	}
-	res, err := decodeList[CertRemoveResult](op, out, append(req("Server", "Thumbprint", "Present", "Removed", "Ok"), opt("Services", "Error")...))
-	if err != nil {
-		return nil, err
-	}
-	want := make([]string, len(items))
-	for n, it := range items {
-		want[n] = it.Server + "/" + it.Thumbprint
-	}
-	return checkResults(op, "items", res, want)
+	return c.removeCertificatesWhereUnbound(ctx, op, items)
 }
 
 // CertBinding asks that a certificate hold services on a server.
@@ -260,64 +153,6 @@ func BindID(server, thumbprint string) string { return server + "/" + strings.To
 
 // PopImapID is the ID of a POP or IMAP certificate name's result.
 func PopImapID(server string, p Protocol) string { return server + "/" + string(p) }
-
-func enableWhereMissingScript(binds []CertBinding, names []PopImapChange, mode URLCompare) string {
-	ne := "-ne"
-	if mode == CompareExact {
-		ne = "-cne"
-	}
-	var b strings.Builder
-	b.WriteString(scriptHeader)
-	b.WriteString("$r = New-Object System.Collections.Generic.List[object]\n")
-	b.WriteString("$bd = @(\n")
-	for _, x := range binds {
-		fmt.Fprintf(&b, "    [pscustomobject]@{ S = %s; T = %s; V = %s }\n", Quote(x.Server), Quote(x.Thumbprint), quoteList(x.Services))
-	}
-	b.WriteString(")\n")
-	b.WriteString("$pi = @(\n")
-	for _, x := range names {
-		fmt.Fprintf(&b, "    [pscustomobject]@{ S = %s; P = %s; N = %s }\n", Quote(x.Server), Quote(string(x.Protocol)), quoteOrNull(x.Name))
-	}
-	b.WriteString(")\n")
-	b.WriteString(`foreach ($i in $bd) {
-    $id = $i.S + '/' + $i.T
-    try {
-        $c = $false
-        $x = Get-ExchangeCertificate -Server $i.S -Thumbprint $i.T
-        $have = @(([string]$x.Services).Split(',') | ForEach-Object { $_.Trim() })
-        $miss = @($i.V | Where-Object { $have -notcontains $_ })
-        if ($miss.Count -gt 0) {
-            Enable-ExchangeCertificate -Server $i.S -Thumbprint $i.T -Services $i.V -Force
-            $c = $true
-            $x = Get-ExchangeCertificate -Server $i.S -Thumbprint $i.T
-        }
-        $r.Add([pscustomobject]@{ Id = $id; Changed = $c; Ok = $true; Services = [string]$x.Services; Error = $null })
-    } catch {
-        $r.Add([pscustomobject]@{ Id = $id; Changed = $false; Ok = $false; Services = $null; Error = $_.Exception.Message })
-    }
-}
-foreach ($i in $pi) {
-    $id = $i.S + '/' + $i.P
-    try {
-        $c = $false
-        $want = $i.N
-        if ($i.P -eq 'pop') { $o = Get-PopSettings -Server $i.S } else { $o = Get-ImapSettings -Server $i.S }
-        $cur = $(if ($null -ne $o.X509CertificateName) { [string]$o.X509CertificateName } else { $null })
-`)
-	b.WriteString(urlCmp(ne))
-	b.WriteString(`        if ($c) {
-            if ($i.P -eq 'pop') { Set-PopSettings -Server $i.S -X509CertificateName $want }
-            else { Set-ImapSettings -Server $i.S -X509CertificateName $want }
-        }
-        $r.Add([pscustomobject]@{ Id = $id; Changed = $c; Ok = $true; Services = $null; Error = $null })
-    } catch {
-        $r.Add([pscustomobject]@{ Id = $id; Changed = $false; Ok = $false; Services = $null; Error = $_.Exception.Message })
-    }
-}
-`)
-	b.WriteString(jsonOut("@($r)", 3))
-	return b.String()
-}
 
 // EnableCertificatesWhereMissing binds certificates and sets the POP and
 // IMAP certificate names in ONE script. For every binding the server
@@ -366,11 +201,7 @@ func (c *Client) EnableCertificatesWhereMissing(ctx context.Context, binds []Cer
 		}
 		ids = append(ids, PopImapID(x.Server, x.Protocol))
 	}
-	out, err := c.run(ctx, op, enableWhereMissingScript(binds, names, mode), "")
-	if err != nil {
-		return nil, err
-	}
-	res, err := decodeList[BindResult](op, out, append(req("Id", "Changed", "Ok"), opt("Services", "Error")...))
+	res, err := c.enableCertificatesWhereMissing(ctx, op, binds, names, mode)
 	if err != nil {
 		return nil, err
 	}

@@ -2,18 +2,9 @@ package exchange
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 )
-
-func newExportableRequestScript(server, subject string, domains []string, keySize int) string {
-	return scriptHeader +
-		"$req = New-ExchangeCertificate -Server " + Quote(server) + " -GenerateRequest -SubjectName " + Quote(subject) +
-		" -DomainName " + quoteList(domains) + fmt.Sprintf(" -KeySize %d", keySize) + " -PrivateKeyExportable $true\n" +
-		"$r = [pscustomobject]@{ Request = [string]$req }\n" +
-		jsonOut("$r", 2)
-}
 
 // NewExportableCertificateRequest is NewCertificateRequest with the key
 // size given and the private key marked exportable, so that the completed
@@ -29,20 +20,7 @@ func (c *Client) NewExportableCertificateRequest(ctx context.Context, server, su
 	default:
 		return "", &OpError{Op: op, Err: fmt.Errorf("key size %d: expected 2048, 3072 or 4096", keySize)}
 	}
-	out, err := c.run(ctx, op, newExportableRequestScript(server, subject, domains, keySize), "")
-	if err != nil {
-		return "", err
-	}
-	return decodeCSR(op, out)
-}
-
-func exportCertificateScript(server, thumbprint string) string {
-	return scriptHeader +
-		// the password arrives on stdin, never in the script
-		"$pw = ConvertTo-SecureString -String ([Console]::In.ReadLine()) -AsPlainText -Force\n" +
-		"$e = Export-ExchangeCertificate -Server " + Quote(server) + " -Thumbprint " + Quote(thumbprint) + " -BinaryEncoded -Password $pw\n" +
-		"$r = [pscustomobject]@{ FileData = [Convert]::ToBase64String($e.FileData) }\n" +
-		jsonOut("$r", 2)
+	return c.newRequest(ctx, op, newRequestPipeline(server, subject, domains, keySize))
 }
 
 // ExportCertificate exports a certificate with its private key from a
@@ -53,23 +31,5 @@ func (c *Client) ExportCertificate(ctx context.Context, server, thumbprint, pass
 	if password == "" {
 		return nil, &OpError{Op: op, Err: errors.New("a password is required to export a private key")}
 	}
-	if err := checkSecret(op, "export password", password); err != nil {
-		return nil, err
-	}
-	out, err := c.run(ctx, op, exportCertificateScript(server, thumbprint), password+"\n")
-	if err != nil {
-		return nil, err
-	}
-	type result struct {
-		FileData string `json:"FileData"`
-	}
-	r, err := decodeSingle[result](op, out, req("FileData"))
-	if err != nil {
-		return nil, err
-	}
-	pfx, err := base64.StdEncoding.DecodeString(r.FileData)
-	if err != nil || len(pfx) == 0 {
-		return nil, badOutput(op, "the exported data is not base64")
-	}
-	return pfx, nil
+	return c.exportCertificate(ctx, op, server, thumbprint, password)
 }

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/lab"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 )
 
-// BenchmarkLabGetCASMailboxes100k reads 100,000 mailboxes from the lab over
-// WinRM (NTLM/https) end to end. Besides time and allocations it reports
+// BenchmarkLabGetCASMailboxes100k reads 100,000 mailboxes from the lab's
+// Exchange endpoint (PSRP, NTLM sealed over http) end to end. Besides time and allocations it reports
 // "heap-MB": the live heap after a GC while the result is held, and
 // "peak-sys-MB": the Go runtime's memory obtained from the OS (an upper
 // bound of the orchestrator's share of RSS for this read, the lab's own
@@ -30,11 +30,9 @@ func BenchmarkLabGetCASMailboxes100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	wc, err := winrm.New(winrm.Config{Endpoint: ep.WinRM.HTTPS, Auth: winrm.AuthNTLM, User: ep.Admin.User, Password: strings.TrimSpace(string(pw)), CAFile: ep.CAFile})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := New(wc)
+	s := NewSession(WSManDialer(wsman.Config{Endpoint: ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: ep.Admin.User, Password: strings.TrimSpace(string(pw))}, 4))
+	defer func() { _ = s.Close(ctx) }()
+	c := New(s)
 	b.ReportAllocs()
 	b.ResetTimer()
 	var rows []CASMailbox

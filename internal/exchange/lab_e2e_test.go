@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -14,16 +15,19 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
-	"github.com/exrunbook/exrunbook/internal/winrm"
+	"github.com/exrunbook/exrunbook/internal/psrp"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 )
 
-// End-to-end: every operation against the lab (the WS-Man server, the
-// PowerShell interpreter and the Exchange cmdlets), over real WinRM.
+// End-to-end: every operation against the lab's Exchange endpoint
+// (/PowerShell/, PSRP over WS-Management, the NoLanguage executor and the
+// Exchange cmdlets), through one Session.
 
 type labEnv struct {
 	l   *lab.Lab
 	ep  lab.Endpoints
 	c   *Client
+	s   *Session
 	pw  string
 	ctx context.Context
 }
@@ -39,11 +43,9 @@ func startLab(t *testing.T, mailboxes int) *labEnv {
 	t.Cleanup(func() { l.Close() })
 	ep := l.Endpoints()
 	pw := strings.TrimSpace(readFile(t, ep.Admin.PasswordFile))
-	wc, err := winrm.New(winrm.Config{Endpoint: ep.WinRM.HTTPS, Auth: winrm.AuthNTLM, User: ep.Admin.User, Password: pw, CAFile: ep.CAFile, OperationTimeout: 20 * time.Second, CallTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &labEnv{l: l, ep: ep, c: New(wc), pw: pw, ctx: ctx}
+	s := NewSession(WSManDialer(wsman.Config{Endpoint: ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: ep.Admin.User, Password: pw}, 4))
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return &labEnv{l: l, ep: ep, c: New(s), s: s, pw: pw, ctx: ctx}
 }
 
 func readFile(t *testing.T, path string) string {
@@ -347,14 +349,14 @@ func TestLabMissingAndThrottled(t *testing.T) {
 	ctx, c := e.ctx, e.c
 	// A cmdlet error surfaces as the server's words, naming the operation.
 	_, err := c.EnableCertificate(ctx, "EX01", "0000000000000000000000000000000000000000", []string{"IIS"}, true)
-	var pe *winrm.PowerShellError
+	var pe *psrp.ErrorRecord
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "exchange EnableCertificate:") || engine.IsTransient(err) {
 		t.Fatalf("got %v", err)
 	}
 	// Exchange throttling is transient.
 	for spec, what := range map[string]string{
 		"throttle:Get-OrganizationConfig=1": "exceeded the throttling budget",
-		"http500=1":                         "HTTP 500",
+		"http500=1":                         "internal error",
 	} {
 		sp, err := faults.Parse(spec)
 		if err != nil {
@@ -369,5 +371,46 @@ func TestLabMissingAndThrottled(t *testing.T) {
 	e.l.Faults().Set(faults.Spec{})
 	if _, err := c.GetOrganizationConfig(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// onePSRPSession checks the budget of the Exchange endpoint so far: one
+// PSRP session, no WinRS shell, no powershell.exe, no script refused.
+func (e *labEnv) onePSRPSession(t *testing.T) {
+	t.Helper()
+	st := e.l.Stats()
+	if st.PSRPPools != 1 || st.Shells != 0 || st.PowerShellLaunches != 0 || st.ScriptsRefused != 0 || e.s.Opens() != 1 {
+		t.Fatalf("%d PSRP sessions (%d opened by the client), %d WinRS shells, %d powershell.exe, %d scripts refused; want 1, 0, 0, 0",
+			st.PSRPPools, e.s.Opens(), st.Shells, st.PowerShellLaunches, st.ScriptsRefused)
+	}
+}
+
+// The permissions pre-check against the lab's RBAC: the organization
+// admin may run every step; the recipient-only admin lacks the
+// certificate cmdlets (named with their role) but has what
+// block-mailboxes needs.
+func TestLabCheckPermissions(t *testing.T) {
+	e := startLab(t, 5)
+	if m, err := e.c.CheckPermissions(e.ctx, StepNeeds["bind-certificate"]); err != nil || len(m) != 0 {
+		t.Fatalf("organization admin: missing %v, %v", m, err)
+	}
+	acct := e.ep.Users[lab.AccountRecipientAdmin]
+	pw := strings.TrimSpace(readFile(t, acct.PasswordFile))
+	s := NewSession(WSManDialer(wsman.Config{Endpoint: e.ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: acct.User, Password: pw}, 1))
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	c := New(s)
+	m, err := c.CheckPermissions(e.ctx, StepNeeds["certificate"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := fmt.Sprint(m)
+	if len(m) == 0 || !strings.Contains(names, "Import-ExchangeCertificate (role Exchange Server Certificates)") || strings.Contains(names, "Set-ADServerSettings") {
+		t.Fatalf("recipient admin, certificate: missing %s", names)
+	}
+	// block-mailboxes: the recipient cmdlets are there; Get-ExchangeServer
+	// (for the probes' servers) is not.
+	m, err = c.CheckPermissions(e.ctx, StepNeeds["block-mailboxes"])
+	if got := fmt.Sprint(m); err != nil || got != "[Get-ExchangeServer (role View-Only Configuration)]" {
+		t.Fatalf("recipient admin, block-mailboxes: missing %v, %v", m, err)
 	}
 }

@@ -7,40 +7,20 @@ type OrganizationConfig struct {
 	MapiHttpEnabled bool `json:"MapiHttpEnabled"`
 }
 
-func orgConfigScript() string {
-	return scriptHeader +
-		"$o = Get-OrganizationConfig\n" +
-		"$r = [pscustomobject]@{ MapiHttpEnabled = [bool]$o.MapiHttpEnabled }\n" +
-		jsonOut("$r", 2)
-}
-
-func setMapiHTTPScript(enabled bool) string {
-	return scriptHeader +
-		"Set-OrganizationConfig -MapiHttpEnabled " + psBool(enabled) + "\n" +
-		"$o = Get-OrganizationConfig\n" +
-		"$r = [pscustomobject]@{ MapiHttpEnabled = [bool]$o.MapiHttpEnabled }\n" +
-		jsonOut("$r", 2)
-}
-
 // GetOrganizationConfig reads the organisation's MapiHttpEnabled.
 func (c *Client) GetOrganizationConfig(ctx context.Context) (OrganizationConfig, error) {
 	const op = "GetOrganizationConfig"
-	out, err := c.run(ctx, op, orgConfigScript(), "")
-	if err != nil {
-		return OrganizationConfig{}, err
-	}
-	return decodeSingle[OrganizationConfig](op, out, req("MapiHttpEnabled"))
+	return c.getOrgConfig(ctx, op)
 }
 
 // SetMapiHttpEnabled sets the organisation's MapiHttpEnabled and checks
 // the value read back.
 func (c *Client) SetMapiHttpEnabled(ctx context.Context, enabled bool) error {
 	const op = "SetMapiHttpEnabled"
-	out, err := c.run(ctx, op, setMapiHTTPScript(enabled), "")
-	if err != nil {
+	if _, err := c.runWrite(ctx, op, setOrgMapiPipeline(enabled)); err != nil {
 		return err
 	}
-	r, err := decodeSingle[OrganizationConfig](op, out, req("MapiHttpEnabled"))
+	r, err := c.getOrgConfig(ctx, op)
 	if err != nil {
 		return err
 	}

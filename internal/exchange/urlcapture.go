@@ -3,7 +3,6 @@ package exchange
 import (
 	"context"
 	"errors"
-	"strings"
 )
 
 // URLCapture is everything the external-urls step needs before it
@@ -19,34 +18,6 @@ type URLCapture struct {
 	Certificates []Certificate
 }
 
-// namesSentinel stands for the server list in the read scripts' bodies;
-// urlCaptureScript replaces its quoted form by $names.
-const namesSentinel = "\x00names\x00"
-
-func withNames(body string) string {
-	return strings.ReplaceAll(body, quoteList([]string{namesSentinel}), "$names")
-}
-
-// urlCaptureScript is the servers read (when resolve), the three URL reads
-// and the certificate read verbatim, over $names, ending in one
-// ConvertTo-Json.
-func urlCaptureScript(servers []string, resolve bool) string {
-	var b strings.Builder
-	writeCaptureScope(&b, servers, resolve)
-	one := []string{namesSentinel}
-	b.WriteString(withNames(bodyOf(vdirsScript(one))))
-	b.WriteString("$vd = @($r)\n")
-	b.WriteString(withNames(bodyOf(outlookAnywhereScript(one))))
-	b.WriteString("$oa = @($r)\n")
-	b.WriteString(withNames(bodyOf(clientAccessScript(one))))
-	b.WriteString("$scp = @($r)\n")
-	b.WriteString(withNames(bodyOf(certificatesScript(one))))
-	b.WriteString("$certs = @($r)\n")
-	b.WriteString("$state = [pscustomobject]@{ Servers = $sv; VDirs = $vd; OutlookAnywhere = $oa; SCP = $scp; Certificates = $certs }\n")
-	b.WriteString(jsonOut("$state", 5))
-	return b.String()
-}
-
 // GetURLCapture reads, in one script, the virtual directories, Outlook
 // Anywhere, SCP and certificates of the servers. With resolve false,
 // servers are the server names to read (at least one). With resolve true,
@@ -60,26 +31,5 @@ func (c *Client) GetURLCapture(ctx context.Context, servers []string, resolve bo
 	if len(servers) == 0 && !resolve {
 		return st, &OpError{Op: op, Err: errors.New("no server given")}
 	}
-	out, err := c.run(ctx, op, urlCaptureScript(servers, resolve), "")
-	if err != nil {
-		return st, err
-	}
-	p, err := decodeParts(op, out)
-	if err != nil {
-		return st, err
-	}
-	if st.Servers, err = p.resolvedServers(resolve); err != nil {
-		return st, err
-	}
-	if st.VDirs, st.OutlookAnywhere, st.SCP, err = p.urlLists(); err != nil {
-		return st, err
-	}
-	s, err := p.list("Certificates")
-	if err != nil {
-		return st, err
-	}
-	if st.Certificates, err = decodeCertificates(op, s); err != nil {
-		return st, err
-	}
-	return st, nil
+	return c.getURLCapture(ctx, op, servers, resolve)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // VDirKind names a virtual directory type.
@@ -55,33 +54,6 @@ type VirtualDirectory struct {
 	IISAuthenticationMethods []string `json:"IISAuthenticationMethods"`
 }
 
-const urlExpr = `$(if ($null -ne $v.%[1]s) { $v.%[1]s.AbsoluteUri } else { $null })`
-
-func vdirsScript(servers []string) string {
-	var b strings.Builder
-	b.WriteString(scriptHeader)
-	b.WriteString("$r = New-Object System.Collections.Generic.List[object]\n")
-	b.WriteString("foreach ($srv in " + quoteList(servers) + ") {\n")
-	for _, k := range allKinds {
-		// -ADPropertiesOnly reads AD without touching IIS. Not for MAPI:
-		// its IISAuthenticationMethods come from IIS, and passing an empty
-		// list back would lose OAuth.
-		ad := " -ADPropertiesOnly"
-		iis := "@()"
-		if k == KindMAPI {
-			ad = ""
-			iis = "@($v.IISAuthenticationMethods | ForEach-Object { [string]$_ })"
-		}
-		fmt.Fprintf(&b, "    foreach ($v in Get-%s -Server $srv%s) {\n", vdirNoun[k], ad)
-		fmt.Fprintf(&b, "        $r.Add([pscustomobject]@{ Kind = '%s'; Server = $srv; Identity = [string]$v.Identity; Guid = $v.Guid.ToString(); InternalUrl = %s; ExternalUrl = %s; IISAuthenticationMethods = %s })\n",
-			k, fmt.Sprintf(urlExpr, "InternalUrl"), fmt.Sprintf(urlExpr, "ExternalUrl"), iis)
-		b.WriteString("    }\n")
-	}
-	b.WriteString("}\n")
-	b.WriteString(jsonOut("@($r)", 3))
-	return b.String()
-}
-
 // GetVirtualDirectories reads the OWA, ECP, MAPI, EWS, ActiveSync, OAB,
 // Autodiscover and PowerShell virtual directories of every server in one
 // script.
@@ -90,29 +62,7 @@ func (c *Client) GetVirtualDirectories(ctx context.Context, servers []string) ([
 	if len(servers) == 0 {
 		return nil, &OpError{Op: op, Err: errors.New("no server given")}
 	}
-	out, err := c.run(ctx, op, vdirsScript(servers), "")
-	if err != nil {
-		return nil, err
-	}
-	return decodeVDirs(op, out)
-}
-
-// decodeVDirs decodes a list of virtual directories and checks that each
-// is of a known kind and that MAPI ones name their authentication methods.
-func decodeVDirs(op, out string) ([]VirtualDirectory, error) {
-	res, err := decodeList[VirtualDirectory](op, out, append(req("Kind", "Server", "Identity", "Guid", "IISAuthenticationMethods"), opt("InternalUrl", "ExternalUrl")...))
-	if err != nil {
-		return nil, err
-	}
-	for i, v := range res {
-		if _, ok := vdirNoun[v.Kind]; !ok {
-			return nil, badOutput(op, "virtual directory %d has unknown kind %q", i, v.Kind)
-		}
-		if v.Kind == KindMAPI && len(v.IISAuthenticationMethods) == 0 {
-			return nil, badOutput(op, "%s has no IISAuthenticationMethods", v.Identity)
-		}
-	}
-	return res, nil
+	return c.getVirtualDirectories(ctx, op, servers)
 }
 
 // VDirURLChange sets the ExternalUrl of one virtual directory, by GUID;
@@ -121,27 +71,6 @@ type VDirURLChange struct {
 	Kind        VDirKind
 	Guid        string
 	ExternalUrl *string
-}
-
-func setExternalURLsScript(changes []VDirURLChange) string {
-	var b strings.Builder
-	b.WriteString(scriptHeader)
-	b.WriteString("$r = New-Object System.Collections.Generic.List[object]\n")
-	for _, ch := range changes {
-		g := Quote(ch.Guid)
-		b.WriteString("try {\n")
-		if ch.Kind == KindMAPI {
-			// Set-MapiVirtualDirectory requires -IISAuthenticationMethods
-			// with a URL: pass the current ones back, or OAuth is lost.
-			fmt.Fprintf(&b, "    $m = Get-MapiVirtualDirectory -Identity %s\n", g)
-			fmt.Fprintf(&b, "    Set-MapiVirtualDirectory -Identity %s -ExternalUrl %s -IISAuthenticationMethods $m.IISAuthenticationMethods\n", g, quoteOrNull(ch.ExternalUrl))
-		} else {
-			fmt.Fprintf(&b, "    Set-%s -Identity %s -ExternalUrl %s\n", vdirNoun[ch.Kind], g, quoteOrNull(ch.ExternalUrl))
-		}
-		fmt.Fprintf(&b, "    $r.Add([pscustomobject]@{ Id = %s; Ok = $true; Error = $null })\n} catch {\n    $r.Add([pscustomobject]@{ Id = %s; Ok = $false; Error = $_.Exception.Message })\n}\n", g, g)
-	}
-	b.WriteString(jsonOut("@($r)", 3))
-	return b.String()
 }
 
 // SetExternalURLs sets ExternalUrl on every listed virtual directory in
@@ -168,9 +97,5 @@ func (c *Client) SetExternalURLs(ctx context.Context, changes []VDirURLChange) (
 		changes[i].Guid = g
 		ids[i] = g
 	}
-	out, err := c.run(ctx, op, setExternalURLsScript(changes), "")
-	if err != nil {
-		return nil, err
-	}
-	return decodeItems(op, out, ids)
+	return c.setExternalURLs(ctx, op, changes)
 }

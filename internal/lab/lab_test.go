@@ -148,7 +148,7 @@ func TestStartWritesFiles(t *testing.T) {
 	sort.Strings(keys)
 	wantCfg := []string{"autodiscover.min_wait", "autodiscover.probe.allowed_user", "autodiscover.probe.blocked_user", "autodiscover.probe.password_file",
 		"certificate.mode", "certificate.pfx_file", "certificate.pfx_password_file", "certificate.pop_imap", "certificate.services", "certificate.thumbprint",
-		"exchange.allow_http_basic", "exchange.auth", "exchange.ca_file", "exchange.endpoint", "exchange.https", "exchange.password_file", "exchange.servers", "exchange.user",
+		"exchange.auth", "exchange.ca_file", "exchange.concurrency", "exchange.endpoint", "exchange.https", "exchange.password_file", "exchange.servers", "exchange.user",
 		"internal_dns.addresses", "internal_dns.server",
 		"mailboxes.allow_group", "mailboxes.batch_size", "mailboxes.max_changes", "mailboxes.recipient_types",
 		"mapi_http.enable",
@@ -165,7 +165,7 @@ func TestStartWritesFiles(t *testing.T) {
 		return v
 	}
 	checks := map[string]any{
-		"exchange.endpoint": e.WinRM.HTTPS, "exchange.auth": "ntlm", "exchange.user": `CONTOSO\Administrator`,
+		"exchange.endpoint": e.PowerShell.HTTP, "exchange.auth": "ntlm", "exchange.concurrency": 4, "exchange.user": `CONTOSO\Administrator`,
 		"exchange.ca_file": e.CAFile, "autodiscover.min_wait": "5s", "public_dns.ttl": 2,
 		"public_dns.server": e.DNS.Public, "internal_dns.server": e.DNS.Internal, "public_dns.zone": "contoso.test.",
 		"public_dns.tsig.secret_file": e.DNS.TSIG.SecretFile, "autodiscover.probe.allowed_user": e.Probe.Allowed,

@@ -356,7 +356,11 @@ func (p *Pool) Run(ctx context.Context, pl Pipeline, input []Value) (*Result, er
 	wg.Wait()
 	state, err := inv.Wait(context.WithoutCancel(ctx))
 	res.State = state
-	if inputErr != nil && !errors.Is(err, ErrBroken) {
+	var rec *ErrorRecord
+	if inputErr != nil && !errors.Is(err, ErrBroken) && !errors.As(err, &rec) {
+		// (When the pipeline failed on its own, e.g. its cmdlet threw
+		// before reading input and the server dropped the command, its
+		// error record is why the input could not be sent: report that.)
 		return res, inputErr
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, ErrStopped) {

@@ -48,7 +48,8 @@ func Register(h *pwsh.Host, st *org.Store, opts Options) error {
 	}
 	x := &ex{st: st, opts: opts}
 	impls := x.impls()
-	for _, spec := range cmdletTable {
+	specs := append(append([]cmdletSpec(nil), cmdletTable...), extraCmdlets...)
+	for _, spec := range specs {
 		fn, ok := impls[spec.Name]
 		if !ok {
 			return fmt.Errorf("exchange: no implementation of %s", spec.Name)
@@ -64,8 +65,8 @@ func Register(h *pwsh.Host, st *org.Store, opts Options) error {
 			return err
 		}
 	}
-	if len(impls) != len(cmdletTable) {
-		return fmt.Errorf("exchange: %d implementations for %d documented cmdlets", len(impls), len(cmdletTable))
+	if len(impls) != len(specs) {
+		return fmt.Errorf("exchange: %d implementations for %d cmdlets", len(impls), len(specs))
 	}
 	return nil
 }
@@ -82,30 +83,32 @@ func CmdletNames() []string {
 
 func (x *ex) impls() map[string]func(*pwsh.Call) error {
 	m := map[string]func(*pwsh.Call) error{
-		"Get-ExchangeServer":          x.getExchangeServer,
-		"Get-ExchangeCertificate":     x.getExchangeCertificate,
-		"New-ExchangeCertificate":     x.newExchangeCertificate,
-		"Import-ExchangeCertificate":  x.importExchangeCertificate,
-		"Enable-ExchangeCertificate":  x.enableExchangeCertificate,
-		"Remove-ExchangeCertificate":  x.removeExchangeCertificate,
-		"Export-ExchangeCertificate":  x.exportExchangeCertificate,
-		"Get-OutlookAnywhere":         x.getOutlookAnywhere,
-		"Set-OutlookAnywhere":         x.setOutlookAnywhere,
-		"Get-ClientAccessService":     x.getClientAccessService,
-		"Set-ClientAccessService":     x.setClientAccessService,
-		"Get-OrganizationConfig":      x.getOrganizationConfig,
-		"Set-OrganizationConfig":      x.setOrganizationConfig,
-		"Get-Mailbox":                 x.getMailbox,
-		"Get-CASMailbox":              x.getCASMailbox,
-		"Set-CASMailbox":              x.setCASMailbox,
-		"Get-DistributionGroup":       x.getDistributionGroup,
-		"Get-DistributionGroupMember": x.getDistributionGroupMember,
-		"Get-Group":                   x.getGroup,
-		"Get-Recipient":               x.getRecipient,
-		"Get-PopSettings":             x.getProtocolSettings("Pop"),
-		"Set-PopSettings":             x.setProtocolSettings("Pop"),
-		"Get-ImapSettings":            x.getProtocolSettings("Imap"),
-		"Set-ImapSettings":            x.setProtocolSettings("Imap"),
+		"Get-ExchangeServer":           x.getExchangeServer,
+		"Get-ExchangeCertificate":      x.getExchangeCertificate,
+		"New-ExchangeCertificate":      x.newExchangeCertificate,
+		"Import-ExchangeCertificate":   x.importExchangeCertificate,
+		"Enable-ExchangeCertificate":   x.enableExchangeCertificate,
+		"Remove-ExchangeCertificate":   x.removeExchangeCertificate,
+		"Export-ExchangeCertificate":   x.exportExchangeCertificate,
+		"Get-OutlookAnywhere":          x.getOutlookAnywhere,
+		"Set-OutlookAnywhere":          x.setOutlookAnywhere,
+		"Get-ClientAccessService":      x.getClientAccessService,
+		"Set-ClientAccessService":      x.setClientAccessService,
+		"Get-OrganizationConfig":       x.getOrganizationConfig,
+		"Set-OrganizationConfig":       x.setOrganizationConfig,
+		"Get-Mailbox":                  x.getMailbox,
+		"Get-CASMailbox":               x.getCASMailbox,
+		"Set-CASMailbox":               x.setCASMailbox,
+		"Get-DistributionGroup":        x.getDistributionGroup,
+		"Get-DistributionGroupMember":  x.getDistributionGroupMember,
+		"Get-Group":                    x.getGroup,
+		"Get-Recipient":                x.getRecipient,
+		"Get-PopSettings":              x.getProtocolSettings("Pop"),
+		"Set-PopSettings":              x.setProtocolSettings("Pop"),
+		"Get-ImapSettings":             x.getProtocolSettings("Imap"),
+		"Set-ImapSettings":             x.setProtocolSettings("Imap"),
+		"Set-ADServerSettings":         x.setADServerSettings,
+		"Get-DynamicDistributionGroup": x.getDynamicDistributionGroup,
 	}
 	for _, k := range vdirCmdlets {
 		m["Get-"+k.noun] = x.getVDir(k)

@@ -104,6 +104,10 @@ func (c *Counters) PipelineStarted(running int) {
 type Call struct {
 	Cmdlet string            `json:"cmdlet"`
 	Params map[string]string `json:"params,omitempty"`
+	// Piped marks the entry of one pipeline input object: the parameters
+	// as bound for that object (Identity taken from the input). It is
+	// not a call of its own and not counted in Cmdlets.
+	Piped bool `json:"piped,omitempty"`
 }
 
 // Stats is a point-in-time copy of the counters with the simulated cost.
@@ -152,6 +156,19 @@ func (c *Counters) Cmdlet(name string, params map[string]string) {
 			c.calls = c.calls[1:]
 		}
 		c.calls = append(c.calls, Call{Cmdlet: name, Params: params})
+	}
+}
+
+// PipedInput logs the parameters a cmdlet bound for one pipeline input
+// object (kept with the calls, not counted as a call).
+func (c *Counters) PipedInput(name string, params map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keep > 0 {
+		if len(c.calls) >= c.keep {
+			c.calls = c.calls[1:]
+		}
+		c.calls = append(c.calls, Call{Cmdlet: name, Params: params, Piped: true})
 	}
 }
 

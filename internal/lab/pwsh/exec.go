@@ -583,6 +583,17 @@ func (st *cmdStage) process(v Value) error {
 	if err := inv.checkMandatory(false); err != nil {
 		return err
 	}
+	if stats := inv.sess.host.opts.Stats; stats != nil && inv.def.RequiresSnapin == ExchangeSnapin {
+		// Exchange cmdlets fed by input (GUIDs streamed into Set-CASMailbox)
+		params := map[string]string{}
+		for _, b := range inv.bound {
+			params[b.def.Name] = paramText(b.value)
+		}
+		for _, b := range inv.pipeBound {
+			params[b.def.Name] = paramText(b.value)
+		}
+		stats.PipedInput(inv.def.Name, params)
+	}
 	if inv.def.Process != nil {
 		return st.wrap(inv.def.Process(st.call(v, true)))
 	}

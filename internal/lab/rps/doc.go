@@ -43,8 +43,8 @@
 // roleGroups): Organization Management (every cmdlet and parameter),
 // Recipient Management (Get-/Set-CASMailbox, Get-Mailbox, Get-Recipient,
 // Get-Group, Get-DistributionGroup, Get-DistributionGroupMember,
-// Get-OrganizationConfig, and Get-User, Get-DynamicDistributionGroup,
-// Set-ADServerSettings once the lab implements them; without Get-Mailbox
+// Get-OrganizationConfig, Set-ADServerSettings, Get-DynamicDistributionGroup, and Get-User
+// once the lab implements it; without Get-Mailbox
 // -Server/-Database and Get-Recipient -Database), View-Only Organization
 // Management (every Get- cmdlet). A user with no role group cannot open a
 // session: Principal returns *NoRoleError, "The user "X" isn't assigned

@@ -302,7 +302,7 @@ func TestPrincipal(t *testing.T) {
 	if err != nil || p.User != helpdesk || fmt.Sprint(p.Groups) != "[Recipient Management]" {
 		t.Fatalf("Principal(upper case) = %+v, %v", p, err)
 	}
-	want := "[Get-CASMailbox Get-Command Get-DistributionGroup Get-DistributionGroupMember Get-FormatData Get-Group Get-Mailbox Get-OrganizationConfig Get-Recipient Exit-PSSession Measure-Object Out-Default Select-Object Set-CASMailbox]"
+	want := "[Get-CASMailbox Get-Command Get-DistributionGroup Get-DistributionGroupMember Get-DynamicDistributionGroup Get-FormatData Get-Group Get-Mailbox Get-OrganizationConfig Get-Recipient Exit-PSSession Measure-Object Out-Default Select-Object Set-ADServerSettings Set-CASMailbox]"
 	got := p.Commands()
 	if fmt.Sprint(sortCI(got)) != fmt.Sprint(sortCI(strings.Fields(strings.Trim(want, "[]")))) {
 		t.Errorf("Recipient Management commands %v", got)
@@ -392,7 +392,7 @@ func TestGetCommand(t *testing.T) {
 	if !adminKeys["Server"] || !adminKeys["Database"] {
 		t.Errorf("Organization Management lacks Get-Mailbox -Server/-Database")
 	}
-	if got := listed(helpdesk, "Name", "Set-*"); len(got) != 1 || got["Set-CASMailbox"] == nil {
+	if got := listed(helpdesk, "Name", "Set-*"); len(got) != 2 || got["Set-CASMailbox"] == nil || got["Set-ADServerSettings"] == nil {
 		t.Errorf("Get-Command -Name Set-* = %v", got)
 	}
 	if got := listed(admin, "Verb", "Enable", "Noun", "ExchangeCertificate"); len(got) != 1 {
