@@ -292,7 +292,7 @@ var allowedCmdlets = map[string]bool{
 	// The Exchange endpoint's NoLanguage session: Exchange cmdlets and
 	// Select-Object, nothing of a script (no ForEach-Object, no
 	// ConvertTo-Json, no snap-in).
-	"Select-Object": true, "Set-ADServerSettings": true,
+	"Select-Object": true, "Set-ADServerSettings": true, "Get-Command": true,
 	"Get-DynamicDistributionGroup": true, "Get-Recipient": true,
 	"Get-PopSettings": true, "Get-ImapSettings": true, "Set-PopSettings": true, "Set-ImapSettings": true,
 	"Get-ExchangeServer": true, "Get-ExchangeCertificate": true, "Import-ExchangeCertificate": true,
