@@ -74,16 +74,43 @@ func (c *Client) runPipeline(ctx context.Context, op string, pl psrp.Pipeline, i
 
 // readPipeline runs a read: any error record fails it (throttling as a
 // transient error).
+//
+// A read changes nothing, so a transient failure (an HTTP 5xx, a dropped
+// connection, throttling, a broken session that the Session reopens) is
+// retried here, with backoff, up to readAttempts times: an operation made
+// of many reads then survives faults that would otherwise fail it whole.
 func (c *Client) readPipeline(ctx context.Context, op string, pl psrp.Pipeline, input []psrp.Value) ([]psrp.Value, error) {
-	res, err := c.runPipeline(ctx, op, pl, input)
-	if err != nil {
-		return nil, err
+	var err error
+	for attempt := 0; attempt < readAttempts; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(readBackoff << (attempt - 1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, err
+			case <-t.C:
+			}
+		}
+		var res *psrp.Result
+		res, err = c.runPipeline(ctx, op, pl, input)
+		if err == nil && len(res.Errors) > 0 {
+			err = recordError(op, pl, res.Errors[0])
+		}
+		if err == nil {
+			return res.Output, nil
+		}
+		if !errkind.IsTransient(err) {
+			return nil, err
+		}
 	}
-	if len(res.Errors) > 0 {
-		return nil, recordError(op, pl, res.Errors[0])
-	}
-	return res.Output, nil
+	return nil, err
 }
+
+// readAttempts and readBackoff bound the retries of a read.
+const (
+	readAttempts = 5
+	readBackoff  = 200 * time.Millisecond
+)
 
 // recordError is an OpError from a server's error record, transient when
 // the server throttled.

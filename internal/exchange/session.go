@@ -57,7 +57,7 @@ var viewEntireForest = psrp.Pipeline{Commands: []psrp.Command{
 // pool, at most MaxReopens times per Session.
 type Session struct {
 	dial Dialer
-	// MaxReopens bounds the reopens after broken sessions (default 3).
+	// MaxReopens bounds the reopens after broken sessions (default 10).
 	MaxReopens int
 	// OnOpen, when set, is told of every open (reopen true after a break,
 	// with the error that broke the previous pool).
@@ -72,7 +72,7 @@ type Session struct {
 }
 
 // NewSession returns a Session that opens its pool with dial.
-func NewSession(dial Dialer) *Session { return &Session{dial: dial, MaxReopens: 3} }
+func NewSession(dial Dialer) *Session { return &Session{dial: dial, MaxReopens: 10} }
 
 // Opens reports how many pools the session has opened.
 func (s *Session) Opens() int {

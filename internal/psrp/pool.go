@@ -320,7 +320,11 @@ func (p *Pool) sessionKeyFor(ctx context.Context) (*SessionKey, error) {
 			err = p.sendPayloads(ctx, uuid.Nil, m.Marshal())
 		}
 		if err != nil {
-			p.settleKey(fmt.Errorf("psrp: send PUBLIC_KEY: %w", err))
+			// Whether the server got the key is unknown, so the pool's
+			// key state is too: the pool is broken (the caller reopens).
+			err = broken("send PUBLIC_KEY", err, nil)
+			p.settleKey(err)
+			p.fail(err)
 		}
 	}
 	timer := time.NewTimer(p.opts.KeyExchangeTimeout)
