@@ -11,8 +11,8 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/kerberos"
-	"github.com/exrunbook/exrunbook/internal/wsman"
 	"github.com/exrunbook/exrunbook/internal/state"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 	"github.com/exrunbook/exrunbook/runbooks"
 )
 
