@@ -136,6 +136,10 @@ func TestKerberosE2E(t *testing.T) {
 				if got := k.org(t); string(got) != string(initial) {
 					t.Fatalf("a failed sign-in changed Exchange: %s", firstDiff(got, initial))
 				}
+				// plan, which only reads, exits the same way (the step errors on stdout).
+				if r := k.with(t, c.env...).exrunbook(t, "plan"); r.code != c.code || !strings.Contains(r.out+r.errout, c.want[0]) {
+					t.Errorf("plan: exit %d, want %d saying %q\nstdout:\n%s\nstderr:\n%s", r.code, c.code, c.want[0], tail(r.out, 1500), tail(r.errout, 1500))
+				}
 			})
 		}
 	})
