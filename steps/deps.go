@@ -53,7 +53,10 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 			CAFile: cfg.CAFile, MaxConnections: concurrency(cfg) + 1,
 		}
 		if strings.EqualFold(cfg.Auth, "kerberos") {
-			wc.Kerberos = wsman.KerberosConfig{Realm: cfg.KerberosRealm(), Krb5Conf: cfg.Krb5Conf(), Keytab: cfg.Kerberos.KeytabFile, SPN: cfg.Kerberos.SPN}
+			// krb5_conf_file as given (empty: KRB5_CONFIG, else
+			// /etc/krb5.conf); no password and no keytab: the ticket cache
+			// (KRB5CCNAME, else the default cache) signs in.
+			wc.Kerberos = wsman.KerberosConfig{Realm: cfg.KerberosRealm(), Krb5Conf: cfg.Krb5Conf(), Keytab: cfg.Kerberos.KeytabFile, SPN: cfg.KerberosSPN()}
 		}
 		if _, err := wsman.New(wc); err != nil { // the settings are checked before anything runs
 			return nil, err
@@ -87,8 +90,8 @@ func (d *Deps) Close(ctx context.Context) error {
 	return s.Close(ctx)
 }
 
-// needsPassword: every sign-in but a client certificate or a Kerberos
-// keytab uses the Exchange password.
+// needsPassword: ntlm and basic sign in with the Exchange password;
+// kerberos only when one is configured (else a keytab or the ticket cache).
 func needsPassword(c *config.Config) bool {
 	for _, s := range c.NeededSecrets() {
 		if s.Env == config.EnvExchangePassword {

@@ -75,6 +75,8 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 	out := planJSON{Runbook: in.rb.Name, Steps: []planStepJSON{}, Ready: true}
 	changes := 0
 	var planErrs, blocking, later []string
+	// toFix is the first plan error that is a configuration to fix.
+	var toFix error
 	for i, p := range plans {
 		s := planStepJSON{ID: p.ID, Title: p.Title, Status: p.Status, Plan: p.Plan, PreChecks: p.PreChecks}
 		if s.PreChecks == nil {
@@ -86,6 +88,9 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 		if p.Err != nil {
 			s.Error = p.Err.Error()
 			planErrs = append(planErrs, p.ID)
+			if toFix == nil && exitcode.Code(p.Err) == exitcode.Usage {
+				toFix = p.Err
+			}
 		}
 		for _, c := range p.PreChecks {
 			if c.Status != engine.CheckFail {
@@ -117,6 +122,10 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 		}
 	}
 	switch {
+	case toFix != nil:
+		// A configuration to fix (e.g. a Kerberos sign-in: run kinit)
+		// exits as one, with its words.
+		return fmt.Errorf("no plan could be made for %s: %w", strings.Join(planErrs, ", "), toFix)
 	case len(planErrs) > 0:
 		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("no plan could be made for %s", strings.Join(planErrs, ", "))}
 	case len(blocking) > 0:

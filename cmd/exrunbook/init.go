@@ -18,6 +18,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/internal/lab"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 )
 
 // InitOptions are `exrunbook init`'s options.
@@ -157,14 +158,19 @@ func writeConfigFile(path string, data []byte, mode os.FileMode) error {
 type initAnswers struct {
 	Endpoint, Auth, User, PasswordFile, CAFile string
 	Krb5Conf, Concurrency                      string
-	Internal, External, Autodiscover           string
-	AllowGroup                                 string
-	CertMode, PFXFile, PFXPasswordFile         string
-	Thumbprint                                 string
-	DNSMode, Zone, DNSServer, TSIGName         string
-	TSIGSecretFile, PublicIP                   string
-	DNSNameservers                             string
-	Route53KeyID, Route53ZoneID                string
+	// SPN is asked only when the endpoint names an address.
+	SPN string
+	// CachePrincipal is whose valid TGT the ticket cache held when init
+	// started ("" for none).
+	CachePrincipal                     string
+	Internal, External, Autodiscover   string
+	AllowGroup                         string
+	CertMode, PFXFile, PFXPasswordFile string
+	Thumbprint                         string
+	DNSMode, Zone, DNSServer, TSIGName string
+	TSIGSecretFile, PublicIP           string
+	DNSNameservers                     string
+	Route53KeyID, Route53ZoneID        string
 	// DNSTokenFiles holds, per provider API mode, the token file.
 	DNSTokenFiles                      map[string]*string
 	InternalDNSServer, InternalAddress string
@@ -182,12 +188,30 @@ type question struct {
 
 func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers, error) {
 	a := initAnswers{DNSTokenFiles: map[string]*string{}}
+	// The ticket cache first: a valid TGT (kinit, or a domain logon) signs
+	// in with no password to store.
+	authDef, userDef, authPrompt := "kerberos", `administrator@contoso.com`, "Authentication (kerberos, ntlm, basic over https only)"
+	if p, err := wsman.KerberosTicketCache(""); err == nil && p != "" {
+		a.CachePrincipal = p
+		userDef = p
+		authPrompt = "Authentication (kerberos: the ticket cache of " + p + ", no password stored; ntlm; basic over https only)"
+		fmt.Fprintf(s.ErrOut, "The Kerberos ticket cache holds a valid ticket of %s: with auth kerberos exrunbook signs in with it, and no password is written.\n", p)
+	}
+	fromCache := func() bool {
+		return a.Auth == "kerberos" && a.CachePrincipal != "" && strings.EqualFold(a.User, a.CachePrincipal)
+	}
+	krb5Def := os.Getenv("KRB5_CONFIG")
+	if krb5Def == "" {
+		krb5Def = config.DefaultKrb5Conf
+	}
 	qs := []question{
 		{prompt: "Exchange remote PowerShell endpoint URL", def: "http://ex01.contoso.com/PowerShell/", check: checkEndpoint, dest: &a.Endpoint},
-		{prompt: "Authentication (kerberos, ntlm, basic over https only)", def: "kerberos", check: oneOf("kerberos", "ntlm", "basic"), dest: &a.Auth},
-		{prompt: `User (user@domain or DOMAIN\user)`, def: `administrator@contoso.com`, check: nonEmpty, dest: &a.User},
-		{prompt: "File holding the password (or leave empty and set EXRUNBOOK_EXCHANGE_PASSWORD)", def: "", check: optionalFile, dest: &a.PasswordFile},
-		{prompt: "krb5.conf file", def: "/etc/krb5.conf", check: existingFile, dest: &a.Krb5Conf, when: func() bool { return a.Auth == "kerberos" }},
+		{prompt: authPrompt, def: authDef, check: oneOf("kerberos", "ntlm", "basic"), dest: &a.Auth},
+		{prompt: `User (user@domain or DOMAIN\user)`, def: userDef, check: nonEmpty, dest: &a.User},
+		{prompt: "File holding the password (or leave empty and set EXRUNBOOK_EXCHANGE_PASSWORD)", def: "", check: optionalFile, dest: &a.PasswordFile, when: func() bool { return !fromCache() }},
+		{prompt: "krb5.conf file", def: krb5Def, check: existingFile, dest: &a.Krb5Conf, when: func() bool { return a.Auth == "kerberos" }},
+		{prompt: "Service principal of the endpoint (its URL names an address: HTTP/<the server's DNS name>)", def: "", check: checkSPN, dest: &a.SPN,
+			when: func() bool { return a.Auth == "kerberos" && endpointIsAddress(a.Endpoint) }},
 		{prompt: "Pipelines at once in the Exchange session (1-16)", def: "4", check: checkConcurrency, dest: &a.Concurrency},
 		{prompt: "CA file to verify the endpoint's certificate (empty: the system's CAs)", def: "", check: optionalFile, dest: &a.CAFile},
 		{prompt: "Internal name (today's Outlook name)", def: "outlook.contoso.com", check: checkHostname, dest: &a.Internal},
@@ -301,6 +325,21 @@ func checkEndpoint(v string) error {
 	return nil
 }
 
+// endpointIsAddress: the endpoint URL names its server by IP address,
+// which no SPN does.
+func endpointIsAddress(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && net.ParseIP(u.Hostname()) != nil
+}
+
+func checkSPN(v string) error {
+	service, host, ok := strings.Cut(v, "/")
+	if !ok || service == "" || host == "" || strings.ContainsAny(v, " \t") {
+		return errors.New("expected HTTP/<the server's DNS name>, such as HTTP/ex01.contoso.com")
+	}
+	return nil
+}
+
 func checkConcurrency(v string) error {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > config.MaxConcurrency {
@@ -361,12 +400,17 @@ func (a initAnswers) render() string {
 	w("  endpoint: %s   # Exchange's remote PowerShell endpoint (configuration Microsoft.Exchange)", q(a.Endpoint))
 	w("  auth: %s   # kerberos | ntlm | basic (https only)", a.Auth)
 	w("  user: %s   # the account whose RBAC roles run the cmdlets (see `exrunbook permissions`)", q(a.User))
-	w("  password_file: %s   # file with the password; or EXRUNBOOK_EXCHANGE_PASSWORD", q(a.PasswordFile))
+	if a.Auth == "kerberos" && a.PasswordFile == "" {
+		w("  password_file: \"\"   # empty, and no EXRUNBOOK_EXCHANGE_PASSWORD: the ticket cache signs in (KRB5CCNAME; run kinit first)")
+	} else {
+		w("  password_file: %s   # file with the password; or EXRUNBOOK_EXCHANGE_PASSWORD", q(a.PasswordFile))
+	}
 	w("  concurrency: %s   # pipelines at once in the one session", a.Concurrency)
 	if a.Auth == "kerberos" {
 		w("  kerberos:")
 		w("    realm: \"\"   # empty: the upper-cased domain of user (user@DOMAIN)")
 		w("    krb5_conf_file: %s   # the Kerberos configuration (KDCs)", q(a.Krb5Conf))
+		w("    spn: %s   # empty: HTTP/<the endpoint's host>", q(a.SPN))
 	}
 	w("  ca_file: %s   # CA that issued the endpoint's certificate (empty: system CAs)", q(a.CAFile))
 	w("  servers: []   # empty: every server from Get-ExchangeServer")

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/kerberos/kdctest"
 	"github.com/exrunbook/exrunbook/internal/lab"
 )
 
@@ -71,6 +74,8 @@ func TestInitWithoutTerminalNeedsLab(t *testing.T) {
 
 func TestInitAsksTheQuestions(t *testing.T) {
 	dir := t.TempDir()
+	// No ticket cache: the questions are the ones without its offer.
+	t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(dir, "no-ccache"))
 	pw, pfx := filepath.Join(dir, "pw"), filepath.Join(dir, "new.pfx")
 	for _, f := range []string{pw, pfx} {
 		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
@@ -134,7 +139,7 @@ func TestInitAsksTheQuestions(t *testing.T) {
 	}{
 		name: "a provider's API asks for the nameservers and the token file",
 		answers: []string{
-			"https://ex01.fabrikam.test:5986/wsman", "", "", pw, "",
+			"https://ex01.fabrikam.test:5986/wsman", "https://ex01.fabrikam.test/PowerShell/", "ntlm", "", pw, "", "",
 			"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
 			"thumbprint", "0123456789abcdef0123456789ABCDEF01234567",
 			"route66", "cloudflare", "fabrikam.test.", "ns1", "198.51.100.1:53, 198.51.100.2:53", pw,
@@ -210,4 +215,83 @@ func TestInitRunsOutOfAnswers(t *testing.T) {
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("a file was written")
 	}
+}
+
+// TestInitOffersTheTicketCache: with a valid TGT in the ticket cache (kinit
+// against a real MIT KDC), init proposes auth kerberos as the cache's
+// principal and writes no password: the written config signs in from the
+// cache. An endpoint named by its address asks for the SPN. Another user
+// than the cache's is asked for a password as before.
+func TestInitOffersTheTicketCache(t *testing.T) {
+	kdctest.Require(t)
+	realm, err := kdctest.Start(t.TempDir(), kdctest.Options{Realm: "CONTOSO.TEST", Domain: "contoso.test"})
+	if err != nil {
+		t.Fatalf("the MIT KDC did not start: %v", err)
+	}
+	defer realm.Stop()
+	pw := "Adm1n-" + uuid.NewString()
+	if err := realm.AddUser("administrator", pw); err != nil {
+		t.Fatal(err)
+	}
+	ccache, err := realm.Kinit("administrator", pw, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KRB5CCNAME", "FILE:"+ccache)
+	t.Setenv("KRB5_CONFIG", realm.Krb5Conf)
+	t.Setenv(config.EnvExchangePassword, "")
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rest := []string{"", "", "mail.contoso.test", "mail-ext.contoso.test", "autodiscover.contoso.test", "",
+		"request", "manual", "contoso.test", "203.0.113.7", "192.0.2.53:53", "192.0.2.25"}
+
+	t.Run("the cache's principal, no password", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "exrunbook.yaml")
+		// endpoint by address; auth, user and krb5.conf by default; an
+		// empty SPN is refused, then given.
+		answers := append([]string{"http://192.0.2.10/PowerShell/", "", "", "", "", "HTTP/ex01.contoso.test"}, rest...)
+		r := runInitCLI(t, strings.Join(answers, "\n")+"\n", true, "--config", path)
+		if r.code != exitcode.OK {
+			t.Fatalf("code %d: %s", r.code, r.errout)
+		}
+		if !strings.Contains(r.errout, "ticket cache holds a valid ticket of administrator@CONTOSO.TEST") || !strings.Contains(r.errout, "kerberos: the ticket cache of administrator@CONTOSO.TEST") {
+			t.Errorf("the ticket cache was not offered:\n%s", r.errout)
+		}
+		if strings.Contains(r.errout, "File holding the password") {
+			t.Errorf("a password file was asked for although the cache signs in:\n%s", r.errout)
+		}
+		if !strings.Contains(r.errout, "expected HTTP/<the server's DNS name>") {
+			t.Errorf("an empty SPN for an address endpoint was not refused:\n%s", r.errout)
+		}
+		cfg, err := config.Load(config.LoadOptions{File: path})
+		if err != nil {
+			t.Fatalf("the written file does not load: %v", err)
+		}
+		e := cfg.Exchange
+		if e.Auth != "kerberos" || e.User != "administrator@CONTOSO.TEST" || e.PasswordFile != "" || e.KerberosSPN() != "HTTP/ex01.contoso.test" || e.Krb5Conf() != realm.Krb5Conf {
+			t.Errorf("exchange = %+v", e)
+		}
+		for _, s := range cfg.NeededSecrets() {
+			if s.Env == config.EnvExchangePassword {
+				t.Errorf("the written config needs the Exchange password")
+			}
+		}
+	})
+	t.Run("another user is asked for a password", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "exrunbook.yaml")
+		answers := append([]string{"http://ex01.contoso.test/PowerShell/", "", "svc@CONTOSO.TEST", pwFile, ""}, rest...)
+		r := runInitCLI(t, strings.Join(answers, "\n")+"\n", true, "--config", path)
+		if r.code != exitcode.OK {
+			t.Fatalf("code %d: %s", r.code, r.errout)
+		}
+		cfg, err := config.Load(config.LoadOptions{File: path})
+		if err != nil {
+			t.Fatalf("the written file does not load: %v", err)
+		}
+		if e := cfg.Exchange; e.User != "svc@CONTOSO.TEST" || e.PasswordFile != pwFile || e.KerberosSPN() != "HTTP/ex01.contoso.test" {
+			t.Errorf("exchange = %+v", e)
+		}
+	})
 }

@@ -16,6 +16,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -84,7 +86,8 @@ type Kerberos struct {
 	Krb5ConfFile string `yaml:"krb5_conf_file" json:"krb5_conf_file"`
 	// KeytabFile (mode 0600) signs in without a password.
 	KeytabFile string `yaml:"keytab_file" json:"keytab_file"`
-	// SPN is the service principal; empty: HTTP/<endpoint host>.
+	// SPN is the service principal; empty: HTTP/<endpoint host> (which
+	// must then be a DNS name, not an address).
 	SPN string `yaml:"spn" json:"spn"`
 }
 
@@ -100,12 +103,27 @@ func (e Exchange) KerberosRealm() string {
 	return ""
 }
 
-// Krb5Conf is kerberos.krb5_conf_file, or /etc/krb5.conf.
-func (e Exchange) Krb5Conf() string {
-	if e.Kerberos.Krb5ConfFile != "" {
-		return e.Kerberos.Krb5ConfFile
+// DefaultKrb5Conf is the krb5.conf read when exchange.kerberos.krb5_conf_file
+// and KRB5_CONFIG are both empty.
+const DefaultKrb5Conf = "/etc/krb5.conf"
+
+// Krb5Conf is kerberos.krb5_conf_file as given (resolved against the
+// config's directory), or "" when unset: the Kerberos client then reads
+// KRB5_CONFIG, else /etc/krb5.conf, as kinit does.
+func (e Exchange) Krb5Conf() string { return e.Kerberos.Krb5ConfFile }
+
+// KerberosSPN is the service principal tickets are asked for:
+// kerberos.spn, else HTTP/<endpoint host>; "" when the endpoint is not a
+// URL or names its server by address (no SPN names an address).
+func (e Exchange) KerberosSPN() string {
+	if e.Kerberos.SPN != "" {
+		return e.Kerberos.SPN
 	}
-	return "/etc/krb5.conf"
+	u, err := url.Parse(e.Endpoint)
+	if err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
+		return ""
+	}
+	return "HTTP/" + u.Hostname()
 }
 
 // HTTPSAddress returns where TLS checks connect for server, matching the

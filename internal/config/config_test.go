@@ -548,10 +548,13 @@ func TestNeededAndMissingSecrets(t *testing.T) {
 	if got, err := cfg.ExchangePassword(); err != nil || got != "typed" {
 		t.Errorf("prompted: %q %v", got, err)
 	}
-	cfg.Exchange.Auth, cfg.PublicDNS.Mode, cfg.Certificate.Mode = "certificate", "manual", "thumbprint"
+	// Kerberos with neither a password file nor the variable: the ticket
+	// cache signs in, and no password is needed.
+	cfg.Exchange.Auth, cfg.Exchange.PasswordFile, cfg.PublicDNS.Mode, cfg.Certificate.Mode = "kerberos", "", "manual", "thumbprint"
 	cfg.Autodiscover.Probe = Probe{}
+	t.Setenv(EnvExchangePassword, "")
 	if got := cfg.NeededSecrets(); len(got) != 0 {
-		t.Errorf("needed with certificate auth, manual DNS, thumbprint, no probe = %v", got)
+		t.Errorf("needed with kerberos from the ticket cache, manual DNS, thumbprint, no probe = %v", got)
 	}
 }
 

@@ -249,13 +249,14 @@ type SecretInfo struct {
 }
 
 // NeededSecrets lists the secrets this configuration uses: the Exchange
-// password unless auth is certificate or kerberos with a keytab, the TSIG
+// password (with auth kerberos only when exchange.password_file or
+// EXRUNBOOK_EXCHANGE_PASSWORD gives one and no keytab is set: otherwise
+// the keytab or the ticket cache signs in), the TSIG
 // secret in rfc2136 mode,
 // the PFX password in pfx mode, the probe password when probe users are set.
 func (c *Config) NeededSecrets() []SecretInfo {
 	var specs []secretSpec
-	if !strings.EqualFold(c.Exchange.Auth, "certificate") &&
-		!(strings.EqualFold(c.Exchange.Auth, "kerberos") && c.Exchange.Kerberos.KeytabFile != "") {
+	if c.usesExchangePassword() {
 		specs = append(specs, specExchangePassword)
 	}
 	if strings.EqualFold(c.PublicDNS.Mode, "rfc2136") {
@@ -279,6 +280,28 @@ func (c *Config) NeededSecrets() []SecretInfo {
 		out[i] = SecretInfo{Name: s.name, Env: s.env, FileKey: s.fileKey}
 	}
 	return out
+}
+
+// usesExchangePassword: ntlm and basic always sign in with the password;
+// kerberos only when one is given (exchange.password_file or
+// EXRUNBOOK_EXCHANGE_PASSWORD) and no keytab is: else the keytab or the
+// ticket cache serves, and nobody is asked for a password.
+func (c *Config) usesExchangePassword() bool {
+	if !strings.EqualFold(c.Exchange.Auth, "kerberos") {
+		return true
+	}
+	if c.Exchange.Kerberos.KeytabFile != "" {
+		return false
+	}
+	if c.Exchange.PasswordFile != "" {
+		return true
+	}
+	env := os.LookupEnv
+	if c.secrets != nil {
+		env = c.secrets.env
+	}
+	v, ok := env(EnvExchangePassword)
+	return ok && v != ""
 }
 
 // MissingSecrets lists the needed secrets that are neither in the

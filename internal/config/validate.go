@@ -87,21 +87,12 @@ func (c *Config) validateExchange(ps *problems) {
 		ps.add("exchange.cert_file", "client certificates were WinRM's sign-in; the Exchange endpoint signs in with kerberos, ntlm or basic: remove exchange.cert_file and exchange.key_file")
 	}
 	switch auth {
-	case "basic", "ntlm", "kerberos":
+	case "basic", "ntlm":
 		if e.User == "" {
 			ps.add("exchange.user", "missing; expected the account to sign in as, such as CONTOSO\\admin or admin@contoso.com")
 		}
-	}
-	if auth == "kerberos" {
-		if e.KerberosRealm() == "" {
-			ps.add("exchange.kerberos.realm", "missing; expected the realm such as CONTOSO.COM (or give exchange.user as admin@contoso.com)")
-		} else if strings.ContainsAny(e.KerberosRealm(), " \t\r\n/@") {
-			ps.add("exchange.kerberos.realm", "%q is not a realm; expected a name such as CONTOSO.COM", e.Kerberos.Realm)
-		}
-		fileExists(ps, "exchange.kerberos.krb5_conf_file", e.Krb5Conf())
-		if e.Kerberos.KeytabFile != "" {
-			secretFile(ps, "exchange.kerberos.keytab_file", e.Kerberos.KeytabFile)
-		}
+	case "kerberos":
+		c.validateKerberos(ps, u)
 	}
 	if e.User != "" && strings.ContainsAny(e.User, "\r\n\t") {
 		ps.add("exchange.user", "%q contains control characters; expected an account such as CONTOSO\\admin", e.User)
@@ -128,6 +119,47 @@ func (c *Config) validateExchange(ps *problems) {
 			ps.add(key, "%q is not a server name; expected a NetBIOS or DNS name such as EX01", name)
 		}
 		hostPort(ps, key, e.HTTPS[name], "ex01.contoso.com:443")
+	}
+}
+
+// validateKerberos checks auth: kerberos. The credentials are a password
+// (exchange.password_file or EXRUNBOOK_EXCHANGE_PASSWORD) or a keytab for
+// exchange.user, else the ticket cache (KRB5CCNAME, else the default
+// cache), which names its own user and realm: only a password or a keytab
+// needs exchange.user and a realm.
+func (c *Config) validateKerberos(ps *problems, u *url.URL) {
+	e := c.Exchange
+	if e.User == "" && (e.PasswordFile != "" || e.Kerberos.KeytabFile != "") {
+		key := "exchange.password_file"
+		if e.Kerberos.KeytabFile != "" {
+			key = "exchange.kerberos.keytab_file"
+		}
+		ps.add("exchange.user", "missing; %s signs in as an account, such as admin@contoso.com (only the ticket cache names its own user: leave %s empty and run kinit)", key, key)
+	}
+	switch realm := e.KerberosRealm(); {
+	case realm == "" && e.User != "":
+		ps.add("exchange.kerberos.realm", "missing; expected the realm such as CONTOSO.COM (or give exchange.user as admin@contoso.com)")
+	case strings.ContainsAny(realm, " \t\r\n/@"):
+		ps.add("exchange.kerberos.realm", "%q is not a realm; expected a name such as CONTOSO.COM", e.Kerberos.Realm)
+	}
+	if e.Kerberos.Krb5ConfFile != "" {
+		fileExists(ps, "exchange.kerberos.krb5_conf_file", e.Kerberos.Krb5ConfFile)
+	} else if env := os.Getenv("KRB5_CONFIG"); env != "" {
+		fileExists(ps, "exchange.kerberos.krb5_conf_file (empty: KRB5_CONFIG)", env)
+	} else {
+		fileExists(ps, "exchange.kerberos.krb5_conf_file (empty: /etc/krb5.conf)", DefaultKrb5Conf)
+	}
+	if e.Kerberos.KeytabFile != "" {
+		secretFile(ps, "exchange.kerberos.keytab_file", e.Kerberos.KeytabFile)
+	}
+	spn := e.Kerberos.SPN
+	switch {
+	case spn != "":
+		if service, host, ok := strings.Cut(spn, "/"); !ok || service == "" || host == "" || strings.ContainsAny(spn, " \t\r\n") {
+			ps.add("exchange.kerberos.spn", "%q is not a service principal; expected HTTP/<the server's DNS name>, such as HTTP/ex01.contoso.com", spn)
+		}
+	case u != nil && net.ParseIP(u.Hostname()) != nil:
+		ps.add("exchange.kerberos.spn", "missing, and exchange.endpoint %q names the server by its address, which no SPN has: set exchange.kerberos.spn to HTTP/<the server's DNS name>, such as HTTP/ex01.contoso.com, or write that name in exchange.endpoint", e.Endpoint)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/state"
 	"github.com/exrunbook/exrunbook/runbooks"
 )
@@ -86,10 +87,22 @@ func Code(err error) int {
 	case errors.As(err, &waiting):
 		return Waiting
 	case errors.As(err, &usage), errors.As(err, &cfg), errors.As(err, &rb), errors.As(err, &engUsage),
-		errors.As(err, &changed), errors.As(err, &corrupt), errors.As(err, &version):
+		errors.As(err, &changed), errors.As(err, &corrupt), errors.As(err, &version),
+		kerberosToFix(err):
 		return Usage
 	case errors.As(err, &failed):
 		return Failed
 	}
 	return Failed
+}
+
+// kerberosToFix reports a Kerberos sign-in failure the operator must fix
+// in the configuration or the environment before anything can run: a
+// wrong password or keytab, an unknown user or SPN, no valid ticket in
+// the cache (run kinit), clock skew, a server that refused the ticket. A
+// KDC that did not answer is not one: it is transient, a run failure
+// (exit 1) worth trying again.
+func kerberosToFix(err error) bool {
+	k := kerberos.KindOf(err)
+	return k != 0 && k != kerberos.KindKDCUnreachable
 }

@@ -9,7 +9,10 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/state"
+	"github.com/exrunbook/exrunbook/internal/wsman"
 	"github.com/exrunbook/exrunbook/runbooks"
 )
 
@@ -42,6 +45,13 @@ func TestCode(t *testing.T) {
 		{"wrapped locked", fmt.Errorf("open: %w", &state.LockedError{}), 3},
 		{"safety in step failure", &engine.StepFailedError{Step: "b", Err: &engine.SafetyError{Limit: "empty-group"}}, 5},
 		{"joined waiting", errors.Join(errors.New("a"), &engine.WaitingError{}), 75},
+		// Kerberos: configuration to fix, except a KDC that did not answer.
+		{"kerberos wrong password in a step", &engine.StepFailedError{Step: "b", Err: &wsman.AuthError{Endpoint: "e", Err: &kerberos.Error{Kind: kerberos.KindWrongPassword}}}, 2},
+		{"kerberos no ticket", fmt.Errorf("session: %w", &kerberos.Error{Kind: kerberos.KindNoTicket}), 2},
+		{"kerberos unknown spn", &wsman.AuthError{Err: &kerberos.Error{Kind: kerberos.KindUnknownSPN}}, 2},
+		{"kerberos clock skew", &kerberos.Error{Kind: kerberos.KindClockSkew}, 2},
+		{"kerberos KDC unreachable", &engine.StepFailedError{Step: "b", Err: errkind.Transient(&kerberos.Error{Kind: kerberos.KindKDCUnreachable})}, 1},
+		{"plain 401", &wsman.AuthError{Endpoint: "e"}, 1},
 	}
 	for _, c := range cases {
 		if got := Code(c.err); got != c.code {

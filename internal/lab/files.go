@@ -53,12 +53,28 @@ func (l *Lab) Config() []byte {
 	w("# Secrets are not in this file: each *_file below is a mode-0600 file.\n\n")
 	w("exchange:\n")
 	w("  # The Exchange remote PowerShell endpoint (MS-PSRP, configuration Microsoft.Exchange)\n")
-	w("  # of EX01 over http, every message sealed by NTLM; over https it is %s.\n", ep.PowerShell.HTTPS)
-	w("  endpoint: %s\n", q(ep.PowerShell.HTTP))
-	w("  auth: ntlm              # kerberos | ntlm | basic (https only)\n")
-	w("  concurrency: 4          # pipelines at once in the session\n")
-	w("  user: %s\n", q(ep.Admin.User))
-	w("  password_file: %s\n", q(ep.Admin.PasswordFile))
+	if k := ep.Kerberos; k != nil {
+		// Kerberos: the ticket cache signs in (kinit as a lab user of
+		// the realm first); the endpoint is an address, so the SPN is
+		// named.
+		w("  # of EX01 over http, every message sealed by Kerberos; over https it is %s.\n", ep.PowerShell.HTTPS)
+		w("  endpoint: %s\n", q(ep.PowerShell.HTTP))
+		w("  auth: kerberos          # kerberos | ntlm | basic (https only)\n")
+		w("  concurrency: 4          # pipelines at once in the session\n")
+		w("  # No user and no password: the ticket cache (KRB5CCNAME, else the default)\n")
+		w("  # signs in; first: KRB5_CONFIG=%s kinit administrator@%s\n", k.Krb5Conf, k.Realm)
+		w("  kerberos:\n")
+		w("    realm: %s\n", q(k.Realm))
+		w("    krb5_conf_file: %s\n", q(k.Krb5Conf))
+		w("    spn: %s   # the endpoint is an address: the SPN of the service keytab\n", q(k.SPN))
+	} else {
+		w("  # of EX01 over http, every message sealed by NTLM; over https it is %s.\n", ep.PowerShell.HTTPS)
+		w("  endpoint: %s\n", q(ep.PowerShell.HTTP))
+		w("  auth: ntlm              # kerberos | ntlm | basic (https only)\n")
+		w("  concurrency: 4          # pipelines at once in the session\n")
+		w("  user: %s\n", q(ep.Admin.User))
+		w("  password_file: %s\n", q(ep.Admin.PasswordFile))
+	}
 	w("  ca_file: %s\n", q(ep.CAFile))
 	w("  servers: []             # empty: every server from Get-ExchangeServer\n")
 	w("  https:                  # where TLS checks connect, per server (SNI is the name under test)\n")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jcmturner/gokrb5/v8/keytab"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/exrunbook/exrunbook/internal/kerberos/kdctest"
 )
@@ -177,5 +178,46 @@ func TestStartKerberos(t *testing.T) {
 				t.Fatalf("the copied krb5.conf: %q, %v", b, err)
 			}
 		})
+	}
+}
+
+// TestConfigKerberos: a lab that accepts Kerberos writes an exrunbook.yaml
+// that signs in from the ticket cache (auth kerberos, no user, no
+// password) with the keytab's SPN, since the endpoint is an address, and
+// the copied krb5.conf; without Kerberos it signs in with NTLM.
+func TestConfigKerberos(t *testing.T) {
+	l := &Lab{dir: t.TempDir()}
+	l.ep.PowerShell = URLs{HTTP: "http://127.0.0.1:8080/PowerShell/", HTTPS: "https://127.0.0.1:8443/PowerShell/"}
+	l.ep.Admin.User, l.ep.Admin.PasswordFile = `CONTOSO\Administrator`, "/lab/secrets/admin.password"
+	exchangeOf := func() map[string]any {
+		var cfg struct {
+			Exchange map[string]any `yaml:"exchange"`
+		}
+		if err := yaml.Unmarshal(l.Config(), &cfg); err != nil {
+			t.Fatalf("%v\n%s", err, l.Config())
+		}
+		return cfg.Exchange
+	}
+	ex := exchangeOf()
+	if ex["auth"] != "ntlm" || ex["user"] != `CONTOSO\Administrator` || ex["password_file"] != "/lab/secrets/admin.password" || ex["kerberos"] != nil {
+		t.Errorf("without Kerberos: %v", ex)
+	}
+	l.ep.Kerberos = &KerberosEndpoint{Realm: "LAB.TEST", Krb5Conf: filepath.Join(l.dir, FileKrb5Conf), SPN: "HTTP/ex01.contoso.test"}
+	ex = exchangeOf()
+	want := map[string]any{"realm": "LAB.TEST", "krb5_conf_file": filepath.Join(l.dir, FileKrb5Conf), "spn": "HTTP/ex01.contoso.test"}
+	k, _ := ex["kerberos"].(map[string]any)
+	if ex["auth"] != "kerberos" || ex["endpoint"] != "http://127.0.0.1:8080/PowerShell/" || len(k) != len(want) {
+		t.Fatalf("with Kerberos: %v", ex)
+	}
+	for key, v := range want {
+		if k[key] != v {
+			t.Errorf("exchange.kerberos.%s = %v, want %v", key, k[key], v)
+		}
+	}
+	if _, ok := ex["password_file"]; ok {
+		t.Errorf("with Kerberos the config names a password file: %v", ex)
+	}
+	if _, ok := ex["user"]; ok {
+		t.Errorf("with Kerberos the config names a user (the ticket cache names it): %v", ex)
 	}
 }
