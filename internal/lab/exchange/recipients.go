@@ -389,6 +389,10 @@ func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk f
 			default:
 				r, err = o.FindGroup(id)
 			}
+			if err == nil && q.domain != "" && !strings.EqualFold(org.DomainOf(recipientDN(r)), q.domain) {
+				// Exchange looks in the session's domain only.
+				err = &org.NotFoundError{Identity: id, DomainController: o.DomainController}
+			}
 			if err != nil {
 				ferr = err
 				return
@@ -815,6 +819,10 @@ func (x *ex) setCASMailbox(c *pwsh.Call) error {
 			}
 		}
 		m, err := o.FindMailbox(identityText(idv))
+		if err == nil && !forestView(c) && !strings.EqualFold(org.DomainOf(m.DistinguishedName), o.Domain) {
+			// outside the session's domain, as Exchange scopes it
+			err = &org.NotFoundError{Identity: identityText(idv), DomainController: o.DomainController}
+		}
 		if err != nil {
 			ferr = err
 			return
@@ -929,4 +937,17 @@ func (x *ex) setCASMailbox(c *pwsh.Call) error {
 		x.opts.Stats.MailboxWrites.Add(1)
 	}
 	return nil
+}
+
+// recipientDN is the DN of a *Mailbox, *Group or *DynamicGroup.
+func recipientDN(r any) string {
+	switch t := r.(type) {
+	case *org.Mailbox:
+		return t.DistinguishedName
+	case *org.Group:
+		return t.DistinguishedName
+	case *org.DynamicGroup:
+		return t.DistinguishedName
+	}
+	return ""
 }
