@@ -148,7 +148,7 @@ type forestDoc struct {
 	}
 	Mailboxes []struct {
 		Guid, Name, DistinguishedName, RecipientTypeDetails, Department, CustomAttribute1 string
-		MAPIBlockOutlookRpcHttp, MAPIBlockOutlookExternalConnectivity bool
+		MAPIBlockOutlookRpcHttp, MAPIBlockOutlookExternalConnectivity                     bool
 	}
 	Groups []struct {
 		Guid, Name string
