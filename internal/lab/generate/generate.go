@@ -5,7 +5,9 @@
 // external name), a ready certificate for the runbook to import, N mailboxes
 // with deterministic names (hostile ones included) and passwords, the allow
 // group with nested groups, a few shared and room mailboxes, and the
-// internal and public DNS zones.
+// internal and public DNS zones; optionally (Options.Edge, ChildDomain,
+// DynamicGroup) a forest: an Edge Transport server, a child domain's
+// mailboxes and a dynamic distribution group in the allow group.
 //
 // The same Options (seed, sizes, domain, Now) and the same CA give the same
 // organisation, byte for byte in canonical JSON: GUIDs are name-based,

@@ -1,7 +1,9 @@
 // Package org is the lab's simulated Exchange organisation: the data model
 // (servers, certificates, virtual directories, Outlook Anywhere, the
 // Autodiscover SCP, the organization config, POP/IMAP settings, mailboxes
-// with their CAS flags, groups with nested members and the two DNS zones),
+// with their CAS flags, groups with nested members, dynamic distribution
+// groups, and the two DNS zones; an Edge Transport server and mailboxes of
+// a child domain when the organisation is a forest),
 // Exchange-style identity resolution over it, its atomic persistence in
 // DIR/org.json and its canonical JSON rendering (what `GET /org` serves and
 // DIR/org.initial.json holds).
