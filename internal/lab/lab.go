@@ -123,6 +123,12 @@ type Options struct {
 	Domain    string        // default "contoso.test"
 	Latency   time.Duration // added to every WinRM request
 	Faults    string        // fault spec (see faults.Parse)
+	// Edge, ChildDomain and DynamicGroup grow the first organisation into
+	// a forest (generate.Options): an Edge Transport server, a child
+	// domain's mailboxes, a dynamic distribution group in the allow group.
+	Edge         bool
+	ChildDomain  string
+	DynamicGroup bool
 	// Now fixes the generation time (default: today, 00:00 UTC, so that a
 	// seed gives the same organisation all day).
 	Now time.Time
@@ -372,6 +378,7 @@ func (l *Lab) generate(pfxPassword, probePassword string) (*org.Org, error) {
 	res, err := generate.Generate(generate.Options{
 		Mailboxes: l.opts.Mailboxes, Allow: l.opts.Allow, Servers: l.opts.Servers,
 		Seed: l.opts.Seed, Domain: l.opts.Domain, Now: l.opts.Now, CA: l.ca,
+		Edge: l.opts.Edge, ChildDomain: l.opts.ChildDomain, DynamicGroup: l.opts.DynamicGroup,
 	})
 	if err != nil {
 		return nil, err
@@ -438,7 +445,11 @@ func (l *Lab) startListeners(prev Endpoints, secret map[string]string) error {
 	l.store.Read(func(o *org.Org) {
 		netbios, domain = o.NetBIOS, o.Domain
 		for _, s := range o.Servers {
-			servers = append(servers, s.Name)
+			// An Edge Transport server, in the perimeter, offers no
+			// remote PowerShell and no client access.
+			if !s.IsEdge() {
+				servers = append(servers, s.Name)
+			}
 		}
 	})
 	sort.Strings(servers)

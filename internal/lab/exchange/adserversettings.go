@@ -1,6 +1,8 @@
 package exchange
 
 import (
+	"github.com/google/uuid"
+
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/lab/pwsh"
 )
@@ -32,24 +34,126 @@ var extraCmdlets = []cmdletSpec{
 	}},
 }
 
-// setADServerSettings accepts the session's AD scope settings. The lab's
-// organisation is one domain, whose recipients every session sees, so
-// -ViewEntireForest widens nothing here; the cmdlet exists so that a
-// client that sets the forest view, as one must in a forest of several
-// domains, runs as it would against Exchange.
+// viewEntireForestKey is where a runspace keeps its -ViewEntireForest.
+const viewEntireForestKey = "ADServerSettings.ViewEntireForest"
+
+// setADServerSettings sets the runspace's recipient scope. Exchange scopes
+// a session to its server's domain by default; -ViewEntireForest $true
+// widens recipient searches (Get-Mailbox, Get-CASMailbox, Get-Recipient
+// and the group cmdlets) to every domain of the forest, for the rest of
+// the session.
 func (x *ex) setADServerSettings(c *pwsh.Call) error {
+	v, ok := c.Param("ViewEntireForest")
+	if !ok || c.Bool("WhatIf") {
+		return nil
+	}
+	c.Runspace.Set(viewEntireForestKey, pwsh.ToBool(v))
 	return nil
 }
 
-// getDynamicDistributionGroup answers as Exchange does in an organisation
-// without dynamic distribution groups, which the lab's is: nothing, and
-// an identity that is not found.
-func (x *ex) getDynamicDistributionGroup(c *pwsh.Call) error {
-	v, ok := c.Param("Identity")
-	if !ok {
-		return nil
+// forestView reports whether the call's runspace views the entire forest.
+func forestView(c *pwsh.Call) bool {
+	if c.Runspace == nil {
+		return false
 	}
-	var dc string
-	x.st.Read(func(o *org.Org) { dc = o.DomainController })
-	return writeErr(c, &org.NotFoundError{Identity: identityText(v), DomainController: dc}, v)
+	b, _ := c.Runspace.Get(viewEntireForestKey).(bool)
+	return b
+}
+
+// dynamicType is a dynamic distribution group's RecipientType and
+// RecipientTypeDetails.
+const dynamicType = "DynamicDistributionGroup"
+
+func (r *recipient) dynamicGet(prop string) (any, bool) {
+	d := r.d
+	switch prop {
+	case "Alias":
+		return d.Alias, true
+	case "DisplayName":
+		return d.DisplayName, true
+	case "DistinguishedName":
+		return d.DistinguishedName, true
+	case "EmailAddresses":
+		return smtpAddrs(nil, d.PrimarySmtpAddress), true
+	case "Guid":
+		return d.Guid.String(), true
+	case "HiddenFromAddressListsEnabled":
+		return false, true
+	case "LegacyExchangeDN":
+		return d.LegacyExchangeDN, true
+	case "MemberOfGroup":
+		return r.memberOf, true
+	case "Name":
+		return d.Name, true
+	case "PrimarySmtpAddress", "WindowsEmailAddress":
+		return d.PrimarySmtpAddress, true
+	case "RecipientType", "RecipientTypeDetails":
+		return dynamicType, true
+	}
+	return nil, false
+}
+
+// getDynamicDistributionGroup lists the dynamic distribution groups (by
+// -Identity, -Filter, -Anr, -OrganizationalUnit, -ResultSize), as
+// DynamicDistributionGroup objects.
+func (x *ex) getDynamicDistributionGroup(c *pwsh.Call) error {
+	q, err := x.parseQuery(c, recipientFilterable, recipientFilterableList)
+	if err != nil {
+		return writeErr(c, err, nil)
+	}
+	var groups []org.DynamicGroup
+	var members map[uuid.UUID][]string
+	var ferr error
+	x.st.Read(func(o *org.Org) {
+		members = memberIndex(o)
+		if q.hasIdentity && q.identity != nil {
+			d, err := o.FindDynamicGroup(identityText(q.identity))
+			if err != nil {
+				ferr = err
+				return
+			}
+			groups = []org.DynamicGroup{*d}
+			return
+		}
+		for _, d := range o.DynamicGroups {
+			groups = append(groups, *d)
+		}
+	})
+	if ferr != nil {
+		return writeErr(c, ferr, q.identity)
+	}
+	var count int64
+	for k := range groups {
+		r := &recipient{d: &groups[k], memberOf: members[groups[k].Guid]}
+		if !q.matches(r) {
+			continue
+		}
+		if q.limit >= 0 && count >= q.limit {
+			if q.explicit {
+				return c.WriteWarning(explicitResultSizeWarning)
+			}
+			return c.WriteWarning(defaultResultSizeWarning)
+		}
+		count++
+		if err := c.WriteObject(dynamicGroupObject(r.d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dynamicGroupObject is Get-DynamicDistributionGroup's object, with the
+// property names of Exchange 2019's (the sample
+// dynamicdistributiongroup-e2019-export-clixml.xml).
+func dynamicGroupObject(d *org.DynamicGroup) *pwsh.Object {
+	return newObject("Get-DynamicDistributionGroup", "Microsoft.Exchange.Data.Directory.Management.DynamicDistributionGroup",
+		"RecipientContainer", org.CanonicalName(d.RecipientContainer), "RecipientFilter", d.RecipientFilter,
+		"LdapRecipientFilter", ldapFilter(d.RecipientFilter), "IncludedRecipients", nil, "RecipientFilterType", "Custom",
+		"Notes", "", "ManagedBy", nil, "Alias", d.Alias, "OrganizationalUnit", ouOf(d.DistinguishedName),
+		"DisplayName", d.DisplayName, "EmailAddresses", arrV(smtpAddrs(nil, d.PrimarySmtpAddress)),
+		"HiddenFromAddressListsEnabled", false, "LegacyExchangeDN", d.LegacyExchangeDN,
+		"PrimarySmtpAddress", d.PrimarySmtpAddress, "RecipientType", dynamicType, "RecipientTypeDetails", dynamicType,
+		"WindowsEmailAddress", d.PrimarySmtpAddress, "Identity", org.CanonicalName(d.DistinguishedName),
+		"ExchangeVersion", exchangeVersion, "Name", d.Name, "DistinguishedName", d.DistinguishedName,
+		"Guid", guidV(d.Guid), "WhenCreated", d.WhenCreated, "WhenChanged", d.WhenCreated)
 }

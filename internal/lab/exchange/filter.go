@@ -355,3 +355,74 @@ func wildcardMatch(pattern, s string) bool {
 	}
 	return rec(0, 0)
 }
+
+// ldapAttributes maps filterable properties to their AD attributes, for
+// LdapRecipientFilter; the others are the property name with a lower-case
+// first letter.
+var ldapAttributes = map[string]string{
+	"Alias": "mailNickname", "CustomAttribute1": "extensionAttribute1", "PrimarySmtpAddress": "mail",
+	"WindowsEmailAddress": "mail", "EmailAddresses": "proxyAddresses", "Guid": "objectGUID", "Database": "homeMDB",
+	"MemberOfGroup": "memberOf", "ServerName": "msExchHomeServerName", "RecipientTypeDetails": "msExchRecipientTypeDetails",
+}
+
+// ldapFilter renders an OPATH filter as the LDAP filter Exchange stores
+// beside it (LdapRecipientFilter): comparisons as (attribute=value), -ne
+// and -notlike negated, -and/-or/-not as &, |, !. A filter the lab cannot
+// parse renders as "".
+func ldapFilter(text string) string {
+	n, err := parseFilter(text, recipientFilterable, recipientFilterableList)
+	if err != nil {
+		return ""
+	}
+	return ldapOf(n)
+}
+
+func ldapOf(n filterNode) string {
+	switch t := n.(type) {
+	case *boolNode:
+		op := "&"
+		if t.op == "or" {
+			op = "|"
+		}
+		return "(" + op + ldapOf(t.l) + ldapOf(t.r) + ")"
+	case *notNode:
+		return "(!" + ldapOf(t.x) + ")"
+	case *cmpNode:
+		attr, ok := ldapAttributes[t.prop]
+		if !ok {
+			attr = strings.ToLower(t.prop[:1]) + t.prop[1:]
+		}
+		var val string
+		switch v := t.val.(type) {
+		case nil:
+			val = "*"
+		case bool:
+			val = strings.ToUpper(fmt.Sprint(v))
+		default:
+			val = ldapEscape(fmt.Sprint(v), t.op == "like" || t.op == "notlike")
+		}
+		s := "(" + attr + "=" + val + ")"
+		if (t.op == "ne" || t.op == "notlike") != (t.val == nil) {
+			s = "(!" + s + ")"
+		}
+		return s
+	}
+	return ""
+}
+
+// ldapEscape escapes an LDAP assertion value (RFC 4515), keeping the *
+// wildcards of a -like pattern.
+func ldapEscape(s string, wild bool) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '*' && wild:
+			b.WriteRune(r)
+		case r == '*' || r == '(' || r == ')' || r == '\\' || r == 0:
+			fmt.Fprintf(&b, "\\%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

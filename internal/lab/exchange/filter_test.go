@@ -114,3 +114,19 @@ func TestParseX500(t *testing.T) {
 		t.Fatal("DC accepted")
 	}
 }
+
+func TestLdapFilter(t *testing.T) {
+	for _, c := range []struct{ opath, ldap string }{
+		{"((Department -eq 'Field') -and (CustomAttribute1 -eq 'External'))", "(&(department=Field)(extensionAttribute1=External))"},
+		{"Alias -like 'sales*' -or Name -ne 'x(1)'", "(|(mailNickname=sales*)(!(name=x\\281\\29)))"},
+		{"-not (Department -eq $null)", "(!(!(department=*)))"},
+		{"Department -ne $null", "(department=*)"},
+		{"HiddenFromAddressListsEnabled -eq $true", "(hiddenFromAddressListsEnabled=TRUE)"},
+		{"Name -eq 'a*b'", "(name=a\\2ab)"},
+		{"Name -eq", ""},
+	} {
+		if got := ldapFilter(c.opath); got != c.ldap {
+			t.Errorf("%s → %q, want %q", c.opath, got, c.ldap)
+		}
+	}
+}

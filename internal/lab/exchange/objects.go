@@ -103,14 +103,22 @@ func changed(when, created time.Time) time.Time {
 
 func serverObject(o *org.Org, s *org.Server) *pwsh.Object {
 	const c = "Get-ExchangeServer"
+	// An Edge Transport server has the Edge role alone; a Mailbox server
+	// (2016/2019) runs client access and transport too.
+	edge := s.IsEdge()
+	full := !edge
+	dataPath := `C:\Program Files\Microsoft\Exchange Server\V15\Mailbox`
+	if edge {
+		dataPath = `C:\Program Files\Microsoft\Exchange Server\V15\TransportRoles\data`
+	}
 	return newObject(c, "Microsoft.Exchange.Data.Directory.Management.ExchangeServer",
 		"Name", s.Name, "Fqdn", s.Fqdn, "Domain", o.Domain, "Edition", s.Edition, "ServerRole", s.ServerRole,
 		"AdminDisplayVersion", s.AdminDisplayVersion, "Site", s.Site,
-		"IsClientAccessServer", true, "IsMailboxServer", true, "IsHubTransportServer", true,
-		"IsFrontendTransportServer", true, "IsEdgeServer", false, "IsUnifiedMessagingServer", false,
+		"IsClientAccessServer", full, "IsMailboxServer", full, "IsHubTransportServer", full,
+		"IsFrontendTransportServer", full, "IsEdgeServer", edge, "IsUnifiedMessagingServer", false,
 		"IsE14OrLater", true, "IsE15OrLater", true, "IsExchange2007OrLater", true,
 		"ExchangeLegacyDN", "/o="+o.Name+"/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn="+s.Name,
-		"DataPath", `C:\Program Files\Microsoft\Exchange Server\V15\Mailbox`,
+		"DataPath", dataPath,
 		"ExchangeVersion", exchangeVersion, "Identity", s.Name, "DistinguishedName", serverDN(o, s.Name),
 		"Guid", guidV(s.Guid), "WhenCreated", s.WhenCreated, "WhenChanged", s.WhenCreated,
 		"IsExchangeTrialEdition", false, "IsExpiredExchangeTrialEdition", false)

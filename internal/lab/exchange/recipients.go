@@ -46,7 +46,7 @@ func propSet(names ...string) (map[string]string, string) {
 }
 
 var (
-	recipientFilterable, recipientFilterableList = propSet("Alias", "Database", "DisplayName", "DistinguishedName", "EmailAddresses",
+	recipientFilterable, recipientFilterableList = propSet("Alias", "CustomAttribute1", "Database", "Department", "DisplayName", "DistinguishedName", "EmailAddresses",
 		"ExchangeGuid", "Guid", "HiddenFromAddressListsEnabled", "LegacyExchangeDN", "MemberOfGroup", "Name", "PrimarySmtpAddress",
 		"RecipientType", "RecipientTypeDetails", "SamAccountName", "ServerName", "UserPrincipalName", "WindowsEmailAddress")
 	// MAPIBlock* and MapiHttpEnabled are not filterable in Exchange: scripts
@@ -59,7 +59,7 @@ var (
 
 func recipientType(details string) string {
 	switch details {
-	case org.MailUniversalSecurityGroup, org.MailUniversalDistributionGroup:
+	case org.MailUniversalSecurityGroup, org.MailUniversalDistributionGroup, dynamicType:
 		return details
 	}
 	return "UserMailbox"
@@ -81,10 +81,17 @@ type query struct {
 	sortBy      string
 	ou          string // -OrganizationalUnit: DN or canonical name of the container
 	none        bool   // a switch selected a kind of recipient the lab has none of
+	// domain, when set, is the only domain whose recipients a walk
+	// returns: the session's server's, until Set-ADServerSettings
+	// -ViewEntireForest $true widens the view to the forest.
+	domain string
 }
 
 func (x *ex) parseQuery(c *pwsh.Call, filterable map[string]string, filterList string) (*query, error) {
 	q := &query{limit: 1000}
+	if !forestView(c) {
+		x.st.Read(func(o *org.Org) { q.domain = o.Domain })
+	}
 	q.identity, q.hasIdentity = c.Param("Identity")
 	if v, ok := c.Param("ResultSize"); ok {
 		q.explicit = true
@@ -183,10 +190,14 @@ func inOU(dn, ou string) bool {
 type recipient struct {
 	m        *org.Mailbox
 	g        *org.Group
+	d        *org.DynamicGroup
 	memberOf []string // DNs of the groups that contain it directly
 }
 
 func (r *recipient) get(prop string) (any, bool) {
+	if r.d != nil {
+		return r.dynamicGet(prop)
+	}
 	if r.m != nil {
 		m := r.m
 		switch prop {
@@ -224,6 +235,10 @@ func (r *recipient) get(prop string) (any, bool) {
 			return m.ServerName, true
 		case "UserPrincipalName":
 			return m.UserPrincipalName, true
+		case "Department":
+			return m.Department, true
+		case "CustomAttribute1":
+			return m.CustomAttribute1, true
 		case "ActiveSyncEnabled":
 			return m.ActiveSyncEnabled, true
 		case "OWAEnabled":
@@ -286,9 +301,12 @@ func (q *query) matches(r *recipient) bool {
 	if q.none {
 		return false
 	}
-	if q.ou != "" {
+	if q.ou != "" || q.domain != "" {
 		dn, _ := r.get("DistinguishedName")
-		if !inOU(dn.(string), q.ou) {
+		if q.ou != "" && !inOU(dn.(string), q.ou) {
+			return false
+		}
+		if q.domain != "" && !strings.EqualFold(org.DomainOf(dn.(string)), q.domain) {
 			return false
 		}
 	}
@@ -349,6 +367,7 @@ func memberIndex(o *org.Org) map[uuid.UUID][]string {
 func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk func(r *recipient) *pwsh.Object, onRow func()) error {
 	var mptrs []*org.Mailbox
 	var gptrs []*org.Group
+	var dyn []org.DynamicGroup // copies: a handful, never changed by cmdlets
 	var members map[uuid.UUID][]string
 	var ferr error
 	x.st.Read(func(o *org.Org) {
@@ -360,10 +379,19 @@ func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk f
 			switch {
 			case withMailboxes && withGroups:
 				r, err = o.FindRecipient(id)
+				if _, nf := err.(*org.NotFoundError); nf {
+					if d, derr := o.FindDynamicGroup(id); derr == nil {
+						r, err = d, nil
+					}
+				}
 			case withMailboxes:
 				r, err = o.FindMailbox(id)
 			default:
 				r, err = o.FindGroup(id)
+			}
+			if err == nil && q.domain != "" && !strings.EqualFold(org.DomainOf(recipientDN(r)), q.domain) {
+				// Exchange looks in the session's domain only.
+				err = &org.NotFoundError{Identity: id, DomainController: o.DomainController}
 			}
 			if err != nil {
 				ferr = err
@@ -374,6 +402,8 @@ func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk f
 				mptrs = []*org.Mailbox{t}
 			case *org.Group:
 				gptrs = []*org.Group{t}
+			case *org.DynamicGroup:
+				dyn = []org.DynamicGroup{*t}
 			}
 			return
 		}
@@ -382,6 +412,9 @@ func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk f
 		}
 		if withGroups {
 			gptrs = append([]*org.Group(nil), o.Groups...)
+			for _, d := range o.DynamicGroups {
+				dyn = append(dyn, *d)
+			}
 		}
 	})
 	if ferr != nil {
@@ -404,7 +437,7 @@ func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk f
 		return true, c.WriteObject(mk(r))
 	}
 	if q.sortBy != "" {
-		return x.sorted(c, q, mptrs, gptrs, members, emit, &more)
+		return x.sorted(c, q, mptrs, gptrs, dyn, members, emit, &more)
 	}
 	for i := 0; i < len(mptrs); i += chunk {
 		j := min(i+chunk, len(mptrs))
@@ -439,8 +472,17 @@ func (x *ex) stream(c *pwsh.Call, q *query, withMailboxes, withGroups bool, mk f
 				return err
 			}
 			if !cont {
-				break
+				goto done
 			}
+		}
+	}
+	for k := range dyn {
+		cont, err := emit(&recipient{d: &dyn[k], memberOf: members[dyn[k].Guid]})
+		if err != nil {
+			return err
+		}
+		if !cont {
+			break
 		}
 	}
 done:
@@ -455,7 +497,7 @@ done:
 
 // sorted is stream's path for -SortBy: everything is copied, sorted by the
 // property, then emitted.
-func (x *ex) sorted(c *pwsh.Call, q *query, mptrs []*org.Mailbox, gptrs []*org.Group, members map[uuid.UUID][]string, emit func(*recipient) (bool, error), more *bool) error {
+func (x *ex) sorted(c *pwsh.Call, q *query, mptrs []*org.Mailbox, gptrs []*org.Group, dyn []org.DynamicGroup, members map[uuid.UUID][]string, emit func(*recipient) (bool, error), more *bool) error {
 	var all []*recipient
 	x.st.Read(func(*org.Org) {
 		for _, p := range mptrs {
@@ -467,6 +509,9 @@ func (x *ex) sorted(c *pwsh.Call, q *query, mptrs []*org.Mailbox, gptrs []*org.G
 			all = append(all, &recipient{g: &g, memberOf: members[g.Guid]})
 		}
 	})
+	for k := range dyn {
+		all = append(all, &recipient{d: &dyn[k], memberOf: members[dyn[k].Guid]})
+	}
 	key, desc := q.sortBy, false
 	if strings.HasPrefix(key, "-") {
 		key, desc = key[1:], true
@@ -512,7 +557,7 @@ func ouOf(dn string) string {
 var (
 	mailboxShape, casShape shape
 	// reducedShapes: per cmdlet, the mailbox and the group shape.
-	reducedShapes = map[string]*[2]shape{"Get-Recipient": {}, "Get-DistributionGroupMember": {}}
+	reducedShapes = map[string]*[3]shape{"Get-Recipient": {}, "Get-DistributionGroupMember": {}}
 )
 
 func mailboxObject(m *org.Mailbox) *pwsh.Object {
@@ -566,6 +611,17 @@ func reducedRecipient(cmdlet string, r *recipient) *pwsh.Object {
 			"LegacyExchangeDN", m.LegacyExchangeDN, "WindowsEmailAddress", m.PrimarySmtpAddress,
 			"OrganizationalUnit", ouOf(m.DistinguishedName), "SamAccountName", m.SamAccountName, "ServerName", m.ServerName,
 			"Database", m.Database, "WhenCreated", m.WhenCreated, "WhenChanged", changed(m.WhenChanged, m.WhenCreated))
+	}
+	if d := r.d; d != nil {
+		return newShapedObject(&reducedShapes[cmdlet][2], cmdlet, typ,
+			"Name", d.Name, "DisplayName", d.DisplayName, "Alias", d.Alias, "PrimarySmtpAddress", d.PrimarySmtpAddress,
+			"EmailAddresses", arrV(smtpAddrs(nil, d.PrimarySmtpAddress)),
+			"RecipientType", dynamicType, "RecipientTypeDetails", dynamicType,
+			"HiddenFromAddressListsEnabled", false, "DistinguishedName", d.DistinguishedName,
+			"Identity", org.CanonicalName(d.DistinguishedName), "Guid", guidV(d.Guid),
+			"LegacyExchangeDN", d.LegacyExchangeDN, "WindowsEmailAddress", d.PrimarySmtpAddress,
+			"OrganizationalUnit", ouOf(d.DistinguishedName),
+			"WhenCreated", d.WhenCreated, "WhenChanged", d.WhenCreated)
 	}
 	g := r.g
 	return newShapedObject(&reducedShapes[cmdlet][1], cmdlet, typ,
@@ -713,6 +769,9 @@ func (x *ex) getDistributionGroupMember(c *pwsh.Call) error {
 			case *org.Group:
 				gg := *r
 				members = append(members, &recipient{g: &gg})
+			case *org.DynamicGroup:
+				dd := *r
+				members = append(members, &recipient{d: &dd})
 			}
 		}
 	})
@@ -760,6 +819,10 @@ func (x *ex) setCASMailbox(c *pwsh.Call) error {
 			}
 		}
 		m, err := o.FindMailbox(identityText(idv))
+		if err == nil && !forestView(c) && !strings.EqualFold(org.DomainOf(m.DistinguishedName), o.Domain) {
+			// outside the session's domain, as Exchange scopes it
+			err = &org.NotFoundError{Identity: identityText(idv), DomainController: o.DomainController}
+		}
 		if err != nil {
 			ferr = err
 			return
@@ -874,4 +937,17 @@ func (x *ex) setCASMailbox(c *pwsh.Call) error {
 		x.opts.Stats.MailboxWrites.Add(1)
 	}
 	return nil
+}
+
+// recipientDN is the DN of a *Mailbox, *Group or *DynamicGroup.
+func recipientDN(r any) string {
+	switch t := r.(type) {
+	case *org.Mailbox:
+		return t.DistinguishedName
+	case *org.Group:
+		return t.DistinguishedName
+	case *org.DynamicGroup:
+		return t.DistinguishedName
+	}
+	return ""
 }

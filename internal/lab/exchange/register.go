@@ -290,6 +290,9 @@ func (x *ex) localServer(o *org.Org) string {
 	}
 	best := ""
 	for _, s := range o.Servers {
+		if s.IsEdge() {
+			continue // sessions never run on an Edge Transport server
+		}
 		if best == "" || strings.ToLower(s.Name) < strings.ToLower(best) {
 			best = s.Name
 		}

@@ -5,7 +5,9 @@
 // external name), a ready certificate for the runbook to import, N mailboxes
 // with deterministic names (hostile ones included) and passwords, the allow
 // group with nested groups, a few shared and room mailboxes, and the
-// internal and public DNS zones.
+// internal and public DNS zones; optionally (Options.Edge, ChildDomain,
+// DynamicGroup) a forest: an Edge Transport server, a child domain's
+// mailboxes and a dynamic distribution group in the allow group.
 //
 // The same Options (seed, sizes, domain, Now) and the same CA give the same
 // organisation, byte for byte in canonical JSON: GUIDs are name-based,
@@ -77,7 +79,32 @@ type Options struct {
 	Now time.Time
 	// CA issues the certificates. Required.
 	CA *ca.CA
+
+	// Edge adds an Edge Transport server, EDGE01: ServerRole Edge, no
+	// client access virtual directories, no DAG, no mailboxes.
+	Edge bool
+	// ChildDomain, when set (e.g. "emea"), adds the child domain
+	// <ChildDomain>.<Domain> holding ChildMailboxes user mailboxes, one of
+	// them a direct member of the allow group.
+	ChildDomain    string
+	ChildMailboxes int // default 6 when ChildDomain is set
+	// DynamicGroup adds the dynamic distribution group DynamicGroupName to
+	// the allow group: its filter selects the mailboxes of the first
+	// domain's Users container whose Department is DynamicDepartment and
+	// CustomAttribute1 DynamicAttribute (DynamicMembers of them; one more
+	// mailbox has the department but not the attribute).
+	DynamicGroup bool
 }
+
+// The dynamic distribution group Options.DynamicGroup adds.
+const (
+	DynamicGroupName  = "AllowExternalAccess-Field"
+	DynamicDepartment = "Field Engineering"
+	DynamicAttribute  = "ExternalAccess"
+	DynamicMembers    = 3
+	// EdgeServer is the Edge Transport server's name.
+	EdgeServer = "EDGE01"
+)
 
 // Result is the generated organisation and what the lab needs beside it.
 type Result struct {
@@ -168,6 +195,9 @@ func Generate(opts Options) (*Result, error) {
 	if opts.Domain == "" {
 		opts.Domain = DefaultDomain
 	}
+	if opts.ChildDomain != "" && opts.ChildMailboxes == 0 {
+		opts.ChildMailboxes = 6
+	}
 	switch {
 	case opts.Mailboxes < 4:
 		return nil, fmt.Errorf("generate: at least 4 mailboxes are needed, not %d", opts.Mailboxes)
@@ -175,6 +205,8 @@ func Generate(opts Options) (*Result, error) {
 		return nil, fmt.Errorf("generate: servers must be between 1 and 99, not %d", opts.Servers)
 	case opts.Allow < 1:
 		return nil, fmt.Errorf("generate: the allow group needs at least 1 direct member, not %d", opts.Allow)
+	case opts.ChildDomain != "" && (strings.Contains(opts.ChildDomain, ".") || opts.ChildMailboxes < 2):
+		return nil, fmt.Errorf("generate: the child domain must be one DNS label with at least 2 mailboxes, not %q with %d", opts.ChildDomain, opts.ChildMailboxes)
 	}
 	opts.Domain = strings.ToLower(strings.TrimSuffix(opts.Domain, "."))
 	labels := strings.Split(opts.Domain, ".")
@@ -206,7 +238,21 @@ func Generate(opts Options) (*Result, error) {
 	}
 	g.mailboxes()
 	g.groups(res)
+	// The forest additions come last, so that without them the
+	// organisation is what it always was.
+	if opts.ChildDomain != "" {
+		g.childDomain()
+	}
+	if opts.DynamicGroup {
+		if err := g.dynamicGroup(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Edge {
+		g.edge()
+	}
 	g.zones()
+	g.o.InvalidateIndex()
 	return res, nil
 }
 
@@ -467,9 +513,13 @@ func (g *gen) password() string {
 }
 
 func (g *gen) mailbox(display, alias, kind string, i int) {
+	g.mailboxIn(g.domain, g.dc, display, alias, kind, i)
+}
+
+func (g *gen) mailboxIn(domain, dc, display, alias, kind string, i int) {
 	name := strings.ReplaceAll(display, "\n", " ")
 	srv := g.o.Servers[i%len(g.o.Servers)]
-	smtp := alias + "@" + g.domain
+	smtp := alias + "@" + domain
 	ou := "OU=Users"
 	if kind != org.UserMailbox {
 		ou = "OU=Resources"
@@ -484,7 +534,7 @@ func (g *gen) mailbox(display, alias, kind string, i int) {
 		Name: name, Alias: alias, DisplayName: display,
 		PrimarySmtpAddress: smtp, EmailAddresses: []string{"SMTP:" + smtp},
 		SamAccountName:       sam,
-		DistinguishedName:    "CN=" + org.EscapeRDN(name) + "," + ou + "," + g.dc,
+		DistinguishedName:    "CN=" + org.EscapeRDN(name) + "," + ou + "," + dc,
 		UserPrincipalName:    smtp,
 		LegacyExchangeDN:     fmt.Sprintf("/o=%s/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=%s-%s", g.o.Name, strings.ReplaceAll(guid.String(), "-", "")[:32], alias),
 		RecipientTypeDetails: kind,
@@ -601,4 +651,88 @@ func (g *gen) zones() {
 		},
 	}
 	g.o.Zones = []*org.Zone{internal, public}
+}
+
+// childDomain adds the child domain's user mailboxes (on the first
+// domain's servers, as a forest's Exchange servers host every domain's
+// mailboxes) and makes the first of them a direct member of the allow
+// group.
+func (g *gen) childDomain() {
+	domain := g.opts.ChildDomain + "." + g.domain
+	dc := "DC=" + g.opts.ChildDomain + "," + g.dc
+	first := len(g.o.Mailboxes)
+	for i := 0; i < g.opts.ChildMailboxes; i++ {
+		fn := firstNames[g.rng.IntN(len(firstNames))]
+		ln := lastNames[g.rng.IntN(len(lastNames))]
+		alias := fmt.Sprintf("%s-%d", g.opts.ChildDomain, i+1)
+		g.mailboxIn(domain, dc, fmt.Sprintf("%s %s (%s)", fn, ln, strings.ToUpper(g.opts.ChildDomain)), alias, org.UserMailbox, first+i)
+	}
+	if allow := g.findGroup(AllowGroup); allow != nil {
+		allow.Members = append(allow.Members, g.o.Mailboxes[first].Guid)
+	}
+	g.o.InvalidateIndex()
+}
+
+func (g *gen) findGroup(name string) *org.Group {
+	for _, gr := range g.o.Groups {
+		if gr.Name == name {
+			return gr
+		}
+	}
+	return nil
+}
+
+// dynamicGroup adds the dynamic distribution group to the allow group:
+// DynamicMembers first-domain user mailboxes outside the allow set get its
+// department and attribute, one more only the department.
+func (g *gen) dynamicGroup() error {
+	allowed := map[uuid.UUID]bool{}
+	if allow := g.findGroup(AllowGroup); allow != nil {
+		g.o.InvalidateIndex()
+		for _, m := range g.o.ExpandGroup(allow) {
+			allowed[m.Guid] = true
+		}
+	}
+	var pick []*org.Mailbox
+	for _, i := range g.plainUsers() {
+		m := g.o.Mailboxes[i]
+		if !allowed[m.Guid] && m.MapiHttpEnabled == nil && org.DomainOf(m.DistinguishedName) == g.domain {
+			pick = append(pick, m)
+		}
+	}
+	if len(pick) < DynamicMembers+1 {
+		return fmt.Errorf("generate: a dynamic group needs %d user mailboxes outside the allow group, there are %d", DynamicMembers+1, len(pick))
+	}
+	for _, m := range pick[:DynamicMembers] {
+		m.Department, m.CustomAttribute1 = DynamicDepartment, DynamicAttribute
+	}
+	pick[DynamicMembers].Department = DynamicDepartment
+	name := DynamicGroupName
+	alias := strings.ReplaceAll(name, " ", "")
+	d := &org.DynamicGroup{
+		Guid: g.id("dynamic-group/" + name), Name: name, Alias: alias, DisplayName: name,
+		DistinguishedName:  "CN=" + org.EscapeRDN(name) + ",OU=Groups," + g.dc,
+		PrimarySmtpAddress: alias + "@" + g.domain,
+		LegacyExchangeDN:   fmt.Sprintf("/o=%s/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=%s", g.o.Name, alias),
+		RecipientFilter:    fmt.Sprintf("((Department -eq '%s') -and (CustomAttribute1 -eq '%s'))", DynamicDepartment, DynamicAttribute),
+		RecipientContainer: "OU=Users," + g.dc,
+		WhenCreated:        g.created(700),
+	}
+	g.o.DynamicGroups = append(g.o.DynamicGroups, d)
+	if allow := g.findGroup(AllowGroup); allow != nil {
+		allow.Members = append(allow.Members, d.Guid)
+	}
+	g.o.InvalidateIndex()
+	return nil
+}
+
+// edge adds the Edge Transport server: in the perimeter, outside the
+// domain and the DAG, without client access services or mailboxes.
+func (g *gen) edge() {
+	fqdn := strings.ToLower(EdgeServer) + "." + g.domain
+	g.o.Servers = append(g.o.Servers, &org.Server{
+		Name: EdgeServer, Fqdn: fqdn, Guid: g.id("server/" + EdgeServer),
+		AdminDisplayVersion: ExchangeVersion, Edition: "Standard", ServerRole: org.RoleEdge,
+		WhenCreated: g.created(900),
+	})
 }

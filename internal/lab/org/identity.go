@@ -151,7 +151,49 @@ func (o *Org) RecipientByGuid(id uuid.UUID) any {
 	if g := ix.grpByID[id]; g != nil {
 		return g
 	}
+	if d := o.DynamicGroupByGuid(id); d != nil {
+		return d
+	}
 	return nil
+}
+
+// DynamicGroupByGuid returns the dynamic distribution group with that
+// GUID, or nil. (Organisations hold a handful: a scan is enough.)
+func (o *Org) DynamicGroupByGuid(id uuid.UUID) *DynamicGroup {
+	for _, d := range o.DynamicGroups {
+		if d.Guid == id {
+			return d
+		}
+	}
+	return nil
+}
+
+// FindDynamicGroup resolves a dynamic distribution group identity (GUID,
+// name, alias, display name, DN, canonical name, legacy DN or SMTP
+// address), case-insensitively.
+func (o *Org) FindDynamicGroup(identity string) (*DynamicGroup, error) {
+	id := strings.TrimSpace(identity)
+	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
+		if d := o.DynamicGroupByGuid(g); d != nil {
+			return d, nil
+		}
+	}
+	var found []*DynamicGroup
+	for _, d := range o.DynamicGroups {
+		for _, k := range []string{d.Name, d.Alias, d.DisplayName, d.DistinguishedName, CanonicalName(d.DistinguishedName), d.LegacyExchangeDN, d.PrimarySmtpAddress} {
+			if k != "" && strings.EqualFold(k, id) {
+				found = append(found, d)
+				break
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+	case 1:
+		return found[0], nil
+	}
+	return nil, &AmbiguousError{Identity: identity}
 }
 
 // FindMailbox resolves a mailbox identity as Exchange does: GUID, name,

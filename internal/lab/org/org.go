@@ -1,7 +1,9 @@
 // Package org is the lab's simulated Exchange organisation: the data model
 // (servers, certificates, virtual directories, Outlook Anywhere, the
 // Autodiscover SCP, the organization config, POP/IMAP settings, mailboxes
-// with their CAS flags, groups with nested members and the two DNS zones),
+// with their CAS flags, groups with nested members, dynamic distribution
+// groups, and the two DNS zones; an Edge Transport server and mailboxes of
+// a child domain when the organisation is a forest),
 // Exchange-style identity resolution over it, its atomic persistence in
 // DIR/org.json and its canonical JSON rendering (what `GET /org` serves and
 // DIR/org.initial.json holds).
@@ -39,7 +41,11 @@ type Org struct {
 	ImapSettings       []*ProtocolSettings    `json:"ImapSettings"`
 	Mailboxes          []*Mailbox             `json:"Mailboxes"`
 	Groups             []*Group               `json:"Groups"`
-	Zones              []*Zone                `json:"Zones"`
+	// DynamicGroups are the dynamic distribution groups; absent from the
+	// JSON when there are none, so that organisations without any keep
+	// their canonical form.
+	DynamicGroups []*DynamicGroup `json:"DynamicGroups,omitempty"`
+	Zones         []*Zone         `json:"Zones"`
 
 	// Generation is the Store's bookkeeping: it counts rewrites of
 	// org.json so that a journal left over from before the last rewrite is
@@ -58,10 +64,17 @@ type Server struct {
 	DatabaseAvailabilityGroup string    `json:"DatabaseAvailabilityGroup,omitempty"` // "DAG01"; empty when not in a DAG
 	AdminDisplayVersion       string    `json:"AdminDisplayVersion"`                 // "Version 15.2 (Build 1544.4)"
 	Edition                   string    `json:"Edition"`                             // "Enterprise"
-	ServerRole                string    `json:"ServerRole"`                          // "Mailbox"
+	ServerRole                string    `json:"ServerRole"`                          // "Mailbox", or "Edge" for an Edge Transport server
 	Site                      string    `json:"Site"`                                // "contoso.test/Configuration/Sites/Default-First-Site-Name"
 	WhenCreated               time.Time `json:"WhenCreated"`
 }
+
+// RoleEdge is the ServerRole of an Edge Transport server.
+const RoleEdge = "Edge"
+
+// IsEdge reports whether the server is an Edge Transport server: outside
+// the domain, with no client access services, never in a DAG.
+func (s *Server) IsEdge() bool { return strings.EqualFold(s.ServerRole, RoleEdge) }
 
 // Services is Exchange's AllowedServices flags enum.
 type Services uint32
@@ -295,6 +308,10 @@ type Mailbox struct {
 	Database             string    `json:"Database"`
 	WhenCreated          time.Time `json:"WhenCreated"`
 	WhenChanged          time.Time `json:"WhenChanged,omitzero"` // volatile
+	// Department and CustomAttribute1 are what dynamic distribution
+	// groups' filters select on; empty when unset.
+	Department       string `json:"Department,omitempty"`
+	CustomAttribute1 string `json:"CustomAttribute1,omitempty"`
 
 	// CAS flags.
 	ActiveSyncEnabled                    bool   `json:"ActiveSyncEnabled"`
@@ -330,6 +347,30 @@ type Group struct {
 	RecipientTypeDetails string      `json:"RecipientTypeDetails"` // MailUniversalSecurityGroup|MailUniversalDistributionGroup
 	Members              []uuid.UUID `json:"Members,omitempty"`
 	WhenCreated          time.Time   `json:"WhenCreated"`
+}
+
+// DynamicGroup is a dynamic distribution group: its members are the
+// recipients its RecipientFilter (OPATH) selects in its RecipientContainer.
+type DynamicGroup struct {
+	Guid               uuid.UUID `json:"Guid"`
+	Name               string    `json:"Name"`
+	Alias              string    `json:"Alias"`
+	DisplayName        string    `json:"DisplayName"`
+	DistinguishedName  string    `json:"DistinguishedName"`
+	PrimarySmtpAddress string    `json:"PrimarySmtpAddress"`
+	LegacyExchangeDN   string    `json:"LegacyExchangeDN"`
+	RecipientFilter    string    `json:"RecipientFilter"`
+	// RecipientContainer is the DN of the container the filter applies
+	// in (the domain, or an OU).
+	RecipientContainer string    `json:"RecipientContainer"`
+	WhenCreated        time.Time `json:"WhenCreated"`
+}
+
+// DomainOf is the DNS domain a recipient's DN lies in
+// ("CN=x,OU=Users,DC=emea,DC=contoso,DC=test" → "emea.contoso.test").
+func DomainOf(dn string) string {
+	d, _, _ := strings.Cut(CanonicalName(dn), "/")
+	return d
 }
 
 // Zone is one authoritative DNS zone the lab serves ("internal" or "public").

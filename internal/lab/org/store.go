@@ -250,19 +250,20 @@ type orgRest struct {
 	PopSettings        []*ProtocolSettings    `json:"PopSettings"`
 	ImapSettings       []*ProtocolSettings    `json:"ImapSettings"`
 	Groups             []*Group               `json:"Groups"`
+	DynamicGroups      []*DynamicGroup        `json:"DynamicGroups,omitempty"`
 	Zones              []*Zone                `json:"Zones"`
 }
 
 func restOf(o *Org) *orgRest {
 	return &orgRest{o.Name, o.Domain, o.NetBIOS, o.DomainController, o.Servers, o.Certificates, o.VirtualDirectories,
-		o.OutlookAnywhere, o.ClientAccess, o.Config, o.PopSettings, o.ImapSettings, o.Groups, o.Zones}
+		o.OutlookAnywhere, o.ClientAccess, o.Config, o.PopSettings, o.ImapSettings, o.Groups, o.DynamicGroups, o.Zones}
 }
 
 func (r *orgRest) applyTo(o *Org) {
 	o.Name, o.Domain, o.NetBIOS, o.DomainController = r.Name, r.Domain, r.NetBIOS, r.DomainController
 	o.Servers, o.Certificates, o.VirtualDirectories, o.OutlookAnywhere = r.Servers, r.Certificates, r.VirtualDirectories, r.OutlookAnywhere
 	o.ClientAccess, o.Config, o.PopSettings, o.ImapSettings = r.ClientAccess, r.Config, r.PopSettings, r.ImapSettings
-	o.Groups, o.Zones = r.Groups, r.Zones
+	o.Groups, o.DynamicGroups, o.Zones = r.Groups, r.DynamicGroups, r.Zones
 }
 
 // persistAll writes org.json atomically and empties the journal. Callers
@@ -494,6 +495,10 @@ func canonicalOrg(o *Org) (*Org, []*Mailbox) {
 		x.Members = m
 		return x
 	}, func(a, b *Group) bool { return bytes.Compare(a.Guid[:], b.Guid[:]) < 0 })
+	if len(o.DynamicGroups) > 0 {
+		c.DynamicGroups = sortedCopy(o.DynamicGroups, func(x *DynamicGroup) *DynamicGroup { return x },
+			func(a, b *DynamicGroup) bool { return bytes.Compare(a.Guid[:], b.Guid[:]) < 0 })
+	}
 	c.Zones = sortedCopy(o.Zones, func(x *Zone) *Zone {
 		x.SOA.Serial = 0
 		x.NS = append([]string{}, x.NS...)

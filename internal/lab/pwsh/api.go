@@ -315,6 +315,8 @@ type Call struct {
 	// State is free for the cmdlet: it lives from Begin to End of this
 	// invocation (CmdletDefs are shared, so keep per-call state here).
 	State any
+	// Runspace is the state of the runspace the call runs in (never nil).
+	Runspace *RunspaceState
 
 	inv *invocation
 }

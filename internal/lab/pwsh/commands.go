@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // CommandCall is one command of a command-list pipeline: what a PowerShell
@@ -51,6 +52,35 @@ type PipelineOptions struct {
 	// Warning receives each warning's text; a non-nil error stops the
 	// pipeline.
 	Warning func(string) error
+	// Runspace is the state of the remote runspace the pipeline runs in
+	// (Call.Runspace): what Set-ADServerSettings sets lasts as long as
+	// the runspace. Nil: the pipeline has a runspace of its own.
+	Runspace *RunspaceState
+}
+
+// RunspaceState is state that lives as long as a runspace, across its
+// pipelines: cmdlets read and write it by key through Call.Runspace.
+// Safe for concurrent use.
+type RunspaceState struct {
+	mu sync.Mutex
+	m  map[string]any
+}
+
+// Get returns the value stored under key, or nil.
+func (r *RunspaceState) Get(key string) any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[key]
+}
+
+// Set stores v under key.
+func (r *RunspaceState) Set(key string, v any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]any{}
+	}
+	r.m[key] = v
 }
 
 // RunPipeline runs a command list (cmd1 | cmd2 | ...) without script text,
@@ -70,6 +100,9 @@ type PipelineOptions struct {
 func (h *Host) RunPipeline(ctx context.Context, cmds []CommandCall, input func() (Value, bool), o PipelineOptions) *ErrorRecord {
 	s := newSession(h, ctx, nil, io.Discard, io.Discard)
 	s.remote, s.progress = true, true
+	if o.Runspace != nil {
+		s.runspace = o.Runspace
+	}
 	if o.User != "" {
 		s.user = o.User
 	}

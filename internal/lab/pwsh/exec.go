@@ -540,7 +540,7 @@ func paramText(v Value) string {
 
 func (st *cmdStage) call(input Value, has bool) *Call {
 	if st.inv.call == nil {
-		st.inv.call = &Call{Ctx: st.inv.sess.ctx, Name: st.inv.def.Name, User: st.inv.sess.user, inv: st.inv}
+		st.inv.call = &Call{Ctx: st.inv.sess.ctx, Name: st.inv.def.Name, User: st.inv.sess.user, Runspace: st.inv.sess.runspace, inv: st.inv}
 	}
 	st.inv.call.Input, st.inv.call.HasInput = input, has
 	return st.inv.call

@@ -71,6 +71,8 @@ type session struct {
 	remote   bool
 	errSink  func(*ErrorRecord) error
 	warnSink func(string) error
+	// runspace is the runspace's state (Call.Runspace).
+	runspace *RunspaceState
 }
 
 func newSession(h *Host, ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) *session {
@@ -78,7 +80,8 @@ func newSession(h *Host, ctx context.Context, stdin io.Reader, stdout, stderr io
 		stdin = strings.NewReader("")
 	}
 	s := &session{host: h, ctx: ctx, stdinRaw: stdin, out: bufio.NewWriterSize(stdout, 64<<10), errw: stderr,
-		vars: map[string]*variable{}, snapins: map[string]bool{}, lastOK: true, dollarQ: true, user: h.opts.User}
+		vars: map[string]*variable{}, snapins: map[string]bool{}, lastOK: true, dollarQ: true, user: h.opts.User,
+		runspace: &RunspaceState{}}
 	s.vars["erroractionpreference"] = &variable{v: "Continue"}
 	s.vars["warningpreference"] = &variable{v: "Continue"}
 	s.vars["progresspreference"] = &variable{v: "Continue"}

@@ -41,6 +41,7 @@ type fixtureOpts struct {
 	budget    int
 	period    time.Duration
 	clock     func() time.Time
+	forest    bool // orgtest.AddForest: an Edge server, a child domain, a dynamic group
 }
 
 // newFixture builds the lab's organisation (EX01 holding a real
@@ -61,6 +62,9 @@ func newFixture(t testing.TB, fo fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	o := orgtest.New(fo.mailboxes)
+	if fo.forest {
+		orgtest.AddForest(o)
+	}
 	o.Certificates = []*org.Certificate{{Server: "EX01", Thumbprint: leaf.Thumbprint(), Subject: "CN=outlook.contoso.test",
 		Issuer: "CN=Contoso Lab CA", CertificateDomains: []string{"outlook.contoso.test", "autodiscover.contoso.test"},
 		NotBefore: leaf.Cert.NotBefore, NotAfter: leaf.Cert.NotAfter, Services: org.ServiceIMAP | org.ServicePOP | org.ServiceIIS | org.ServiceSMTP,

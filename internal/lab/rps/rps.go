@@ -125,6 +125,9 @@ type Principal struct {
 	// commands maps lower-case name → definition trimmed to the allowed
 	// parameters (Exchange cmdlets and the non-Exchange commands).
 	commands map[string]*pwsh.CmdletDef
+	// runspace is the session's runspace state (Set-ADServerSettings'
+	// scope lasts as long as the session).
+	runspace *pwsh.RunspaceState
 }
 
 // Commands lists the names of the commands the principal may run, sorted.
@@ -168,7 +171,7 @@ func (e *Endpoint) Principal(user string) (*Principal, error) {
 	}
 	g := append([]string(nil), groups...)
 	sort.Strings(g)
-	p := &Principal{User: canon, Groups: g, commands: cmds}
+	p := &Principal{User: canon, Groups: g, commands: cmds, runspace: &pwsh.RunspaceState{}}
 	gc := getCommand(p)
 	cmds["get-command"] = &gc
 	return p, nil
@@ -244,11 +247,12 @@ func (e *Endpoint) Run(ctx context.Context, p *Principal, pl psrp.Pipeline, inpu
 		in = func() (pwsh.Value, bool) { return nil, false }
 	}
 	rec := e.o.Host.RunPipeline(ctx, cmds, in, pwsh.PipelineOptions{
-		Resolve: p.resolve,
-		User:    p.User,
-		Output:  func(v pwsh.Value) error { return out.Output(toWire(v)) },
-		Error:   func(r *pwsh.ErrorRecord) error { return out.Error(e.wireError(r)) },
-		Warning: out.Warning,
+		Resolve:  p.resolve,
+		User:     p.User,
+		Output:   func(v pwsh.Value) error { return out.Output(toWire(v)) },
+		Error:    func(r *pwsh.ErrorRecord) error { return out.Error(e.wireError(r)) },
+		Warning:  out.Warning,
+		Runspace: p.runspace,
 	})
 	if rec != nil {
 		return e.wireError(rec)

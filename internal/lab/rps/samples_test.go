@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/lab/rps"
+	"github.com/exrunbook/exrunbook/internal/lab/org/orgtest"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 	"github.com/google/uuid"
 )
@@ -159,7 +159,7 @@ func parseSample(t *testing.T, file string) sampleObject {
 // the same name, and be of the same wire kind where the sample shows a
 // primitive or a list (Nil stands for an unset value either way).
 func TestObjectsMatchSamples(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
+	f := newFixture(t, fixtureOpts{forest: true})
 	tests := []struct {
 		file string
 		pl   psrp.Pipeline
@@ -171,6 +171,8 @@ func TestObjectsMatchSamples(t *testing.T) {
 		{"organizationconfig-e2019cu11-export-clixml.xml", pipeline(cmd("Get-OrganizationConfig"))},
 		{"exchangecertificate-e2019cu11-export-clixml.xml", pipeline(cmd("Get-ExchangeCertificate", "Server", "EX01"))},
 		{"exchangecertificate-e2013cu23-export-clixml.xml", pipeline(cmd("Get-ExchangeCertificate", "Server", "EX01"))},
+		{"exchangeserver-e2019cu11-export-clixml.xml", pipeline(cmd("Get-ExchangeServer", "Identity", orgtest.EdgeServer))},
+		{"dynamicdistributiongroup-e2019-export-clixml.xml", pipeline(cmd("Get-DynamicDistributionGroup", "Identity", orgtest.DynamicGroup))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -231,15 +233,31 @@ func TestObjectsMatchSamples(t *testing.T) {
 			t.Errorf("ToString %q: subject or thumbprint wrong (want %s)", o.ToString, f.thumb)
 		}
 	})
-	t.Run("DynamicDistributionGroup type chain", func(t *testing.T) {
+	t.Run("DynamicDistributionGroup values", func(t *testing.T) {
 		sample := parseSample(t, "dynamicdistributiongroup-e2019-export-clixml.xml")
-		got := rps.TypeChain(sample.typeNames[0])
-		if fmt.Sprint(got) != fmt.Sprint(sample.typeNames) {
-			t.Errorf("type chain\n got %v\nwant %v", got, sample.typeNames)
-		}
-		for _, name := range []string{"EmailAddresses", "ModeratedBy"} {
-			if sample.props[name].tn == "" {
+		for _, name := range []string{"RecipientFilter", "RecipientContainer", "LdapRecipientFilter", "EmailAddresses"} {
+			if _, ok := sample.props[name]; !ok {
 				t.Fatalf("sample lacks %s", name)
+			}
+		}
+		o := obj(t, f.ok(admin, pipeline(cmd("Get-DynamicDistributionGroup", "Identity", orgtest.DynamicGroup))).out[0])
+		for name, want := range map[string]any{
+			"RecipientFilter": orgtest.DynamicFilter, "RecipientContainer": "contoso.test/Users", "Name": orgtest.DynamicGroup,
+			"RecipientTypeDetails": "DynamicDistributionGroup", "LdapRecipientFilter": "(&(department=Field)(extensionAttribute1=External))",
+		} {
+			if v, _ := o.Get(name); v != want {
+				t.Errorf("%s = %#v, want %#v", name, v, want)
+			}
+		}
+		if o.ToString != orgtest.DynamicGroup {
+			t.Errorf("ToString %q, want the Name as the sample's", o.ToString)
+		}
+	})
+	t.Run("Edge server", func(t *testing.T) {
+		o := obj(t, f.ok(admin, pipeline(cmd("Get-ExchangeServer", "Identity", orgtest.EdgeServer))).out[0])
+		for name, want := range map[string]any{"ServerRole": "Edge", "IsEdgeServer": true, "IsClientAccessServer": false} {
+			if v, _ := o.Get(name); v != want {
+				t.Errorf("%s = %#v, want %#v", name, v, want)
 			}
 		}
 	})

@@ -142,3 +142,55 @@ func New(n int) *org.Org {
 	}
 	return o
 }
+
+// The forest AddForest adds.
+const (
+	EdgeServer     = "EDGE01"
+	ChildDomain    = "emea.contoso.test"
+	DynamicGroup   = "AllowField"
+	DynamicFilter  = "((Department -eq 'Field') -and (CustomAttribute1 -eq 'External'))"
+	ChildMailboxes = 3
+)
+
+// AddForest grows an organisation from New(n) (n ≥ 12) into a forest: the
+// Edge Transport server EDGE01 (no virtual directories, no DAG); the child
+// domain emea.contoso.test with mailboxes emea0…emea2 (emea0 a direct
+// member of AllowExternalAccess); and the dynamic distribution group
+// AllowField, a member of AllowExternalAccess, whose filter selects user8
+// and user9 (user10 has the department only) in OU=Users of contoso.test.
+func AddForest(o *org.Org) {
+	o.Servers = append(o.Servers, &org.Server{Name: EdgeServer, Fqdn: "edge01.contoso.test", Guid: ID("server/" + EdgeServer),
+		AdminDisplayVersion: "Version 15.2 (Build 1544.4)", Edition: "Standard", ServerRole: org.RoleEdge, WhenCreated: Epoch})
+	for i := 0; i < ChildMailboxes; i++ {
+		alias := fmt.Sprintf("emea%d", i)
+		smtp := alias + "@" + ChildDomain
+		o.Mailboxes = append(o.Mailboxes, &org.Mailbox{
+			Guid: ID("mbx/" + alias), ExchangeGuid: ID("mbxx/" + alias), Name: "EMEA " + alias, Alias: alias, DisplayName: "EMEA " + alias,
+			PrimarySmtpAddress: smtp, EmailAddresses: []string{"SMTP:" + smtp}, SamAccountName: alias,
+			DistinguishedName: "CN=EMEA " + alias + ",OU=Users,DC=emea,DC=contoso,DC=test", UserPrincipalName: smtp,
+			LegacyExchangeDN:     "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=" + alias,
+			RecipientTypeDetails: org.UserMailbox, ServerName: "ex01", Database: "DB01", WhenCreated: Epoch,
+			ActiveSyncEnabled: true, OWAEnabled: true, OWAforDevicesEnabled: true, ECPEnabled: true, EwsEnabled: true,
+			PopEnabled: true, ImapEnabled: true, MAPIEnabled: true,
+		})
+	}
+	byAlias := map[string]*org.Mailbox{}
+	for _, m := range o.Mailboxes {
+		byAlias[m.Alias] = m
+	}
+	for _, a := range []string{"user8", "user9"} {
+		byAlias[a].Department, byAlias[a].CustomAttribute1 = "Field", "External"
+	}
+	byAlias["user10"].Department = "Field"
+	d := &org.DynamicGroup{Guid: ID("ddg/field"), Name: DynamicGroup, Alias: DynamicGroup, DisplayName: DynamicGroup,
+		DistinguishedName: "CN=" + DynamicGroup + ",OU=Groups,DC=contoso,DC=test", PrimarySmtpAddress: DynamicGroup + "@contoso.test",
+		LegacyExchangeDN: "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=" + DynamicGroup,
+		RecipientFilter:  DynamicFilter, RecipientContainer: "OU=Users,DC=contoso,DC=test", WhenCreated: Epoch}
+	o.DynamicGroups = append(o.DynamicGroups, d)
+	for _, g := range o.Groups {
+		if g.Name == "AllowExternalAccess" {
+			g.Members = append(g.Members, byAlias["emea0"].Guid, d.Guid)
+		}
+	}
+	o.InvalidateIndex()
+}
