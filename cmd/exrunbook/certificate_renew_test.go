@@ -15,7 +15,8 @@ func TestCertificateRenewPrintScheduleAndUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := `exchange:
-  endpoint: https://ex01.contoso.com:5986/wsman
+  endpoint: https://ex01.contoso.com/PowerShell/
+  auth: ntlm
   user: CONTOSO\admin
   password_file: pw
 namespace: {internal: outlook.contoso.com, external: outlook-ext.contoso.com, autodiscover: autodiscover.contoso.com}
