@@ -367,19 +367,35 @@ func (s *bindCertificate) PostChecks(env engine.Env, raw engine.Snapshot) []engi
 				return capt.Certificates, capt.PopImap, err
 			}})
 	}
-	if !containsFold(snap.Services, "IIS") {
-		return out
+	if containsFold(snap.Services, "IIS") {
+		out = append(out, s.tlsCheck(snap))
 	}
+	// SMTP on the wire where exchange.smtp says it listens: the certificate
+	// after STARTTLS is the bound one, trusted for the external name.
+	if smtp := s.deps.SMTPTargets(snap.Servers); containsFold(snap.Services, "SMTP") && len(smtp) > 0 {
+		roots, err := s.deps.RootCAs()
+		if err != nil {
+			return append(out, checks.ErrorCheck{CheckName: "smtp-starttls", Err: err})
+		}
+		out = append(out, &checks.SMTPCheck{CheckName: "smtp-starttls", Targets: smtp, Names: []string{s.deps.Config.Namespace.External},
+			RootCAs: roots, ExpectThumbprint: snap.Thumbprint})
+	}
+	return out
+}
+
+// tlsCheck proves IIS on the wire: every server presents the bound
+// certificate on 443 for every name.
+func (s *bindCertificate) tlsCheck(snap BindCertificateSnapshot) engine.Check {
 	targets, err := s.deps.HTTPSTargets(snap.Servers)
 	if err != nil {
-		return append(out, checks.ErrorCheck{CheckName: "tls", Err: err})
+		return checks.ErrorCheck{CheckName: "tls", Err: err}
 	}
 	roots, err := s.deps.RootCAs()
 	if err != nil {
-		return append(out, checks.ErrorCheck{CheckName: "tls", Err: err})
+		return checks.ErrorCheck{CheckName: "tls", Err: err}
 	}
-	return append(out, &checks.TLSCheck{CheckName: "tls", Targets: targets, Names: certHosts(s.deps.Config),
-		RootCAs: roots, ExpectThumbprint: snap.Thumbprint})
+	return &checks.TLSCheck{CheckName: "tls", Targets: targets, Names: certHosts(s.deps.Config),
+		RootCAs: roots, ExpectThumbprint: snap.Thumbprint}
 }
 
 func containsFold(list []string, s string) bool {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
@@ -235,5 +236,44 @@ func TestBindCertificatePopImapNamedLab(t *testing.T) {
 	}
 	if !strings.Contains(sink.logs(), "no certificate held POP before") {
 		t.Errorf("the log does not say POP stays bound:\n%s", sink.logs())
+	}
+}
+
+// bind-certificate proves SMTP after STARTTLS only where it bound SMTP and
+// exchange.smtp says where a server listens; IIS is proven on 443.
+func TestBindCertificatePostCheckNames(t *testing.T) {
+	cases := []struct {
+		name     string
+		services []string
+		smtp     map[string]string
+		want     string
+		targets  int
+	}{
+		{"IIS and SMTP, both listeners", []string{"IIS", "SMTP"}, map[string]string{"EX01": "127.0.0.1:2525", "ex02": "127.0.0.1:2526"}, "certificate-bound,tls,smtp-starttls", 2},
+		{"one listener configured", []string{"IIS", "SMTP"}, map[string]string{"EX02": "127.0.0.1:2526"}, "certificate-bound,tls,smtp-starttls", 1},
+		{"no exchange.smtp", []string{"IIS", "SMTP"}, nil, "certificate-bound,tls", 0},
+		{"SMTP not bound", []string{"IIS"}, map[string]string{"EX01": "127.0.0.1:2525"}, "certificate-bound,tls", 0},
+		{"SMTP alone", []string{"SMTP"}, map[string]string{"EX01": "127.0.0.1:2525", "EX02": "127.0.0.1:2526"}, "certificate-bound,smtp-starttls", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := euConfig()
+			cfg.Exchange.HTTPS = map[string]string{"EX01": "127.0.0.1:4431", "EX02": "127.0.0.1:4432"}
+			cfg.Exchange.SMTP = tc.smtp
+			s := &bindCertificate{id: "bind-certificate", deps: &Deps{Config: cfg, Runner: adwRunner{}}}
+			raw, _ := json.Marshal(BindCertificateSnapshot{Servers: []string{"EX01", "EX02"}, Thumbprint: "NEW", Services: tc.services})
+			var names []string
+			for _, c := range s.PostChecks(&pdnsEnv{}, raw) {
+				names = append(names, c.Name())
+				if sc, ok := c.(*checks.SMTPCheck); ok {
+					if len(sc.Targets) != tc.targets || sc.ExpectThumbprint != "NEW" || strings.Join(sc.Names, ",") != cfg.Namespace.External {
+						t.Errorf("smtp check: %+v", sc)
+					}
+				}
+			}
+			if got := strings.Join(names, ","); got != tc.want {
+				t.Errorf("post-checks %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -598,9 +598,9 @@ func (r *Renewer) prove(ctx context.Context, st *RenewState, rep *RenewReport) e
 	proofs := []engine.Check{&checks.TLSCheck{CheckName: "tls", Targets: targets, Names: ACMENames(r.Deps.Config), RootCAs: roots,
 		Intermediates: cert.Chain[1:], ExpectThumbprint: st.New}}
 	var smtp []checks.Target
-	for _, s := range st.Servers {
-		if addr, ok := r.Deps.Config.Exchange.SMTPAddress(s); ok && containsFold(st.OldServices[s], "SMTP") {
-			smtp = append(smtp, checks.Target{Server: s, Addr: addr})
+	for _, t := range r.Deps.SMTPTargets(st.Servers) {
+		if containsFold(st.OldServices[t.Server], "SMTP") {
+			smtp = append(smtp, t)
 		}
 	}
 	if len(smtp) > 0 {

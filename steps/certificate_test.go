@@ -218,6 +218,35 @@ func TestCertificatePFXBindAndRollbackLab(t *testing.T) {
 	if r := findResult(t, bv.PostChecks, "certificate-bound"); r.Status != engine.CheckPass {
 		t.Fatalf("bound: %+v", r)
 	}
+	// SMTP is proven after STARTTLS on each server's listener (exchange.smtp).
+	smtpRes := findResult(t, bv.PostChecks, "smtp-starttls")
+	if smtpRes.Status != engine.CheckPass || len(smtpRes.Evidence) != 2 {
+		t.Fatalf("smtp-starttls: %+v", smtpRes)
+	}
+	for i, srv := range []string{"EX01", "EX02"} {
+		if ev := smtpRes.Evidence[i]; !strings.HasPrefix(ev, srv+" "+cl.cfg.Exchange.SMTP[srv]+" STARTTLS") || !strings.Contains(ev, "thumbprint "+want) {
+			t.Errorf("smtp evidence for %s without its listener or the new certificate: %s", srv, ev)
+		}
+	}
+	// The SMTP proof fails when the wire presents another certificate than
+	// the one the step bound (here: a snapshot naming another thumbprint).
+	bindStep, _ := newBindCertificate("bind-certificate", nil, deps)
+	bsnap := BindCertificateSnapshot{Servers: []string{"EX01", "EX02"}, Thumbprint: strings.Repeat("AB", 20), Services: []string{"IIS", "SMTP"}}
+	other, _ := json.Marshal(bsnap)
+	ran := false
+	for _, c := range bindStep.PostChecks(env, other) {
+		if c.Name() != "smtp-starttls" {
+			continue
+		}
+		ran = true
+		r := c.Run(ctx, env)
+		if r.Status != engine.CheckFail || !strings.Contains(r.Message, "EX02 "+cl.cfg.Exchange.SMTP["EX02"]+" STARTTLS presents "+want+", not the expected "+bsnap.Thumbprint) {
+			t.Errorf("smtp-starttls against another thumbprint: %+v", r)
+		}
+	}
+	if !ran {
+		t.Error("bind-certificate has no smtp-starttls post-check although exchange.smtp is set")
+	}
 
 	// Drift detection runs the post-checks again: still passing.
 	sc, err := eng.Checks(ctx, nil)

@@ -162,6 +162,20 @@ func ServerNames(servers []exchange.Server) []string {
 	return out
 }
 
+// SMTPTargets is where SMTP STARTTLS checks connect for servers:
+// exchange.smtp per server. The key is optional (the port may not be
+// reachable from where exrunbook runs), so a server without an address
+// is left out; the callers say when nothing is left.
+func (d *Deps) SMTPTargets(servers []string) []checks.Target {
+	var out []checks.Target
+	for _, s := range servers {
+		if addr, ok := d.Config.Exchange.SMTPAddress(s); ok {
+			out = append(out, checks.Target{Server: s, Addr: addr})
+		}
+	}
+	return out
+}
+
 // HTTPSTargets is where TLS and Autodiscover checks connect for servers:
 // exchange.https per server. A server without an address there is an error
 // naming the key, since a check that silently skips a server cannot fail.

@@ -115,7 +115,12 @@ func runCertificateRenew(ctx context.Context, o *CertificateRenewOptions) (err e
 			err = cerr
 		}
 	}()
-	r := &steps.Renewer{Deps: &steps.Deps{Config: cfg, StateDir: o.G.StateDir}, StateDir: o.G.StateDir, Force: o.Force, DryRun: o.DryRun,
+	deps := &steps.Deps{Config: cfg, StateDir: o.G.StateDir}
+	// Ends the Exchange session: Exchange counts an open one against the
+	// user's PowerShellMaxConcurrency (18) until its idle timeout, and a
+	// renewal scheduled every 12 hours must not use them up.
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }()
+	r := &steps.Renewer{Deps: deps, StateDir: o.G.StateDir, Force: o.Force, DryRun: o.DryRun,
 		Logf: func(format string, args ...any) {
 			if !o.G.JSON() {
 				fmt.Fprintf(o.IO.Out, format+"\n", args...)

@@ -48,6 +48,15 @@ func TestInitFromRunningLab(t *testing.T) {
 	if cfg.Namespace.External != "outlook-ext.contoso.test" || cfg.Mailboxes.AllowGroup == "" {
 		t.Errorf("namespace/allow group not the lab's: %+v %+v", cfg.Namespace, cfg.Mailboxes)
 	}
+	// Every server's SMTP listener is where the STARTTLS checks connect.
+	for srv, ep := range l.Endpoints().Servers {
+		if got, ok := cfg.Exchange.SMTPAddress(srv); !ok || got != ep.SMTP {
+			t.Errorf("exchange.smtp for %s = %q, want the lab's %q", srv, got, ep.SMTP)
+		}
+	}
+	if len(cfg.Exchange.SMTP) != len(l.Endpoints().Servers) || len(cfg.Exchange.SMTP) == 0 {
+		t.Errorf("exchange.smtp = %v, want one address per lab server", cfg.Exchange.SMTP)
+	}
 	// An existing file is kept without --force (exit 2), replaced with it.
 	if r := runInitCLI(t, "", false, "--config", path, "--lab", labDir); r.code != exitcode.Usage || !strings.Contains(r.errout, "--force") {
 		t.Errorf("overwrite without --force: code %d: %s", r.code, r.errout)

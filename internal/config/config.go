@@ -328,6 +328,12 @@ func (c *Config) normalized() Config {
 			n.Exchange.HTTPS[strings.ToUpper(k)] = v
 		}
 	}
+	if len(c.Exchange.SMTP) > 0 {
+		n.Exchange.SMTP = make(map[string]string, len(c.Exchange.SMTP))
+		for k, v := range c.Exchange.SMTP {
+			n.Exchange.SMTP[strings.ToUpper(k)] = v
+		}
+	}
 	return n
 }
 

@@ -81,11 +81,10 @@ func (l *Lab) Config() []byte {
 	for _, s := range servers {
 		w("    %s: %s\n", s, q(ep.Servers[s].HTTPS))
 	}
-	w("  # SMTP with STARTTLS, per server:")
+	w("  smtp:                   # where the SMTP STARTTLS checks connect, per server\n")
 	for _, s := range servers {
-		w(" %s %s", s, ep.Servers[s].SMTP)
+		w("    %s: %s\n", s, q(ep.Servers[s].SMTP))
 	}
-	w("\n")
 	w("\nnamespace:\n")
 	w("  internal: %s\n", q(ep.Names.Internal))
 	w("  external: %s\n", q(ep.Names.External))

@@ -69,7 +69,7 @@ func keysOf(prefix string, v any, out *[]string) {
 			if prefix != "" {
 				p = prefix + "." + k
 			}
-			if _, nested := x.(map[string]any); nested && !strings.HasSuffix(p, "servers") && p != "exchange.https" {
+			if _, nested := x.(map[string]any); nested && !strings.HasSuffix(p, "servers") && p != "exchange.https" && p != "exchange.smtp" {
 				keysOf(p, x, out)
 				continue
 			}
@@ -148,7 +148,7 @@ func TestStartWritesFiles(t *testing.T) {
 	sort.Strings(keys)
 	wantCfg := []string{"autodiscover.min_wait", "autodiscover.probe.allowed_user", "autodiscover.probe.blocked_user", "autodiscover.probe.password_file",
 		"certificate.mode", "certificate.pfx_file", "certificate.pfx_password_file", "certificate.pop_imap", "certificate.services", "certificate.thumbprint",
-		"exchange.auth", "exchange.ca_file", "exchange.concurrency", "exchange.endpoint", "exchange.https", "exchange.password_file", "exchange.servers", "exchange.user",
+		"exchange.auth", "exchange.ca_file", "exchange.concurrency", "exchange.endpoint", "exchange.https", "exchange.password_file", "exchange.servers", "exchange.smtp", "exchange.user",
 		"internal_dns.addresses", "internal_dns.server",
 		"mailboxes.allow_group", "mailboxes.batch_size", "mailboxes.max_changes", "mailboxes.recipient_types",
 		"mapi_http.enable",
@@ -178,6 +178,9 @@ func TestStartWritesFiles(t *testing.T) {
 	}
 	if https := get("exchange.https").(map[string]any); https["EX01"] != e.Servers["EX01"].HTTPS {
 		t.Errorf("exchange.https %v", https)
+	}
+	if smtp := get("exchange.smtp").(map[string]any); len(smtp) != 2 || smtp["EX01"] != e.Servers["EX01"].SMTP || smtp["EX02"] != e.Servers["EX02"].SMTP {
+		t.Errorf("exchange.smtp %v, want EX01 %s and EX02 %s", smtp, e.Servers["EX01"].SMTP, e.Servers["EX02"].SMTP)
 	}
 	for _, s := range []string{readSecret(t, e.Admin.PasswordFile), readSecret(t, e.DNS.TSIG.SecretFile), readSecret(t, e.Probe.PasswordFile)} {
 		if bytes.Contains(raw, []byte(s)) {
