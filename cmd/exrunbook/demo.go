@@ -101,7 +101,9 @@ func runDemo(ctx context.Context, o *DemoOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	rb, err := runbooks.Bind(def, steps.Default(), &steps.Deps{Config: cfg})
+	deps := &steps.Deps{Config: cfg}
+	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	rb, err := runbooks.Bind(def, steps.Default(), deps)
 	if err != nil {
 		return err
 	}
@@ -121,7 +123,7 @@ func runDemo(ctx context.Context, o *DemoOptions) (err error) {
 		return err
 	}
 	st := l.Stats()
-	fmt.Fprintf(o.IO.Out, "runbook %s complete: %d PowerShell launches, %d WinRM requests, %d mailbox writes, %.0f simulated Exchange seconds\n",
-		def.Name, st.PowerShellLaunches, st.WinRMRequests, st.MailboxWrites, st.SimulatedSeconds)
+	fmt.Fprintf(o.IO.Out, "runbook %s complete: %d PowerShell session(s), %d pipelines, %d WS-Management requests, %d mailbox writes, %.0f simulated Exchange seconds\n",
+		def.Name, st.PSRPPools, st.Pipelines, st.WinRMRequests, st.MailboxWrites, st.SimulatedSeconds)
 	return nil
 }

@@ -19,7 +19,7 @@ func TestDemoUnattended(t *testing.T) {
 	if r.code != exitcode.OK {
 		t.Fatalf("demo: code %d\n%s\n%s", r.code, r.out, r.errout)
 	}
-	if !strings.Contains(r.out, "runbook split-namespace complete") || !strings.Contains(r.errout, "no terminal: running the whole runbook unattended") {
+	if !strings.Contains(r.out, "runbook split-namespace complete: 1 PowerShell session(s)") || !strings.Contains(r.errout, "no terminal: running the whole runbook unattended") {
 		t.Errorf("demo output:\n%s\n%s", r.out, r.errout)
 	}
 	for _, f := range []string{"lab/org.json", "lab/exrunbook.yaml", "state/state.json"} {
