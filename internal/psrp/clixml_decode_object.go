@@ -217,16 +217,11 @@ func (d *Decoder) properties(t *token) ([]Property, error) {
 	defer func() { d.props = d.props[:start] }()
 	var c token
 	for {
-		if err := d.next(&c); err != nil {
+		end, err := d.child(t, &c)
+		if err != nil {
 			return nil, err
 		}
-		if c.kind == tokEOF {
-			return nil, d.errorf("the document ends inside <%s>", t.name)
-		}
-		if c.kind == tokEnd {
-			if !bytes.Equal(c.name, t.name) {
-				return nil, d.errorf("</%s> closes <%s>", c.name, t.name)
-			}
+		if end {
 			break
 		}
 		name, err := d.name(&c)
@@ -244,6 +239,23 @@ func (d *Decoder) properties(t *token) ([]Property, error) {
 	return out, nil
 }
 
+// child reads the next child of the element t opened into c, and reports
+// end when it is t's own end tag instead.
+func (d *Decoder) child(t, c *token) (end bool, err error) {
+	if err := d.next(c); err != nil {
+		return false, err
+	}
+	switch {
+	case c.kind == tokEOF:
+		return false, d.errorf("the document ends inside <%s>", t.name)
+	case c.kind != tokEnd:
+		return false, nil
+	case !bytes.Equal(c.name, t.name):
+		return false, d.errorf("</%s> closes <%s>", c.name, t.name)
+	}
+	return true, nil
+}
+
 func (d *Decoder) list(t *token) ([]Value, error) {
 	if t.selfClose {
 		return []Value{}, nil
@@ -252,16 +264,11 @@ func (d *Decoder) list(t *token) ([]Value, error) {
 	defer func() { d.items = d.items[:start] }()
 	var c token
 	for {
-		if err := d.next(&c); err != nil {
+		end, err := d.child(t, &c)
+		if err != nil {
 			return nil, err
 		}
-		if c.kind == tokEOF {
-			return nil, d.errorf("the document ends inside <%s>", t.name)
-		}
-		if c.kind == tokEnd {
-			if !bytes.Equal(c.name, t.name) {
-				return nil, d.errorf("</%s> closes <%s>", c.name, t.name)
-			}
+		if end {
 			break
 		}
 		v, err := d.value(&c)
