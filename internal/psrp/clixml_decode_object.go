@@ -22,16 +22,11 @@ func (d *Decoder) object(t *token) (Value, error) {
 	}
 	var c token
 	for {
-		if err := d.next(&c); err != nil {
+		end, err := d.child(t, &c)
+		if err != nil {
 			return nil, err
 		}
-		if c.kind == tokEOF {
-			return nil, d.errorf("the document ends inside <Obj>")
-		}
-		if c.kind == tokEnd {
-			if string(c.name) != "Obj" {
-				return nil, d.errorf("</%s> closes <Obj>", c.name)
-			}
+		if end {
 			return o, nil
 		}
 		switch string(c.name) {
@@ -289,16 +284,11 @@ func (d *Decoder) dict(t *token) ([]Entry, error) {
 	}
 	var c token
 	for {
-		if err := d.next(&c); err != nil {
+		end, err := d.child(t, &c)
+		if err != nil {
 			return nil, err
 		}
-		if c.kind == tokEOF {
-			return nil, d.errorf("the document ends inside <DCT>")
-		}
-		if c.kind == tokEnd {
-			if string(c.name) != "DCT" {
-				return nil, d.errorf("</%s> closes <DCT>", c.name)
-			}
+		if end {
 			return out, nil
 		}
 		if string(c.name) != "En" || c.selfClose {
