@@ -112,19 +112,7 @@ func (l *Listener) Close() error {
 // BoundCertificates returns the server's certificates bound to IIS that
 // have a key, newest first.
 func BoundCertificates(o *org.Org, server string) []*org.Certificate {
-	var out []*org.Certificate
-	for _, c := range o.ServerCertificates(server) {
-		if c.Services&org.ServiceIIS != 0 && c.Status == org.CertValid && c.CertPEM != "" && c.KeyPEM != "" {
-			out = append(out, c)
-		}
-	}
-	// Newest first: a binding made later replaces the one before in IIS.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].NotBefore.After(out[j-1].NotBefore); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return o.BoundCertificates(server, org.ServiceIIS)
 }
 
 // certificate picks, among the certificates bound to IIS on this server,

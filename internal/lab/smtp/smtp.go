@@ -130,18 +130,7 @@ func (l *Listener) accept() {
 // BoundCertificates returns the server's valid certificates with a key
 // that are bound to SMTP, newest first.
 func BoundCertificates(o *org.Org, server string) []*org.Certificate {
-	var out []*org.Certificate
-	for _, c := range o.ServerCertificates(server) {
-		if c.Services&org.ServiceSMTP != 0 && c.Status == org.CertValid && c.CertPEM != "" && c.KeyPEM != "" {
-			out = append(out, c)
-		}
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].NotBefore.After(out[j-1].NotBefore); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return o.BoundCertificates(server, org.ServiceSMTP)
 }
 
 // certificate picks the first bound certificate whose names cover the SNI
