@@ -288,6 +288,20 @@ func (c *Client) Query(ctx context.Context, name string, qtype uint16) (_ RRset,
 	return fromRRs(name, qtype, r.Answer), nil
 }
 
+// QueryTypes reads the RRset of each type of name, in the order given,
+// as Query does.
+func (c *Client) QueryTypes(ctx context.Context, name string, types ...uint16) ([]RRset, error) {
+	out := make([]RRset, 0, len(types))
+	for _, t := range types {
+		s, err := c.Query(ctx, name, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // Snapshot reads the A, AAAA and CNAME RRsets of each name from the
 // primary: what the public-dns step captures before it changes anything.
 func (c *Client) Snapshot(ctx context.Context, names ...string) ([]RRset, error) {

@@ -337,28 +337,42 @@ type RunspacePoolState struct {
 func (RunspacePoolState) MessageType() MessageType { return MsgRunspacePoolState }
 
 func (m RunspacePoolState) value() (Value, error) {
-	p := []Property{{"RunspaceState", int32(m.State)}}
-	if m.Error != nil {
-		p = append(p, Property{"ExceptionAsErrorRecord", m.Error.object()})
-	}
-	return propertyBag(p...), nil
+	return stateValue("RunspaceState", int32(m.State), m.Error), nil
 }
 
 func decodeRunspacePoolState(v Value) (Body, error) {
-	o, err := asObject(v, "RUNSPACEPOOL_STATE")
+	return decodeState(v, "RUNSPACEPOOL_STATE", "RunspaceState", func(state int32, rec *ErrorRecord) Body {
+		return RunspacePoolState{State: RunspacePoolStateValue(state), Error: rec}
+	})
+}
+
+// stateValue is the body of a state message (RUNSPACEPOOL_STATE,
+// PIPELINE_STATE): the state under name and, when there is one, the error
+// record as ExceptionAsErrorRecord.
+func stateValue(name string, state int32, e *ErrorRecord) Value {
+	p := []Property{{name, state}}
+	if e != nil {
+		p = append(p, Property{"ExceptionAsErrorRecord", e.object()})
+	}
+	return propertyBag(p...)
+}
+
+// decodeState reads the body stateValue writes, what naming the message in
+// errors, and makes the message with mk.
+func decodeState(v Value, what, name string, mk func(state int32, rec *ErrorRecord) Body) (Body, error) {
+	o, err := asObject(v, what)
 	if err != nil {
 		return nil, err
 	}
-	p := props{o: o, what: "RUNSPACEPOOL_STATE"}
-	m := RunspacePoolState{State: RunspacePoolStateValue(p.int32("RunspaceState", true))}
+	p := props{o: o, what: what}
+	state := p.int32(name, true)
+	var rec *ErrorRecord
 	if e := p.object("ExceptionAsErrorRecord", false); e != nil {
-		rec, err := DecodeErrorRecord(e)
-		if err != nil {
+		if rec, err = DecodeErrorRecord(e); err != nil {
 			return nil, err
 		}
-		m.Error = rec
 	}
-	return m, p.err
+	return mk(state, rec), p.err
 }
 
 // PipelineStateValue is a PSInvocationState (MS-PSRP §2.2.3.5).
@@ -395,28 +409,13 @@ type PipelineState struct {
 func (PipelineState) MessageType() MessageType { return MsgPipelineState }
 
 func (m PipelineState) value() (Value, error) {
-	p := []Property{{"PipelineState", int32(m.State)}}
-	if m.Error != nil {
-		p = append(p, Property{"ExceptionAsErrorRecord", m.Error.object()})
-	}
-	return propertyBag(p...), nil
+	return stateValue("PipelineState", int32(m.State), m.Error), nil
 }
 
 func decodePipelineState(v Value) (Body, error) {
-	o, err := asObject(v, "PIPELINE_STATE")
-	if err != nil {
-		return nil, err
-	}
-	p := props{o: o, what: "PIPELINE_STATE"}
-	m := PipelineState{State: PipelineStateValue(p.int32("PipelineState", true))}
-	if e := p.object("ExceptionAsErrorRecord", false); e != nil {
-		rec, err := DecodeErrorRecord(e)
-		if err != nil {
-			return nil, err
-		}
-		m.Error = rec
-	}
-	return m, p.err
+	return decodeState(v, "PIPELINE_STATE", "PipelineState", func(state int32, rec *ErrorRecord) Body {
+		return PipelineState{State: PipelineStateValue(state), Error: rec}
+	})
 }
 
 // PipelineInput is PIPELINE_INPUT: one input object.

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/exrunbook/exrunbook/internal/freeport"
 )
 
 // NamedPath is where Debian installs named.
@@ -117,31 +119,12 @@ func Start(t testing.TB, o Options) *Server {
 	return nil
 }
 
-// freePort finds a port free for both UDP and TCP on 127.0.0.1.
-func freePort() (int, error) {
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("no free port found for UDP and TCP")
-}
-
 func start(dir string, o Options) (*Server, error) {
-	port, err := freePort()
+	port, err := freeport.UDPAndTCP()
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := freePort()
+	ctl, err := freeport.UDPAndTCP()
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/exrunbook/exrunbook/internal/freeport"
 )
 
 // The MIT programs the realm needs (Debian: krb5-kdc, krb5-admin-server,
@@ -116,7 +118,7 @@ func Start(dir string, o Options) (*Realm, error) {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := freeport.UDPAndTCP()
 		if err != nil {
 			return nil, err
 		}
@@ -338,25 +340,6 @@ func randomSuffix() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// freePort finds a port free for both UDP and TCP on 127.0.0.1.
-func freePort() (int, error) {
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("no port free for both UDP and TCP on 127.0.0.1")
 }
 
 var shared struct {

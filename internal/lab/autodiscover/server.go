@@ -3,7 +3,6 @@ package autodiscover
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/lab/tlscert"
 )
 
 // Options configure one server's HTTPS listener.
@@ -44,7 +44,7 @@ type Listener struct {
 	ln       net.Listener
 	srv      *http.Server
 	done     chan struct{}
-	certs    sync.Map // thumbprint → *tls.Certificate
+	certs    tlscert.Cache
 	errID    atomic.Uint32
 	acceptor *ntlm.Acceptor
 }
@@ -112,19 +112,7 @@ func (l *Listener) Close() error {
 // BoundCertificates returns the server's certificates bound to IIS that
 // have a key, newest first.
 func BoundCertificates(o *org.Org, server string) []*org.Certificate {
-	var out []*org.Certificate
-	for _, c := range o.ServerCertificates(server) {
-		if c.Services&org.ServiceIIS != 0 && c.Status == org.CertValid && c.CertPEM != "" && c.KeyPEM != "" {
-			out = append(out, c)
-		}
-	}
-	// Newest first: a binding made later replaces the one before in IIS.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].NotBefore.After(out[j-1].NotBefore); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return o.BoundCertificates(server, org.ServiceIIS)
 }
 
 // certificate picks, among the certificates bound to IIS on this server,
@@ -141,40 +129,11 @@ func (l *Listener) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 	if len(bound) == 0 {
 		return nil, fmt.Errorf("autodiscover: %s has no certificate bound to IIS", l.opts.Server)
 	}
-	var first *tls.Certificate
-	for _, c := range bound {
-		tc, err := l.parsed(c)
-		if err != nil {
-			continue
-		}
-		if first == nil {
-			first = tc
-		}
-		if hello.ServerName != "" && tc.Leaf.VerifyHostname(hello.ServerName) == nil {
-			return tc, nil
-		}
-	}
+	first := l.certs.Pick(bound, hello.ServerName)
 	if first == nil {
 		return nil, fmt.Errorf("autodiscover: %s: no usable certificate bound to IIS", l.opts.Server)
 	}
 	return first, nil
-}
-
-func (l *Listener) parsed(c *org.Certificate) (*tls.Certificate, error) {
-	if v, ok := l.certs.Load(c.Thumbprint); ok {
-		return v.(*tls.Certificate), nil
-	}
-	tc, err := tls.X509KeyPair([]byte(c.CertPEM), []byte(c.KeyPEM))
-	if err != nil {
-		return nil, err
-	}
-	leaf, err := x509.ParseCertificate(tc.Certificate[0])
-	if err != nil {
-		return nil, err
-	}
-	tc.Leaf = leaf
-	l.certs.Store(c.Thumbprint, &tc)
-	return &tc, nil
 }
 
 // ntlmPassword finds the mailbox user an NTLM AUTHENTICATE names (sam,

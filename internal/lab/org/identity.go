@@ -404,6 +404,24 @@ func (o *Org) ServerCertificates(server string) []*Certificate {
 	return out
 }
 
+// BoundCertificates returns server's valid certificates that have a key
+// and are bound to one of services, newest first: a binding made later
+// replaces the one before, as in IIS and the transport service.
+func (o *Org) BoundCertificates(server string, services Services) []*Certificate {
+	var out []*Certificate
+	for _, c := range o.ServerCertificates(server) {
+		if c.Services&services != 0 && c.Status == CertValid && c.CertPEM != "" && c.KeyPEM != "" {
+			out = append(out, c)
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].NotBefore.After(out[j-1].NotBefore); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
 // FindCertificate returns the certificate with that thumbprint on server.
 func (o *Org) FindCertificate(server, thumbprint string) (*Certificate, error) {
 	for _, c := range o.Certificates {

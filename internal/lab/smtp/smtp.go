@@ -11,7 +11,6 @@ package smtp
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/lab/org"
+	"github.com/exrunbook/exrunbook/internal/lab/tlscert"
 )
 
 // Limits of one session.
@@ -54,7 +54,7 @@ type Listener struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	done  bool
-	certs sync.Map // thumbprint → *tls.Certificate
+	certs tlscert.Cache
 }
 
 // Listen starts the SMTP listener for opts.Server.
@@ -130,42 +130,20 @@ func (l *Listener) accept() {
 // BoundCertificates returns the server's valid certificates with a key
 // that are bound to SMTP, newest first.
 func BoundCertificates(o *org.Org, server string) []*org.Certificate {
-	var out []*org.Certificate
-	for _, c := range o.ServerCertificates(server) {
-		if c.Services&org.ServiceSMTP != 0 && c.Status == org.CertValid && c.CertPEM != "" && c.KeyPEM != "" {
-			out = append(out, c)
-		}
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].NotBefore.After(out[j-1].NotBefore); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return o.BoundCertificates(server, org.ServiceSMTP)
 }
 
 // certificate picks the first bound certificate whose names cover the SNI
 // name, or the first bound one.
 func (l *Listener) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	var bound []org.Certificate
+	var bound []*org.Certificate
 	l.opts.Store.Read(func(o *org.Org) {
 		for _, c := range BoundCertificates(o, l.opts.Server) {
-			bound = append(bound, *c)
+			cp := *c // read outside the store's lock
+			bound = append(bound, &cp)
 		}
 	})
-	var first *tls.Certificate
-	for i := range bound {
-		tc, err := l.parsed(&bound[i])
-		if err != nil {
-			continue
-		}
-		if first == nil {
-			first = tc
-		}
-		if hello.ServerName != "" && tc.Leaf.VerifyHostname(hello.ServerName) == nil {
-			return tc, nil
-		}
-	}
+	first := l.certs.Pick(bound, hello.ServerName)
 	if first == nil {
 		return nil, fmt.Errorf(errorPrefix+"%s has no usable certificate bound to SMTP", l.opts.Server)
 	}
@@ -177,21 +155,6 @@ func (l *Listener) hasCertificate() bool {
 	ok := false
 	l.opts.Store.Read(func(o *org.Org) { ok = len(BoundCertificates(o, l.opts.Server)) > 0 })
 	return ok
-}
-
-func (l *Listener) parsed(c *org.Certificate) (*tls.Certificate, error) {
-	if v, ok := l.certs.Load(c.Thumbprint); ok {
-		return v.(*tls.Certificate), nil
-	}
-	tc, err := tls.X509KeyPair([]byte(c.CertPEM), []byte(c.KeyPEM))
-	if err != nil {
-		return nil, err
-	}
-	if tc.Leaf, err = x509.ParseCertificate(tc.Certificate[0]); err != nil {
-		return nil, err
-	}
-	l.certs.Store(c.Thumbprint, &tc)
-	return &tc, nil
 }
 
 // session is one SMTP conversation.

@@ -42,16 +42,7 @@ func (p *Provider) GetRRsets(ctx context.Context, zone, name string, types ...ui
 	if _, _, err := recordset.InZone(zone, name); err != nil {
 		return nil, err
 	}
-	c := p.client(zone)
-	out := make([]recordset.RRset, 0, len(types))
-	for _, t := range types {
-		s, err := c.Query(ctx, name, t)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return p.client(zone).QueryTypes(ctx, name, types...)
 }
 
 // SetRRset asks for set to replace the RRset and waits until it is served.

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -37,23 +36,7 @@ type Fake struct {
 	// MaxPerPage caps per_page (default 100), so tests see several pages.
 	MaxPerPage int
 
-	mu       sync.Mutex
-	throttle int
-	requests []string
-}
-
-// Throttle makes the next n requests fail with HTTP 429.
-func (f *Fake) Throttle(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle = n
-}
-
-// Requests lists "METHOD path?query" of every request received.
-func (f *Fake) Requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.requests...)
+	dnsapi.Traffic
 }
 
 type cfError struct {
@@ -121,14 +104,7 @@ func fail(w http.ResponseWriter, status, code int, msg string) {
 
 // ServeHTTP answers the API under /client/v4.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
-	throttled := f.throttle > 0
-	if throttled {
-		f.throttle--
-	}
-	f.mu.Unlock()
-	if throttled {
+	if f.Admit(r) {
 		w.Header().Set("Retry-After", "1")
 		fail(w, http.StatusTooManyRequests, 971, "Please wait and consider throttling your request speed")
 		return

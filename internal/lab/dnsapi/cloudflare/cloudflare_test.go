@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
+	"github.com/exrunbook/exrunbook/internal/lab/dnsapi/dnsapitest"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
@@ -16,18 +17,15 @@ import (
 const zoneID = "023e105f4ecef8ad9ca31a8372d0c353"
 
 func newFake() (*Fake, *dnsserver.MemZone) {
-	z := dnsserver.NewMemZone(org.Zone{View: "public", Name: "contoso.test.",
-		SOA: org.SOA{MName: "ns1.contoso.test.", RName: "hostmaster.contoso.test.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minimum: 60, TTL: 300},
-		NS:  []string{"ns1.contoso.test."},
-		Records: []org.Record{
-			{Name: "ns1.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.53"},
-			{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
-			{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
-			{Name: "contoso.test.", Type: "MX", TTL: 300, Data: "10 mail.contoso.test."},
-			{Name: "a.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.1"},
-			{Name: "b.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.2"},
-			{Name: "c.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.3"},
-		}})
+	z := dnsapitest.Zone(dnsapitest.SOA(300), []org.Record{
+		{Name: "ns1.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.53"},
+		{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
+		{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
+		{Name: "contoso.test.", Type: "MX", TTL: 300, Data: "10 mail.contoso.test."},
+		{Name: "a.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.1"},
+		{Name: "b.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.2"},
+		{Name: "c.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.3"},
+	})
 	return &Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: zoneID, MaxPerPage: 5}, z
 }
 

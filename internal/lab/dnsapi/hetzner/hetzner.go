@@ -39,11 +39,11 @@ type Fake struct {
 	// MaxPerPage caps per_page (default 50, the API's maximum).
 	MaxPerPage int
 
-	mu       sync.Mutex
-	throttle int
-	requests []string
-	nextAct  int64
-	actions  map[int64]action
+	dnsapi.Traffic
+
+	mu      sync.Mutex // guards nextAct and actions
+	nextAct int64
+	actions map[int64]action
 }
 
 type action struct {
@@ -86,31 +86,11 @@ type rrset struct {
 	Zone    int64         `json:"zone"`
 }
 
-// Throttle makes the next n requests fail with HTTP 429.
-func (f *Fake) Throttle(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle = n
-}
-
-// Requests lists "METHOD path?query" of every request received.
-func (f *Fake) Requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.requests...)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func fail(w http.ResponseWriter, status int, code, msg string, details any) {
 	if details == nil {
 		details = map[string]any{}
 	}
-	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg, Details: details}})
+	dnsapi.WriteJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg, Details: details}})
 }
 
 func invalid(w http.ResponseWriter, field, msg string) {
@@ -120,13 +100,7 @@ func invalid(w http.ResponseWriter, field, msg string) {
 
 // ServeHTTP answers the API under /v1.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
-	throttled := f.throttle > 0
-	if throttled {
-		f.throttle--
-	}
-	f.mu.Unlock()
+	throttled := f.Admit(r)
 	w.Header().Set("RateLimit-Limit", "3600")
 	if throttled {
 		w.Header().Set("RateLimit-Remaining", "0")
@@ -151,7 +125,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusNotFound, "not_found", "action not found", nil)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"action": a})
+		dnsapi.WriteJSON(w, http.StatusOK, map[string]any{"action": a})
 	case len(parts) >= 2 && parts[0] == "zones":
 		zone, ok := f.zone(w, parts[1])
 		if !ok {
@@ -181,7 +155,7 @@ func (f *Fake) zoneRoute(w http.ResponseWriter, r *http.Request, zone string, re
 	switch {
 	case len(rest) == 0 && r.Method == http.MethodGet:
 		recs, _ := f.Store.List()
-		writeJSON(w, http.StatusOK, map[string]any{"zone": map[string]any{
+		dnsapi.WriteJSON(w, http.StatusOK, map[string]any{"zone": map[string]any{
 			"id": f.ZoneID, "name": strings.TrimSuffix(zone, "."), "ttl": 3600, "mode": "primary", "status": "ok",
 			"record_count": len(recs), "labels": map[string]string{}, "protection": map[string]bool{"delete": false},
 			"primary_nameservers": []any{}, "created": "2025-10-07T00:00:00Z",
@@ -195,7 +169,7 @@ func (f *Fake) zoneRoute(w http.ResponseWriter, r *http.Request, zone string, re
 		sets, _ := f.rrsets(zone)
 		for _, s := range sets {
 			if s.Name == strings.ToLower(rest[1]) && s.Type == strings.ToUpper(rest[2]) {
-				writeJSON(w, http.StatusOK, map[string]any{"rrset": s})
+				dnsapi.WriteJSON(w, http.StatusOK, map[string]any{"rrset": s})
 				return
 			}
 		}
@@ -326,7 +300,7 @@ func (f *Fake) listRRsets(w http.ResponseWriter, r *http.Request, zone string) {
 	if items == nil {
 		items = []rrset{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rrsets": items, "meta": pagination(len(keep), page, per)})
+	dnsapi.WriteJSON(w, http.StatusOK, map[string]any{"rrsets": items, "meta": pagination(len(keep), page, per)})
 }
 
 func contains(list []string, s string) bool {
@@ -534,10 +508,10 @@ func (f *Fake) change(w http.ResponseWriter, zone, name, typ, command string, fn
 	}
 	a := f.finish(command)
 	if command == "create_rrset" {
-		writeJSON(w, http.StatusCreated, map[string]any{"rrset": created, "action": a})
+		dnsapi.WriteJSON(w, http.StatusCreated, map[string]any{"rrset": created, "action": a})
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"action": a})
+	dnsapi.WriteJSON(w, http.StatusCreated, map[string]any{"action": a})
 }
 
 // finish records an action that completed at once.
@@ -574,5 +548,5 @@ func (f *Fake) listActions(w http.ResponseWriter, r *http.Request) {
 	if items == nil {
 		items = []action{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actions": items, "meta": pagination(len(out), page, per)})
+	dnsapi.WriteJSON(w, http.StatusOK, map[string]any{"actions": items, "meta": pagination(len(out), page, per)})
 }

@@ -9,21 +9,19 @@ import (
 	"testing"
 
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
+	"github.com/exrunbook/exrunbook/internal/lab/dnsapi/dnsapitest"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
 
 func newFake() (*Fake, *dnsserver.MemZone) {
-	z := dnsserver.NewMemZone(org.Zone{View: "public", Name: "contoso.test.",
-		SOA: org.SOA{MName: "ns1.contoso.test.", RName: "hostmaster.contoso.test.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minimum: 60, TTL: 300},
-		NS:  []string{"ns1.contoso.test."},
-		Records: []org.Record{
-			{Name: "ns1.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.53"},
-			{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
-			{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.11"},
-			{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
-			{Name: "contoso.test.", Type: "TXT", TTL: 300, Data: `"v=spf1 -all"`},
-		}})
+	z := dnsapitest.Zone(dnsapitest.SOA(300), []org.Record{
+		{Name: "ns1.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.53"},
+		{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
+		{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.11"},
+		{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
+		{Name: "contoso.test.", Type: "TXT", TTL: 300, Data: `"v=spf1 -all"`},
+	})
 	return &Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: 4711, MaxPerPage: 2}, z
 }
 

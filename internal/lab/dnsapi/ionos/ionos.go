@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -33,23 +32,7 @@ type Fake struct {
 	// ZoneID is the zone's UUID.
 	ZoneID string
 
-	mu       sync.Mutex
-	throttle int
-	requests []string
-}
-
-// Throttle makes the next n requests fail with HTTP 429.
-func (f *Fake) Throttle(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle = n
-}
-
-// Requests lists "METHOD path?query" of every request received.
-func (f *Fake) Requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.requests...)
+	dnsapi.Traffic
 }
 
 type apiError struct {
@@ -57,14 +40,8 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func fail(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, []apiError{{Code: code, Message: msg}})
+	dnsapi.WriteJSON(w, status, []apiError{{Code: code, Message: msg}})
 }
 
 type zoneRecord struct {
@@ -90,14 +67,7 @@ type recordIn struct {
 
 // ServeHTTP answers the API under /dns/v1.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
-	throttled := f.throttle > 0
-	if throttled {
-		f.throttle--
-	}
-	f.mu.Unlock()
-	if throttled {
+	if f.Admit(r) {
 		fail(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Too many requests, try again later.")
 		return
 	}
@@ -114,7 +84,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, []map[string]string{{"name": strings.TrimSuffix(zone, "."), "id": f.ZoneID, "type": "NATIVE"}})
+		dnsapi.WriteJSON(w, http.StatusOK, []map[string]string{{"name": strings.TrimSuffix(zone, "."), "id": f.ZoneID, "type": "NATIVE"}})
 	case len(parts) >= 2 && parts[0] == "zones" && parts[1] != f.ZoneID:
 		fail(w, http.StatusNotFound, "ZONE_NOT_FOUND", "Zone not found.")
 	case len(parts) == 2 && r.Method == http.MethodGet:
@@ -171,7 +141,7 @@ func (f *Fake) getZone(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, a)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": f.ZoneID, "name": strings.TrimSuffix(zone, "."), "type": "NATIVE", "records": out})
+	dnsapi.WriteJSON(w, http.StatusOK, map[string]any{"id": f.ZoneID, "name": strings.TrimSuffix(zone, "."), "type": "NATIVE", "records": out})
 }
 
 // toStore turns the API's fields into a store record: names are absolute
@@ -264,7 +234,7 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 		f.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, out)
+	dnsapi.WriteJSON(w, http.StatusCreated, out)
 }
 
 func (f *Fake) update(w http.ResponseWriter, r *http.Request, id string) {
@@ -297,7 +267,7 @@ func (f *Fake) update(w http.ResponseWriter, r *http.Request, id string) {
 		f.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, f.toAPI(zone, nr))
+	dnsapi.WriteJSON(w, http.StatusOK, f.toAPI(zone, nr))
 }
 
 func (f *Fake) storeError(w http.ResponseWriter, err error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
+	"github.com/exrunbook/exrunbook/internal/lab/dnsapi/dnsapitest"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
@@ -14,14 +15,11 @@ import (
 const zoneID = "11af3414-ebba-11e9-8df5-66fbe8a334b4"
 
 func newFake() (*Fake, *dnsserver.MemZone) {
-	z := dnsserver.NewMemZone(org.Zone{View: "public", Name: "contoso.test.",
-		SOA: org.SOA{MName: "ns1.contoso.test.", RName: "hostmaster.contoso.test.", Serial: 1, TTL: 300},
-		NS:  []string{"ns1.contoso.test."},
-		Records: []org.Record{
-			{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
-			{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
-			{Name: "contoso.test.", Type: "MX", TTL: 300, Data: "10 mail.contoso.test."},
-		}})
+	z := dnsapitest.Zone(org.SOA{MName: "ns1.contoso.test.", RName: "hostmaster.contoso.test.", Serial: 1, TTL: 300}, []org.Record{
+		{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
+		{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
+		{Name: "contoso.test.", Type: "MX", TTL: 300, Data: "10 mail.contoso.test."},
+	})
 	return &Fake{Store: &dnsapi.Store{Backend: z}, APIKey: "pre.secret", ZoneID: zoneID}, z
 }
 

@@ -47,24 +47,10 @@ type Fake struct {
 	// MaxItems caps maxitems (default 300), so tests see several pages.
 	MaxItems int
 
-	mu       sync.Mutex
-	throttle int
-	requests []string
-	changes  int
-}
+	dnsapi.Traffic
 
-// Throttle makes the next n requests fail with Route 53's Throttling error.
-func (f *Fake) Throttle(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle = n
-}
-
-// Requests lists "METHOD path?query" of every request received.
-func (f *Fake) Requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.requests...)
+	mu      sync.Mutex // guards changes
+	changes int
 }
 
 type errorResponse struct {
@@ -106,14 +92,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "InvalidInput", "cannot read the request body")
 		return
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
-	throttled := f.throttle > 0
-	if throttled {
-		f.throttle--
-	}
-	f.mu.Unlock()
-	if throttled {
+	if f.Admit(r) {
 		fail(w, http.StatusBadRequest, "Throttling", "Rate exceeded")
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
+	"github.com/exrunbook/exrunbook/internal/lab/dnsapi/dnsapitest"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
@@ -25,14 +26,11 @@ const (
 )
 
 func newFake() (*Fake, *dnsserver.MemZone) {
-	z := dnsserver.NewMemZone(org.Zone{View: "public", Name: "contoso.test.",
-		SOA: org.SOA{MName: "ns1.contoso.test.", RName: "hostmaster.contoso.test.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minimum: 60, TTL: 900},
-		NS:  []string{"ns1.contoso.test."},
-		Records: []org.Record{
-			{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
-			{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
-			{Name: "a.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.1"},
-		}})
+	z := dnsapitest.Zone(dnsapitest.SOA(900), []org.Record{
+		{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"},
+		{Name: "www.contoso.test.", Type: "CNAME", TTL: 300, Data: "outlook.contoso.test."},
+		{Name: "a.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.1"},
+	})
 	return &Fake{Store: &dnsapi.Store{Backend: z}, AccessKeyID: akid, SecretAccessKey: secret, ZoneID: "ZEXLAB", MaxItems: 2}, z
 }
 
