@@ -207,7 +207,8 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		o.printDiff(d, &rep, "would", len(d.Changes))
 		return o.finish(&rep)
 	}
-	res, aerr := allowlist.Apply(ctx, ex, d.Changes, mb.BatchSize, hooks)
+	res, aerr := allowlist.Apply(ctx, ex, d.Changes, allowlist.Options{BatchSize: mb.BatchSize, Concurrency: ex.Concurrency,
+		Retries: allowlist.DefaultRetries, Backoff: allowlist.DefaultBackoff}, hooks)
 	return o.done(j, &rep, jerr, res, aerr, len(d.Changes))
 }
 
