@@ -46,7 +46,10 @@ func psBool(b bool) string {
 
 // Change is one mailbox whose flags differ from what the group decides.
 type Change struct {
-	Guid  string `json:"guid"`
+	Guid string `json:"guid"`
+	// Alias is the name people know the mailbox by: its alias or, when
+	// the read carries none (Get-CASMailbox on the Exchange endpoint has
+	// no Alias property), its name.
 	Alias string `json:"alias,omitempty"`
 	SMTP  string `json:"smtp,omitempty"`
 	From  Flags  `json:"from"`
@@ -128,7 +131,11 @@ func Compute(mailboxes []exchange.CASMailbox, group exchange.GroupExpansion) Dif
 		}
 		have := Flags{RpcHttp: m.MAPIBlockOutlookRpcHttp, External: m.MAPIBlockOutlookExternalConnectivity}
 		if have != want {
-			d.Changes = append(d.Changes, Change{Guid: g, Alias: m.Alias, SMTP: m.PrimarySmtpAddress, From: have, To: want})
+			alias := m.Alias
+			if alias == "" {
+				alias = m.Name
+			}
+			d.Changes = append(d.Changes, Change{Guid: g, Alias: alias, SMTP: m.PrimarySmtpAddress, From: have, To: want})
 		}
 	}
 	for _, m := range group.Mailboxes {
