@@ -220,8 +220,10 @@ type Hooks struct {
 
 // Options say how Apply writes.
 type Options struct {
-	// BatchSize is how many mailboxes one pipeline writes (capped at
-	// exchange.MaxFlagBatch; that when 0).
+	// BatchSize is the most mailboxes one pipeline writes (capped at
+	// exchange.MaxFlagBatch; that when 0). With Concurrency above 1 the
+	// batches are made smaller, down to 25, to give every pipeline about
+	// four of them.
 	BatchSize int
 	// Concurrency is how many batches are written at once, each its own
 	// pipeline in the one session (exchange.concurrency; 1 when 0).
@@ -267,10 +269,7 @@ type batchOutcome struct {
 // Concurrency-1 batches that had completed beyond it (the writes are
 // idempotent; Pending, against a fresh read, skips them anyway).
 func Apply(ctx context.Context, w Writer, changes []Change, o Options, h Hooks) (Result, error) {
-	size := o.BatchSize
-	if size <= 0 || size > exchange.MaxFlagBatch {
-		size = exchange.MaxFlagBatch
-	}
+	size := batchSize(len(changes), o)
 	n := (len(changes) + size - 1) / size
 	workers := max(1, min(o.Concurrency, n))
 	outs := make([]*batchOutcome, n)
@@ -394,6 +393,27 @@ func Apply(ctx context.Context, w Writer, changes []Change, o Options, h Hooks) 
 	}
 	return res, firstErr
 }
+
+// batchSize is the size Apply cuts changes into: o.BatchSize at most, but
+// small enough that every one of the o.Concurrency pipelines gets about
+// four batches (so that no pipeline idles while one slow batch finishes),
+// and no smaller than minParallelBatch (a pipeline costs about 50 ms of
+// its own, a mailbox about 100 ms).
+func batchSize(n int, o Options) int {
+	size := o.BatchSize
+	if size <= 0 || size > exchange.MaxFlagBatch {
+		size = exchange.MaxFlagBatch
+	}
+	if c := o.Concurrency; c > 1 {
+		spread := max(minParallelBatch, (n+4*c-1)/(4*c))
+		size = min(size, spread)
+	}
+	return size
+}
+
+// minParallelBatch is the smallest batch Apply makes to spread changes
+// over its pipelines.
+const minParallelBatch = 25
 
 // writeBatch writes one batch and sorts its mailboxes into written and
 // refused.

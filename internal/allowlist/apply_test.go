@@ -209,3 +209,23 @@ func TestApplyStopsOnPermanentBatchError(t *testing.T) {
 		t.Fatalf("err=%v applied=%d calls=%v", err, len(res.Applied), w.calls)
 	}
 }
+
+func TestBatchSizeSpreadsOverPipelines(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		o    Options
+		want int
+	}{
+		{990, Options{BatchSize: 500, Concurrency: 4}, 62},
+		{990, Options{BatchSize: 500, Concurrency: 1}, 500},
+		{100000, Options{BatchSize: 500, Concurrency: 4}, 500},
+		{40, Options{BatchSize: 500, Concurrency: 4}, 25},
+		{8, Options{BatchSize: 2, Concurrency: 4}, 2},
+		{5000, Options{BatchSize: 0, Concurrency: 1}, exchange.MaxFlagBatch},
+		{5000, Options{BatchSize: 5000, Concurrency: 0}, exchange.MaxFlagBatch},
+	} {
+		if got := batchSize(tc.n, tc.o); got != tc.want {
+			t.Errorf("batchSize(%d, %+v) = %d, want %d", tc.n, tc.o, got, tc.want)
+		}
+	}
+}
