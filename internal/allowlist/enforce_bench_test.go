@@ -45,7 +45,8 @@ import (
 //	go test -run XXX -bench Enforce -benchtime 1x ./internal/allowlist
 //
 // EXRUNBOOK_BENCH_SIZES=1000,10000 limits the sizes;
-// EXRUNBOOK_BENCH_IMPLS=exrunbook leaves the baseline out.
+// EXRUNBOOK_BENCH_IMPLS=exrunbook leaves the baseline out;
+// EXRUNBOOK_BENCH_CASES=steady,churn leaves the first run out.
 func BenchmarkEnforce(b *testing.B) {
 	sizes := []int{1000, 10000, 100000}
 	if s := os.Getenv("EXRUNBOOK_BENCH_SIZES"); s != "" {
@@ -67,11 +68,15 @@ func BenchmarkEnforce(b *testing.B) {
 	if s := os.Getenv("EXRUNBOOK_BENCH_IMPLS"); s != "" {
 		impls = strings.Split(s, ",")
 	}
+	cases := []string{"steady", "first", "churn"}
+	if s := os.Getenv("EXRUNBOOK_BENCH_CASES"); s != "" {
+		cases = strings.Split(s, ",")
+	}
 	bin := buildExrunbook(b)
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("mailboxes=%d", n), func(b *testing.B) {
 			bl := startBenchLab(b, n)
-			for _, cs := range []string{"steady", "first", "churn"} {
+			for _, cs := range cases {
 				for _, impl := range impls {
 					b.Run(cs+"/"+impl, func(b *testing.B) { bl.run(b, bin, cs, impl) })
 					if cs == "first" && impl == "exrunbook" {
