@@ -75,8 +75,8 @@ func casMailboxRows(op string, out []psrp.Value, recipientType string) ([]CASMai
 // the pipeline).
 func setFlagsPipeline(rpc, ext bool) psrp.Pipeline {
 	return pipeline(command("Set-CASMailbox",
-		param("MAPIBlockOutlookRpcHttp", rpc),
-		param("MAPIBlockOutlookExternalConnectivity", ext)))
+		boolParam("MAPIBlockOutlookRpcHttp", rpc),
+		boolParam("MAPIBlockOutlookExternalConnectivity", ext)))
 }
 
 // setCASMailboxFlags is SetCASMailboxFlags on the Exchange endpoint:
