@@ -21,7 +21,9 @@ import (
 func param(name string, v psrp.Value) psrp.Parameter { return psrp.Parameter{Name: name, Value: v} }
 
 // boolParam is a [bool] parameter (-MAPIBlockOutlookRpcHttp:$true).
-func boolParam(name string, v bool) psrp.Parameter { return psrp.Parameter{Name: name, Value: v, Bool: true} }
+func boolParam(name string, v bool) psrp.Parameter {
+	return psrp.Parameter{Name: name, Value: v, Bool: true}
+}
 
 // command builds one command of a pipeline.
 func command(name string, params ...psrp.Parameter) psrp.Command {
