@@ -345,7 +345,7 @@ func (s *blockMailboxes) write(ctx context.Context, env engine.Env, snap BlockMa
 		return nil
 	}
 	batch := s.batchSize()
-	env.Logf("%s: writing %d mailboxes in %d batch(es) of up to %d", what, len(pending), (len(pending)+batch-1)/batch, batch)
+	env.Logf("%s: writing %d mailboxes in batches of up to %d, up to %d at once", what, len(pending), batch, max(1, ex.Concurrency))
 	prevFailed := 0
 	var res allowlist.Result
 	failedNow := 0
