@@ -312,7 +312,8 @@ func (c bmGroupCheck) Run(ctx context.Context, env engine.Env) engine.CheckResul
 }
 
 // Apply writes what is still pending of the snapshot's changes: one read
-// of the current flags, then one script per batch. A retry after a crash
+// of the current flags, then one pipeline per batch, up to
+// exchange.concurrency at once. A retry after a crash
 // or a transient error writes only what is left.
 func (s *blockMailboxes) Apply(ctx context.Context, env engine.Env, raw engine.Snapshot) (engine.Outcome, error) {
 	snap, changes, err := bmDecode(raw)
@@ -344,14 +345,24 @@ func (s *blockMailboxes) write(ctx context.Context, env engine.Env, snap BlockMa
 		return nil
 	}
 	batch := s.batchSize()
-	env.Logf("%s: writing %d mailboxes in %d batch(es) of up to %d", what, len(pending), (len(pending)+batch-1)/batch, batch)
+	env.Logf("%s: writing %d mailboxes in batches of up to %d, up to %d at once", what, len(pending), batch, max(1, ex.Concurrency))
 	prevFailed := 0
 	var res allowlist.Result
 	failedNow := 0
-	res, err = allowlist.Apply(ctx, ex, pending, batch, allowlist.Hooks{
+	opts := allowlist.Options{BatchSize: batch, Concurrency: ex.Concurrency, Retries: allowlist.DefaultRetries, Backoff: allowlist.DefaultBackoff}
+	res, err = allowlist.Apply(ctx, ex, pending, opts, allowlist.Hooks{
 		Audit: func(c allowlist.Change, err error) {
 			if err != nil {
 				failedNow++
+			}
+		},
+		// The state records, after each batch boundary, how far the
+		// pending list is written (batches finish out of order: only the
+		// prefix whose batches all completed); a resumed run starts from a
+		// fresh read, which skips those and anything written beyond.
+		Checkpoint: func(done int) {
+			if err := env.SetOutput("mailboxes_written", fmt.Sprintf("%d of %d pending (%s)", done, len(pending), what)); err != nil {
+				env.Logf("%s: recording the checkpoint: %v", what, err)
 			}
 		},
 		Progress: func(done, total int) {

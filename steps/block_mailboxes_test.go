@@ -419,7 +419,7 @@ func TestBlockMailboxesItemFailureLab(t *testing.T) {
 		if err := cl.lab.Store().Update(func(o *org.Org) error {
 			for i, m := range o.Mailboxes {
 				if m.RecipientTypeDetails == org.UserMailbox && !allow[m.Guid] && !m.MAPIBlockOutlookRpcHttp {
-					gone = m.Alias
+					gone = m.Name // the CAS read has no alias: changes carry the name
 					o.Mailboxes = append(o.Mailboxes[:i], o.Mailboxes[i+1:]...)
 					return nil
 				}

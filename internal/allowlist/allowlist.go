@@ -13,8 +13,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -43,7 +46,10 @@ func psBool(b bool) string {
 
 // Change is one mailbox whose flags differ from what the group decides.
 type Change struct {
-	Guid  string `json:"guid"`
+	Guid string `json:"guid"`
+	// Alias is the name people know the mailbox by: its alias or, when
+	// the read carries none (Get-CASMailbox on the Exchange endpoint has
+	// no Alias property), its name.
 	Alias string `json:"alias,omitempty"`
 	SMTP  string `json:"smtp,omitempty"`
 	From  Flags  `json:"from"`
@@ -125,7 +131,11 @@ func Compute(mailboxes []exchange.CASMailbox, group exchange.GroupExpansion) Dif
 		}
 		have := Flags{RpcHttp: m.MAPIBlockOutlookRpcHttp, External: m.MAPIBlockOutlookExternalConnectivity}
 		if have != want {
-			d.Changes = append(d.Changes, Change{Guid: g, Alias: m.Alias, SMTP: m.PrimarySmtpAddress, From: have, To: want})
+			alias := m.Alias
+			if alias == "" {
+				alias = m.Name
+			}
+			d.Changes = append(d.Changes, Change{Guid: g, Alias: alias, SMTP: m.PrimarySmtpAddress, From: have, To: want})
 		}
 	}
 	for _, m := range group.Mailboxes {
@@ -196,62 +206,258 @@ type Result struct {
 	Failed  []Failure `json:"failed,omitempty"`
 }
 
-// Hooks let the caller follow Apply: Progress after each batch, Audit
-// for every mailbox written (err nil when Exchange accepted it). Either may
-// be nil.
+// Hooks let the caller follow Apply: Progress after each batch (done
+// counts the mailboxes of every completed batch), Audit for every mailbox
+// written (err nil when Exchange accepted it), and Checkpoint with the
+// number of changes, from the start of the list, that are written: the
+// end of the longest run of completed batches from the first one. Any may
+// be nil. Apply calls them one at a time, never concurrently.
 type Hooks struct {
-	Progress func(done, total int)
-	Audit    func(c Change, err error)
+	Progress   func(done, total int)
+	Audit      func(c Change, err error)
+	Checkpoint func(done int)
 }
 
-// Apply writes changes in batches of batchSize (capped at
-// exchange.MaxFlagBatch), one PowerShell launch per batch. A mailbox that
-// Exchange refuses is a Failure and the others go on; an error of the
-// batch as a whole (transport, throttling) stops Apply and is returned with
-// what was written before it, so that a retry writes only the rest.
-func Apply(ctx context.Context, w Writer, changes []Change, batchSize int, h Hooks) (Result, error) {
-	var res Result
-	if batchSize <= 0 || batchSize > exchange.MaxFlagBatch {
-		batchSize = exchange.MaxFlagBatch
+// Options say how Apply writes.
+type Options struct {
+	// BatchSize is the most mailboxes one pipeline writes (capped at
+	// exchange.MaxFlagBatch; that when 0). With Concurrency above 1 the
+	// batches are made smaller, down to 25, to give every pipeline about
+	// four of them.
+	BatchSize int
+	// Concurrency is how many batches are written at once, each its own
+	// pipeline in the one session (exchange.concurrency; 1 when 0).
+	Concurrency int
+	// Retries is how many more times a batch that failed with a transient
+	// error (throttling, a dropped connection) is written again; 0: never.
+	Retries int
+	// Backoff is the pause before the first retry; it doubles for each
+	// further one. While a batch backs off, no new batch starts (the
+	// batches already running finish): Exchange that throttles one
+	// pipeline is told to slow down, not hit harder.
+	Backoff time.Duration
+}
+
+// DefaultRetries and DefaultBackoff are what the runbook uses: four more
+// attempts, 2 s, 4 s, 8 s, 16 s apart (about half a minute, past
+// Exchange's usual throttling window of a few seconds to tens of seconds).
+const (
+	DefaultRetries = 4
+	DefaultBackoff = 2 * time.Second
+)
+
+// batchOutcome is what one batch's pipeline returned.
+type batchOutcome struct {
+	applied []Change
+	failed  []Failure
+}
+
+// Apply writes changes in batches of o.BatchSize, each batch one
+// pipeline that streams its GUIDs into Set-CASMailbox, up to
+// o.Concurrency batches at once. A mailbox that Exchange refuses is a
+// Failure and the others go on. A batch that fails as a whole with a
+// transient error is retried after a backoff (see Options); any other
+// batch error, or a transient one past the retries, stops Apply: no new
+// batch starts, the running ones finish, and the error is returned with
+// everything written (Result lists the batches that completed, in order),
+// so that a retry writes only the rest.
+//
+// Batches can complete out of order. A batch is recorded done (Audit,
+// Progress) only when its pipeline completed; Checkpoint reports only
+// the prefix of the list whose batches all completed, so a run resumed
+// from a checkpoint starts at a batch boundary and rewrites at most the
+// Concurrency-1 batches that had completed beyond it (the writes are
+// idempotent; Pending, against a fresh read, skips them anyway).
+func Apply(ctx context.Context, w Writer, changes []Change, o Options, h Hooks) (Result, error) {
+	size := batchSize(len(changes), o)
+	n := (len(changes) + size - 1) / size
+	workers := max(1, min(o.Concurrency, n))
+	outs := make([]*batchOutcome, n)
+
+	var (
+		mu         sync.Mutex // guards everything below and serialises the hooks
+		next       int        // the next batch to start
+		done       int        // mailboxes of completed batches
+		mark       int        // batches completed from the first, in order
+		firstErr   error
+		pauseUntil time.Time
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// take hands out the next batch, after any backoff pause; -1 when
+	// there is none or Apply is stopping.
+	take := func() int {
+		for {
+			mu.Lock()
+			if firstErr != nil || next >= n {
+				mu.Unlock()
+				return -1
+			}
+			wait := time.Until(pauseUntil)
+			if wait <= 0 {
+				i := next
+				next++
+				mu.Unlock()
+				return i
+			}
+			mu.Unlock()
+			if sleep(ctx, wait) != nil {
+				return -1
+			}
+		}
 	}
-	for start := 0; start < len(changes); start += batchSize {
-		end := min(start+batchSize, len(changes))
-		batch := changes[start:end]
-		req := make([]exchange.FlagChange, len(batch))
-		for i, c := range batch {
-			req[i] = exchange.FlagChange{Guid: c.Guid, MAPIBlockOutlookRpcHttp: c.To.RpcHttp, MAPIBlockOutlookExternalConnectivity: c.To.External}
+	finish := func(i int, out *batchOutcome, batch []Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		outs[i] = out
+		failed := make(map[string]string, len(out.failed))
+		for _, f := range out.failed {
+			failed[f.Change.Guid] = f.Error
 		}
-		items, err := w.SetCASMailboxFlags(ctx, req)
-		if err != nil {
-			return res, err
-		}
-		byID := make(map[string]exchange.ItemResult, len(items))
-		for _, it := range items {
-			byID[strings.ToLower(it.ID)] = it
-		}
-		for _, c := range batch {
-			it, ok := byID[c.Guid]
-			var ferr error
-			switch {
-			case !ok:
-				ferr = errors.New("no result from Exchange for this mailbox")
-			case !it.OK:
-				ferr = errors.New(it.Error)
-			}
-			if ferr != nil {
-				res.Failed = append(res.Failed, Failure{Change: c, Error: ferr.Error()})
-			} else {
-				res.Applied = append(res.Applied, c)
-			}
-			if h.Audit != nil {
-				h.Audit(c, ferr)
+		if h.Audit != nil {
+			for _, c := range batch {
+				var err error
+				if msg, bad := failed[c.Guid]; bad {
+					err = errors.New(msg)
+				}
+				h.Audit(c, err)
 			}
 		}
+		done += len(batch)
 		if h.Progress != nil {
-			h.Progress(end, len(changes))
+			h.Progress(done, len(changes))
+		}
+		advanced := false
+		for mark < n && outs[mark] != nil {
+			mark++
+			advanced = true
+		}
+		if advanced && h.Checkpoint != nil {
+			h.Checkpoint(min(mark*size, len(changes)))
 		}
 	}
-	return res, nil
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	backoff := func(attempt int) error {
+		d := o.Backoff << attempt
+		mu.Lock()
+		if t := time.Now().Add(d); t.After(pauseUntil) {
+			pauseUntil = t
+		}
+		mu.Unlock()
+		return sleep(ctx, d)
+	}
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := take(); i >= 0; i = take() {
+				batch := changes[i*size : min((i+1)*size, len(changes))]
+				for attempt := 0; ; attempt++ {
+					out, err := writeBatch(ctx, w, batch)
+					if err == nil {
+						finish(i, out, batch)
+						break
+					}
+					if !errkind.IsTransient(err) || attempt >= o.Retries {
+						fail(err)
+						break
+					}
+					if serr := backoff(attempt); serr != nil {
+						fail(err)
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	var res Result
+	for _, out := range outs {
+		if out != nil {
+			res.Applied = append(res.Applied, out.applied...)
+			res.Failed = append(res.Failed, out.failed...)
+		}
+	}
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return res, firstErr
+}
+
+// batchSize is the size Apply cuts changes into: o.BatchSize at most, but
+// small enough that every one of the o.Concurrency pipelines gets about
+// four batches (so that no pipeline idles while one slow batch finishes),
+// and no smaller than minParallelBatch (a pipeline costs about 50 ms of
+// its own, a mailbox about 100 ms).
+func batchSize(n int, o Options) int {
+	size := o.BatchSize
+	if size <= 0 || size > exchange.MaxFlagBatch {
+		size = exchange.MaxFlagBatch
+	}
+	if c := o.Concurrency; c > 1 {
+		spread := max(minParallelBatch, (n+4*c-1)/(4*c))
+		size = min(size, spread)
+	}
+	return size
+}
+
+// minParallelBatch is the smallest batch Apply makes to spread changes
+// over its pipelines.
+const minParallelBatch = 25
+
+// writeBatch writes one batch and sorts its mailboxes into written and
+// refused.
+func writeBatch(ctx context.Context, w Writer, batch []Change) (*batchOutcome, error) {
+	req := make([]exchange.FlagChange, len(batch))
+	for i, c := range batch {
+		req[i] = exchange.FlagChange{Guid: c.Guid, MAPIBlockOutlookRpcHttp: c.To.RpcHttp, MAPIBlockOutlookExternalConnectivity: c.To.External}
+	}
+	items, err := w.SetCASMailboxFlags(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]exchange.ItemResult, len(items))
+	for _, it := range items {
+		byID[strings.ToLower(it.ID)] = it
+	}
+	out := &batchOutcome{}
+	for _, c := range batch {
+		it, ok := byID[c.Guid]
+		switch {
+		case !ok:
+			out.failed = append(out.failed, Failure{Change: c, Error: "no result from Exchange for this mailbox"})
+		case !it.OK:
+			out.failed = append(out.failed, Failure{Change: c, Error: it.Error})
+		default:
+			out.applied = append(out.applied, c)
+		}
+	}
+	return out, nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Reverse turns changes into the changes that undo them.

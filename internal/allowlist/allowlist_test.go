@@ -145,7 +145,7 @@ func TestApplyBatchesAndReportsPerMailbox(t *testing.T) {
 	w := &fakeWriter{refuse: map[string]string{guid(4): "The operation couldn't be performed because object '4' couldn't be found."}, omit: guid(6)}
 	var progress []int
 	var audited []string
-	res, err := Apply(context.Background(), w, d.Changes, 2, Hooks{
+	res, err := Apply(context.Background(), w, d.Changes, Options{BatchSize: 2}, Hooks{
 		Progress: func(done, total int) { progress = append(progress, done) },
 		Audit: func(c Change, err error) {
 			s := c.Guid[len(c.Guid)-1:]
@@ -186,7 +186,7 @@ func TestApplyStopsOnBatchErrorAndPendingResumes(t *testing.T) {
 	}
 	d := Compute(mbs, group())
 	w := &fakeWriter{failAt: 2}
-	res, err := Apply(context.Background(), w, d.Changes, 2, Hooks{})
+	res, err := Apply(context.Background(), w, d.Changes, Options{BatchSize: 2}, Hooks{})
 	if !engine.IsTransient(err) || len(res.Applied) != 2 {
 		t.Fatalf("err=%v applied=%d", err, len(res.Applied))
 	}

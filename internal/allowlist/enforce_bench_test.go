@@ -33,8 +33,10 @@ import (
 //
 // Figures per case (b.ReportMetric): launches, winrm-reqs, writes,
 // sim-s (simulated Exchange seconds, the lab's cost model), sim/min (sim-s
-// over the least a run can cost: one launch, one read of every mailbox
-// and the writes needed), wall-ms (the orchestrator's wall time, the lab's
+// over the least a run can cost: one session open, the necessary read
+// pipelines and rows, the writes needed in pipelines of 1,000),
+// sim-wall-s (the simulated time a client waits: pipelines of one session
+// overlap), sessions, pipelines, wall-ms (the orchestrator's wall time, the lab's
 // own work included) and, for exrunbook, cpu-ms (the enforce process's
 // own CPU time) and peak-rss-MB (its maximum resident set): it runs as a
 // subprocess built from ./cmd/exrunbook so that the in-process lab is not
@@ -43,7 +45,9 @@ import (
 //	go test -run XXX -bench Enforce -benchtime 1x ./internal/allowlist
 //
 // EXRUNBOOK_BENCH_SIZES=1000,10000 limits the sizes;
-// EXRUNBOOK_BENCH_IMPLS=exrunbook leaves the baseline out.
+// EXRUNBOOK_BENCH_IMPLS=exrunbook leaves the baseline and the first run
+// with exchange.concurrency 1 (exrunbook-c1) out;
+// EXRUNBOOK_BENCH_CASES=steady,churn leaves the first run out.
 func BenchmarkEnforce(b *testing.B) {
 	sizes := []int{1000, 10000, 100000}
 	if s := os.Getenv("EXRUNBOOK_BENCH_SIZES"); s != "" {
@@ -61,16 +65,23 @@ func BenchmarkEnforce(b *testing.B) {
 			b.Skipf("%s is set in the environment", v)
 		}
 	}
-	impls := []string{"exrunbook", "naive"}
+	impls := []string{"exrunbook", "exrunbook-c1", "naive"}
 	if s := os.Getenv("EXRUNBOOK_BENCH_IMPLS"); s != "" {
 		impls = strings.Split(s, ",")
+	}
+	cases := []string{"steady", "first", "churn"}
+	if s := os.Getenv("EXRUNBOOK_BENCH_CASES"); s != "" {
+		cases = strings.Split(s, ",")
 	}
 	bin := buildExrunbook(b)
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("mailboxes=%d", n), func(b *testing.B) {
 			bl := startBenchLab(b, n)
-			for _, cs := range []string{"steady", "first", "churn"} {
+			for _, cs := range cases {
 				for _, impl := range impls {
+					if impl == "exrunbook-c1" && cs != "first" {
+						continue // concurrency matters only when there is much to write
+					}
 					b.Run(cs+"/"+impl, func(b *testing.B) { bl.run(b, bin, cs, impl) })
 				}
 			}
@@ -97,10 +108,14 @@ func buildExrunbook(b *testing.B) string {
 type benchLab struct {
 	l      *lab.Lab
 	config string
-	sess   *exchange.Session
 	group  string
 	allow  map[uuid.UUID]bool
-	total  int // every mailbox (Get-CASMailbox rows)
+	total  int // every mailbox
+	users  int // UserMailbox mailboxes: the rows enforce reads
+	groups int // groups expanded: the allow group and every nested one
+	// configC1 is the configuration with exchange.concurrency 1.
+	configC1 string
+	dial     func() *exchange.Session
 }
 
 func startBenchLab(b *testing.B, n int) *benchLab {
@@ -118,10 +133,22 @@ func startBenchLab(b *testing.B, n int) *benchLab {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sess := exchange.NewSession(exchange.WSManDialer(wsman.Config{Endpoint: ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: ep.Admin.User,
-		Password: strings.TrimSpace(string(pw))}, 1))
-	b.Cleanup(func() { _ = sess.Close(context.Background()) })
-	bl := &benchLab{l: l, config: filepath.Join(dir, lab.FileConfig), sess: sess, group: ep.AllowGroup, allow: map[uuid.UUID]bool{}}
+	dial := func() *exchange.Session {
+		return exchange.NewSession(exchange.WSManDialer(wsman.Config{Endpoint: ep.PowerShell.HTTP, Auth: wsman.AuthNTLM, User: ep.Admin.User,
+			Password: strings.TrimSpace(string(pw))}, 1))
+	}
+	bl := &benchLab{l: l, config: filepath.Join(dir, lab.FileConfig), group: ep.AllowGroup, allow: map[uuid.UUID]bool{}, dial: dial}
+	cfg, err := os.ReadFile(bl.config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !bytes.Contains(cfg, []byte("concurrency: 4")) {
+		b.Fatal("the lab configuration sets no exchange.concurrency 4")
+	}
+	bl.configC1 = filepath.Join(dir, "exrunbook-c1.yaml")
+	if err := os.WriteFile(bl.configC1, bytes.Replace(cfg, []byte("concurrency: 4"), []byte("concurrency: 1"), 1), 0o600); err != nil {
+		b.Fatal(err)
+	}
 	l.Store().Read(func(o *org.Org) {
 		g, err := o.FindGroup(bl.group)
 		if err != nil {
@@ -130,7 +157,27 @@ func startBenchLab(b *testing.B, n int) *benchLab {
 		for _, m := range o.ExpandGroup(g) {
 			bl.allow[m.Guid] = true
 		}
+		seen := map[uuid.UUID]bool{}
+		var walk func(*org.Group)
+		walk = func(g *org.Group) {
+			if seen[g.Guid] {
+				return
+			}
+			seen[g.Guid] = true
+			for _, id := range g.Members {
+				if ng, ok := o.RecipientByGuid(id).(*org.Group); ok {
+					walk(ng)
+				}
+			}
+		}
+		walk(g)
+		bl.groups = len(seen)
 		bl.total = len(o.Mailboxes)
+		for _, m := range o.Mailboxes {
+			if m.RecipientTypeDetails == org.UserMailbox {
+				bl.users++
+			}
+		}
 	})
 	b.Logf("%d mailboxes, %d allowed (%.1f%%)", bl.total, len(bl.allow), 100*float64(len(bl.allow))/float64(bl.total))
 	return bl
@@ -190,8 +237,12 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 		b.StartTimer()
 		start := time.Now()
 		switch impl {
-		case "exrunbook":
-			cmd := exec.Command(bin, "--config", bl.config, "--state-dir", stateDir, "enforce", "--max-changes", "100000000", "--output", "json")
+		case "exrunbook", "exrunbook-c1":
+			config := bl.config
+			if impl == "exrunbook-c1" {
+				config = bl.configC1
+			}
+			cmd := exec.Command(bin, "--config", config, "--state-dir", stateDir, "enforce", "--max-changes", "100000000", "--output", "json")
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Start(); err != nil {
@@ -205,14 +256,19 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 				b.Fatalf("enforce: %v\n%s", err, errb.String())
 			}
 		case "naive":
-			if err := naive(context.Background(), bl.sess, bl.group); err != nil {
+			// A session of its own, as an administrator's shell: its
+			// open is counted as enforce's is.
+			sess := bl.dial()
+			err := naive(context.Background(), sess, bl.group)
+			_ = sess.Close(context.Background())
+			if err != nil {
 				b.Fatalf("the seed's approach: %v", err)
 			}
 		}
 		wall += time.Since(start)
 		b.StopTimer()
 		st := bl.l.Stats()
-		if impl == "exrunbook" && int(st.MailboxWrites) != need {
+		if impl != "naive" && int(st.MailboxWrites) != need {
 			b.Fatalf("%s: enforce wrote %d mailboxes, %d needed", cs, st.MailboxWrites, need)
 		}
 		sum.PowerShellLaunches += st.PowerShellLaunches
@@ -221,13 +277,21 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 		sum.WinRMRequests += st.WinRMRequests
 		sum.MailboxWrites += st.MailboxWrites
 		sum.SimulatedSeconds += st.SimulatedSeconds
+		sum.SimulatedElapsedSeconds += st.SimulatedElapsedSeconds
 		sum.Cost = st.Cost
 		b.StartTimer()
 	}
 	b.StopTimer()
 	n := float64(b.N)
 	c := sum.Cost
-	minimum := c.PowerShellLaunch + float64(bl.total)*c.GetCASMailboxRow + float64(need)*c.SetCASMailbox
+	// The least a run can cost: one session open, the reads it cannot do
+	// without (Set-ADServerSettings, the group by name, one member list per
+	// group, one Get-CASMailbox of the managed type and its rows) and the
+	// writes it needs, in pipelines of exchange.MaxFlagBatch.
+	readPipelines := 1 + 1 + bl.groups + 1
+	writePipelines := (need + exchange.MaxFlagBatch - 1) / exchange.MaxFlagBatch
+	minimum := c.PowerShellLaunch + float64(readPipelines+writePipelines)*c.Pipeline +
+		float64(bl.users)*c.GetCASMailboxRow + float64(need)*c.SetCASMailbox
 	b.ReportMetric(float64(sum.PowerShellLaunches)/n, "launches")
 	b.ReportMetric(float64(sum.PSRPPools)/n, "sessions")
 	b.ReportMetric(float64(sum.Pipelines)/n, "pipelines")
@@ -235,8 +299,9 @@ func (bl *benchLab) run(b *testing.B, bin, cs, impl string) {
 	b.ReportMetric(float64(sum.MailboxWrites)/n, "writes")
 	b.ReportMetric(sum.SimulatedSeconds/n, "sim-s")
 	b.ReportMetric(sum.SimulatedSeconds/n/minimum, "sim/min")
+	b.ReportMetric(sum.SimulatedElapsedSeconds/n, "sim-wall-s")
 	b.ReportMetric(float64(wall.Milliseconds())/n, "wall-ms")
-	if impl == "exrunbook" {
+	if impl != "naive" {
 		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
 		b.ReportMetric(float64(cpu.Milliseconds())/n, "cpu-ms")
 	}

@@ -6,9 +6,10 @@ import (
 	"fmt"
 )
 
-// CASMailbox is one mailbox's client-access flags, joined with its
-// recipient data. Built for 100,000 rows: the script emits short names
-// and the parser streams.
+// CASMailbox is one mailbox's client-access flags with its name and
+// address, as one Get-CASMailbox read returns them. Alias is empty on the
+// Exchange endpoint (a CASMailbox object has none); RecipientTypeDetails
+// is set when the read asked for one type.
 type CASMailbox struct {
 	Guid                 string
 	Alias                string
@@ -32,16 +33,6 @@ func (c *Client) GetCASMailboxes(ctx context.Context, recipientTypes []string) (
 	}
 	return c.getCASMailboxes(ctx, op, recipientTypes)
 }
-
-// casFlags is a Get-CASMailbox row in 1 byte.
-type casFlags uint8
-
-const (
-	flagRPC casFlags = 1 << iota
-	flagExt
-	flagHTTPSet
-	flagHTTPTrue
-)
 
 // FlagChange sets the two blocks of one mailbox, by GUID.
 type FlagChange struct {

@@ -3,91 +3,71 @@ package exchange
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
-// mailboxesPipeline reads the mailbox data of the given types.
-func mailboxesPipeline(recipientTypes []string) psrp.Pipeline {
+// casMailboxesPipeline reads, in one pipeline, every mailbox of the given
+// types with its client-access flags: Get-CASMailbox filtered on the
+// server by RecipientTypeDetails (a filterable property; Get-CASMailbox's
+// own -RecipientTypeDetails parameter is Exchange Online's only), so that
+// the other types are neither sent nor priced.
+func casMailboxesPipeline(recipientTypes []string) psrp.Pipeline {
 	return pipeline(
-		command("Get-Mailbox", param("RecipientTypeDetails", psrp.NewList(strValues(recipientTypes)...)), param("ResultSize", "Unlimited")),
-		selectProps("Guid", "Alias", "Name", "PrimarySmtpAddress", "RecipientTypeDetails"))
+		command("Get-CASMailbox", param("Filter", recipientTypeFilter(recipientTypes)), param("ResultSize", "Unlimited")),
+		selectProps("Guid", "Name", "PrimarySmtpAddress", "MAPIBlockOutlookRpcHttp", "MAPIBlockOutlookExternalConnectivity", "MapiHttpEnabled"))
 }
 
-// casFlagsPipeline reads every mailbox's client-access flags.
-var casFlagsPipeline = pipeline(
-	command("Get-CASMailbox", param("ResultSize", "Unlimited")),
-	selectProps("Guid", "MAPIBlockOutlookRpcHttp", "MAPIBlockOutlookExternalConnectivity", "MapiHttpEnabled"))
+// recipientTypeFilter is the OPATH filter that matches any of the types,
+// each value quoted (a quote doubled) as Exchange's filter syntax wants.
+func recipientTypeFilter(types []string) string {
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = "RecipientTypeDetails -eq '" + strings.ReplaceAll(t, "'", "''") + "'"
+	}
+	return strings.Join(parts, " -or ")
+}
 
-// getCASMailboxes is GetCASMailboxes on the Exchange endpoint: two reads
-// (CASMailbox objects carry no Alias or RecipientTypeDetails, and
-// Get-CASMailbox cannot filter on the type), joined here by GUID. A
-// mailbox without a CAS row (created between the two reads) is left out;
-// the next run sees it.
+// getCASMailboxes is GetCASMailboxes on the Exchange endpoint: one read.
+// A CASMailbox object carries no Alias and no RecipientTypeDetails: Alias
+// stays empty (people see the name and address), RecipientTypeDetails is
+// filled when one type was asked for.
 func (c *Client) getCASMailboxes(ctx context.Context, op string, recipientTypes []string) ([]CASMailbox, error) {
-	mOut, err := c.readPipeline(ctx, op, mailboxesPipeline(recipientTypes), nil)
+	out, err := c.readPipeline(ctx, op, casMailboxesPipeline(recipientTypes), nil)
 	if err != nil {
 		return nil, err
 	}
-	cOut, err := c.readPipeline(ctx, op, casFlagsPipeline, nil)
-	if err != nil {
-		return nil, err
+	typ := ""
+	if len(recipientTypes) == 1 {
+		typ = recipientTypes[0]
 	}
-	return joinCASMailboxes(op, mOut, cOut)
+	return casMailboxRows(op, out, typ)
 }
 
-// joinCASMailboxes joins the two reads by GUID, in Get-Mailbox's order.
-func joinCASMailboxes(op string, mOut, cOut []psrp.Value) ([]CASMailbox, error) {
-	cs, err := rows(op, cOut)
+// casMailboxRows decodes the read, in Exchange's order.
+func casMailboxRows(op string, out []psrp.Value, recipientType string) ([]CASMailbox, error) {
+	rs, err := rows(op, out)
 	if err != nil {
 		return nil, err
 	}
-	flags := make(map[string]casFlags, len(cs))
-	for _, r := range cs {
-		g := r.guid("Guid")
-		var f casFlags
-		if r.boolean("MAPIBlockOutlookRpcHttp") {
-			f |= flagRPC
-		}
-		if r.boolean("MAPIBlockOutlookExternalConnectivity") {
-			f |= flagExt
-		}
+	res := make([]CASMailbox, 0, len(rs))
+	bools := make([]bool, 0, len(rs))
+	for _, r := range rs {
+		m := CASMailbox{Guid: r.guid("Guid"), Name: r.str("Name"), PrimarySmtpAddress: r.str("PrimarySmtpAddress"),
+			RecipientTypeDetails:                 recipientType,
+			MAPIBlockOutlookRpcHttp:              r.boolean("MAPIBlockOutlookRpcHttp"),
+			MAPIBlockOutlookExternalConnectivity: r.boolean("MAPIBlockOutlookExternalConnectivity")}
 		if v, set := r.optBool("MapiHttpEnabled"); set {
-			f |= flagHTTPSet
-			if v {
-				f |= flagHTTPTrue
-			}
-		}
-		if r.err != nil {
-			return nil, r.err
-		}
-		flags[g] = f
-	}
-	ms, err := rows(op, mOut)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]CASMailbox, 0, len(ms))
-	bools := make([]bool, 0, len(ms))
-	for _, r := range ms {
-		m := CASMailbox{Guid: r.guid("Guid"), Alias: r.str("Alias"), Name: r.str("Name"),
-			PrimarySmtpAddress: r.str("PrimarySmtpAddress"), RecipientTypeDetails: r.str("RecipientTypeDetails")}
-		if r.err != nil {
-			return nil, r.err
-		}
-		f, ok := flags[m.Guid]
-		if !ok {
-			continue
-		}
-		m.MAPIBlockOutlookRpcHttp = f&flagRPC != 0
-		m.MAPIBlockOutlookExternalConnectivity = f&flagExt != 0
-		if f&flagHTTPSet != 0 {
-			bools = append(bools, f&flagHTTPTrue != 0)
+			bools = append(bools, v)
 			m.MapiHttpEnabled = &bools[len(bools)-1]
 		}
-		out = append(out, m)
+		if r.err != nil {
+			return nil, r.err
+		}
+		res = append(res, m)
 	}
-	return out, nil
+	return res, nil
 }
 
 // setFlagsPipeline sets both blocks to the given values on every
@@ -95,8 +75,8 @@ func joinCASMailboxes(op string, mOut, cOut []psrp.Value) ([]CASMailbox, error) 
 // the pipeline).
 func setFlagsPipeline(rpc, ext bool) psrp.Pipeline {
 	return pipeline(command("Set-CASMailbox",
-		param("MAPIBlockOutlookRpcHttp", rpc),
-		param("MAPIBlockOutlookExternalConnectivity", ext)))
+		boolParam("MAPIBlockOutlookRpcHttp", rpc),
+		boolParam("MAPIBlockOutlookExternalConnectivity", ext)))
 }
 
 // setCASMailboxFlags is SetCASMailboxFlags on the Exchange endpoint:

@@ -401,7 +401,7 @@ func newRequestPipeline(server, subject string, domains []string, keySize int) p
 	params := []psrp.Parameter{param("Server", server), param("GenerateRequest", true), param("SubjectName", subject),
 		param("DomainName", psrp.NewList(strValues(domains)...))}
 	if keySize > 0 {
-		params = append(params, param("KeySize", int32(keySize)), param("PrivateKeyExportable", true))
+		params = append(params, param("KeySize", int32(keySize)), boolParam("PrivateKeyExportable", true))
 	}
 	return pipeline(command("New-ExchangeCertificate", params...))
 }

@@ -138,7 +138,7 @@ func TestLabReadOperations(t *testing.T) {
 	}
 	byGUID := map[string]CASMailbox{}
 	for _, m := range mbx {
-		if m.RecipientTypeDetails != "UserMailbox" || m.Alias == "" || m.PrimarySmtpAddress == "" {
+		if m.RecipientTypeDetails != "UserMailbox" || m.Name == "" || m.PrimarySmtpAddress == "" {
 			t.Fatalf("mailbox %+v", m)
 		}
 		byGUID[m.Guid] = m

@@ -41,9 +41,10 @@ func TestLabNonASCIINamesSurviveExactly(t *testing.T) {
 			t.Errorf("mailbox %s (%q) missing", m.Guid, m.Name)
 			continue
 		}
-		if r.Name != m.Name || r.Alias != m.Alias || r.PrimarySmtpAddress != m.PrimarySmtpAddress || r.RecipientTypeDetails != m.RecipientTypeDetails {
-			t.Errorf("mailbox %s: got %q/%q/%q/%q, want %q/%q/%q/%q", m.Guid, r.Name, r.Alias, r.PrimarySmtpAddress, r.RecipientTypeDetails,
-				m.Name, m.Alias, m.PrimarySmtpAddress, m.RecipientTypeDetails)
+		// One read of Get-CASMailbox: no Alias, and no type when two were asked for.
+		if r.Name != m.Name || r.PrimarySmtpAddress != m.PrimarySmtpAddress || r.Alias != "" || r.RecipientTypeDetails != "" {
+			t.Errorf("mailbox %s: got %q/%q/%q/%q, want %q/%q and no alias or type", m.Guid, r.Name, r.Alias, r.PrimarySmtpAddress, r.RecipientTypeDetails,
+				m.Name, m.PrimarySmtpAddress)
 		}
 		if !utf8.ValidString(r.Name) || strings.ContainsRune(r.Name, utf8.RuneError) {
 			t.Errorf("mailbox %s: name %q is not clean UTF-8", m.Guid, r.Name)

@@ -10,7 +10,7 @@ import (
 var orgConfigPipeline = pipeline(command("Get-OrganizationConfig"), selectProps("MapiHttpEnabled"))
 
 func setOrgMapiPipeline(enabled bool) psrp.Pipeline {
-	return pipeline(command("Set-OrganizationConfig", param("MapiHttpEnabled", enabled)))
+	return pipeline(command("Set-OrganizationConfig", boolParam("MapiHttpEnabled", enabled)))
 }
 
 // casMapiPipeline reads every CAS mailbox's own MapiHttpEnabled.

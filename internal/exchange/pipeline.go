@@ -16,9 +16,14 @@ import (
 )
 
 // param is a named parameter; a bool value is a switch (-Force, or
-// -Confirm:$false when false) or a [bool] argument (-ViewEntireForest
-// $true): PSRP sends both the same way.
+// -Confirm:$false when false). PSRP sends a [bool] argument the same way;
+// boolParam marks one so that it shows as PowerShell shows it.
 func param(name string, v psrp.Value) psrp.Parameter { return psrp.Parameter{Name: name, Value: v} }
+
+// boolParam is a [bool] parameter (-MAPIBlockOutlookRpcHttp:$true).
+func boolParam(name string, v bool) psrp.Parameter {
+	return psrp.Parameter{Name: name, Value: v, Bool: true}
+}
 
 // command builds one command of a pipeline.
 func command(name string, params ...psrp.Parameter) psrp.Command {

@@ -63,40 +63,50 @@ func TestGetExchangeServersPipelines(t *testing.T) {
 func TestGetCASMailboxesPipelines(t *testing.T) {
 	ctx := context.Background()
 	f := newFakePipes()
-	f.on(mailboxesPipeline([]string{"UserMailbox", "SharedMailbox"}).String(),
-		obj("Guid", guidv(1), "Alias", "yamada", "Name", "山田 太郎", "PrimarySmtpAddress", "yamada@contoso.test", "RecipientTypeDetails", "UserMailbox"),
-		obj("Guid", guidv(2), "Alias", "o'brien", "Name", "O'Brien; DROP", "PrimarySmtpAddress", "ob@contoso.test", "RecipientTypeDetails", "SharedMailbox"),
-		obj("Guid", guidv(3), "Alias", "new", "Name", "New", "PrimarySmtpAddress", "new@contoso.test", "RecipientTypeDetails", "UserMailbox"),
-	)
-	f.on(casFlagsPipeline.String(),
-		obj("Guid", guidv(2), "MAPIBlockOutlookRpcHttp", true, "MAPIBlockOutlookExternalConnectivity", false, "MapiHttpEnabled", false),
-		obj("Guid", guidv(1), "MAPIBlockOutlookRpcHttp", false, "MAPIBlockOutlookExternalConnectivity", true, "MapiHttpEnabled", nil),
+	f.on(casMailboxesPipeline([]string{"UserMailbox", "SharedMailbox"}).String(),
+		obj("Guid", guidv(1), "Name", "山田 太郎", "PrimarySmtpAddress", "yamada@contoso.test",
+			"MAPIBlockOutlookRpcHttp", false, "MAPIBlockOutlookExternalConnectivity", true, "MapiHttpEnabled", nil),
+		obj("Guid", guidv(2), "Name", "O'Brien; DROP", "PrimarySmtpAddress", "ob@contoso.test",
+			"MAPIBlockOutlookRpcHttp", true, "MAPIBlockOutlookExternalConnectivity", false, "MapiHttpEnabled", false),
 	)
 	got, err := New(f).GetCASMailboxes(ctx, []string{"UserMailbox", "SharedMailbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 {
-		t.Fatalf("%d mailboxes, want 2 (the one without a CAS row is left out)", len(got))
+		t.Fatalf("%d mailboxes, want 2", len(got))
 	}
-	if got[0].Name != "山田 太郎" || got[0].MAPIBlockOutlookRpcHttp || !got[0].MAPIBlockOutlookExternalConnectivity || got[0].MapiHttpEnabled != nil {
+	if got[0].Name != "山田 太郎" || got[0].MAPIBlockOutlookRpcHttp || !got[0].MAPIBlockOutlookExternalConnectivity || got[0].MapiHttpEnabled != nil || got[0].RecipientTypeDetails != "" {
 		t.Fatalf("row 0 %+v", got[0])
 	}
-	if got[1].Alias != "o'brien" || !got[1].MAPIBlockOutlookRpcHttp || got[1].MapiHttpEnabled == nil || *got[1].MapiHttpEnabled {
+	if got[1].Name != "O'Brien; DROP" || !got[1].MAPIBlockOutlookRpcHttp || got[1].MapiHttpEnabled == nil || *got[1].MapiHttpEnabled {
 		t.Fatalf("row 1 %+v", got[1])
 	}
 	checkPipelineGolden(t, "cas_mailboxes", f.sent)
+	if len(f.sent) != 1 {
+		t.Fatalf("%d pipelines, want one read", len(f.sent))
+	}
 
-	// A single object and an empty organisation.
-	f = newFakePipes().on(mailboxesPipeline([]string{"UserMailbox"}).String()).on(casFlagsPipeline.String())
+	// One type: the rows carry it. An empty organisation.
+	f = newFakePipes().on(casMailboxesPipeline([]string{"UserMailbox"}).String(),
+		obj("Guid", guidv(3), "Name", "New", "PrimarySmtpAddress", "new@contoso.test",
+			"MAPIBlockOutlookRpcHttp", false, "MAPIBlockOutlookExternalConnectivity", false, "MapiHttpEnabled", nil))
+	if got, err := New(f).GetCASMailboxes(ctx, []string{"UserMailbox"}); err != nil || len(got) != 1 || got[0].RecipientTypeDetails != "UserMailbox" {
+		t.Fatalf("one type: %+v %v", got, err)
+	}
+	f = newFakePipes().on(casMailboxesPipeline([]string{"UserMailbox"}).String())
 	if got, err := New(f).GetCASMailboxes(ctx, []string{"UserMailbox"}); err != nil || len(got) != 0 {
 		t.Fatalf("empty: %v %v", got, err)
 	}
 	// A flag that is not a boolean.
-	f = newFakePipes().on(mailboxesPipeline([]string{"UserMailbox"}).String()).
-		on(casFlagsPipeline.String(), obj("Guid", guidv(1), "MAPIBlockOutlookRpcHttp", "maybe", "MAPIBlockOutlookExternalConnectivity", false, "MapiHttpEnabled", nil))
+	f = newFakePipes().on(casMailboxesPipeline([]string{"UserMailbox"}).String(),
+		obj("Guid", guidv(1), "Name", "x", "PrimarySmtpAddress", "x@contoso.test", "MAPIBlockOutlookRpcHttp", "maybe", "MAPIBlockOutlookExternalConnectivity", false, "MapiHttpEnabled", nil))
 	if _, err := New(f).GetCASMailboxes(ctx, []string{"UserMailbox"}); err == nil || !strings.Contains(err.Error(), "MAPIBlockOutlookRpcHttp") {
 		t.Fatalf("bad flag: %v", err)
+	}
+	// A type with a quote is quoted, not spliced.
+	if got := recipientTypeFilter([]string{"UserMailbox", "x' -or 'y"}); got != "RecipientTypeDetails -eq 'UserMailbox' -or RecipientTypeDetails -eq 'x'' -or ''y'" {
+		t.Errorf("filter = %s", got)
 	}
 }
 

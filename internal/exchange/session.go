@@ -46,7 +46,7 @@ func WSManDialer(cfg wsman.Config, maxRunspaces int) Dialer {
 // viewEntireForest is run once in every new session, so recipient
 // cmdlets see every domain of the forest (it lasts for the session).
 var viewEntireForest = psrp.Pipeline{Commands: []psrp.Command{
-	{Name: "Set-ADServerSettings", Params: []psrp.Parameter{{Name: "ViewEntireForest", Value: true}}},
+	{Name: "Set-ADServerSettings", Params: []psrp.Parameter{{Name: "ViewEntireForest", Value: true, Bool: true}}},
 }}
 
 // Session is the one PSRP session of a run: the pool is opened on first

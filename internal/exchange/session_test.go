@@ -57,12 +57,12 @@ func TestSessionOpensOnceAndSetsForestView(t *testing.T) {
 	if len(pools) != 1 || s.Opens() != 1 {
 		t.Fatalf("%d pools opened, want 1", len(pools))
 	}
-	if got := pools[0].ran[0]; got != "Set-ADServerSettings -ViewEntireForest" {
-		t.Fatalf("first pipeline %q, want Set-ADServerSettings -ViewEntireForest", got)
+	if got := pools[0].ran[0]; got != "Set-ADServerSettings -ViewEntireForest:$true" {
+		t.Fatalf("first pipeline %q, want Set-ADServerSettings -ViewEntireForest:$true", got)
 	}
 	n := 0
 	for _, r := range pools[0].ran {
-		if r == "Set-ADServerSettings -ViewEntireForest" {
+		if r == "Set-ADServerSettings -ViewEntireForest:$true" {
 			n++
 		}
 	}
@@ -111,7 +111,7 @@ func TestSessionReopensAfterBroken(t *testing.T) {
 	if len(pools) != 2 || s.Opens() != 2 || len(reopens) != 1 || !errors.Is(reopens[0], psrp.ErrBroken) {
 		t.Fatalf("pools %d, opens %d, reopens %v", len(pools), s.Opens(), reopens)
 	}
-	if pools[1].ran[0] != "Set-ADServerSettings -ViewEntireForest" {
+	if pools[1].ran[0] != "Set-ADServerSettings -ViewEntireForest:$true" {
 		t.Fatalf("the reopened session did not set the forest view first: %q", pools[1].ran)
 	}
 }
@@ -143,7 +143,7 @@ func TestSessionForestViewFailureFailsOpen(t *testing.T) {
 	if err == nil || !p.closed {
 		t.Fatalf("err %v, closed %v", err, p.closed)
 	}
-	if want := "Set-ADServerSettings -ViewEntireForest"; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not recognized") {
+	if want := "Set-ADServerSettings -ViewEntireForest:$true"; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not recognized") {
 		t.Fatalf("error %q does not name the command and the server's words", err)
 	}
 }

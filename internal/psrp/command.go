@@ -15,6 +15,11 @@ type Command struct {
 type Parameter struct {
 	Name  string
 	Value Value
+	// Bool marks a [bool] parameter (Set-CASMailbox
+	// -MAPIBlockOutlookRpcHttp) as opposed to a [switch] (-Force). PSRP
+	// sends both alike; only String tells them apart: a [bool] shows as
+	// -Name:$true / -Name:$false, a switch as -Force / -Confirm:$false.
+	Bool bool
 }
 
 // Pipeline is the PowerShell object of a CREATE_PIPELINE message (MS-PSRP

@@ -24,8 +24,8 @@ func TestMessageBodiesRoundTrip(t *testing.T) {
 		Target:                "x@lab.test",
 	}
 	pl := Pipeline{Commands: []Command{
-		{Name: "Set-CASMailbox", Params: []Parameter{{"OWAEnabled", false}, {"ActiveSyncEnabled", nil}, {"Confirm", false}}},
-		{Name: "Import-ExchangeCertificate", Params: []Parameter{{"FileData", pfx}, {"Password", NewSecureString("pfx-pass")}, {"", "positional"}}},
+		{Name: "Set-CASMailbox", Params: []Parameter{{Name: "OWAEnabled", Value: false}, {Name: "ActiveSyncEnabled", Value: nil}, {Name: "Confirm", Value: false}}},
+		{Name: "Import-ExchangeCertificate", Params: []Parameter{{Name: "FileData", Value: pfx}, {Name: "Password", Value: NewSecureString("pfx-pass")}, {Name: "", Value: "positional"}}},
 	}}
 	bodies := []Body{
 		ClientCapability,
@@ -87,7 +87,7 @@ func TestMessageBodiesRoundTrip(t *testing.T) {
 }
 
 func TestCreatePipelineWire(t *testing.T) {
-	pl := Pipeline{Commands: []Command{{Name: "Set-CASMailbox", Params: []Parameter{{"OWAEnabled", false}, {"ActiveSyncEnabled", nil}, {"Confirm", false}, {"", "pos"}}}}, NoInput: true}
+	pl := Pipeline{Commands: []Command{{Name: "Set-CASMailbox", Params: []Parameter{{Name: "OWAEnabled", Value: false}, {Name: "ActiveSyncEnabled", Value: nil}, {Name: "Confirm", Value: false}, {Name: "", Value: "pos"}}}}, NoInput: true}
 	data, err := EncodeBody(NewCreatePipeline(pl), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -184,20 +184,23 @@ func TestPipelineString(t *testing.T) {
 		want string
 	}{
 		{Pipeline{Commands: []Command{
-			{Name: "Get-CASMailbox", Params: []Parameter{{"ResultSize", "Unlimited"}}},
-			{Name: "Select-Object", Params: []Parameter{{"Property", NewList("Guid", "Name")}}},
+			{Name: "Get-CASMailbox", Params: []Parameter{{Name: "ResultSize", Value: "Unlimited"}}},
+			{Name: "Select-Object", Params: []Parameter{{Name: "Property", Value: NewList("Guid", "Name")}}},
 		}}, "Get-CASMailbox -ResultSize Unlimited | Select-Object -Property Guid,Name"},
 		{Pipeline{Commands: []Command{{Name: "Set-CASMailbox", Params: []Parameter{
-			{"Identity", "John O'Brien"}, {"OWAEnabled", false}, {"ActiveSyncEnabled", nil}, {"Force", true}, {"Confirm", false},
+			{Name: "Identity", Value: "John O'Brien"}, {Name: "OWAEnabled", Value: false}, {Name: "ActiveSyncEnabled", Value: nil}, {Name: "Force", Value: true}, {Name: "Confirm", Value: false},
 		}}}}, "Set-CASMailbox -Identity 'John O''Brien' -OWAEnabled:$false -ActiveSyncEnabled $null -Force -Confirm:$false"},
 		{Pipeline{Commands: []Command{{Name: "Import-ExchangeCertificate", Params: []Parameter{
-			{"FileData", make([]byte, 2048)}, {"Password", NewSecureString("secret")}, {"FriendlyName", ""}, {"Server", "EX01"},
+			{Name: "FileData", Value: make([]byte, 2048)}, {Name: "Password", Value: NewSecureString("secret")}, {Name: "FriendlyName", Value: ""}, {Name: "Server", Value: "EX01"},
 		}}}}, "Import-ExchangeCertificate -FileData <byte[2048]> -Password <SecureString> -FriendlyName '' -Server EX01"},
 		{Pipeline{Commands: []Command{{Name: "Set-Mailbox", Params: []Parameter{
-			{"EmailAddresses", NewHashtable(Entry{"Add", "smtp:a@lab.test"}, Entry{"Remove", NewList("smtp:b@lab.test", "smtp:c@lab.test")})},
-			{"MaxSendSize", int32(10)}, {"", "pos arg"}, {"Identity", uuid.MustParse("9b9387fe-1f2a-4c3b-8d4e-5f6a7b8c9d0e")}, {"Name", "-dash"},
+			{Name: "EmailAddresses", Value: NewHashtable(Entry{"Add", "smtp:a@lab.test"}, Entry{"Remove", NewList("smtp:b@lab.test", "smtp:c@lab.test")})},
+			{Name: "MaxSendSize", Value: int32(10)}, {Name: "", Value: "pos arg"}, {Name: "Identity", Value: uuid.MustParse("9b9387fe-1f2a-4c3b-8d4e-5f6a7b8c9d0e")}, {Name: "Name", Value: "-dash"},
 		}}}}, "Set-Mailbox -EmailAddresses @{Add=smtp:a@lab.test; Remove=smtp:b@lab.test,smtp:c@lab.test} -MaxSendSize 10 'pos arg' -Identity 9b9387fe-1f2a-4c3b-8d4e-5f6a7b8c9d0e -Name '-dash'"},
-		{Pipeline{Commands: []Command{{Name: "Set-X", Params: []Parameter{{"Level", NewEnum("Lvl", "Kerberos", 2)}, {"Quoted", "a$b"}}}}}, "Set-X -Level Kerberos -Quoted 'a$b'"},
+		{Pipeline{Commands: []Command{{Name: "Set-CASMailbox", Params: []Parameter{
+			{Name: "Identity", Value: "x"}, {Name: "MAPIBlockOutlookRpcHttp", Value: true, Bool: true}, {Name: "MAPIBlockOutlookExternalConnectivity", Value: false, Bool: true},
+		}}}}, "Set-CASMailbox -Identity x -MAPIBlockOutlookRpcHttp:$true -MAPIBlockOutlookExternalConnectivity:$false"},
+		{Pipeline{Commands: []Command{{Name: "Set-X", Params: []Parameter{{Name: "Level", Value: NewEnum("Lvl", "Kerberos", 2)}, {Name: "Quoted", Value: "a$b"}}}}}, "Set-X -Level Kerberos -Quoted 'a$b'"},
 	}
 	for _, tt := range tests {
 		if got := tt.pl.String(); got != tt.want {

@@ -413,7 +413,7 @@ func TestPoolOpenAndRead(t *testing.T) {
 	if p.ServerCapability.ProtocolVersion != "2.3" || len(p.PrivateData) != 1 {
 		t.Fatalf("server capability %+v, private data %v", p.ServerCapability, p.PrivateData)
 	}
-	res, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Get-CASMailbox", Params: []Parameter{{"ResultSize", "Unlimited"}}}}}, nil)
+	res, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Get-CASMailbox", Params: []Parameter{{Name: "ResultSize", Value: "Unlimited"}}}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestPoolStreamsInput(t *testing.T) {
 	for i := range ids {
 		ids[i] = uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint(i))).String()
 	}
-	res, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Set-CASMailbox", Params: []Parameter{{"MAPIBlockOutlookRpcHttp", true}, {"Confirm", false}}}}}, ids)
+	res, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Set-CASMailbox", Params: []Parameter{{Name: "MAPIBlockOutlookRpcHttp", Value: true}, {Name: "Confirm", Value: false}}}}}, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestPoolSecureStringAndLargeParameter(t *testing.T) {
 	pfx := bytes.Repeat([]byte{0x30, 0x82}, 1<<20) // 2 MiB
 	for range 2 {
 		res, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Import-ExchangeCertificate", Params: []Parameter{
-			{"FileData", pfx}, {"Password", NewSecureString("pfx pässword")}, {"PrivateKeyExportable", true},
+			{Name: "FileData", Value: pfx}, {Name: "Password", Value: NewSecureString("pfx pässword")}, {Name: "PrivateKeyExportable", Value: true, Bool: true},
 		}}}}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -658,7 +658,7 @@ func TestPoolBadServerOutput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, p := openFake(t, 8192, PoolOptions{ID: rpid, MaxMessageSize: 4096})
-			_, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Send-Garbage", Params: []Parameter{{"Payload", tt.payload}}}}}, nil)
+			_, err := p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Send-Garbage", Params: []Parameter{{Name: "Payload", Value: tt.payload}}}}}, nil)
 			if !errors.Is(err, ErrBroken) || !errkind.IsTransient(err) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want ErrBroken with %q", err, tt.want)
 			}
@@ -674,7 +674,7 @@ func TestPoolKeyExchangeTimeout(t *testing.T) {
 	}
 	defer p.Close(context.Background())
 	s.dropPublicKey.Store(true)
-	_, err = p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Set-X", Params: []Parameter{{"Password", NewSecureString("x")}}}}}, nil)
+	_, err = p.Run(testCtx(t), Pipeline{Commands: []Command{{Name: "Set-X", Params: []Parameter{{Name: "Password", Value: NewSecureString("x")}}}}}, nil)
 	if !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "no ENCRYPTED_SESSION_KEY within 50ms") {
 		t.Fatalf("error %v", err)
 	}

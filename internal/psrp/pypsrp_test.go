@@ -206,8 +206,8 @@ func TestPypsrpPackedMessagesDecode(t *testing.T) {
 		SessionCapability{ProtocolVersion: "2.3", PSVersion: "2.0", SerializationVersion: "1.1.0.1"},
 		InitRunspacePool{MinRunspaces: 1, MaxRunspaces: 2, ApartmentState: ApartmentUnknown, HostInfo: NoHost, ApplicationArguments: []Entry{}},
 		CreatePipeline{ApartmentState: ApartmentUnknown, HostInfo: NoHost, Pipeline: Pipeline{Commands: []Command{
-			{Name: "Get-CASMailbox", Params: []Parameter{{"ResultSize", "Unlimited"}}},
-			{Name: "Set-CASMailbox", Params: []Parameter{{"OWAEnabled", false}, {"", "positional"}, {"Confirm", false}}},
+			{Name: "Get-CASMailbox", Params: []Parameter{{Name: "ResultSize", Value: "Unlimited"}}},
+			{Name: "Set-CASMailbox", Params: []Parameter{{Name: "OWAEnabled", Value: false}, {Name: "", Value: "positional"}, {Name: "Confirm", Value: false}}},
 		}}},
 		PipelineInput{Value: "alice@lab.test"},
 		EndOfPipelineInput{},

@@ -22,7 +22,8 @@ func (p Pipeline) String() string {
 }
 
 // String renders the command and its parameters: a switch as -Force, a
-// false switch as -Confirm:$false, strings single-quoted when they need
+// false switch as -Confirm:$false, a [bool] parameter (Parameter.Bool) as
+// -Name:$true or -Name:$false, strings single-quoted when they need
 // it, $true/$false/$null, lists as a,b and hashtables as @{k=v; …}.
 func (c Command) String() string {
 	var b strings.Builder
@@ -42,8 +43,9 @@ func (c Command) String() string {
 		b.WriteByte('-')
 		b.WriteString(p.Name)
 		if v, ok := p.Value.(bool); ok {
-			if !v {
-				b.WriteString(":$false")
+			if !v || p.Bool {
+				b.WriteByte(':')
+				b.WriteString(renderValue(v, 0))
 			}
 			continue
 		}
