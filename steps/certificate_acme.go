@@ -23,6 +23,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/state"
 )
 
 // ACMEPendingFile is where an issued certificate and its key wait, mode
@@ -405,34 +406,7 @@ func SaveACMEPending(path string, c *acme.Certificate) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".pending.*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return state.WriteFileAtomic(path, b, 0o600)
 }
 
 // LoadACMEPending reads what SaveACMEPending wrote; nil when there is none.
@@ -527,7 +501,7 @@ func saveACMECurrent(stateDir string, c *ACMECurrent) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	return writeAtomic0600(p, append(b, '\n'))
+	return state.WriteFileAtomic(p, append(b, '\n'), 0o600)
 }
 
 // CurrentCertificate is the thumbprint the checks expect for the

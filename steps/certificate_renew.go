@@ -25,6 +25,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/state"
 )
 
 // RenewStateFile is a renewal in progress, relative to the state directory.
@@ -139,7 +140,7 @@ func (r *Renewer) save(st *RenewState) error {
 	if err := os.MkdirAll(filepath.Dir(r.statePath()), 0o700); err != nil {
 		return err
 	}
-	return writeAtomic0600(r.statePath(), append(b, '\n'))
+	return state.WriteFileAtomic(r.statePath(), append(b, '\n'), 0o600)
 }
 
 // LoadRenewState reads a renewal in progress; nil when there is none.
@@ -752,38 +753,6 @@ func (r *Renewer) finish() error {
 	}
 	if err := os.Remove(r.statePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
-	}
-	return nil
-}
-
-// writeAtomic0600 writes path through a temp file, fsync and rename.
-func writeAtomic0600(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
