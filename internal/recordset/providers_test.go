@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
+	azfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/azure"
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	hzfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/hetzner"
 	ionosfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/ionos"
@@ -19,6 +20,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/azure"
 	"github.com/exrunbook/exrunbook/internal/recordset/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/recordset/hetzner"
 	"github.com/exrunbook/exrunbook/internal/recordset/ionos"
@@ -30,15 +32,25 @@ type providerCase struct {
 	open func(t *testing.T, z *dnsserver.MemZone) recordset.Provider
 }
 
-func redirect(t *testing.T, h http.Handler, host string) http.RoundTripper {
+func redirect(t *testing.T, h http.Handler, hosts ...string) http.RoundTripper {
 	t.Helper()
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	u, _ := url.Parse(hs.URL)
-	return &dnsapi.Redirect{Hosts: []string{host}, Target: u}
+	return &dnsapi.Redirect{Hosts: hosts, Target: u}
 }
 
 var providerCases = []providerCase{
+	{"azure", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
+		f := &azfake.Fake{Store: &dnsapi.Store{Backend: z}, TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47", ClientID: "00000000-0000-0000-0000-0000000000c1",
+			ClientSecret: "s3cret", SubscriptionID: "00000000-0000-0000-0000-00000000005b", ResourceGroup: "rg-dns"}
+		p, err := azure.New(azure.Options{TenantID: f.TenantID, ClientID: f.ClientID, ClientSecret: "s3cret", SubscriptionID: f.SubscriptionID,
+			ResourceGroup: "rg-dns", SecretSetting: "test", Transport: redirect(t, f, azure.LoginHost, azure.ManagementHost)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}},
 	{"cloudflare", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
 		p, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "test",
 			Transport: redirect(t, &cffake.Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: "0123456789abcdef0123456789abcdef", MaxPerPage: 5}, cloudflare.Host)})
