@@ -65,7 +65,16 @@ func HTTPClient(caFile string) (*http.Client, error) {
 			return nil, fmt.Errorf("certificate.acme.ca_file %s: no PEM certificate in it", caFile)
 		}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// http.DefaultTransport is an *http.Transport unless something put a
+	// layer on it (apiretry.RouteDefault does, for the Hetzner and IONOS
+	// DNS modules): then start from a transport with the same defaults.
+	var tr *http.Transport
+	if d, ok := http.DefaultTransport.(*http.Transport); ok {
+		tr = d.Clone()
+	} else {
+		tr = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2: true, MaxIdleConns: 100, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second, ExpectContinueTimeout: time.Second}
+	}
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}, nil
 }
