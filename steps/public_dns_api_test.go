@@ -17,6 +17,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
+	azfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/azure"
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	hzfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/hetzner"
 	ionosfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/ionos"
@@ -98,6 +99,33 @@ var pdnsAPIFakes = []pdnsAPIFake{
 			t.Setenv("AWS_PROFILE", "")
 		},
 	},
+	{
+		mode:  "azure",
+		hosts: []string{azfake.LoginHost, azfake.ManagementHost},
+		start: func(store *dnsapi.Store, token string) http.Handler {
+			return &azfake.Fake{Store: store, TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47", ClientID: "00000000-0000-0000-0000-0000000000c1",
+				ClientSecret: token, SubscriptionID: "00000000-0000-0000-0000-00000000005b", ResourceGroup: "rg-dns", MaxPerPage: 3}
+		},
+		throttle: func(h http.Handler, n int) { h.(*azfake.Fake).Throttle(n) },
+		requests: func(h http.Handler) []string { return h.(*azfake.Fake).Requests() },
+		configure: func(c *config.Config, f string) {
+			c.PublicDNS.Azure = config.AzureDNS{TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47", ClientID: "00000000-0000-0000-0000-0000000000c1",
+				SubscriptionID: "00000000-0000-0000-0000-00000000005b", ResourceGroup: "rg-dns", APITokenFile: f}
+		},
+		env: config.EnvAzureToken,
+	},
+}
+
+// pdnsAPIFakeOf is the fake of mode.
+func pdnsAPIFakeOf(t *testing.T, mode string) pdnsAPIFake {
+	t.Helper()
+	for _, f := range pdnsAPIFakes {
+		if f.mode == mode {
+			return f
+		}
+	}
+	t.Fatalf("no fake for mode %s", mode)
+	return pdnsAPIFake{}
 }
 
 // pdnsLabZone is the lab's public zone: the internal name public, more

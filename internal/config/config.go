@@ -219,6 +219,8 @@ type PublicDNS struct {
 	IONOS IONOSDNS `yaml:"ionos" json:"ionos"`
 	// Route53 configures public_dns.mode: route53.
 	Route53 Route53DNS `yaml:"route53" json:"route53"`
+	// Azure configures public_dns.mode: azure.
+	Azure AzureDNS `yaml:"azure" json:"azure"`
 }
 
 // TSIG is the key that signs the RFC 2136 UPDATE.

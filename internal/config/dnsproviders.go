@@ -8,7 +8,7 @@ import (
 // PublicDNSAPIModes are the public_dns.mode values that write through a
 // DNS provider's HTTP API. Only providers whose fake-API acceptance tests
 // pass are listed.
-var PublicDNSAPIModes = []string{"cloudflare", "hetzner", "ionos", "route53"}
+var PublicDNSAPIModes = []string{"azure", "cloudflare", "hetzner", "ionos", "route53"}
 
 // The environment variables that carry the providers' API tokens.
 const (
@@ -16,7 +16,27 @@ const (
 	EnvHetznerToken    = "EXRUNBOOK_PUBLIC_DNS_HETZNER_API_TOKEN"
 	EnvIONOSToken      = "EXRUNBOOK_PUBLIC_DNS_IONOS_API_TOKEN"
 	EnvRoute53Token    = "EXRUNBOOK_PUBLIC_DNS_ROUTE53_API_TOKEN"
+	EnvAzureToken      = "EXRUNBOOK_PUBLIC_DNS_AZURE_API_TOKEN"
 )
+
+// AzureDNS configures public_dns.mode: azure: a service principal of
+// Microsoft Entra ID (tenant and client ID; the API token is the client
+// secret's value, from EXRUNBOOK_PUBLIC_DNS_AZURE_API_TOKEN or a 0600
+// file) and where the zone lies in Azure Resource Manager. Managed
+// identities are not offered.
+type AzureDNS struct {
+	// TenantID is the directory (tenant) ID, a GUID or the tenant's
+	// domain such as contoso.onmicrosoft.com.
+	TenantID string `yaml:"tenant_id" json:"tenant_id"`
+	// ClientID is the application (client) ID of the service principal.
+	ClientID string `yaml:"client_id" json:"client_id"`
+	// SubscriptionID is the subscription that holds the zone.
+	SubscriptionID string `yaml:"subscription_id" json:"subscription_id"`
+	// ResourceGroup is the resource group that holds the zone.
+	ResourceGroup string `yaml:"resource_group" json:"resource_group"`
+	// APITokenFile names a 0600 file holding the client secret's value.
+	APITokenFile string `yaml:"api_token_file" json:"api_token_file"`
+}
 
 // Route53DNS configures public_dns.mode: route53. The API token is the IAM
 // user's secret access key, from EXRUNBOOK_PUBLIC_DNS_ROUTE53_API_TOKEN or
@@ -90,6 +110,7 @@ type DNSAccess struct {
 	Hetzner     HetznerDNS    `yaml:"hetzner" json:"hetzner"`
 	IONOS       IONOSDNS      `yaml:"ionos" json:"ionos"`
 	Route53     Route53DNS    `yaml:"route53" json:"route53"`
+	Azure       AzureDNS      `yaml:"azure" json:"azure"`
 }
 
 // Configured reports whether the block is used (a mode or a zone is set).
@@ -98,7 +119,7 @@ func (a DNSAccess) Configured() bool { return a.Mode != "" || a.Zone != "" }
 // Access is public_dns's zone access (without the step's own keys).
 func (p PublicDNS) Access() DNSAccess {
 	return DNSAccess{Mode: p.Mode, Zone: p.Zone, Server: p.Server, Nameservers: p.Nameservers, TSIG: p.TSIG,
-		Cloudflare: p.Cloudflare, Hetzner: p.Hetzner, IONOS: p.IONOS, Route53: p.Route53}
+		Cloudflare: p.Cloudflare, Hetzner: p.Hetzner, IONOS: p.IONOS, Route53: p.Route53, Azure: p.Azure}
 }
 
 // DNSAccess returns the block k names.
@@ -123,7 +144,7 @@ func tsigSpec(k DNSAccessKey) secretSpec {
 func providerSpec(k DNSAccessKey, mode string) (secretSpec, bool) {
 	m := strings.ToLower(mode)
 	what := map[string]string{"cloudflare": "Cloudflare API token", "hetzner": "Hetzner API token",
-		"ionos": "IONOS API key", "route53": "Route 53 secret access key"}[m]
+		"ionos": "IONOS API key", "route53": "Route 53 secret access key", "azure": "Azure client secret"}[m]
 	if what == "" {
 		return secretSpec{}, false
 	}
@@ -145,6 +166,8 @@ func providerTokenFile(m string, a DNSAccess) string {
 		return a.IONOS.APITokenFile
 	case "route53":
 		return a.Route53.APITokenFile
+	case "azure":
+		return a.Azure.APITokenFile
 	}
 	return ""
 }
@@ -159,6 +182,7 @@ var (
 	specHetznerToken    = mustProviderSpec(PublicDNSKey, "hetzner")
 	specIONOSToken      = mustProviderSpec(PublicDNSKey, "ionos")
 	specRoute53Token    = mustProviderSpec(PublicDNSKey, "route53")
+	specAzureToken      = mustProviderSpec(PublicDNSKey, "azure")
 )
 
 // dnsAccessSecrets lists the secrets block k needs in its mode: the TSIG
@@ -267,6 +291,9 @@ func validateDNSProviders(ps *problems, k DNSAccessKey, d DNSAccess, mode string
 		s, _ := providerSpec(k, mode)
 		ps.add(key+".route53.access_key_id", "missing; %s.mode: route53 needs the IAM user's access key ID, such as AKIAIOSFODNN7EXAMPLE (the secret key goes in %s or %s)", key, s.env, s.fileKey)
 	}
+	if mode == "azure" {
+		validateAzure(ps, k, d.Azure)
+	}
 	for _, m := range PublicDNSAPIModes {
 		if mode != m {
 			continue
@@ -275,4 +302,69 @@ func validateDNSProviders(ps *problems, k DNSAccessKey, d DNSAccess, mode string
 			ps.add(key+".nameservers", "missing; %s.mode: %s changes the zone through the provider's API and then verifies every authoritative nameserver: list them as host:port, such as ns1.provider.net:53", key, mode)
 		}
 	}
+}
+
+// validateAzure checks the service principal and the zone's place in
+// Azure Resource Manager: every key is needed (managed identities are not
+// offered), the IDs are GUIDs (the tenant may be its domain instead), the
+// resource group a name Azure accepts.
+func validateAzure(ps *problems, k DNSAccessKey, a AzureDNS) {
+	key := string(k) + ".azure."
+	s, _ := providerSpec(k, "azure")
+	const guid = "a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
+	check := func(leaf, v, what string, domainOK bool) {
+		switch {
+		case v == "":
+			ps.add(key+leaf, "missing; %s.mode: azure needs %s, %s", k, what, guid)
+		case isGUID(v):
+		case domainOK && isHostname(v) && strings.Contains(v, "."):
+		case domainOK:
+			ps.add(key+leaf, "%q is neither a GUID nor a domain; expected %s, or the tenant's domain such as contoso.onmicrosoft.com", v, guid)
+		default:
+			ps.add(key+leaf, "%q is not a GUID; expected %s", v, guid)
+		}
+	}
+	check("tenant_id", a.TenantID, "the directory (tenant) ID of the service principal", true)
+	check("client_id", a.ClientID, "the application (client) ID of the service principal (its secret goes in "+s.env+" or "+s.fileKey+")", false)
+	check("subscription_id", a.SubscriptionID, "the ID of the subscription that holds the zone", false)
+	switch rg := a.ResourceGroup; {
+	case rg == "":
+		ps.add(key+"resource_group", "missing; %s.mode: azure needs the resource group that holds the zone, such as rg-dns", k)
+	case !isResourceGroup(rg):
+		ps.add(key+"resource_group", "%q is not a resource group name; expected 1 to 90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'", rg)
+	}
+}
+
+// isGUID reports whether s is 8-4-4-4-12 hex digits.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isResourceGroup reports whether s is a name Azure accepts for a
+// resource group.
+func isResourceGroup(s string) bool {
+	if len(s) == 0 || len(s) > 90 || strings.HasSuffix(s, ".") {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.()", c)) {
+			return false
+		}
+	}
+	return true
 }

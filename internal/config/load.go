@@ -268,6 +268,9 @@ var secretKeys = map[string]secretSpec{
 	"public_dns.ionos.api_key":             specIONOSToken,
 	"public_dns.route53.secret_access_key": specRoute53Token,
 	"public_dns.route53.api_token":         specRoute53Token,
+	"public_dns.azure.client_secret":       specAzureToken,
+	"public_dns.azure.secret":              specAzureToken,
+	"public_dns.azure.api_token":           specAzureToken,
 	"certificate.acme.eab_hmac":            specACMEEABHMAC,
 	"certificate.acme.hmac":                specACMEEABHMAC,
 }
@@ -283,6 +286,8 @@ func init() {
 		s, _ := providerSpec(ChallengeDNSKey, m)
 		secretKeys[k+"."+m+".api_token"] = s
 	}
+	s, _ := providerSpec(ChallengeDNSKey, "azure")
+	secretKeys[k+".azure.client_secret"] = s
 }
 
 func looksSecret(leaf string) bool {
