@@ -80,7 +80,7 @@ type Provider struct {
 var _ recordset.Provider = (*Provider)(nil)
 
 // New returns the provider; nothing is sent until the first call.
-func New(o Options) (*Provider, error) {
+func New(o Options) (recordset.Provider, error) {
 	if o.Key == "" {
 		o.Key = "public_dns"
 	}

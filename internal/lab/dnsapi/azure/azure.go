@@ -1,6 +1,7 @@
 // Package azure is the lab's fake of Azure DNS as a client with a service
 // principal sees it, written from Microsoft's public documentation: the
-// Microsoft identity platform's OpenID configuration and client-credentials
+// Microsoft identity platform's instance discovery, OpenID configuration
+// and client-credentials
 // token endpoint (login.microsoftonline.com/{tenant}/oauth2/v2.0/token,
 // which checks the client ID and secret and issues bearer tokens), and the
 // Azure Resource Manager REST API of DNS record sets, api-version
@@ -59,6 +60,10 @@ type Fake struct {
 	SubscriptionID, ResourceGroup string
 	// MaxPerPage caps $top (default 100, Azure's), so tests see pages.
 	MaxPerPage int
+	// RetryAfter is the Retry-After header of a throttled answer, in
+	// seconds (default "1"); "0" lets a test's client use its own short
+	// backoff.
+	RetryAfter string
 
 	dnsapi.Traffic
 
@@ -81,7 +86,11 @@ func aadError(w http.ResponseWriter, status int, code string, aadsts int, msg st
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arm := strings.HasPrefix(strings.ToLower(r.URL.Path), "/subscriptions/")
 	if f.Admit(r) {
-		w.Header().Set("Retry-After", "1")
+		ra := f.RetryAfter
+		if ra == "" {
+			ra = "1"
+		}
+		w.Header().Set("Retry-After", ra)
 		if arm {
 			armError(w, http.StatusTooManyRequests, "TooManyRequests", "The request is being throttled as the limit has been reached for operation type - Read_ObservationWindow_00:05:00.")
 		} else {
@@ -105,11 +114,16 @@ func (f *Fake) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant, rest := parts[0], strings.Join(parts[1:], "/")
+	base := "https://" + LoginHost + "/" + f.TenantID
+	switch {
+	case tenant == "common" && rest == "discovery/instance" && r.Method == http.MethodGet:
+		f.discovery(w, r)
+		return
+	}
 	if !strings.EqualFold(tenant, f.TenantID) {
 		aadError(w, http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
 		return
 	}
-	base := "https://" + LoginHost + "/" + f.TenantID
 	switch {
 	case rest == "v2.0/.well-known/openid-configuration" && r.Method == http.MethodGet:
 		dnsapi.WriteJSON(w, http.StatusOK, map[string]any{
@@ -126,6 +140,32 @@ func (f *Fake) serveLogin(w http.ResponseWriter, r *http.Request) {
 	default:
 		aadError(w, http.StatusNotFound, "invalid_request", 900561, fmt.Sprintf("The endpoint only accepts the documented requests; %s %s is not one.", r.Method, r.URL.Path))
 	}
+}
+
+// discovery answers instance discovery, which MSAL asks to learn the
+// public cloud's host aliases: the tenant's OpenID configuration for the
+// authorization endpoint given, and the aliases of login.microsoftonline.com.
+func (f *Fake) discovery(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("api-version") != "1.1" {
+		aadError(w, http.StatusBadRequest, "invalid_request", 900561, fmt.Sprintf("The api-version '%s' is not supported; expected 1.1.", q.Get("api-version")))
+		return
+	}
+	u, err := url.Parse(q.Get("authorization_endpoint"))
+	var parts []string
+	if err == nil {
+		parts = strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	}
+	if err != nil || u.Scheme != "https" || !strings.EqualFold(u.Host, LoginHost) || len(parts) != 4 || parts[1] != "oauth2" || parts[3] != "authorize" {
+		aadError(w, http.StatusBadRequest, "invalid_instance", 50049, fmt.Sprintf("Unknown or invalid instance '%s'.", q.Get("authorization_endpoint")))
+		return
+	}
+	dnsapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"tenant_discovery_endpoint": "https://" + LoginHost + "/" + parts[0] + "/v2.0/.well-known/openid-configuration",
+		"api-version":               "1.1",
+		"metadata": []map[string]any{{"preferred_network": LoginHost, "preferred_cache": "login.windows.net",
+			"aliases": []string{LoginHost, "login.windows.net", "login.microsoft.com", "sts.windows.net"}}},
+	})
 }
 
 // token is the client-credentials grant.

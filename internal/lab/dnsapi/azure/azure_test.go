@@ -99,6 +99,8 @@ func TestFakeLogin(t *testing.T) {
 		code                     int
 		want                     string
 	}{
+		{"instance discovery", "GET", "/common/discovery/instance?api-version=1.1&authorization_endpoint=https%3A%2F%2Flogin.microsoftonline.com%2F" + tenant + "%2Foauth2%2Fv2.0%2Fauthorize", "", nil, 200, `"tenant_discovery_endpoint":"https://login.microsoftonline.com/` + tenant + `/v2.0/.well-known/openid-configuration"`},
+		{"instance discovery of another cloud", "GET", "/common/discovery/instance?api-version=1.1&authorization_endpoint=https%3A%2F%2Flogin.example.test%2Fx%2Foauth2%2Fv2.0%2Fauthorize", "", nil, 400, "AADSTS50049"},
 		{"openid configuration", "GET", "/" + tenant + "/v2.0/.well-known/openid-configuration", "", nil, 200, `"token_endpoint":"https://login.microsoftonline.com/` + tenant + `/oauth2/v2.0/token"`},
 		{"unknown tenant", "GET", "/contoso.onmicrosoft.test/v2.0/.well-known/openid-configuration", "", nil, 400, "AADSTS90002"},
 		{"token", "POST", "/" + tenant + "/oauth2/v2.0/token", form(), ct, 200, `"access_token":"lab.`},
