@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -171,6 +172,8 @@ type initAnswers struct {
 	TSIGSecretFile, PublicIP           string
 	DNSNameservers                     string
 	Route53KeyID, Route53ZoneID        string
+	AzureTenant, AzureClient           string
+	AzureSubscription, AzureGroup      string
 	// DNSTokenFiles holds, per provider API mode, the token file.
 	DNSTokenFiles                      map[string]*string
 	InternalDNSServer, InternalAddress string
@@ -232,11 +235,15 @@ func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers,
 	qs = append(qs,
 		question{prompt: "Route 53 access key ID of the IAM user (the secret key is asked for as its token)", def: "", check: nonEmpty, dest: &a.Route53KeyID, when: func() bool { return a.DNSMode == "route53" }},
 		question{prompt: "Route 53 hosted zone ID (empty: found by the zone's name)", def: "", check: func(string) error { return nil }, dest: &a.Route53ZoneID, when: func() bool { return a.DNSMode == "route53" }},
+		question{prompt: "Azure directory (tenant) ID of the service principal", def: "", check: checkAzureTenant, dest: &a.AzureTenant, when: func() bool { return a.DNSMode == "azure" }},
+		question{prompt: "Azure application (client) ID of the service principal (its secret is asked for as its token)", def: "", check: checkGUID, dest: &a.AzureClient, when: func() bool { return a.DNSMode == "azure" }},
+		question{prompt: "Azure subscription ID that holds the zone", def: "", check: checkGUID, dest: &a.AzureSubscription, when: func() bool { return a.DNSMode == "azure" }},
+		question{prompt: "Azure resource group that holds the zone", def: "", check: nonEmpty, dest: &a.AzureGroup, when: func() bool { return a.DNSMode == "azure" }},
 	)
 	for _, m := range config.PublicDNSAPIModes {
 		f := new(string)
 		a.DNSTokenFiles[m] = f
-		qs = append(qs, question{prompt: fmt.Sprintf("File holding the %s API token, mode 0600 (or leave empty and set %s)", m, apiTokenEnv(m)), def: "", check: optionalFile, dest: f,
+		qs = append(qs, question{prompt: fmt.Sprintf("File holding the %s, mode 0600 (or leave empty and set %s)", apiTokenWhat(m), apiTokenEnv(m)), def: "", check: optionalFile, dest: f,
 			when: func() bool { return a.DNSMode == m }})
 	}
 	qs = append(qs, []question{
@@ -450,7 +457,13 @@ func (a initAnswers) render() string {
 			w("    access_key_id: %s   # the IAM user's access key ID", q(a.Route53KeyID))
 			w("    hosted_zone_id: %s   # empty: found by the zone's name", q(a.Route53ZoneID))
 		}
-		w("    api_token_file: %s   # file (mode 0600) with the %s API token; or %s", q(file), m, apiTokenEnv(m))
+		if m == "azure" {
+			w("    tenant_id: %s   # the directory (tenant) ID of the service principal", q(a.AzureTenant))
+			w("    client_id: %s   # its application (client) ID", q(a.AzureClient))
+			w("    subscription_id: %s   # the subscription that holds the zone", q(a.AzureSubscription))
+			w("    resource_group: %s   # the resource group that holds the zone", q(a.AzureGroup))
+		}
+		w("    api_token_file: %s   # file (mode 0600) with the %s; or %s", q(file), apiTokenWhat(m), apiTokenEnv(m))
 	}
 	w("  public_ip: %s   # the address the external name points to", q(a.PublicIP))
 	w("  ttl: 300   # TTL of the record written")
@@ -490,6 +503,35 @@ func isAPIMode(mode string) bool {
 // apiTokenEnv is the environment variable of a provider's API token.
 func apiTokenEnv(mode string) string {
 	return "EXRUNBOOK_PUBLIC_DNS_" + strings.ToUpper(mode) + "_API_TOKEN"
+}
+
+// apiTokenWhat says what the token of provider mode is.
+func apiTokenWhat(mode string) string {
+	switch mode {
+	case "azure":
+		return "Azure client secret (its value, not its ID)"
+	case "route53":
+		return "Route 53 secret access key"
+	}
+	return mode + " API token"
+}
+
+// checkGUID accepts an ID such as 72f988bf-86f1-41af-91ab-2d7cd011db47.
+func checkGUID(v string) error {
+	if !guidPattern.MatchString(v) {
+		return fmt.Errorf("expected a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47")
+	}
+	return nil
+}
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// checkAzureTenant accepts a tenant ID or the tenant's domain.
+func checkAzureTenant(v string) error {
+	if checkGUID(v) == nil || (strings.Contains(v, ".") && checkHostname(v) == nil) {
+		return nil
+	}
+	return fmt.Errorf("expected a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or the tenant's domain such as contoso.onmicrosoft.com")
 }
 
 // checkHostPortList accepts one or more host:port, comma-separated.

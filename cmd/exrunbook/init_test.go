@@ -155,12 +155,38 @@ func TestInitAsksTheQuestions(t *testing.T) {
 			"203.0.113.7", "192.0.2.53:53", "192.0.2.25",
 		},
 		check: func(t *testing.T, cfg *config.Config, errout string) {
-			if !strings.Contains(errout, "expected one of rfc2136, manual, cloudflare") || !strings.Contains(errout, "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN") {
+			if !strings.Contains(errout, "expected one of rfc2136, manual, azure, cloudflare") || !strings.Contains(errout, "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN") {
 				t.Errorf("the questions:\n%s", errout)
 			}
 			d := cfg.PublicDNS
 			if d.Mode != "cloudflare" || strings.Join(d.Nameservers, " ") != "198.51.100.1:53 198.51.100.2:53" || d.Cloudflare.APITokenFile != pw || d.Hetzner.APITokenFile != "" {
 				t.Errorf("public_dns = %+v", d)
+			}
+		},
+	})
+	cases = append(cases, struct {
+		name    string
+		answers []string
+		check   func(t *testing.T, cfg *config.Config, errout string)
+	}{
+		name: "azure asks for the service principal, the subscription and resource group, and the secret's file",
+		answers: []string{
+			"https://ex01.fabrikam.test/PowerShell/", "ntlm", "", pw, "", "",
+			"mail.fabrikam.test", "mail-ext.fabrikam.test", "autodiscover.fabrikam.test", "",
+			"thumbprint", "0123456789abcdef0123456789ABCDEF01234567",
+			"azure", "fabrikam.test.", "198.51.100.1:53",
+			"fabrikam", "fabrikam.onmicrosoft.test", "not-a-guid", "00000000-0000-0000-0000-0000000000c1", "00000000-0000-0000-0000-00000000005b", "rg-dns", pw,
+			"203.0.113.7", "192.0.2.53:53", "192.0.2.25",
+		},
+		check: func(t *testing.T, cfg *config.Config, errout string) {
+			if !strings.Contains(errout, "or the tenant's domain such as contoso.onmicrosoft.com") || !strings.Contains(errout, "expected a GUID") ||
+				!strings.Contains(errout, "Azure client secret (its value, not its ID), mode 0600 (or leave empty and set EXRUNBOOK_PUBLIC_DNS_AZURE_API_TOKEN)") {
+				t.Errorf("the questions:\n%s", errout)
+			}
+			a := cfg.PublicDNS.Azure
+			if cfg.PublicDNS.Mode != "azure" || a.TenantID != "fabrikam.onmicrosoft.test" || a.ClientID != "00000000-0000-0000-0000-0000000000c1" ||
+				a.SubscriptionID != "00000000-0000-0000-0000-00000000005b" || a.ResourceGroup != "rg-dns" || a.APITokenFile != pw {
+				t.Errorf("public_dns = %+v", cfg.PublicDNS)
 			}
 		},
 	})
