@@ -353,8 +353,12 @@ func (f *Fake) serveARM(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// notFound answers a GET of a record set that does not exist. Azure DNS
+// sends this one error without ARM's "error" envelope, as
+// {"code":"NotFound","message":...}.
 func (f *Fake) notFound(w http.ResponseWriter, res Resource) {
-	armError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("The resource record '%s' does not exist in resource group '%s' of subscription '%s'.", res.Name, f.ResourceGroup, f.SubscriptionID))
+	dnsapi.WriteJSON(w, http.StatusNotFound, map[string]string{"code": "NotFound",
+		"message": fmt.Sprintf("The resource record '%s' does not exist in resource group '%s' of subscription '%s'.", res.Name, f.ResourceGroup, f.SubscriptionID)})
 }
 
 // set is one record set: an absolute name, a type, the TTL and the data

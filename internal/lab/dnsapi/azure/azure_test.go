@@ -141,7 +141,7 @@ func TestFakeRecordSets(t *testing.T) {
 		{"get", "GET", base + "/A/outlook" + api, auth, nil, "", 200, `"ARecords":[{"ipv4Address":"203.0.113.10"}]`},
 		{"get the apex MX", "GET", base + "/MX/@" + api, auth, nil, "", 200, `"MXRecords":[{"preference":10,"exchange":"mail.contoso.test."}]`},
 		{"get the apex SOA", "GET", base + "/SOA/@" + api, auth, nil, "", 200, `"serialNumber":1`},
-		{"get absent", "GET", base + "/A/absent" + api, auth, nil, "", 404, `"code":"NotFound"`},
+		{"get absent", "GET", base + "/A/absent" + api, auth, nil, "", 404, `{"code":"NotFound","message":"The resource record 'absent' does not exist in resource group 'rg-dns' of subscription '` + sub + `'."}`},
 		{"another subscription", "GET", strings.Replace(base, sub, "11111111-0000-0000-0000-000000000000", 1) + "/A/outlook" + api, auth, nil, "", 404, "SubscriptionNotFound"},
 		{"another resource group", "GET", strings.Replace(base, "rg-dns", "rg-other", 1) + "/A/outlook" + api, auth, nil, "", 404, "ResourceGroupNotFound"},
 		{"another zone", "GET", strings.Replace(base, "contoso.test", "fabrikam.test", 1) + "/A/outlook" + api, auth, nil, "", 404, "ParentResourceNotFound"},
