@@ -36,6 +36,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -95,7 +96,10 @@ func New(o Options) (recordset.Provider, error) {
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = time.Second
 	}
-	co := azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 4, RetryDelay: o.RetryDelay, MaxRetryDelay: 30 * time.Second, TryTimeout: 2 * time.Minute}}
+	// The public cloud, named so that AZURE_AUTHORITY_HOST in the
+	// environment does not send the secret elsewhere.
+	co := azcore.ClientOptions{Cloud: cloud.AzurePublic,
+		Retry: policy.RetryOptions{MaxRetries: 4, RetryDelay: o.RetryDelay, MaxRetryDelay: 30 * time.Second, TryTimeout: 2 * time.Minute}}
 	if o.Transport != nil {
 		co.Transport = &http.Client{Transport: o.Transport}
 	}

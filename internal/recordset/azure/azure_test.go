@@ -144,6 +144,31 @@ func TestNewRequiresSettings(t *testing.T) {
 	}
 }
 
+// onlyAzure fails the test on a request for any host but the two the
+// fake stands in for, so that nothing leaves 127.0.0.1.
+type onlyAzure struct {
+	t    *testing.T
+	next http.RoundTripper
+}
+
+func (o onlyAzure) RoundTrip(r *http.Request) (*http.Response, error) {
+	if h := r.URL.Hostname(); h != LoginHost && h != ManagementHost {
+		o.t.Errorf("a request for %s", r.URL)
+		return nil, errors.New("refused: not a host of the fake")
+	}
+	return o.next.RoundTrip(r)
+}
+
+// The public cloud is used whatever AZURE_AUTHORITY_HOST says: the
+// client secret goes to login.microsoftonline.com only.
+func TestAuthorityHostFromEnvironmentIgnored(t *testing.T) {
+	t.Setenv("AZURE_AUTHORITY_HOST", "https://login.example.test/")
+	l := newLab(t, org.Record{Name: "outlook.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.10"})
+	if _, err := l.p.GetRRsets(context.Background(), "contoso.test.", "outlook.contoso.test.", dns.TypeA); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type lab struct {
 	fake *azfake.Fake
 	p    recordset.Provider
@@ -158,7 +183,7 @@ func newLab(t *testing.T, records ...org.Record) *lab {
 	t.Cleanup(hs.Close)
 	u, _ := url.Parse(hs.URL)
 	p, err := New(Options{TenantID: f.TenantID, ClientID: f.ClientID, ClientSecret: "s3cret", SubscriptionID: f.SubscriptionID, ResourceGroup: "rg-dns",
-		SecretSetting: "test", RetryDelay: 10 * time.Millisecond, Transport: &dnsapi.Redirect{Hosts: []string{LoginHost, ManagementHost}, Target: u}})
+		SecretSetting: "test", RetryDelay: 10 * time.Millisecond, Transport: onlyAzure{t, &dnsapi.Redirect{Hosts: []string{LoginHost, ManagementHost}, Target: u}}})
 	if err != nil {
 		t.Fatal(err)
 	}
