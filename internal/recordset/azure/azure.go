@@ -371,15 +371,20 @@ func (p *Provider) explain(err error, zone string) error {
 	k := p.o.Key + ".azure."
 	var af *azidentity.AuthenticationFailedError
 	if errors.As(err, &af) {
-		status := 0
-		if af.RawResponse != nil {
-			status = af.RawResponse.StatusCode
+		if af.RawResponse == nil {
+			// No answer: the token request did not get through.
+			e := fmt.Errorf("azure: no token from the Microsoft identity platform: %w", err)
+			var ne net.Error
+			if errors.As(err, &ne) {
+				return errkind.Transient(e)
+			}
+			return e
 		}
-		e := fmt.Errorf("azure: the Microsoft identity platform refused the service principal (HTTP %d; check %s, %sclient_id and %stenant_id): %s", status, p.o.SecretSetting, k, k, words(af.RawResponse))
+		status := af.RawResponse.StatusCode
 		if status == http.StatusTooManyRequests || status >= 500 {
-			return errkind.Transient(e)
+			return errkind.Transient(fmt.Errorf("azure: the Microsoft identity platform answered HTTP %d: %s", status, words(af.RawResponse)))
 		}
-		return e
+		return fmt.Errorf("azure: the Microsoft identity platform refused the service principal (HTTP %d; check %s, %sclient_id and %stenant_id): %s", status, p.o.SecretSetting, k, k, words(af.RawResponse))
 	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {

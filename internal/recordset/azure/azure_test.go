@@ -3,6 +3,8 @@ package azure
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dns/armdns"
 	"github.com/miekg/dns"
 
@@ -263,5 +267,42 @@ func TestConcurrentChangeRefused(t *testing.T) {
 	var se *serviceError
 	if !errors.As(err, &se) {
 		t.Errorf("the SDK's error is not kept: %T", err)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	p := &Provider{o: Options{Key: "public_dns", SecretSetting: "ENV or file", ClientID: "app-1", SubscriptionID: "sub-1", ResourceGroup: "rg-1"}}
+	resp := func(status int, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPut, "https://management.azure.com/subscriptions/sub-1/x", nil)
+		return &http.Response{StatusCode: status, Status: http.StatusText(status), Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: req}
+	}
+	armErr := func(status int, body string) error { return runtime.NewResponseError(resp(status, body)) }
+	tests := []struct {
+		name      string
+		err       error
+		want      string
+		transient bool
+	}{
+		{"wrong secret", &azidentity.AuthenticationFailedError{RawResponse: resp(401, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1"}`)},
+			"refused the service principal (HTTP 401; check ENV or file, public_dns.azure.client_id and public_dns.azure.tenant_id): invalid_client: AADSTS7000215: Invalid client secret provided.", false},
+		{"identity platform down", &azidentity.AuthenticationFailedError{RawResponse: resp(503, `{"error":"temporarily_unavailable","error_description":"AADSTS90033"}`)},
+			"answered HTTP 503: temporarily_unavailable: AADSTS90033", true},
+		{"no role", armErr(403, `{"error":{"code":"AuthorizationFailed","message":"The client 'x' does not have authorization to perform action 'Microsoft.Network/dnsZones/A/write'."}}`),
+			"the service principal app-1 needs the DNS Zone Contributor role on the zone contoso.test.): AuthorizationFailed: The client 'x' does not have authorization", false},
+		{"token refused", armErr(401, `{"error":{"code":"InvalidAuthenticationToken","message":"The access token is invalid."}}`), "refused the token (HTTP 401; check ENV or file", false},
+		{"subscription", armErr(404, `{"error":{"code":"SubscriptionNotFound","message":"The subscription 'sub-1' could not be found."}}`), `public_dns.azure.subscription_id "sub-1": SubscriptionNotFound`, false},
+		{"zone", armErr(404, `{"error":{"code":"ParentResourceNotFound","message":"Parent resource 'contoso.test' not found."}}`), `the zone contoso.test. is not in resource group "rg-1"`, false},
+		{"server error", armErr(500, `{"error":{"code":"InternalServerError","message":"Boom."}}`), "azure: PUT /subscriptions/sub-1/x: HTTP 500: InternalServerError: Boom.", true},
+		{"bad request", armErr(400, `{"code":"BadRequest","message":"The record set is invalid."}`), "HTTP 400: BadRequest: The record set is invalid.", false},
+		{"network", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, "azure: dial tcp: connection refused", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := p.explain(tc.err, "contoso.test.")
+			if err == nil || !strings.Contains(err.Error(), tc.want) || errkind.IsTransient(err) != tc.transient || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("explain = %q (transient %v); want %q (transient %v)", err, errkind.IsTransient(err), tc.want, tc.transient)
+			}
+		})
 	}
 }
