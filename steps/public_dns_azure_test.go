@@ -2,11 +2,16 @@ package steps
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/exrunbook/exrunbook/internal/acme/pebbletest"
+	"github.com/exrunbook/exrunbook/internal/config"
 	azfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/azure"
 )
 
@@ -104,5 +109,34 @@ func TestACMEDNS01AzureLab(t *testing.T) {
 	reqs := strings.Join(l.fake.(*azfake.Fake).Requests(), "\n")
 	if n := strings.Count(reqs, "PUT /subscriptions/00000000-0000-0000-0000-00000000005b/resourceGroups/rg-dns/providers/Microsoft.Network/dnsZones/contoso.test/TXT/_acme-challenge."); n != len(names) {
 		t.Errorf("%d TXT record sets written through the API, want %d:\n%s", n, len(names), reqs)
+	}
+}
+
+// certificate.acme.challenge_dns in mode azure opens its own provider,
+// with its own settings and secret, and names them when refused.
+func TestChallengeDNSAzureOwnSettings(t *testing.T) {
+	l := startAPILab(t, pdnsAPIFakeOf(t, "azure"), "good.token")
+	wrong := filepath.Join(t.TempDir(), "challenge-secret")
+	if err := os.WriteFile(wrong, []byte("not-the-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := l.cfg.PublicDNS.Azure
+	a.APITokenFile = wrong
+	l.cfg.Certificate.ACME.ChallengeDNS = config.DNSAccess{Mode: "azure", Zone: "contoso.test.", Nameservers: l.cfg.PublicDNS.Nameservers, Azure: a}
+	p, err := l.deps.DNSRecordSet(config.ChallengeDNSKey, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.GetRRsets(context.Background(), "contoso.test.", "_acme-challenge.outlook-ext.contoso.test.", dns.TypeTXT)
+	if err == nil || !strings.Contains(err.Error(), "check EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_AZURE_API_TOKEN or certificate.acme.challenge_dns.azure.api_token_file, certificate.acme.challenge_dns.azure.client_id") {
+		t.Fatalf("challenge zone with a wrong secret: %v", err)
+	}
+	// public_dns's own access still works.
+	pp, err := l.deps.PublicDNSRecordSet(t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pp.GetRRsets(context.Background(), "contoso.test.", "outlook.contoso.test.", dns.TypeA); err != nil {
+		t.Fatal(err)
 	}
 }
