@@ -682,9 +682,9 @@ func (f *Fake) put(w http.ResponseWriter, r *http.Request, zone string, res Reso
 		armError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The lab's fake keeps the zone's %s record set as the lab's DNS server has it; it is not changed through the API.", res.Type))
 		return
 	}
-	data, err := rdata(res.Type, in.Properties)
-	if err != nil {
-		armError(w, http.StatusBadRequest, "BadRequest", err.Error())
+	data, refusal := rdata(res.Type, in.Properties)
+	if refusal != "" {
+		armError(w, http.StatusBadRequest, "BadRequest", refusal)
 		return
 	}
 	if in.Properties.TTL == nil || *in.Properties.TTL < 0 || *in.Properties.TTL > 2147483647 {
@@ -750,18 +750,18 @@ func (f *Fake) put(w http.ResponseWriter, r *http.Request, zone string, res Reso
 }
 
 // rdata turns the record properties of a PUT body into presentation
-// form, refusing records of another type than the path's and incomplete
-// ones.
-func rdata(typ string, p properties) ([]string, error) {
+// form; refusal, in ARM's words, refuses records of another type than the
+// path's and incomplete ones.
+func rdata(typ string, p properties) (data []string, refusal string) {
 	present := map[string]bool{"A": len(p.A) > 0, "AAAA": len(p.AAAA) > 0, "CNAME": p.CNAME != nil, "MX": len(p.MX) > 0,
 		"NS": len(p.NS) > 0, "PTR": len(p.PTR) > 0, "SRV": len(p.SRV) > 0, "TXT": len(p.TXT) > 0, "CAA": len(p.CAA) > 0, "SOA": p.SOA != nil}
 	for t, ok := range present {
 		if ok && t != typ {
-			return nil, fmt.Errorf("The record set of type '%s' cannot contain %s; only %s is allowed.", typ, rdataKey[t], rdataKey[typ])
+			return nil, fmt.Sprintf("The record set of type '%s' cannot contain %s; only %s is allowed.", typ, rdataKey[t], rdataKey[typ])
 		}
 	}
-	missing := func(what string) error {
-		return fmt.Errorf("The %s record is missing its '%s' property.", typ, what)
+	missing := func(what string) string {
+		return fmt.Sprintf("The %s record is missing its '%s' property.", typ, what)
 	}
 	var out []string
 	switch typ {
@@ -822,7 +822,7 @@ func rdata(typ string, p properties) ([]string, error) {
 			var q []string
 			for _, v := range r.Value {
 				if len(v) > 255 {
-					return nil, fmt.Errorf("A TXT record value string is longer than 255 characters.")
+					return nil, "A TXT record value string is longer than 255 characters."
 				}
 				q = append(q, quote(v))
 			}
@@ -836,7 +836,7 @@ func rdata(typ string, p properties) ([]string, error) {
 			out = append(out, fmt.Sprintf("%d %s %s", *r.Flags, *r.Tag, quote(*r.Value)))
 		}
 	}
-	return out, nil
+	return out, ""
 }
 
 // quote writes a character-string in zone-file form.
