@@ -180,9 +180,18 @@ type lab struct {
 
 func newLab(t *testing.T, records ...org.Record) *lab {
 	t.Helper()
+	return newLabWith(t, nil, records...)
+}
+
+// newLabWith lets edit set the fake up before it serves.
+func newLabWith(t *testing.T, edit func(*azfake.Fake), records ...org.Record) *lab {
+	t.Helper()
 	z := dnsapitest.Zone(dnsapitest.SOA(300), records)
 	f := &azfake.Fake{Store: &dnsapi.Store{Backend: z}, TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47", ClientID: "00000000-0000-0000-0000-0000000000c1",
 		ClientSecret: "s3cret", SubscriptionID: "00000000-0000-0000-0000-00000000005b", ResourceGroup: "rg-dns", RetryAfter: "0"}
+	if edit != nil {
+		edit(f)
+	}
 	hs := httptest.NewServer(f)
 	t.Cleanup(hs.Close)
 	u, _ := url.Parse(hs.URL)
@@ -304,5 +313,30 @@ func TestExplain(t *testing.T) {
 				t.Fatalf("explain = %q (transient %v); want %q (transient %v)", err, errkind.IsTransient(err), tc.want, tc.transient)
 			}
 		})
+	}
+}
+
+// The fake's pages, as the SDK's own pager follows them: every record set
+// once, over several pages of $top.
+func TestFakePagesThroughTheSDK(t *testing.T) {
+	l := newLabWith(t, func(f *azfake.Fake) { f.MaxPerPage = 2 }, org.Record{Name: "a.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.1"},
+		org.Record{Name: "b.contoso.test.", Type: "A", TTL: 300, Data: "203.0.113.2"},
+		org.Record{Name: "c.contoso.test.", Type: "TXT", TTL: 300, Data: `"c"`})
+	pager := l.p.(*Provider).client.NewListByDNSZonePager("rg-dns", "contoso.test", nil)
+	var names []string
+	pages := 0
+	for pager.More() {
+		page, err := pager.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, rs := range page.Value {
+			names = append(names, *rs.Type+" "+*rs.Name)
+		}
+	}
+	want := "Microsoft.Network/dnszones/SOA @, Microsoft.Network/dnszones/NS @, Microsoft.Network/dnszones/A a, Microsoft.Network/dnszones/A b, Microsoft.Network/dnszones/TXT c"
+	if got := strings.Join(names, ", "); got != want || pages != 3 {
+		t.Fatalf("%d pages: %s; want 3: %s", pages, got, want)
 	}
 }
