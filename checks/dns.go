@@ -31,10 +31,7 @@ type PublicRecordsCheck struct {
 
 // Name is the check's name.
 func (c PublicRecordsCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "public DNS records"
+	return nameOr(c.CheckName, "public DNS records")
 }
 
 // Run asks every nameserver and reports the verdict.
@@ -83,10 +80,7 @@ type InternalResolutionCheck struct {
 
 // Name is the check's name.
 func (c InternalResolutionCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "internal DNS resolution"
+	return nameOr(c.CheckName, "internal DNS resolution")
 }
 
 // Run resolves every name and reports the verdict.
@@ -107,7 +101,5 @@ func (c InternalResolutionCheck) Run(ctx context.Context, env engine.Env) engine
 		res.Message = fmt.Sprintf("%s resolve to %s at %s", strings.Join(names, ", "), strings.Join(rep.Results[0].Addresses, ", "), rep.Server)
 		return res
 	}
-	res.Status = engine.CheckFail
-	res.Message = fmt.Sprintf("internal DNS at %s: %s", rep.Server, strings.Join(rep.Problems(), "; "))
-	return res
+	return failed(res, "internal DNS at %s: %s", rep.Server, strings.Join(rep.Problems(), "; "))
 }

@@ -38,24 +38,16 @@ type SMTPCheck struct {
 
 // Name implements engine.Check.
 func (c *SMTPCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "smtp-starttls"
+	return nameOr(c.CheckName, "smtp-starttls")
 }
 
 // Run implements engine.Check.
 func (c *SMTPCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
 	if len(c.Targets) == 0 || len(c.Names) == 0 {
-		res.Status = engine.CheckFail
-		res.Message = "nothing to check: no SMTP address (exchange.smtp) or no name under test"
-		return res
+		return failed(res, "nothing to check: no SMTP address (exchange.smtp) or no name under test")
 	}
-	now := time.Now()
-	if env != nil {
-		now = env.Now()
-	}
+	now := clock(env)
 	var fails []string
 	var ve verdictErr
 	for _, t := range c.Targets {
