@@ -166,25 +166,14 @@ func (x *ex) setVDir(k vdirKind) func(c *pwsh.Call) error {
 			v.ExtendedProtectionSPNList = append([]string(nil), before.ExtendedProtectionSPNList...)
 			for _, name := range c.Bound() {
 				val, _ := c.Param(name)
+				if vdirBools.set(v, name, val) {
+					continue
+				}
 				switch name {
 				case "InternalUrl":
 					v.InternalUrl = urlParam(val)
 				case "ExternalUrl":
 					v.ExternalUrl = urlParam(val)
-				case "BasicAuthentication", "BasicAuthEnabled":
-					v.BasicAuthentication = pwsh.ToBool(val)
-				case "WindowsAuthentication", "WindowsAuthEnabled":
-					v.WindowsAuthentication = pwsh.ToBool(val)
-				case "DigestAuthentication":
-					v.DigestAuthentication = pwsh.ToBool(val)
-				case "FormsAuthentication":
-					v.FormsAuthentication = pwsh.ToBool(val)
-				case "OAuthAuthentication":
-					v.OAuthAuthentication = pwsh.ToBool(val)
-				case "AdfsAuthentication":
-					v.AdfsAuthentication = pwsh.ToBool(val)
-				case "RequireSSL":
-					v.RequireSSL = pwsh.ToBool(val)
 				case "InternalAuthenticationMethods":
 					if v.InternalAuthenticationMethods, err = authMethods(name, v.InternalAuthenticationMethods, val); err != nil {
 						return err
@@ -361,15 +350,14 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 		a.IISAuthenticationMethods = append([]string(nil), orig.IISAuthenticationMethods...)
 		for _, name := range c.Bound() {
 			val, _ := c.Param(name)
+			if outlookAnywhereBools.set(a, name, val) {
+				continue
+			}
 			switch name {
 			case "ExternalHostname":
 				a.ExternalHostname = hostParam(val)
 			case "InternalHostname":
 				a.InternalHostname = hostParam(val)
-			case "ExternalClientsRequireSsl":
-				a.ExternalClientsRequireSsl = pwsh.ToBool(val)
-			case "InternalClientsRequireSsl":
-				a.InternalClientsRequireSsl = pwsh.ToBool(val)
 			case "ExternalClientAuthenticationMethod":
 				a.ExternalClientAuthenticationMethod = canonicalAuth(enumName(val))
 			case "InternalClientAuthenticationMethod":
@@ -382,8 +370,6 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 				if a.IISAuthenticationMethods, err = authMethods(name, a.IISAuthenticationMethods, val); err != nil {
 					return err
 				}
-			case "SSLOffloading":
-				a.SSLOffloading = pwsh.ToBool(val)
 			case "ExtendedProtectionTokenChecking":
 				a.ExtendedProtectionTokenChecking = enumName(val)
 			case "Name":
