@@ -31,7 +31,10 @@ type PublicRecordsCheck struct {
 
 // Name is the check's name.
 func (c PublicRecordsCheck) Name() string {
-	return nameOr(c.CheckName, "public DNS records")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "public DNS records"
 }
 
 // Run asks every nameserver and reports the verdict.
@@ -80,7 +83,10 @@ type InternalResolutionCheck struct {
 
 // Name is the check's name.
 func (c InternalResolutionCheck) Name() string {
-	return nameOr(c.CheckName, "internal DNS resolution")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "internal DNS resolution"
 }
 
 // Run resolves every name and reports the verdict.
@@ -101,5 +107,7 @@ func (c InternalResolutionCheck) Run(ctx context.Context, env engine.Env) engine
 		res.Message = fmt.Sprintf("%s resolve to %s at %s", strings.Join(names, ", "), strings.Join(rep.Results[0].Addresses, ", "), rep.Server)
 		return res
 	}
-	return failed(res, "internal DNS at %s: %s", rep.Server, strings.Join(rep.Problems(), "; "))
+	res.Status = engine.CheckFail
+	res.Message = fmt.Sprintf("internal DNS at %s: %s", rep.Server, strings.Join(rep.Problems(), "; "))
+	return res
 }

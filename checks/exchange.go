@@ -44,29 +44,37 @@ func NewConsistencyCheck(client *exchange.Client, servers []string) *Consistency
 
 // Name implements engine.Check.
 func (c *ConsistencyCheck) Name() string {
-	return nameOr(c.CheckName, "servers-consistent")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "servers-consistent"
 }
 
 // Run implements engine.Check.
 func (c *ConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name()}
+	fail := func(format string, args ...any) engine.CheckResult {
+		res.Status = engine.CheckFail
+		res.Message = fmt.Sprintf(format, args...)
+		return res
+	}
 	if c.Client == nil || len(c.Servers) == 0 {
-		return failed(res, "nothing to compare: no Exchange client or no server in scope")
+		return fail("nothing to compare: no Exchange client or no server in scope")
 	}
 	certs, err := c.Client.GetCertificates(ctx, c.Servers)
 	if err != nil {
 		res.Err = err
-		return failed(res, "reading the certificates: %v", err)
+		return fail("reading the certificates: %v", err)
 	}
 	vdirs, err := c.Client.GetVirtualDirectories(ctx, c.Servers)
 	if err != nil {
 		res.Err = err
-		return failed(res, "reading the virtual directories: %v", err)
+		return fail("reading the virtual directories: %v", err)
 	}
 	oa, err := c.Client.GetOutlookAnywhere(ctx, c.Servers)
 	if err != nil {
 		res.Err = err
-		return failed(res, "reading Outlook Anywhere: %v", err)
+		return fail("reading Outlook Anywhere: %v", err)
 	}
 	diffs := ConsistencyDifferences(c.Servers, certs, vdirs, oa)
 	if len(diffs) > 0 {
@@ -292,12 +300,18 @@ type CertFactsCheck struct {
 
 // Name implements engine.Check.
 func (c *CertFactsCheck) Name() string {
-	return nameOr(c.CheckName, "certificate")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "certificate"
 }
 
 // Run implements engine.Check.
 func (c *CertFactsCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	now := clock(env)
+	now := time.Now()
+	if env != nil {
+		now = env.Now()
+	}
 	res := engine.CheckResult{Name: c.Name(), Evidence: []string{c.What + ": " + c.Facts.String()}}
 	fails, warns := c.Facts.Evaluate(c.Hosts, now)
 	return verdict(res, c.What, fails, warns, fmt.Sprintf("%s has a private key, covers %s and is valid until %s", c.What,
@@ -337,16 +351,24 @@ type CertificatePresentCheck struct {
 
 // Name implements engine.Check.
 func (c *CertificatePresentCheck) Name() string {
-	return nameOr(c.CheckName, "certificate-present")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "certificate-present"
 }
 
 // Run implements engine.Check.
 func (c *CertificatePresentCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name()}
 	if (c.Client == nil && c.Read == nil) || len(c.Servers) == 0 || c.Thumbprint == "" {
-		return failed(res, "nothing to check: no Exchange client, no server or no thumbprint")
+		res.Status = engine.CheckFail
+		res.Message = "nothing to check: no Exchange client, no server or no thumbprint"
+		return res
 	}
-	now := clock(env)
+	now := time.Now()
+	if env != nil {
+		now = env.Now()
+	}
 	read := c.Read
 	if read == nil {
 		read = func(ctx context.Context) ([]exchange.Certificate, error) {
@@ -415,14 +437,22 @@ type CertificateBoundCheck struct {
 
 // Name implements engine.Check.
 func (c *CertificateBoundCheck) Name() string {
-	return nameOr(c.CheckName, "certificate-bound")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "certificate-bound"
 }
 
 // Run implements engine.Check.
 func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name()}
+	fail := func(format string, args ...any) engine.CheckResult {
+		res.Status = engine.CheckFail
+		res.Message = fmt.Sprintf(format, args...)
+		return res
+	}
 	if (c.Client == nil && c.Read == nil) || len(c.Servers) == 0 || c.Thumbprint == "" || (len(c.Services) == 0 && c.X509CertificateName == "") {
-		return failed(res, "nothing to check: no Exchange client, no server, no thumbprint or no service")
+		return fail("nothing to check: no Exchange client, no server, no thumbprint or no service")
 	}
 	var fails []string
 	var certs []exchange.Certificate
@@ -431,7 +461,7 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 		var err error
 		if certs, pi, err = c.Read(ctx); err != nil {
 			res.Err = err
-			return failed(res, "reading the certificates and the POP and IMAP settings: %v", err)
+			return fail("reading the certificates and the POP and IMAP settings: %v", err)
 		}
 	}
 	if len(c.Services) > 0 {
@@ -439,7 +469,7 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 			var err error
 			if certs, err = c.Client.GetCertificates(ctx, c.Servers); err != nil {
 				res.Err = err
-				return failed(res, "reading the certificates: %v", err)
+				return fail("reading the certificates: %v", err)
 			}
 		}
 		for _, s := range c.Servers {
@@ -459,7 +489,7 @@ func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.
 			var err error
 			if pi, err = c.Client.GetPopImapSettings(ctx, c.Servers); err != nil {
 				res.Err = err
-				return failed(res, "reading the POP and IMAP settings: %v", err)
+				return fail("reading the POP and IMAP settings: %v", err)
 			}
 		}
 		seen := map[string]bool{}

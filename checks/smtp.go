@@ -38,16 +38,24 @@ type SMTPCheck struct {
 
 // Name implements engine.Check.
 func (c *SMTPCheck) Name() string {
-	return nameOr(c.CheckName, "smtp-starttls")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "smtp-starttls"
 }
 
 // Run implements engine.Check.
 func (c *SMTPCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
 	if len(c.Targets) == 0 || len(c.Names) == 0 {
-		return failed(res, "nothing to check: no SMTP address (exchange.smtp) or no name under test")
+		res.Status = engine.CheckFail
+		res.Message = "nothing to check: no SMTP address (exchange.smtp) or no name under test"
+		return res
 	}
-	now := clock(env)
+	now := time.Now()
+	if env != nil {
+		now = env.Now()
+	}
 	var fails []string
 	var ve verdictErr
 	for _, t := range c.Targets {

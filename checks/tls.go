@@ -48,14 +48,19 @@ type TLSCheck struct {
 
 // Name implements engine.Check.
 func (c *TLSCheck) Name() string {
-	return nameOr(c.CheckName, "tls")
+	if c.CheckName != "" {
+		return c.CheckName
+	}
+	return "tls"
 }
 
 // Run implements engine.Check.
 func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
 	if len(c.Targets) == 0 || len(c.Names) == 0 {
-		return failed(res, "nothing to check: no server HTTPS address (exchange.https) or no name under test")
+		res.Status = engine.CheckFail
+		res.Message = "nothing to check: no server HTTPS address (exchange.https) or no name under test"
+		return res
 	}
 	minV, warnV := c.MinValidity, c.WarnValidity
 	if minV == 0 {
@@ -64,7 +69,10 @@ func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	if warnV == 0 {
 		warnV = 60 * 24 * time.Hour
 	}
-	now := clock(env)
+	now := time.Now()
+	if env != nil {
+		now = env.Now()
+	}
 	var fails, warns []string
 	var ve verdictErr
 	for _, t := range c.Targets {
