@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/pause"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 	"github.com/exrunbook/exrunbook/internal/wsman"
 )
@@ -88,12 +89,8 @@ func (c *Client) readPipeline(ctx context.Context, op string, pl psrp.Pipeline, 
 	var err error
 	for attempt := 0; attempt < readAttempts; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(readBackoff << (attempt - 1))
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if pause.For(ctx, readBackoff<<(attempt-1)) != nil {
 				return nil, err
-			case <-t.C:
 			}
 		}
 		var res *psrp.Result

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/pause"
 )
 
 // maxBody bounds how much of an error body is kept.
@@ -111,14 +112,7 @@ func (t *Transport) sleep(ctx context.Context, d time.Duration) error {
 	if t.Sleep != nil {
 		return t.Sleep(ctx, d)
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
+	return pause.For(ctx, d)
 }
 
 // RoundTrip sends req, again after a 429 or 5xx while attempts are left.
