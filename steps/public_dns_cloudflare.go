@@ -12,6 +12,6 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return cloudflare.New(cloudflare.Options{Secret: token, Setting: setting, Transport: d.DNSAPITransport})
+		return cloudflare.New(cloudflare.Options{Token: token, TokenSetting: setting, Transport: d.DNSAPITransport})
 	}
 }

@@ -12,6 +12,6 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return hetzner.New(hetzner.Options{Secret: token, Setting: setting, Transport: d.DNSAPITransport})
+		return hetzner.New(hetzner.Options{Token: token, TokenSetting: setting, Transport: d.DNSAPITransport})
 	}
 }

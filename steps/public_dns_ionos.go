@@ -12,6 +12,6 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return ionos.New(ionos.Options{Secret: key, Setting: setting, Transport: d.DNSAPITransport})
+		return ionos.New(ionos.Options{APIKey: key, KeySetting: setting, Transport: d.DNSAPITransport})
 	}
 }

@@ -128,7 +128,7 @@ func TestACMEDNS01ThroughProviderFake(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	u, _ := url.Parse(hs.URL)
-	cf, err := cloudflare.New(cloudflare.Options{Secret: "tok", Setting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
+	cf, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestACMEDNS01WrongValueRefused(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	u, _ := url.Parse(hs.URL)
-	cf, err := cloudflare.New(cloudflare.Options{Secret: "tok", Setting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
+	cf, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
 	if err != nil {
 		t.Fatal(err)
 	}

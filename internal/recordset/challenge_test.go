@@ -62,7 +62,7 @@ func TestChallengeThroughCNAME(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	u, _ := url.Parse(hs.URL)
-	cf, err := cloudflare.New(cloudflare.Options{Secret: "tok", Setting: "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
+	cf, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
 	if err != nil {
 		t.Fatal(err)
 	}

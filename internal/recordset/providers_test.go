@@ -40,7 +40,7 @@ func redirect(t *testing.T, h http.Handler, host string) http.RoundTripper {
 
 var providerCases = []providerCase{
 	{"cloudflare", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
-		p, err := cloudflare.New(cloudflare.Options{Secret: "tok", Setting: "test",
+		p, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "test",
 			Transport: redirect(t, &cffake.Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: "0123456789abcdef0123456789abcdef", MaxPerPage: 5}, cloudflare.Host)})
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ var providerCases = []providerCase{
 		return p
 	}},
 	{"hetzner", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
-		p, err := hetzner.New(hetzner.Options{Secret: "tok", Setting: "test",
+		p, err := hetzner.New(hetzner.Options{Token: "tok", TokenSetting: "test",
 			Transport: redirect(t, &hzfake.Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: 4711, MaxPerPage: 2}, hetzner.Host)})
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +56,7 @@ var providerCases = []providerCase{
 		return p
 	}},
 	{"ionos", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
-		p, err := ionos.New(ionos.Options{Secret: "pre.fix", Setting: "test",
+		p, err := ionos.New(ionos.Options{APIKey: "pre.fix", KeySetting: "test",
 			Transport: redirect(t, &ionosfake.Fake{Store: &dnsapi.Store{Backend: z}, APIKey: "pre.fix", ZoneID: "11af3414-ebba-11e9-8df5-66fbe8a334b4"}, ionos.Host)})
 		if err != nil {
 			t.Fatal(err)

@@ -234,20 +234,6 @@ func Client(base http.RoundTripper) *http.Client {
 	return &http.Client{Transport: &Transport{Base: base}, Timeout: 5 * time.Minute}
 }
 
-// Options configure a DNS provider whose API client runs over this
-// transport.
-type Options struct {
-	// Secret is the API credential (a token or key). It is sent only in
-	// the requests' authentication.
-	Secret string
-	// Setting names where the credential comes from, for errors (e.g.
-	// "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN").
-	Setting string
-	// Transport carries the requests under the retries (nil: the default
-	// transport, TLS verified).
-	Transport http.RoundTripper
-}
-
 // Credential describes a provider's API credential for the errors of a
 // module behind this transport. Its Explain suits libdnszone.Zone.Explain.
 type Credential struct {
@@ -266,11 +252,6 @@ type Credential struct {
 	// is returned as it is, since the StatusError in it already names the
 	// host, status and the provider's words.
 	LabelStatus bool
-}
-
-// Missing is the error for a credential that is not set.
-func (c Credential) Missing() error {
-	return fmt.Errorf("%s: no %s: set %s", c.Prefix, c.Kind, c.Setting)
 }
 
 // Explain names the setting behind a refused credential, keeps a

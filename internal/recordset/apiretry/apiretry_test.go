@@ -200,10 +200,3 @@ func TestCredentialExplain(t *testing.T) {
 		})
 	}
 }
-
-func TestCredentialMissing(t *testing.T) {
-	c := Credential{API: "Example", Prefix: "example", Kind: "API key", Setting: "EXAMPLE_KEY"}
-	if got, want := c.Missing().Error(), "example: no API key: set EXAMPLE_KEY"; got != want {
-		t.Fatalf("Missing() = %q, want %q", got, want)
-	}
-}

@@ -6,6 +6,9 @@
 package cloudflare
 
 import (
+	"fmt"
+	"net/http"
+
 	libcf "github.com/libdns/cloudflare"
 
 	"github.com/exrunbook/exrunbook/internal/recordset"
@@ -16,19 +19,27 @@ import (
 // Host is the API host the module talks to.
 const Host = "api.cloudflare.com"
 
-// Options configure the provider; the API token needs Zone DNS Edit and
-// Zone Read on the zone.
-type Options = apiretry.Options
+// Options configure the provider.
+type Options struct {
+	// Token is an API token with Zone:DNS:Edit (and Zone:Zone:Read) on the
+	// zone. It is sent only in the Authorization header.
+	Token string
+	// TokenSetting names where the token comes from, for the error that a
+	// refused token gives (e.g. "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN").
+	TokenSetting string
+	// Transport carries the requests under the retries (nil: the default
+	// transport, TLS verified).
+	Transport http.RoundTripper
+}
 
 // New returns the provider.
 func New(o Options) (recordset.Provider, error) {
-	cred := apiretry.Credential{
-		API: "Cloudflare", Prefix: "cloudflare", Kind: "API token", Setting: o.Setting,
+	if o.Token == "" {
+		return nil, fmt.Errorf("cloudflare: no API token: set %s", o.TokenSetting)
+	}
+	m := &libcf.Provider{APIToken: o.Token, HTTPClient: apiretry.Client(o.Transport)}
+	return &libdnszone.Zone{Module: m, Explain: apiretry.Credential{
+		API: "Cloudflare", Prefix: "cloudflare", Kind: "API token", Setting: o.TokenSetting,
 		Need: "it needs Zone DNS Edit and Zone Read on the zone",
-	}
-	if o.Secret == "" {
-		return nil, cred.Missing()
-	}
-	m := &libcf.Provider{APIToken: o.Secret, HTTPClient: apiretry.Client(o.Transport)}
-	return &libdnszone.Zone{Module: m, Explain: cred.Explain}, nil
+	}.Explain}, nil
 }

@@ -11,6 +11,8 @@ package hetzner
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 
 	libhetzner "github.com/libdns/hetzner/v2"
 
@@ -22,25 +24,32 @@ import (
 // Host is the API host the module talks to.
 const Host = "api.hetzner.cloud"
 
-// Options configure the provider; the API token needs Read & Write in the
-// project that holds the zone.
-type Options = apiretry.Options
+// Options configure the provider.
+type Options struct {
+	// Token is a Hetzner Cloud API token (Read & Write) of the project
+	// that holds the zone.
+	Token string
+	// TokenSetting names where the token comes from, for errors.
+	TokenSetting string
+	// Transport carries the requests under the retries (nil: the default
+	// transport, TLS verified).
+	Transport http.RoundTripper
+}
 
 // New returns the provider.
 func New(o Options) (recordset.Provider, error) {
-	cred := apiretry.Credential{
-		API: "Hetzner", Prefix: "hetzner", Kind: "API token", Setting: o.Setting,
-		Need: "it needs Read & Write in the project that holds the zone",
-	}
-	if o.Secret == "" {
+	if o.Token == "" {
 		// The module would fall back to LIBDNS_HETZNER_TOKEN, then panic.
-		return nil, cred.Missing()
+		return nil, fmt.Errorf("hetzner: no API token: set %s", o.TokenSetting)
 	}
 	apiretry.RouteDefault()
 	rt := &apiretry.Transport{Base: o.Transport}
 	return &libdnszone.Zone{
-		Module:  libhetzner.New(o.Secret),
+		Module:  libhetzner.New(o.Token),
 		Context: func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
-		Explain: cred.Explain,
+		Explain: apiretry.Credential{
+			API: "Hetzner", Prefix: "hetzner", Kind: "API token", Setting: o.TokenSetting,
+			Need: "it needs Read & Write in the project that holds the zone",
+		}.Explain,
 	}, nil
 }

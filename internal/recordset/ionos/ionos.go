@@ -10,6 +10,8 @@ package ionos
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 
 	libionos "github.com/libdns/ionos"
 
@@ -21,25 +23,31 @@ import (
 // Host is the API host the module talks to.
 const Host = "api.hosting.ionos.com"
 
-// Options configure the provider; the API key is "prefix.secret" from the
-// IONOS developer console.
-type Options = apiretry.Options
+// Options configure the provider.
+type Options struct {
+	// APIKey is the key as IONOS shows it, "prefix.secret".
+	APIKey string
+	// KeySetting names where the key comes from, for errors.
+	KeySetting string
+	// Transport carries the requests under the retries (nil: the default
+	// transport, TLS verified).
+	Transport http.RoundTripper
+}
 
 // New returns the provider.
 func New(o Options) (recordset.Provider, error) {
-	cred := apiretry.Credential{
-		API: "IONOS", Prefix: "ionos", Kind: "API key", Setting: o.Setting,
-		Need: `it is "prefix.secret" from the IONOS developer console`, LabelStatus: true,
-	}
-	if o.Secret == "" {
-		return nil, cred.Missing()
+	if o.APIKey == "" {
+		return nil, fmt.Errorf("ionos: no API key: set %s", o.KeySetting)
 	}
 	apiretry.RouteDefault()
 	rt := &apiretry.Transport{Base: o.Transport, ErrorBodies: true}
 	return &libdnszone.Zone{
-		Module:             &libionos.Provider{AuthAPIToken: o.Secret},
+		Module:             &libionos.Provider{AuthAPIToken: o.APIKey},
 		DeleteRemovesRRset: true,
 		Context:            func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
-		Explain:            cred.Explain,
+		Explain: apiretry.Credential{
+			API: "IONOS", Prefix: "ionos", Kind: "API key", Setting: o.KeySetting,
+			Need: `it is "prefix.secret" from the IONOS developer console`, LabelStatus: true,
+		}.Explain,
 	}, nil
 }
