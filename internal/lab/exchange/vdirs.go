@@ -148,15 +148,12 @@ func (x *ex) setVDir(k vdirKind) func(c *pwsh.Call) error {
 		changedAny := false
 		var warn string
 		err := x.st.UpdateRest(func(o *org.Org) error {
-			vs, err := o.FindVDirs(k.kind, id, "")
+			found, err := o.FindVDirs(k.kind, id, "")
+			orig, err := single(found, err, id)
 			if err != nil {
 				return err
 			}
-			if len(vs) > 1 {
-				return &org.AmbiguousError{Identity: id}
-			}
 			// Changes go to a copy, stored only when all of them are valid.
-			orig := vs[0]
 			before := *orig
 			v := &before
 			v.InternalAuthenticationMethods = append([]string(nil), before.InternalAuthenticationMethods...)
@@ -336,15 +333,12 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 		return nil
 	}
 	err := x.st.UpdateRest(func(o *org.Org) error {
-		list, err := o.FindOutlookAnywhere(id, "")
+		found, err := o.FindOutlookAnywhere(id, "")
+		orig, err := single(found, err, id)
 		if err != nil {
 			return err
 		}
-		if len(list) > 1 {
-			return &org.AmbiguousError{Identity: id}
-		}
 		// Changes go to a copy, stored only when all of them are valid.
-		orig := list[0]
 		cp := *orig
 		a := &cp
 		a.IISAuthenticationMethods = append([]string(nil), orig.IISAuthenticationMethods...)
@@ -432,4 +426,19 @@ func authMethods(param string, cur []string, val pwsh.Value) ([]string, error) {
 		m[i] = canon
 	}
 	return m, nil
+}
+
+// single is the one object a lookup that may find several (FindVDirs,
+// FindOutlookAnywhere) found for identity: the lookup's error as it is, or
+// an AmbiguousError when it found more than one (none found is the
+// lookup's NotFoundError).
+func single[T any](found []T, err error, identity string) (T, error) {
+	var zero T
+	switch {
+	case err != nil:
+		return zero, err
+	case len(found) != 1:
+		return zero, &org.AmbiguousError{Identity: identity}
+	}
+	return found[0], nil
 }
