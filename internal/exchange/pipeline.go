@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
-	"github.com/exrunbook/exrunbook/internal/pause"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 	"github.com/exrunbook/exrunbook/internal/wsman"
 )
@@ -89,8 +88,12 @@ func (c *Client) readPipeline(ctx context.Context, op string, pl psrp.Pipeline, 
 	var err error
 	for attempt := 0; attempt < readAttempts; attempt++ {
 		if attempt > 0 {
-			if pause.For(ctx, readBackoff<<(attempt-1)) != nil {
+			t := time.NewTimer(readBackoff << (attempt - 1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return nil, err
+			case <-t.C:
 			}
 		}
 		var res *psrp.Result
