@@ -31,10 +31,7 @@ type PublicRecordsCheck struct {
 
 // Name is the check's name.
 func (c PublicRecordsCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "public DNS records"
+	return nameOr(c.CheckName, "public DNS records")
 }
 
 // Run asks every nameserver and reports the verdict.
@@ -83,10 +80,7 @@ type InternalResolutionCheck struct {
 
 // Name is the check's name.
 func (c InternalResolutionCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "internal DNS resolution"
+	return nameOr(c.CheckName, "internal DNS resolution")
 }
 
 // Run resolves every name and reports the verdict.

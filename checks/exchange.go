@@ -44,10 +44,7 @@ func NewConsistencyCheck(client *exchange.Client, servers []string) *Consistency
 
 // Name implements engine.Check.
 func (c *ConsistencyCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "servers-consistent"
+	return nameOr(c.CheckName, "servers-consistent")
 }
 
 // Run implements engine.Check.
@@ -300,10 +297,7 @@ type CertFactsCheck struct {
 
 // Name implements engine.Check.
 func (c *CertFactsCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "certificate"
+	return nameOr(c.CheckName, "certificate")
 }
 
 // Run implements engine.Check.
@@ -351,10 +345,7 @@ type CertificatePresentCheck struct {
 
 // Name implements engine.Check.
 func (c *CertificatePresentCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "certificate-present"
+	return nameOr(c.CheckName, "certificate-present")
 }
 
 // Run implements engine.Check.
@@ -365,10 +356,7 @@ func (c *CertificatePresentCheck) Run(ctx context.Context, env engine.Env) engin
 		res.Message = "nothing to check: no Exchange client, no server or no thumbprint"
 		return res
 	}
-	now := time.Now()
-	if env != nil {
-		now = env.Now()
-	}
+	now := clock(env)
 	read := c.Read
 	if read == nil {
 		read = func(ctx context.Context) ([]exchange.Certificate, error) {
@@ -437,10 +425,7 @@ type CertificateBoundCheck struct {
 
 // Name implements engine.Check.
 func (c *CertificateBoundCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "certificate-bound"
+	return nameOr(c.CheckName, "certificate-bound")
 }
 
 // Run implements engine.Check.

@@ -38,10 +38,7 @@ type SMTPCheck struct {
 
 // Name implements engine.Check.
 func (c *SMTPCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "smtp-starttls"
+	return nameOr(c.CheckName, "smtp-starttls")
 }
 
 // Run implements engine.Check.
@@ -52,10 +49,7 @@ func (c *SMTPCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult 
 		res.Message = "nothing to check: no SMTP address (exchange.smtp) or no name under test"
 		return res
 	}
-	now := time.Now()
-	if env != nil {
-		now = env.Now()
-	}
+	now := clock(env)
 	var fails []string
 	var ve verdictErr
 	for _, t := range c.Targets {

@@ -48,10 +48,7 @@ type TLSCheck struct {
 
 // Name implements engine.Check.
 func (c *TLSCheck) Name() string {
-	if c.CheckName != "" {
-		return c.CheckName
-	}
-	return "tls"
+	return nameOr(c.CheckName, "tls")
 }
 
 // Run implements engine.Check.
@@ -69,10 +66,7 @@ func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	if warnV == 0 {
 		warnV = 60 * 24 * time.Hour
 	}
-	now := time.Now()
-	if env != nil {
-		now = env.Now()
-	}
+	now := clock(env)
 	var fails, warns []string
 	var ve verdictErr
 	for _, t := range c.Targets {

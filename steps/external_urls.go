@@ -117,6 +117,25 @@ func exactURL(a, b *string) bool {
 	return *a == *b
 }
 
+// byLowerKey indexes items by their key lower-cased: Exchange compares
+// GUIDs and names without regard to case.
+func byLowerKey[T any](items []T, key func(T) string) map[string]T {
+	m := make(map[string]T, len(items))
+	for _, it := range items {
+		m[strings.ToLower(key(it))] = it
+	}
+	return m
+}
+
+// changed appends "<who> <field> <now> (was <was>)" to diffs when the
+// value is not byte for byte the captured one.
+func changed(diffs []string, who, field string, now, was *string) []string {
+	if exactURL(now, was) {
+		return diffs
+	}
+	return append(diffs, fmt.Sprintf("%s %s %s (was %s)", who, field, strOrNull(now), strOrNull(was)))
+}
+
 func isURLKind(k exchange.VDirKind) bool {
 	_, ok := DefaultVDirPaths[k]
 	return ok
@@ -328,10 +347,7 @@ func (c *urlConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.Ch
 // already set (equal to its desired value, but not captured so) is
 // replaced by the captured one, and how many were replaced.
 func AsBeforeStep(snap ExternalURLsSnapshot, vdirs []exchange.VirtualDirectory, oa []exchange.OutlookAnywhere) ([]exchange.VirtualDirectory, []exchange.OutlookAnywhere, int) {
-	was := map[string]exchange.VirtualDirectory{}
-	for _, v := range snap.urlVDirs() {
-		was[strings.ToLower(v.Guid)] = v
-	}
+	was := byLowerKey(snap.urlVDirs(), func(v exchange.VirtualDirectory) string { return v.Guid })
 	n := 0
 	outV := append([]exchange.VirtualDirectory(nil), vdirs...)
 	for i, v := range outV {
@@ -345,10 +361,7 @@ func AsBeforeStep(snap ExternalURLsSnapshot, vdirs []exchange.VirtualDirectory, 
 			n++
 		}
 	}
-	wasOA := map[string]exchange.OutlookAnywhere{}
-	for _, o := range snap.OutlookAnywhere {
-		wasOA[strings.ToLower(o.Guid)] = o
-	}
+	wasOA := byLowerKey(snap.OutlookAnywhere, func(o exchange.OutlookAnywhere) string { return o.Guid })
 	outO := append([]exchange.OutlookAnywhere(nil), oa...)
 	for i, o := range outO {
 		w, ok := wasOA[strings.ToLower(o.Guid)]
@@ -563,10 +576,7 @@ func (c *externalURLsSetCheck) Run(ctx context.Context, env engine.Env) engine.C
 		res.Status, res.Message, res.Err = engine.CheckFail, err.Error(), err
 		return res
 	}
-	byGuid := map[string]exchange.VirtualDirectory{}
-	for _, v := range c.read.vdirs {
-		byGuid[strings.ToLower(v.Guid)] = v
-	}
+	byGuid := byLowerKey(c.read.vdirs, func(v exchange.VirtualDirectory) string { return v.Guid })
 	var bad []string
 	for _, v := range c.snap.urlVDirs() {
 		want := DesiredExternalURL(v.Kind, c.snap.External, v.ExternalUrl, v.InternalUrl)
@@ -581,10 +591,7 @@ func (c *externalURLsSetCheck) Run(ctx context.Context, env engine.Env) engine.C
 			bad = append(bad, fmt.Sprintf("%s ExternalUrl %s (want %s)", now.Identity, strOrNull(now.ExternalUrl), want))
 		}
 	}
-	oaByGuid := map[string]exchange.OutlookAnywhere{}
-	for _, o := range c.read.oa {
-		oaByGuid[strings.ToLower(o.Guid)] = o
-	}
+	oaByGuid := byLowerKey(c.read.oa, func(o exchange.OutlookAnywhere) string { return o.Guid })
 	for _, o := range c.snap.OutlookAnywhere {
 		now, ok := oaByGuid[strings.ToLower(o.Guid)]
 		if !ok {
@@ -642,49 +649,34 @@ func (c *untouchedCheck) Run(ctx context.Context, env engine.Env) engine.CheckRe
 // with the values seen.
 func UntouchedDifferences(snap ExternalURLsSnapshot, vdirs []exchange.VirtualDirectory, oa []exchange.OutlookAnywhere, scp []exchange.ClientAccessService) ([]string, string) {
 	var diffs, seen []string
-	byGuid := map[string]exchange.VirtualDirectory{}
-	for _, v := range vdirs {
-		byGuid[strings.ToLower(v.Guid)] = v
-	}
+	byGuid := byLowerKey(vdirs, func(v exchange.VirtualDirectory) string { return v.Guid })
 	for _, was := range snap.VDirs {
 		now, ok := byGuid[strings.ToLower(was.Guid)]
 		if !ok {
 			diffs = append(diffs, was.Identity+" not found")
 			continue
 		}
-		if !exactURL(now.InternalUrl, was.InternalUrl) {
-			diffs = append(diffs, fmt.Sprintf("%s InternalUrl %s (was %s)", was.Identity, strOrNull(now.InternalUrl), strOrNull(was.InternalUrl)))
-		}
+		diffs = changed(diffs, was.Identity, "InternalUrl", now.InternalUrl, was.InternalUrl)
 		if !isURLKind(was.Kind) {
-			if !exactURL(now.ExternalUrl, was.ExternalUrl) {
-				diffs = append(diffs, fmt.Sprintf("%s ExternalUrl %s (was %s)", was.Identity, strOrNull(now.ExternalUrl), strOrNull(was.ExternalUrl)))
-			}
+			diffs = changed(diffs, was.Identity, "ExternalUrl", now.ExternalUrl, was.ExternalUrl)
 			seen = append(seen, fmt.Sprintf("%s %s/%s", was.Identity, strOrNull(now.InternalUrl), strOrNull(now.ExternalUrl)))
 		}
 	}
-	oaByGuid := map[string]exchange.OutlookAnywhere{}
-	for _, o := range oa {
-		oaByGuid[strings.ToLower(o.Guid)] = o
-	}
+	oaByGuid := byLowerKey(oa, func(o exchange.OutlookAnywhere) string { return o.Guid })
 	for _, was := range snap.OutlookAnywhere {
 		now, ok := oaByGuid[strings.ToLower(was.Guid)]
-		if ok && !exactURL(now.InternalHostname, was.InternalHostname) {
-			diffs = append(diffs, fmt.Sprintf("%s InternalHostname %s (was %s)", was.Identity, strOrNull(now.InternalHostname), strOrNull(was.InternalHostname)))
+		if ok {
+			diffs = changed(diffs, was.Identity, "InternalHostname", now.InternalHostname, was.InternalHostname)
 		}
 	}
-	scpBy := map[string]exchange.ClientAccessService{}
-	for _, c := range scp {
-		scpBy[strings.ToLower(c.Name)] = c
-	}
+	scpBy := byLowerKey(scp, func(c exchange.ClientAccessService) string { return c.Name })
 	for _, was := range snap.SCP {
 		now, ok := scpBy[strings.ToLower(was.Name)]
 		if !ok {
 			diffs = append(diffs, was.Name+" SCP not found")
 			continue
 		}
-		if !exactURL(now.AutoDiscoverServiceInternalUri, was.AutoDiscoverServiceInternalUri) {
-			diffs = append(diffs, fmt.Sprintf("%s AutoDiscoverServiceInternalUri %s (was %s)", was.Name, strOrNull(now.AutoDiscoverServiceInternalUri), strOrNull(was.AutoDiscoverServiceInternalUri)))
-		}
+		diffs = changed(diffs, was.Name, "AutoDiscoverServiceInternalUri", now.AutoDiscoverServiceInternalUri, was.AutoDiscoverServiceInternalUri)
 		seen = append(seen, fmt.Sprintf("%s SCP %s", was.Name, strOrNull(now.AutoDiscoverServiceInternalUri)))
 	}
 	sort.Strings(diffs)

@@ -18,6 +18,7 @@ import (
 	xacme "golang.org/x/crypto/acme"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/pause"
 )
 
 const userAgent = "exrunbook"
@@ -340,10 +341,8 @@ func (c *Client) waitPropagation(ctx context.Context, recs []TXTRecord, p Propag
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the challenge records did not reach every authoritative nameserver within %s: %s", limit, last)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(iv):
+		if err := pause.For(ctx, iv); err != nil {
+			return err
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/exrunbook/exrunbook/internal/pause"
 )
 
 // TSIG is the key that signs updates (RFC 8945).
@@ -160,10 +162,8 @@ func (c *Client) exchange(ctx context.Context, m *dns.Msg, network string, sign 
 	)
 	for attempt := 0; attempt <= c.retries(); attempt++ {
 		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return r, sent, ctx.Err()
-			case <-time.After(wait):
+			if err := pause.For(ctx, wait); err != nil {
+				return r, sent, err
 			}
 			if wait *= 2; wait > 5*time.Second {
 				wait = 5 * time.Second

@@ -18,6 +18,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/kerberos"
+	"github.com/exrunbook/exrunbook/internal/pause"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 )
 
@@ -72,7 +73,7 @@ func New(cfg Config) (*Client, error) {
 		retry:       cfg.Retry.withDefaults(),
 		sessionID:   "uuid:" + strings.ToUpper(uuid.NewString()),
 		cmdIDs:      map[uuid.UUID]string{},
-		sleep:       sleepCtx,
+		sleep:       pause.For,
 	}
 	if cl.resourceURI == "" {
 		cl.resourceURI = ResourceURIExchange
@@ -375,17 +376,6 @@ func (cl *Client) backoff(attempt int) time.Duration {
 	}
 	d = min(d, cl.retry.MaxBackoff)
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // once sends one envelope on a pooled connection. sent is false when the

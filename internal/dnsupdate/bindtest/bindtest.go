@@ -6,7 +6,6 @@
 package bindtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,13 +17,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/exrunbook/exrunbook/internal/freeport"
+	"github.com/exrunbook/exrunbook/internal/peertest"
 )
 
 // NamedPath is where Debian installs named.
@@ -62,10 +61,7 @@ type Server struct {
 
 	ctlPort  int
 	zoneFile string
-	cmd      *exec.Cmd
-	logMu    sync.Mutex
-	log      bytes.Buffer
-	exited   chan struct{}
+	named    *peertest.Process
 }
 
 // Require skips t when the named binary (or another peer tool) is missing,
@@ -110,7 +106,7 @@ func Start(t testing.TB, o Options) *Server {
 	for attempt := 0; attempt < 5; attempt++ {
 		s, err := start(dir, o)
 		if err == nil {
-			t.Cleanup(s.stop)
+			t.Cleanup(s.named.Stop)
 			return s
 		}
 		lastErr = err
@@ -132,7 +128,6 @@ func start(dir string, o Options) (*Server, error) {
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir,
 		Zone: dns.Fqdn(o.Zone), KeyName: dns.Fqdn(o.KeyName), Algorithm: o.Algorithm, Secret: o.Secret,
 		ctlPort: ctl, zoneFile: filepath.Join(dir, "zone.db"), KeyFile: filepath.Join(dir, "update.key"),
-		exited: make(chan struct{}),
 	}
 	rndcSecret := RandomSecret()
 	keyStanza := fmt.Sprintf("key %q { algorithm %s; secret %q; };\n", s.KeyName, s.Algorithm, s.Secret)
@@ -176,35 +171,18 @@ options { default-server 127.0.0.1; default-port %d; default-key "rndc-key"; };
 		}
 	}
 	os.Remove(filepath.Join(dir, "zone.db.jnl"))
-	s.cmd = exec.Command(NamedPath, "-g", "-4", "-c", filepath.Join(dir, "named.conf"))
-	s.cmd.SysProcAttr = procAttr()
-	s.cmd.Stdout = &lockedWriter{s: s}
-	s.cmd.Stderr = &lockedWriter{s: s}
-	if err := s.cmd.Start(); err != nil {
+	if s.named, err = peertest.Start(exec.Command(NamedPath, "-g", "-4", "-c", filepath.Join(dir, "named.conf"))); err != nil {
 		return nil, err
 	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
 	if err := s.waitSOA(10 * time.Second); err != nil {
-		s.stop()
+		s.named.Stop()
 		return nil, fmt.Errorf("%v; named log:\n%s", err, s.Log())
 	}
 	return s, nil
 }
 
-type lockedWriter struct{ s *Server }
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.s.logMu.Lock()
-	defer w.s.logMu.Unlock()
-	return w.s.log.Write(p)
-}
-
 // Log returns what named has printed so far.
-func (s *Server) Log() string {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	return s.log.String()
-}
+func (s *Server) Log() string { return s.named.Output() }
 
 // SOASerial asks the server for the zone's serial (0 when it does not answer).
 func (s *Server) SOASerial() (uint32, error) {
@@ -229,7 +207,7 @@ func (s *Server) waitSOA(limit time.Duration) error {
 	var err error
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.exited:
+		case <-s.named.Exited():
 			return fmt.Errorf("named exited early")
 		default:
 		}
@@ -239,24 +217,6 @@ func (s *Server) waitSOA(limit time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("named did not answer SOA within %s: %v", limit, err)
-}
-
-func (s *Server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
 }
 
 // Reload replaces the zone file with text and has named load it: rndc

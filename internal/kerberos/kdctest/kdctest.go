@@ -12,7 +12,6 @@
 package kdctest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/freeport"
+	"github.com/exrunbook/exrunbook/internal/peertest"
 )
 
 // The MIT programs the realm needs (Debian: krb5-kdc, krb5-admin-server,
@@ -83,10 +83,7 @@ type Realm struct {
 	Krb5Conf string
 
 	kdcConf string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	logMu   sync.Mutex
-	log     bytes.Buffer
+	kdc     *peertest.Process
 	mu      sync.Mutex // serialises kadmin.local
 }
 
@@ -206,21 +203,15 @@ func (r *Realm) startKDC() error {
 	if err != nil {
 		return err
 	}
-	r.exited = make(chan struct{})
-	r.log.Reset()
-	r.cmd = exec.Command(path, "-n", "-r", r.Name, "-P", filepath.Join(r.Dir, "kdc.pid"))
-	r.cmd.Env = r.env()
-	r.cmd.Stdout = &lockedWriter{r: r}
-	r.cmd.Stderr = &lockedWriter{r: r}
-	r.cmd.SysProcAttr = procAttr()
-	if err := r.cmd.Start(); err != nil {
+	cmd := exec.Command(path, "-n", "-r", r.Name, "-P", filepath.Join(r.Dir, "kdc.pid"))
+	cmd.Env = r.env()
+	if r.kdc, err = peertest.Start(cmd); err != nil {
 		return err
 	}
-	go func() { r.cmd.Wait(); close(r.exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-r.exited:
+		case <-r.kdc.Exited():
 			return fmt.Errorf("krb5kdc exited early: %s", r.Log())
 		default:
 		}
@@ -235,41 +226,15 @@ func (r *Realm) startKDC() error {
 	return fmt.Errorf("krb5kdc did not listen on 127.0.0.1:%d within 10s: %s", r.Port, r.Log())
 }
 
-type lockedWriter struct{ r *Realm }
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.r.logMu.Lock()
-	defer w.r.logMu.Unlock()
-	return w.r.log.Write(p)
-}
-
 // Log returns what krb5kdc printed and its log file.
 func (r *Realm) Log() string {
-	r.logMu.Lock()
-	s := r.log.String()
-	r.logMu.Unlock()
 	b, _ := os.ReadFile(filepath.Join(r.Dir, "kdc.log"))
-	return s + string(b)
+	return r.kdc.Output() + string(b)
 }
 
-// Stop stops the KDC (SIGTERM, then SIGKILL after 5s). Safe to call twice.
-func (r *Realm) Stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-r.exited:
-		return
-	default:
-	}
-	r.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-r.exited:
-	case <-time.After(5 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.exited
-	}
-}
+// Stop stops the KDC (an interrupt, then SIGKILL after 5s). Safe to call
+// twice.
+func (r *Realm) Stop() { r.kdc.Stop() }
 
 // kadmin runs one kadmin.local query, fed on stdin so that passwords stay
 // out of the process arguments. MIT reports failures as "… while …".

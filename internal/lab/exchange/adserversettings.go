@@ -64,35 +64,6 @@ func forestView(c *pwsh.Call) bool {
 // RecipientTypeDetails.
 const dynamicType = "DynamicDistributionGroup"
 
-func (r *recipient) dynamicGet(prop string) (any, bool) {
-	d := r.d
-	switch prop {
-	case "Alias":
-		return d.Alias, true
-	case "DisplayName":
-		return d.DisplayName, true
-	case "DistinguishedName":
-		return d.DistinguishedName, true
-	case "EmailAddresses":
-		return smtpAddrs(nil, d.PrimarySmtpAddress), true
-	case "Guid":
-		return d.Guid.String(), true
-	case "HiddenFromAddressListsEnabled":
-		return false, true
-	case "LegacyExchangeDN":
-		return d.LegacyExchangeDN, true
-	case "MemberOfGroup":
-		return r.memberOf, true
-	case "Name":
-		return d.Name, true
-	case "PrimarySmtpAddress", "WindowsEmailAddress":
-		return d.PrimarySmtpAddress, true
-	case "RecipientType", "RecipientTypeDetails":
-		return dynamicType, true
-	}
-	return nil, false
-}
-
 // getDynamicDistributionGroup lists the dynamic distribution groups (by
 // -Identity, -Filter, -Anr, -OrganizationalUnit, -ResultSize), as
 // DynamicDistributionGroup objects.

@@ -120,6 +120,18 @@ func (x *ex) certTarget(c *pwsh.Call, o *org.Org) (server, thumb string, err err
 	return server, strings.ToUpper(strings.TrimSpace(raw)), nil
 }
 
+// targetCertificate is the certificate -Thumbprint / -Identity names, on
+// its server. thumb is the thumbprint asked for also when no such
+// certificate exists, for the error's target.
+func (x *ex) targetCertificate(c *pwsh.Call, o *org.Org) (server, thumb string, cert *org.Certificate, err error) {
+	server, thumb, err = x.certTarget(c, o)
+	if err != nil {
+		return "", "", nil, err
+	}
+	cert, err = o.FindCertificate(server, thumb)
+	return server, thumb, cert, err
+}
+
 func (x *ex) getExchangeCertificate(c *pwsh.Call) error {
 	var objs []*pwsh.Object
 	var ferr error
@@ -202,12 +214,8 @@ func (x *ex) enableExchangeCertificate(c *pwsh.Call) error {
 		return nil
 	}
 	err := x.st.UpdateRest(func(o *org.Org) error {
-		server, thumb, err := x.certTarget(c, o)
-		if err != nil {
-			return err
-		}
+		server, thumb, cert, err := x.targetCertificate(c, o)
 		target = thumb
-		cert, err := o.FindCertificate(server, thumb)
 		if err != nil {
 			return err
 		}
@@ -283,12 +291,8 @@ func (x *ex) removeExchangeCertificate(c *pwsh.Call) error {
 		return nil
 	}
 	err := x.st.UpdateRest(func(o *org.Org) error {
-		server, thumb, err := x.certTarget(c, o)
-		if err != nil {
-			return err
-		}
+		_, thumb, cert, err := x.targetCertificate(c, o)
 		target = thumb
-		cert, err := o.FindCertificate(server, thumb)
 		if err != nil {
 			return err
 		}
@@ -522,13 +526,8 @@ func (x *ex) exportExchangeCertificate(c *pwsh.Call) error {
 	var target string
 	var ferr error
 	x.st.Read(func(o *org.Org) {
-		server, thumb, err := x.certTarget(c, o)
-		if err != nil {
-			ferr = err
-			return
-		}
+		_, thumb, cert, err := x.targetCertificate(c, o)
 		target = thumb
-		cert, err := o.FindCertificate(server, thumb)
 		if err != nil {
 			ferr = err
 			return

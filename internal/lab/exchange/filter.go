@@ -156,34 +156,24 @@ func (p *filterParser) peek() *ftok {
 
 func (p *filterParser) end() int { return len([]rune(p.src)) }
 
-func (p *filterParser) parseOr() (filterNode, error) {
-	l, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for t := p.peek(); t != nil && t.kind == "op" && t.text == "or"; t = p.peek() {
-		p.pos++
-		r, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		l = &boolNode{op: "or", l: l, r: r}
-	}
-	return l, nil
-}
+func (p *filterParser) parseOr() (filterNode, error) { return p.parseBinary("or", p.parseAnd) }
 
-func (p *filterParser) parseAnd() (filterNode, error) {
-	l, err := p.parseNot()
+func (p *filterParser) parseAnd() (filterNode, error) { return p.parseBinary("and", p.parseNot) }
+
+// parseBinary parses operands joined by the operator op, grouping them
+// from the left.
+func (p *filterParser) parseBinary(op string, operand func() (filterNode, error)) (filterNode, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for t := p.peek(); t != nil && t.kind == "op" && t.text == "and"; t = p.peek() {
+	for t := p.peek(); t != nil && t.kind == "op" && t.text == op; t = p.peek() {
 		p.pos++
-		r, err := p.parseNot()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = &boolNode{op: "and", l: l, r: r}
+		l = &boolNode{op: op, l: l, r: r}
 	}
 	return l, nil
 }

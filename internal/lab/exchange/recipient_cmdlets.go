@@ -217,37 +217,18 @@ func (x *ex) setCASMailbox(c *pwsh.Call) error {
 	err := x.st.UpdateMailbox(id, func(m *org.Mailbox) error {
 		for _, name := range c.Bound() {
 			val, _ := c.Param(name)
+			if casMailboxBools.set(m, name, val) {
+				continue
+			}
 			switch name {
-			case "ActiveSyncEnabled":
-				m.ActiveSyncEnabled = pwsh.ToBool(val)
-			case "OWAEnabled":
-				m.OWAEnabled = pwsh.ToBool(val)
-			case "OWAforDevicesEnabled":
-				m.OWAforDevicesEnabled = pwsh.ToBool(val)
-			case "ECPEnabled":
-				m.ECPEnabled = pwsh.ToBool(val)
-			case "EwsEnabled":
-				m.EwsEnabled = pwsh.ToBool(val)
-			case "PopEnabled":
-				m.PopEnabled = pwsh.ToBool(val)
-			case "ImapEnabled":
-				m.ImapEnabled = pwsh.ToBool(val)
-			case "MAPIEnabled":
-				m.MAPIEnabled = pwsh.ToBool(val)
 			case "MapiHttpEnabled":
 				if val == nil {
 					m.MapiHttpEnabled = nil
 				} else {
 					m.MapiHttpEnabled = ptr(pwsh.ToBool(val))
 				}
-			case "MAPIBlockOutlookNonCachedMode":
-				m.MAPIBlockOutlookNonCachedMode = pwsh.ToBool(val)
 			case "MAPIBlockOutlookVersions":
 				m.MAPIBlockOutlookVersions = pwsh.ToString(val)
-			case "MAPIBlockOutlookRpcHttp":
-				m.MAPIBlockOutlookRpcHttp = pwsh.ToBool(val)
-			case "MAPIBlockOutlookExternalConnectivity":
-				m.MAPIBlockOutlookExternalConnectivity = pwsh.ToBool(val)
 			case "DisplayName":
 				m.DisplayName = pwsh.ToString(val)
 			case "Name":

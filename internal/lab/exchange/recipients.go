@@ -195,40 +195,17 @@ type recipient struct {
 }
 
 func (r *recipient) get(prop string) (any, bool) {
-	if r.d != nil {
-		return r.dynamicGet(prop)
+	if v, ok := r.entry().get(prop, r.memberOf); ok {
+		return v, true
 	}
-	if r.m != nil {
+	switch {
+	case r.m != nil:
 		m := r.m
 		switch prop {
-		case "Alias":
-			return m.Alias, true
 		case "Database":
 			return m.Database, true
-		case "DisplayName":
-			return m.DisplayName, true
-		case "DistinguishedName":
-			return m.DistinguishedName, true
-		case "EmailAddresses":
-			return smtpAddrs(m.EmailAddresses, m.PrimarySmtpAddress), true
 		case "ExchangeGuid":
 			return m.ExchangeGuid.String(), true
-		case "Guid":
-			return m.Guid.String(), true
-		case "HiddenFromAddressListsEnabled":
-			return false, true
-		case "LegacyExchangeDN":
-			return m.LegacyExchangeDN, true
-		case "MemberOfGroup":
-			return r.memberOf, true
-		case "Name":
-			return m.Name, true
-		case "PrimarySmtpAddress", "WindowsEmailAddress":
-			return m.PrimarySmtpAddress, true
-		case "RecipientType":
-			return recipientType(m.RecipientTypeDetails), true
-		case "RecipientTypeDetails":
-			return m.RecipientTypeDetails, true
 		case "SamAccountName":
 			return m.SamAccountName, true
 		case "ServerName":
@@ -256,36 +233,65 @@ func (r *recipient) get(prop string) (any, bool) {
 		case "ECPEnabled":
 			return m.ECPEnabled, true
 		}
-		return nil, false
+	case r.g != nil:
+		if prop == "SamAccountName" {
+			return r.g.SamAccountName, true
+		}
+	}
+	return nil, false
+}
+
+// directoryEntry is what every kind of recipient (mailbox, group, dynamic
+// group) has, as filters read it.
+type directoryEntry struct {
+	guid                                                         uuid.UUID
+	name, alias, displayName, dn, legacyDN, primary, typeDetails string
+	// addrs are the proxy addresses kept; a group has its primary alone.
+	addrs []string
+}
+
+// entry is r's directory entry.
+func (r *recipient) entry() directoryEntry {
+	switch {
+	case r.d != nil:
+		d := r.d
+		return directoryEntry{d.Guid, d.Name, d.Alias, d.DisplayName, d.DistinguishedName, d.LegacyExchangeDN, d.PrimarySmtpAddress, dynamicType, nil}
+	case r.m != nil:
+		m := r.m
+		return directoryEntry{m.Guid, m.Name, m.Alias, m.DisplayName, m.DistinguishedName, m.LegacyExchangeDN, m.PrimarySmtpAddress, m.RecipientTypeDetails, m.EmailAddresses}
 	}
 	g := r.g
+	return directoryEntry{g.Guid, g.Name, g.Alias, g.DisplayName, g.DistinguishedName, g.LegacyExchangeDN, g.PrimarySmtpAddress, g.RecipientTypeDetails, nil}
+}
+
+// get reads a property every recipient has; memberOf are the DNs of the
+// groups that contain it directly.
+func (e directoryEntry) get(prop string, memberOf []string) (any, bool) {
 	switch prop {
 	case "Alias":
-		return g.Alias, true
+		return e.alias, true
 	case "DisplayName":
-		return g.DisplayName, true
+		return e.displayName, true
 	case "DistinguishedName":
-		return g.DistinguishedName, true
+		return e.dn, true
 	case "EmailAddresses":
-		return smtpAddrs(nil, g.PrimarySmtpAddress), true
+		return smtpAddrs(e.addrs, e.primary), true
 	case "Guid":
-		return g.Guid.String(), true
+		return e.guid.String(), true
 	case "HiddenFromAddressListsEnabled":
 		return false, true
 	case "LegacyExchangeDN":
-		return g.LegacyExchangeDN, true
+		return e.legacyDN, true
 	case "MemberOfGroup":
-		return r.memberOf, true
+		return memberOf, true
 	case "Name":
-		return g.Name, true
+		return e.name, true
 	case "PrimarySmtpAddress", "WindowsEmailAddress":
-		return g.PrimarySmtpAddress, true
+		return e.primary, true
 	case "RecipientType":
-		return recipientType(g.RecipientTypeDetails), true
+		return recipientType(e.typeDetails), true
 	case "RecipientTypeDetails":
-		return g.RecipientTypeDetails, true
-	case "SamAccountName":
-		return g.SamAccountName, true
+		return e.typeDetails, true
 	}
 	return nil, false
 }

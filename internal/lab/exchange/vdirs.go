@@ -148,15 +148,12 @@ func (x *ex) setVDir(k vdirKind) func(c *pwsh.Call) error {
 		changedAny := false
 		var warn string
 		err := x.st.UpdateRest(func(o *org.Org) error {
-			vs, err := o.FindVDirs(k.kind, id, "")
+			found, err := o.FindVDirs(k.kind, id, "")
+			orig, err := single(found, err, id)
 			if err != nil {
 				return err
 			}
-			if len(vs) > 1 {
-				return &org.AmbiguousError{Identity: id}
-			}
 			// Changes go to a copy, stored only when all of them are valid.
-			orig := vs[0]
 			before := *orig
 			v := &before
 			v.InternalAuthenticationMethods = append([]string(nil), before.InternalAuthenticationMethods...)
@@ -166,25 +163,14 @@ func (x *ex) setVDir(k vdirKind) func(c *pwsh.Call) error {
 			v.ExtendedProtectionSPNList = append([]string(nil), before.ExtendedProtectionSPNList...)
 			for _, name := range c.Bound() {
 				val, _ := c.Param(name)
+				if vdirBools.set(v, name, val) {
+					continue
+				}
 				switch name {
 				case "InternalUrl":
 					v.InternalUrl = urlParam(val)
 				case "ExternalUrl":
 					v.ExternalUrl = urlParam(val)
-				case "BasicAuthentication", "BasicAuthEnabled":
-					v.BasicAuthentication = pwsh.ToBool(val)
-				case "WindowsAuthentication", "WindowsAuthEnabled":
-					v.WindowsAuthentication = pwsh.ToBool(val)
-				case "DigestAuthentication":
-					v.DigestAuthentication = pwsh.ToBool(val)
-				case "FormsAuthentication":
-					v.FormsAuthentication = pwsh.ToBool(val)
-				case "OAuthAuthentication":
-					v.OAuthAuthentication = pwsh.ToBool(val)
-				case "AdfsAuthentication":
-					v.AdfsAuthentication = pwsh.ToBool(val)
-				case "RequireSSL":
-					v.RequireSSL = pwsh.ToBool(val)
 				case "InternalAuthenticationMethods":
 					if v.InternalAuthenticationMethods, err = authMethods(name, v.InternalAuthenticationMethods, val); err != nil {
 						return err
@@ -347,29 +333,25 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 		return nil
 	}
 	err := x.st.UpdateRest(func(o *org.Org) error {
-		list, err := o.FindOutlookAnywhere(id, "")
+		found, err := o.FindOutlookAnywhere(id, "")
+		orig, err := single(found, err, id)
 		if err != nil {
 			return err
 		}
-		if len(list) > 1 {
-			return &org.AmbiguousError{Identity: id}
-		}
 		// Changes go to a copy, stored only when all of them are valid.
-		orig := list[0]
 		cp := *orig
 		a := &cp
 		a.IISAuthenticationMethods = append([]string(nil), orig.IISAuthenticationMethods...)
 		for _, name := range c.Bound() {
 			val, _ := c.Param(name)
+			if outlookAnywhereBools.set(a, name, val) {
+				continue
+			}
 			switch name {
 			case "ExternalHostname":
 				a.ExternalHostname = hostParam(val)
 			case "InternalHostname":
 				a.InternalHostname = hostParam(val)
-			case "ExternalClientsRequireSsl":
-				a.ExternalClientsRequireSsl = pwsh.ToBool(val)
-			case "InternalClientsRequireSsl":
-				a.InternalClientsRequireSsl = pwsh.ToBool(val)
 			case "ExternalClientAuthenticationMethod":
 				a.ExternalClientAuthenticationMethod = canonicalAuth(enumName(val))
 			case "InternalClientAuthenticationMethod":
@@ -382,8 +364,6 @@ func (x *ex) setOutlookAnywhere(c *pwsh.Call) error {
 				if a.IISAuthenticationMethods, err = authMethods(name, a.IISAuthenticationMethods, val); err != nil {
 					return err
 				}
-			case "SSLOffloading":
-				a.SSLOffloading = pwsh.ToBool(val)
 			case "ExtendedProtectionTokenChecking":
 				a.ExtendedProtectionTokenChecking = enumName(val)
 			case "Name":
@@ -446,4 +426,19 @@ func authMethods(param string, cur []string, val pwsh.Value) ([]string, error) {
 		m[i] = canon
 	}
 	return m, nil
+}
+
+// single is the one object a lookup that may find several (FindVDirs,
+// FindOutlookAnywhere) found for identity: the lookup's error as it is, or
+// an AmbiguousError when it found more than one (none found is the
+// lookup's NotFoundError).
+func single[T any](found []T, err error, identity string) (T, error) {
+	var zero T
+	switch {
+	case err != nil:
+		return zero, err
+	case len(found) != 1:
+		return zero, &org.AmbiguousError{Identity: identity}
+	}
+	return found[0], nil
 }

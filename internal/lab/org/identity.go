@@ -172,67 +172,53 @@ func (o *Org) DynamicGroupByGuid(id uuid.UUID) *DynamicGroup {
 // name, alias, display name, DN, canonical name, legacy DN or SMTP
 // address), case-insensitively.
 func (o *Org) FindDynamicGroup(identity string) (*DynamicGroup, error) {
-	id := strings.TrimSpace(identity)
-	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
-		if d := o.DynamicGroupByGuid(g); d != nil {
-			return d, nil
-		}
-	}
-	var found []*DynamicGroup
-	for _, d := range o.DynamicGroups {
-		for _, k := range []string{d.Name, d.Alias, d.DisplayName, d.DistinguishedName, CanonicalName(d.DistinguishedName), d.LegacyExchangeDN, d.PrimarySmtpAddress} {
-			if k != "" && strings.EqualFold(k, id) {
-				found = append(found, d)
-				break
+	return find(o, identity, o.DynamicGroupByGuid, func(id string) []*DynamicGroup {
+		var found []*DynamicGroup
+		for _, d := range o.DynamicGroups {
+			for _, k := range []string{d.Name, d.Alias, d.DisplayName, d.DistinguishedName, CanonicalName(d.DistinguishedName), d.LegacyExchangeDN, d.PrimarySmtpAddress} {
+				if k != "" && strings.EqualFold(k, id) {
+					found = append(found, d)
+					break
+				}
 			}
 		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
-	case 1:
-		return found[0], nil
-	}
-	return nil, &AmbiguousError{Identity: identity}
+		return found
+	})
 }
 
 // FindMailbox resolves a mailbox identity as Exchange does: GUID, name,
 // alias, DN, legacy DN, SMTP address, DOMAIN\sam, sam or UPN,
 // case-insensitively.
 func (o *Org) FindMailbox(identity string) (*Mailbox, error) {
-	id := strings.TrimSpace(identity)
-	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
-		if m := o.MailboxByGuid(g); m != nil {
-			return m, nil
-		}
-	}
-	ms := o.index().mbx[strings.ToLower(id)]
-	switch len(ms) {
-	case 0:
-		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
-	case 1:
-		return ms[0], nil
-	}
-	return nil, &AmbiguousError{Identity: identity}
+	return find(o, identity, o.MailboxByGuid, func(id string) []*Mailbox { return o.index().mbx[strings.ToLower(id)] })
 }
 
 // FindGroup resolves a group identity (GUID, name, alias, DN, SMTP address,
 // DOMAIN\sam).
 func (o *Org) FindGroup(identity string) (*Group, error) {
+	return find(o, identity, o.GroupByGuid, func(id string) []*Group { return o.index().grp[strings.ToLower(id)] })
+}
+
+// find resolves identity, trimmed, to one object: by byGuid when it is a
+// GUID written in full and such an object exists, else by byName, which
+// returns every object the text names. None is a NotFoundError, several an
+// AmbiguousError.
+func find[T comparable](o *Org, identity string, byGuid func(uuid.UUID) T, byName func(id string) []T) (T, error) {
+	var zero T
 	id := strings.TrimSpace(identity)
 	if g, err := uuid.Parse(id); err == nil && len(id) >= 32 {
-		if gr := o.GroupByGuid(g); gr != nil {
-			return gr, nil
+		if r := byGuid(g); r != zero {
+			return r, nil
 		}
 	}
-	gs := o.index().grp[strings.ToLower(id)]
-	switch len(gs) {
+	found := byName(id)
+	switch len(found) {
 	case 0:
-		return nil, &NotFoundError{Identity: identity, DomainController: o.DomainController}
+		return zero, &NotFoundError{Identity: identity, DomainController: o.DomainController}
 	case 1:
-		return gs[0], nil
+		return found[0], nil
 	}
-	return nil, &AmbiguousError{Identity: identity}
+	return zero, &AmbiguousError{Identity: identity}
 }
 
 // FindRecipient resolves any recipient: it returns a *Mailbox or a *Group.

@@ -238,9 +238,24 @@ func prettyQuoted(js string, i int, out *strings.Builder) int {
 	return len(js) - 1
 }
 
-func prettyList(js string, i int, out *strings.Builder, pad string, spaces int) int {
+// prettyOpen starts the members of a list or dictionary on a new line and
+// returns their indentation: the container's, four spaces further in.
+func prettyOpen(out *strings.Builder, pad string, spaces int) string {
 	out.WriteString("\r\n")
-	newPad := pad + strings.Repeat(" ", spaces) + "    "
+	return pad + strings.Repeat(" ", spaces) + "    "
+}
+
+// prettyClose ends a list or dictionary with its bracket c on a line of its
+// own, at the container's indentation.
+func prettyClose(out *strings.Builder, pad string, spaces int, c byte) {
+	out.WriteString("\r\n")
+	out.WriteString(pad)
+	out.WriteString(strings.Repeat(" ", spaces))
+	out.WriteByte(c)
+}
+
+func prettyList(js string, i int, out *strings.Builder, pad string, spaces int) int {
+	newPad := prettyOpen(out, pad, spaces)
 	head := true
 	for ; i < len(js); i++ {
 		switch c := js[i]; c {
@@ -255,10 +270,7 @@ func prettyList(js string, i int, out *strings.Builder, pad string, spaces int) 
 			i = prettyList(js, i+1, out, newPad, 0)
 			head = false
 		case ']':
-			out.WriteString("\r\n")
-			out.WriteString(pad)
-			out.WriteString(strings.Repeat(" ", spaces))
-			out.WriteByte(c)
+			prettyClose(out, pad, spaces, c)
 			return i
 		case '"':
 			if head {
@@ -282,8 +294,7 @@ func prettyList(js string, i int, out *strings.Builder, pad string, spaces int) 
 }
 
 func prettyDict(js string, i int, out *strings.Builder, pad string, spaces int) int {
-	out.WriteString("\r\n")
-	newPad := pad + strings.Repeat(" ", spaces) + "    "
+	newPad := prettyOpen(out, pad, spaces)
 	head, beforeQuote := true, true
 	newSpaces := 0
 	for ; i < len(js); i++ {
@@ -297,10 +308,7 @@ func prettyDict(js string, i int, out *strings.Builder, pad string, spaces int) 
 			i = prettyList(js, i+1, out, newPad, newSpaces)
 			head = false
 		case '}':
-			out.WriteString("\r\n")
-			out.WriteString(pad)
-			out.WriteString(strings.Repeat(" ", spaces))
-			out.WriteByte(c)
+			prettyClose(out, pad, spaces, c)
 			return i
 		case '"':
 			if head {

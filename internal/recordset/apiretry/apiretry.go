@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/pause"
 )
 
 // maxBody bounds how much of an error body is kept.
@@ -111,14 +112,7 @@ func (t *Transport) sleep(ctx context.Context, d time.Duration) error {
 	if t.Sleep != nil {
 		return t.Sleep(ctx, d)
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
+	return pause.For(ctx, d)
 }
 
 // RoundTrip sends req, again after a 429 or 5xx while attempts are left.
@@ -238,4 +232,41 @@ func IsAuth(err error) (*AuthError, bool) {
 // http.DefaultTransport), with an overall timeout per request.
 func Client(base http.RoundTripper) *http.Client {
 	return &http.Client{Transport: &Transport{Base: base}, Timeout: 5 * time.Minute}
+}
+
+// Credential describes a provider's API credential for the errors of a
+// module behind this transport. Its Explain suits libdnszone.Zone.Explain.
+type Credential struct {
+	// API is the provider as the operator knows it ("Cloudflare"); Prefix
+	// labels the module's other errors ("cloudflare").
+	API, Prefix string
+	// Kind is what the credential is called ("API token").
+	Kind string
+	// Setting names where the credential comes from.
+	Setting string
+	// Need says what the credential must be or allow, for the operator
+	// who checks it.
+	Need string
+	// LabelStatus reports a *StatusError by itself under Prefix, without
+	// the text the module wrapped around it; otherwise the module's error
+	// is returned as it is, since the StatusError in it already names the
+	// host, status and the provider's words.
+	LabelStatus bool
+}
+
+// Explain names the setting behind a refused credential, keeps a
+// provider's lasting 429 or 5xx answer in its words, and labels any other
+// error with the provider.
+func (c Credential) Explain(err error) error {
+	if a, ok := IsAuth(err); ok {
+		return fmt.Errorf("the %s API refused the %s (HTTP %d; check %s: %s): %s", c.API, c.Kind, a.Status, c.Setting, c.Need, a.Body)
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		if c.LabelStatus {
+			return fmt.Errorf("%s: %w", c.Prefix, se)
+		}
+		return err
+	}
+	return fmt.Errorf("%s: %w", c.Prefix, err)
 }

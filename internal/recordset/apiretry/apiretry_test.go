@@ -3,6 +3,7 @@ package apiretry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -166,4 +167,36 @@ func FuzzRetryAfter(f *testing.F) {
 			t.Fatalf("retryAfter(%q) = %v", v, d)
 		}
 	})
+}
+
+func TestCredentialExplain(t *testing.T) {
+	se := &StatusError{Method: "GET", Host: "api.example.test", Status: 503, Attempts: 5, Body: "busy"}
+	wrapped := fmt.Errorf(`Get "https://api.example.test/zones": %w`, se)
+	auth := fmt.Errorf("listing: %w", &AuthError{Method: "GET", Host: "api.example.test", Status: 403, Body: "no rights"})
+	other := errors.New("zone not found")
+	c := Credential{API: "Example", Prefix: "example", Kind: "API token", Setting: "EXAMPLE_TOKEN", Need: "it needs DNS Edit"}
+	labelled := c
+	labelled.LabelStatus = true
+	tests := []struct {
+		name string
+		c    Credential
+		err  error
+		want string
+	}{
+		{"a refused credential names the setting and what it needs", c, auth, "the Example API refused the API token (HTTP 403; check EXAMPLE_TOKEN: it needs DNS Edit): no rights"},
+		{"a lasting 5xx stays as the module reported it", c, wrapped, wrapped.Error()},
+		{"a lasting 5xx under LabelStatus stands alone, labelled", labelled, wrapped, "example: " + se.Error()},
+		{"any other error is labelled", c, other, "example: zone not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.c.Explain(tt.err)
+			if got.Error() != tt.want {
+				t.Fatalf("Explain(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+			if tt.err != auth && !errors.Is(got, tt.err) && !errors.As(got, new(*StatusError)) {
+				t.Fatalf("Explain(%v) lost the error it was given", tt.err)
+			}
+		})
+	}
 }

@@ -6,7 +6,6 @@
 package cloudflare
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -39,14 +38,8 @@ func New(o Options) (recordset.Provider, error) {
 		return nil, fmt.Errorf("cloudflare: no API token: set %s", o.TokenSetting)
 	}
 	m := &libcf.Provider{APIToken: o.Token, HTTPClient: apiretry.Client(o.Transport)}
-	return &libdnszone.Zone{Module: m, Explain: func(err error) error {
-		if a, ok := apiretry.IsAuth(err); ok {
-			return fmt.Errorf("the Cloudflare API refused the API token (HTTP %d; check %s: it needs Zone DNS Edit and Zone Read on the zone): %s", a.Status, o.TokenSetting, a.Body)
-		}
-		var se *apiretry.StatusError
-		if errors.As(err, &se) {
-			return err
-		}
-		return fmt.Errorf("cloudflare: %w", err)
-	}}, nil
+	return &libdnszone.Zone{Module: m, Explain: apiretry.Credential{
+		API: "Cloudflare", Prefix: "cloudflare", Kind: "API token", Setting: o.TokenSetting,
+		Need: "it needs Zone DNS Edit and Zone Read on the zone",
+	}.Explain}, nil
 }

@@ -11,7 +11,6 @@ package hetzner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -48,15 +47,9 @@ func New(o Options) (recordset.Provider, error) {
 	return &libdnszone.Zone{
 		Module:  libhetzner.New(o.Token),
 		Context: func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
-		Explain: func(err error) error {
-			if a, ok := apiretry.IsAuth(err); ok {
-				return fmt.Errorf("the Hetzner API refused the API token (HTTP %d; check %s: it needs Read & Write in the project that holds the zone): %s", a.Status, o.TokenSetting, a.Body)
-			}
-			var se *apiretry.StatusError
-			if errors.As(err, &se) {
-				return err
-			}
-			return fmt.Errorf("hetzner: %w", err)
-		},
+		Explain: apiretry.Credential{
+			API: "Hetzner", Prefix: "hetzner", Kind: "API token", Setting: o.TokenSetting,
+			Need: "it needs Read & Write in the project that holds the zone",
+		}.Explain,
 	}, nil
 }

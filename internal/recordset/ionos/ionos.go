@@ -10,7 +10,6 @@ package ionos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -46,15 +45,9 @@ func New(o Options) (recordset.Provider, error) {
 		Module:             &libionos.Provider{AuthAPIToken: o.APIKey},
 		DeleteRemovesRRset: true,
 		Context:            func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
-		Explain: func(err error) error {
-			if a, ok := apiretry.IsAuth(err); ok {
-				return fmt.Errorf("the IONOS API refused the API key (HTTP %d; check %s: it is \"prefix.secret\" from the IONOS developer console): %s", a.Status, o.KeySetting, a.Body)
-			}
-			var se *apiretry.StatusError
-			if errors.As(err, &se) {
-				return fmt.Errorf("ionos: %w", se)
-			}
-			return fmt.Errorf("ionos: %w", err)
-		},
+		Explain: apiretry.Credential{
+			API: "IONOS", Prefix: "ionos", Kind: "API key", Setting: o.KeySetting,
+			Need: `it is "prefix.secret" from the IONOS developer console`, LabelStatus: true,
+		}.Explain,
 	}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
+	"github.com/exrunbook/exrunbook/internal/pause"
 	"github.com/exrunbook/exrunbook/internal/recordset"
 )
 
@@ -114,16 +115,7 @@ func (p *Provider) change(ctx context.Context, zone string, set recordset.RRset,
 	}
 	sleep := p.Sleep
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		sleep = pause.For
 	}
 	c := p.client(zone)
 	for {
