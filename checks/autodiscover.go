@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // The POX request namespaces, as MS-OXDSCLI gives them (http, not https).
@@ -259,7 +260,7 @@ func (p Probe) Ask(ctx context.Context) (AutodiscoverAnswer, error) {
 		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
 		err := fmt.Errorf("Autodiscover answered HTTP %d", resp.StatusCode)
 		if transientStatus(resp.StatusCode) {
-			err = engine.Transient(err)
+			err = errkind.Transient(err)
 		}
 		return AutodiscoverAnswer{}, err
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -88,7 +88,7 @@ func TestCheckLimits(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := Check(c.diff, c.lim)
-			var se *engine.SafetyError
+			var se *errkind.SafetyError
 			if c.limit == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -120,7 +120,7 @@ type fakeWriter struct {
 func (f *fakeWriter) SetCASMailboxFlags(ctx context.Context, batch []exchange.FlagChange) ([]exchange.ItemResult, error) {
 	f.batches = append(f.batches, batch)
 	if len(f.batches) == f.failAt {
-		return nil, engine.Transient(errors.New("HTTP 500"))
+		return nil, errkind.Transient(errors.New("HTTP 500"))
 	}
 	var out []exchange.ItemResult
 	for _, b := range batch {
@@ -187,7 +187,7 @@ func TestApplyStopsOnBatchErrorAndPendingResumes(t *testing.T) {
 	d := Compute(mbs, group())
 	w := &fakeWriter{failAt: 2}
 	res, err := Apply(context.Background(), w, d.Changes, Options{BatchSize: 2}, Hooks{})
-	if !engine.IsTransient(err) || len(res.Applied) != 2 {
+	if !errkind.IsTransient(err) || len(res.Applied) != 2 {
 		t.Fatalf("err=%v applied=%d", err, len(res.Applied))
 	}
 	// What the organisation looks like now: the first batch was written.

@@ -237,8 +237,3 @@ func (e *InterruptedError) Error() string {
 	}
 	return fmt.Sprintf("interrupted during step %s; the state is saved and the next run resumes it", e.Step)
 }
-
-// UsageError: a bad argument such as an unknown step id. Exit code 2.
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }

@@ -19,7 +19,7 @@
 //     (or an interrupt) after Apply began is applied again with its stored
 //     snapshot, without a new approval; one left before Apply starts over
 //     from the plan, reusing the snapshot if it was captured.
-//   - Transient errors (Transient) are retried per RetryPolicy with full
+//   - Transient errors (errkind.Transient) are retried per RetryPolicy with full
 //     jitter; every attempt is an EventAttempt and a journal entry. Apply
 //     calls are counted in the step's attempts.
 //   - Rollback / RollbackAll restore snapshots; Skip and OverrideWait are
@@ -31,11 +31,11 @@
 //
 // Every event goes to Options.Sink and to the journal; every status change
 // is journaled too. Errors are typed so that the CLI maps them to exit
-// codes in one place: *StepFailedError (1), *UsageError (2),
-// *state.LockedError (3), *ApprovalNeededError (4), *SafetyError and
-// *RefusedError (5), *WaitingError (75), *InterruptedError (130);
+// codes in one place: *StepFailedError (1), *errkind.UsageError (2),
+// *state.LockedError (3), *ApprovalNeededError (4), *errkind.SafetyError
+// and *RefusedError (5), *WaitingError (75), *InterruptedError (130);
 // *state.ChangedError, *state.CorruptError and *state.VersionError come
-// from Open. A step's *SafetyError is returned wrapped in a plain error
+// from Open. A step's *errkind.SafetyError is returned wrapped in a plain error
 // (errors.As finds it), never inside a *StepFailedError, so the order in
 // which the CLI tests the types does not matter.
 package engine
@@ -43,10 +43,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
-
-	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // Status is where a step is in its lifecycle:
@@ -179,14 +176,14 @@ type CheckResult struct {
 	// Err is the cause of a failed verdict, when the check could not read
 	// what it checks (a WinRM call, a DNS query, an HTTP request). It is
 	// never serialized: Message already says it. A failed result whose Err
-	// is transient (IsTransient) is retried per RetryPolicy before the
+	// is transient (errkind.IsTransient) is retried per RetryPolicy before the
 	// step fails; a failure without Err, or with a permanent Err, is not.
 	Err error `json:"-"`
 }
 
 // CheckFailed is the failed verdict of check name that could not read what
 // it checks because of err: Message is err's text and Err is err, so a
-// transient err (IsTransient) makes the engine retry the check.
+// transient err (errkind.IsTransient) makes the engine retry the check.
 func CheckFailed(name string, err error) CheckResult {
 	msg := "the check failed"
 	if err != nil {
@@ -246,23 +243,3 @@ type SinkFunc func(Event)
 
 // Emit calls f(e).
 func (f SinkFunc) Emit(e Event) { f(e) }
-
-// Transient marks err as transient (HTTP 5xx, connection reset, WinRM
-// TimedOut, Exchange throttling): the engine retries the phase with capped
-// exponential backoff and jitter. A nil err stays nil. It is
-// errkind.Transient, so layers below the engine mark errors the same way.
-func Transient(err error) error { return errkind.Transient(err) }
-
-// IsTransient reports whether err, or an error it wraps, was marked transient.
-func IsTransient(err error) bool { return errkind.IsTransient(err) }
-
-// SafetyError is a refusal by a safety limit (an empty allow group, more
-// changes than --max-changes). It maps to exit code 5 and is never retried.
-type SafetyError struct {
-	Limit  string // e.g. "max-changes"
-	Detail string
-}
-
-func (e *SafetyError) Error() string {
-	return fmt.Sprintf("refused by safety limit %s: %s", e.Limit, e.Detail)
-}
