@@ -27,7 +27,7 @@ func networkTransient(cause error) bool {
 	return errors.As(cause, &ne) && ne.Timeout()
 }
 
-// transientIf returns err marked transient (engine.Transient) when cause
+// transientIf returns err marked transient (errkind.Transient) when cause
 // is a network failure worth trying again, else err as it is.
 func transientIf(cause, err error) error {
 	if networkTransient(cause) {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
@@ -120,7 +120,7 @@ func TestAutodiscoverTransient(t *testing.T) {
 				Password: func() (string, error) { return "pw", nil }, ExternalName: "outlook-ext.contoso.test", ExpectExternal: true,
 				RootCAs: ca.pool, Timeout: 5 * time.Second}
 			res := chk.Run(context.Background(), nil)
-			if res.Status != engine.CheckFail {
+			if res.Status != check.Fail {
 				t.Fatalf("status %s %q", res.Status, res.Message)
 			}
 			if got := errkind.IsTransient(res.Err); got != tt.wantTransient {
@@ -141,7 +141,7 @@ func TestTLSCheckTransient(t *testing.T) {
 	l.Close()
 	chk := &TLSCheck{Targets: []Target{{"EX01", closed}}, Names: []string{"outlook.contoso.test"}, Timeout: 2 * time.Second}
 	res := chk.Run(context.Background(), nil)
-	if res.Status != engine.CheckFail || !errkind.IsTransient(res.Err) {
+	if res.Status != check.Fail || !errkind.IsTransient(res.Err) {
 		t.Fatalf("refused: %s %q Err %v", res.Status, res.Message, res.Err)
 	}
 
@@ -153,7 +153,7 @@ func TestTLSCheckTransient(t *testing.T) {
 	defer srv.Close()
 	chk = &TLSCheck{Targets: []Target{{"EX01", srv.Listener.Addr().String()}}, Names: []string{"outlook.contoso.test"}, Timeout: 2 * time.Second}
 	res = chk.Run(context.Background(), nil) // system roots: the test CA is not trusted
-	if res.Status != engine.CheckFail || res.Err != nil {
+	if res.Status != check.Fail || res.Err != nil {
 		t.Fatalf("untrusted: %s %q Err %v", res.Status, res.Message, res.Err)
 	}
 }

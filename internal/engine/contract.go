@@ -44,6 +44,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/exrunbook/exrunbook/internal/check"
 )
 
 // Status is where a step is in its lifecycle:
@@ -99,22 +101,11 @@ type Outcome struct {
 	Reason string
 }
 
-// Env is the step's window onto the engine while it runs.
-type Env interface {
-	// Now is the engine's clock (a fake one in tests).
-	Now() time.Time
-	// Logf emits a log-line event for the current step.
-	Logf(format string, args ...any)
-	// Progress emits a progress event: done of total units (e.g. "mailboxes").
-	Progress(done, total int, unit string)
-	// SetOutput records a value in the step's persisted outputs (e.g.
-	// "applied_at", the thumbprints it imported). It is written to the state
-	// file before SetOutput returns, so a crash right after it keeps it.
-	SetOutput(key string, v any) error
-	// Output reads a persisted output of any step of the runbook into v.
-	// It reports false when the step has no such output.
-	Output(stepID, key string, v any) (bool, error)
-}
+// Env is the step's window onto the engine while it runs: the clock, log
+// lines, progress and the persisted outputs (see check.Env). It is defined
+// in package check, beside the Check contract that takes it, so that the
+// checks of the world need not import the engine.
+type Env = check.Env
 
 // Plan is what a step will change: current → desired.
 type Plan struct {
@@ -150,47 +141,29 @@ func (p Plan) Pending() int {
 	return n
 }
 
-// Check is a pre- or post-condition of a step.
-type Check interface {
-	Name() string
-	Run(ctx context.Context, env Env) CheckResult
-}
-
-// CheckStatus is a check's verdict.
-type CheckStatus string
+// The check contract lives in package check, below the engine, so that
+// package checks implements it without importing the orchestrator. These
+// are its names in the engine, which the steps use.
+type (
+	// Check is a pre- or post-condition of a step (check.Check).
+	Check = check.Check
+	// CheckStatus is a check's verdict (check.Status).
+	CheckStatus = check.Status
+	// CheckResult is a check's verdict with its evidence (check.Result).
+	CheckResult = check.Result
+)
 
 // The check verdicts. A warning is shown but does not stop the step.
 const (
-	CheckPass CheckStatus = "pass"
-	CheckWarn CheckStatus = "warn"
-	CheckFail CheckStatus = "fail"
+	CheckPass = check.Pass
+	CheckWarn = check.Warn
+	CheckFail = check.Fail
 )
 
-// CheckResult is a check's verdict with the evidence behind it: the
-// certificate presented, the DNS answers, the URLs seen.
-type CheckResult struct {
-	Name     string      `json:"name"`
-	Status   CheckStatus `json:"status"`
-	Message  string      `json:"message"`
-	Evidence []string    `json:"evidence,omitempty"`
-	// Err is the cause of a failed verdict, when the check could not read
-	// what it checks (a WinRM call, a DNS query, an HTTP request). It is
-	// never serialized: Message already says it. A failed result whose Err
-	// is transient (errkind.IsTransient) is retried per RetryPolicy before the
-	// step fails; a failure without Err, or with a permanent Err, is not.
-	Err error `json:"-"`
-}
-
 // CheckFailed is the failed verdict of check name that could not read what
-// it checks because of err: Message is err's text and Err is err, so a
-// transient err (errkind.IsTransient) makes the engine retry the check.
-func CheckFailed(name string, err error) CheckResult {
-	msg := "the check failed"
-	if err != nil {
-		msg = err.Error()
-	}
-	return CheckResult{Name: name, Status: CheckFail, Message: msg, Err: err}
-}
+// it checks because of err (check.Failed): a transient err makes the
+// engine retry the check.
+func CheckFailed(name string, err error) CheckResult { return check.Failed(name, err) }
 
 // EventKind names an event on the stream.
 type EventKind string
