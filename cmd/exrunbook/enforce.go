@@ -182,7 +182,7 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		case written:
 			return errors.Join(o.done(j, &rep, jerr, res, nil, len(d.Changes)), err)
 		case errors.As(err, &se):
-			rep.Refused = se.Error()
+			rep.Refused = se.Error() + safetyAdvice(se)
 			return errors.Join(o.finish(&rep), err)
 		}
 		return err
@@ -199,7 +199,7 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 	if cerr := allowlist.Check(d, lim); cerr != nil {
 		var se *errkind.SafetyError
 		if errors.As(cerr, &se) {
-			rep.Refused = se.Error()
+			rep.Refused = se.Error() + safetyAdvice(se)
 		}
 		o.printDiff(d, &rep, "would", enforceRefusedLines)
 		return errors.Join(o.finish(&rep), cerr)

@@ -148,7 +148,7 @@ func Execute(ctx context.Context, args []string, io *IOStreams) int {
 }
 
 func printError(io *IOStreams, cmd *cobra.Command, err error, code int) {
-	msg := err.Error()
+	msg := withFlagAdvice(err, err.Error())
 	switch code {
 	case exitUsage:
 		if errkind.IsUsage(err) && cmd != nil {

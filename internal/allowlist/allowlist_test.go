@@ -73,17 +73,18 @@ func TestCheckLimits(t *testing.T) {
 		many[i] = mbx(i+1, false, false)
 	}
 	cases := []struct {
-		name  string
-		diff  Diff
-		lim   Limits
-		limit string
+		name     string
+		diff     Diff
+		lim      Limits
+		limit    string
+		override string
 	}{
-		{"empty group refused", Compute(many, group()), Limits{MaxChanges: 0}, "empty-allow-group"},
-		{"empty group allowed with the flag", Compute(many, group()), Limits{AllowEmptyGroup: true}, ""},
-		{"more than max-changes refused", Compute(many, group(1)), Limits{MaxChanges: 50}, "max-changes"},
-		{"within max-changes", Compute(many[:10], group(1)), Limits{MaxChanges: 50}, ""},
-		{"no limit", Compute(many, group(1)), Limits{}, ""},
-		{"group whose members are all missing is not empty", Compute(many[:2], group(77)), Limits{MaxChanges: 5}, ""},
+		{"empty group refused", Compute(many, group()), Limits{MaxChanges: 0}, "empty-allow-group", errkind.OverrideAllowEmptyGroup},
+		{"empty group allowed with the flag", Compute(many, group()), Limits{AllowEmptyGroup: true}, "", ""},
+		{"more than max-changes refused", Compute(many, group(1)), Limits{MaxChanges: 50}, "max-changes", errkind.OverrideMaxChanges},
+		{"within max-changes", Compute(many[:10], group(1)), Limits{MaxChanges: 50}, "", ""},
+		{"no limit", Compute(many, group(1)), Limits{}, "", ""},
+		{"group whose members are all missing is not empty", Compute(many[:2], group(77)), Limits{MaxChanges: 5}, "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,8 +96,11 @@ func TestCheckLimits(t *testing.T) {
 				}
 				return
 			}
-			if !errors.As(err, &se) || se.Limit != c.limit {
-				t.Fatalf("err = %v, want safety limit %s", err, c.limit)
+			if !errors.As(err, &se) || se.Limit != c.limit || se.Override != c.override {
+				t.Fatalf("err = %#v, want safety limit %s overridden by %s", err, c.limit, c.override)
+			}
+			if strings.Contains(err.Error(), "--") {
+				t.Errorf("refusal names a command-line flag: %v", err)
 			}
 			if !strings.Contains(err.Error(), "AllowExternalAccess") {
 				t.Errorf("refusal does not name the group: %v", err)

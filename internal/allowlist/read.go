@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -25,8 +24,7 @@ func Read(ctx context.Context, r Reader, group string, recipientTypes []string, 
 	g, mbx, err := r.ReadAllowList(ctx, group, recipientTypes)
 	if errors.Is(err, exchange.ErrGroupNotFound) {
 		if !lim.AllowEmptyGroup {
-			return Diff{Group: group}, nil, true, &errkind.SafetyError{Limit: "allow-group",
-				Detail: fmt.Sprintf("the allow group %q does not exist (mailboxes.allow_group): without it every mailbox would be blocked; create the group, fix the name, or pass --allow-empty-group", group)}
+			return Diff{Group: group}, nil, true, missingGroup(group)
 		}
 		g, err, groupMissing = exchange.GroupExpansion{Name: group}, nil, true
 	}
@@ -137,8 +135,7 @@ func ReadAndWrite(ctx context.Context, r InlineReader, group string, recipientTy
 			if len(run.Written) > 0 {
 				return Diff{Group: group}, res, true, true, fmt.Errorf("the server wrote %d mailboxes although the allow group %q does not exist", len(run.Written), group)
 			}
-			return Diff{Group: group}, res, false, true, &errkind.SafetyError{Limit: "allow-group",
-				Detail: fmt.Sprintf("the allow group %q does not exist (mailboxes.allow_group): without it every mailbox would be blocked; create the group, fix the name, or pass --allow-empty-group", group)}
+			return Diff{Group: group}, res, false, true, missingGroup(group)
 		}
 		g, err = exchange.GroupExpansion{Name: group}, nil
 	}

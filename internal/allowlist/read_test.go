@@ -47,8 +47,8 @@ func TestRead(t *testing.T) {
 			if tc.wantSafety != errors.As(err, &se) {
 				t.Fatalf("safety error: %v", err)
 			}
-			if tc.wantSafety && se.Limit != "allow-group" {
-				t.Fatalf("limit %q", se.Limit)
+			if tc.wantSafety && (se.Limit != "allow-group" || se.Override != errkind.OverrideAllowEmptyGroup) {
+				t.Fatalf("limit %q, override %q", se.Limit, se.Override)
 			}
 			if tc.wantErr && !errkind.IsTransient(err) {
 				t.Fatalf("want the reader's error, got %v", err)

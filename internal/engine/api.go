@@ -200,7 +200,7 @@ func (e *ApprovalNeededError) Error() string {
 	if e.Declined {
 		return fmt.Sprintf("step %s was not approved; nothing was changed by it", e.Step)
 	}
-	return fmt.Sprintf("step %s needs approval: rerun with --yes to approve it, or run interactively", e.Step)
+	return fmt.Sprintf("step %s needs approval", e.Step)
 }
 
 // WaitingError: a step waits at a checkpoint. Exit code 75.
@@ -215,7 +215,7 @@ func (e *WaitingError) Error() string {
 	if e.Reason != "" {
 		msg += " (" + e.Reason + ")"
 	}
-	return msg + "; run again after that time, or use --wait"
+	return msg
 }
 
 // RefusedError: the engine refused an operation by one of its rules
@@ -223,6 +223,9 @@ func (e *WaitingError) Error() string {
 type RefusedError struct {
 	Rule   string
 	Detail string
+	// Forcible reports that the operator may force the operation past
+	// the rule (Rollback's force argument); the caller says how.
+	Forcible bool
 }
 
 func (e *RefusedError) Error() string { return fmt.Sprintf("refused (%s): %s", e.Rule, e.Detail) }

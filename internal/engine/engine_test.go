@@ -274,10 +274,11 @@ func TestRollbackOneAndRefusals(t *testing.T) {
 	if err := e.Run(ctx, RunOptions{Yes: true}); err != nil {
 		t.Fatal(err)
 	}
-	// A later step is done: refused, naming it and --force.
+	// A later step is done: refused, naming it, and forcible (the CLI says
+	// --force, the TUI its key).
 	err := e.Rollback(ctx, "dns", false)
 	re := asErr[*RefusedError](t, err)
-	if re.Rule != "later-step-applied" || !strings.Contains(re.Detail, "block") || !strings.Contains(err.Error(), "--force") {
+	if re.Rule != "later-step-applied" || !strings.Contains(re.Detail, "block") || !re.Forcible || strings.Contains(err.Error(), "--") {
 		t.Errorf("refusal %v", err)
 	}
 	if _, _, r := f.steps[1].counts(); r != 0 {
@@ -425,7 +426,8 @@ func TestApproval(t *testing.T) {
 		e := f.open()
 		err := e.Run(ctx, RunOptions{Unattended: true})
 		ae := asErr[*ApprovalNeededError](t, err)
-		if ae.Step != "dns" || ae.Declined || !strings.Contains(err.Error(), "--yes") {
+		// The CLI adds how to approve (--yes, cmd/exrunbook advice.go).
+		if ae.Step != "dns" || ae.Declined || err.Error() != "step dns needs approval" {
 			t.Errorf("error %v", err)
 		}
 		if st := f.statuses(e); st["urls"] != StatusDone || st["dns"] != StatusPending {
@@ -696,7 +698,8 @@ func TestChangedRunbookOrConfig(t *testing.T) {
 		o.RunbookHash, o.ConfigHash = tc.rb, tc.cf
 		_, err := Open(context.Background(), o)
 		ce := asErr[*state.ChangedError](t, err)
-		if ce.What != tc.what || !strings.Contains(err.Error(), "--accept-changed-config") {
+		// The CLI adds the flag that accepts the change (cmd/exrunbook advice.go).
+		if ce.What != tc.what || !strings.Contains(err.Error(), "refusing to resume") || strings.Contains(err.Error(), "--") {
 			t.Errorf("%s: %v", tc.what, err)
 		}
 		// Refusal released the lock.

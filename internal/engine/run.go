@@ -37,7 +37,7 @@ func (e *Engine) Run(ctx context.Context, o RunOptions) error {
 	}
 	defer e.end()
 	if o.Until != "" && o.Only != "" {
-		return errkind.Usagef("--until and --only cannot be used together")
+		return errkind.Usagef("a run cannot both stop after a step (Until %s) and run one step only (Only %s)", o.Until, o.Only)
 	}
 	if o.Only != "" {
 		return e.runOnly(ctx, o.Only, o)
@@ -202,7 +202,7 @@ func (e *Engine) approve(ctx context.Context, d StepDef, plan Plan, o RunOptions
 		e.emit(Event{Kind: EventApproval, Step: d.ID, Message: "approval not needed (read-only step)"}, false)
 		return nil
 	case o.Yes:
-		e.emit(Event{Kind: EventApproval, Step: d.ID, Message: "approved by --yes"}, false)
+		e.emit(Event{Kind: EventApproval, Step: d.ID, Message: "approved in advance: every step of this run is approved"}, false)
 		return nil
 	}
 	back := func() error {
@@ -491,7 +491,7 @@ func (e *Engine) Skip(id, reason string) error {
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return errkind.Usagef("skip needs a reason (--reason TEXT)")
+		return errkind.Usagef("skip needs a reason")
 	}
 	st := e.status(id)
 	switch st {
