@@ -14,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // The POX request namespaces, as MS-OXDSCLI gives them (http, not https).
@@ -259,7 +260,7 @@ func (p Probe) Ask(ctx context.Context) (AutodiscoverAnswer, error) {
 		//lint:ignore ST1005 Autodiscover is the Exchange service's proper name, capitalised as Microsoft writes it
 		err := fmt.Errorf("Autodiscover answered HTTP %d", resp.StatusCode)
 		if transientStatus(resp.StatusCode) {
-			err = engine.Transient(err)
+			err = errkind.Transient(err)
 		}
 		return AutodiscoverAnswer{}, err
 	}
@@ -282,7 +283,7 @@ type AutodiscoverCheck struct {
 	Timeout        time.Duration
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c *AutodiscoverCheck) Name() string {
 	if c.CheckName != "" {
 		return c.CheckName
@@ -293,12 +294,12 @@ func (c *AutodiscoverCheck) Name() string {
 	return "autodiscover-blocked-user"
 }
 
-// Run implements engine.Check.
-func (c *AutodiscoverCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
+// Run implements check.Check.
+func (c *AutodiscoverCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name(), Status: check.Pass}
 	pw, err := c.Password()
 	if err != nil {
-		res.Status, res.Message = engine.CheckFail, "probe password: "+err.Error()
+		res.Status, res.Message = check.Fail, "probe password: "+err.Error()
 		return res
 	}
 	var fails []string
@@ -332,9 +333,9 @@ func (c *AutodiscoverCheck) Run(ctx context.Context, env engine.Env) engine.Chec
 	}
 	switch {
 	case len(c.Targets) == 0:
-		res.Status, res.Message = engine.CheckFail, "nothing to probe: no server HTTPS address (exchange.https)"
+		res.Status, res.Message = check.Fail, "nothing to probe: no server HTTPS address (exchange.https)"
 	case len(fails) > 0:
-		res.Status, res.Message = engine.CheckFail, strings.Join(fails, "; ")
+		res.Status, res.Message = check.Fail, strings.Join(fails, "; ")
 		res.Err = ve.err(len(fails))
 	case c.ExpectExternal:
 		res.Message = fmt.Sprintf("%s is offered %s by every server", c.Email, c.ExternalName)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 )
 
 // The MS-OXDSCLI 4.4 example: mapiHttp with internal URLs only, WEB with an
@@ -130,15 +130,15 @@ func TestAutodiscoverCheck(t *testing.T) {
 		email    string
 		password func() (string, error)
 		expect   bool
-		want     engine.CheckStatus
+		want     check.Status
 		contains string
 	}{
-		{"allowed user gets the external name", "allowed@contoso.test", pw, true, engine.CheckPass, "is offered outlook-ext.contoso.test"},
-		{"blocked user gets no external URL", "blocked@contoso.test", pw, false, engine.CheckPass, "no external URL"},
-		{"allowed user missing the name fails", "blocked@contoso.test", pw, true, engine.CheckFail, "does not offer outlook-ext.contoso.test"},
-		{"blocked user still offered URLs fails", "allowed@contoso.test", pw, false, engine.CheckFail, "still offered external URLs"},
-		{"wrong password", "allowed@contoso.test", func() (string, error) { return "bad", nil }, true, engine.CheckFail, "HTTP 401"},
-		{"no password", "allowed@contoso.test", func() (string, error) { return "", fmt.Errorf("EXRUNBOOK_PROBE_PASSWORD is not set") }, true, engine.CheckFail, "EXRUNBOOK_PROBE_PASSWORD"},
+		{"allowed user gets the external name", "allowed@contoso.test", pw, true, check.Pass, "is offered outlook-ext.contoso.test"},
+		{"blocked user gets no external URL", "blocked@contoso.test", pw, false, check.Pass, "no external URL"},
+		{"allowed user missing the name fails", "blocked@contoso.test", pw, true, check.Fail, "does not offer outlook-ext.contoso.test"},
+		{"blocked user still offered URLs fails", "allowed@contoso.test", pw, false, check.Fail, "still offered external URLs"},
+		{"wrong password", "allowed@contoso.test", func() (string, error) { return "bad", nil }, true, check.Fail, "HTTP 401"},
+		{"no password", "allowed@contoso.test", func() (string, error) { return "", fmt.Errorf("EXRUNBOOK_PROBE_PASSWORD is not set") }, true, check.Fail, "EXRUNBOOK_PROBE_PASSWORD"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestAutodiscoverCheck(t *testing.T) {
 	// An untrusted server certificate is refused, not probed.
 	chk := &AutodiscoverCheck{Targets: targets[:1], Host: "autodiscover.contoso.test", Email: "allowed@contoso.test", Password: pw,
 		ExternalName: "outlook-ext.contoso.test", ExpectExternal: true, Timeout: 5 * time.Second}
-	if res := chk.Run(context.Background(), nil); res.Status != engine.CheckFail || !strings.Contains(res.Message, "certificate") {
+	if res := chk.Run(context.Background(), nil); res.Status != check.Fail || !strings.Contains(res.Message, "certificate") {
 		t.Fatalf("untrusted server: %s %q", res.Status, res.Message)
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/check"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
-	"github.com/exrunbook/exrunbook/internal/engine"
 )
 
 var (
-	_ engine.Check = PublicRecordsCheck{}
-	_ engine.Check = InternalResolutionCheck{}
+	_ check.Check = PublicRecordsCheck{}
+	_ check.Check = InternalResolutionCheck{}
 )
 
 // PublicRecordsCheck passes when every authoritative nameserver of the
@@ -35,20 +35,20 @@ func (c PublicRecordsCheck) Name() string {
 }
 
 // Run asks every nameserver and reports the verdict.
-func (c PublicRecordsCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name()}
+func (c PublicRecordsCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name()}
 	if c.Client == nil {
-		res.Status, res.Message = engine.CheckFail, "no public DNS client configured (public_dns)"
+		res.Status, res.Message = check.Fail, "no public DNS client configured (public_dns)"
 		return res
 	}
 	rep := c.Client.Verify(ctx, c.Request)
 	res.Evidence = rep.Evidence()
 	if rep.OK() {
-		res.Status = engine.CheckPass
+		res.Status = check.Pass
 		res.Message = rep.Summary()
 		return res
 	}
-	res.Status = engine.CheckFail
+	res.Status = check.Fail
 	if rep.Err != "" || len(rep.Servers) == 0 {
 		res.Message = rep.Summary()
 		return res
@@ -84,10 +84,10 @@ func (c InternalResolutionCheck) Name() string {
 }
 
 // Run resolves every name and reports the verdict.
-func (c InternalResolutionCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name()}
+func (c InternalResolutionCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name()}
 	if len(c.Names) == 0 {
-		res.Status, res.Message = engine.CheckFail, "no names to resolve"
+		res.Status, res.Message = check.Fail, "no names to resolve"
 		return res
 	}
 	rep := dnsupdate.ResolveInternal(ctx, dnsupdate.InternalRequest{Server: c.Server, Names: c.Names, Addresses: c.Addresses, Timeout: c.Timeout})
@@ -97,11 +97,11 @@ func (c InternalResolutionCheck) Run(ctx context.Context, env engine.Env) engine
 		for _, r := range rep.Results {
 			names = append(names, r.Name)
 		}
-		res.Status = engine.CheckPass
+		res.Status = check.Pass
 		res.Message = fmt.Sprintf("%s resolve to %s at %s", strings.Join(names, ", "), strings.Join(rep.Results[0].Addresses, ", "), rep.Server)
 		return res
 	}
-	res.Status = engine.CheckFail
+	res.Status = check.Fail
 	res.Message = fmt.Sprintf("internal DNS at %s: %s", rep.Server, strings.Join(rep.Problems(), "; "))
 	return res
 }

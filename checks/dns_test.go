@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/check"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate/bindtest"
-	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/miekg/dns"
 )
 
@@ -39,14 +39,14 @@ func TestPublicRecordsCheck(t *testing.T) {
 		{Name: "outlook.contoso.test.", Type: dns.TypeAAAA},
 		{Name: "outlook.contoso.test.", Type: dns.TypeCNAME},
 	}
-	check := PublicRecordsCheck{Client: client, Request: dnsupdate.VerifyRequest{Nameservers: []string{primary.Addr, second.Addr}, Expect: expect}}
-	if check.Name() != "public DNS records" {
-		t.Fatalf("name %q", check.Name())
+	chk := PublicRecordsCheck{Client: client, Request: dnsupdate.VerifyRequest{Nameservers: []string{primary.Addr, second.Addr}, Expect: expect}}
+	if chk.Name() != "public DNS records" {
+		t.Fatalf("name %q", chk.Name())
 	}
 	ctx := dnsTestCtx(t)
 
-	res := check.Run(ctx, nil)
-	if res.Status != engine.CheckFail {
+	res := chk.Run(ctx, nil)
+	if res.Status != check.Fail {
 		t.Fatalf("status %s with a lagging server: %s", res.Status, res.Message)
 	}
 	for _, want := range []string{"lagging behind serial 2: " + second.Addr, second.Addr + ": lagging: serial 1, newest 2",
@@ -67,8 +67,8 @@ func TestPublicRecordsCheck(t *testing.T) {
 	}
 
 	second.Reload(t, dnsTestZone("2", swapped))
-	res = check.Run(ctx, nil)
-	if res.Status != engine.CheckPass {
+	res = chk.Run(ctx, nil)
+	if res.Status != check.Pass {
 		t.Fatalf("status %s after the second server caught up: %s\n%s", res.Status, res.Message, strings.Join(res.Evidence, "\n"))
 	}
 	if !strings.Contains(res.Message, "all 2 authoritative nameservers of contoso.test. answer as expected with serial 2") {
@@ -77,10 +77,10 @@ func TestPublicRecordsCheck(t *testing.T) {
 
 	// The nameservers of a zone the primary does not serve cannot be found.
 	res = PublicRecordsCheck{CheckName: "other zone", Client: client, Request: dnsupdate.VerifyRequest{Zone: "example.test.", Expect: expect}}.Run(ctx, nil)
-	if res.Status != engine.CheckFail || res.Name != "other zone" || !strings.Contains(res.Message, "finding the nameservers of example.test.") {
+	if res.Status != check.Fail || res.Name != "other zone" || !strings.Contains(res.Message, "finding the nameservers of example.test.") {
 		t.Fatalf("other zone: %s %s", res.Status, res.Message)
 	}
-	if res := (PublicRecordsCheck{}).Run(ctx, nil); res.Status != engine.CheckFail {
+	if res := (PublicRecordsCheck{}).Run(ctx, nil); res.Status != check.Fail {
 		t.Fatal("a check without a client passed")
 	}
 }
@@ -90,9 +90,9 @@ func TestInternalResolutionCheck(t *testing.T) {
 	s := bindtest.Start(t, bindtest.Options{Zone: "contoso.test.", ZoneText: dnsTestZone("1",
 		"outlook IN A 192.0.2.25\nautodiscover IN CNAME outlook.contoso.test.\nlegacy IN A 192.0.2.99\n")})
 	ctx := dnsTestCtx(t)
-	check := InternalResolutionCheck{Server: s.Addr, Names: []string{"outlook.contoso.test", "autodiscover.contoso.test"}, Addresses: []string{"192.0.2.25"}, Timeout: 2 * time.Second}
-	res := check.Run(ctx, nil)
-	if res.Status != engine.CheckPass {
+	chk := InternalResolutionCheck{Server: s.Addr, Names: []string{"outlook.contoso.test", "autodiscover.contoso.test"}, Addresses: []string{"192.0.2.25"}, Timeout: 2 * time.Second}
+	res := chk.Run(ctx, nil)
+	if res.Status != check.Pass {
 		t.Fatalf("%s: %s", res.Status, res.Message)
 	}
 	if res.Message != "outlook.contoso.test., autodiscover.contoso.test. resolve to 192.0.2.25 at "+s.Addr {
@@ -102,13 +102,13 @@ func TestInternalResolutionCheck(t *testing.T) {
 		t.Errorf("evidence:\n%s", ev)
 	}
 
-	check.Names = []string{"legacy.contoso.test", "outlook.contoso.test"}
-	res = check.Run(ctx, nil)
-	if res.Status != engine.CheckFail || !strings.Contains(res.Message, "legacy.contoso.test.: resolves to 192.0.2.99; want 192.0.2.25") ||
+	chk.Names = []string{"legacy.contoso.test", "outlook.contoso.test"}
+	res = chk.Run(ctx, nil)
+	if res.Status != check.Fail || !strings.Contains(res.Message, "legacy.contoso.test.: resolves to 192.0.2.99; want 192.0.2.25") ||
 		strings.Contains(res.Message, "outlook.contoso.test.:") {
 		t.Fatalf("%s: %s", res.Status, res.Message)
 	}
-	if res := (InternalResolutionCheck{Server: s.Addr, Addresses: []string{"192.0.2.25"}}).Run(ctx, nil); res.Status != engine.CheckFail {
+	if res := (InternalResolutionCheck{Server: s.Addr, Addresses: []string{"192.0.2.25"}}).Run(ctx, nil); res.Status != check.Fail {
 		t.Fatal("a check without names passed")
 	}
 }

@@ -1,6 +1,6 @@
 // Package checks holds the pre- and post-checks of the world the steps
 // run: DNS, TLS, SMTP, Autodiscover and Exchange state. Each check
-// implements engine.Check.
+// implements check.Check.
 //
 // # Where a check lives
 //

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -42,16 +42,16 @@ func NewConsistencyCheck(client *exchange.Client, servers []string) *Consistency
 	return &ConsistencyCheck{Client: client, Servers: append([]string(nil), servers...)}
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c *ConsistencyCheck) Name() string {
 	return nameOr(c.CheckName, "servers-consistent")
 }
 
-// Run implements engine.Check.
-func (c *ConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name()}
-	fail := func(format string, args ...any) engine.CheckResult {
-		res.Status = engine.CheckFail
+// Run implements check.Check.
+func (c *ConsistencyCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name()}
+	fail := func(format string, args ...any) check.Result {
+		res.Status = check.Fail
 		res.Message = fmt.Sprintf(format, args...)
 		return res
 	}
@@ -75,13 +75,13 @@ func (c *ConsistencyCheck) Run(ctx context.Context, env engine.Env) engine.Check
 	}
 	diffs := ConsistencyDifferences(c.Servers, certs, vdirs, oa)
 	if len(diffs) > 0 {
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Evidence = diffs
 		res.Message = fmt.Sprintf("the servers in scope disagree (%d difference(s) from %s); make them agree before the runbook changes anything: %s",
 			len(diffs), c.Servers[0], strings.Join(diffs, "; "))
 		return res
 	}
-	res.Status = engine.CheckPass
+	res.Status = check.Pass
 	if len(c.Servers) == 1 {
 		res.Message = fmt.Sprintf("one server in scope (%s): nothing to compare", c.Servers[0])
 	} else {
@@ -295,33 +295,33 @@ type CertFactsCheck struct {
 	Hosts []string
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c *CertFactsCheck) Name() string {
 	return nameOr(c.CheckName, "certificate")
 }
 
-// Run implements engine.Check.
-func (c *CertFactsCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
+// Run implements check.Check.
+func (c *CertFactsCheck) Run(ctx context.Context, env check.Env) check.Result {
 	now := time.Now()
 	if env != nil {
 		now = env.Now()
 	}
-	res := engine.CheckResult{Name: c.Name(), Evidence: []string{c.What + ": " + c.Facts.String()}}
+	res := check.Result{Name: c.Name(), Evidence: []string{c.What + ": " + c.Facts.String()}}
 	fails, warns := c.Facts.Evaluate(c.Hosts, now)
 	return verdict(res, c.What, fails, warns, fmt.Sprintf("%s has a private key, covers %s and is valid until %s", c.What,
 		strings.Join(c.Hosts, ", "), c.Facts.NotAfter.UTC().Format("2006-01-02")))
 }
 
-func verdict(res engine.CheckResult, what string, fails, warns []string, ok string) engine.CheckResult {
+func verdict(res check.Result, what string, fails, warns []string, ok string) check.Result {
 	switch {
 	case len(fails) > 0:
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Message = what + ": " + strings.Join(fails, "; ")
 	case len(warns) > 0:
-		res.Status = engine.CheckWarn
+		res.Status = check.Warn
 		res.Message = what + ": " + strings.Join(warns, "; ")
 	default:
-		res.Status = engine.CheckPass
+		res.Status = check.Pass
 		res.Message = ok
 	}
 	return res
@@ -343,16 +343,16 @@ type CertificatePresentCheck struct {
 	Read func(ctx context.Context) ([]exchange.Certificate, error)
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c *CertificatePresentCheck) Name() string {
 	return nameOr(c.CheckName, "certificate-present")
 }
 
-// Run implements engine.Check.
-func (c *CertificatePresentCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name()}
+// Run implements check.Check.
+func (c *CertificatePresentCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name()}
 	if (c.Client == nil && c.Read == nil) || len(c.Servers) == 0 || c.Thumbprint == "" {
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Message = "nothing to check: no Exchange client, no server or no thumbprint"
 		return res
 	}
@@ -365,7 +365,7 @@ func (c *CertificatePresentCheck) Run(ctx context.Context, env engine.Env) engin
 	}
 	certs, err := read(ctx)
 	if err != nil {
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Message = fmt.Sprintf("reading the certificates: %v", err)
 		res.Err = err
 		return res
@@ -423,16 +423,16 @@ type CertificateBoundCheck struct {
 	Read func(ctx context.Context) ([]exchange.Certificate, []exchange.PopImapSettings, error)
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c *CertificateBoundCheck) Name() string {
 	return nameOr(c.CheckName, "certificate-bound")
 }
 
-// Run implements engine.Check.
-func (c *CertificateBoundCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name()}
-	fail := func(format string, args ...any) engine.CheckResult {
-		res.Status = engine.CheckFail
+// Run implements check.Check.
+func (c *CertificateBoundCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name()}
+	fail := func(format string, args ...any) check.Result {
+		res.Status = check.Fail
 		res.Message = fmt.Sprintf(format, args...)
 		return res
 	}
@@ -516,10 +516,10 @@ type ErrorCheck struct {
 	Err       error
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c ErrorCheck) Name() string { return c.CheckName }
 
-// Run implements engine.Check.
-func (c ErrorCheck) Run(context.Context, engine.Env) engine.CheckResult {
-	return engine.CheckResult{Name: c.CheckName, Status: engine.CheckFail, Message: c.Err.Error()}
+// Run implements check.Check.
+func (c ErrorCheck) Run(context.Context, check.Env) check.Result {
+	return check.Result{Name: c.CheckName, Status: check.Fail, Message: c.Err.Error()}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -20,12 +20,12 @@ func TestCertificatePresentCheckJudgesGivenRead(t *testing.T) {
 		name   string
 		certs  []exchange.Certificate
 		err    error
-		status engine.CheckStatus
+		status check.Status
 		msg    string
 	}{
-		{"on both", []exchange.Certificate{exCert("EX01", "AAAA", "None"), exCert("EX02", "aaaa", "IIS")}, nil, engine.CheckPass, "installed with its private key"},
-		{"missing on EX02", []exchange.Certificate{exCert("EX01", "AAAA", "None")}, nil, engine.CheckFail, "EX02: certificate AAAA is not installed"},
-		{"read fails", nil, errors.New("WinRM refused"), engine.CheckFail, "reading the certificates: WinRM refused"},
+		{"on both", []exchange.Certificate{exCert("EX01", "AAAA", "None"), exCert("EX02", "aaaa", "IIS")}, nil, check.Pass, "installed with its private key"},
+		{"missing on EX02", []exchange.Certificate{exCert("EX01", "AAAA", "None")}, nil, check.Fail, "EX02: certificate AAAA is not installed"},
+		{"read fails", nil, errors.New("WinRM refused"), check.Fail, "reading the certificates: WinRM refused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -43,7 +43,7 @@ func TestCertificatePresentCheckJudgesGivenRead(t *testing.T) {
 		Read: func(context.Context) ([]exchange.Certificate, error) {
 			return []exchange.Certificate{exCert("EX01", "AAAA", "None")}, nil
 		}}
-	if r := chk.Run(context.Background(), env); r.Status == engine.CheckFail && strings.Contains(r.Message, "nothing to check") {
+	if r := chk.Run(context.Background(), env); r.Status == check.Fail && strings.Contains(r.Message, "nothing to check") {
 		t.Fatalf("a Read without a Client was refused: %+v", r)
 	}
 }
@@ -61,14 +61,14 @@ func TestCertificateBoundCheckJudgesGivenRead(t *testing.T) {
 		certs  []exchange.Certificate
 		pi     []exchange.PopImapSettings
 		err    error
-		status engine.CheckStatus
+		status check.Status
 		msg    string
 	}{
-		{"bound and named", certs, both, nil, engine.CheckPass, "POP and IMAP use " + ext},
-		{"EX02 not read", certs, both[:1], nil, engine.CheckFail, "EX02: no POP and IMAP settings were read"},
-		{"SMTP missing", []exchange.Certificate{certs[0], exCert("EX02", "AAAA", "IIS")}, both, nil, engine.CheckFail, "EX02: certificate AAAA holds IIS, not IIS, SMTP"},
-		{"IMAP $null", certs, []exchange.PopImapSettings{both[0], {Server: "EX02", PopX509CertificateName: sp(ext)}}, nil, engine.CheckFail, "EX02: IMAP X509CertificateName is $null"},
-		{"read fails", nil, nil, errors.New("refused"), engine.CheckFail, "reading the certificates and the POP and IMAP settings: refused"},
+		{"bound and named", certs, both, nil, check.Pass, "POP and IMAP use " + ext},
+		{"EX02 not read", certs, both[:1], nil, check.Fail, "EX02: no POP and IMAP settings were read"},
+		{"SMTP missing", []exchange.Certificate{certs[0], exCert("EX02", "AAAA", "IIS")}, both, nil, check.Fail, "EX02: certificate AAAA holds IIS, not IIS, SMTP"},
+		{"IMAP $null", certs, []exchange.PopImapSettings{both[0], {Server: "EX02", PopX509CertificateName: sp(ext)}}, nil, check.Fail, "EX02: IMAP X509CertificateName is $null"},
+		{"read fails", nil, nil, errors.New("refused"), check.Fail, "reading the certificates and the POP and IMAP settings: refused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 )
@@ -272,16 +272,16 @@ func TestConsistencyCheckRun(t *testing.T) {
 	r := chk.Run(context.Background(), nil)
 	// 11 reads: the 8 kinds of virtual directory, Outlook Anywhere, the
 	// SCPs and the certificates of one server.
-	if r.Status != engine.CheckPass || len(f.scripts) != 11 || r.Name != "servers-consistent" {
+	if r.Status != check.Pass || len(f.scripts) != 11 || r.Name != "servers-consistent" {
 		t.Fatalf("%+v after %d scripts", r, len(f.scripts))
 	}
 	f.vdirs[7].ExternalUrl = sp("https://a/owa")
 	r = chk.Run(context.Background(), nil)
-	if r.Status != engine.CheckFail || len(r.Evidence) != 1 || r.Evidence[0] != "EX02 owa ExternalUrl https://a/owa (EX01: $null)" ||
+	if r.Status != check.Fail || len(r.Evidence) != 1 || r.Evidence[0] != "EX02 owa ExternalUrl https://a/owa (EX01: $null)" ||
 		!strings.Contains(r.Message, "EX02 owa ExternalUrl") {
 		t.Fatalf("%+v", r)
 	}
-	if r := NewConsistencyCheck(exchange.New(f), nil).Run(context.Background(), nil); r.Status != engine.CheckFail {
+	if r := NewConsistencyCheck(exchange.New(f), nil).Run(context.Background(), nil); r.Status != check.Fail {
 		t.Fatalf("no servers: %+v", r)
 	}
 }
@@ -293,26 +293,26 @@ func TestCertificatePresentCheck(t *testing.T) {
 	cases := []struct {
 		name   string
 		certs  []exchange.Certificate
-		status engine.CheckStatus
+		status check.Status
 		msg    string
 	}{
-		{"on both", []exchange.Certificate{exCert("EX01", "AAAA", "None"), exCert("EX02", "aaaa", "IIS")}, engine.CheckPass, "installed with its private key"},
-		{"missing on EX02", []exchange.Certificate{exCert("EX01", "AAAA", "None"), exCert("EX02", "BBBB", "IIS")}, engine.CheckFail, "EX02: certificate AAAA is not installed"},
+		{"on both", []exchange.Certificate{exCert("EX01", "AAAA", "None"), exCert("EX02", "aaaa", "IIS")}, check.Pass, "installed with its private key"},
+		{"missing on EX02", []exchange.Certificate{exCert("EX01", "AAAA", "None"), exCert("EX02", "BBBB", "IIS")}, check.Fail, "EX02: certificate AAAA is not installed"},
 		{"pending", func() []exchange.Certificate {
 			c := exCert("EX02", "AAAA", "None")
 			c.Status = "PendingRequest"
 			return []exchange.Certificate{exCert("EX01", "AAAA", "None"), c}
-		}(), engine.CheckFail, "EX02: certificate AAAA has status PendingRequest"},
+		}(), check.Fail, "EX02: certificate AAAA has status PendingRequest"},
 		{"no key", func() []exchange.Certificate {
 			c := exCert("EX02", "AAAA", "None")
 			c.HasPrivateKey = false
 			return []exchange.Certificate{exCert("EX01", "AAAA", "None"), c}
-		}(), engine.CheckFail, "EX02: no private key"},
+		}(), check.Fail, "EX02: no private key"},
 		{"expiring soon warns", func() []exchange.Certificate {
 			a, b := exCert("EX01", "AAAA", "None"), exCert("EX02", "AAAA", "None")
 			a.NotAfter, b.NotAfter = now.AddDate(0, 0, 50), now.AddDate(0, 0, 50)
 			return []exchange.Certificate{a, b}
-		}(), engine.CheckWarn, "EX01: expires in 50 days"},
+		}(), check.Warn, "EX01: expires in 50 days"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -332,16 +332,16 @@ func TestCertificateBoundCheck(t *testing.T) {
 			{Server: "EX02", PopX509CertificateName: nil, ImapX509CertificateName: sp("outlook-ext.contoso.test")}}}
 	chk := &CertificateBoundCheck{Client: exchange.New(f), Servers: []string{"EX01", "EX02"}, Thumbprint: "AAAA", Services: []string{"IIS", "SMTP"}}
 	r := chk.Run(context.Background(), nil)
-	if r.Status != engine.CheckFail || !strings.Contains(r.Message, "EX02: certificate AAAA holds IIS, not IIS, SMTP") || strings.Contains(r.Message, "EX01") {
+	if r.Status != check.Fail || !strings.Contains(r.Message, "EX02: certificate AAAA holds IIS, not IIS, SMTP") || strings.Contains(r.Message, "EX01") {
 		t.Fatalf("%+v", r)
 	}
 	f.certs[1].Services = "IIS, SMTP"
-	if r := chk.Run(context.Background(), nil); r.Status != engine.CheckPass {
+	if r := chk.Run(context.Background(), nil); r.Status != check.Pass {
 		t.Fatalf("%+v", r)
 	}
 	chk.X509CertificateName = "outlook-ext.contoso.test"
 	r = chk.Run(context.Background(), nil)
-	if r.Status != engine.CheckFail || !strings.Contains(r.Message, "EX02: POP X509CertificateName is $null, not outlook-ext.contoso.test") {
+	if r.Status != check.Fail || !strings.Contains(r.Message, "EX02: POP X509CertificateName is $null, not outlook-ext.contoso.test") {
 		t.Fatalf("%+v", r)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 )
 
 // SMTPCheck proves what Exchange's SMTP service presents on the wire: it
@@ -36,16 +36,16 @@ type SMTPCheck struct {
 	Timeout time.Duration // per conversation; default 15 s
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c *SMTPCheck) Name() string {
 	return nameOr(c.CheckName, "smtp-starttls")
 }
 
-// Run implements engine.Check.
-func (c *SMTPCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
+// Run implements check.Check.
+func (c *SMTPCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name(), Status: check.Pass}
 	if len(c.Targets) == 0 || len(c.Names) == 0 {
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Message = "nothing to check: no SMTP address (exchange.smtp) or no name under test"
 		return res
 	}
@@ -76,7 +76,7 @@ func (c *SMTPCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult 
 		}
 	}
 	if len(fails) > 0 {
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Message = strings.Join(dedupe(fails), "; ")
 		res.Err = ve.err(len(fails))
 		return res

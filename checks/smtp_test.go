@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 )
 
 // smtpServer is a tiny SMTP listener for the tests: greeting, EHLO with
@@ -87,7 +87,7 @@ func TestSMTPCheck(t *testing.T) {
 	good := ca.issue(t, "outlook.contoso.test", []string{"outlook.contoso.test", "mail.contoso.test"}, time.Now().Add(90*24*time.Hour))
 	other := ca.issue(t, "other.contoso.test", []string{"other.contoso.test"}, time.Now().Add(90*24*time.Hour))
 	env := clockEnv{now: time.Now()}
-	run := func(srv smtpServer, names []string, thumb string) engine.CheckResult {
+	run := func(srv smtpServer, names []string, thumb string) check.Result {
 		addr := srv.start(t)
 		c := &SMTPCheck{Targets: []Target{{Server: "EX01", Addr: addr}}, Names: names, RootCAs: ca.pool, ExpectThumbprint: thumb, Timeout: 3 * time.Second}
 		return c.Run(context.Background(), env)
@@ -97,15 +97,15 @@ func TestSMTPCheck(t *testing.T) {
 		srv   smtpServer
 		names []string
 		thumb string
-		want  engine.CheckStatus
+		want  check.Status
 		msg   string
 	}{
-		{"good", smtpServer{cert: good, exts: []string{"SIZE 37748736", "STARTTLS", "8BITMIME"}}, []string{"mail.contoso.test"}, Thumbprint(good.Leaf), engine.CheckPass, "offer STARTTLS"},
-		{"wrong certificate", smtpServer{cert: other, exts: []string{"STARTTLS"}}, []string{"mail.contoso.test"}, Thumbprint(good.Leaf), engine.CheckFail, "not the expected"},
-		{"name not covered", smtpServer{cert: good, exts: []string{"STARTTLS"}}, []string{"smtp.contoso.test"}, "", engine.CheckFail, "not trusted for smtp.contoso.test"},
-		{"no STARTTLS", smtpServer{cert: good, exts: []string{"SIZE 1"}}, []string{"mail.contoso.test"}, "", engine.CheckFail, "does not offer STARTTLS"},
-		{"refused", smtpServer{cert: good, exts: []string{"STARTTLS"}, starttls: "454 4.7.0 TLS not available"}, []string{"mail.contoso.test"}, "", engine.CheckFail, "STARTTLS answered 454"},
-		{"busy", smtpServer{cert: good, greeting: "421 4.3.2 Service not available"}, []string{"mail.contoso.test"}, "", engine.CheckFail, "greets with 421"},
+		{"good", smtpServer{cert: good, exts: []string{"SIZE 37748736", "STARTTLS", "8BITMIME"}}, []string{"mail.contoso.test"}, Thumbprint(good.Leaf), check.Pass, "offer STARTTLS"},
+		{"wrong certificate", smtpServer{cert: other, exts: []string{"STARTTLS"}}, []string{"mail.contoso.test"}, Thumbprint(good.Leaf), check.Fail, "not the expected"},
+		{"name not covered", smtpServer{cert: good, exts: []string{"STARTTLS"}}, []string{"smtp.contoso.test"}, "", check.Fail, "not trusted for smtp.contoso.test"},
+		{"no STARTTLS", smtpServer{cert: good, exts: []string{"SIZE 1"}}, []string{"mail.contoso.test"}, "", check.Fail, "does not offer STARTTLS"},
+		{"refused", smtpServer{cert: good, exts: []string{"STARTTLS"}, starttls: "454 4.7.0 TLS not available"}, []string{"mail.contoso.test"}, "", check.Fail, "STARTTLS answered 454"},
+		{"busy", smtpServer{cert: good, greeting: "421 4.3.2 Service not available"}, []string{"mail.contoso.test"}, "", check.Fail, "greets with 421"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(tc.srv, tc.names, tc.thumb)
@@ -116,10 +116,10 @@ func TestSMTPCheck(t *testing.T) {
 	}
 	// A server that is not there fails, marked transient.
 	c := &SMTPCheck{Targets: []Target{{Server: "EX02", Addr: "127.0.0.1:1"}}, Names: []string{"x"}, RootCAs: ca.pool, Timeout: time.Second}
-	if res := c.Run(context.Background(), env); res.Status != engine.CheckFail || res.Err == nil {
+	if res := c.Run(context.Background(), env); res.Status != check.Fail || res.Err == nil {
 		t.Fatalf("unreachable: %+v", res)
 	}
-	if res := (&SMTPCheck{}).Run(context.Background(), env); res.Status != engine.CheckFail {
+	if res := (&SMTPCheck{}).Run(context.Background(), env); res.Status != check.Fail {
 		t.Fatalf("no targets: %+v", res)
 	}
 }

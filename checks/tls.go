@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 )
 
 // Target is one server's HTTPS address, where TLS checks connect.
@@ -46,16 +46,16 @@ type TLSCheck struct {
 	Timeout       time.Duration // per handshake; default 10 s
 }
 
-// Name implements engine.Check.
+// Name implements check.Check.
 func (c *TLSCheck) Name() string {
 	return nameOr(c.CheckName, "tls")
 }
 
-// Run implements engine.Check.
-func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
-	res := engine.CheckResult{Name: c.Name(), Status: engine.CheckPass}
+// Run implements check.Check.
+func (c *TLSCheck) Run(ctx context.Context, env check.Env) check.Result {
+	res := check.Result{Name: c.Name(), Status: check.Pass}
 	if len(c.Targets) == 0 || len(c.Names) == 0 {
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Message = "nothing to check: no server HTTPS address (exchange.https) or no name under test"
 		return res
 	}
@@ -103,11 +103,11 @@ func (c *TLSCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	}
 	switch {
 	case len(fails) > 0:
-		res.Status = engine.CheckFail
+		res.Status = check.Fail
 		res.Message = strings.Join(dedupe(fails), "; ")
 		res.Err = ve.err(len(fails))
 	case len(warns) > 0:
-		res.Status = engine.CheckWarn
+		res.Status = check.Warn
 		res.Message = strings.Join(dedupe(warns), "; ")
 	default:
 		res.Message = fmt.Sprintf("%d server(s) present a valid certificate for %s", len(c.Targets), strings.Join(c.Names, ", "))

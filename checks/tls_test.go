@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
 )
 
 // testCA issues certificates for the TLS tests.
@@ -125,19 +125,19 @@ func TestTLSCheck(t *testing.T) {
 		names    []string
 		pool     *x509.CertPool
 		thumb    string
-		want     engine.CheckStatus
+		want     check.Status
 		contains string
 	}{
-		{"valid on both servers", []Target{{"EX01", goodAddr}, {"EX02", goodAddr}}, []string{"outlook-ext.contoso.test", "outlook.contoso.test"}, ca.pool, "", engine.CheckPass, "2 server(s)"},
-		{"old certificate lacks the new name", []Target{{"EX01", oldAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", engine.CheckFail, "not trusted for outlook-ext.contoso.test"},
-		{"SNI picks the bound certificate", []Target{{"EX01", sniAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, Thumbprint(good.Leaf), engine.CheckPass, ""},
-		{"unexpected thumbprint", []Target{{"EX01", sniAddr}}, []string{"outlook.contoso.test"}, ca.pool, Thumbprint(good.Leaf), engine.CheckFail, "not the expected"},
-		{"untrusted CA", []Target{{"EX01", goodAddr}}, []string{"outlook-ext.contoso.test"}, x509.NewCertPool(), "", engine.CheckFail, "unknown authority"},
-		{"expires within 30 days", []Target{{"EX01", soonAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", engine.CheckFail, "expires in"},
-		{"expires within 60 days warns", []Target{{"EX01", warnAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", engine.CheckWarn, "expires in"},
-		{"wildcard covers one label", []Target{{"EX01", wildAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", engine.CheckPass, ""},
-		{"nothing listening", []Target{{"EX01", closed}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", engine.CheckFail, "handshake failed"},
-		{"no targets", nil, []string{"outlook-ext.contoso.test"}, ca.pool, "", engine.CheckFail, "exchange.https"},
+		{"valid on both servers", []Target{{"EX01", goodAddr}, {"EX02", goodAddr}}, []string{"outlook-ext.contoso.test", "outlook.contoso.test"}, ca.pool, "", check.Pass, "2 server(s)"},
+		{"old certificate lacks the new name", []Target{{"EX01", oldAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", check.Fail, "not trusted for outlook-ext.contoso.test"},
+		{"SNI picks the bound certificate", []Target{{"EX01", sniAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, Thumbprint(good.Leaf), check.Pass, ""},
+		{"unexpected thumbprint", []Target{{"EX01", sniAddr}}, []string{"outlook.contoso.test"}, ca.pool, Thumbprint(good.Leaf), check.Fail, "not the expected"},
+		{"untrusted CA", []Target{{"EX01", goodAddr}}, []string{"outlook-ext.contoso.test"}, x509.NewCertPool(), "", check.Fail, "unknown authority"},
+		{"expires within 30 days", []Target{{"EX01", soonAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", check.Fail, "expires in"},
+		{"expires within 60 days warns", []Target{{"EX01", warnAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", check.Warn, "expires in"},
+		{"wildcard covers one label", []Target{{"EX01", wildAddr}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", check.Pass, ""},
+		{"nothing listening", []Target{{"EX01", closed}}, []string{"outlook-ext.contoso.test"}, ca.pool, "", check.Fail, "handshake failed"},
+		{"no targets", nil, []string{"outlook-ext.contoso.test"}, ca.pool, "", check.Fail, "exchange.https"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"net"
 	"syscall"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // networkTransient reports whether cause is a network failure worth
@@ -27,11 +27,11 @@ func networkTransient(cause error) bool {
 	return errors.As(cause, &ne) && ne.Timeout()
 }
 
-// transientIf returns err marked transient (engine.Transient) when cause
+// transientIf returns err marked transient (errkind.Transient) when cause
 // is a network failure worth trying again, else err as it is.
 func transientIf(cause, err error) error {
 	if networkTransient(cause) {
-		return engine.Transient(err)
+		return errkind.Transient(err)
 	}
 	return err
 }
@@ -51,7 +51,7 @@ type verdictErr struct {
 
 // add records an error that failed one target.
 func (v *verdictErr) add(err error) {
-	if !engine.IsTransient(err) {
+	if !errkind.IsTransient(err) {
 		return
 	}
 	v.transient++

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/check"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 func TestNetworkTransient(t *testing.T) {
@@ -38,7 +39,7 @@ func TestNetworkTransient(t *testing.T) {
 			if got := networkTransient(tt.cause); got != tt.want {
 				t.Errorf("networkTransient(%v) = %v, want %v", tt.cause, got, tt.want)
 			}
-			if got := engine.IsTransient(transientIf(tt.cause, errors.New("wrapped"))); got != tt.want {
+			if got := errkind.IsTransient(transientIf(tt.cause, errors.New("wrapped"))); got != tt.want {
 				t.Errorf("transientIf marks %v transient = %v, want %v", tt.cause, got, tt.want)
 			}
 		})
@@ -54,7 +55,7 @@ func TestTransientStatus(t *testing.T) {
 }
 
 func TestVerdictErr(t *testing.T) {
-	tr := engine.Transient(errors.New("HTTP 503"))
+	tr := errkind.Transient(errors.New("HTTP 503"))
 	perm := errors.New("HTTP 401")
 	tests := []struct {
 		name  string
@@ -63,7 +64,7 @@ func TestVerdictErr(t *testing.T) {
 		want  error
 	}{
 		{"no failure", nil, 0, nil},
-		{"every failure transient", []error{tr, engine.Transient(io.EOF)}, 2, tr},
+		{"every failure transient", []error{tr, errkind.Transient(io.EOF)}, 2, tr},
 		{"a permanent error too", []error{tr, perm}, 2, nil},
 		{"a wrong answer too", []error{tr}, 2, nil},
 	}
@@ -119,10 +120,10 @@ func TestAutodiscoverTransient(t *testing.T) {
 				Password: func() (string, error) { return "pw", nil }, ExternalName: "outlook-ext.contoso.test", ExpectExternal: true,
 				RootCAs: ca.pool, Timeout: 5 * time.Second}
 			res := chk.Run(context.Background(), nil)
-			if res.Status != engine.CheckFail {
+			if res.Status != check.Fail {
 				t.Fatalf("status %s %q", res.Status, res.Message)
 			}
-			if got := engine.IsTransient(res.Err); got != tt.wantTransient {
+			if got := errkind.IsTransient(res.Err); got != tt.wantTransient {
 				t.Errorf("transient = %v (Err %v), want %v; message %q", got, res.Err, tt.wantTransient, res.Message)
 			}
 		})
@@ -140,7 +141,7 @@ func TestTLSCheckTransient(t *testing.T) {
 	l.Close()
 	chk := &TLSCheck{Targets: []Target{{"EX01", closed}}, Names: []string{"outlook.contoso.test"}, Timeout: 2 * time.Second}
 	res := chk.Run(context.Background(), nil)
-	if res.Status != engine.CheckFail || !engine.IsTransient(res.Err) {
+	if res.Status != check.Fail || !errkind.IsTransient(res.Err) {
 		t.Fatalf("refused: %s %q Err %v", res.Status, res.Message, res.Err)
 	}
 
@@ -152,7 +153,7 @@ func TestTLSCheckTransient(t *testing.T) {
 	defer srv.Close()
 	chk = &TLSCheck{Targets: []Target{{"EX01", srv.Listener.Addr().String()}}, Names: []string{"outlook.contoso.test"}, Timeout: 2 * time.Second}
 	res = chk.Run(context.Background(), nil) // system roots: the test CA is not trusted
-	if res.Status != engine.CheckFail || res.Err != nil {
+	if res.Status != check.Fail || res.Err != nil {
 		t.Fatalf("untrusted: %s %q Err %v", res.Status, res.Message, res.Err)
 	}
 }

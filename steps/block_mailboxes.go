@@ -223,7 +223,7 @@ func (s *blockMailboxes) Plan(ctx context.Context, env engine.Env, raw engine.Sn
 	}
 	group := fmt.Sprintf("allow group %q (%d nested group(s))", snap.Group, snap.NestedGroups)
 	if snap.GroupMissing {
-		group = fmt.Sprintf("allow group %q does not exist (--allow-empty-group)", snap.Group)
+		group = fmt.Sprintf("allow group %q does not exist (allowed: an empty allow group was accepted)", snap.Group)
 	}
 	plan.Summary = fmt.Sprintf("%s to block, %s to unblock; %s mailboxes read, %s allowed by %s; written in batches of %d",
 		bmThousands(d.Blocks()), bmThousands(d.Unblocks()), bmThousands(snap.Mailboxes), bmThousands(snap.Allowed), group, s.batchSize())
@@ -295,7 +295,7 @@ func (c bmGroupCheck) Run(ctx context.Context, env engine.Env) engine.CheckResul
 	res.Message = fmt.Sprintf("allow group %q allows %d of %d mailboxes through %d nested group(s)", snap.Group, snap.Allowed, snap.Mailboxes, snap.NestedGroups)
 	if snap.GroupMissing {
 		res.Status = engine.CheckWarn
-		res.Message = fmt.Sprintf("allow group %q does not exist: every mailbox is blocked (--allow-empty-group)", snap.Group)
+		res.Message = fmt.Sprintf("allow group %q does not exist: every mailbox is blocked, as the run allowed (empty allow group accepted)", snap.Group)
 	}
 	for i, m := range snap.Missing {
 		if i == blockMailboxesListed {

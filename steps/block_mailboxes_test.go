@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/config"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/state"
 
 	"github.com/exrunbook/exrunbook/internal/allowlist"
@@ -331,7 +332,7 @@ func TestBlockMailboxesEmptyAndMissingGroupLab(t *testing.T) {
 	e, deps := r.e, r.deps
 	cl.lab.Counters().Reset()
 	err := e.Run(ctx, engine.RunOptions{Yes: true})
-	var se *engine.SafetyError
+	var se *errkind.SafetyError
 	if !errors.As(err, &se) || se.Limit != "empty-allow-group" {
 		t.Fatalf("empty group: %v", err)
 	}

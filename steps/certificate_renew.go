@@ -198,7 +198,7 @@ func (r *Renewer) Run(ctx context.Context) (rep RenewReport, err error) {
 		rep.Due, rep.Resumed, rep.Reason = true, true, "finishing the renewal begun at "+st.Started.UTC().Format(time.RFC3339)+" ("+st.Reason+"), left in phase "+st.Phase
 		rep.Old = RenewCert{Thumbprint: st.Old}
 		if r.DryRun {
-			r.logf("%s: a run without --dry-run finishes it", rep.Reason)
+			r.logf("%s: a run that is not a dry run finishes it", rep.Reason)
 			return rep, nil
 		}
 		r.logf("%s", rep.Reason)
@@ -286,7 +286,7 @@ func boundCertificate(servers []string, certs []exchange.Certificate) (exchange.
 	return old, services, nil
 }
 
-// due decides: --force; within renew_before of expiry; or inside (or past)
+// due decides: forced (Force); within renew_before of expiry; or inside (or past)
 // the window the CA's renewal information suggests.
 func (r *Renewer) due(ctx context.Context, old exchange.Certificate, rep *RenewReport) (bool, string) {
 	now := r.now()
@@ -294,7 +294,7 @@ func (r *Renewer) due(ctx context.Context, old exchange.Certificate, rep *RenewR
 	left := old.NotAfter.Sub(now)
 	days := func(d time.Duration) string { return fmt.Sprintf("%.1f days", d.Hours()/24) }
 	if r.Force {
-		return true, "--force"
+		return true, "forced by the operator"
 	}
 	if left < before {
 		return true, fmt.Sprintf("it expires at %s, in %s: within certificate.acme.renew_before (%s)", old.NotAfter.UTC().Format(time.RFC3339), days(left), days(before))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -549,7 +550,7 @@ type euRead struct {
 func (r *euRead) get(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.done || engine.IsTransient(r.err) {
+	if !r.done || errkind.IsTransient(r.err) {
 		var st exchange.URLState
 		st, r.err = r.client.GetURLState(ctx, r.servers)
 		r.vdirs, r.oa, r.scp = st.VDirs, st.OutlookAnywhere, st.SCP

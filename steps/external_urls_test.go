@@ -14,6 +14,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
@@ -728,7 +729,7 @@ func TestChangeFailures(t *testing.T) {
 	bad := exchange.ChangeResult{ID: g1, Error: "locked"}
 	unknown := exchange.ChangeResult{ID: g2, Error: "gone"}
 	badOA := exchange.ChangeResult{ID: g3, Error: "The operation couldn't be performed because of a transient server error."}
-	throttled := engine.Transient(fmt.Errorf("throttled"))
+	throttled := errkind.Transient(fmt.Errorf("throttled"))
 	cases := []struct {
 		name      string
 		res       []exchange.ChangeResult
@@ -752,8 +753,8 @@ func TestChangeFailures(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || err.Error() != tc.want || engine.IsTransient(err) != tc.transient {
-				t.Fatalf("%v (transient %t), want %q", err, engine.IsTransient(err), tc.want)
+			if err == nil || err.Error() != tc.want || errkind.IsTransient(err) != tc.transient {
+				t.Fatalf("%v (transient %t), want %q", err, errkind.IsTransient(err), tc.want)
 			}
 		})
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -64,7 +64,7 @@ type sharedRead[T any] struct {
 func (r *sharedRead[T]) get(ctx context.Context) (T, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.done || engine.IsTransient(r.err) {
+	if !r.done || errkind.IsTransient(r.err) {
 		r.val, r.err = r.read(ctx)
 		r.done = true
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/recordset"
 	"github.com/miekg/dns"
 )
@@ -226,7 +227,7 @@ func pdnsTransient(err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return engine.Transient(err)
+		return errkind.Transient(err)
 	}
 	return err
 }
@@ -512,7 +513,7 @@ func (s *publicDNS) Apply(ctx context.Context, env engine.Env, snap engine.Snaps
 // lagging is the outcome while some nameserver does not serve the change yet.
 func (s *publicDNS) lagging(env engine.Env, rep dnsupdate.VerifyReport) (engine.Outcome, error) {
 	if rep.Err != "" {
-		return engine.Outcome{}, engine.Transient(fmt.Errorf("verifying the nameservers: %s", rep.Err))
+		return engine.Outcome{}, errkind.Transient(fmt.Errorf("verifying the nameservers: %s", rep.Err))
 	}
 	var names, lame []string
 	for _, sr := range rep.Servers {

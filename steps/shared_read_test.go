@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // TestSharedReadRetriesTransient: the checks of a phase share one read,
@@ -13,7 +13,7 @@ import (
 // engine's retry of the check), while a result or a permanent error is
 // kept.
 func TestSharedReadRetriesTransient(t *testing.T) {
-	transient := engine.Transient(errors.New("WinRM HTTP 500"))
+	transient := errkind.Transient(errors.New("WinRM HTTP 500"))
 	permanent := errors.New("access denied")
 	tests := []struct {
 		name      string

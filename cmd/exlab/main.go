@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
@@ -27,16 +28,12 @@ import (
 func main() {
 	if err := newRoot(os.Stdout, os.Stderr).Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "exlab:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
+		if errkind.IsUsage(err) {
 			os.Exit(2)
 		}
 		os.Exit(1)
 	}
 }
-
-// usageError marks errors in the command line (exit 2).
-type usageError struct{ error }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
@@ -47,7 +44,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return errkind.Usage(err) })
 	root.AddCommand(newServe(stdout, stderr), newSignCSR(stdout))
 	return root
 }
@@ -74,13 +71,13 @@ Basic over HTTPS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Dir == "" {
-				return usageError{errors.New("--dir is required")}
+				return errkind.Usage(errors.New("--dir is required"))
 			}
 			if (opts.KerberosKeytab == "") != (opts.Krb5Conf == "") {
-				return usageError{errors.New("--kerberos-keytab and --krb5-conf go together")}
+				return errkind.Usage(errors.New("--kerberos-keytab and --krb5-conf go together"))
 			}
 			if _, err := faults.Parse(faultSpec); err != nil {
-				return usageError{err}
+				return errkind.Usage(err)
 			}
 			opts.Faults = faultSpec
 			opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "exlab: "+format+"\n", args...) }
@@ -128,7 +125,7 @@ stdin) with the lab CA of DIR and print the certificate in PEM, for
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
-				return usageError{errors.New("--dir is required")}
+				return errkind.Usage(errors.New("--dir is required"))
 			}
 			var data []byte
 			var err error

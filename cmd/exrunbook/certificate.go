@@ -12,7 +12,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/state"
 	"github.com/exrunbook/exrunbook/steps"
 )
@@ -34,7 +34,7 @@ func newCertificateCmd(io *IOStreams, g *GlobalOptions) *cobra.Command {
 		Short: "Certificate operations (complete FILE: finish a request-mode certificate; renew: renew an acme-mode certificate)",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return exitcode.Usagef("certificate needs a subcommand: complete FILE, or renew")
+			return errkind.Usagef("certificate needs a subcommand: complete FILE, or renew")
 		},
 	}
 	o := &CertificateCompleteOptions{IO: io, G: g}
@@ -67,7 +67,7 @@ func runCertificateComplete(ctx context.Context, o *CertificateCompleteOptions) 
 		return err
 	}
 	if m := strings.ToLower(in.cfg.Certificate.Mode); m != steps.CertModeRequest {
-		return exitcode.Usagef("certificate complete finishes a request-mode certificate, but certificate.mode is %q", in.cfg.Certificate.Mode)
+		return errkind.Usagef("certificate complete finishes a request-mode certificate, but certificate.mode is %q", in.cfg.Certificate.Mode)
 	}
 	id := ""
 	for _, s := range in.rb.Steps {
@@ -77,15 +77,15 @@ func runCertificateComplete(ctx context.Context, o *CertificateCompleteOptions) 
 		}
 	}
 	if id == "" {
-		return exitcode.Usagef("the runbook %s has no certificate step", in.rb.Name)
+		return errkind.Usagef("the runbook %s has no certificate step", in.rb.Name)
 	}
 	data, err := os.ReadFile(o.File)
 	if err != nil {
-		return exitcode.Usagef("reading the CA's answer: %v", err)
+		return errkind.Usagef("reading the CA's answer: %v", err)
 	}
 	leaf, err := steps.ParseCertificateAnswer(data)
 	if err != nil {
-		return exitcode.Usagef("%s: %v", o.File, err)
+		return errkind.Usagef("%s: %v", o.File, err)
 	}
 	// A read-only look first: nothing is created or locked when there is
 	// nothing to complete or the answer does not fit.
@@ -94,7 +94,7 @@ func runCertificateComplete(ctx context.Context, o *CertificateCompleteOptions) 
 		return err
 	}
 	if err := steps.CheckAnswerMatchesCSR(leaf, []byte(csr)); err != nil {
-		return exitcode.Usagef("%s: %v", o.File, err)
+		return errkind.Usagef("%s: %v", o.File, err)
 	}
 	e, err := o.G.open(ctx, in, o.G.sink(o.IO), "certificate-complete", false)
 	if err != nil {

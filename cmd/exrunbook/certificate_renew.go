@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/config"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/schedule"
 	"github.com/exrunbook/exrunbook/internal/state"
 	"github.com/exrunbook/exrunbook/steps"
@@ -70,10 +70,10 @@ certificate is still bound), 2 usage or config error, 3 locked.`,
 		switch o.PrintSchedule {
 		case "", "systemd", "windows":
 		default:
-			return exitcode.Usagef("--print-schedule %q: expected systemd or windows", o.PrintSchedule)
+			return errkind.Usagef("--print-schedule %q: expected systemd or windows", o.PrintSchedule)
 		}
 		if o.PrintSchedule != "" && (o.DryRun || o.Force) {
-			return exitcode.Usagef("--print-schedule prints the schedule only; it takes no --dry-run or --force")
+			return errkind.Usagef("--print-schedule prints the schedule only; it takes no --dry-run or --force")
 		}
 		return nil
 	}
@@ -86,7 +86,7 @@ func runCertificateRenew(ctx context.Context, o *CertificateRenewOptions) (err e
 		return err
 	}
 	if m := strings.ToLower(cfg.Certificate.Mode); m != steps.CertModeACME {
-		return exitcode.Usagef("certificate renew renews an acme-mode certificate, but certificate.mode is %q", cfg.Certificate.Mode)
+		return errkind.Usagef("certificate renew renews an acme-mode certificate, but certificate.mode is %q", cfg.Certificate.Mode)
 	}
 	if o.PrintSchedule != "" {
 		return printRenewSchedule(o, cfg)

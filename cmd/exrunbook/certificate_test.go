@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
@@ -48,19 +47,19 @@ func TestCertificateCompleteLab(t *testing.T) {
 	}
 	write(t, f.config, s)
 
-	if r := f.run(t, "certificate", "complete", filepath.Join(f.dir, "nothing.cer")); r.code != exitcode.Usage {
+	if r := f.run(t, "certificate", "complete", filepath.Join(f.dir, "nothing.cer")); r.code != exitUsage {
 		t.Fatalf("complete with a missing file: %d %s", r.code, r.errout)
 	}
 	early := filepath.Join(f.dir, "early.cer")
 	write(t, early, string(l.CA().CertPEM()))
-	if r := f.run(t, "certificate", "complete", early); r.code != exitcode.Refused || !strings.Contains(r.errout, "not waiting") {
+	if r := f.run(t, "certificate", "complete", early); r.code != exitRefused || !strings.Contains(r.errout, "not waiting") {
 		t.Fatalf("complete before any request: %d %s", r.code, r.errout)
 	}
 	if _, err := os.Stat(f.stateDir); !os.IsNotExist(err) {
 		t.Fatalf("complete before any request created the state directory: %v", err)
 	}
 	r := f.run(t, "run", "--yes", "--unattended")
-	if r.code != exitcode.Waiting || !strings.Contains(r.errout+r.out, "exrunbook certificate complete FILE") {
+	if r.code != exitWaiting || !strings.Contains(r.errout+r.out, "exrunbook certificate complete FILE") {
 		t.Fatalf("run: %d\n%s\n%s", r.code, r.out, r.errout)
 	}
 	csrPEM, err := os.ReadFile(csrFile)
@@ -74,7 +73,7 @@ func TestCertificateCompleteLab(t *testing.T) {
 
 	notCert := filepath.Join(f.dir, "junk.cer")
 	write(t, notCert, "hello")
-	if r := f.run(t, "certificate", "complete", notCert); r.code != exitcode.Usage {
+	if r := f.run(t, "certificate", "complete", notCert); r.code != exitUsage {
 		t.Fatalf("junk: %d %s", r.code, r.errout)
 	}
 	other, err := l.CA().Issue("other.contoso.test", []string{"other.contoso.test"}, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), nil)
@@ -83,7 +82,7 @@ func TestCertificateCompleteLab(t *testing.T) {
 	}
 	wrong := filepath.Join(f.dir, "wrong.cer")
 	write(t, wrong, string(other.CertPEM()))
-	if r := f.run(t, "certificate", "complete", wrong); r.code != exitcode.Usage || !strings.Contains(r.errout, "not the answer to the request") {
+	if r := f.run(t, "certificate", "complete", wrong); r.code != exitUsage || !strings.Contains(r.errout, "not the answer to the request") {
 		t.Fatalf("wrong answer: %d %s", r.code, r.errout)
 	}
 	if st := f.status(t).statuses()["certificate"]; st != "waiting" {
@@ -112,7 +111,7 @@ func TestCertificateCompleteLab(t *testing.T) {
 	if status != org.CertValid {
 		t.Fatalf("EX01 certificate status %q", status)
 	}
-	if r := f.run(t, "certificate", "complete", answer); r.code != exitcode.Refused {
+	if r := f.run(t, "certificate", "complete", answer); r.code != exitRefused {
 		t.Fatalf("complete again: %d %s", r.code, r.errout)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/steps"
 )
 
@@ -95,7 +94,7 @@ func runCheck(ctx context.Context, o *CheckOptions) (err error) {
 		fmt.Fprintf(o.IO.Out, "check: %d check(s) in %d step(s), %d failed\n", nChecks, len(res), nFail)
 	}
 	if nFail > 0 {
-		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("%d check(s) failed", nFail)}
+		return &exitError{Code: exitFailed, Err: fmt.Errorf("%d check(s) failed", nFail)}
 	}
 	return nil
 }

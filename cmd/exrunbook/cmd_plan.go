@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/steps"
 )
 
@@ -88,7 +87,7 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 		if p.Err != nil {
 			s.Error = p.Err.Error()
 			planErrs = append(planErrs, p.ID)
-			if toFix == nil && exitcode.Code(p.Err) == exitcode.Usage {
+			if toFix == nil && exitCodeOf(p.Err) == exitUsage {
 				toFix = p.Err
 			}
 		}
@@ -127,9 +126,9 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 		// exits as one, with its words.
 		return fmt.Errorf("no plan could be made for %s: %w", strings.Join(planErrs, ", "), toFix)
 	case len(planErrs) > 0:
-		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("no plan could be made for %s", strings.Join(planErrs, ", "))}
+		return &exitError{Code: exitFailed, Err: fmt.Errorf("no plan could be made for %s", strings.Join(planErrs, ", "))}
 	case len(blocking) > 0:
-		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("the next step, %s, would stop at its failing pre-check(s): %s", out.Steps[0].ID, strings.Join(blocking, ", "))}
+		return &exitError{Code: exitFailed, Err: fmt.Errorf("the next step, %s, would stop at its failing pre-check(s): %s", out.Steps[0].ID, strings.Join(blocking, ", "))}
 	}
 	return nil
 }

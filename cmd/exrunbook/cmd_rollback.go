@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/steps"
 )
 
@@ -39,9 +39,9 @@ answer on a terminal. Without either it exits 4.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case o.All && len(args) > 0:
-				return exitcode.Usagef("give a step ID or --all, not both")
+				return errkind.Usagef("give a step ID or --all, not both")
 			case !o.All && len(args) != 1:
-				return exitcode.Usagef("rollback needs exactly one step ID, or --all")
+				return errkind.Usagef("rollback needs exactly one step ID, or --all")
 			case len(args) == 1:
 				o.ID = args[0]
 			}
@@ -97,14 +97,14 @@ func runRollback(ctx context.Context, o *RollbackOptions) (err error) {
 	}
 	if target != "" && !o.Yes {
 		if !o.IO.CanPrompt() {
-			return &exitcode.Error{Code: exitcode.ApprovalNeeded, Err: fmt.Errorf("rolling back %s needs approval: rerun with --yes, or on a terminal to answer the question", target)}
+			return &exitError{Code: exitApprovalNeeded, Err: fmt.Errorf("rolling back %s needs approval: rerun with --yes, or on a terminal to answer the question", target)}
 		}
 		ok, err := confirm(ctx, o.IO, newLineReader(o.IO.In), "Roll back "+target)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return &exitcode.Error{Code: exitcode.ApprovalNeeded, Err: fmt.Errorf("rolling back %s was not approved; nothing was changed", target)}
+			return &exitError{Code: exitApprovalNeeded, Err: fmt.Errorf("rolling back %s was not approved; nothing was changed", target)}
 		}
 	}
 	if o.All {

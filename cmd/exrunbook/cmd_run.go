@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/steps"
 )
 
@@ -58,7 +58,7 @@ when to come back; --wait sleeps instead.`,
 
 func runRun(ctx context.Context, o *RunOptions) (err error) {
 	if o.Until != "" && o.Only != "" {
-		return exitcode.Usagef("--until and --only cannot be used together")
+		return errkind.Usagef("--until and --only cannot be used together")
 	}
 	deps := &steps.Deps{AllowEmptyGroup: o.AllowEmptyGroup}
 	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/steps"
 )
 
@@ -50,7 +50,7 @@ func runSkip(ctx context.Context, o *SkipOptions) (err error) {
 		return err
 	}
 	if strings.TrimSpace(o.Reason) == "" {
-		return exitcode.Usagef("skip needs a reason: --reason TEXT")
+		return errkind.Usagef("skip needs a reason: --reason TEXT")
 	}
 	e, err := o.G.open(ctx, in, nil, "skip", false)
 	if err != nil {

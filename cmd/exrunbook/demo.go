@@ -11,7 +11,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/runbooks"
 	"github.com/exrunbook/exrunbook/steps"
@@ -61,10 +61,10 @@ runbook unattended and prints the events as lines.`,
 func runDemo(ctx context.Context, o *DemoOptions) (err error) {
 	if o.AutodiscoverWait <= 0 {
 		// autodiscover.min_wait 0 means "unset": the production 2h.
-		return exitcode.Usagef("--autodiscover-wait %s: expected a duration above 0, such as 20s", o.AutodiscoverWait)
+		return errkind.Usagef("--autodiscover-wait %s: expected a duration above 0, such as 20s", o.AutodiscoverWait)
 	}
 	if o.Mailboxes < 1 || o.Allow < 1 || o.Allow > o.Mailboxes {
-		return exitcode.Usagef("--mailboxes %d --allow %d: expected at least one mailbox and 1 ≤ allow ≤ mailboxes", o.Mailboxes, o.Allow)
+		return errkind.Usagef("--mailboxes %d --allow %d: expected at least one mailbox and 1 ≤ allow ≤ mailboxes", o.Mailboxes, o.Allow)
 	}
 	dir := o.Dir
 	if dir == "" {

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 )
 
 // Without a terminal, demo runs the whole runbook unattended on its lab,
@@ -16,7 +14,7 @@ func TestDemoUnattended(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"demo", "--dir", dir, "--autodiscover-wait", "1s", "--mailboxes", "20", "--allow", "3"}
 	r := cli(context.Background(), "", false, args...)
-	if r.code != exitcode.OK {
+	if r.code != exitOK {
 		t.Fatalf("demo: code %d\n%s\n%s", r.code, r.out, r.errout)
 	}
 	if !strings.Contains(r.out, "runbook split-namespace complete: 1 PowerShell session(s)") || !strings.Contains(r.errout, "no terminal: running the whole runbook unattended") {
@@ -28,7 +26,7 @@ func TestDemoUnattended(t *testing.T) {
 		}
 	}
 	again := cli(context.Background(), "", false, args...)
-	if again.code != exitcode.OK || !strings.Contains(again.out, "complete") {
+	if again.code != exitOK || !strings.Contains(again.out, "complete") {
 		t.Errorf("second demo on the same dir: code %d\n%s\n%s", again.code, again.out, again.errout)
 	}
 }
@@ -41,8 +39,8 @@ func TestDemoBadFlags(t *testing.T) {
 		{"demo", "--autodiscover-wait", "0s"}, // 0 would be the production 2h
 	} {
 		args = append(args, "--dir", t.TempDir())
-		if r := cli(context.Background(), "", false, args...); r.code != exitcode.Usage {
-			t.Errorf("%v: code %d, want %d: %s", args, r.code, exitcode.Usage, r.errout)
+		if r := cli(context.Background(), "", false, args...); r.code != exitUsage {
+			t.Errorf("%v: code %d, want %d: %s", args, r.code, exitUsage, r.errout)
 		}
 	}
 }

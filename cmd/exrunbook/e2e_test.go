@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/state"
 )
@@ -473,8 +472,8 @@ func killUntilDone(t *testing.T, e *e2eLab, rng *rand.Rand, args ...string) (kil
 		}
 		if e.locked(t) {
 			r := e.exrunbook(t, args...)
-			if r.code != exitcode.Locked || !strings.Contains(r.errout, "stale") {
-				t.Fatalf("%s over a killed process's lock: exit %d, want %d naming the lock stale: %s", args[0], r.code, exitcode.Locked, r.errout)
+			if r.code != exitLocked || !strings.Contains(r.errout, "stale") {
+				t.Fatalf("%s over a killed process's lock: exit %d, want %d naming the lock stale: %s", args[0], r.code, exitLocked, r.errout)
 			}
 			r = e.exrunbook(t, "unlock")
 			if r.code != 0 || !strings.Contains(r.out, "removed the lock") {
@@ -603,7 +602,7 @@ func (s *e2eSuite) testFaults(t *testing.T) {
 		// inside a pre- or post-check fails the step. The failure is
 		// logged and the run resumed, so that the rest of the contract
 		// (the end state, the retries in the journal) is still judged.
-		if checksRetryTransient || r.code != exitcode.Failed || !transientFailure(r.errout) || resumes >= 10 {
+		if checksRetryTransient || r.code != exitFailed || !transientFailure(r.errout) || resumes >= 10 {
 			t.Fatalf("run with faults: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, tail(r.out, 3000), tail(r.errout, 3000))
 		}
 		t.Logf("KNOWN BUG (checks are not retried on transient errors): run %d failed, resuming: %s", resumes+1, strings.TrimSpace(r.errout))
@@ -668,7 +667,7 @@ func (s *e2eSuite) testBadServerData(t *testing.T) {
 	if r.code == 0 || !namesOperation.MatchString(r.out+r.errout) {
 		t.Errorf("plan with a failing Get-ExchangeServer: exit %d\n%s\n%s", r.code, r.out, r.errout)
 	}
-	r = e.mustRun(t, exitcode.Failed, "run", "--unattended", "--yes")
+	r = e.mustRun(t, exitFailed, "run", "--unattended", "--yes")
 	// "exchange <operation>: Get-ExchangeServer : <Exchange's words>".
 	if !strings.Contains(r.errout, "step certificate failed") || !namesOperation.MatchString(r.errout) {
 		t.Errorf("run's error does not name the step, the operation and the cmdlet:\n%s", tail(r.errout, 2000))

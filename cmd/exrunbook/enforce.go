@@ -13,8 +13,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/allowlist"
 	"github.com/exrunbook/exrunbook/internal/config"
-	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/schedule"
 	"github.com/exrunbook/exrunbook/internal/state"
 	"github.com/exrunbook/exrunbook/steps"
@@ -68,12 +67,12 @@ config error, 3 locked, 5 refused by a safety limit.`,
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		o.maxChangesSet = cmd.Flags().Changed("max-changes")
 		if o.maxChangesSet && o.MaxChanges < 1 {
-			return exitcode.Usagef("--max-changes %d: expected a positive number", o.MaxChanges)
+			return errkind.Usagef("--max-changes %d: expected a positive number", o.MaxChanges)
 		}
 		switch o.PrintSchedule {
 		case "", "systemd", "windows":
 		default:
-			return exitcode.Usagef("--print-schedule %q: expected systemd or windows", o.PrintSchedule)
+			return errkind.Usagef("--print-schedule %q: expected systemd or windows", o.PrintSchedule)
 		}
 		return nil
 	}
@@ -178,12 +177,12 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		rep.Missing = append(rep.Missing, enforceMissingMember{Guid: m.Guid, Name: m.Name, Type: m.RecipientTypeDetails})
 	}
 	if err != nil {
-		var se *engine.SafetyError
+		var se *errkind.SafetyError
 		switch {
 		case written:
 			return errors.Join(o.done(j, &rep, jerr, res, nil, len(d.Changes)), err)
 		case errors.As(err, &se):
-			rep.Refused = se.Error()
+			rep.Refused = se.Error() + safetyAdvice(se)
 			return errors.Join(o.finish(&rep), err)
 		}
 		return err
@@ -198,9 +197,9 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		return o.done(j, &rep, jerr, res, nil, len(d.Changes))
 	}
 	if cerr := allowlist.Check(d, lim); cerr != nil {
-		var se *engine.SafetyError
+		var se *errkind.SafetyError
 		if errors.As(cerr, &se) {
-			rep.Refused = se.Error()
+			rep.Refused = se.Error() + safetyAdvice(se)
 		}
 		o.printDiff(d, &rep, "would", enforceRefusedLines)
 		return errors.Join(o.finish(&rep), cerr)
@@ -303,7 +302,7 @@ func (o *EnforceOptions) done(j *state.Journal, rep *enforceJSON, jerr error, re
 			}
 			names = append(names, fmt.Sprintf("%s: %s", f.Change.Label(), f.Error))
 		}
-		return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("%d of %d writes failed: %s", len(res.Failed), total, strings.Join(names, "; "))}
+		return &exitError{Code: exitFailed, Err: fmt.Errorf("%d of %d writes failed: %s", len(res.Failed), total, strings.Join(names, "; "))}
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func TestEnforceLab(t *testing.T) {
 	// More changes than --max-changes: exit 5 naming count and group.
 	e.l.Counters().Reset()
 	r := e.enforce("--max-changes", "5")
-	if r.code != 5 || !strings.Contains(r.errout, "more than --max-changes 5") || !strings.Contains(r.errout, e.group) {
+	if r.code != 5 || !strings.Contains(r.errout, "more than the limit of 5; check the group, then rerun with a higher --max-changes") || !strings.Contains(r.errout, e.group) {
 		t.Fatalf("max-changes: %d\n%s\n%s", r.code, r.out, r.errout)
 	}
 	if st := e.l.Stats(); st.MailboxWrites != 0 || st.PowerShellLaunches != 0 || st.PSRPPools != 1 {
@@ -269,7 +269,7 @@ func TestEnforceEmptyAndMissingGroupLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.enforce("--max-changes", "1000")
-	if r.code != 5 || !strings.Contains(r.errout, "no mailbox at any depth") {
+	if r.code != 5 || !strings.Contains(r.errout, "no mailbox at any depth") || !strings.Contains(r.errout, "fill the group, or pass --allow-empty-group") {
 		t.Fatalf("empty group: %d\n%s", r.code, r.errout)
 	}
 	if st := e.l.Stats(); st.MailboxWrites != 0 {
@@ -294,11 +294,11 @@ func TestEnforceEmptyAndMissingGroupLab(t *testing.T) {
 	}
 	t.Setenv("EXRUNBOOK_MAILBOXES_ALLOW_GROUP", "No Such Group")
 	r = e.enforce()
-	if r.code != 5 || !strings.Contains(r.errout, `"No Such Group" does not exist`) {
+	if r.code != 5 || !strings.Contains(r.errout, `"No Such Group" does not exist`) || !strings.Contains(r.errout, "or pass --allow-empty-group") {
 		t.Fatalf("missing group: %d\n%s", r.code, r.errout)
 	}
 	r = e.enforce("--output", "json")
-	if rep := decodeEnforceJSON(t, r.out); r.code != 5 || !strings.Contains(rep.Refused, "No Such Group") || rep.Blocked != 0 {
+	if rep := decodeEnforceJSON(t, r.out); r.code != 5 || !strings.Contains(rep.Refused, "No Such Group") || !strings.Contains(rep.Refused, "--allow-empty-group") || rep.Blocked != 0 {
 		t.Fatalf("missing group, JSON: %d %+v", r.code, rep)
 	}
 }

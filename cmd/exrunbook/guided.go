@@ -13,7 +13,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/tui"
 )
 
@@ -51,7 +51,7 @@ func askSecrets(ctx context.Context, s *IOStreams, cfg *config.Config) error {
 	}
 	values, err := m.Values()
 	if err != nil {
-		return &exitcode.UsageError{Err: err}
+		return &errkind.UsageError{Err: err}
 	}
 	config.SetPrompter(func(name string) (string, error) {
 		if v, ok := values[name]; ok {

@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/config"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/wsman"
 )
@@ -61,7 +61,7 @@ func runInit(ctx context.Context, o *InitOptions) error {
 		path = "exrunbook.yaml"
 	}
 	if _, err := os.Stat(path); err == nil && !o.Force {
-		return exitcode.Usagef("%s exists: it is kept (--force overwrites it)", path)
+		return errkind.Usagef("%s exists: it is kept (--force overwrites it)", path)
 	}
 	var text string
 	var err error
@@ -69,7 +69,7 @@ func runInit(ctx context.Context, o *InitOptions) error {
 		text, err = labConfig(o.LabDir)
 	} else {
 		if !o.IO.CanPrompt() {
-			return exitcode.Usagef("init asks questions on a terminal; without one, give --lab DIR or write the file by hand (see DESIGN.md)")
+			return errkind.Usagef("init asks questions on a terminal; without one, give --lab DIR or write the file by hand (see DESIGN.md)")
 		}
 		var a initAnswers
 		a, err = askInit(ctx, o.IO, newLineReader(o.IO.In))
@@ -97,16 +97,16 @@ func labConfig(dir string) (string, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, lab.FileEndpoints))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", exitcode.Usagef("no lab is running in %s (%s is missing; start it with `exlab serve --dir %s`)", dir, lab.FileEndpoints, shellQuote(dir))
+			return "", errkind.Usagef("no lab is running in %s (%s is missing; start it with `exlab serve --dir %s`)", dir, lab.FileEndpoints, shellQuote(dir))
 		}
 		return "", err
 	}
 	if err := json.Unmarshal(raw, &ep); err != nil {
-		return "", exitcode.Usagef("%s: %v", filepath.Join(dir, lab.FileEndpoints), err)
+		return "", errkind.Usagef("%s: %v", filepath.Join(dir, lab.FileEndpoints), err)
 	}
 	cfg, err := os.ReadFile(filepath.Join(dir, lab.FileConfig))
 	if err != nil {
-		return "", exitcode.Usagef("the lab in %s wrote no %s: %v", dir, lab.FileConfig, err)
+		return "", errkind.Usagef("the lab in %s wrote no %s: %v", dir, lab.FileConfig, err)
 	}
 	return string(cfg), nil
 }
@@ -129,7 +129,7 @@ func validateConfigText(path, text string) error {
 	}
 	if _, err := config.Load(config.LoadOptions{File: tmp.Name()}); err != nil {
 		msg := strings.ReplaceAll(err.Error(), tmp.Name(), path)
-		return exitcode.Usagef("the configuration would not be valid, nothing was written: %s", msg)
+		return errkind.Usagef("the configuration would not be valid, nothing was written: %s", msg)
 	}
 	return nil
 }
@@ -271,7 +271,7 @@ func askInit(ctx context.Context, s *IOStreams, lines *lineReader) (initAnswers,
 			}
 			if cerr := q.check(v); cerr != nil {
 				if errors.Is(err, io.EOF) {
-					return a, exitcode.Usagef("%s: %v (no more answers)", q.prompt, cerr)
+					return a, errkind.Usagef("%s: %v (no more answers)", q.prompt, cerr)
 				}
 				fmt.Fprintf(s.ErrOut, "  %v\n", cerr)
 				continue

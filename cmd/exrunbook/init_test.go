@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/exrunbook/exrunbook/internal/config"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/internal/kerberos/kdctest"
 	"github.com/exrunbook/exrunbook/internal/lab"
 )
@@ -35,7 +34,7 @@ func TestInitFromRunningLab(t *testing.T) {
 	defer l.Close()
 	path := filepath.Join(t.TempDir(), "exrunbook.yaml")
 	r := runInitCLI(t, "", false, "--config", path, "--lab", labDir)
-	if r.code != exitcode.OK {
+	if r.code != exitOK {
 		t.Fatalf("init --lab: code %d: %s", r.code, r.errout)
 	}
 	cfg, err := config.Load(config.LoadOptions{File: path})
@@ -58,14 +57,14 @@ func TestInitFromRunningLab(t *testing.T) {
 		t.Errorf("exchange.smtp = %v, want one address per lab server", cfg.Exchange.SMTP)
 	}
 	// An existing file is kept without --force (exit 2), replaced with it.
-	if r := runInitCLI(t, "", false, "--config", path, "--lab", labDir); r.code != exitcode.Usage || !strings.Contains(r.errout, "--force") {
+	if r := runInitCLI(t, "", false, "--config", path, "--lab", labDir); r.code != exitUsage || !strings.Contains(r.errout, "--force") {
 		t.Errorf("overwrite without --force: code %d: %s", r.code, r.errout)
 	}
-	if r := runInitCLI(t, "", false, "--config", path, "--lab", labDir, "--force"); r.code != exitcode.OK {
+	if r := runInitCLI(t, "", false, "--config", path, "--lab", labDir, "--force"); r.code != exitOK {
 		t.Errorf("--force: code %d: %s", r.code, r.errout)
 	}
 	// A directory with no running lab is a usage error.
-	if r := runInitCLI(t, "", false, "--config", filepath.Join(t.TempDir(), "x.yaml"), "--lab", t.TempDir()); r.code != exitcode.Usage || !strings.Contains(r.errout, "no lab is running") {
+	if r := runInitCLI(t, "", false, "--config", filepath.Join(t.TempDir(), "x.yaml"), "--lab", t.TempDir()); r.code != exitUsage || !strings.Contains(r.errout, "no lab is running") {
 		t.Errorf("no lab: code %d: %s", r.code, r.errout)
 	}
 }
@@ -73,7 +72,7 @@ func TestInitFromRunningLab(t *testing.T) {
 func TestInitWithoutTerminalNeedsLab(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "exrunbook.yaml")
 	r := runInitCLI(t, "", false, "--config", path)
-	if r.code != exitcode.Usage || !strings.Contains(r.errout, "--lab") {
+	if r.code != exitUsage || !strings.Contains(r.errout, "--lab") {
 		t.Fatalf("code %d: %s", r.code, r.errout)
 	}
 	if _, err := os.Stat(path); err == nil {
@@ -211,7 +210,7 @@ func TestInitAsksTheQuestions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "exrunbook.yaml")
 			r := runInitCLI(t, strings.Join(c.answers, "\n")+"\n", true, "--config", path)
-			if r.code != exitcode.OK {
+			if r.code != exitOK {
 				t.Fatalf("code %d: %s", r.code, r.errout)
 			}
 			raw, err := os.ReadFile(path)
@@ -244,7 +243,7 @@ func TestInitAsksTheQuestions(t *testing.T) {
 func TestInitRunsOutOfAnswers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "exrunbook.yaml")
 	r := runInitCLI(t, "not a url\n", true, "--config", path)
-	if r.code != exitcode.Usage || !strings.Contains(r.errout, "no more answers") {
+	if r.code != exitUsage || !strings.Contains(r.errout, "no more answers") {
 		t.Fatalf("code %d: %s", r.code, r.errout)
 	}
 	if _, err := os.Stat(path); err == nil {
@@ -288,7 +287,7 @@ func TestInitOffersTheTicketCache(t *testing.T) {
 		// empty SPN is refused, then given.
 		answers := append([]string{"http://192.0.2.10/PowerShell/", "", "", "", "", "HTTP/ex01.contoso.test"}, rest...)
 		r := runInitCLI(t, strings.Join(answers, "\n")+"\n", true, "--config", path)
-		if r.code != exitcode.OK {
+		if r.code != exitOK {
 			t.Fatalf("code %d: %s", r.code, r.errout)
 		}
 		if !strings.Contains(r.errout, "ticket cache holds a valid ticket of administrator@CONTOSO.TEST") || !strings.Contains(r.errout, "kerberos: the ticket cache of administrator@CONTOSO.TEST") {
@@ -318,7 +317,7 @@ func TestInitOffersTheTicketCache(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "exrunbook.yaml")
 		answers := append([]string{"http://ex01.contoso.test/PowerShell/", "", "svc@CONTOSO.TEST", pwFile, ""}, rest...)
 		r := runInitCLI(t, strings.Join(answers, "\n")+"\n", true, "--config", path)
-		if r.code != exitcode.OK {
+		if r.code != exitOK {
 			t.Fatalf("code %d: %s", r.code, r.errout)
 		}
 		cfg, err := config.Load(config.LoadOptions{File: path})

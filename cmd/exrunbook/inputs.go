@@ -10,8 +10,8 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/eventprint"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/runbooks"
 	"github.com/exrunbook/exrunbook/steps"
 )
@@ -144,7 +144,7 @@ func checkStepIDs(rb engine.Runbook, ids ...string) error {
 			continue
 		}
 		if !slices.Contains(known, id) {
-			return exitcode.Usagef("unknown step %q; the runbook %s has: %s", id, rb.Name, strings.Join(known, ", "))
+			return errkind.Usagef("unknown step %q; the runbook %s has: %s", id, rb.Name, strings.Join(known, ", "))
 		}
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/internal/kerberos/kdctest"
 	"github.com/exrunbook/exrunbook/internal/lab"
 )
@@ -107,15 +106,15 @@ func TestKerberosE2E(t *testing.T) {
 			code int
 			want []string
 		}{
-			{"no ticket cache", []string{"KRB5CCNAME=FILE:" + filepath.Join(t.TempDir(), "none")}, exitcode.Usage,
+			{"no ticket cache", []string{"KRB5CCNAME=FILE:" + filepath.Join(t.TempDir(), "none")}, exitUsage,
 				[]string{"no valid ticket", "run kinit", "KRB5CCNAME"}},
-			{"expired ticket", []string{"KRB5CCNAME=FILE:" + expired}, exitcode.Usage,
+			{"expired ticket", []string{"KRB5CCNAME=FILE:" + expired}, exitUsage,
 				[]string{"no valid ticket", "expired", "run kinit"}},
-			{"wrong password", []string{"EXRUNBOOK_EXCHANGE_USER=administrator@CONTOSO.TEST", "EXRUNBOOK_EXCHANGE_PASSWORD=not-" + k.password}, exitcode.Usage,
+			{"wrong password", []string{"EXRUNBOOK_EXCHANGE_USER=administrator@CONTOSO.TEST", "EXRUNBOOK_EXCHANGE_PASSWORD=not-" + k.password}, exitUsage,
 				[]string{"wrong password", "exchange.password_file (or EXRUNBOOK_EXCHANGE_PASSWORD)"}},
-			{"unknown SPN", []string{"EXRUNBOOK_EXCHANGE_KERBEROS_SPN=HTTP/nosuch.contoso.test"}, exitcode.Usage,
+			{"unknown SPN", []string{"EXRUNBOOK_EXCHANGE_KERBEROS_SPN=HTTP/nosuch.contoso.test"}, exitUsage,
 				[]string{"unknown service principal", "exchange.kerberos.spn", "HTTP/nosuch.contoso.test"}},
-			{"KDC unreachable", []string{"EXRUNBOOK_EXCHANGE_KERBEROS_KRB5_CONF_FILE=" + deadKDC}, exitcode.Failed,
+			{"KDC unreachable", []string{"EXRUNBOOK_EXCHANGE_KERBEROS_KRB5_CONF_FILE=" + deadKDC}, exitFailed,
 				[]string{"KDC unreachable", "exchange.kerberos.krb5_conf_file"}},
 		}
 		for _, c := range cases {

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/state"
 )
 
@@ -31,17 +31,17 @@ var logLevels = []string{"debug", "info", "warn", "error"}
 
 func (g *GlobalOptions) validate() error {
 	if g.Output != "text" && g.Output != "json" {
-		return exitcode.Usagef("--output %q: expected text or json", g.Output)
+		return errkind.Usagef("--output %q: expected text or json", g.Output)
 	}
 	ok := false
 	for _, l := range logLevels {
 		ok = ok || g.LogLevel == l
 	}
 	if !ok {
-		return exitcode.Usagef("--log-level %q: expected one of %s", g.LogLevel, strings.Join(logLevels, ", "))
+		return errkind.Usagef("--log-level %q: expected one of %s", g.LogLevel, strings.Join(logLevels, ", "))
 	}
 	if g.StateDir == "" {
-		return exitcode.Usagef("--state-dir must not be empty")
+		return errkind.Usagef("--state-dir must not be empty")
 	}
 	return nil
 }
@@ -68,7 +68,7 @@ func runE(f func(ctx context.Context) error) func(*cobra.Command, []string) erro
 func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := v(cmd, args); err != nil {
-			return &exitcode.UsageError{Err: err}
+			return &errkind.UsageError{Err: err}
 		}
 		return nil
 	}
@@ -94,7 +94,7 @@ Exit codes: 0 done, 1 a step or check failed, 2 usage or config error,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return g.validate() },
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &exitcode.UsageError{Err: err}
+		return &errkind.UsageError{Err: err}
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.ConfigFile, "config", "", "config file (default ./exrunbook.yaml)")
@@ -123,8 +123,8 @@ Exit codes: 0 done, 1 a step or check failed, 2 usage or config error,
 }
 
 // Execute runs the command line args and returns the process exit code.
-// Every error is mapped to its code in one place (internal/exitcode) and
-// printed once, to ErrOut.
+// Every error is mapped to its code in one place (exitCodeOf, in
+// exitcodes.go) and printed once, to ErrOut.
 func Execute(ctx context.Context, args []string, io *IOStreams) int {
 	root := NewRootCmd(io)
 	root.SetArgs(args)
@@ -133,31 +133,28 @@ func Execute(ctx context.Context, args []string, io *IOStreams) int {
 	root.SetErr(io.ErrOut)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return exitcode.OK
+		return exitOK
 	}
 	var ce *commandError
 	if errors.As(err, &ce) {
 		err = ce.err
-	} else {
-		var ue *exitcode.UsageError
-		if !errors.As(err, &ue) {
-			err = &exitcode.UsageError{Err: err}
-		}
+	} else if !errkind.IsUsage(err) {
+		// cobra's own errors are about the command line.
+		err = errkind.Usage(err)
 	}
-	code := exitcode.Code(err)
+	code := exitCodeOf(err)
 	printError(io, cmd, err, code)
 	return code
 }
 
 func printError(io *IOStreams, cmd *cobra.Command, err error, code int) {
-	msg := err.Error()
+	msg := withFlagAdvice(err, err.Error())
 	switch code {
-	case exitcode.Usage:
-		var ue *exitcode.UsageError
-		if errors.As(err, &ue) && cmd != nil {
+	case exitUsage:
+		if errkind.IsUsage(err) && cmd != nil {
 			msg += fmt.Sprintf("\nRun '%s --help' for usage.", cmd.CommandPath())
 		}
-	case exitcode.Waiting:
+	case exitWaiting:
 		var we *engine.WaitingError
 		if errors.As(err, &we) {
 			left := time.Until(we.Until).Round(time.Second)
@@ -168,7 +165,7 @@ func printError(io *IOStreams, cmd *cobra.Command, err error, code int) {
 			}
 			msg += "\nrun `exrunbook run` again after that time, or with --wait to sleep until then"
 		}
-	case exitcode.Locked:
+	case exitLocked:
 		var le *state.LockedError
 		if errors.As(err, &le) && !le.Stale {
 			msg += "\n(if that process is gone for good, `exrunbook unlock --force` removes the lock)"

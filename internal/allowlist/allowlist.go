@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
@@ -160,30 +159,35 @@ type Limits struct {
 
 // ExpandGroup expands the allow group, turning a missing group into an
 // empty one only when the limits allow an empty group. Otherwise a missing
-// group is a *engine.SafetyError that names it.
+// group is a *errkind.SafetyError that names it.
 func ExpandGroup(ctx context.Context, ex *exchange.Client, name string, lim Limits) (exchange.GroupExpansion, error) {
 	g, err := ex.ExpandGroup(ctx, name)
 	if errors.Is(err, exchange.ErrGroupNotFound) {
 		if lim.AllowEmptyGroup {
 			return exchange.GroupExpansion{Name: name}, nil
 		}
-		return g, &engine.SafetyError{Limit: "allow-group",
-			Detail: fmt.Sprintf("the allow group %q does not exist (mailboxes.allow_group): without it every mailbox would be blocked; create the group, fix the name, or pass --allow-empty-group", name)}
+		return g, missingGroup(name)
 	}
 	return g, err
 }
 
+// missingGroup is the refusal of an allow group that does not exist.
+func missingGroup(name string) *errkind.SafetyError {
+	return &errkind.SafetyError{Limit: "allow-group", Override: errkind.OverrideAllowEmptyGroup,
+		Detail: fmt.Sprintf("the allow group %q does not exist (mailboxes.allow_group): without it every mailbox would be blocked; create the group or fix the name", name)}
+}
+
 // Check holds a difference to the limits: an empty allow group, or more
-// changes than MaxChanges, is a *engine.SafetyError naming the group and
-// the numbers.
+// changes than MaxChanges, is a *errkind.SafetyError naming the group, the
+// numbers and the override that would let it through.
 func Check(d Diff, lim Limits) error {
 	if d.Allowed == 0 && len(d.Missing) == 0 && !lim.AllowEmptyGroup {
-		return &engine.SafetyError{Limit: "empty-allow-group",
-			Detail: fmt.Sprintf("the allow group %q has no mailbox at any depth: every one of %d mailboxes would be blocked; fill the group or pass --allow-empty-group", d.Group, d.Mailboxes)}
+		return &errkind.SafetyError{Limit: "empty-allow-group", Override: errkind.OverrideAllowEmptyGroup,
+			Detail: fmt.Sprintf("the allow group %q has no mailbox at any depth: every one of %d mailboxes would be blocked; fill the group", d.Group, d.Mailboxes)}
 	}
 	if lim.MaxChanges > 0 && len(d.Changes) > lim.MaxChanges {
-		return &engine.SafetyError{Limit: "max-changes",
-			Detail: fmt.Sprintf("%d mailboxes would change (%d blocked, %d unblocked) against allow group %q, more than --max-changes %d; check the group, then rerun with a higher --max-changes",
+		return &errkind.SafetyError{Limit: "max-changes", Override: errkind.OverrideMaxChanges,
+			Detail: fmt.Sprintf("%d mailboxes would change (%d blocked, %d unblocked) against allow group %q, more than the limit of %d; check the group",
 				len(d.Changes), d.Blocks(), d.Unblocks(), d.Group, lim.MaxChanges)}
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -73,30 +73,34 @@ func TestCheckLimits(t *testing.T) {
 		many[i] = mbx(i+1, false, false)
 	}
 	cases := []struct {
-		name  string
-		diff  Diff
-		lim   Limits
-		limit string
+		name     string
+		diff     Diff
+		lim      Limits
+		limit    string
+		override string
 	}{
-		{"empty group refused", Compute(many, group()), Limits{MaxChanges: 0}, "empty-allow-group"},
-		{"empty group allowed with the flag", Compute(many, group()), Limits{AllowEmptyGroup: true}, ""},
-		{"more than max-changes refused", Compute(many, group(1)), Limits{MaxChanges: 50}, "max-changes"},
-		{"within max-changes", Compute(many[:10], group(1)), Limits{MaxChanges: 50}, ""},
-		{"no limit", Compute(many, group(1)), Limits{}, ""},
-		{"group whose members are all missing is not empty", Compute(many[:2], group(77)), Limits{MaxChanges: 5}, ""},
+		{"empty group refused", Compute(many, group()), Limits{MaxChanges: 0}, "empty-allow-group", errkind.OverrideAllowEmptyGroup},
+		{"empty group allowed with the flag", Compute(many, group()), Limits{AllowEmptyGroup: true}, "", ""},
+		{"more than max-changes refused", Compute(many, group(1)), Limits{MaxChanges: 50}, "max-changes", errkind.OverrideMaxChanges},
+		{"within max-changes", Compute(many[:10], group(1)), Limits{MaxChanges: 50}, "", ""},
+		{"no limit", Compute(many, group(1)), Limits{}, "", ""},
+		{"group whose members are all missing is not empty", Compute(many[:2], group(77)), Limits{MaxChanges: 5}, "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := Check(c.diff, c.lim)
-			var se *engine.SafetyError
+			var se *errkind.SafetyError
 			if c.limit == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
 				return
 			}
-			if !errors.As(err, &se) || se.Limit != c.limit {
-				t.Fatalf("err = %v, want safety limit %s", err, c.limit)
+			if !errors.As(err, &se) || se.Limit != c.limit || se.Override != c.override {
+				t.Fatalf("err = %#v, want safety limit %s overridden by %s", err, c.limit, c.override)
+			}
+			if strings.Contains(err.Error(), "--") {
+				t.Errorf("refusal names a command-line flag: %v", err)
 			}
 			if !strings.Contains(err.Error(), "AllowExternalAccess") {
 				t.Errorf("refusal does not name the group: %v", err)
@@ -120,7 +124,7 @@ type fakeWriter struct {
 func (f *fakeWriter) SetCASMailboxFlags(ctx context.Context, batch []exchange.FlagChange) ([]exchange.ItemResult, error) {
 	f.batches = append(f.batches, batch)
 	if len(f.batches) == f.failAt {
-		return nil, engine.Transient(errors.New("HTTP 500"))
+		return nil, errkind.Transient(errors.New("HTTP 500"))
 	}
 	var out []exchange.ItemResult
 	for _, b := range batch {
@@ -187,7 +191,7 @@ func TestApplyStopsOnBatchErrorAndPendingResumes(t *testing.T) {
 	d := Compute(mbs, group())
 	w := &fakeWriter{failAt: 2}
 	res, err := Apply(context.Background(), w, d.Changes, Options{BatchSize: 2}, Hooks{})
-	if !engine.IsTransient(err) || len(res.Applied) != 2 {
+	if !errkind.IsTransient(err) || len(res.Applied) != 2 {
 		t.Fatalf("err=%v applied=%d", err, len(res.Applied))
 	}
 	// What the organisation looks like now: the first batch was written.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -47,7 +47,7 @@ func (w *parallelWriter) SetCASMailboxFlags(ctx context.Context, batch []exchang
 	w.mu.Unlock()
 	defer func() { w.mu.Lock(); w.inFlight--; w.mu.Unlock() }()
 	if throttled {
-		return nil, engine.Transient(errors.New("Fail to create a runspace because you have exceeded the maximum number of connections allowed"))
+		return nil, errkind.Transient(errors.New("Fail to create a runspace because you have exceeded the maximum number of connections allowed"))
 	}
 	w.started <- id
 	var err error
@@ -180,7 +180,7 @@ func TestApplyThrottledPastRetriesStopsAtBatchBoundary(t *testing.T) {
 	var last int
 	res, err := Apply(context.Background(), w, changes, Options{BatchSize: 2, Concurrency: 1, Retries: 1, Backoff: time.Millisecond},
 		Hooks{Checkpoint: func(n int) { last = n }})
-	if !engine.IsTransient(err) || !strings.Contains(err.Error(), "exceeded the maximum number of connections") {
+	if !errkind.IsTransient(err) || !strings.Contains(err.Error(), "exceeded the maximum number of connections") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(res.Applied) != 4 || last != 4 || w.calls[guid(5)] != 2 || w.calls[guid(7)] != 0 {

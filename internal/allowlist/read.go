@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -19,14 +18,13 @@ type Reader interface {
 // Read expands the allow group and reads every mailbox of the recipient
 // types in one PowerShell launch, then computes the difference. A missing
 // group is an empty one when the limits allow an empty group; otherwise
-// it is a *engine.SafetyError naming it (as ExpandGroup). GroupMissing
+// it is a *errkind.SafetyError naming it (as ExpandGroup). GroupMissing
 // reports that the group did not exist.
 func Read(ctx context.Context, r Reader, group string, recipientTypes []string, lim Limits) (d Diff, mailboxes []exchange.CASMailbox, groupMissing bool, err error) {
 	g, mbx, err := r.ReadAllowList(ctx, group, recipientTypes)
 	if errors.Is(err, exchange.ErrGroupNotFound) {
 		if !lim.AllowEmptyGroup {
-			return Diff{Group: group}, nil, true, &engine.SafetyError{Limit: "allow-group",
-				Detail: fmt.Sprintf("the allow group %q does not exist (mailboxes.allow_group): without it every mailbox would be blocked; create the group, fix the name, or pass --allow-empty-group", group)}
+			return Diff{Group: group}, nil, true, missingGroup(group)
 		}
 		g, err, groupMissing = exchange.GroupExpansion{Name: group}, nil, true
 	}
@@ -137,8 +135,7 @@ func ReadAndWrite(ctx context.Context, r InlineReader, group string, recipientTy
 			if len(run.Written) > 0 {
 				return Diff{Group: group}, res, true, true, fmt.Errorf("the server wrote %d mailboxes although the allow group %q does not exist", len(run.Written), group)
 			}
-			return Diff{Group: group}, res, false, true, &engine.SafetyError{Limit: "allow-group",
-				Detail: fmt.Sprintf("the allow group %q does not exist (mailboxes.allow_group): without it every mailbox would be blocked; create the group, fix the name, or pass --allow-empty-group", group)}
+			return Diff{Group: group}, res, false, true, missingGroup(group)
 		}
 		g, err = exchange.GroupExpansion{Name: group}, nil
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
@@ -38,19 +38,19 @@ func TestRead(t *testing.T) {
 		{name: "member stays open, other stays blocked", r: fakeReader{g: exchange.GroupExpansion{Name: "G", Mailboxes: []exchange.GroupMember{{Guid: a}}}, mbx: mbx}},
 		{name: "missing group refused", r: fakeReader{mbx: mbx, err: notFound}, wantSafety: true, wantMissing: true},
 		{name: "missing group allowed blocks all", r: fakeReader{mbx: mbx, err: notFound}, lim: Limits{AllowEmptyGroup: true}, wantMissing: true, wantChanges: 1},
-		{name: "other errors pass through", r: fakeReader{err: engine.Transient(errors.New("reset"))}, wantErr: true},
+		{name: "other errors pass through", r: fakeReader{err: errkind.Transient(errors.New("reset"))}, wantErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d, got, missing, err := Read(context.Background(), tc.r, "G", []string{"UserMailbox"}, tc.lim)
-			var se *engine.SafetyError
+			var se *errkind.SafetyError
 			if tc.wantSafety != errors.As(err, &se) {
 				t.Fatalf("safety error: %v", err)
 			}
-			if tc.wantSafety && se.Limit != "allow-group" {
-				t.Fatalf("limit %q", se.Limit)
+			if tc.wantSafety && (se.Limit != "allow-group" || se.Override != errkind.OverrideAllowEmptyGroup) {
+				t.Fatalf("limit %q, override %q", se.Limit, se.Override)
 			}
-			if tc.wantErr && !engine.IsTransient(err) {
+			if tc.wantErr && !errkind.IsTransient(err) {
 				t.Fatalf("want the reader's error, got %v", err)
 			}
 			if missing != tc.wantMissing {
@@ -155,7 +155,7 @@ func TestReadAndWrite(t *testing.T) {
 			if f.got.Limit != tc.wantLimit || f.got.AllowEmptyGroup != tc.lim.AllowEmptyGroup {
 				t.Fatalf("inline %+v", f.got)
 			}
-			var se *engine.SafetyError
+			var se *errkind.SafetyError
 			switch {
 			case tc.wantSafety:
 				if !errors.As(err, &se) {

@@ -459,8 +459,11 @@ func TestMissingDefaultFileIsNoted(t *testing.T) {
 	if !strings.Contains(err.Error(), "no config file exrunbook.yaml") || !strings.Contains(err.Error(), "exchange.endpoint: missing") {
 		t.Errorf("error: %s", err)
 	}
+	if ce.NoFile != DefaultFile {
+		t.Errorf("NoFile = %q, want %q", ce.NoFile, DefaultFile)
+	}
 	_, err = Load(LoadOptions{File: "nope.yaml"})
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "nope.yaml") {
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "nope.yaml") || ce.NoFile != "" {
 		t.Errorf("explicit missing file: %v", err)
 	}
 }

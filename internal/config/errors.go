@@ -12,7 +12,7 @@ type Problem struct {
 	// problem with the file as a whole.
 	Key string
 	// Source says where the value came from: "exrunbook.yaml:12", "environment
-	// variable EXRUNBOOK_EXCHANGE_ENDPOINT", "flag --max-changes"; "" for a
+	// variable EXRUNBOOK_EXCHANGE_ENDPOINT", "flag"; "" for a
 	// missing value.
 	Source string
 	// Message says what is wrong and what is expected. It quotes the bad
@@ -42,6 +42,11 @@ func (p Problem) String() string {
 // first. The CLI maps it to exit code 2.
 type Error struct {
 	Problems []Problem
+	// NoFile is the default config file, when it was looked for in the
+	// current directory and not found (the values came from the
+	// environment alone); "" otherwise. Problems[0] then says so, and the
+	// CLI says how to name a file.
+	NoFile string
 }
 
 func (e *Error) Error() string {

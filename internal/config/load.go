@@ -45,6 +45,7 @@ func Load(opts LoadOptions) (*Config, error) {
 		if fileNote != "" {
 			e := err.(*Error)
 			e.Problems = append([]Problem{{Message: fileNote}}, e.Problems...)
+			e.NoFile = DefaultFile
 		}
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func decode(opts LoadOptions) (*Config, *problems, string) {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		data, file = nil, ""
-		fileNote = fmt.Sprintf("no config file %s in the current directory (give one with --config FILE)", DefaultFile)
+		fileNote = fmt.Sprintf("no config file %s in the current directory", DefaultFile)
 	default:
 		ps.add("", "config file %q: %v", opts.File, unwrapPath(err))
 		return nil, ps, ""

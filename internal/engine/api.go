@@ -190,7 +190,7 @@ func (e *ApprovalNeededError) Error() string {
 	if e.Declined {
 		return fmt.Sprintf("step %s was not approved; nothing was changed by it", e.Step)
 	}
-	return fmt.Sprintf("step %s needs approval: rerun with --yes to approve it, or run interactively", e.Step)
+	return fmt.Sprintf("step %s needs approval", e.Step)
 }
 
 // WaitingError: a step waits at a checkpoint. Exit code 75.
@@ -205,7 +205,7 @@ func (e *WaitingError) Error() string {
 	if e.Reason != "" {
 		msg += " (" + e.Reason + ")"
 	}
-	return msg + "; run again after that time, or use --wait"
+	return msg
 }
 
 // RefusedError: the engine refused an operation by one of its rules
@@ -213,6 +213,9 @@ func (e *WaitingError) Error() string {
 type RefusedError struct {
 	Rule   string
 	Detail string
+	// Forcible reports that the operator may force the operation past
+	// the rule (Rollback's force argument); the caller says how.
+	Forcible bool
 }
 
 func (e *RefusedError) Error() string { return fmt.Sprintf("refused (%s): %s", e.Rule, e.Detail) }
@@ -227,8 +230,3 @@ func (e *InterruptedError) Error() string {
 	}
 	return fmt.Sprintf("interrupted during step %s; the state is saved and the next run resumes it", e.Step)
 }
-
-// UsageError: a bad argument such as an unknown step id. Exit code 2.
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 // flakyCheck fails with errs[n] on its n-th run (transient or not) and
@@ -39,7 +41,7 @@ func (c *flakyCheck) count() int {
 
 func TestCheckRetries(t *testing.T) {
 	ctx := context.Background()
-	http500 := Transient(errors.New("WinRM HTTP 500"))
+	http500 := errkind.Transient(errors.New("WinRM HTTP 500"))
 	tests := []struct {
 		name       string
 		phase      string // "pre" or "post"
@@ -86,7 +88,7 @@ func TestCheckRetries(t *testing.T) {
 			// with the check's name and the error.
 			wantAtt := 0
 			for _, err := range tt.errs[:min(len(tt.errs), tt.wantRuns)] {
-				if IsTransient(err) {
+				if errkind.IsTransient(err) {
 					wantAtt++
 				}
 			}
@@ -131,7 +133,7 @@ func TestChecksCommandRetries(t *testing.T) {
 	if err := e.Run(ctx, RunOptions{Yes: true}); err != nil {
 		t.Fatal(err)
 	}
-	c := &flakyCheck{name: "drift", errs: []error{Transient(errors.New("connection reset"))}}
+	c := &flakyCheck{name: "drift", errs: []error{errkind.Transient(errors.New("connection reset"))}}
 	f.steps[1].post = []Check{c}
 	res, err := e.Checks(ctx, []string{"dns"})
 	if err != nil {
@@ -151,8 +153,8 @@ func TestChecksCommandRetries(t *testing.T) {
 // TestCheckFailed: the verdict carries its cause, which stays out of the
 // serialized result (state and journal).
 func TestCheckFailed(t *testing.T) {
-	r := CheckFailed("x", Transient(errors.New("boom")))
-	if r.Status != CheckFail || r.Message != "boom" || !IsTransient(r.Err) {
+	r := CheckFailed("x", errkind.Transient(errors.New("boom")))
+	if r.Status != CheckFail || r.Message != "boom" || !errkind.IsTransient(r.Err) {
 		t.Fatalf("%+v", r)
 	}
 	b, err := json.Marshal(r)

@@ -19,7 +19,7 @@
 //     (or an interrupt) after Apply began is applied again with its stored
 //     snapshot, without a new approval; one left before Apply starts over
 //     from the plan, reusing the snapshot if it was captured.
-//   - Transient errors (Transient) are retried per RetryPolicy with full
+//   - Transient errors (errkind.Transient) are retried per RetryPolicy with full
 //     jitter; every attempt is an EventAttempt and a journal entry. Apply
 //     calls are counted in the step's attempts.
 //   - Rollback / RollbackAll restore snapshots; Skip and OverrideWait are
@@ -31,11 +31,11 @@
 //
 // Every event goes to Options.Sink and to the journal; every status change
 // is journaled too. Errors are typed so that the CLI maps them to exit
-// codes in one place: *StepFailedError (1), *UsageError (2),
-// *state.LockedError (3), *ApprovalNeededError (4), *SafetyError and
-// *RefusedError (5), *WaitingError (75), *InterruptedError (130);
+// codes in one place: *StepFailedError (1), *errkind.UsageError (2),
+// *state.LockedError (3), *ApprovalNeededError (4), *errkind.SafetyError
+// and *RefusedError (5), *WaitingError (75), *InterruptedError (130);
 // *state.ChangedError, *state.CorruptError and *state.VersionError come
-// from Open. A step's *SafetyError is returned wrapped in a plain error
+// from Open. A step's *errkind.SafetyError is returned wrapped in a plain error
 // (errors.As finds it), never inside a *StepFailedError, so the order in
 // which the CLI tests the types does not matter.
 package engine
@@ -43,10 +43,9 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/check"
 )
 
 // Status is where a step is in its lifecycle:
@@ -102,22 +101,11 @@ type Outcome struct {
 	Reason string
 }
 
-// Env is the step's window onto the engine while it runs.
-type Env interface {
-	// Now is the engine's clock (a fake one in tests).
-	Now() time.Time
-	// Logf emits a log-line event for the current step.
-	Logf(format string, args ...any)
-	// Progress emits a progress event: done of total units (e.g. "mailboxes").
-	Progress(done, total int, unit string)
-	// SetOutput records a value in the step's persisted outputs (e.g.
-	// "applied_at", the thumbprints it imported). It is written to the state
-	// file before SetOutput returns, so a crash right after it keeps it.
-	SetOutput(key string, v any) error
-	// Output reads a persisted output of any step of the runbook into v.
-	// It reports false when the step has no such output.
-	Output(stepID, key string, v any) (bool, error)
-}
+// Env is the step's window onto the engine while it runs: the clock, log
+// lines, progress and the persisted outputs (see check.Env). It is defined
+// in package check, beside the Check contract that takes it, so that the
+// checks of the world need not import the engine.
+type Env = check.Env
 
 // Plan is what a step will change: current → desired.
 type Plan struct {
@@ -153,47 +141,29 @@ func (p Plan) Pending() int {
 	return n
 }
 
-// Check is a pre- or post-condition of a step.
-type Check interface {
-	Name() string
-	Run(ctx context.Context, env Env) CheckResult
-}
-
-// CheckStatus is a check's verdict.
-type CheckStatus string
+// The check contract lives in package check, below the engine, so that
+// package checks implements it without importing the orchestrator. These
+// are its names in the engine, which the steps use.
+type (
+	// Check is a pre- or post-condition of a step (check.Check).
+	Check = check.Check
+	// CheckStatus is a check's verdict (check.Status).
+	CheckStatus = check.Status
+	// CheckResult is a check's verdict with its evidence (check.Result).
+	CheckResult = check.Result
+)
 
 // The check verdicts. A warning is shown but does not stop the step.
 const (
-	CheckPass CheckStatus = "pass"
-	CheckWarn CheckStatus = "warn"
-	CheckFail CheckStatus = "fail"
+	CheckPass = check.Pass
+	CheckWarn = check.Warn
+	CheckFail = check.Fail
 )
 
-// CheckResult is a check's verdict with the evidence behind it: the
-// certificate presented, the DNS answers, the URLs seen.
-type CheckResult struct {
-	Name     string      `json:"name"`
-	Status   CheckStatus `json:"status"`
-	Message  string      `json:"message"`
-	Evidence []string    `json:"evidence,omitempty"`
-	// Err is the cause of a failed verdict, when the check could not read
-	// what it checks (a WinRM call, a DNS query, an HTTP request). It is
-	// never serialized: Message already says it. A failed result whose Err
-	// is transient (IsTransient) is retried per RetryPolicy before the
-	// step fails; a failure without Err, or with a permanent Err, is not.
-	Err error `json:"-"`
-}
-
 // CheckFailed is the failed verdict of check name that could not read what
-// it checks because of err: Message is err's text and Err is err, so a
-// transient err (IsTransient) makes the engine retry the check.
-func CheckFailed(name string, err error) CheckResult {
-	msg := "the check failed"
-	if err != nil {
-		msg = err.Error()
-	}
-	return CheckResult{Name: name, Status: CheckFail, Message: msg, Err: err}
-}
+// it checks because of err (check.Failed): a transient err makes the
+// engine retry the check.
+func CheckFailed(name string, err error) CheckResult { return check.Failed(name, err) }
 
 // EventKind names an event on the stream.
 type EventKind string
@@ -246,23 +216,3 @@ type SinkFunc func(Event)
 
 // Emit calls f(e).
 func (f SinkFunc) Emit(e Event) { f(e) }
-
-// Transient marks err as transient (HTTP 5xx, connection reset, WinRM
-// TimedOut, Exchange throttling): the engine retries the phase with capped
-// exponential backoff and jitter. A nil err stays nil. It is
-// errkind.Transient, so layers below the engine mark errors the same way.
-func Transient(err error) error { return errkind.Transient(err) }
-
-// IsTransient reports whether err, or an error it wraps, was marked transient.
-func IsTransient(err error) bool { return errkind.IsTransient(err) }
-
-// SafetyError is a refusal by a safety limit (an empty allow group, more
-// changes than --max-changes). It maps to exit code 5 and is never retried.
-type SafetyError struct {
-	Limit  string // e.g. "max-changes"
-	Detail string
-}
-
-func (e *SafetyError) Error() string {
-	return fmt.Sprintf("refused by safety limit %s: %s", e.Limit, e.Detail)
-}

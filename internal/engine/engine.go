@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/state"
 )
 
@@ -49,7 +50,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, &InterruptedError{}
 	}
 	if opts.StateDir == "" {
-		return nil, &UsageError{Msg: "no state directory given"}
+		return nil, errkind.Usagef("no state directory given")
 	}
 	e := &Engine{opts: opts, clock: opts.Clock, retry: opts.Retry, steps: opts.Runbook.Steps,
 		index: map[string]int{}, waiters: map[string]context.CancelFunc{},
@@ -68,13 +69,13 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	for i, d := range e.steps {
 		if d.ID == "" {
-			return nil, &UsageError{Msg: fmt.Sprintf("runbook %s: step #%d has no id", opts.Runbook.Name, i+1)}
+			return nil, errkind.Usagef("runbook %s: step #%d has no id", opts.Runbook.Name, i+1)
 		}
 		if _, dup := e.index[d.ID]; dup {
-			return nil, &UsageError{Msg: fmt.Sprintf("runbook %s: step id %s appears twice", opts.Runbook.Name, d.ID)}
+			return nil, errkind.Usagef("runbook %s: step id %s appears twice", opts.Runbook.Name, d.ID)
 		}
 		if d.Step == nil {
-			return nil, &UsageError{Msg: fmt.Sprintf("runbook %s: step %s has no implementation", opts.Runbook.Name, d.ID)}
+			return nil, errkind.Usagef("runbook %s: step %s has no implementation", opts.Runbook.Name, d.ID)
 		}
 		e.index[d.ID] = i
 	}
@@ -365,7 +366,7 @@ func (e *Engine) emit(ev Event, sinkOnly bool) {
 
 func (e *Engine) begin() error {
 	if e.opts.ReadOnly {
-		return &UsageError{Msg: "this operation needs a writable engine (it was opened read-only)"}
+		return errkind.Usagef("this operation needs a writable engine (it was opened read-only)")
 	}
 	e.busy.Lock()
 	e.mu.Lock()
@@ -391,7 +392,7 @@ func (e *Engine) lookup(id string) (int, error) {
 		for k, d := range e.steps {
 			ids[k] = d.ID
 		}
-		return 0, &UsageError{Msg: fmt.Sprintf("unknown step %q (the runbook %s has: %v)", id, e.opts.Runbook.Name, ids)}
+		return 0, errkind.Usagef("unknown step %q (the runbook %s has: %v)", id, e.opts.Runbook.Name, ids)
 	}
 	return i, nil
 }

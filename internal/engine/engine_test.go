@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/state"
 )
 
@@ -273,10 +274,11 @@ func TestRollbackOneAndRefusals(t *testing.T) {
 	if err := e.Run(ctx, RunOptions{Yes: true}); err != nil {
 		t.Fatal(err)
 	}
-	// A later step is done: refused, naming it and --force.
+	// A later step is done: refused, naming it, and forcible (the CLI says
+	// --force, the TUI its key).
 	err := e.Rollback(ctx, "dns", false)
 	re := asErr[*RefusedError](t, err)
-	if re.Rule != "later-step-applied" || !strings.Contains(re.Detail, "block") || !strings.Contains(err.Error(), "--force") {
+	if re.Rule != "later-step-applied" || !strings.Contains(re.Detail, "block") || !re.Forcible || strings.Contains(err.Error(), "--") {
 		t.Errorf("refusal %v", err)
 	}
 	if _, _, r := f.steps[1].counts(); r != 0 {
@@ -295,7 +297,7 @@ func TestRollbackOneAndRefusals(t *testing.T) {
 	// Nothing to roll back.
 	asErr[*RefusedError](t, e.Rollback(ctx, "block", false))
 	// Unknown id.
-	asErr[*UsageError](t, e.Rollback(ctx, "nope", false))
+	asErr[*errkind.UsageError](t, e.Rollback(ctx, "nope", false))
 	// --force rolls back urls although dns is done.
 	if err := e.Rollback(ctx, "urls", true); err != nil {
 		t.Fatal(err)
@@ -367,7 +369,7 @@ func TestRollbackFailedAndSkipped(t *testing.T) {
 		t.Errorf("dns %s", st)
 	}
 	// Skip it, then undo the skip.
-	asErr[*UsageError](t, e.Skip("dns", "  "))
+	asErr[*errkind.UsageError](t, e.Skip("dns", "  "))
 	if err := e.Skip("dns", "done by hand at the provider"); err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +426,8 @@ func TestApproval(t *testing.T) {
 		e := f.open()
 		err := e.Run(ctx, RunOptions{Unattended: true})
 		ae := asErr[*ApprovalNeededError](t, err)
-		if ae.Step != "dns" || ae.Declined || !strings.Contains(err.Error(), "--yes") {
+		// The CLI adds how to approve (--yes, cmd/exrunbook advice.go).
+		if ae.Step != "dns" || ae.Declined || err.Error() != "step dns needs approval" {
 			t.Errorf("error %v", err)
 		}
 		if st := f.statuses(e); st["urls"] != StatusDone || st["dns"] != StatusPending {
@@ -487,9 +490,9 @@ func TestUntilAndOnly(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	e := f.open()
-	asErr[*UsageError](t, e.Run(ctx, RunOptions{Yes: true, Until: "nope"}))
-	asErr[*UsageError](t, e.Run(ctx, RunOptions{Yes: true, Only: "nope"}))
-	asErr[*UsageError](t, e.Run(ctx, RunOptions{Yes: true, Only: "dns", Until: "dns"}))
+	asErr[*errkind.UsageError](t, e.Run(ctx, RunOptions{Yes: true, Until: "nope"}))
+	asErr[*errkind.UsageError](t, e.Run(ctx, RunOptions{Yes: true, Only: "nope"}))
+	asErr[*errkind.UsageError](t, e.Run(ctx, RunOptions{Yes: true, Only: "dns", Until: "dns"}))
 	err := e.Run(ctx, RunOptions{Yes: true, Only: "block"})
 	re := asErr[*RefusedError](t, err)
 	if !strings.Contains(re.Detail, "urls") {
@@ -520,8 +523,8 @@ func TestTransientRetries(t *testing.T) {
 	ctx := context.Background()
 	t.Run("recovers", func(t *testing.T) {
 		f := newFixture(t)
-		f.steps[0].applyErrs = []error{Transient(errors.New("HTTP 503")), Transient(errors.New("connection reset"))}
-		f.steps[0].captureErrs = []error{Transient(errors.New("WinRM TimedOut"))}
+		f.steps[0].applyErrs = []error{errkind.Transient(errors.New("HTTP 503")), errkind.Transient(errors.New("connection reset"))}
+		f.steps[0].captureErrs = []error{errkind.Transient(errors.New("WinRM TimedOut"))}
 		e := f.open()
 		if err := e.Run(ctx, RunOptions{Yes: true}); err != nil {
 			t.Fatal(err)
@@ -556,7 +559,7 @@ func TestTransientRetries(t *testing.T) {
 	t.Run("gives up", func(t *testing.T) {
 		f := newFixture(t)
 		for i := 0; i < 5; i++ {
-			f.steps[0].applyErrs = append(f.steps[0].applyErrs, Transient(errors.New("throttled")))
+			f.steps[0].applyErrs = append(f.steps[0].applyErrs, errkind.Transient(errors.New("throttled")))
 		}
 		e := f.open()
 		err := e.Run(ctx, RunOptions{Yes: true})
@@ -570,10 +573,10 @@ func TestTransientRetries(t *testing.T) {
 	})
 	t.Run("permanent and safety errors are not retried", func(t *testing.T) {
 		f := newFixture(t)
-		f.steps[0].applyErrs = []error{&SafetyError{Limit: "max-changes", Detail: "51 > 50"}}
+		f.steps[0].applyErrs = []error{&errkind.SafetyError{Limit: "max-changes", Detail: "51 > 50"}}
 		e := f.open()
 		err := e.Run(ctx, RunOptions{Yes: true})
-		var se *SafetyError
+		var se *errkind.SafetyError
 		if !errors.As(err, &se) {
 			t.Fatalf("error %v does not wrap a SafetyError", err)
 		}
@@ -695,7 +698,8 @@ func TestChangedRunbookOrConfig(t *testing.T) {
 		o.RunbookHash, o.ConfigHash = tc.rb, tc.cf
 		_, err := Open(context.Background(), o)
 		ce := asErr[*state.ChangedError](t, err)
-		if ce.What != tc.what || !strings.Contains(err.Error(), "--accept-changed-config") {
+		// The CLI adds the flag that accepts the change (cmd/exrunbook advice.go).
+		if ce.What != tc.what || !strings.Contains(err.Error(), "refusing to resume") || strings.Contains(err.Error(), "--") {
 			t.Errorf("%s: %v", tc.what, err)
 		}
 		// Refusal released the lock.
@@ -743,7 +747,7 @@ func TestLockedAndCorrupt(t *testing.T) {
 	if len(r.Status().Steps) != 3 {
 		t.Error("read-only status")
 	}
-	asErr[*UsageError](t, r.Run(context.Background(), RunOptions{Yes: true}))
+	asErr[*errkind.UsageError](t, r.Run(context.Background(), RunOptions{Yes: true}))
 	if err := e.Run(context.Background(), RunOptions{Yes: true, Until: "urls"}); err != nil {
 		t.Fatal(err)
 	}
@@ -794,7 +798,7 @@ func TestReadOnly(t *testing.T) {
 	if len(f.rec.find(EventPlan)) != 3 {
 		t.Errorf("plan events %d", len(f.rec.find(EventPlan)))
 	}
-	asErr[*UsageError](t, e.Skip("dns", "x"))
+	asErr[*errkind.UsageError](t, e.Skip("dns", "x"))
 	e.Close()
 }
 
@@ -854,7 +858,7 @@ func TestChecksDrift(t *testing.T) {
 	if st := f.statuses(e)["block"]; st != StatusDone {
 		t.Errorf("drift changed the status: %s", st)
 	}
-	asErr[*UsageError](t, func() error { _, err := e.Checks(ctx, []string{"zzz"}); return err }())
+	asErr[*errkind.UsageError](t, func() error { _, err := e.Checks(ctx, []string{"zzz"}); return err }())
 	if !journalHas(f.journal(), "check", "block", func(d map[string]any) bool { return d["phase"] == "post" }) {
 		t.Error("check results not journaled")
 	}
@@ -963,7 +967,7 @@ func TestOpenValidatesRunbook(t *testing.T) {
 		if _, err := Open(context.Background(), o); err == nil {
 			t.Errorf("%s: accepted", name)
 		} else {
-			asErr[*UsageError](t, err)
+			asErr[*errkind.UsageError](t, err)
 		}
 	}
 }

@@ -33,8 +33,8 @@ func (e *Engine) Rollback(ctx context.Context, id string, force bool) error {
 		for k := i + 1; k < len(e.steps); k++ {
 			later := e.view(e.steps[k].ID)
 			if applied(later) {
-				return &RefusedError{Rule: "later-step-applied", Detail: fmt.Sprintf(
-					"step %s is %s and comes after %s; rolling %s back first would leave the organisation inconsistent — roll back %s first, or use --force",
+				return &RefusedError{Rule: "later-step-applied", Forcible: true, Detail: fmt.Sprintf(
+					"step %s is %s and comes after %s; rolling %s back first would leave the organisation inconsistent — roll back %s first",
 					later.ID, later.Status, id, id, later.ID)}
 			}
 		}

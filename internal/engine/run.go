@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/state"
 )
 
@@ -28,15 +29,15 @@ const (
 // (*WaitingError), needs approval (*ApprovalNeededError) or is
 // interrupted (*InterruptedError). o.Until stops after that step; o.Only
 // runs one step and refuses (*RefusedError) unless every earlier step is
-// done or skipped. Unknown ids give *UsageError. A step returning a
-// *SafetyError fails without retry and Run returns an error wrapping it.
+// done or skipped. Unknown ids give *errkind.UsageError. A step returning a
+// *errkind.SafetyError fails without retry and Run returns an error wrapping it.
 func (e *Engine) Run(ctx context.Context, o RunOptions) error {
 	if err := e.begin(); err != nil {
 		return err
 	}
 	defer e.end()
 	if o.Until != "" && o.Only != "" {
-		return &UsageError{Msg: "--until and --only cannot be used together"}
+		return errkind.Usagef("a run cannot both stop after a step (Until %s) and run one step only (Only %s)", o.Until, o.Only)
 	}
 	if o.Only != "" {
 		return e.runOnly(ctx, o.Only, o)
@@ -201,7 +202,7 @@ func (e *Engine) approve(ctx context.Context, d StepDef, plan Plan, o RunOptions
 		e.emit(Event{Kind: EventApproval, Step: d.ID, Message: "approval not needed (read-only step)"}, false)
 		return nil
 	case o.Yes:
-		e.emit(Event{Kind: EventApproval, Step: d.ID, Message: "approved by --yes"}, false)
+		e.emit(Event{Kind: EventApproval, Step: d.ID, Message: "approved in advance: every step of this run is approved"}, false)
 		return nil
 	}
 	back := func() error {
@@ -398,7 +399,7 @@ func (e *Engine) runCheck(ctx context.Context, id, phase string, c Check, env En
 			r.Status = CheckFail
 			r.Message = "the check returned no verdict"
 		}
-		if r.Status != CheckFail || !IsTransient(r.Err) || ctx.Err() != nil {
+		if r.Status != CheckFail || !errkind.IsTransient(r.Err) || ctx.Err() != nil {
 			return r
 		}
 		what := fmt.Sprintf("%s-check %s", phase, r.Name)
@@ -428,7 +429,7 @@ func (e *Engine) fail(id string, err error) error {
 		return errors.Join(&StepFailedError{Step: id, Err: err}, uerr)
 	}
 	e.emit(Event{Kind: EventFailed, Step: id, Error: err.Error()}, false)
-	var se *SafetyError
+	var se *errkind.SafetyError
 	if errors.As(err, &se) {
 		return fmt.Errorf("step %s: %w", id, err)
 	}
@@ -442,8 +443,8 @@ func (e *Engine) withRetry(ctx context.Context, id, phase string, f func() error
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		var se *SafetyError
-		if errors.As(err, &se) || !IsTransient(err) {
+		var se *errkind.SafetyError
+		if errors.As(err, &se) || !errkind.IsTransient(err) {
 			return err
 		}
 		if n >= e.retry.Attempts {
@@ -483,14 +484,14 @@ func (e *Engine) backoff(n int) time.Duration {
 // again (restoring its snapshot first if it had begun applying).
 func (e *Engine) Skip(id, reason string) error {
 	if e.opts.ReadOnly {
-		return &UsageError{Msg: "skip needs a writable engine"}
+		return errkind.Usagef("skip needs a writable engine")
 	}
 	if _, err := e.lookup(id); err != nil {
 		return err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return &UsageError{Msg: "skip needs a reason (--reason TEXT)"}
+		return errkind.Usagef("skip needs a reason")
 	}
 	st := e.status(id)
 	switch st {
@@ -517,14 +518,14 @@ func (e *Engine) Skip(id, reason string) error {
 // next Apply's request to wait again is not honoured.
 func (e *Engine) OverrideWait(id, reason string) error {
 	if e.opts.ReadOnly {
-		return &UsageError{Msg: "overriding a wait needs a writable engine"}
+		return errkind.Usagef("overriding a wait needs a writable engine")
 	}
 	if _, err := e.lookup(id); err != nil {
 		return err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return &UsageError{Msg: "overriding a wait needs a reason"}
+		return errkind.Usagef("overriding a wait needs a reason")
 	}
 	if st := e.status(id); st != StatusWaiting {
 		return &RefusedError{Rule: "not-waiting", Detail: fmt.Sprintf("step %s is %s, not waiting", id, st)}

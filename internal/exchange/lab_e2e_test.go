@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/psrp"
@@ -350,7 +350,7 @@ func TestLabMissingAndThrottled(t *testing.T) {
 	// A cmdlet error surfaces as the server's words, naming the operation.
 	_, err := c.EnableCertificate(ctx, "EX01", "0000000000000000000000000000000000000000", []string{"IIS"}, true)
 	var pe *psrp.ErrorRecord
-	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "exchange EnableCertificate:") || engine.IsTransient(err) {
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "exchange EnableCertificate:") || errkind.IsTransient(err) {
 		t.Fatalf("got %v", err)
 	}
 	// Exchange throttling is transient.
@@ -364,7 +364,7 @@ func TestLabMissingAndThrottled(t *testing.T) {
 		}
 		e.l.Faults().Set(sp)
 		_, err = c.GetOrganizationConfig(ctx)
-		if !engine.IsTransient(err) || !strings.Contains(err.Error(), what) {
+		if !errkind.IsTransient(err) || !strings.Contains(err.Error(), what) {
 			t.Fatalf("%s must be transient and say %q: %v", spec, what, err)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/exrunbook/exrunbook/internal/engine"
+	"github.com/exrunbook/exrunbook/internal/errkind"
 )
 
 const throttled = `The user "CONTOSO\admin" has exceeded the throttling budget for PowerShell. Policy part: PowerShellMaxCmdlets; Policy value: 50; Budget type: PowerShell. Please wait and try again later.`
@@ -78,8 +78,8 @@ func TestCheckResults(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Fatalf("err = %v, want %q", err, c.wantErr)
 			}
-			if engine.IsTransient(err) != c.transient {
-				t.Fatalf("transient = %v, want %v", engine.IsTransient(err), c.transient)
+			if errkind.IsTransient(err) != c.transient {
+				t.Fatalf("transient = %v, want %v", errkind.IsTransient(err), c.transient)
 			}
 			var oe *OpError
 			if !errors.As(err, &oe) || oe.Op != "op" {

@@ -285,6 +285,14 @@ func (l *Lock) Release() error {
 	return syncDir(filepath.Dir(l.path))
 }
 
+// UnreadableLockError: Unlock found a lock file it cannot read, too
+// recent to be stale, and was not told to force: it may belong to a run
+// that is writing it right now.
+type UnreadableLockError struct{ Err error }
+
+func (e *UnreadableLockError) Error() string { return e.Err.Error() }
+func (e *UnreadableLockError) Unwrap() error { return e.Err }
+
 // Unlock removes dir/lock. Without force it removes a stale lock only and
 // returns *LockedError for a live one. With force it removes any lock. It
 // returns what it removed, or (nil, nil) when there was no lock.
@@ -302,7 +310,7 @@ func Unlock(dir string, force bool) (*LockInfo, error) {
 				}
 				return &LockInfo{}, nil
 			}
-			return nil, fmt.Errorf("%w (use --force to remove it anyway)", err)
+			return nil, &UnreadableLockError{Err: err}
 		}
 		info = &LockInfo{}
 	} else if !force {

@@ -326,8 +326,8 @@ type ChangedError struct {
 }
 
 func (e *ChangedError) Error() string {
-	return fmt.Sprintf("the %s changed since the run in %s began; refusing to resume with different settings (rerun with --accept-changed-config to continue with the new %s)",
-		e.What, e.Dir, e.What)
+	return fmt.Sprintf("the %s changed since the run in %s began; refusing to resume with different settings",
+		e.What, e.Dir)
 }
 
 // CheckHashes compares the stored hashes with the current ones and returns

@@ -1,4 +1,4 @@
-package exitcode
+package main
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/exrunbook/exrunbook/runbooks"
 )
 
-func TestCode(t *testing.T) {
+func TestExitCode(t *testing.T) {
 	cases := []struct {
 		name string
 		err  error
@@ -25,25 +25,25 @@ func TestCode(t *testing.T) {
 		{"nil", nil, 0},
 		{"step failed", &engine.StepFailedError{Step: "x", Err: errors.New("boom")}, 1},
 		{"plain error", errors.New("boom"), 1},
-		{"usage", Usagef("unknown flag --x"), 2},
+		{"usage", errkind.Usagef("unknown flag --x"), 2},
 		{"config", &config.Error{Problems: []config.Problem{{Key: "k", Message: "m"}}}, 2},
 		{"runbook", &runbooks.Error{Problems: []runbooks.Problem{{File: "f", Line: 1, Message: "m"}}}, 2},
-		{"engine usage", &engine.UsageError{Msg: "unknown step"}, 2},
+		{"usage wrapped", fmt.Errorf("run: %w", errkind.Usagef("unknown step %q", "x")), 2},
 		{"changed", &state.ChangedError{What: "config"}, 2},
 		{"corrupt", &state.CorruptError{Path: "p", Err: errors.New("x")}, 2},
 		{"version", &state.VersionError{Path: "p", Version: 99}, 2},
 		{"locked", &state.LockedError{Path: "p"}, 3},
 		{"approval", &engine.ApprovalNeededError{Step: "x"}, 4},
 		{"declined", &engine.ApprovalNeededError{Step: "x", Declined: true}, 4},
-		{"safety", &engine.SafetyError{Limit: "max-changes"}, 5},
+		{"safety", &errkind.SafetyError{Limit: "max-changes"}, 5},
 		{"refused", &engine.RefusedError{Rule: "order"}, 5},
 		{"waiting", &engine.WaitingError{Step: "x", Until: time.Now()}, 75},
 		{"interrupted", &engine.InterruptedError{Step: "x"}, 130},
 		{"context canceled", fmt.Errorf("doing: %w", context.Canceled), 130},
-		{"explicit", &Error{Code: 1, Err: errors.New("check failed")}, 1},
+		{"explicit", &exitError{Code: 1, Err: errors.New("check failed")}, 1},
 		// Wrapped errors map through errors.As.
 		{"wrapped locked", fmt.Errorf("open: %w", &state.LockedError{}), 3},
-		{"safety in step failure", &engine.StepFailedError{Step: "b", Err: &engine.SafetyError{Limit: "empty-group"}}, 5},
+		{"safety in step failure", &engine.StepFailedError{Step: "b", Err: &errkind.SafetyError{Limit: "empty-group"}}, 5},
 		{"joined waiting", errors.Join(errors.New("a"), &engine.WaitingError{}), 75},
 		// Kerberos: configuration to fix, except a KDC that did not answer.
 		{"kerberos wrong password in a step", &engine.StepFailedError{Step: "b", Err: &wsman.AuthError{Endpoint: "e", Err: &kerberos.Error{Kind: kerberos.KindWrongPassword}}}, 2},
@@ -54,8 +54,8 @@ func TestCode(t *testing.T) {
 		{"plain 401", &wsman.AuthError{Endpoint: "e"}, 1},
 	}
 	for _, c := range cases {
-		if got := Code(c.err); got != c.code {
-			t.Errorf("%s: Code = %d, want %d", c.name, got, c.code)
+		if got := exitCodeOf(c.err); got != c.code {
+			t.Errorf("%s: exitCodeOf = %d, want %d", c.name, got, c.code)
 		}
 	}
 }
