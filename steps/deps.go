@@ -62,6 +62,11 @@ func (d *Deps) Exchange() (*exchange.Client, error) {
 			return nil, err
 		}
 		s := exchange.NewSession(exchange.WSManDialer(wc, concurrency(cfg)))
+		s.OnOpen = func(reopen bool, cause error) {
+			if reopen && d.OnSessionReopen != nil {
+				d.OnSessionReopen(cause)
+			}
+		}
 		d.clients.session = s
 		r = s
 	}

@@ -31,6 +31,11 @@ type Deps struct {
 	// API (public_dns.mode cloudflare, ...) instead of the default
 	// TLS-verified transport (tests and the lab route them to fakes).
 	DNSAPITransport http.RoundTripper
+	// OnSessionReopen, when set, is told of every reopen of the Exchange
+	// session after a broken one, with the error that broke it (the
+	// server's words in it); the CLI journals it. Set it before the first
+	// step runs.
+	OnSessionReopen func(cause error)
 
 	clients clients // lazily created, shared by every step; see deps.go
 }

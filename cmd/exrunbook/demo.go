@@ -107,7 +107,7 @@ func runDemo(ctx context.Context, o *DemoOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	in := &inputs{cfg: cfg, def: def, rb: rb}
+	in := &inputs{cfg: cfg, def: def, rb: rb, deps: deps}
 	ro := &RunOptions{IO: o.IO, G: &g}
 	resume := "exrunbook demo --dir " + shellQuote(dir)
 	if ro.useGuided() {

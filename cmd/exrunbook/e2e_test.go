@@ -621,8 +621,23 @@ func (s *e2eSuite) testFaults(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("faults: %d attempt(s) after a broken PSRP session, %d PSRP sessions opened in all", brokenAttempts, e.stats(t).PSRPPools)
 	st := e.stats(t)
+	// A reopen after a broken session is journaled as its own entry with
+	// what broke it, in the server's words: the lab's plug-in host "dies",
+	// the Receive in flight gets WinRM's aborted-operation fault and the
+	// pool's other requests find the shell gone; or an injected fault hit
+	// the pool's own Receive. (The pipeline that broke
+	// is retried by the client when it is a read, so the broken session
+	// need not show in an engine attempt.)
+	var reopens []string
+	for _, je := range e.journal(t) {
+		if je.Kind == "session_reopen" {
+			reason, _ := je.Details["reason"].(string)
+			reopens = append(reopens, reason)
+		}
+	}
+	t.Logf("faults: %d attempt(s) after a broken PSRP session, %d PSRP sessions opened in all, %d reopen(s) journaled", brokenAttempts, st.PSRPPools, len(reopens))
+	checkReopenReasons(t, reopens)
 	t.Logf("faults: %s wall, %d attempt entries in the journal (%d of checks), %d PowerShell launches, %d WinRM requests", runTime.Round(time.Millisecond), attempts, checkAttempts, st.PowerShellLaunches, st.WinRMRequests)
 	if attempts == 0 {
 		t.Errorf("the journal shows no retry (attempt entry) although faults were injected:\n%s", tail(r.errout+r.out, 2000))
@@ -645,11 +660,46 @@ func (s *e2eSuite) testFaults(t *testing.T) {
 			t.Logf("check: %s", l)
 		}
 	}
+	// Whether the random faults above break a session depends on how the
+	// draws fall between concurrent requests, so a break is made certain
+	// here: with only break set, only a pipeline's Receive draws, and seed
+	// 6133 draws under 0.05 on the second draw alone of the first 120
+	// (the first is the new session's Set-ADServerSettings; the second,
+	// the first read of enforce). enforce retries the read in a reopened
+	// session, succeeds, and its journal has the reopen with its reason.
+	e.post(t, "/faults", "break=0.05,seed=6133")
+	reopensBefore := len(reopens)
+	e.mustRun(t, 0, "enforce")
+	reopens = reopens[:0]
+	for _, je := range e.journal(t) {
+		if je.Kind == "session_reopen" {
+			reason, _ := je.Details["reason"].(string)
+			reopens = append(reopens, reason)
+		}
+	}
+	if len(reopens) != reopensBefore+1 {
+		t.Errorf("enforce with one broken session: %d session_reopen entr(ies) in the journal, want %d", len(reopens), reopensBefore+1)
+	} else if r := reopens[len(reopens)-1]; !strings.Contains(r, "WS-Management Receive fault") ||
+		!(strings.Contains(r, "The I/O operation has been aborted") || strings.Contains(r, "the shell was not found on the server")) {
+		t.Errorf("session_reopen reason %q: want WinRM's fault, in its words (the operation aborted, or the shell not found)", r)
+	}
+	checkReopenReasons(t, reopens)
 	// The faults off, rollback restores the initial org.
 	e.post(t, "/faults", "")
 	e.mustRun(t, 0, "rollback", "--all", "--yes")
 	if got := e.org(t); string(got) != string(initial) {
 		t.Fatalf("after rollback --all, /org differs from org.initial.json: %s", firstDiff(got, initial))
+	}
+}
+
+// checkReopenReasons: each journaled reopen says that the pool broke, and
+// how.
+func checkReopenReasons(t *testing.T, reasons []string) {
+	t.Helper()
+	for _, r := range reasons {
+		if _, how, _ := strings.Cut(r, "runspace pool broken: "); how == "" {
+			t.Errorf("session_reopen reason %q: want the broken pool and what broke it", r)
+		}
 	}
 }
 

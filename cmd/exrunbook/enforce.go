@@ -147,6 +147,7 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 	boundMemory()
 	deps := &steps.Deps{Config: cfg}
 	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	journalSessionReopens(deps, o.G.StateDir)
 	ex, err := deps.Exchange()
 	if err != nil {
 		return err

@@ -39,9 +39,10 @@ func (g *GlobalOptions) loadRunbook() (*runbooks.Def, error) {
 
 // inputs are a validated config and a runbook bound to its steps.
 type inputs struct {
-	cfg *config.Config
-	def *runbooks.Def
-	rb  engine.Runbook
+	cfg  *config.Config
+	def  *runbooks.Def
+	rb   engine.Runbook
+	deps *steps.Deps
 }
 
 // loadInputs loads the config and the runbook and binds the runbook's
@@ -59,12 +60,16 @@ func (g *GlobalOptions) loadInputs(deps *steps.Deps) (*inputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &inputs{cfg: cfg, def: def, rb: rb}, nil
+	return &inputs{cfg: cfg, def: def, rb: rb, deps: deps}, nil
 }
 
 // open opens the engine over the state directory. Writable engines take
-// the lock and create the directory; read-only ones do neither.
+// the lock and create the directory, and journal the reopens of the
+// Exchange session; read-only ones do neither.
 func (g *GlobalOptions) open(ctx context.Context, in *inputs, sink engine.Sink, op string, readOnly bool) (*engine.Engine, error) {
+	if !readOnly && in.deps != nil {
+		journalSessionReopens(in.deps, g.StateDir)
+	}
 	return engine.Open(ctx, engine.Options{
 		StateDir:      g.StateDir,
 		Runbook:       in.rb,

@@ -51,7 +51,7 @@ func isGroupType(t string) bool {
 // container). Members that are neither mailboxes nor groups are kept in
 // Others for the plan to report.
 func (c *Client) expandGroup(ctx context.Context, op, name string) (GroupExpansion, error) {
-	res, err := c.runPipeline(ctx, op, groupPipeline(name), nil)
+	res, err := c.readResult(ctx, op, groupPipeline(name))
 	if err != nil {
 		return GroupExpansion{}, err
 	}

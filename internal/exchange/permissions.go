@@ -138,7 +138,7 @@ func (c *Client) CheckPermissions(ctx context.Context, needs []Need) ([]Missing,
 	// Not trimmed: CommandInfo's Parameters is a dictionary, which
 	// Select-Object would flatten to its type name.
 	pl := pipeline(command("Get-Command", param("Name", psrp.NewList(names...))))
-	res, err := c.runPipeline(ctx, op, pl, nil)
+	res, err := c.readResult(ctx, op, pl)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,42 @@ func (c *Client) runPipeline(ctx context.Context, op string, pl psrp.Pipeline, i
 // retried here, with backoff, up to readAttempts times: an operation made
 // of many reads then survives faults that would otherwise fail it whole.
 func (c *Client) readPipeline(ctx context.Context, op string, pl psrp.Pipeline, input []psrp.Value) ([]psrp.Value, error) {
+	var out []psrp.Value
+	err := retryRead(ctx, func() error {
+		res, err := c.runPipeline(ctx, op, pl, input)
+		if err == nil && len(res.Errors) > 0 {
+			err = recordError(op, pl, res.Errors[0])
+		}
+		if err == nil {
+			out = res.Output
+		}
+		return err
+	})
+	return out, err
+}
+
+// readResult runs a read whose error records the caller judges (a group
+// that is not found, a cmdlet the account may not run): like
+// readPipeline, a transient failure of the pipeline, or a first error
+// record that is Exchange throttling, is retried.
+func (c *Client) readResult(ctx context.Context, op string, pl psrp.Pipeline) (*psrp.Result, error) {
+	var out *psrp.Result
+	err := retryRead(ctx, func() error {
+		res, err := c.runPipeline(ctx, op, pl, nil)
+		if err == nil && len(res.Errors) > 0 && wsman.IsThrottling(res.Errors[0].Message) {
+			err = recordError(op, pl, res.Errors[0])
+		}
+		if err == nil {
+			out = res
+		}
+		return err
+	})
+	return out, err
+}
+
+// retryRead calls read until it succeeds, fails for good, or failed
+// transiently readAttempts times, with backoff between the calls.
+func retryRead(ctx context.Context, read func() error) error {
 	var err error
 	for attempt := 0; attempt < readAttempts; attempt++ {
 		if attempt > 0 {
@@ -92,23 +128,16 @@ func (c *Client) readPipeline(ctx context.Context, op string, pl psrp.Pipeline, 
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, err
+				return err
 			case <-t.C:
 			}
 		}
-		var res *psrp.Result
-		res, err = c.runPipeline(ctx, op, pl, input)
-		if err == nil && len(res.Errors) > 0 {
-			err = recordError(op, pl, res.Errors[0])
-		}
-		if err == nil {
-			return res.Output, nil
-		}
-		if !errkind.IsTransient(err) {
-			return nil, err
+		err = read()
+		if err == nil || !errkind.IsTransient(err) {
+			return err
 		}
 	}
-	return nil, err
+	return err
 }
 
 // readAttempts and readBackoff bound the retries of a read.

@@ -202,4 +202,24 @@ func TestExpandGroupPipelines(t *testing.T) {
 	if _, err := New(f).ExpandGroup(ctx, "Two"); err == nil || !strings.Contains(err.Error(), "matches 2 groups") {
 		t.Fatalf("ambiguous: %v", err)
 	}
+
+	// The group's own read is a read: a broken session and then Exchange
+	// throttling are retried (enforce has no engine to retry it), a
+	// missing group is not.
+	calls := 0
+	f = newFakePipes().onFunc(groupPipeline("Flaky").String(), func([]psrp.Value) (*psrp.Result, error) {
+		calls++
+		switch calls {
+		case 1:
+			return nil, errkind.Transient(&psrp.BrokenError{Op: "receive the output of Get-DistributionGroup"})
+		case 2:
+			return &psrp.Result{Errors: []*psrp.ErrorRecord{{Message: `The user "CONTOSO\admin" has exceeded the throttling budget for PowerShell. Policy part: PowerShellMaxCmdlets; Policy value: 50; Budget type: PowerShell. Please wait and try again later.`}}}, nil
+		}
+		return &psrp.Result{Output: []psrp.Value{obj("Guid", guidv(7), "Name", "Flaky")}}, nil
+	})
+	f.on(groupMembersPipeline(gid(7)).String())
+	exp, err = New(f).ExpandGroup(ctx, "Flaky")
+	if err != nil || exp.Guid != gid(7) || calls != 3 {
+		t.Fatalf("a group read after a broken session and throttling: %+v, %v, %d calls", exp, err, calls)
+	}
 }

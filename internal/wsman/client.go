@@ -347,7 +347,7 @@ func (cl *Client) callN(ctx context.Context, op string, h header, body string, s
 		h.MessageID = "uuid:" + strings.ToUpper(uuid.NewString())
 		var b strings.Builder
 		writeEnvelope(&b, h, body)
-		r, sent, err := cl.once(ctx, op, []byte(b.String()), h.MessageID)
+		r, sent, err := cl.once(ctx, op, []byte(b.String()), h.MessageID, h.Action == ActionReceive)
 		if err == nil {
 			return r, attempt, nil
 		}
@@ -383,9 +383,12 @@ func (cl *Client) backoff(attempt int) time.Duration {
 // had carried messages means the server dropped its authentication and
 // refused the message unread: the message goes again on another
 // connection, at last a fresh one.
-func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageID string) (*response, bool, error) {
+//
+// poll marks a long poll (Receive): see pool for why those may not take
+// the last connection.
+func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageID string, poll bool) (*response, bool, error) {
 	for try := 0; ; try++ {
-		c, err := cl.pool.get(ctx)
+		c, err := cl.pool.get(ctx, poll)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, false, err
@@ -417,7 +420,7 @@ func (cl *Client) once(ctx context.Context, op string, envelope []byte, messageI
 			// (the server's idle timeout, a restart): each is tried and
 			// discarded, until a fresh one authenticates; a 401 there is
 			// the answer.
-			if reused && c.sc != nil && try <= cap(cl.pool.slots) {
+			if reused && c.sc != nil && try <= cl.pool.size() {
 				continue
 			}
 			return nil, false, cl.refused()

@@ -124,8 +124,12 @@ type Config struct {
 	TLSServerName string
 	// Kerberos configures auth kerberos.
 	Kerberos KerberosConfig
-	// MaxConnections caps the authenticated connections kept to the
-	// server (default 8); a request waits for a free one.
+	// MaxConnections caps the connections that long-polling Receives
+	// hold at once (default 8): a runspace pool needs one for its own
+	// Receive and one per pipeline running. The client keeps one more
+	// connection for the requests answered at once (Create, Command,
+	// Send, Signal, Delete), so that a pipeline's input never waits
+	// behind the Receives. A request waits for a free connection.
 	MaxConnections int
 	// Timeouts bound the network operations.
 	Timeouts Timeouts

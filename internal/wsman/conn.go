@@ -36,28 +36,53 @@ type conn struct {
 	// then means the server dropped the authentication (or the TCP
 	// connection under it), and the message was refused unread.
 	used bool
+	// poll is set while the connection carries a long poll (see pool).
+	poll bool
 }
 
 func (c *conn) close() { c.tr.CloseIdleConnections() }
 
-// pool keeps at most n connections; a caller waits for a free one.
+// pool keeps at most n+1 connections; a caller waits for a free one.
+// Long-polling requests (Receive, which the server holds until it has
+// output or OperationTimeout passes) may hold at most n of them, so one
+// is always left for the requests the server answers at once (Create,
+// Command, Send, Signal, Delete). Without that reserve, a pool-level
+// Receive and a pipeline's Receive held every connection of a client of
+// two while the pipeline's input waited to be sent: the pipeline, which
+// needs its input before it has anything to say, stalled until a Receive
+// timed out (OperationTimeout, 20 s), once per Send.
 type pool struct {
 	newConn func() (*conn, error)
-	slots   chan struct{}
+	slots   chan struct{} // every connection in use: cap n+1
+	polls   chan struct{} // those held by long polls: cap n
 	mu      sync.Mutex
 	idle    []*conn
 }
 
 func newPool(n int, newConn func() (*conn, error)) *pool {
-	return &pool{newConn: newConn, slots: make(chan struct{}, n)}
+	return &pool{newConn: newConn, slots: make(chan struct{}, n+1), polls: make(chan struct{}, n)}
 }
 
-// get takes an idle connection, or makes a new one when fewer than n
-// exist, or waits for one.
-func (p *pool) get(ctx context.Context) (*conn, error) {
+// size is the most connections the pool keeps.
+func (p *pool) size() int { return cap(p.slots) }
+
+// get takes an idle connection, or makes a new one when fewer than the
+// pool's size exist, or waits for one. poll says the request is a long
+// poll (it then also waits while n long polls are out).
+func (p *pool) get(ctx context.Context, poll bool) (*conn, error) {
+	if poll {
+		select {
+		case p.polls <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
+		if poll {
+			<-p.polls
+		}
 		return nil, ctx.Err()
 	}
 	p.mu.Lock()
@@ -65,15 +90,25 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		c := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
+		c.poll = poll
 		return c, nil
 	}
 	p.mu.Unlock()
 	c, err := p.newConn()
 	if err != nil {
-		<-p.slots
+		p.release(poll)
 		return nil, err
 	}
+	c.poll = poll
 	return c, nil
+}
+
+// release frees the slots of a connection taken for a poll or not.
+func (p *pool) release(poll bool) {
+	<-p.slots
+	if poll {
+		<-p.polls
+	}
 }
 
 // put returns a healthy connection.
@@ -81,14 +116,14 @@ func (p *pool) put(c *conn) {
 	p.mu.Lock()
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()
-	<-p.slots
+	p.release(c.poll)
 }
 
 // discard drops a connection whose state is in doubt (a failed request
 // may have put the seal out of step).
 func (p *pool) discard(c *conn) {
 	c.close()
-	<-p.slots
+	p.release(c.poll)
 }
 
 // closeIdle closes every idle connection.
