@@ -302,12 +302,8 @@ func (c *CertFactsCheck) Name() string {
 
 // Run implements check.Check.
 func (c *CertFactsCheck) Run(ctx context.Context, env check.Env) check.Result {
-	now := time.Now()
-	if env != nil {
-		now = env.Now()
-	}
 	res := check.Result{Name: c.Name(), Evidence: []string{c.What + ": " + c.Facts.String()}}
-	fails, warns := c.Facts.Evaluate(c.Hosts, now)
+	fails, warns := c.Facts.Evaluate(c.Hosts, clock(env))
 	return verdict(res, c.What, fails, warns, fmt.Sprintf("%s has a private key, covers %s and is valid until %s", c.What,
 		strings.Join(c.Hosts, ", "), c.Facts.NotAfter.UTC().Format("2006-01-02")))
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/pause"
 )
 
 // Flags are the two CAS mailbox blocks the runbook manages.
@@ -306,7 +307,7 @@ func Apply(ctx context.Context, w Writer, changes []Change, o Options, h Hooks) 
 				return i
 			}
 			mu.Unlock()
-			if sleep(ctx, wait) != nil {
+			if pause.For(ctx, wait) != nil {
 				return -1
 			}
 		}
@@ -355,7 +356,7 @@ func Apply(ctx context.Context, w Writer, changes []Change, o Options, h Hooks) 
 			pauseUntil = t
 		}
 		mu.Unlock()
-		return sleep(ctx, d)
+		return pause.For(ctx, d)
 	}
 
 	var wg sync.WaitGroup
@@ -447,21 +448,6 @@ func writeBatch(ctx context.Context, w Writer, batch []Change) (*batchOutcome, e
 		}
 	}
 	return out, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Reverse turns changes into the changes that undo them.

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/pause"
 	"github.com/exrunbook/exrunbook/internal/psrp"
 	"github.com/exrunbook/exrunbook/internal/wsman"
 )
@@ -124,12 +125,8 @@ func retryRead(ctx context.Context, read func() error) error {
 	var err error
 	for attempt := 0; attempt < readAttempts; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(readBackoff << (attempt - 1))
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if pause.For(ctx, readBackoff<<(attempt-1)) != nil {
 				return err
-			case <-t.C:
 			}
 		}
 		err = read()
