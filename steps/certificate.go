@@ -13,6 +13,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
@@ -109,13 +110,13 @@ func certHosts(cfg *config.Config) []string {
 }
 
 // readPFX parses certificate.pfx_file with the PFX password.
-func readPFX(cfg *config.Config) (CertificateFile, []byte, string, error) {
-	path := cfg.Certificate.PFXFile
+func readPFX(c *clients.Factory) (CertificateFile, []byte, string, error) {
+	path := c.Config().Certificate.PFXFile
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return CertificateFile{}, nil, "", fmt.Errorf("certificate.pfx_file: %w", err)
 	}
-	pw, err := cfg.PFXPassword()
+	pw, err := c.Secrets().PFXPassword()
 	if err != nil {
 		return CertificateFile{}, nil, "", err
 	}
@@ -143,7 +144,7 @@ func (s *certificate) Capture(ctx context.Context, env engine.Env) (engine.Snaps
 	cfg := s.deps.Config
 	snap := CertificateSnapshot{Mode: s.mode}
 	if s.mode == CertModePFX {
-		f, _, _, err := readPFX(cfg)
+		f, _, _, err := readPFX(s.deps.Clients)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +156,7 @@ func (s *certificate) Capture(ctx context.Context, env engine.Env) (engine.Snaps
 	if s.mode == CertModeACME {
 		snap.Domains, snap.ACMEDirectory = ACMENames(cfg), cfg.Certificate.ACME.Directory
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +286,7 @@ func (s *certificate) PreChecks(env engine.Env, raw engine.Snapshot) []engine.Ch
 	read := &sharedRead[exchange.URLCapture]{}
 	if capt, ok := s.captured.take(raw); ok {
 		read.read = func(context.Context) (exchange.URLCapture, error) { return capt, nil }
-	} else if ex, err := s.deps.Exchange(); err != nil {
+	} else if ex, err := s.deps.Clients.Exchange(); err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "servers-consistent", Err: err}}
 	} else {
 		read.read = func(ctx context.Context) (exchange.URLCapture, error) {
@@ -355,7 +356,7 @@ func (s *certificate) Apply(ctx context.Context, env engine.Env, raw engine.Snap
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return engine.Outcome{}, err
 	}
@@ -390,7 +391,7 @@ func (s *certificate) Apply(ctx context.Context, env engine.Env, raw engine.Snap
 }
 
 func (s *certificate) applyPFX(ctx context.Context, env engine.Env, ex *exchange.Client, snap CertificateSnapshot) error {
-	f, data, pw, err := readPFX(s.deps.Config)
+	f, data, pw, err := readPFX(s.deps.Clients)
 	if err != nil {
 		return err
 	}
@@ -465,7 +466,7 @@ func (s *certificate) PostChecks(env engine.Env, raw engine.Snapshot) []engine.C
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: errors.New("the step has recorded no certificate yet (request mode: `exrunbook certificate complete FILE`)")}}
 	}
 	thumb = CurrentCertificate(s.deps, thumb)
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: err}}
 	}
@@ -521,7 +522,7 @@ func (s *certificate) Rollback(ctx context.Context, env engine.Env, raw engine.S
 		env.Logf("the step installed nothing: nothing to remove")
 		return nil
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return err
 	}

@@ -91,35 +91,18 @@ func runCertificateRenew(ctx context.Context, o *CertificateRenewOptions) (err e
 	if o.PrintSchedule != "" {
 		return printRenewSchedule(o, cfg)
 	}
-	if err := state.EnsureDir(o.G.StateDir); err != nil {
-		return err
-	}
-	lock, err := state.Acquire(o.G.StateDir, "certificate-renew")
+	held, err := o.G.holdState("certificate-renew")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if rerr := lock.Release(); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	j, err := state.OpenJournal(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if serr := j.Sync(); serr != nil && err == nil {
-			err = serr
-		}
-		if cerr := j.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	deps := &steps.Deps{Config: cfg, StateDir: o.G.StateDir}
+	defer held.release(&err)
+	j := held.journal
+	c := o.G.clients(cfg, nil)
 	// Ends the Exchange session: Exchange counts an open one against the
 	// user's PowerShellMaxConcurrency (18) until its idle timeout, and a
 	// renewal scheduled every 12 hours must not use them up.
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }()
+	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
+	deps := steps.NewDeps(c, steps.DepsOptions{StateDir: o.G.StateDir})
 	r := &steps.Renewer{Deps: deps, StateDir: o.G.StateDir, Force: o.Force, DryRun: o.DryRun,
 		Logf: func(format string, args ...any) {
 			if !o.G.JSON() {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // CheckOptions are `exrunbook check`'s options.
@@ -47,12 +46,11 @@ type checkStepJSON struct {
 }
 
 func runCheck(ctx context.Context, o *CheckOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
+	defer in.close(ctx)
 	if err := checkStepIDs(in.rb, o.IDs...); err != nil {
 		return err
 	}

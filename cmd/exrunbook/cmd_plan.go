@@ -10,7 +10,6 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // PlanOptions are `exrunbook plan`'s options.
@@ -53,12 +52,11 @@ type planStepJSON struct {
 }
 
 func runPlan(ctx context.Context, o *PlanOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
+	defer in.close(ctx)
 	var sink engine.Sink
 	if !o.G.JSON() {
 		sink = o.G.sink(o.IO)

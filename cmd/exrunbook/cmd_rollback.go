@@ -9,7 +9,6 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // RollbackOptions are `exrunbook rollback`'s options.
@@ -62,12 +61,11 @@ type rollbackJSON struct {
 }
 
 func runRollback(ctx context.Context, o *RollbackOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
+	defer in.close(ctx)
 	if err := checkStepIDs(in.rb, o.ID); err != nil {
 		return err
 	}

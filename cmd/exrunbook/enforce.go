@@ -17,7 +17,6 @@ import (
 	"github.com/exrunbook/exrunbook/internal/exitcode"
 	"github.com/exrunbook/exrunbook/internal/schedule"
 	"github.com/exrunbook/exrunbook/internal/state"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // EnforceOptions are `exrunbook enforce`'s options.
@@ -133,35 +132,20 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		maxChanges = o.MaxChanges
 	}
 	lim := allowlist.Limits{MaxChanges: maxChanges, AllowEmptyGroup: o.AllowEmptyGroup}
-	if err := state.EnsureDir(o.G.StateDir); err != nil {
-		return err
-	}
-	lock, err := state.Acquire(o.G.StateDir, "enforce")
+	held, err := o.G.holdState("enforce")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if rerr := lock.Release(); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
+	defer held.release(&err)
+	j := held.journal
 	boundMemory()
-	deps := &steps.Deps{Config: cfg}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	ex, err := deps.Exchange()
+	c := o.G.clients(cfg, nil)
+	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	ex, err := c.Exchange()
 	if err != nil {
 		return err
 	}
 	mb := cfg.Mailboxes
-	j, err := state.OpenJournal(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := j.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
 	rep := enforceJSON{Group: mb.AllowGroup, DryRun: o.DryRun, MaxChanges: maxChanges,
 		Failed: []enforceChange{}, Missing: []enforceMissingMember{}, Changes: []enforceChange{}}
 	var jerr error

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/eventprint"
@@ -37,29 +38,72 @@ func (g *GlobalOptions) loadRunbook() (*runbooks.Def, error) {
 	return runbooks.Builtin(runbooks.DefaultName)
 }
 
-// inputs are a validated config and a runbook bound to its steps.
-type inputs struct {
-	cfg *config.Config
-	def *runbooks.Def
-	rb  engine.Runbook
+// clients builds the command's one clients factory over cfg; p answers
+// for the secrets that neither the environment nor a file gives (nil: none
+// is asked for). The caller closes it, which ends the Exchange session.
+func (g *GlobalOptions) clients(cfg *config.Config, p config.Prompter) *clients.Factory {
+	return clients.New(cfg, clients.Options{Prompter: p})
 }
 
-// loadInputs loads the config and the runbook and binds the runbook's
-// steps. Problems in both are reported together; nothing has touched the
-// state directory yet.
-func (g *GlobalOptions) loadInputs(deps *steps.Deps) (*inputs, error) {
+// inputs are a validated config, the clients built from it and a runbook
+// bound to its steps.
+type inputs struct {
+	cfg     *config.Config
+	clients *clients.Factory
+	def     *runbooks.Def
+	rb      engine.Runbook
+}
+
+// close ends the Exchange session of the inputs' clients, if one was
+// opened; Exchange counts an open one against the user's
+// PowerShellMaxConcurrency until its idle timeout.
+func (in *inputs) close(ctx context.Context) {
+	_ = in.clients.Close(context.WithoutCancel(ctx))
+}
+
+// inputOptions are what binding the steps takes besides the config and
+// the runbook.
+type inputOptions struct {
+	// AllowEmptyGroup is `run --allow-empty-group`.
+	AllowEmptyGroup bool
+	// Prompter answers for the secrets neither the environment nor a file
+	// gives (the guided view's masked input); nil: none is asked for.
+	Prompter config.Prompter
+}
+
+// loadInputs loads the config and the runbook, builds the clients and the
+// steps' Deps over them, and binds the runbook's steps. Problems in config
+// and runbook are reported together; nothing has touched the state
+// directory or the network yet. The caller closes the inputs.
+func (g *GlobalOptions) loadInputs(o inputOptions) (*inputs, error) {
+	cfg, def, err := g.loadSources()
+	if err != nil {
+		return nil, err
+	}
+	return g.bind(cfg, def, o)
+}
+
+// loadSources loads the config and the runbook, reporting the problems in
+// both together.
+func (g *GlobalOptions) loadSources() (*config.Config, *runbooks.Def, error) {
 	cfg, cerr := g.loadConfig()
 	def, rerr := g.loadRunbook()
 	if cerr != nil || rerr != nil {
-		return nil, errors.Join(cerr, rerr)
+		return nil, nil, errors.Join(cerr, rerr)
 	}
-	deps.Config = cfg
-	deps.StateDir = g.StateDir
+	return cfg, def, nil
+}
+
+// bind builds the clients over cfg and the steps' Deps, whole, and binds
+// def's steps to them.
+func (g *GlobalOptions) bind(cfg *config.Config, def *runbooks.Def, o inputOptions) (*inputs, error) {
+	c := g.clients(cfg, o.Prompter)
+	deps := steps.NewDeps(c, steps.DepsOptions{StateDir: g.StateDir, AllowEmptyGroup: o.AllowEmptyGroup})
 	rb, err := runbooks.Bind(def, steps.Default(), deps)
 	if err != nil {
 		return nil, err
 	}
-	return &inputs{cfg: cfg, def: def, rb: rb}, nil
+	return &inputs{cfg: cfg, clients: c, def: def, rb: rb}, nil
 }
 
 // open opens the engine over the state directory. Writable engines take

@@ -7,8 +7,8 @@
 // Secrets (the Exchange password, the TSIG secret, the PFX password and the
 // probe password) are never read from the YAML file. They come from the
 // environment, from files named by the *_file keys (which must have mode
-// 0600 or stricter), or from a prompt hook set with SetPrompter, and are
-// read lazily by the Config's secret methods.
+// 0600 or stricter), or from a Prompter the caller passes to
+// Config.Secrets, and are read lazily by the Secrets methods.
 package config
 
 import (
