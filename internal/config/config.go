@@ -23,7 +23,8 @@ import (
 )
 
 // Config is the whole configuration. Its fields mirror the keys of
-// exrunbook.yaml exactly (see DESIGN.md); the yaml tags are the key names.
+// exrunbook.yaml exactly (README.md, "Configuration", lists them); the yaml
+// tags are the key names.
 type Config struct {
 	Exchange     Exchange     `yaml:"exchange" json:"exchange"`
 	Namespace    Namespace    `yaml:"namespace" json:"namespace"`
