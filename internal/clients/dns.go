@@ -23,36 +23,21 @@ const (
 )
 
 // dnsAPIs opens the record-set provider of each mode that writes through
-// a provider's HTTP API, with the settings and credential of the block k
-// names (public_dns or certificate.acme.challenge_dns). Each provider
-// lives in its own package under internal/recordset.
-var dnsAPIs = map[string]func(f *Factory, k config.DNSAccessKey) (recordset.Provider, error){
-	"cloudflare": func(f *Factory, k config.DNSAccessKey) (recordset.Provider, error) {
-		token, setting, err := f.Secrets().DNSAccessToken(k)
-		if err != nil {
-			return nil, err
-		}
+// a provider's HTTP API, with the settings of the block k names
+// (public_dns or certificate.acme.challenge_dns) and its credential (and
+// where that can be set, for the provider's messages). Each provider lives
+// in its own package under internal/recordset.
+var dnsAPIs = map[string]func(f *Factory, k config.DNSAccessKey, credential, setting string) (recordset.Provider, error){
+	"cloudflare": func(f *Factory, _ config.DNSAccessKey, token, setting string) (recordset.Provider, error) {
 		return cloudflare.New(cloudflare.Options{Token: token, TokenSetting: setting, Transport: f.opts.DNSAPITransport})
 	},
-	"hetzner": func(f *Factory, k config.DNSAccessKey) (recordset.Provider, error) {
-		token, setting, err := f.Secrets().DNSAccessToken(k)
-		if err != nil {
-			return nil, err
-		}
+	"hetzner": func(f *Factory, _ config.DNSAccessKey, token, setting string) (recordset.Provider, error) {
 		return hetzner.New(hetzner.Options{Token: token, TokenSetting: setting, Transport: f.opts.DNSAPITransport})
 	},
-	"ionos": func(f *Factory, k config.DNSAccessKey) (recordset.Provider, error) {
-		key, setting, err := f.Secrets().DNSAccessToken(k)
-		if err != nil {
-			return nil, err
-		}
+	"ionos": func(f *Factory, _ config.DNSAccessKey, key, setting string) (recordset.Provider, error) {
 		return ionos.New(ionos.Options{APIKey: key, KeySetting: setting, Transport: f.opts.DNSAPITransport})
 	},
-	"route53": func(f *Factory, k config.DNSAccessKey) (recordset.Provider, error) {
-		secret, setting, err := f.Secrets().DNSAccessToken(k)
-		if err != nil {
-			return nil, err
-		}
+	"route53": func(f *Factory, k config.DNSAccessKey, secret, setting string) (recordset.Provider, error) {
 		r := f.cfg.DNSAccess(k).Route53
 		return route53.New(route53.Options{AccessKeyID: r.AccessKeyID, SecretAccessKey: secret, HostedZoneID: r.HostedZoneID, KeySetting: setting})
 	},
@@ -124,7 +109,11 @@ func (f *Factory) DNSRecordSet(k config.DNSAccessKey, logf func(format string, a
 		if open == nil {
 			return nil, fmt.Errorf("%s.mode: %q is not one of %s", k, c.Mode, strings.Join(DNSModes(), ", "))
 		}
-		return open(f, k)
+		credential, setting, err := f.Secrets().DNSAccessToken(k)
+		if err != nil {
+			return nil, err
+		}
+		return open(f, k, credential, setting)
 	}
 }
 

@@ -1,6 +1,7 @@
 package clients
 
 import (
+	"crypto/x509"
 	"fmt"
 	"strings"
 
@@ -46,11 +47,7 @@ func (f *Factory) HTTPSTargets(servers []string) ([]checks.Target, error) {
 // against RootCAs. The caller may set what it expects (ExpectThumbprint,
 // Intermediates) on the result.
 func (f *Factory) TLSProbe(name string, servers, names []string) (*checks.TLSCheck, error) {
-	targets, err := f.HTTPSTargets(servers)
-	if err != nil {
-		return nil, err
-	}
-	roots, err := f.RootCAs()
+	targets, roots, err := f.httpsProbe(servers)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +75,7 @@ func (f *Factory) SMTPProbe(name string, servers, names []string) (*checks.SMTPC
 // environment nor in a file). expectExternal: the answer must offer the
 // external name; else it must offer no external URL (the user is blocked).
 func (f *Factory) AutodiscoverProbe(name string, servers []string, email string, expectExternal bool) (*checks.AutodiscoverCheck, error) {
-	targets, err := f.HTTPSTargets(servers)
-	if err != nil {
-		return nil, err
-	}
-	roots, err := f.RootCAs()
+	targets, roots, err := f.httpsProbe(servers)
 	if err != nil {
 		return nil, err
 	}
@@ -92,4 +85,18 @@ func (f *Factory) AutodiscoverProbe(name string, servers []string, email string,
 		Email: email, Password: f.Secrets().ProbePassword,
 		ExternalName: ns.External, ExpectExternal: expectExternal, RootCAs: roots,
 	}, nil
+}
+
+// httpsProbe is what a probe of servers on 443 connects to and verifies
+// with: their exchange.https addresses and RootCAs.
+func (f *Factory) httpsProbe(servers []string) ([]checks.Target, *x509.CertPool, error) {
+	targets, err := f.HTTPSTargets(servers)
+	if err != nil {
+		return nil, nil, err
+	}
+	roots, err := f.RootCAs()
+	if err != nil {
+		return nil, nil, err
+	}
+	return targets, roots, nil
 }
