@@ -167,6 +167,7 @@ func (s *certificate) applyRequest(ctx context.Context, env engine.Env, ex *exch
 			return engine.Outcome{}, err
 		}
 		if !strings.EqualFold(got, thumb) {
+			//lint:ignore ST1005 Exchange is the product's proper name
 			return engine.Outcome{}, fmt.Errorf("Exchange completed the request as %s, not %s", got, thumb)
 		}
 	}
