@@ -54,11 +54,7 @@ func runCheck(ctx context.Context, o *CheckOptions) (err error) {
 	if err := checkStepIDs(in.rb, o.IDs...); err != nil {
 		return err
 	}
-	var sink engine.Sink
-	if !o.G.JSON() {
-		sink = o.G.sink(o.IO)
-	}
-	e, err := o.G.open(ctx, in, sink, "check", true)
+	e, err := o.G.open(ctx, in, o.G.textSink(o.IO), "check", true)
 	if err != nil {
 		return err
 	}

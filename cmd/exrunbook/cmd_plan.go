@@ -57,11 +57,7 @@ func runPlan(ctx context.Context, o *PlanOptions) (err error) {
 		return err
 	}
 	defer in.close(ctx)
-	var sink engine.Sink
-	if !o.G.JSON() {
-		sink = o.G.sink(o.IO)
-	}
-	e, err := o.G.open(ctx, in, sink, "plan", true)
+	e, err := o.G.open(ctx, in, o.G.textSink(o.IO), "plan", true)
 	if err != nil {
 		return err
 	}

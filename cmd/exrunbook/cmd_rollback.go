@@ -69,11 +69,7 @@ func runRollback(ctx context.Context, o *RollbackOptions) (err error) {
 	if err := checkStepIDs(in.rb, o.ID); err != nil {
 		return err
 	}
-	var sink engine.Sink
-	if !o.G.JSON() {
-		sink = o.G.sink(o.IO)
-	}
-	e, err := o.G.open(ctx, in, sink, "rollback", false)
+	e, err := o.G.open(ctx, in, o.G.textSink(o.IO), "rollback", false)
 	if err != nil {
 		return err
 	}

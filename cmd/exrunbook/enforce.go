@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -316,58 +315,27 @@ func (o *EnforceOptions) finish(rep *enforceJSON) error {
 // printSchedule prints the systemd units or the Task Scheduler XML that
 // run this enforce (same config, state directory and limits).
 func printSchedule(o *EnforceOptions) error {
-	cfgFile := o.G.ConfigFile
-	if cfgFile == "" {
-		cfgFile = "exrunbook.yaml"
-	}
-	cfg, err := config.Load(config.LoadOptions{File: cfgFile})
+	cfg, err := config.Load(config.LoadOptions{File: o.G.scheduleConfigFile()})
 	if err != nil {
 		return err
 	}
-	absCfg, err := filepath.Abs(cfgFile)
+	job, err := o.G.scheduledJob("exrunbook-enforce", "exrunbook enforce: keep external Outlook blocked outside "+cfg.Mailboxes.AllowGroup, "enforce")
 	if err != nil {
 		return err
 	}
-	absState, err := filepath.Abs(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := []string{"enforce", "--config", absCfg, "--state-dir", absState}
 	if o.maxChangesSet {
-		args = append(args, "--max-changes", fmt.Sprint(o.MaxChanges))
+		job.Args = append(job.Args, "--max-changes", fmt.Sprint(o.MaxChanges))
 	}
 	if o.AllowEmptyGroup {
-		args = append(args, "--allow-empty-group")
+		job.Args = append(job.Args, "--allow-empty-group")
 	}
-	job := schedule.Job{Name: "exrunbook-enforce", Description: "exrunbook enforce: keep external Outlook blocked outside " + cfg.Mailboxes.AllowGroup,
-		Executable: exe, Args: args, StateDir: absState, WorkingDir: filepath.Dir(absCfg)}
 	if cfg.Exchange.PasswordFile == "" && cfg.Exchange.Kerberos.KeytabFile == "" {
 		// No *_file key: the secret comes from a systemd credential
 		// (a root-only file), never from the unit or the command line.
 		job.Credentials = append(job.Credentials, schedule.Credential{Name: "exchange-password",
 			Path: "/etc/exrunbook/exchange.password", FileEnv: "EXRUNBOOK_EXCHANGE_PASSWORD_FILE"})
 	}
-	var text string
-	switch o.PrintSchedule {
-	case "systemd":
-		text, err = schedule.Systemd(job)
-	case "windows":
-		exe := "exrunbook.exe"
-		if strings.HasSuffix(strings.ToLower(job.Executable), ".exe") {
-			exe = job.Executable
-		}
-		job.Executable = exe
-		text, err = schedule.Windows(job)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprint(o.IO.Out, text)
-	return err
+	return printJob(o.IO, o.PrintSchedule, job)
 }
 
 // enforceMemoryLimit is the soft limit on the Go heap of an enforce run

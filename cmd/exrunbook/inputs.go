@@ -133,6 +133,15 @@ func (g *GlobalOptions) sink(io *IOStreams) engine.Sink {
 	return levelFilter{next: s, min: levelRank(g.LogLevel)}
 }
 
+// textSink is sink in text mode; with --output json, nil: the command
+// prints its own JSON document at the end instead of events.
+func (g *GlobalOptions) textSink(io *IOStreams) engine.Sink {
+	if g.JSON() {
+		return nil
+	}
+	return g.sink(io)
+}
+
 // levelFilter drops log events below the --log-level.
 type levelFilter struct {
 	next engine.Sink
