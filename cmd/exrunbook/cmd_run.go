@@ -64,14 +64,7 @@ func runRun(ctx context.Context, o *RunOptions) (err error) {
 		return err
 	}
 	guided := o.useGuided() && o.Until == "" && o.Only == ""
-	opts := inputOptions{AllowEmptyGroup: o.AllowEmptyGroup}
-	if guided {
-		// The view takes the whole screen: the secrets are asked first.
-		if opts.Prompter, err = askSecrets(ctx, o.IO, cfg); err != nil {
-			return err
-		}
-	}
-	in, err := o.G.bind(cfg, def, opts)
+	in, err := o.G.bindGuided(ctx, o.IO, cfg, def, inputOptions{AllowEmptyGroup: o.AllowEmptyGroup}, guided)
 	if err != nil {
 		return err
 	}

@@ -101,13 +101,7 @@ func runDemo(ctx context.Context, o *DemoOptions) (err error) {
 		return err
 	}
 	ro := &RunOptions{IO: o.IO, G: &g}
-	var opts inputOptions
-	if ro.useGuided() {
-		if opts.Prompter, err = askSecrets(ctx, o.IO, cfg); err != nil {
-			return err
-		}
-	}
-	in, err := g.bind(cfg, def, opts)
+	in, err := g.bindGuided(ctx, o.IO, cfg, def, inputOptions{}, ro.useGuided())
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exitcode"
+	"github.com/exrunbook/exrunbook/runbooks"
 	"github.com/exrunbook/exrunbook/tui"
 )
 
@@ -60,6 +61,20 @@ func askSecrets(ctx context.Context, s *IOStreams, cfg *config.Config) (config.P
 		}
 		return "", fmt.Errorf("no value was entered for %s", name)
 	}, nil
+}
+
+// bindGuided is bind for a run that opens the guided view when guided:
+// the view takes the whole screen, so the secrets that no variable or
+// file gives are asked first, and the clients answer with them.
+func (g *GlobalOptions) bindGuided(ctx context.Context, s *IOStreams, cfg *config.Config, def *runbooks.Def, o inputOptions, guided bool) (*inputs, error) {
+	if guided {
+		p, err := askSecrets(ctx, s, cfg)
+		if err != nil {
+			return nil, err
+		}
+		o.Prompter = p
+	}
+	return g.bind(cfg, def, o)
 }
 
 func secretPromptErr(err error) error {
