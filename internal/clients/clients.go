@@ -84,12 +84,12 @@ func (f *Factory) Exchange() (*exchange.Client, error) {
 		if _, err := wsman.New(wc); err != nil { // the settings are checked before anything runs
 			return nil, err
 		}
-		s := exchange.NewSession(exchange.WSManDialer(wc, Concurrency(f.cfg.Exchange)))
+		s := exchange.NewSession(exchange.WSManDialer(wc, concurrency(f.cfg.Exchange)))
 		f.session = s
 		r = s
 	}
 	f.exchange = exchange.New(r)
-	f.exchange.Concurrency = Concurrency(f.cfg.Exchange)
+	f.exchange.Concurrency = concurrency(f.cfg.Exchange)
 	return f.exchange, nil
 }
 
@@ -105,7 +105,7 @@ func (f *Factory) wsmanConfig() (wsman.Config, error) {
 	}
 	wc := wsman.Config{
 		Endpoint: cfg.Endpoint, Auth: wsman.Auth(strings.ToLower(cfg.Auth)), User: cfg.User, Password: pw,
-		CAFile: cfg.CAFile, MaxConnections: Concurrency(cfg) + 1,
+		CAFile: cfg.CAFile, MaxConnections: concurrency(cfg) + 1,
 	}
 	if strings.EqualFold(cfg.Auth, "kerberos") {
 		// krb5_conf_file as given (empty: KRB5_CONFIG, else
@@ -116,8 +116,8 @@ func (f *Factory) wsmanConfig() (wsman.Config, error) {
 	return wc, nil
 }
 
-// Concurrency is exchange.concurrency, or its default.
-func Concurrency(e config.Exchange) int {
+// concurrency is exchange.concurrency, or its default.
+func concurrency(e config.Exchange) int {
 	if e.Concurrency > 0 {
 		return e.Concurrency
 	}
