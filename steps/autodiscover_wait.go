@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/engine"
 )
 
@@ -131,23 +130,13 @@ func (c *autodiscoverProbeCheck) Run(ctx context.Context, env engine.Env) engine
 	fail := func(err error) engine.CheckResult {
 		return engine.CheckFailed(c.Name(), err)
 	}
-	cfg := c.deps.Config
 	servers, err := c.deps.Servers(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("finding the servers to probe: %w", err))
 	}
-	targets, err := c.deps.HTTPSTargets(ServerNames(servers))
+	chk, err := c.deps.Clients.AutodiscoverProbe(c.Name(), ServerNames(servers), c.deps.Config.Autodiscover.Probe.AllowedUser, true)
 	if err != nil {
 		return fail(err)
-	}
-	roots, err := c.deps.RootCAs()
-	if err != nil {
-		return fail(err)
-	}
-	chk := &checks.AutodiscoverCheck{
-		CheckName: c.Name(), Targets: targets, Host: cfg.Namespace.Autodiscover,
-		Email: cfg.Autodiscover.Probe.AllowedUser, Password: cfg.ProbePassword,
-		ExternalName: cfg.Namespace.External, ExpectExternal: true, RootCAs: roots,
 	}
 	return chk.Run(ctx, env)
 }

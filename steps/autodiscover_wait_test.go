@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/psrp"
@@ -74,7 +75,7 @@ func adwOpen(t *testing.T, cfg *config.Config, withURLs bool, clock engine.Clock
 	if !ok {
 		t.Fatal("autodiscover-wait is not registered")
 	}
-	step, err := f("autodiscover-wait", nil, &Deps{Config: cfg, Runner: adwRunner{}})
+	step, err := f("autodiscover-wait", nil, testDeps(cfg, clients.Options{Runner: adwRunner{}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestAutodiscoverWaitWaitsMinWait(t *testing.T) {
 	env := &pdnsEnv{now: clock.Now(), outputs: map[string]json.RawMessage{}}
 	b, _ := json.Marshal(appliedAt)
 	env.outputs["external-urls/applied_at"] = b
-	s, _ := newAutodiscoverWait("autodiscover-wait", nil, &Deps{Config: cfg})
+	s, _ := newAutodiscoverWait("autodiscover-wait", nil, testDeps(cfg, clients.Options{}))
 	p, err := s.Plan(context.Background(), env, nil)
 	if err != nil || len(p.Changes) != 1 || p.Changes[0].To != want.Format(time.RFC3339) || p.Changes[0].Field != "wait until" {
 		t.Fatalf("plan: %+v %v", p, err)
@@ -269,7 +270,7 @@ func TestAutodiscoverWaitProbe(t *testing.T) {
 func TestAutodiscoverWaitProbeNeedsAddresses(t *testing.T) {
 	cfg := adwConfig(t)
 	cfg.Autodiscover.Probe = config.Probe{AllowedUser: "allowed@contoso.test", BlockedUser: "blocked@contoso.test", PasswordFile: "/nonexistent/probe.pw"}
-	s, err := newAutodiscoverWait("autodiscover-wait", nil, &Deps{Config: cfg, Runner: adwRunner{}})
+	s, err := newAutodiscoverWait("autodiscover-wait", nil, testDeps(cfg, clients.Options{Runner: adwRunner{}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestAutodiscoverWaitNoProbe(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := adwConfig(t)
 			cfg.Autodiscover.Probe = c.probe
-			s, err := newAutodiscoverWait("autodiscover-wait", nil, &Deps{Config: cfg})
+			s, err := newAutodiscoverWait("autodiscover-wait", nil, testDeps(cfg, clients.Options{}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,15 +315,15 @@ func TestAutodiscoverWaitNoProbe(t *testing.T) {
 
 func TestAutodiscoverWaitFactory(t *testing.T) {
 	cfg := config.Default()
-	if _, err := newAutodiscoverWait("autodiscover-wait", map[string]any{"min_wait": "1h"}, &Deps{Config: cfg}); err == nil || !strings.Contains(err.Error(), "takes no parameters") {
+	if _, err := newAutodiscoverWait("autodiscover-wait", map[string]any{"min_wait": "1h"}, testDeps(cfg, clients.Options{})); err == nil || !strings.Contains(err.Error(), "takes no parameters") {
 		t.Fatalf("parameters: %v", err)
 	}
 	cfg.Autodiscover.MinWait = config.Duration(-time.Second)
-	if _, err := newAutodiscoverWait("autodiscover-wait", nil, &Deps{Config: cfg}); err == nil || !strings.Contains(err.Error(), "autodiscover.min_wait") {
+	if _, err := newAutodiscoverWait("autodiscover-wait", nil, testDeps(cfg, clients.Options{})); err == nil || !strings.Contains(err.Error(), "autodiscover.min_wait") {
 		t.Fatalf("negative wait: %v", err)
 	}
 	cfg.Autodiscover.MinWait = config.Duration(5 * time.Second)
-	s, err := newAutodiscoverWait("autodiscover-wait", nil, &Deps{Config: cfg})
+	s, err := newAutodiscoverWait("autodiscover-wait", nil, testDeps(cfg, clients.Options{}))
 	if err != nil || s.(*autodiscoverWait).minWait != 5*time.Second {
 		t.Fatalf("5s: %v %v", s, err)
 	}

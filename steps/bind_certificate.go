@@ -115,7 +115,7 @@ func (s *bindCertificate) thumbprint(env engine.Env) (string, error) {
 	cfg := s.deps.Config
 	switch strings.ToLower(cfg.Certificate.Mode) {
 	case CertModePFX:
-		f, _, _, err := readPFX(cfg)
+		f, _, _, err := readPFX(s.deps.Clients)
 		if err != nil {
 			return "", err
 		}
@@ -139,7 +139,7 @@ func (s *bindCertificate) Capture(ctx context.Context, env engine.Env) (engine.S
 	if err != nil {
 		return nil, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (s *bindCertificate) PreChecks(env engine.Env, raw engine.Snapshot) []engin
 		chk.Read = func(context.Context) ([]exchange.Certificate, error) { return certs, nil }
 		return []engine.Check{chk}
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "certificate-present", Err: err}}
 	}
@@ -270,7 +270,7 @@ func (s *bindCertificate) Apply(ctx context.Context, env engine.Env, raw engine.
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return engine.Outcome{}, err
 	}
@@ -356,7 +356,7 @@ func (s *bindCertificate) PostChecks(env engine.Env, raw engine.Snapshot) []engi
 	// the services.
 	snap.Thumbprint = CurrentCertificate(s.deps, snap.Thumbprint)
 	var out []engine.Check
-	if ex, err := s.deps.Exchange(); err != nil {
+	if ex, err := s.deps.Clients.Exchange(); err != nil {
 		out = append(out, checks.ErrorCheck{CheckName: "certificate-bound", Err: err})
 	} else {
 		// one launch: the certificates and, for a wildcard, POP/IMAP
@@ -372,13 +372,15 @@ func (s *bindCertificate) PostChecks(env engine.Env, raw engine.Snapshot) []engi
 	}
 	// SMTP on the wire where exchange.smtp says it listens: the certificate
 	// after STARTTLS is the bound one, trusted for the external name.
-	if smtp := s.deps.SMTPTargets(snap.Servers); containsFold(snap.Services, "SMTP") && len(smtp) > 0 {
-		roots, err := s.deps.RootCAs()
-		if err != nil {
+	if containsFold(snap.Services, "SMTP") {
+		smtp, err := s.deps.Clients.SMTPProbe("smtp-starttls", snap.Servers, []string{s.deps.Config.Namespace.External})
+		switch {
+		case err != nil:
 			return append(out, checks.ErrorCheck{CheckName: "smtp-starttls", Err: err})
+		case smtp != nil:
+			smtp.ExpectThumbprint = snap.Thumbprint
+			out = append(out, smtp)
 		}
-		out = append(out, &checks.SMTPCheck{CheckName: "smtp-starttls", Targets: smtp, Names: []string{s.deps.Config.Namespace.External},
-			RootCAs: roots, ExpectThumbprint: snap.Thumbprint})
 	}
 	return out
 }
@@ -386,16 +388,12 @@ func (s *bindCertificate) PostChecks(env engine.Env, raw engine.Snapshot) []engi
 // tlsCheck proves IIS on the wire: every server presents the bound
 // certificate on 443 for every name.
 func (s *bindCertificate) tlsCheck(snap BindCertificateSnapshot) engine.Check {
-	targets, err := s.deps.HTTPSTargets(snap.Servers)
+	chk, err := s.deps.Clients.TLSProbe("tls", snap.Servers, certHosts(s.deps.Config))
 	if err != nil {
 		return checks.ErrorCheck{CheckName: "tls", Err: err}
 	}
-	roots, err := s.deps.RootCAs()
-	if err != nil {
-		return checks.ErrorCheck{CheckName: "tls", Err: err}
-	}
-	return &checks.TLSCheck{CheckName: "tls", Targets: targets, Names: certHosts(s.deps.Config),
-		RootCAs: roots, ExpectThumbprint: snap.Thumbprint}
+	chk.ExpectThumbprint = snap.Thumbprint
+	return chk
 }
 
 func containsFold(list []string, s string) bool {
@@ -451,7 +449,7 @@ func (s *bindCertificate) Rollback(ctx context.Context, env engine.Env, raw engi
 	if len(binds)+len(names) == 0 {
 		return nil
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return err
 	}

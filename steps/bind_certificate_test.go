@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
 	"github.com/exrunbook/exrunbook/internal/lab/ca"
@@ -69,7 +70,7 @@ func TestBindCertificatePlan(t *testing.T) {
 			{Server: "EX02", Thumbprint: "OLD", Services: "IIS"}, {Server: "EX02", Thumbprint: "NEW", Services: "SMTP"},
 		}}
 	raw, _ := json.Marshal(snap)
-	s := &bindCertificate{id: "bind-certificate", deps: &Deps{}}
+	s := &bindCertificate{id: "bind-certificate", deps: testDeps(nil, clients.Options{})}
 	p, err := s.Plan(context.Background(), &pdnsEnv{}, raw)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestBindCertificateWildcardPopImapLab(t *testing.T) {
 	}
 	cl.cfg.Certificate.Mode, cl.cfg.Certificate.Thumbprint, cl.cfg.Certificate.PopImap = CertModeThumbprint, wild.Thumbprint(), true
 	before := cl.lab.Org()
-	ex, err := (&Deps{Config: cl.cfg}).Exchange()
+	ex, err := clients.New(cl.cfg, clients.Options{}).Exchange()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestBindCertificateWildcardPopImapLab(t *testing.T) {
 	}
 
 	// Apply again: no Enable-ExchangeCertificate, no Set-*Settings.
-	st, _ := newBindCertificate("bind-certificate", nil, &Deps{Config: cl.cfg})
+	st, _ := newBindCertificate("bind-certificate", nil, testDeps(cl.cfg, clients.Options{}))
 	env := &pdnsEnv{now: time.Now(), outputs: map[string]json.RawMessage{}}
 	snap, err := st.Capture(context.Background(), env)
 	if err != nil {
@@ -260,7 +261,7 @@ func TestBindCertificatePostCheckNames(t *testing.T) {
 			cfg := euConfig()
 			cfg.Exchange.HTTPS = map[string]string{"EX01": "127.0.0.1:4431", "EX02": "127.0.0.1:4432"}
 			cfg.Exchange.SMTP = tc.smtp
-			s := &bindCertificate{id: "bind-certificate", deps: &Deps{Config: cfg, Runner: adwRunner{}}}
+			s := &bindCertificate{id: "bind-certificate", deps: testDeps(cfg, clients.Options{Runner: adwRunner{}})}
 			raw, _ := json.Marshal(BindCertificateSnapshot{Servers: []string{"EX01", "EX02"}, Thumbprint: "NEW", Services: tc.services})
 			var names []string
 			for _, c := range s.PostChecks(&pdnsEnv{}, raw) {

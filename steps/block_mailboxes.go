@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/allowlist"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
@@ -88,7 +87,7 @@ func (s *blockMailboxes) limits() allowlist.Limits {
 
 // read is the one-launch read of the group and every mailbox.
 func (s *blockMailboxes) read(ctx context.Context) (allowlist.Diff, []exchange.CASMailbox, bool, error) {
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return allowlist.Diff{}, nil, false, err
 	}
@@ -131,7 +130,7 @@ func (s *blockMailboxes) captureRead(ctx context.Context) (allowlist.Diff, bool,
 		d, _, missing, err := s.read(ctx)
 		return d, missing, servers, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return allowlist.Diff{}, false, nil, err
 	}
@@ -329,7 +328,7 @@ func (s *blockMailboxes) write(ctx context.Context, env engine.Env, snap BlockMa
 		env.Logf("%s: no mailbox to change", what)
 		return nil
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return err
 	}
@@ -484,7 +483,6 @@ func (c *bmProbeCheck) Run(ctx context.Context, env engine.Env) engine.CheckResu
 	fail := func(err error) engine.CheckResult {
 		return engine.CheckFailed(c.Name(), err)
 	}
-	cfg := c.deps.Config
 	servers := c.servers
 	if len(servers) == 0 {
 		var err error
@@ -492,18 +490,9 @@ func (c *bmProbeCheck) Run(ctx context.Context, env engine.Env) engine.CheckResu
 			return fail(fmt.Errorf("finding the servers to probe: %w", err))
 		}
 	}
-	targets, err := c.deps.HTTPSTargets(ServerNames(servers))
+	chk, err := c.deps.Clients.AutodiscoverProbe(c.Name(), ServerNames(servers), c.email, c.expectExternal)
 	if err != nil {
 		return fail(err)
-	}
-	roots, err := c.deps.RootCAs()
-	if err != nil {
-		return fail(err)
-	}
-	chk := &checks.AutodiscoverCheck{
-		CheckName: c.Name(), Targets: targets, Host: cfg.Namespace.Autodiscover,
-		Email: c.email, Password: cfg.ProbePassword,
-		ExternalName: cfg.Namespace.External, ExpectExternal: c.expectExternal, RootCAs: roots,
 	}
 	return chk.Run(ctx, env)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/state"
@@ -111,7 +112,14 @@ type bmRun struct {
 
 func (c *bmLab) open(t *testing.T) *bmRun {
 	t.Helper()
-	deps := &Deps{Config: c.cfg}
+	return c.openWith(t, clients.Options{})
+}
+
+// openWith is open with the clients' options o (a Runner in front of the
+// lab's session).
+func (c *bmLab) openWith(t *testing.T, o clients.Options) *bmRun {
+	t.Helper()
+	deps := testDeps(c.cfg, o)
 	s, err := newBlockMailboxes("block-mailboxes", nil, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +415,7 @@ func (r *removingRunner) Run(ctx context.Context, pl psrp.Pipeline, input []psrp
 // words, after writing the others.
 func TestBlockMailboxesItemFailureLab(t *testing.T) {
 	cl := startBlockLab(t, 30)
-	pw, err := cl.cfg.ExchangePassword()
+	pw, err := cl.cfg.Secrets(nil).ExchangePassword()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,8 +438,7 @@ func TestBlockMailboxesItemFailureLab(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	r := cl.open(t)
-	r.deps.Runner = rr
+	r := cl.openWith(t, clients.Options{Runner: rr})
 	err = r.e.Run(context.Background(), engine.RunOptions{Yes: true})
 	var sf *engine.StepFailedError
 	if !errors.As(err, &sf) || !strings.Contains(err.Error(), "mailboxes refused by Exchange") || !strings.Contains(err.Error(), gone) {
@@ -445,19 +452,19 @@ func TestBlockMailboxesItemFailureLab(t *testing.T) {
 
 func TestBlockMailboxesFactory(t *testing.T) {
 	cl := startBlockLab(t, 8)
-	if _, err := newBlockMailboxes("b", map[string]any{"x": 1}, &Deps{Config: cl.cfg}); err == nil {
+	if _, err := newBlockMailboxes("b", map[string]any{"x": 1}, testDeps(cl.cfg, clients.Options{})); err == nil {
 		t.Fatal("parameters accepted")
 	}
 	cfg := *cl.cfg
 	cfg.Mailboxes.AllowGroup = " "
-	if _, err := newBlockMailboxes("b", nil, &Deps{Config: &cfg}); err == nil || !strings.Contains(err.Error(), "mailboxes.allow_group") {
+	if _, err := newBlockMailboxes("b", nil, testDeps(&cfg, clients.Options{})); err == nil || !strings.Contains(err.Error(), "mailboxes.allow_group") {
 		t.Fatalf("no group: %v", err)
 	}
 }
 
 func TestBlockMailboxesPlanSmall(t *testing.T) {
 	cl := startBlockLab(t, 8)
-	s := &blockMailboxes{id: "b", deps: &Deps{Config: cl.cfg}, cfg: cl.cfg.Mailboxes}
+	s := &blockMailboxes{id: "b", deps: testDeps(cl.cfg, clients.Options{}), cfg: cl.cfg.Mailboxes}
 	ch := []allowlist.Change{{Guid: "aaaaaaaa-0000-4000-8000-000000000001", Alias: "x", From: allowlist.Open, To: allowlist.Blocked}}
 	raw, _ := json.Marshal(BlockMailboxesSnapshot{Group: "G", Mailboxes: 3, Allowed: 1, NestedGroups: 2, RecipientTypes: []string{"UserMailbox"},
 		Changes: allowlist.EncodeChanges(ch), Missing: nil})
@@ -542,7 +549,7 @@ func TestBlockMailboxesProbeServersLab(t *testing.T) {
 		return raw, snap, st.Cmdlets["Get-ExchangeServer"], st.PowerShellLaunches
 	}
 
-	deps := &Deps{Config: cl.cfg}
+	deps := testDeps(cl.cfg, clients.Options{})
 	raw, snap, gets, launches := capture(deps)
 	if gets != 1 || launches != 0 || strings.Join(ServerNames(snap.Servers), ",") != "EX01,EX02" {
 		t.Fatalf("fresh run: Get-ExchangeServer %d, %d launches, servers %v; want 1, 0, EX01,EX02", gets, launches, ServerNames(snap.Servers))
@@ -551,7 +558,7 @@ func TestBlockMailboxesProbeServersLab(t *testing.T) {
 		t.Fatalf("Deps does not remember the capture's servers: %v", known)
 	}
 
-	known := &Deps{Config: cl.cfg}
+	known := testDeps(cl.cfg, clients.Options{})
 	known.rememberServers([]exchange.Server{{Name: "EX02", Fqdn: "ex02.contoso.test"}})
 	if _, s2, gets, _ := capture(known); gets != 0 || strings.Join(ServerNames(s2.Servers), ",") != "EX02" {
 		t.Fatalf("servers known to the run: Get-ExchangeServer %d, servers %v; want 0, EX02", gets, ServerNames(s2.Servers))
@@ -559,14 +566,14 @@ func TestBlockMailboxesProbeServersLab(t *testing.T) {
 
 	noProbe := *cl.cfg
 	noProbe.Autodiscover.Probe = config.Probe{}
-	if _, s3, gets, _ := capture(&Deps{Config: &noProbe}); gets != 0 || s3.Servers != nil {
+	if _, s3, gets, _ := capture(testDeps(&noProbe, clients.Options{})); gets != 0 || s3.Servers != nil {
 		t.Fatalf("without the probe: Get-ExchangeServer %d, servers %v; want 0, none", gets, ServerNames(s3.Servers))
 	}
 
 	// The probe checks alone (no flags read), in a new process.
 	probe := func(raw engine.Snapshot) int64 {
 		t.Helper()
-		d := &Deps{Config: cl.cfg}
+		d := testDeps(cl.cfg, clients.Options{})
 		s, err := newBlockMailboxes("block-mailboxes", nil, d)
 		if err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/checks"
 	"github.com/exrunbook/exrunbook/internal/acme"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
@@ -66,7 +67,8 @@ func StateDirOf(d *Deps) string {
 // ACMEClient builds the ACME client from certificate.acme: the directory,
 // the account key in the state directory, the CA bundle, the external
 // account binding.
-func ACMEClient(cfg *config.Config, stateDir string, logf func(string, ...any)) (*acme.Client, error) {
+func ACMEClient(f *clients.Factory, stateDir string, logf func(string, ...any)) (*acme.Client, error) {
+	cfg := f.Config()
 	a := cfg.Certificate.ACME
 	hc, err := acme.HTTPClient(a.CAFile)
 	if err != nil {
@@ -79,7 +81,7 @@ func ACMEClient(cfg *config.Config, stateDir string, logf func(string, ...any)) 
 		c.PollInterval = 10 * time.Second
 	}
 	if a.EABKID != "" {
-		s, err := cfg.ACMEEABHMAC()
+		s, err := f.Secrets().ACMEEABHMAC()
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +112,7 @@ func ACMEChallengeDNS(d *Deps, logf func(string, ...any)) (acme.TXTWriter, acme.
 }
 
 func acmeRecordSetDNS(d *Deps, logf func(string, ...any)) (*acme.RecordSetDNS, error) {
-	w, err := d.PublicDNSChallengeWriter(logf)
+	w, err := d.Clients.ChallengeWriter(logf)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +122,7 @@ func acmeRecordSetDNS(d *Deps, logf func(string, ...any)) (*acme.RecordSetDNS, e
 		if !a.Configured() {
 			continue
 		}
-		src, err := dnsReadServer(k, a)
+		src, err := clients.DNSReadServer(k, a)
 		if err != nil {
 			return nil, fmt.Errorf("%w; certificate.mode acme reads the challenge records from the zone", err)
 		}
@@ -303,7 +305,7 @@ func (s *certificate) applyACME(ctx context.Context, env engine.Env, ex *exchang
 		return fmt.Errorf("certificate %s is missing on %s and its key is no longer in %s: roll the step back (`exrunbook rollback %s`) and run it again to order a new one",
 			thumb, strings.Join(missing, ", "), pendingPath, s.id)
 	default:
-		c, err := ACMEClient(s.deps.Config, stateDir, env.Logf)
+		c, err := ACMEClient(s.deps.Clients, stateDir, env.Logf)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/acme"
 	"github.com/exrunbook/exrunbook/internal/acme/pebbletest"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate/bindtest"
@@ -28,7 +29,7 @@ func acmeObtain(t *testing.T, d *Deps, p *pebbletest.Server) (*acme.Certificate,
 	d.Config.Certificate.Mode = CertModeACME
 	d.Config.Certificate.ACME.Directory = p.DirectoryURL
 	d.Config.Certificate.ACME.CAFile = p.CAFile
-	c, err := ACMEClient(d.Config, filepath.Join(t.TempDir(), "state"), t.Logf)
+	c, err := ACMEClient(d.Clients, filepath.Join(t.TempDir(), "state"), t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ ns1 IN A 127.0.0.1
 `, KeyName: "acme-update."})
 	l := startAPILab(t, pdnsAPIFakes[0], "good.token")
 	ctx := context.Background()
-	pub, err := l.deps.PublicDNSRecordSet(t.Logf)
+	pub, err := l.deps.Clients.PublicDNSRecordSet(t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +262,7 @@ ns1 IN A 127.0.0.1
 	// plan says so, naming the key.
 	bare := config.Default()
 	bare.Namespace, bare.PublicDNS = l.cfg.Namespace, l.cfg.PublicDNS
-	res = acmeNamesCheck{cfg: bare, deps: &Deps{Config: bare, DNSAPITransport: l.deps.DNSAPITransport}}.Run(ctx, nil)
+	res = acmeNamesCheck{cfg: bare, deps: testDeps(bare, clients.Options{DNSAPITransport: l.transport})}.Run(ctx, nil)
 	if res.Status != engine.CheckFail || !strings.Contains(res.Message, "is a CNAME to outlook-ext.acme.fabrikam.test., which is in none of the zones exrunbook may write (contoso.test.): configure certificate.acme.challenge_dns") {
 		t.Fatalf("acme-names without challenge_dns: %s %s", res.Status, res.Message)
 	}
@@ -304,7 +305,7 @@ ns1 IN A 127.0.0.1
 	t.Setenv("EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET", bindtest.RandomSecret())
 	fresh := config.Default()
 	fresh.Namespace, fresh.PublicDNS, fresh.Certificate = l.cfg.Namespace, l.cfg.PublicDNS, l.cfg.Certificate
-	w, _, err = ACMEChallengeDNS(&Deps{Config: fresh, DNSAPITransport: l.deps.DNSAPITransport}, t.Logf)
+	w, _, err = ACMEChallengeDNS(testDeps(fresh, clients.Options{DNSAPITransport: l.transport}), t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}

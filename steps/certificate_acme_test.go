@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/acme"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/recordset/libdnszone"
@@ -41,11 +42,11 @@ func TestACMEChallengeDNSModes(t *testing.T) {
 	cfg.PublicDNS.Zone = "contoso.com."
 	cfg.PublicDNS.Mode = "manual"
 	cfg.PublicDNS.Server = ""
-	if _, _, err := ACMEChallengeDNS(&Deps{Config: cfg}, t.Logf); err == nil || !strings.Contains(err.Error(), "public_dns.server") {
+	if _, _, err := ACMEChallengeDNS(testDeps(cfg, clients.Options{}), t.Logf); err == nil || !strings.Contains(err.Error(), "public_dns.server") {
 		t.Fatalf("manual without a server: %v", err)
 	}
 	cfg.PublicDNS.Nameservers = []string{"127.0.0.1:5353", "127.0.0.1:5354"}
-	w, p, err := ACMEChallengeDNS(&Deps{Config: cfg}, t.Logf)
+	w, p, err := ACMEChallengeDNS(testDeps(cfg, clients.Options{}), t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestACMEChallengeDNSModes(t *testing.T) {
 	cfg.PublicDNS.Mode = "cloudflare"
 	cfg.Certificate.ACME.ChallengeDNS = config.DNSAccess{Mode: "rfc2136", Zone: "acme.fabrikam.test.", Server: "127.0.0.1:5300",
 		TSIG: config.TSIG{Name: "acme-update.", Algorithm: "hmac-sha256"}}
-	w, _, err = ACMEChallengeDNS(&Deps{Config: cfg}, t.Logf)
+	w, _, err = ACMEChallengeDNS(testDeps(cfg, clients.Options{}), t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestACMEChallengeDNSModes(t *testing.T) {
 	t.Setenv("EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET", "")
 	fresh := config.Default()
 	fresh.PublicDNS, fresh.Certificate = cfg.PublicDNS, cfg.Certificate
-	if _, _, err := ACMEChallengeDNS(&Deps{Config: fresh}, t.Logf); err == nil || !strings.Contains(err.Error(), "EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET") {
+	if _, _, err := ACMEChallengeDNS(testDeps(fresh, clients.Options{}), t.Logf); err == nil || !strings.Contains(err.Error(), "EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET") {
 		t.Fatalf("challenge_dns without its secret: %v", err)
 	}
 }

@@ -186,7 +186,7 @@ func (r *Renewer) journal(rep *RenewReport, ch RenewChange) error {
 // finished) and reports what it did.
 func (r *Renewer) Run(ctx context.Context) (rep RenewReport, err error) {
 	rep = RenewReport{DryRun: r.DryRun, Changes: []RenewChange{}, Proof: []string{}}
-	ex, err := r.Deps.Exchange()
+	ex, err := r.Deps.Clients.Exchange()
 	if err != nil {
 		return rep, err
 	}
@@ -210,7 +210,7 @@ func (r *Renewer) Run(ctx context.Context) (rep RenewReport, err error) {
 	}
 	names := ServerNames(servers)
 	// The proof needs every server's HTTPS address: refuse before ordering.
-	if _, err := r.Deps.HTTPSTargets(names); err != nil {
+	if _, err := r.Deps.Clients.HTTPSTargets(names); err != nil {
 		return rep, err
 	}
 	var capt exchange.CertCapture
@@ -334,7 +334,7 @@ func (r *Renewer) due(ctx context.Context, old exchange.Certificate, rep *RenewR
 // and serial, which Get-ExchangeCertificate does not give.
 func (r *Renewer) presentedLeaf(ctx context.Context, thumb string) (*x509.Certificate, error) {
 	names, _ := r.Deps.Servers(ctx)
-	targets, err := r.Deps.HTTPSTargets(ServerNames(names))
+	targets, err := r.Deps.Clients.HTTPSTargets(ServerNames(names))
 	if err != nil || len(targets) == 0 {
 		return nil, fmt.Errorf("no HTTPS address to read the certificate from: %v", err)
 	}
@@ -460,7 +460,7 @@ func (r *Renewer) order(ctx context.Context, st *RenewState, rep *RenewReport) e
 		cert = nil // the pending file of the certificate being replaced
 	}
 	if cert == nil {
-		c, err := ACMEClient(r.Deps.Config, r.StateDir, r.logf)
+		c, err := ACMEClient(r.Deps.Clients, r.StateDir, r.logf)
 		if err != nil {
 			return err
 		}
@@ -580,7 +580,7 @@ func (r *Renewer) prove(ctx context.Context, st *RenewState, rep *RenewReport) e
 	if err != nil {
 		return err
 	}
-	roots, err := r.Deps.RootCAs()
+	roots, err := r.Deps.Clients.RootCAs()
 	if err != nil {
 		return err
 	}
@@ -592,21 +592,25 @@ func (r *Renewer) prove(ctx context.Context, st *RenewState, rep *RenewReport) e
 		}
 		roots.AppendCertsFromPEM(b)
 	}
-	targets, err := r.Deps.HTTPSTargets(st.Servers)
+	tls, err := r.Deps.Clients.TLSProbe("tls", st.Servers, ACMENames(r.Deps.Config))
 	if err != nil {
 		return err
 	}
-	proofs := []engine.Check{&checks.TLSCheck{CheckName: "tls", Targets: targets, Names: ACMENames(r.Deps.Config), RootCAs: roots,
-		Intermediates: cert.Chain[1:], ExpectThumbprint: st.New}}
-	var smtp []checks.Target
-	for _, t := range r.Deps.SMTPTargets(st.Servers) {
-		if containsFold(st.OldServices[t.Server], "SMTP") {
-			smtp = append(smtp, t)
+	tls.RootCAs, tls.Intermediates, tls.ExpectThumbprint = roots, cert.Chain[1:], st.New
+	proofs := []engine.Check{tls}
+	var smtpServers []string
+	for _, s := range st.Servers {
+		if containsFold(st.OldServices[s], "SMTP") {
+			smtpServers = append(smtpServers, s)
 		}
 	}
-	if len(smtp) > 0 {
-		proofs = append(proofs, &checks.SMTPCheck{CheckName: "smtp-starttls", Targets: smtp, Names: []string{r.Deps.Config.Namespace.External},
-			RootCAs: roots, Intermediates: cert.Chain[1:], ExpectThumbprint: st.New})
+	smtp, err := r.Deps.Clients.SMTPProbe("smtp-starttls", smtpServers, []string{r.Deps.Config.Namespace.External})
+	if err != nil {
+		return err
+	}
+	if smtp != nil {
+		smtp.RootCAs, smtp.Intermediates, smtp.ExpectThumbprint = roots, cert.Chain[1:], st.New
+		proofs = append(proofs, smtp)
 	} else {
 		r.logf("SMTP STARTTLS is not proven: exchange.smtp has no address for the servers that hold SMTP")
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab"
@@ -62,7 +63,7 @@ func startCertLab(t *testing.T) *certLab {
 // and opens an engine over a fresh state directory.
 func (c *certLab) open(t *testing.T, kinds ...string) (*engine.Engine, *Deps, *pdnsSink) {
 	t.Helper()
-	deps := &Deps{Config: c.cfg}
+	deps := testDeps(c.cfg, clients.Options{})
 	var defs []engine.StepDef
 	for _, k := range kinds {
 		f, ok := Lookup(k)
@@ -112,7 +113,7 @@ func (c *certLab) readyLeaf(t *testing.T) *ca.Leaf {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, err := c.cfg.PFXPassword()
+	pw, err := c.cfg.Secrets(nil).PFXPassword()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestCertificatePFXIdempotentLab(t *testing.T) {
 		t.Fatalf("imported_on %v, want EX01 only", on)
 	}
 	before := cl.lab.Stats()
-	st, _ := newCertificate("certificate", nil, &Deps{Config: cl.cfg})
+	st, _ := newCertificate("certificate", nil, testDeps(cl.cfg, clients.Options{}))
 	env := &pdnsEnv{now: time.Now(), outputs: map[string]json.RawMessage{}}
 	snap, err := st.Capture(context.Background(), env)
 	if err != nil {
@@ -476,7 +477,7 @@ func TestCertificateRequestModeLab(t *testing.T) {
 // names the server, the setting and both values.
 func TestConsistencyCheckLab(t *testing.T) {
 	cl := startCertLab(t)
-	ex, err := (&Deps{Config: cl.cfg}).Exchange()
+	ex, err := clients.New(cl.cfg, clients.Options{}).Exchange()
 	if err != nil {
 		t.Fatal(err)
 	}

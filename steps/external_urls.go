@@ -170,7 +170,7 @@ func (s *externalURLs) Capture(ctx context.Context, env engine.Env) (engine.Snap
 	if err := s.deps.RequirePermissions(ctx, "external-urls"); err != nil {
 		return nil, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (s *externalURLs) PreChecks(env engine.Env, raw engine.Snapshot) []engine.C
 	var out []engine.Check
 	if capt, ok := s.captured.take(raw); ok {
 		out = append(out, &urlConsistencyCheck{snap: snap, read: &sharedRead[exchange.URLCapture]{read: func(context.Context) (exchange.URLCapture, error) { return capt, nil }}})
-	} else if ex, err := s.deps.Exchange(); err != nil {
+	} else if ex, err := s.deps.Clients.Exchange(); err != nil {
 		out = append(out, checks.ErrorCheck{CheckName: "servers-consistent", Err: err})
 	} else {
 		out = append(out, &urlConsistencyCheck{snap: snap, read: &sharedRead[exchange.URLCapture]{read: func(ctx context.Context) (exchange.URLCapture, error) {
@@ -380,15 +380,11 @@ func AsBeforeStep(snap ExternalURLsSnapshot, vdirs []exchange.VirtualDirectory, 
 // tlsCheck connects to every server with SNI set to the external name.
 func (s *externalURLs) tlsCheck(snap ExternalURLsSnapshot) engine.Check {
 	const name = "tls-external-name"
-	targets, err := s.deps.HTTPSTargets(snap.Servers)
+	chk, err := s.deps.Clients.TLSProbe(name, snap.Servers, []string{snap.External})
 	if err != nil {
 		return checks.ErrorCheck{CheckName: name, Err: err}
 	}
-	roots, err := s.deps.RootCAs()
-	if err != nil {
-		return checks.ErrorCheck{CheckName: name, Err: err}
-	}
-	return &checks.TLSCheck{CheckName: name, Targets: targets, Names: []string{snap.External}, RootCAs: roots}
+	return chk
 }
 
 // Apply is one launch: a script that, for every virtual directory and
@@ -403,7 +399,7 @@ func (s *externalURLs) Apply(ctx context.Context, env engine.Env, raw engine.Sna
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return engine.Outcome{}, err
 	}
@@ -522,7 +518,7 @@ func (s *externalURLs) PostChecks(env engine.Env, raw engine.Snapshot) []engine.
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "external-urls-set", Err: err}}
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "external-urls-set", Err: err}}
 	}
@@ -695,7 +691,7 @@ func (s *externalURLs) Rollback(ctx context.Context, env engine.Env, raw engine.
 	if err != nil {
 		return err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return err
 	}

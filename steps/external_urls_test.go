@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
@@ -346,7 +347,7 @@ func TestExternalURLsApplyFake(t *testing.T) {
 		cur[i+2].ExternalUrl = &u
 	}
 	r := &euRunner{vdirs: cur, oa: snap.OutlookAnywhere, fail: map[string]string{snap.VDirs[0].Guid: "The virtual directory is locked by IIS."}}
-	st, err := newExternalURLs("external-urls", nil, &Deps{Config: euConfig(), Runner: r})
+	st, err := newExternalURLs("external-urls", nil, testDeps(euConfig(), clients.Options{Runner: r}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +373,7 @@ func TestExternalURLsApplyFake(t *testing.T) {
 	cur = append([]exchange.VirtualDirectory(nil), r.vdirs...)
 	cur[0].ExternalUrl = sp("HTTPS://OUTLOOK-EXT.contoso.test/owa")
 	r2 := &euRunner{vdirs: cur, oa: snap.OutlookAnywhere}
-	st2, _ := newExternalURLs("external-urls", nil, &Deps{Config: euConfig(), Runner: r2})
+	st2, _ := newExternalURLs("external-urls", nil, testDeps(euConfig(), clients.Options{Runner: r2}))
 	for i := 0; i < 2; i++ {
 		if _, err := st2.Apply(context.Background(), env, raw); err != nil {
 			t.Fatal(err)
@@ -396,7 +397,7 @@ func TestExternalURLsApplyFake(t *testing.T) {
 }
 
 func TestExternalURLsFactory(t *testing.T) {
-	if _, err := newExternalURLs("external-urls", map[string]any{"x": 1}, &Deps{Config: euConfig()}); err == nil {
+	if _, err := newExternalURLs("external-urls", map[string]any{"x": 1}, testDeps(euConfig(), clients.Options{})); err == nil {
 		t.Fatal("accepted a parameter")
 	}
 	if _, err := newExternalURLs("external-urls", nil, nil); err == nil {
@@ -404,7 +405,7 @@ func TestExternalURLsFactory(t *testing.T) {
 	}
 	cfg := euConfig()
 	cfg.Namespace.External = " "
-	if _, err := newExternalURLs("external-urls", nil, &Deps{Config: cfg}); err == nil || !strings.Contains(err.Error(), "namespace.external") {
+	if _, err := newExternalURLs("external-urls", nil, testDeps(cfg, clients.Options{})); err == nil || !strings.Contains(err.Error(), "namespace.external") {
 		t.Fatalf("empty external: %v", err)
 	}
 	if _, ok := Lookup("external-urls"); !ok {

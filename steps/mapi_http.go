@@ -60,7 +60,7 @@ func (s *mapiHTTP) Capture(ctx context.Context, env engine.Env) (engine.Snapshot
 	if err := s.deps.RequirePermissions(ctx, "mapi-http"); err != nil {
 		return nil, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (s *mapiHTTP) Apply(ctx context.Context, env engine.Env, raw engine.Snapsho
 	if err != nil {
 		return engine.Outcome{}, err
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return engine.Outcome{}, err
 	}
@@ -246,7 +246,7 @@ func (s *mapiHTTP) Apply(ctx context.Context, env engine.Env, raw engine.Snapsho
 // mailboxes that opted out are reported again (a warning). Both share
 // one read (one launch).
 func (s *mapiHTTP) PostChecks(env engine.Env, raw engine.Snapshot) []engine.Check {
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return []engine.Check{checks.ErrorCheck{CheckName: "mapi-http-enabled", Err: err}}
 	}
@@ -300,7 +300,7 @@ func (s *mapiHTTP) Rollback(ctx context.Context, env engine.Env, raw engine.Snap
 		env.Logf("the step did not change the organization's MapiHttpEnabled; nothing to restore")
 		return nil
 	}
-	ex, err := s.deps.Exchange()
+	ex, err := s.deps.Clients.Exchange()
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/lab"
@@ -92,7 +93,7 @@ func TestMapiHTTPApplyFake(t *testing.T) {
 
 	on := &mhRunner{enabled: true}
 	cfg := euConfig()
-	st, _ := newMapiHTTP("mapi-http", nil, &Deps{Config: cfg, Runner: on})
+	st, _ := newMapiHTTP("mapi-http", nil, testDeps(cfg, clients.Options{Runner: on}))
 	env := &euEnv{id: "mapi-http"}
 	if _, err := st.Apply(ctx, env, raw(MapiHTTPSnapshot{OrgMapiHttpEnabled: true})); err != nil || len(on.sets) != 0 || len(env.outputs) != 0 {
 		t.Fatalf("enabled: %v sets %v outputs %v", err, on.sets, env.outputs)
@@ -102,13 +103,13 @@ func TestMapiHTTPApplyFake(t *testing.T) {
 	}
 
 	off := &mhRunner{}
-	st, _ = newMapiHTTP("mapi-http", nil, &Deps{Config: cfg, Runner: off})
+	st, _ = newMapiHTTP("mapi-http", nil, testDeps(cfg, clients.Options{Runner: off}))
 	if _, err := st.Apply(ctx, env, raw(MapiHTTPSnapshot{})); err == nil || err.Error() != MapiHTTPDisabledMessage || len(off.sets) != 0 {
 		t.Fatalf("disabled without enable: %v %v", err, off.sets)
 	}
 
 	cfg.MapiHTTP.Enable = true
-	st, _ = newMapiHTTP("mapi-http", nil, &Deps{Config: cfg, Runner: off})
+	st, _ = newMapiHTTP("mapi-http", nil, testDeps(cfg, clients.Options{Runner: off}))
 	off.beforeSet = func() {
 		if _, ok := env.outputs["mapi-http/set_org"]; !ok {
 			t.Error("set_org was not recorded before the write")
@@ -128,7 +129,7 @@ func TestMapiHTTPApplyFake(t *testing.T) {
 	// The snapshot saw it off, but someone enabled it before the apply:
 	// nothing written, set_org cleared, so rollback leaves it on.
 	other := &mhRunner{enabled: true}
-	st, _ = newMapiHTTP("mapi-http", nil, &Deps{Config: cfg, Runner: other})
+	st, _ = newMapiHTTP("mapi-http", nil, testDeps(cfg, clients.Options{Runner: other}))
 	env2 := &euEnv{id: "mapi-http"}
 	if _, err := st.Apply(ctx, env2, raw(MapiHTTPSnapshot{})); err != nil || len(other.sets) != 0 {
 		t.Fatalf("enabled meanwhile: %v %v", err, other.sets)
@@ -143,10 +144,10 @@ func TestMapiHTTPApplyFake(t *testing.T) {
 }
 
 func TestMapiHTTPFactory(t *testing.T) {
-	if _, err := newMapiHTTP("mapi-http", map[string]any{"enable": true}, &Deps{Config: euConfig()}); err == nil {
+	if _, err := newMapiHTTP("mapi-http", map[string]any{"enable": true}, testDeps(euConfig(), clients.Options{})); err == nil {
 		t.Fatal("accepted a parameter")
 	}
-	if _, err := newMapiHTTP("mapi-http", nil, &Deps{}); err == nil {
+	if _, err := newMapiHTTP("mapi-http", nil, testDeps(nil, clients.Options{})); err == nil {
 		t.Fatal("accepted no config")
 	}
 	if _, ok := Lookup("mapi-http"); !ok {

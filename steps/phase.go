@@ -74,9 +74,9 @@ func (r *sharedRead[T]) get(ctx context.Context) (T, error) {
 // knownServers returns the servers in scope when this run has resolved
 // them already.
 func (d *Deps) knownServers() ([]exchange.Server, bool) {
-	d.clients.mu.Lock()
-	defer d.clients.mu.Unlock()
-	return d.clients.servers, d.clients.servers != nil
+	d.run.mu.Lock()
+	defer d.run.mu.Unlock()
+	return d.run.servers, d.run.servers != nil
 }
 
 // rememberServers records servers that a step's own script resolved (as
@@ -85,10 +85,10 @@ func (d *Deps) knownServers() ([]exchange.Server, bool) {
 func (d *Deps) rememberServers(servers []exchange.Server) []exchange.Server {
 	servers = append([]exchange.Server(nil), servers...)
 	sort.Slice(servers, func(i, j int) bool { return strings.ToLower(servers[i].Name) < strings.ToLower(servers[j].Name) })
-	d.clients.mu.Lock()
-	defer d.clients.mu.Unlock()
-	if d.clients.servers == nil {
-		d.clients.servers = servers
+	d.run.mu.Lock()
+	defer d.run.mu.Unlock()
+	if d.run.servers == nil {
+		d.run.servers = servers
 	}
-	return d.clients.servers
+	return d.run.servers
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/exchange"
@@ -63,7 +64,7 @@ func TestSharedReadOnce(t *testing.T) {
 }
 
 func TestRememberServers(t *testing.T) {
-	d := &Deps{}
+	d := testDeps(nil, clients.Options{})
 	if _, ok := d.knownServers(); ok {
 		t.Fatal("servers known before any read")
 	}
@@ -161,7 +162,7 @@ func (c *certLab) openMetered(t *testing.T, m *launchMeter, kinds ...string) (*e
 // (as a new process has).
 func (c *certLab) openMeteredAt(t *testing.T, m *launchMeter, dir string, kinds ...string) (*engine.Engine, *Deps, *pdnsSink) {
 	t.Helper()
-	deps := &Deps{Config: c.cfg}
+	deps := testDeps(c.cfg, clients.Options{})
 	var defs []engine.StepDef
 	for _, k := range kinds {
 		f, ok := Lookup(k)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
@@ -22,8 +23,8 @@ func init() { Register("public-dns", newPublicDNS) }
 
 // The public_dns.mode values.
 const (
-	publicDNSModeRFC2136 = "rfc2136"
-	publicDNSModeManual  = "manual"
+	publicDNSModeRFC2136 = clients.DNSModeRFC2136
+	publicDNSModeManual  = clients.DNSModeManual
 )
 
 // PublicDNSPoll is how long the public-dns step waits before it asks the
@@ -99,8 +100,8 @@ func newPublicDNS(id string, with map[string]any, deps *Deps) (engine.Step, erro
 			return nil, fmt.Errorf("public_dns.server: missing; mode manual still reads and verifies the zone: set public_dns.server (the primary) or public_dns.nameservers")
 		}
 	default:
-		if publicDNSProviders[s.mode] == nil {
-			return nil, fmt.Errorf("public_dns.mode: %q is not one of %s", c.PublicDNS.Mode, strings.Join(PublicDNSModes(), ", "))
+		if !clients.IsDNSAPI(s.mode) {
+			return nil, fmt.Errorf("public_dns.mode: %q is not one of %s", c.PublicDNS.Mode, strings.Join(clients.DNSModes(), ", "))
 		}
 		if c.PublicDNS.Server == "" && len(c.PublicDNS.Nameservers) == 0 {
 			return nil, fmt.Errorf("public_dns.nameservers: missing; mode %s writes through the provider's API and then verifies every authoritative nameserver: list them (host:port)", s.mode)
@@ -142,7 +143,7 @@ func (s *publicDNS) client() (*dnsupdate.Client, error) {
 	if s.mode != publicDNSModeRFC2136 {
 		return &dnsupdate.Client{Server: s.source(), Zone: s.zone}, nil
 	}
-	return s.deps.PublicDNS()
+	return s.deps.Clients.PublicDNSUpdate()
 }
 
 // provider returns the record-set provider of public_dns.mode: every read
@@ -151,7 +152,7 @@ func (s *publicDNS) provider(env engine.Env) (recordset.Provider, error) {
 	if s.prov != nil {
 		return s.prov, nil
 	}
-	p, err := s.deps.PublicDNSRecordSet(env.Logf)
+	p, err := s.deps.Clients.PublicDNSRecordSet(env.Logf)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +392,7 @@ func (publicDNSKeyCheck) Name() string { return "TSIG key" }
 
 func (k publicDNSKeyCheck) Run(ctx context.Context, env engine.Env) engine.CheckResult {
 	res := engine.CheckResult{Name: k.Name()}
-	c, err := k.deps.PublicDNS()
+	c, err := k.deps.Clients.PublicDNSUpdate()
 	if err == nil {
 		err = c.TSIG.Check()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/engine"
@@ -146,12 +147,14 @@ func pdnsLabZone() org.Zone {
 }
 
 type pdnsAPILab struct {
-	zone    *dnsserver.MemZone
-	dns     *dnsserver.Server
-	fake    http.Handler
-	cfg     *config.Config
-	deps    *Deps
-	initial string
+	zone *dnsserver.MemZone
+	dns  *dnsserver.Server
+	fake http.Handler
+	cfg  *config.Config
+	deps *Deps
+	// transport routes the providers' API requests to the fake.
+	transport http.RoundTripper
+	initial   string
 }
 
 func (l *pdnsAPILab) text(t *testing.T) string {
@@ -198,7 +201,8 @@ func startAPILab(t *testing.T, f pdnsAPIFake, token string) *pdnsAPILab {
 	c.PublicDNS.TTL = 60
 	f.configure(c, tokenFile)
 	l.cfg = c
-	l.deps = &Deps{Config: c, DNSAPITransport: &dnsapi.Redirect{Hosts: f.hosts, Target: u}}
+	l.transport = &dnsapi.Redirect{Hosts: f.hosts, Target: u}
+	l.deps = testDeps(c, clients.Options{DNSAPITransport: l.transport})
 	l.initial = l.text(t)
 	return l
 }
@@ -340,7 +344,7 @@ func TestPublicDNSChallengeWriter(t *testing.T) {
 	for _, f := range pdnsAPIFakes {
 		t.Run(f.mode, func(t *testing.T) {
 			l := startAPILab(t, f, "good.token")
-			w, err := l.deps.PublicDNSChallengeWriter(t.Logf)
+			w, err := l.deps.Clients.ChallengeWriter(t.Logf)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -123,7 +123,7 @@ func TestChallengeDNSAzureOwnSettings(t *testing.T) {
 	a := l.cfg.PublicDNS.Azure
 	a.APITokenFile = wrong
 	l.cfg.Certificate.ACME.ChallengeDNS = config.DNSAccess{Mode: "azure", Zone: "contoso.test.", Nameservers: l.cfg.PublicDNS.Nameservers, Azure: a}
-	p, err := l.deps.DNSRecordSet(config.ChallengeDNSKey, t.Logf)
+	p, err := l.deps.Clients.DNSRecordSet(config.ChallengeDNSKey, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestChallengeDNSAzureOwnSettings(t *testing.T) {
 		t.Fatalf("challenge zone with a wrong secret: %v", err)
 	}
 	// public_dns's own access still works.
-	pp, err := l.deps.PublicDNSRecordSet(t.Logf)
+	pp, err := l.deps.Clients.PublicDNSRecordSet(t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/checks"
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate/bindtest"
@@ -167,7 +168,7 @@ func pdnsStep(t *testing.T, cfg *config.Config) engine.Step {
 	if !ok {
 		t.Fatal("public-dns is not registered")
 	}
-	s, err := f("public-dns", nil, &Deps{Config: cfg})
+	s, err := f("public-dns", nil, testDeps(cfg, clients.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -630,7 +631,7 @@ func TestPublicDNSFactory(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := base()
 			c.mutate(cfg)
-			_, err := newPublicDNS("public-dns", c.with, &Deps{Config: cfg})
+			_, err := newPublicDNS("public-dns", c.with, testDeps(cfg, clients.Options{}))
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)

@@ -2,42 +2,44 @@ package steps
 
 import (
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/exrunbook/exrunbook/internal/clients"
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/internal/exchange"
 )
 
-// Deps is what step factories get: the configuration and the clients the
-// steps share. It is a struct so that clients can be added as fields
-// without changing the Factory signature.
+// Deps is what step factories get: the configuration, the factory of the
+// clients the steps share, and the run's options. A command builds it
+// whole, once, with NewDeps.
 type Deps struct {
-	// Config is the validated configuration.
+	// Clients builds the clients the steps talk through (Exchange, DNS,
+	// TLS and Autodiscover probes) from the configuration.
+	Clients *clients.Factory
+	// Config is the validated configuration, Clients.Config().
 	Config *config.Config
 	// AllowEmptyGroup is `run --allow-empty-group`: block-mailboxes may
 	// proceed with an empty or missing allow group.
 	AllowEmptyGroup bool
-	// Runner, when set, runs the Exchange pipelines instead of the PSRP
-	// session built from Config (tests).
-	Runner exchange.PipelineRunner
 	// StateDir is the state directory (--state-dir): the acme mode keeps
 	// its account key there.
 	StateDir string
-	// DNSAPITransport, when set, carries the requests to a DNS provider's
-	// API (public_dns.mode cloudflare, ...) instead of the default
-	// TLS-verified transport (tests and the lab route them to fakes).
-	DNSAPITransport http.RoundTripper
-	// OnSessionReopen, when set, is told of every reopen of the Exchange
-	// session after a broken one, with the error that broke it (the
-	// server's words in it); the CLI journals it. Set it before the first
-	// step runs.
-	OnSessionReopen func(cause error)
 
-	clients clients // lazily created, shared by every step; see deps.go
+	run runCache // what this run has learnt of Exchange; see deps.go
+}
+
+// DepsOptions are the run's options the steps read besides the clients.
+type DepsOptions struct {
+	AllowEmptyGroup bool
+	StateDir        string
+}
+
+// NewDeps returns the dependencies of the steps of one command, over the
+// command's clients.
+func NewDeps(c *clients.Factory, o DepsOptions) *Deps {
+	return &Deps{Clients: c, Config: c.Config(), AllowEmptyGroup: o.AllowEmptyGroup, StateDir: o.StateDir}
 }
 
 // Factory builds one step of kind for the runbook step id, from the

@@ -60,12 +60,11 @@ made with an exportable key) under a one-time password, and imported.`,
 }
 
 func runCertificateComplete(ctx context.Context, o *CertificateCompleteOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
+	defer in.close(ctx)
 	if m := strings.ToLower(in.cfg.Certificate.Mode); m != steps.CertModeRequest {
 		return errkind.Usagef("certificate complete finishes a request-mode certificate, but certificate.mode is %q", in.cfg.Certificate.Mode)
 	}

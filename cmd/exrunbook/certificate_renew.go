@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -91,35 +89,18 @@ func runCertificateRenew(ctx context.Context, o *CertificateRenewOptions) (err e
 	if o.PrintSchedule != "" {
 		return printRenewSchedule(o, cfg)
 	}
-	if err := state.EnsureDir(o.G.StateDir); err != nil {
-		return err
-	}
-	lock, err := state.Acquire(o.G.StateDir, "certificate-renew")
+	held, err := o.G.holdState("certificate-renew")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if rerr := lock.Release(); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	j, err := state.OpenJournal(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if serr := j.Sync(); serr != nil && err == nil {
-			err = serr
-		}
-		if cerr := j.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	deps := &steps.Deps{Config: cfg, StateDir: o.G.StateDir}
+	defer held.release(&err)
+	j := held.journal
+	c := o.G.clients(cfg, nil, journalSessionReopens(o.G.StateDir, nil))
 	// Ends the Exchange session: Exchange counts an open one against the
 	// user's PowerShellMaxConcurrency (18) until its idle timeout, and a
 	// renewal scheduled every 12 hours must not use them up.
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }()
+	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
+	deps := steps.NewDeps(c, steps.DepsOptions{StateDir: o.G.StateDir})
 	r := &steps.Renewer{Deps: deps, StateDir: o.G.StateDir, Force: o.Force, DryRun: o.DryRun,
 		Logf: func(format string, args ...any) {
 			if !o.G.JSON() {
@@ -152,44 +133,17 @@ func runCertificateRenew(ctx context.Context, o *CertificateRenewOptions) (err e
 // that run this renew (same config and state directory). Secrets that no
 // *_file key names come from systemd credentials.
 func printRenewSchedule(o *CertificateRenewOptions, cfg *config.Config) error {
-	cfgFile := o.G.ConfigFile
-	if cfgFile == "" {
-		cfgFile = "exrunbook.yaml"
-	}
-	absCfg, err := filepath.Abs(cfgFile)
+	job, err := o.G.scheduledJob("exrunbook-certificate-renew",
+		"exrunbook certificate renew: renew the Exchange certificate for "+cfg.Namespace.External+" from "+cfg.Certificate.ACME.Directory,
+		"certificate", "renew")
 	if err != nil {
 		return err
 	}
-	absState, err := filepath.Abs(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	job := schedule.Job{Name: "exrunbook-certificate-renew",
-		Description: "exrunbook certificate renew: renew the Exchange certificate for " + cfg.Namespace.External + " from " + cfg.Certificate.ACME.Directory,
-		Executable:  exe, Args: []string{"certificate", "renew", "--config", absCfg, "--state-dir", absState},
-		StateDir: absState, WorkingDir: filepath.Dir(absCfg), Interval: RenewScheduleInterval}
+	job.Interval = RenewScheduleInterval
 	for _, s := range cfg.MissingSecrets() {
 		name := strings.ToLower(strings.TrimPrefix(s.Env, "EXRUNBOOK_"))
 		name = strings.ReplaceAll(name, "_", "-")
 		job.Credentials = append(job.Credentials, schedule.Credential{Name: name, Path: "/etc/exrunbook/" + name, FileEnv: config.EnvName(s.FileKey)})
 	}
-	var text string
-	switch o.PrintSchedule {
-	case "systemd":
-		text, err = schedule.Systemd(job)
-	case "windows":
-		if !strings.HasSuffix(strings.ToLower(job.Executable), ".exe") {
-			job.Executable = "exrunbook.exe"
-		}
-		text, err = schedule.Windows(job)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprint(o.IO.Out, text)
-	return err
+	return printJob(o.IO, o.PrintSchedule, job)
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // CheckOptions are `exrunbook check`'s options.
@@ -46,20 +45,15 @@ type checkStepJSON struct {
 }
 
 func runCheck(ctx context.Context, o *CheckOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
+	defer in.close(ctx)
 	if err := checkStepIDs(in.rb, o.IDs...); err != nil {
 		return err
 	}
-	var sink engine.Sink
-	if !o.G.JSON() {
-		sink = o.G.sink(o.IO)
-	}
-	e, err := o.G.open(ctx, in, sink, "check", true)
+	e, err := o.G.open(ctx, in, o.G.textSink(o.IO), "check", true)
 	if err != nil {
 		return err
 	}

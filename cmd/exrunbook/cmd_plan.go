@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/engine"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // PlanOptions are `exrunbook plan`'s options.
@@ -52,17 +51,12 @@ type planStepJSON struct {
 }
 
 func runPlan(ctx context.Context, o *PlanOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
-	var sink engine.Sink
-	if !o.G.JSON() {
-		sink = o.G.sink(o.IO)
-	}
-	e, err := o.G.open(ctx, in, sink, "plan", true)
+	defer in.close(ctx)
+	e, err := o.G.open(ctx, in, o.G.textSink(o.IO), "plan", true)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // RollbackOptions are `exrunbook rollback`'s options.
@@ -62,20 +61,15 @@ type rollbackJSON struct {
 }
 
 func runRollback(ctx context.Context, o *RollbackOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
+	defer in.close(ctx)
 	if err := checkStepIDs(in.rb, o.ID); err != nil {
 		return err
 	}
-	var sink engine.Sink
-	if !o.G.JSON() {
-		sink = o.G.sink(o.IO)
-	}
-	e, err := o.G.open(ctx, in, sink, "rollback", false)
+	e, err := o.G.open(ctx, in, o.G.textSink(o.IO), "rollback", false)
 	if err != nil {
 		return err
 	}

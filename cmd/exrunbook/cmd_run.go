@@ -12,7 +12,6 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // RunOptions are `exrunbook run`'s options.
@@ -60,16 +59,20 @@ func runRun(ctx context.Context, o *RunOptions) (err error) {
 	if o.Until != "" && o.Only != "" {
 		return errkind.Usagef("--until and --only cannot be used together")
 	}
-	deps := &steps.Deps{AllowEmptyGroup: o.AllowEmptyGroup}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	cfg, def, err := o.G.loadSources()
 	if err != nil {
 		return err
 	}
+	guided := o.useGuided() && o.Until == "" && o.Only == ""
+	in, err := o.G.bindGuided(ctx, o.IO, cfg, def, inputOptions{AllowEmptyGroup: o.AllowEmptyGroup}, guided)
+	if err != nil {
+		return err
+	}
+	defer in.close(ctx)
 	if err := checkStepIDs(in.rb, o.Until, o.Only); err != nil {
 		return err
 	}
-	if o.useGuided() && o.Until == "" && o.Only == "" {
+	if guided {
 		return runGuided(ctx, o, in, in.def.Name, o.G.resumeCommand("exrunbook run"))
 	}
 	e, err := o.G.open(ctx, in, o.G.sink(o.IO), "run", false)

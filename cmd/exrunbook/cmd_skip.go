@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // SkipOptions are `exrunbook skip`'s options.
@@ -40,12 +39,11 @@ step pending again.`,
 }
 
 func runSkip(ctx context.Context, o *SkipOptions) (err error) {
-	deps := &steps.Deps{}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	in, err := o.G.loadInputs(deps)
+	in, err := o.G.loadInputs(inputOptions{})
 	if err != nil {
 		return err
 	}
+	defer in.close(ctx)
 	if err := checkStepIDs(in.rb, o.ID); err != nil {
 		return err
 	}

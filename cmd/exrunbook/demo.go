@@ -14,7 +14,6 @@ import (
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/lab"
 	"github.com/exrunbook/exrunbook/runbooks"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // DemoOptions are `exrunbook demo`'s options.
@@ -101,14 +100,12 @@ func runDemo(ctx context.Context, o *DemoOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	deps := &steps.Deps{Config: cfg}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	rb, err := runbooks.Bind(def, steps.Default(), deps)
+	ro := &RunOptions{IO: o.IO, G: &g}
+	in, err := g.bindGuided(ctx, o.IO, cfg, def, inputOptions{}, ro.useGuided())
 	if err != nil {
 		return err
 	}
-	in := &inputs{cfg: cfg, def: def, rb: rb, deps: deps}
-	ro := &RunOptions{IO: o.IO, G: &g}
+	defer in.close(ctx)
 	resume := "exrunbook demo --dir " + shellQuote(dir)
 	if ro.useGuided() {
 		return runGuided(ctx, ro, in, def.Name, resume)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/schedule"
 	"github.com/exrunbook/exrunbook/internal/state"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
 // EnforceOptions are `exrunbook enforce`'s options.
@@ -132,36 +130,20 @@ func runEnforce(ctx context.Context, o *EnforceOptions) (err error) {
 		maxChanges = o.MaxChanges
 	}
 	lim := allowlist.Limits{MaxChanges: maxChanges, AllowEmptyGroup: o.AllowEmptyGroup}
-	if err := state.EnsureDir(o.G.StateDir); err != nil {
-		return err
-	}
-	lock, err := state.Acquire(o.G.StateDir, "enforce")
+	held, err := o.G.holdState("enforce")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if rerr := lock.Release(); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
+	defer held.release(&err)
+	j := held.journal
 	boundMemory()
-	deps := &steps.Deps{Config: cfg}
-	defer func() { _ = deps.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
-	journalSessionReopens(deps, o.G.StateDir)
-	ex, err := deps.Exchange()
+	c := o.G.clients(cfg, nil, journalSessionReopens(o.G.StateDir, nil))
+	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }() // ends the Exchange session
+	ex, err := c.Exchange()
 	if err != nil {
 		return err
 	}
 	mb := cfg.Mailboxes
-	j, err := state.OpenJournal(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := j.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
 	rep := enforceJSON{Group: mb.AllowGroup, DryRun: o.DryRun, MaxChanges: maxChanges,
 		Failed: []enforceChange{}, Missing: []enforceMissingMember{}, Changes: []enforceChange{}}
 	var jerr error
@@ -332,58 +314,27 @@ func (o *EnforceOptions) finish(rep *enforceJSON) error {
 // printSchedule prints the systemd units or the Task Scheduler XML that
 // run this enforce (same config, state directory and limits).
 func printSchedule(o *EnforceOptions) error {
-	cfgFile := o.G.ConfigFile
-	if cfgFile == "" {
-		cfgFile = "exrunbook.yaml"
-	}
-	cfg, err := config.Load(config.LoadOptions{File: cfgFile})
+	cfg, err := config.Load(config.LoadOptions{File: o.G.scheduleConfigFile()})
 	if err != nil {
 		return err
 	}
-	absCfg, err := filepath.Abs(cfgFile)
+	job, err := o.G.scheduledJob("exrunbook-enforce", "exrunbook enforce: keep external Outlook blocked outside "+cfg.Mailboxes.AllowGroup, "enforce")
 	if err != nil {
 		return err
 	}
-	absState, err := filepath.Abs(o.G.StateDir)
-	if err != nil {
-		return err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := []string{"enforce", "--config", absCfg, "--state-dir", absState}
 	if o.maxChangesSet {
-		args = append(args, "--max-changes", fmt.Sprint(o.MaxChanges))
+		job.Args = append(job.Args, "--max-changes", fmt.Sprint(o.MaxChanges))
 	}
 	if o.AllowEmptyGroup {
-		args = append(args, "--allow-empty-group")
+		job.Args = append(job.Args, "--allow-empty-group")
 	}
-	job := schedule.Job{Name: "exrunbook-enforce", Description: "exrunbook enforce: keep external Outlook blocked outside " + cfg.Mailboxes.AllowGroup,
-		Executable: exe, Args: args, StateDir: absState, WorkingDir: filepath.Dir(absCfg)}
 	if cfg.Exchange.PasswordFile == "" && cfg.Exchange.Kerberos.KeytabFile == "" {
 		// No *_file key: the secret comes from a systemd credential
 		// (a root-only file), never from the unit or the command line.
 		job.Credentials = append(job.Credentials, schedule.Credential{Name: "exchange-password",
 			Path: "/etc/exrunbook/exchange.password", FileEnv: "EXRUNBOOK_EXCHANGE_PASSWORD_FILE"})
 	}
-	var text string
-	switch o.PrintSchedule {
-	case "systemd":
-		text, err = schedule.Systemd(job)
-	case "windows":
-		exe := "exrunbook.exe"
-		if strings.HasSuffix(strings.ToLower(job.Executable), ".exe") {
-			exe = job.Executable
-		}
-		job.Executable = exe
-		text, err = schedule.Windows(job)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprint(o.IO.Out, text)
-	return err
+	return printJob(o.IO, o.PrintSchedule, job)
 }
 
 // enforceMemoryLimit is the soft limit on the Go heap of an enforce run

@@ -14,6 +14,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/runbooks"
 	"github.com/exrunbook/exrunbook/tui"
 )
 
@@ -35,11 +36,12 @@ func (s *IOStreams) renderer() *lipgloss.Renderer {
 
 // askSecrets asks, with masked input, for every secret the config needs
 // that is neither in the environment nor in a file, before the view opens,
-// and answers the config's prompt hook with them. The values stay in memory.
-func askSecrets(ctx context.Context, s *IOStreams, cfg *config.Config) error {
+// and returns the Prompter that answers with them (nil when none is
+// missing). The values stay in memory.
+func askSecrets(ctx context.Context, s *IOStreams, cfg *config.Config) (config.Prompter, error) {
 	missing := cfg.MissingSecrets()
 	if len(missing) == 0 {
-		return nil
+		return nil, nil
 	}
 	reqs := make([]tui.SecretRequest, len(missing))
 	for i, m := range missing {
@@ -47,19 +49,32 @@ func askSecrets(ctx context.Context, s *IOStreams, cfg *config.Config) error {
 	}
 	m := tui.NewSecrets(reqs, s.renderer())
 	if _, err := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out)).Run(); err != nil {
-		return secretPromptErr(err)
+		return nil, secretPromptErr(err)
 	}
 	values, err := m.Values()
 	if err != nil {
-		return &errkind.UsageError{Err: err}
+		return nil, &errkind.UsageError{Err: err}
 	}
-	config.SetPrompter(func(name string) (string, error) {
+	return func(name string) (string, error) {
 		if v, ok := values[name]; ok {
 			return v, nil
 		}
 		return "", fmt.Errorf("no value was entered for %s", name)
-	})
-	return nil
+	}, nil
+}
+
+// bindGuided is bind for a run that opens the guided view when guided:
+// the view takes the whole screen, so the secrets that no variable or
+// file gives are asked first, and the clients answer with them.
+func (g *GlobalOptions) bindGuided(ctx context.Context, s *IOStreams, cfg *config.Config, def *runbooks.Def, o inputOptions, guided bool) (*inputs, error) {
+	if guided {
+		p, err := askSecrets(ctx, s, cfg)
+		if err != nil {
+			return nil, err
+		}
+		o.Prompter = p
+	}
+	return g.bind(cfg, def, o)
 }
 
 func secretPromptErr(err error) error {
@@ -70,11 +85,9 @@ func secretPromptErr(err error) error {
 }
 
 // runGuided opens the engine under the Bubble Tea view and lets the
-// operator drive it. Quitting keeps the state and prints how to resume.
+// operator drive it (the inputs' clients answer for the secrets askSecrets
+// collected). Quitting keeps the state and prints how to resume.
 func runGuided(ctx context.Context, o *RunOptions, in *inputs, runbookName, resume string) (err error) {
-	if err := askSecrets(ctx, o.IO, in.cfg); err != nil {
-		return err
-	}
 	events := tui.NewEvents()
 	e, err := o.G.open(ctx, in, events, "run", false)
 	if err != nil {

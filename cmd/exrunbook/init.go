@@ -69,7 +69,7 @@ func runInit(ctx context.Context, o *InitOptions) error {
 		text, err = labConfig(o.LabDir)
 	} else {
 		if !o.IO.CanPrompt() {
-			return errkind.Usagef("init asks questions on a terminal; without one, give --lab DIR or write the file by hand (see DESIGN.md)")
+			return errkind.Usagef("init asks questions on a terminal; without one, give --lab DIR or write the file by hand (the Configuration section of README.md lists every key)")
 		}
 		var a initAnswers
 		a, err = askInit(ctx, o.IO, newLineReader(o.IO.In))

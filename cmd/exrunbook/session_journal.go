@@ -1,21 +1,26 @@
 package main
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/state"
-	"github.com/exrunbook/exrunbook/steps"
 )
 
-// journalSessionReopens makes every reopen of the Exchange session after a
-// broken one a "session_reopen" entry of stateDir's journal, with the
-// error that broke the session (the server's words in it) as its reason.
-// Reopens are rare (at most a few per run), so each opens the journal,
-// appends its one line and closes it: no handle outlives the command, and
-// its line interleaves with the engine's (each entry is one O_APPEND
-// write). Only operations that may write the state directory call it.
-func journalSessionReopens(deps *steps.Deps, stateDir string) {
-	deps.OnSessionReopen = func(cause error) {
+// journalSessionReopens returns the hook that makes every reopen of the
+// Exchange session after a broken one a "session_reopen" entry of
+// stateDir's journal, with the error that broke the session (the server's
+// words in it) as its reason. Reopens are rare (at most a few per run), so
+// each opens the journal, appends its one line and closes it: no handle
+// outlives the command, and its line interleaves with the engine's (each
+// entry is one O_APPEND write). Only operations that may write the state
+// directory journal: when writable is not nil, a reopen is journaled only
+// once it is true (a writable engine has opened).
+func journalSessionReopens(stateDir string, writable *atomic.Bool) func(cause error) {
+	return func(cause error) {
+		if writable != nil && !writable.Load() {
+			return
+		}
 		reason := "unknown"
 		if cause != nil {
 			reason = cause.Error()

@@ -57,7 +57,7 @@ var specACMEEABHMAC = secretSpec{"ACME external account binding HMAC key", EnvAC
 // ACMEEABHMAC returns the external account binding's HMAC key (base64url
 // as the CA printed it), from EXRUNBOOK_CERTIFICATE_ACME_EAB_HMAC,
 // certificate.acme.eab_hmac_file or the prompt.
-func (c *Config) ACMEEABHMAC() (string, error) { return reveal(c.secret(specACMEEABHMAC)) }
+func (x Secrets) ACMEEABHMAC() (string, error) { return reveal(x.secret(specACMEEABHMAC)) }
 
 // SMTPAddress returns where the SMTP STARTTLS check connects for server
 // (exchange.smtp), matching the name case-insensitively.

@@ -162,7 +162,7 @@ func TestACMEChallengeDNSConfig(t *testing.T) {
 	if !found {
 		t.Fatalf("MissingSecrets lacks the challenge zone's TSIG secret: %+v", cfg.MissingSecrets())
 	}
-	if _, err := cfg.DNSAccessTSIGSecret(ChallengeDNSKey); err == nil || !strings.Contains(err.Error(), env) {
+	if _, err := cfg.Secrets(nil).DNSAccessTSIGSecret(ChallengeDNSKey); err == nil || !strings.Contains(err.Error(), env) {
 		t.Fatalf("without the secret: %v", err)
 	}
 	t.Setenv(env, "bm90IGJhc2U2NA==")
@@ -170,15 +170,15 @@ func TestACMEChallengeDNSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := cfg.DNSAccessTSIGSecret(ChallengeDNSKey); err != nil || v != "bm90IGJhc2U2NA==" {
+	if v, err := cfg.Secrets(nil).DNSAccessTSIGSecret(ChallengeDNSKey); err != nil || v != "bm90IGJhc2U2NA==" {
 		t.Fatalf("from %s: %q %v", env, v, err)
 	}
-	if v, err := cfg.TSIGSecret(); err != nil || v == "bm90IGJhc2U2NA==" {
+	if v, err := cfg.Secrets(nil).TSIGSecret(); err != nil || v == "bm90IGJhc2U2NA==" {
 		t.Fatalf("public_dns's TSIG secret is the challenge zone's: %v", err)
 	}
 	t.Setenv(env, "not base64!")
 	cfg, _ = Load(LoadOptions{File: path})
-	if _, err := cfg.DNSAccessTSIGSecret(ChallengeDNSKey); err == nil || !strings.Contains(err.Error(), "TSIG secret of certificate.acme.challenge_dns (from "+env) || strings.Contains(err.Error(), "not base64!") {
+	if _, err := cfg.Secrets(nil).DNSAccessTSIGSecret(ChallengeDNSKey); err == nil || !strings.Contains(err.Error(), "TSIG secret of certificate.acme.challenge_dns (from "+env) || strings.Contains(err.Error(), "not base64!") {
 		t.Fatalf("bad base64: %v", err)
 	}
 
@@ -193,7 +193,7 @@ func TestACMEChallengeDNSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, setting, err := cfg.DNSAccessToken(ChallengeDNSKey)
+	tok, setting, err := cfg.Secrets(nil).DNSAccessToken(ChallengeDNSKey)
 	if err != nil || tok != "challenge-token" || setting != "EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_CLOUDFLARE_API_TOKEN or certificate.acme.challenge_dns.cloudflare.api_token_file" {
 		t.Fatalf("DNSAccessToken = %q %q %v", tok, setting, err)
 	}

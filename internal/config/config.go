@@ -7,8 +7,8 @@
 // Secrets (the Exchange password, the TSIG secret, the PFX password and the
 // probe password) are never read from the YAML file. They come from the
 // environment, from files named by the *_file keys (which must have mode
-// 0600 or stricter), or from a prompt hook set with SetPrompter, and are
-// read lazily by the Config's secret methods.
+// 0600 or stricter), or from a Prompter the caller passes to
+// Config.Secrets, and are read lazily by the Secrets methods.
 package config
 
 import (
@@ -23,7 +23,8 @@ import (
 )
 
 // Config is the whole configuration. Its fields mirror the keys of
-// exrunbook.yaml exactly (see DESIGN.md); the yaml tags are the key names.
+// exrunbook.yaml exactly (README.md, "Configuration", lists them); the yaml
+// tags are the key names.
 type Config struct {
 	Exchange     Exchange     `yaml:"exchange" json:"exchange"`
 	Namespace    Namespace    `yaml:"namespace" json:"namespace"`

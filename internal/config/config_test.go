@@ -255,8 +255,8 @@ func TestSecretsFromEnvAndFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, f := range map[string]func() (string, error){
-		secretExchange: cfg.ExchangePassword, secretTSIG: cfg.TSIGSecret,
-		secretPFX: cfg.PFXPassword, secretProbe: cfg.ProbePassword,
+		secretExchange: cfg.Secrets(nil).ExchangePassword, secretTSIG: cfg.Secrets(nil).TSIGSecret,
+		secretPFX: cfg.Secrets(nil).PFXPassword, secretProbe: cfg.Secrets(nil).ProbePassword,
 	} {
 		got, err := f()
 		if err != nil || got != name {
@@ -273,8 +273,8 @@ func TestSecretsFromEnvAndFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for want, f := range map[string]func() (string, error){
-		"from-env-1": cfg.ExchangePassword, "ZW52LXRzaWc=": cfg.TSIGSecret,
-		"from-env-3": cfg.PFXPassword, "from-env-4": cfg.ProbePassword,
+		"from-env-1": cfg.Secrets(nil).ExchangePassword, "ZW52LXRzaWc=": cfg.Secrets(nil).TSIGSecret,
+		"from-env-3": cfg.Secrets(nil).PFXPassword, "from-env-4": cfg.Secrets(nil).ProbePassword,
 	} {
 		got, err := f()
 		if err != nil || got != want {
@@ -292,21 +292,23 @@ func TestSecretMissingAndPrompter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = cfg.ExchangePassword()
+	_, err = cfg.Secrets(nil).ExchangePassword()
 	if !errors.Is(err, ErrNoSecret) || !strings.Contains(err.Error(), EnvExchangePassword) || !strings.Contains(err.Error(), "exchange.password_file") {
 		t.Errorf("missing secret: %v", err)
 	}
 	asked := ""
-	SetPrompter(func(name string) (string, error) { asked = name; return "typed-secret", nil })
-	defer SetPrompter(nil)
-	got, err := cfg.ExchangePassword()
+	prompted := cfg.Secrets(func(name string) (string, error) { asked = name; return "typed-secret", nil })
+	got, err := prompted.ExchangePassword()
 	if err != nil || got != "typed-secret" || asked != "Exchange password" {
 		t.Errorf("prompted: %q, %v (asked %q)", got, err, asked)
 	}
-	// Cached: the prompt is not repeated.
+	// Cached: the prompt is not repeated, with or without a Prompter.
 	asked = ""
-	if got, _ := cfg.ExchangePassword(); got != "typed-secret" || asked != "" {
+	if got, _ := prompted.ExchangePassword(); got != "typed-secret" || asked != "" {
 		t.Errorf("second call prompted again (%q) or lost the value (%q)", asked, got)
+	}
+	if got, _ := cfg.Secrets(nil).ExchangePassword(); got != "typed-secret" || asked != "" {
+		t.Errorf("a call without a Prompter prompted (%q) or lost the value (%q)", asked, got)
 	}
 }
 
@@ -381,7 +383,7 @@ func TestSecretValuesNeverPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	var outs []string
-	for _, f := range []func() (string, error){cfg.ExchangePassword, cfg.TSIGSecret, cfg.PFXPassword, cfg.ProbePassword} {
+	for _, f := range []func() (string, error){cfg.Secrets(nil).ExchangePassword, cfg.Secrets(nil).TSIGSecret, cfg.Secrets(nil).PFXPassword, cfg.Secrets(nil).ProbePassword} {
 		if _, err := f(); err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +403,7 @@ func TestSecretValuesNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cfg2.TSIGSecret(); err == nil {
+	if _, err := cfg2.Secrets(nil).TSIGSecret(); err == nil {
 		t.Error("bad base64 TSIG secret accepted")
 	} else {
 		outs = append(outs, err.Error())
@@ -540,15 +542,14 @@ func TestNeededAndMissingSecrets(t *testing.T) {
 	if got := cfg.MissingSecrets(); !reflect.DeepEqual(got, want) {
 		t.Errorf("missing = %+v", got)
 	}
-	// The prompt hook answers by the same name.
-	SetPrompter(func(name string) (string, error) {
+	// The Prompter is asked by the same name.
+	prompter := func(name string) (string, error) {
 		if name != want[0].Name {
 			return "", fmt.Errorf("asked for %q", name)
 		}
 		return "typed", nil
-	})
-	defer SetPrompter(nil)
-	if got, err := cfg.ExchangePassword(); err != nil || got != "typed" {
+	}
+	if got, err := cfg.Secrets(prompter).ExchangePassword(); err != nil || got != "typed" {
 		t.Errorf("prompted: %q %v", got, err)
 	}
 	// Kerberos with neither a password file nor the variable: the ticket
@@ -575,7 +576,7 @@ func TestRelativeFilesResolvedAgainstConfigDir(t *testing.T) {
 	if cfg.Certificate.PFXFile != filepath.Join(dir, "new.pfx") || cfg.Exchange.PasswordFile != filepath.Join(dir, "exchange.password") {
 		t.Errorf("pfx_file = %q, password_file = %q", cfg.Certificate.PFXFile, cfg.Exchange.PasswordFile)
 	}
-	if got, err := cfg.ExchangePassword(); err != nil || got != secretExchange {
+	if got, err := cfg.Secrets(nil).ExchangePassword(); err != nil || got != secretExchange {
 		t.Errorf("password from the resolved file: %q %v", got, err)
 	}
 	// From the environment, a relative path is relative to the working directory.

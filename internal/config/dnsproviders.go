@@ -210,20 +210,20 @@ func (c *Config) dnsProviderSecrets() []secretSpec {
 // DNSProviderToken returns the credential of the provider API that
 // public_dns.mode names, and where it can be set (for error messages:
 // "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN or public_dns.cloudflare.api_token_file").
-func (c *Config) DNSProviderToken() (token, setting string, err error) {
-	return c.DNSAccessToken(PublicDNSKey)
+func (x Secrets) DNSProviderToken() (token, setting string, err error) {
+	return x.DNSAccessToken(PublicDNSKey)
 }
 
 // DNSAccessToken returns the credential of the provider API that block
 // k's mode names, and where it can be set; empty for a mode that is not
 // a provider's API.
-func (c *Config) DNSAccessToken(k DNSAccessKey) (token, setting string, err error) {
-	s, ok := providerSpec(k, c.DNSAccess(k).Mode)
+func (x Secrets) DNSAccessToken(k DNSAccessKey) (token, setting string, err error) {
+	s, ok := providerSpec(k, x.c.DNSAccess(k).Mode)
 	if !ok {
 		return "", "", nil
 	}
 	setting = s.env + " or " + s.fileKey
-	v, err := reveal(c.secret(s))
+	v, err := reveal(x.secret(s))
 	if err != nil {
 		return "", setting, err
 	}

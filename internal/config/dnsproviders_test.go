@@ -20,7 +20,7 @@ func TestAzureDNSConfig(t *testing.T) {
 	if a.TenantID != "contoso.onmicrosoft.com" || a.ClientID != "00000000-0000-0000-0000-0000000000c1" || a.ResourceGroup != "rg-dns_(prod).1" {
 		t.Fatalf("azure block: %+v", a)
 	}
-	tok, setting, err := cfg.DNSAccessToken(ChallengeDNSKey)
+	tok, setting, err := cfg.Secrets(nil).DNSAccessToken(ChallengeDNSKey)
 	if err != nil || tok != "challenge-secret" || setting != "EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_AZURE_API_TOKEN or certificate.acme.challenge_dns.azure.api_token_file" {
 		t.Fatalf("DNSAccessToken = %q %q %v", tok, setting, err)
 	}

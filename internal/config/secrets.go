@@ -45,24 +45,19 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // "Exchange password for CONTOSO\admin").
 type Prompter func(name string) (string, error)
 
-var (
-	prompterMu sync.RWMutex
-	prompter   Prompter
-)
-
-// SetPrompter installs the hook that asks for a secret that is neither in
-// the environment nor in a file (the TUI sets it). nil removes it.
-func SetPrompter(p Prompter) {
-	prompterMu.Lock()
-	defer prompterMu.Unlock()
-	prompter = p
+// Secrets resolves the configuration's secrets: each from its environment
+// variable, else from the file its *_file key names, else by asking the
+// Prompter (when there is one), in that order. A value, once read, is kept
+// by the Config for the rest of the process, so nobody is asked twice.
+type Secrets struct {
+	c      *Config
+	prompt Prompter
 }
 
-func currentPrompter() Prompter {
-	prompterMu.RLock()
-	defer prompterMu.RUnlock()
-	return prompter
-}
+// Secrets returns the resolver of c's secrets that asks p for a secret
+// that is neither in the environment nor in a file; with p nil such a
+// secret is an error naming where it could be set.
+func (c *Config) Secrets(p Prompter) Secrets { return Secrets{c: c, prompt: p} }
 
 // The environment variables that carry secrets.
 const (
@@ -105,7 +100,8 @@ func newSecretStore(env func(string) (string, bool)) *secretStore {
 // be found (no environment variable, no file, no prompt).
 var ErrNoSecret = errors.New("secret not configured")
 
-func (c *Config) secret(spec secretSpec) (Secret, error) {
+func (x Secrets) secret(spec secretSpec) (Secret, error) {
+	c := x.c
 	if c.secrets == nil {
 		c.secrets = newSecretStore(nil)
 	}
@@ -124,8 +120,8 @@ func (c *Config) secret(spec secretSpec) (Secret, error) {
 			return Secret{}, err
 		}
 		s = Secret{v}
-	} else if p := currentPrompter(); p != nil {
-		v, err := p(spec.name)
+	} else if x.prompt != nil {
+		v, err := x.prompt(spec.name)
 		if err != nil {
 			return Secret{}, fmt.Errorf("%s: %w", spec.name, err)
 		}
@@ -149,19 +145,19 @@ func reveal(s Secret, err error) (string, error) {
 
 // ExchangePassword returns the WinRM password, from EXRUNBOOK_EXCHANGE_PASSWORD,
 // exchange.password_file or the prompt, in that order.
-func (c *Config) ExchangePassword() (string, error) { return reveal(c.secret(specExchangePassword)) }
+func (x Secrets) ExchangePassword() (string, error) { return reveal(x.secret(specExchangePassword)) }
 
 // TSIGSecret returns the base64 TSIG secret, from
 // EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET, public_dns.tsig.secret_file or the prompt.
-func (c *Config) TSIGSecret() (string, error) { return c.DNSAccessTSIGSecret(PublicDNSKey) }
+func (x Secrets) TSIGSecret() (string, error) { return x.DNSAccessTSIGSecret(PublicDNSKey) }
 
 // DNSAccessTSIGSecret returns the base64 TSIG secret of block k, from its
 // environment variable (EXRUNBOOK_PUBLIC_DNS_TSIG_SECRET,
 // EXRUNBOOK_CERTIFICATE_ACME_CHALLENGE_DNS_TSIG_SECRET), its
 // tsig.secret_file or the prompt.
-func (c *Config) DNSAccessTSIGSecret(k DNSAccessKey) (string, error) {
+func (x Secrets) DNSAccessTSIGSecret(k DNSAccessKey) (string, error) {
 	spec := tsigSpec(k)
-	s, err := c.secret(spec)
+	s, err := x.secret(spec)
 	if err != nil {
 		return "", err
 	}
@@ -174,11 +170,11 @@ func (c *Config) DNSAccessTSIGSecret(k DNSAccessKey) (string, error) {
 
 // PFXPassword returns the PFX password, from EXRUNBOOK_CERTIFICATE_PFX_PASSWORD,
 // certificate.pfx_password_file or the prompt.
-func (c *Config) PFXPassword() (string, error) { return reveal(c.secret(specPFXPassword)) }
+func (x Secrets) PFXPassword() (string, error) { return reveal(x.secret(specPFXPassword)) }
 
 // ProbePassword returns the Autodiscover probe users' password, from
 // EXRUNBOOK_PROBE_PASSWORD, autodiscover.probe.password_file or the prompt.
-func (c *Config) ProbePassword() (string, error) { return reveal(c.secret(specProbePassword)) }
+func (x Secrets) ProbePassword() (string, error) { return reveal(x.secret(specProbePassword)) }
 
 // HasProbePassword reports whether a probe password is available without
 // prompting (environment or file).
@@ -242,7 +238,7 @@ func unwrapPath(err error) error {
 
 // SecretInfo describes a secret the configuration needs.
 type SecretInfo struct {
-	// Name is what the prompt hook is asked for (Prompter's name argument).
+	// Name is what the Prompter is asked for (its name argument).
 	Name string
 	// Env and FileKey are where the secret could come from instead.
 	Env, FileKey string
@@ -306,7 +302,7 @@ func (c *Config) usesExchangePassword() bool {
 
 // MissingSecrets lists the needed secrets that are neither in the
 // environment nor named by a file key, so that a front end (the TUI) can
-// ask for them all at the start; the prompt hook then answers by Name.
+// ask for them all at the start; its Prompter then answers by Name.
 func (c *Config) MissingSecrets() []SecretInfo {
 	env := os.LookupEnv
 	if c.secrets != nil {
