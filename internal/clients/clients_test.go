@@ -166,7 +166,7 @@ func TestRootCAs(t *testing.T) {
 }
 
 func TestDNSModes(t *testing.T) {
-	want := []string{"rfc2136", "manual", "cloudflare", "hetzner", "ionos", "route53"}
+	want := []string{"rfc2136", "manual", "azure", "cloudflare", "hetzner", "ionos", "route53"}
 	if got := DNSModes(); !reflect.DeepEqual(got, want) {
 		t.Errorf("modes %v; want %v", got, want)
 	}
