@@ -1,3 +1,3 @@
 package exchange
 
-//go:generate go run ./internal/gen -in ../../../../shared/exchange/cmdlets.json -out params_gen.go
+//go:generate go run ./internal/gen -in cmdlets.json -out params_gen.go

@@ -1,8 +1,10 @@
 // Command gen turns the documented Exchange cmdlet reference
-// (/work/shared/exchange/cmdlets.json) into the Go table the lab's Exchange
-// cmdlets bind with (params_gen.go), so the build does not need the JSON.
+// (internal/lab/exchange/cmdlets.json, compiled from Microsoft's cmdlet
+// reference MicrosoftDocs/office-docs-powershell; its "_meta" names the
+// commit) into the Go table the lab's Exchange cmdlets bind with
+// (params_gen.go), so the build does not need the JSON.
 //
-//	go run ./internal/gen -in ../../../../shared/exchange/cmdlets.json -out params_gen.go
+//	go run ./internal/gen -in cmdlets.json -out params_gen.go
 package main
 
 import (
