@@ -14,7 +14,10 @@ import (
 	"github.com/google/uuid"
 )
 
-const samplesDir = "/work/shared/psrp/samples"
+// samplesDir holds real Exchange CLIXML samples (Export-Clixml files from
+// microsoft/CSS-Exchange and one pypsrp test excerpt, both MIT); the
+// SOURCES file beside them names each origin and commit.
+const samplesDir = "testdata/samples"
 
 func TestCLIXMLRoundTrip(t *testing.T) {
 	key, err := SessionKeyFromBytes(bytes.Repeat([]byte{7}, 32))

@@ -16,34 +16,10 @@ import (
 	"github.com/google/uuid"
 )
 
-// samplesDir finds shared/psrp/samples: beside the repository (as CI lays
-// it out), or /work/shared. Missing, the test is skipped, or fails in CI.
-func samplesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tried []string
-	for d := dir; ; d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "psrp", "samples")
-		tried = append(tried, c)
-		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-			return c
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if fi, err := os.Stat("/work/shared/psrp/samples"); err == nil && fi.IsDir() {
-		return "/work/shared/psrp/samples"
-	}
-	if os.Getenv("CI") != "" || os.Getenv("EXRUNBOOK_REQUIRE_PEERS") == "1" {
-		t.Fatalf("shared/psrp/samples not found (tried %v)", tried)
-	}
-	t.Skipf("shared/psrp/samples not found (tried %v)", tried)
-	return ""
-}
+// samplesDir holds the real Exchange CLIXML samples, kept with the codec's
+// tests (internal/psrp/testdata/samples; the SOURCES file there names
+// each origin and commit).
+const samplesDir = "../../psrp/testdata/samples"
 
 // sampleProp is one property of a sample object: its element (S, B, G,
 // DT, I32, URI, Nil, BA, Obj) and, for an Obj, its first type name and
@@ -91,7 +67,7 @@ func (n xmlNode) child(local string) *xmlNode {
 // parseSample reads the first top-level object of an Export-Clixml sample.
 func parseSample(t *testing.T, file string) sampleObject {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(samplesDir(t), file))
+	b, err := os.ReadFile(filepath.Join(samplesDir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +130,7 @@ func parseSample(t *testing.T, file string) sampleObject {
 }
 
 // TestObjectsMatchSamples compares the lab's objects, as the endpoint
-// sends them, with the real samples (EXCHANGE-CLIXML.md): the type chain
+// sends them, with the real samples (samplesDir): the type chain
 // exactly; every property the lab sends must exist in the sample under
 // the same name, and be of the same wire kind where the sample shows a
 // primitive or a list (Nil stands for an unset value either way).
