@@ -209,7 +209,8 @@ func (a *Acceptor) Accept(scheme Scheme, token []byte) (acc *Accepted, err error
 		return acc, nil
 	}
 	// The acceptor subkey: random, of the initiator subkey's enctype (else
-	// the session key's), as MIT and Windows (WRAP.md §2.2, §3.5).
+	// the session key's), as MIT (accept_sec_context.c) and Windows
+	// (MS-KILE 3.1.1.2) do.
 	et, err := crypto.GetEtype(base.KeyType)
 	if err != nil {
 		return nil, &RejectError{Err: fmt.Errorf("kerberos: %s: %w", op, err)}

@@ -9,8 +9,9 @@
 // It is a protocol codec shared by the WS-Management client and the lab's
 // server, so it imports no orchestrator package; gokrb5 provides the
 // ticket exchanges and the RFC 3961 crypto, this package what gokrb5 lacks
-// (AP-REP on both sides, sealed wrap tokens). Facts and sources:
-// /work/shared/psrp/WRAP.md.
+// (AP-REP on both sides, sealed wrap tokens). Sources: RFC 4121, RFC 4120
+// §5.5, RFC 3961/3962, MS-KILE 3.1.1.2 and 3.4.5.4.1, MS-WSMV 2.2.9.1, and
+// the WinRM framing as pypsrp, pywinrm and masterzen/winrm write it.
 //
 // Sequence numbers: each direction of a Context counts its tokens from the
 // number agreed in the handshake (the authenticator's for the initiator,

@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// The protocol strings of WinRM message encryption (MS-WSMV 2.2.9.1;
-// WRAP.md §1.1): SPNEGO under the HTTP scheme Negotiate, Kerberos under
+// The protocol strings of WinRM message encryption (MS-WSMV 2.2.9.1.1.1,
+// 2.2.9.1.2.1): SPNEGO under the HTTP scheme Negotiate, Kerberos under
 // the HTTP scheme Kerberos.
 const (
 	ProtocolSPNEGO   = "application/HTTP-SPNEGO-session-encrypted"
@@ -39,7 +39,8 @@ type MessageWrapper interface {
 }
 
 // EncodeBody frames one sealed message as pypsrp, pywinrm and Windows send
-// it (WRAP.md §1.2): not RFC 2046 MIME, the binary follows the part
+// it (MS-WSMV 2.2.9.1.1.2.2; pypsrp encryption.py wrap_message, masterzen/winrm
+// encryption.go): not RFC 2046 MIME, the binary follows the part
 // header line directly, then the closing delimiter.
 func EncodeBody(protocol string, header, encrypted []byte) []byte {
 	var b bytes.Buffer
@@ -134,7 +135,8 @@ var ErrNotEncrypted = errors.New("the body is not multipart/encrypted")
 // from contentType (default "Encrypted Boundary"), parses the binary part
 // positionally (the 4-byte little-endian header length, the header, then
 // exactly Length data bytes), so a boundary-like run inside ciphertext
-// cannot cut a part, and tolerates what real peers send (WRAP.md §1.3):
+// cannot cut a part, and tolerates what real peers send (pypsrp
+// encryption.py unwrap_message and its tests; openwec multipart.rs):
 // a space after "--" (Exchange), part headers with or without the leading
 // tab, a closing delimiter without its trailing "--", or none at all.
 func DecodeBody(contentType string, body []byte) ([]BodyPart, error) {

@@ -11,7 +11,8 @@ import (
 
 func TestEncodeBodyLayout(t *testing.T) {
 	got := EncodeBody(ProtocolKerberos, []byte("HDR"), []byte("DATA!"))
-	// pypsrp's test_wrap_small_kerberos layout (WRAP.md §1.2).
+	// pypsrp's test_wrap_small_kerberos layout
+	// (tests/tests_pypsrp/test_encryption.py).
 	want := "--Encrypted Boundary\r\n" +
 		"\tContent-Type: application/HTTP-Kerberos-session-encrypted\r\n" +
 		"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=5\r\n" +

@@ -89,7 +89,8 @@ func buildInitiator(cname types.PrincipalName, crealm, spn string, scheme Scheme
 	auth.Cusec = t.Nanosecond() / 1000
 	// An initiator subkey of the session key's enctype steers the
 	// acceptor's subkey to the same (AES) enctype; for an RC4 session key
-	// ask for AES256 (WRAP.md §2.2).
+	// ask for AES256 (MS-KILE 3.1.1.2; winrmexec and Metasploit's Kerberos
+	// service authenticator do the same).
 	subType := key.KeyType
 	if !sealable(subType) {
 		subType = etypeID.AES256_CTS_HMAC_SHA1_96

@@ -19,7 +19,8 @@ import (
 )
 
 // Scheme is the HTTP authentication scheme of the handshake: Negotiate
-// carries SPNEGO tokens, Kerberos raw Kerberos GSS tokens (WRAP.md §3.1).
+// carries SPNEGO tokens, Kerberos raw Kerberos GSS tokens (RFC 4559;
+// MS-WSMV 2.2.9.1.2.1).
 type Scheme string
 
 // The two schemes WinRM accepts for Kerberos.
@@ -29,7 +30,8 @@ const (
 )
 
 // Protocol is the multipart/encrypted protocol string that goes with the
-// scheme (WRAP.md §1.1: it follows the HTTP scheme, not the mechanism).
+// scheme (MS-WSMV 2.2.9.1.1.1, 2.2.9.1.2.1): it follows the HTTP scheme,
+// not the mechanism, as pypsrp's wsman.py picks it.
 func (s Scheme) Protocol() string {
 	if s == SchemeKerberos {
 		return ProtocolKerberos

@@ -33,7 +33,8 @@ var wrapTokID = []byte{0x05, 0x04}
 
 // Context is one established Kerberos security context: its keys, its
 // direction and its two sequence counters. It belongs to one TCP
-// connection (WRAP.md §1.5). Its methods are safe for concurrent use, but
+// connection (as pypsrp's negotiate.py and openwec keep one context per
+// connection). Its methods are safe for concurrent use, but
 // WinRM's strict ordering means a connection's messages must be wrapped
 // and unwrapped in the order they travel.
 type Context struct {
@@ -129,7 +130,7 @@ func (c *Context) sealUsage(sentByAcceptor bool) uint32 {
 
 // rrc is the right rotation count Windows uses for a sealed token with
 // EC 0: the encrypted header copy (16) and the checksum (12 for the
-// SHA-1 enctypes, giving 28) (WRAP.md §2.4).
+// SHA-1 enctypes, giving 28) (MS-KILE 3.4.5.4.1; MIT k5sealv3iov.c).
 func (c *Context) rrc() int { return wrapHeaderLen + c.et.GetHMACBitLength()/8 }
 
 // Wrap seals plaintext into one RFC 4121 wrap token with confidentiality:
@@ -266,7 +267,8 @@ func ParseWrapHeader(tok []byte) (ParsedWrap, error) {
 // Unwrap verifies and decrypts one sealed wrap token from the peer and
 // advances the receive sequence number. It accepts any RRC and EC: the
 // physical rotation is RRC+EC when RRC is 16+checksum length (Windows'
-// convention), else RRC (RFC 4121's) (WRAP.md §2.4). Tokens without
+// convention, MS-KILE 3.4.5.4.1), else RRC (RFC 4121 §4.2.5), as MIT's
+// k5sealv3iov.c reads them. Tokens without
 // confidentiality are refused: the context was negotiated with
 // confidentiality and WinRM over http must not accept plaintext.
 func (c *Context) Unwrap(tok []byte) (out []byte, err error) {

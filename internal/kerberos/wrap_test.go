@@ -102,8 +102,9 @@ func checkHeader(t *testing.T, h []byte, flags byte, rrc uint16, seq uint64) {
 }
 
 // sealWith builds a sealed token from the initiator with a chosen EC
-// (filler), RRC field and physical rotation — the variants WRAP.md §2.4
-// says peers send.
+// (filler), RRC field and physical rotation — the variants peers send
+// (RFC 4121 §4.2.5, MS-KILE 3.4.5.4.1, MIT k5sealv3iov.c, impacket
+// GSSAPI_AES).
 func sealWith(t *testing.T, c *Context, msg []byte, ec int, rrcField, rot int) []byte {
 	t.Helper()
 	hdr := []byte{0x05, 0x04, 0x06, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}

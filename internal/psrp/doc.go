@@ -52,6 +52,7 @@
 //     (SessionCapability, InitRunspacePool, CreatePipeline, PipelineState,
 //     *ErrorRecord, …).
 //   - KeyExchange (client), ParsePublicKeyBlob and EncryptedSessionKeyBlob
-//     (server), SessionKey: the session key and SecureString (WRAP.md §5).
+//     (server), SessionKey: the session key and SecureString (MS-PSRP
+//     §2.2.2.3-§2.2.2.5, §2.2.5.1.24).
 //   - Open, Pool, Invocation: the client runspace pool over a Transport.
 package psrp

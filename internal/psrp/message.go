@@ -19,7 +19,7 @@ const (
 // MessageType is a PSRP message type (MS-PSRP §2.2.1).
 type MessageType uint32
 
-// The message types of MS-PSRP §2.2.1 (see PROTOCOL.md §1.4).
+// The message types of MS-PSRP §2.2.1.
 const (
 	MsgSessionCapability        MessageType = 0x00010002
 	MsgInitRunspacePool         MessageType = 0x00010004

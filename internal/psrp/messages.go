@@ -114,7 +114,8 @@ type SessionCapability struct {
 }
 
 // ClientCapability is what exrunbook's client announces: the versions
-// pypsrp and Windows PowerShell 5.1 send (PROTOCOL.md §1.5).
+// pypsrp and Windows PowerShell 5.1 send (MS-PSRP §2.2.2.1; pypsrp
+// powershell.py PROTOCOL_VERSION, PS_VERSION, SERIALIZATION_VERSION).
 var ClientCapability = SessionCapability{ProtocolVersion: "2.3", PSVersion: "2.0", SerializationVersion: "1.1.0.1"}
 
 // MessageType implements Body.
@@ -486,7 +487,7 @@ func decodeInformational(t MessageType, v Value) (Body, error) {
 	return InformationalRecord{Kind: t, Message: msg}, p.err
 }
 
-// PublicKey is PUBLIC_KEY: the client's CAPI PUBLICKEYBLOB (WRAP.md §5.2).
+// PublicKey is PUBLIC_KEY: the client's CAPI PUBLICKEYBLOB (MS-PSRP §2.2.2.3).
 type PublicKey struct{ Blob []byte }
 
 // MessageType implements Body.
@@ -496,7 +497,7 @@ func (m PublicKey) value() (Value, error) {
 }
 
 // EncryptedSessionKey is ENCRYPTED_SESSION_KEY: the session key as a CAPI
-// SIMPLEBLOB (WRAP.md §5.3).
+// SIMPLEBLOB (MS-PSRP §2.2.2.4).
 type EncryptedSessionKey struct{ Blob []byte }
 
 // MessageType implements Body.

@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Envelope sizes (PROTOCOL.md §1.9): the client raises the max envelope to
-// RaisedEnvelopeSize once the server's SESSION_CAPABILITY proves protocol
-// 2.2 or later.
+// Envelope sizes (pypsrp powershell.py _process_session_capability): the
+// client raises the max envelope to RaisedEnvelopeSize once the server's
+// SESSION_CAPABILITY proves protocol 2.2 or later.
 const RaisedEnvelopeSize = 512000
 
 // ErrBroken says the runspace pool can no longer be used: the transport

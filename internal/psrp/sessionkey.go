@@ -17,7 +17,7 @@ import (
 // before the pool's session-key exchange.
 var ErrNoSessionKey = errors.New("psrp: a SecureString needs the session key, and none has been exchanged")
 
-// The fixed parts of the CAPI blobs of MS-PSRP §2.2.2.3 and §2.2.2.4 (WRAP.md §5.2, §5.3).
+// The fixed parts of the CAPI blobs of MS-PSRP §2.2.2.3 and §2.2.2.4.
 var (
 	publicKeyBlobPrefix  = []byte{0x06, 0x02, 0x00, 0x00, 0x00, 0xA4, 0x00, 0x00, 'R', 'S', 'A', '1'}
 	simpleKeyBlobPrefix  = []byte{0x01, 0x02, 0x00, 0x00, 0x10, 0x66, 0x00, 0x00, 0x00, 0xA4, 0x00, 0x00}
@@ -30,7 +30,8 @@ var (
 )
 
 // SessionKey is a pool's AES-256 session key, which encrypts every
-// SecureString in both directions (WRAP.md §5.4).
+// SecureString in both directions (MS-PSRP §2.2.5.1.24; PowerShell's
+// CryptoUtils.cs).
 type SessionKey struct {
 	key []byte
 }
@@ -60,7 +61,7 @@ func (k *SessionKey) String() string { return "[SessionKey]" }
 
 // Encrypt returns the <SS> ciphertext of plain: its UTF-16LE code units,
 // AES-256-CBC with a zero IV and PKCS#7 padding, each value on its own
-// (WRAP.md §5.4).
+// (PowerShell's CryptoUtils.cs; pypsrp serializer.py).
 func (k *SessionKey) Encrypt(plain string) ([]byte, error) {
 	if k == nil {
 		return nil, ErrNoSessionKey
@@ -132,7 +133,7 @@ func NewKeyExchange() (*KeyExchange, error) {
 }
 
 // PublicKeyBlob returns the CAPI PUBLICKEYBLOB of the public key, as
-// PUBLIC_KEY carries it (base64 of it; WRAP.md §5.2).
+// PUBLIC_KEY carries it (base64 of it; MS-PSRP §2.2.2.3).
 func (x *KeyExchange) PublicKeyBlob() []byte {
 	b := make([]byte, 0, publicKeyBlobLen)
 	b = append(b, publicKeyBlobPrefix...)
@@ -142,8 +143,8 @@ func (x *KeyExchange) PublicKeyBlob() []byte {
 	return append(b, reversed(n)...)
 }
 
-// SessionKey decrypts the CAPI SIMPLEBLOB of ENCRYPTED_SESSION_KEY (WRAP.md
-// §5.3) into the session key.
+// SessionKey decrypts the CAPI SIMPLEBLOB of ENCRYPTED_SESSION_KEY (MS-PSRP
+// §2.2.2.4) into the session key.
 func (x *KeyExchange) SessionKey(blob []byte) (*SessionKey, error) {
 	if len(blob) != encryptedKeyBlobLen {
 		return nil, fmt.Errorf("psrp: encrypted session key blob of %d bytes, want %d", len(blob), encryptedKeyBlobLen)
@@ -161,7 +162,7 @@ func (x *KeyExchange) SessionKey(blob []byte) (*SessionKey, error) {
 }
 
 // ParsePublicKeyBlob reads the CAPI PUBLICKEYBLOB of a PUBLIC_KEY message
-// (the server's side; WRAP.md §5.6).
+// (the server's side; MS-PSRP §2.2.2.3).
 func ParsePublicKeyBlob(blob []byte) (*rsa.PublicKey, error) {
 	if len(blob) < 20 {
 		return nil, fmt.Errorf("psrp: public key blob of %d bytes is shorter than its 20-byte header", len(blob))
@@ -185,7 +186,7 @@ func ParsePublicKeyBlob(blob []byte) (*rsa.PublicKey, error) {
 }
 
 // EncryptedSessionKeyBlob wraps key for pub as the CAPI SIMPLEBLOB of
-// ENCRYPTED_SESSION_KEY (the server's side; WRAP.md §5.6).
+// ENCRYPTED_SESSION_KEY (the server's side; MS-PSRP §2.2.2.4, §3.2.5.4.3).
 func EncryptedSessionKeyBlob(pub *rsa.PublicKey, key *SessionKey) ([]byte, error) {
 	if key == nil {
 		return nil, errSessionKeyNotHeld

@@ -19,10 +19,12 @@ const (
 )
 
 // ResourceURIExchange is the shell resource URI of the Microsoft.Exchange
-// session configuration (PROTOCOL.md §1.1).
+// session configuration: http://schemas.microsoft.com/powershell/ and the
+// configuration name, as pypsrp's RunspacePool builds it.
 const ResourceURIExchange = "http://schemas.microsoft.com/powershell/Microsoft.Exchange"
 
-// Envelope sizes (PROTOCOL.md §1.9): the default until the server proves
+// Envelope sizes (pypsrp wsman.py and powershell.py
+// _process_session_capability): the default until the server proves
 // protocol 2.2, and the one pypsrp raises to after.
 const (
 	DefaultMaxEnvelopeSize = 153600

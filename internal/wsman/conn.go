@@ -170,7 +170,8 @@ func (cl *Client) newConn() (*conn, error) {
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // authenticate runs the connection's handshake on empty POSTs (the
-// message-encryption rule of WRAP.md §1.5; harmless over https), and
+// message-encryption rule: pypsrp's wsman.py send() and masterzen/winrm's
+// PrepareRequest authenticate with an empty body; harmless over https), and
 // takes the context's Sealer when the endpoint is plain http.
 func (cl *Client) authenticate(ctx context.Context, c *conn) error {
 	tok, err := c.sc.Step(nil)

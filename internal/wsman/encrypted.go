@@ -2,7 +2,8 @@ package wsman
 
 import "github.com/exrunbook/exrunbook/internal/kerberos"
 
-// The protocol strings of WinRM message encryption (WRAP.md §1.1). The
+// The protocol strings of WinRM message encryption (MS-WSMV 2.2.9.1.1.1,
+// 2.2.9.1.2.1). The
 // multipart/encrypted framing itself (MS-WSMV 2.2.9.1.1.2.2) is
 // internal/kerberos's, shared with the lab's server.
 const (

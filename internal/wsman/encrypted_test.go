@@ -54,8 +54,9 @@ func TestMultipartSealerRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSealerUnwrapTolerance: what real servers send (WRAP.md §1.3)
-// opens; the framing's own cases are internal/kerberos's.
+// TestSealerUnwrapTolerance: what real servers send (as pypsrp's encryption.py
+// unwrap_message tolerates it) opens; the framing's own cases are
+// internal/kerberos's.
 func TestSealerUnwrapTolerance(t *testing.T) {
 	ct := encryptedContentType(ProtocolSPNEGO)
 	std := seal(t, ProtocolSPNEGO, "<s:Envelope/>")

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Namespaces (MS-WSMV 2.2.1; winrm/PROTOCOL.md "Envelope").
+// Namespaces (MS-WSMV 2.2.1; the prefixes masterzen/winrm and pywinrm use).
 const (
 	nsSOAP      = "http://www.w3.org/2003/05/soap-envelope"
 	nsAddress   = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
@@ -102,7 +102,7 @@ func esc(s string) string {
 
 func b64(p []byte) string { return base64.StdEncoding.EncodeToString(p) }
 
-// createBody is the rsp:Shell of a PSRP Create (PROTOCOL.md §1.1): the
+// createBody is the rsp:Shell of a PSRP Create (MS-PSRP 3.1.5.3.1): the
 // pool's id as ShellId, streams stdin pr / stdout, and creationXml.
 func createBody(shellID string, creationXML []byte) string {
 	return `<rsp:Shell ShellId="` + esc(shellID) + `"><rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>` +
@@ -125,7 +125,7 @@ func receiveBody(commandID string) string {
 var poolReceiveOptions = []option{{Name: "WSMAN_CMDSHELL_OPTION_KEEPALIVE", Value: "TRUE"}}
 
 // commandBody starts a pipeline: an empty rsp:Command and the first
-// CREATE_PIPELINE fragment(s) in rsp:Arguments (PROTOCOL.md §1.6).
+// CREATE_PIPELINE fragment(s) in rsp:Arguments (MS-PSRP 3.1.5.3.3).
 func commandBody(commandID string, arguments []byte) string {
 	return `<rsp:CommandLine CommandId="` + esc(commandID) + `"><rsp:Command></rsp:Command><rsp:Arguments>` + b64(arguments) + `</rsp:Arguments></rsp:CommandLine>`
 }

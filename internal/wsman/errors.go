@@ -169,7 +169,10 @@ func (e *TLSError) Error() string {
 func (e *TLSError) Unwrap() error { return e.Err }
 
 // throttlingMarkers are texts of Exchange and WinRM answers that mean
-// "come back later" (PROTOCOL.md §2.3; winrm errors.go).
+// "come back later": Exchange's throttling refusals (Microsoft Learn:
+// Set-ThrottlingPolicy; Microsoft365DSC/Microsoft365DSC#359) and WinRM's
+// quotas (MaxShellsPerUser, MaxConcurrentOperationsPerUser: Microsoft
+// Learn, "Installation and configuration for Windows Remote Management").
 var throttlingMarkers = []string{
 	"exceeded the maximum number of connections allowed",
 	"fail to create a runspace",

@@ -224,7 +224,8 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if session != nil {
 		sealed, sig := session.Seal(answer)
 		var b bytes.Buffer
-		// Exchange's boundary, with a space after "--" (WRAP.md §1.3).
+		// Exchange's boundary, with a space after "--" (pypsrp encryption.py
+		// unwrap_message: "some MS implementations do this").
 		b.WriteString("-- Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + strconv.Itoa(len(answer)) + "\r\n-- Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n")
 		binary.Write(&b, binary.LittleEndian, uint32(len(sig)))
 		b.Write(sig)

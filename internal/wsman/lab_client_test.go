@@ -341,7 +341,8 @@ func TestLabClientExchange(t *testing.T) {
 					t.Errorf("%d mailbox writes, want 3", n)
 				}
 				// The cost model prices a pipeline and three mailboxes written
-				// (DESIGN.md: Set-CASMailbox ≈ 100 ms per mailbox), though one
+				// (README.md, "Counters and cost model": Set-CASMailbox ≈ 100 ms
+				// per mailbox), though one
 				// Set-CASMailbox call wrote them all.
 				cost := c.lab.Stats().Cost
 				if got, want := c.lab.Stats().SimulatedSeconds-sim, cost.Pipeline+3*cost.SetCASMailbox; math.Abs(got-want) > 1e-9 {

@@ -126,7 +126,8 @@ func sameID(got, want string) bool {
 	return strings.EqualFold(strings.TrimSpace(got), want)
 }
 
-// Fault codes the client acts on (MS-WSMV 2.2.4.43; winrm/PROTOCOL.md).
+// Fault codes the client acts on (MS-WSMV 2.2.4.43; masterzen/winrm and
+// pywinrm re-issue a Receive that got w:TimedOut).
 const (
 	// FaultCodeTimedOut is the WSManFault code of w:TimedOut.
 	FaultCodeTimedOut = 2150858793

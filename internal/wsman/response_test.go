@@ -94,9 +94,10 @@ func TestParseReceive(t *testing.T) {
 	}
 }
 
-// exchangeThrottle is the shape of Exchange's refusal of a new runspace
-// (PROTOCOL.md §2.3): the text nested in ProviderFault, repeated in an
-// inner WSManFault, followed by the budget snapshot.
+// exchangeThrottle is the shape of Exchange's refusal of a new runspace (its
+// text as in Microsoft365DSC/Microsoft365DSC#359): the text nested in
+// ProviderFault, repeated in an inner WSManFault, followed by the budget
+// snapshot.
 const exchangeThrottle = `<s:Envelope ` + answerNS + `><s:Header><a:Action>http://schemas.dmtf.org/wbem/wsman/1/wsman/fault</a:Action><a:RelatesTo>` + reqID + `</a:RelatesTo></s:Header><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>w:InternalError</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="">[ex01.contoso.test] Processing data from remote server failed</s:Text></s:Reason><s:Detail><f:WSManFault Code="2150858843" Machine="ex01.contoso.test"><f:Message><f:ProviderFault provider="microsoft.exchange" path="C:\Program Files\Microsoft\Exchange Server\V15\Bin\Microsoft.Exchange.AuthorizationPlugin.dll"><f:WSManFault Code="2150858843" Machine="ex01.contoso.test"><f:Message>Fail to create a runspace because you have exceeded the maximum number of connections allowed : 18 for the policy party : MaxConcurrency. Please close existing runspace and try again.</f:Message></f:WSManFault>Fail to create a runspace because you have exceeded the maximum number of connections allowed : 18 for the policy party : MaxConcurrency. Please close existing runspace and try again.
 Policy: GlobalThrottlingPolicy_0f1e; ActiveRunspaces: 18/18; [FailureCategory=AuthZ-AuthorizationException]</f:ProviderFault></f:Message></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>`
 

@@ -1,10 +1,10 @@
 // Package kdctest starts a throwaway MIT Kerberos realm for tests: a KDC
 // database, krb5kdc on a free 127.0.0.1 port (UDP and TCP), principals,
 // keytabs, a krb5.conf, and kinit into a ticket cache — all in a temporary
-// directory, nothing written to /etc (facts: /work/shared/psrp/PROTOCOL.md
-// §4.1). It follows the project's peer rule: when the MIT tools are
-// missing a test is skipped, unless EXRUNBOOK_REQUIRE_PEERS=1, when it
-// fails.
+// directory, nothing written to /etc (MIT's kdb5_util, kadmin.local and
+// krb5kdc -n, pointed at it by KRB5_CONFIG and KRB5_KDC_PROFILE). It
+// follows the project's peer rule: when the MIT tools are missing a test
+// is skipped, unless EXRUNBOOK_REQUIRE_PEERS=1, when it fails.
 //
 // Starting a realm costs a second or two; share one per test package with
 // Shared (and StopShared in TestMain). Passwords go to kadmin.local and
