@@ -12,7 +12,7 @@ import (
 	"github.com/exrunbook/exrunbook/runbooks"
 )
 
-// The process exit codes (DESIGN.md, "Exit codes"). Scripts depend on
+// The process exit codes (README.md, "Exit codes"). Scripts depend on
 // them. They are mapped from the typed errors here, beside Execute, and
 // nowhere else, so that every command exits the same way for the same
 // condition.

@@ -139,7 +139,8 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Endpoints is DIR/endpoints.json; its keys are an interface (DESIGN.md).
+// Endpoints is DIR/endpoints.json; its keys are an interface (README.md,
+// "Rehearsing against the lab").
 type Endpoints struct {
 	Control string `json:"control"`
 	WinRM   URLs   `json:"winrm"`

@@ -85,7 +85,8 @@ func TestStartWritesFiles(t *testing.T) {
 	if l.Continued() {
 		t.Error("a fresh directory was reported as continued")
 	}
-	// endpoints.json: exactly the keys of DESIGN.md.
+	// endpoints.json: exactly the keys of its interface (README.md,
+	// "Rehearsing against the lab").
 	var ep map[string]any
 	if err := readJSON(filepath.Join(dir, FileEndpoints), &ep); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,8 @@ func TestStartWritesFiles(t *testing.T) {
 		}
 	}
 
-	// exrunbook.yaml: the config keys of DESIGN.md, pointing at this lab.
+	// exrunbook.yaml: the config keys of README.md, "Configuration",
+	// pointing at this lab.
 	raw, err := os.ReadFile(filepath.Join(dir, FileConfig))
 	if err != nil {
 		t.Fatal(err)

@@ -6,16 +6,18 @@
 // Negotiate (NTLM inside, raw or SPNEGO-wrapped; the logon holds for the
 // connection, as IIS keeps it).
 //
-// The answer follows /work/shared/exchange/AUTODISCOVER.md: with a valid
-// X-MapiHttpCapability header and MAPI over HTTP in effect for the mailbox
-// (its own MapiHttpEnabled, or the organisation's when $null) it carries a
-// mapiHttp Protocol (Version 1) with MailStore and AddressBook URLs built
-// from the MAPI virtual directory and no top-level EXCH/EXPR; otherwise it
-// carries EXCH, EXPR and WEB. MAPIBlockOutlookExternalConnectivity removes
+// The answer follows [MS-OXDSCLI] (2.2.2.1, 3.2.5.1 and the 4.4 example) and
+// Microsoft's "Configure MAPI over HTTP" and Set-CASMailbox pages: with a
+// valid X-MapiHttpCapability header and MAPI over HTTP in effect for the
+// mailbox (its own MapiHttpEnabled, or the organisation's when $null) it
+// carries a mapiHttp Protocol (Version 1) with MailStore and AddressBook URLs
+// built from the MAPI virtual directory and no top-level EXCH/EXPR; otherwise
+// it carries EXCH, EXPR and WEB. MAPIBlockOutlookExternalConnectivity removes
 // every external URL (mapiHttp ExternalUrl, EXPR, WEB/External);
 // MAPIBlockOutlookRpcHttp removes Outlook Anywhere (EXCH and EXPR: since
 // Exchange 2013 both are RPC over HTTP). Which elements change under a block
-// is an inference from Microsoft's wording, as AUTODISCOVER.md notes.
+// is an inference from Microsoft's wording: no Microsoft source lists the
+// elements one by one.
 package autodiscover
 
 import (
@@ -31,7 +33,8 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 )
 
-// XML namespaces (the http:// forms, see AUTODISCOVER.md section 2).
+// XML namespaces (the http:// forms of MS-OXDSCLI's namespaces page and its
+// 4.4 example; current docs print https://, a later link rewrite).
 const (
 	NSResponse        = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
 	NSOutlookResponse = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"

@@ -1,6 +1,6 @@
 // Package exchange implements the lab's Exchange Management Shell cmdlets
-// (every cmdlet documented in exchange/cmdlets.json) over the simulated
-// organisation of package org, and registers them with the lab's
+// (every cmdlet documented in cmdlets.json, beside this file) over the
+// simulated organisation of package org, and registers them with the lab's
 // PowerShell interpreter behind the Exchange snap-in:
 //
 //	exchange.Register(host, store, exchange.Options{Stats: stats, LocalServer: "EX01"})
@@ -12,19 +12,20 @@
 // does not model (OWA feature switches, ActiveSync device lists, POP/IMAP
 // timeouts, …) are accepted and have no effect.
 //
-// Behaviour follows BEHAVIOUR.md: Exchange errors are non-terminating
-// (scripts need -ErrorAction Stop to catch them); recipient queries stop at
-// ResultSize (default 1000) with Exchange's warning; MAPIBlock* are not
-// filterable; Get-DistributionGroupMember is not recursive; certificate
-// services are additive while IIS and the default SMTP certificate are
-// single bindings; a prompt (SMTP replacement without -Force,
-// Remove-ExchangeCertificate without -Confirm:$false) fails as it does in
-// a non-interactive session; a $null URL stays $null.
+// Behaviour follows Microsoft's cmdlet reference
+// (MicrosoftDocs/office-docs-powershell) and the public scripts built on it:
+// Exchange errors are non-terminating (scripts need -ErrorAction Stop to catch
+// them); recipient queries stop at ResultSize (default 1000) with Exchange's
+// warning; MAPIBlock* are not filterable; Get-DistributionGroupMember is not
+// recursive; certificate services are additive while IIS and the default SMTP
+// certificate are single bindings; a prompt (SMTP replacement without -Force,
+// Remove-ExchangeCertificate without -Confirm:$false) fails as it does in a
+// non-interactive session; a $null URL stays $null.
 //
-// Message texts quoted by BEHAVIOUR.md/SCRIPTS.md or well known from
-// Exchange (not-found, ambiguous, ResultSize, PFX password, filterable
-// property, OWA→ECP warning) are Exchange's; the texts of the lab's other
-// validation errors (Set-MapiVirtualDirectory without
+// Message texts quoted by Microsoft's cmdlet reference or public scripts, or
+// well known from Exchange (not-found, ambiguous, ResultSize, PFX password,
+// filterable property, OWA→ECP warning) are Exchange's; the texts of the lab's
+// other validation errors (Set-MapiVirtualDirectory without
 // IISAuthenticationMethods, certificate in use, …) are the lab's wording.
 package exchange
 

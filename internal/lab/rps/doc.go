@@ -2,9 +2,12 @@
 // `/PowerShell/` with the configuration Microsoft.Exchange: what a
 // pipeline a PowerShell remoting client sends does there, independent of
 // the transport (the lab's WS-Man server decodes the PSRP messages, calls
-// Endpoint.Run, and encodes what the Sink receives). Facts from
-// shared/psrp/PROTOCOL.md §2, EXCHANGE-CLIXML.md and exchange/BEHAVIOUR.md
-// "Remote management".
+// Endpoint.Run, and encodes what the Sink receives). Sources: Microsoft's
+// "Connect to Exchange servers using remote PowerShell", Set-ThrottlingPolicy
+// and about_Language_Modes pages, PowerShell's InitialSessionState.cs (the
+// restricted remote-server session), jborean93/pypsrp#103 and #29, and the
+// real samples in internal/psrp/testdata/samples; README.md, "The lab's
+// Exchange endpoint", says what it models.
 //
 //	ep, err := rps.New(rps.Options{Host: host, Server: "EX01",
 //	    Assignments: map[string][]string{`CONTOSO\Administrator`: {rps.OrganizationManagement}}})
@@ -68,21 +71,22 @@
 //
 // # Objects
 //
-// Output follows Exchange's default (Partial) serialization level
-// (EXCHANGE-CLIXML.md §8): type chains without "Deserialized." and with
+// Output follows Exchange's default (Partial) serialization level (the default
+// of Exchange's ExchangeRunspaceConfigurationSettings, as decompiled in
+// PiratesRE/exchange_diff; the shape of a published Exchange 2016 CU23
+// Get-Mailbox wire capture): type chains without "Deserialized." and with
 // every ancestor (typeChains), Exchange properties as Adapted, no
-// PSComputerName/RunspaceId; strings, booleans, whole numbers (I32 when
-// they fit), dates, GUIDs, byte arrays and URIs as primitives; list
-// properties as MultiValuedProperty objects (the sample's collection type
-// for authentication methods, extended-protection flags, e-mail addresses
-// and AD links, MultiValuedProperty<String> otherwise) holding strings;
-// enums, Unlimited, identities and every other value as their string
-// form. Get-ExchangeCertificate objects carry only RawData (the DER
-// certificate), with X509Certificate2's ToString, as every real sample
-// does: services, thumbprint and status are not reported over this
-// endpoint. Select-Object -Property output is Selected.<type>,
-// PSCustomObject, System.Object with the chosen properties as Extended
-// (note) properties.
+// PSComputerName/RunspaceId; strings, booleans, whole numbers (I32 when they
+// fit), dates, GUIDs, byte arrays and URIs as primitives; list properties as
+// MultiValuedProperty objects (the sample's collection type for authentication
+// methods, extended-protection flags, e-mail addresses and AD links,
+// MultiValuedProperty<String> otherwise) holding strings; enums, Unlimited,
+// identities and every other value as their string form.
+// Get-ExchangeCertificate objects carry only RawData (the DER certificate),
+// with X509Certificate2's ToString, as every real sample does: services,
+// thumbprint and status are not reported over this endpoint. Select-Object
+// -Property output is Selected.<type>, PSCustomObject, System.Object with the
+// chosen properties as Extended (note) properties.
 //
 // # Errors, warnings, prompts, throttling
 //

@@ -63,7 +63,8 @@ func RoleGroups() []string {
 
 // nonExchange are the commands of PowerShell's restricted remote-server
 // session that the endpoint exposes to everyone who has a role
-// (PROTOCOL.md §2.1).
+// (PowerShell's InitialSessionState.CreateRestricted for
+// SessionCapabilities.RemoteServer, engine/InitialSessionState.cs).
 var nonExchange = []string{"Exit-PSSession", "Get-Command", "Get-FormatData", "Measure-Object", "Out-Default", "Select-Object"}
 
 // grant computes what groups allow, from the host's Exchange cmdlets:

@@ -15,7 +15,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Type-name building blocks (EXCHANGE-CLIXML.md §2).
+// Type-name building blocks (the type chains of the real samples in
+// internal/psrp/testdata/samples).
 const (
 	tObject          = "System.Object"
 	tPSCustomObject  = "System.Management.Automation.PSCustomObject"
@@ -61,7 +62,7 @@ func chain(head []string, tail []string) []string {
 // typeChains gives the full type chain, most derived first, of each type
 // the lab's cmdlets write. The chains of ExchangeServer, OrganizationConfig,
 // Mailbox, DynamicDistributionGroup, the OWA and EWS virtual directories
-// and ExchangeCertificate are the real samples' (EXCHANGE-CLIXML.md §2,
+// and ExchangeCertificate are the real samples' (internal/psrp/testdata/samples,
 // checked by TestTypeChainsMatchSamples); the others follow Exchange's
 // class hierarchy the same way (a presentation object of a recipient or
 // server, a virtual directory under ExchangeVirtualDirectory, a protocol
@@ -115,7 +116,7 @@ var mvpChains = map[string][]string{
 var mvpString = []string{tMVPString, tMVPBase, tObject}
 
 // toWire converts an output object to what Exchange's endpoint sends at
-// its default (Partial) serialization level (EXCHANGE-CLIXML.md §8).
+// its default (Partial) serialization level (see the package doc, "Objects").
 func toWire(v pwsh.Value) psrp.Value {
 	switch x := pwsh.Normalize(v).(type) {
 	case *pwsh.Object:
@@ -163,7 +164,8 @@ func props(o *pwsh.Object) []psrp.Property {
 // toStringByName are the types whose ToString is their Name, as the
 // samples show (W1's Mailbox "Administrator", R-ddg19, R-org19); the
 // others show their Identity (R-owa19's "SOLO-E19A\owa (Default Web
-// Site)", a CASMailbox's canonical name, PROTOCOL.md §2.4).
+// Site)", a CASMailbox's canonical name, as public scripts' error texts
+// show it).
 var toStringByName = map[string]bool{
 	"Microsoft.Exchange.Data.Directory.Management.Mailbox":                  true,
 	"Microsoft.Exchange.Data.Directory.Management.DistributionGroup":        true,
@@ -283,8 +285,10 @@ func hashtableToWire(h *pwsh.Hashtable) *psrp.Object {
 // certificateToWire sends what every real sample of an ExchangeCertificate
 // carries: RawData (the DER certificate) and X509Certificate2's ToString.
 // Services, Thumbprint, Status and the rest travel only inside Full-level
-// SerializationData, which this endpoint does not model (DESIGN.md: the
-// services are not reported here).
+// SerializationData, which this endpoint does not model (Microsoft:
+// Get-ExchangeCertificate "does not fully support remote PowerShell";
+// MicrosoftDocs/office-docs-powershell#5256: the services are not
+// reported there).
 func certificateToWire(o *pwsh.Object) *psrp.Object {
 	raw, _ := o.Get("RawData")
 	der, _ := raw.([]byte)

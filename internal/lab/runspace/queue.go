@@ -21,7 +21,7 @@ type outMsg struct {
 }
 
 // outQueue is the outgoing message queue of a pool or a pipeline
-// (MS-PSRP §3.2.5.3.5 as PROTOCOL.md §1.3 reads it): each Receive takes as
+// (MS-PSRP §3.2.5.3.5): each Receive takes as
 // many fragments as fit its budget, and a message cut short stays first in
 // line with its next fragment. Guarded by the pool's mutex.
 type outQueue struct {

@@ -375,7 +375,8 @@ func canonicalID(v string) string {
 }
 
 // concurrencyRefusal is Exchange's refusal of a session over
-// PowerShellMaxConcurrency (PROTOCOL.md §2.3, from Exchange's own text):
+// PowerShellMaxConcurrency (Microsoft Learn: Set-ThrottlingPolicy; the
+// text as Exchange writes it, Microsoft365DSC/Microsoft365DSC#359):
 // the reason, the policy and a budget snapshot, and the failure category.
 func concurrencyRefusal(user string, limit, active int, now time.Time) string {
 	return fmt.Sprintf("[AuthZRequestId=%s][FailureCategory=AuthZ-AuthorizationException] "+
