@@ -162,10 +162,11 @@ func props(o *pwsh.Object) []psrp.Property {
 }
 
 // toStringByName are the types whose ToString is their Name, as the
-// samples show (W1's Mailbox "Administrator", R-ddg19, R-org19); the
-// others show their Identity (R-owa19's "SOLO-E19A\owa (Default Web
-// Site)", a CASMailbox's canonical name, as public scripts' error texts
-// show it).
+// samples show (a published Exchange 2016 Get-Mailbox wire capture's
+// "Administrator"; the DynamicDistributionGroup and OrganizationConfig
+// samples); the others show their Identity (the OWA virtual directory
+// sample's "SOLO-E19A\owa (Default Web Site)", a CASMailbox's canonical
+// name, as public scripts' error texts show it).
 var toStringByName = map[string]bool{
 	"Microsoft.Exchange.Data.Directory.Management.Mailbox":                  true,
 	"Microsoft.Exchange.Data.Directory.Management.DistributionGroup":        true,
