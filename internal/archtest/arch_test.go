@@ -37,6 +37,10 @@ var labShared = map[string]string{
 	"internal/kerberos": "Kerberos/SPNEGO handshake and message sealing, both sides",
 	// The error kinds: exlab marks its usage errors (exit 2) as exrunbook does.
 	"internal/errkind": "error kinds shared by every layer",
+	// The zone-file form of a DNS character-string: the Azure DNS
+	// provider and the lab's fake of its API turn TXT values between the
+	// API's raw strings and presentation form the same way.
+	"internal/dnstext": "DNS character-string codec spoken by both ends of a provider API",
 }
 
 // graph is the module's import graph: each package (relative to the

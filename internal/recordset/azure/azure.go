@@ -43,6 +43,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dns/armdns"
 	"github.com/miekg/dns"
 
+	"github.com/exrunbook/exrunbook/internal/dnstext"
+
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/recordset"
 )
@@ -527,7 +529,7 @@ func FromRecordSet(name string, t uint16, rs *armdns.RecordSet) (recordset.RRset
 				if v == nil {
 					return bad("value")
 				}
-				q = append(q, quote(*v))
+				q = append(q, dnstext.Quote(*v))
 			}
 			data = append(data, strings.Join(q, " "))
 		}
@@ -536,7 +538,7 @@ func FromRecordSet(name string, t uint16, rs *armdns.RecordSet) (recordset.RRset
 			if r == nil || r.Flags == nil || r.Tag == nil || r.Value == nil {
 				return bad("flags, tag or value")
 			}
-			data = append(data, fmt.Sprintf("%d %s %s", *r.Flags, *r.Tag, quote(*r.Value)))
+			data = append(data, fmt.Sprintf("%d %s %s", *r.Flags, *r.Tag, dnstext.Quote(*r.Value)))
 		}
 	case dns.TypeSOA:
 		if s := p.SoaRecord; s != nil {
@@ -584,7 +586,7 @@ func ToProperties(s recordset.RRset) (*armdns.RecordSetProperties, error) {
 		case *dns.TXT:
 			vals := make([]*string, 0, len(v.Txt))
 			for _, t := range v.Txt {
-				vals = append(vals, ptr(unescape(t)))
+				vals = append(vals, ptr(dnstext.Unescape(t)))
 			}
 			p.TxtRecords = append(p.TxtRecords, &armdns.TxtRecord{Value: vals})
 		case *dns.CAA:
@@ -597,52 +599,3 @@ func ToProperties(s recordset.RRset) (*armdns.RecordSetProperties, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// quote writes a character-string in zone-file form.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < ' ' || c > '~':
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-// unescape turns miekg/dns's escaped character-string (\" \\ \DDD) into
-// its bytes.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
-			n, _ := strconv.Atoi(s[i+1 : i+4])
-			if n <= 255 {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i+1])
-		i++
-	}
-	return b.String()
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }

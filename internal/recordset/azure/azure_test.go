@@ -122,14 +122,6 @@ func FuzzFromRecordSet(f *testing.F) {
 	})
 }
 
-func TestUnescape(t *testing.T) {
-	for in, want := range map[string]string{`plain`: "plain", `a\"b`: `a"b`, `a\\b`: `a\b`, `\001x`: "\x01x", `\255`: "\xff", `\999`: "999", `end\`: `end\`} {
-		if got := unescape(in); got != want {
-			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestNewRequiresSettings(t *testing.T) {
 	full := Options{TenantID: "t", ClientID: "c", ClientSecret: "s", SubscriptionID: "s", ResourceGroup: "g", Key: "certificate.acme.challenge_dns", SecretSetting: "ENV or file"}
 	for _, tc := range []struct {

@@ -35,6 +35,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/exrunbook/exrunbook/internal/dnstext"
+
 	"github.com/exrunbook/exrunbook/internal/lab/dnsapi"
 )
 
@@ -824,7 +826,7 @@ func rdata(typ string, p properties) (data []string, refusal string) {
 				if len(v) > 255 {
 					return nil, "A TXT record value string is longer than 255 characters."
 				}
-				q = append(q, quote(v))
+				q = append(q, dnstext.Quote(v))
 			}
 			out = append(out, strings.Join(q, " "))
 		}
@@ -833,30 +835,10 @@ func rdata(typ string, p properties) (data []string, refusal string) {
 			if r.Flags == nil || r.Tag == nil || r.Value == nil {
 				return nil, missing("flags', 'tag' or 'value")
 			}
-			out = append(out, fmt.Sprintf("%d %s %s", *r.Flags, *r.Tag, quote(*r.Value)))
+			out = append(out, fmt.Sprintf("%d %s %s", *r.Flags, *r.Tag, dnstext.Quote(*r.Value)))
 		}
 	}
 	return out, ""
-}
-
-// quote writes a character-string in zone-file form.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < ' ' || c > '~':
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // delete removes a record set; one that is not there is 204 No Content.
