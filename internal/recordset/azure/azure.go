@@ -471,18 +471,12 @@ func FromRecordSet(name string, t uint16, rs *armdns.RecordSet) (recordset.RRset
 	}
 	switch t {
 	case dns.TypeA:
-		for _, r := range p.ARecords {
-			if r == nil || r.IPv4Address == nil {
-				return bad("ipv4Address")
-			}
-			data = append(data, *r.IPv4Address)
+		if data = texts(p.ARecords, func(r *armdns.ARecord) *string { return r.IPv4Address }); data == nil {
+			return bad("ipv4Address")
 		}
 	case dns.TypeAAAA:
-		for _, r := range p.AaaaRecords {
-			if r == nil || r.IPv6Address == nil {
-				return bad("ipv6Address")
-			}
-			data = append(data, *r.IPv6Address)
+		if data = texts(p.AaaaRecords, func(r *armdns.AaaaRecord) *string { return r.IPv6Address }); data == nil {
+			return bad("ipv6Address")
 		}
 	case dns.TypeCNAME:
 		if p.CnameRecord != nil {
@@ -499,18 +493,12 @@ func FromRecordSet(name string, t uint16, rs *armdns.RecordSet) (recordset.RRset
 			data = append(data, strconv.Itoa(int(*r.Preference))+" "+dns.Fqdn(*r.Exchange))
 		}
 	case dns.TypeNS:
-		for _, r := range p.NsRecords {
-			if r == nil || r.Nsdname == nil {
-				return bad("nsdname")
-			}
-			data = append(data, *r.Nsdname)
+		if data = texts(p.NsRecords, func(r *armdns.NsRecord) *string { return r.Nsdname }); data == nil {
+			return bad("nsdname")
 		}
 	case dns.TypePTR:
-		for _, r := range p.PtrRecords {
-			if r == nil || r.Ptrdname == nil {
-				return bad("ptrdname")
-			}
-			data = append(data, *r.Ptrdname)
+		if data = texts(p.PtrRecords, func(r *armdns.PtrRecord) *string { return r.Ptrdname }); data == nil {
+			return bad("ptrdname")
 		}
 	case dns.TypeSRV:
 		for _, r := range p.SrvRecords {
@@ -554,6 +542,20 @@ func FromRecordSet(name string, t uint16, rs *armdns.RecordSet) (recordset.RRset
 		return recordset.RRset{}, fmt.Errorf("record set %s %s: the answer holds records of another type", name, tname)
 	}
 	return recordset.Canonical(name, t, ttl, data...)
+}
+
+// texts is the one string field of each record (an address, a name);
+// nil when a record or its field is missing. An empty list is an empty,
+// non-nil slice.
+func texts[T any](recs []*T, field func(*T) *string) []string {
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		if r == nil || field(r) == nil {
+			return nil
+		}
+		out = append(out, *field(r))
+	}
+	return out
 }
 
 // ToProperties is an RRset's records as Azure record set properties.
