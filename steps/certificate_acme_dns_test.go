@@ -60,12 +60,14 @@ func checkIssued(t *testing.T, p *pebbletest.Server, cert *acme.Certificate, nam
 	}
 }
 
-// Issue 13/15 acceptance: public_dns.mode cloudflare, the TXT records
-// written through the Cloudflare fake into the lab's public zone, every
-// authoritative server checked, Pebble validating against the lab's DNS;
-// the zone ends as it began.
-func TestACMEDNS01CloudflareLab(t *testing.T) {
-	l := startAPILab(t, pdnsAPIFakes[0], "good.token")
+// obtainThroughAPILab obtains the certificate with Pebble validating
+// against the lab's DNS, the TXT records written through the provider
+// fake f into the lab's public zone; it checks the certificate, that one
+// record was presented per name and that the zone ends as it began, and
+// returns the lab and the names.
+func obtainThroughAPILab(t *testing.T, f pdnsAPIFake) (*pdnsAPILab, []string) {
+	t.Helper()
+	l := startAPILab(t, f, "good.token")
 	p := pebbletest.Start(t, pebbletest.Options{DNSServer: l.dns.Addr()})
 	cert, presented, err := acmeObtain(t, l.deps, p)
 	if err != nil {
@@ -79,6 +81,15 @@ func TestACMEDNS01CloudflareLab(t *testing.T) {
 	if got := l.text(t); got != l.initial {
 		t.Fatalf("the zone after the order:\n%s\nwant:\n%s", got, l.initial)
 	}
+	return l, names
+}
+
+// Issue 13/15 acceptance: public_dns.mode cloudflare, the TXT records
+// written through the Cloudflare fake into the lab's public zone, every
+// authoritative server checked, Pebble validating against the lab's DNS;
+// the zone ends as it began.
+func TestACMEDNS01CloudflareLab(t *testing.T) {
+	l, names := obtainThroughAPILab(t, pdnsAPIFakes[0])
 	reqs := strings.Join(l.fake.(*cffake.Fake).Requests(), "\n")
 	if n := strings.Count(reqs, "POST /client/v4/zones/023e105f4ecef8ad9ca31a8372d0c353/dns_records"); n != len(names) {
 		t.Errorf("%d records created through the API, want %d:\n%s", n, len(names), reqs)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/exrunbook/exrunbook/internal/acme/pebbletest"
 	"github.com/exrunbook/exrunbook/internal/config"
 	azfake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/azure"
 )
@@ -92,20 +91,7 @@ func TestPublicDNSAzureWrongResourceGroup(t *testing.T) {
 // Issue 15's bonus: ACME DNS-01 through the Azure fake, Pebble validating
 // against the lab's DNS; the zone ends as it began.
 func TestACMEDNS01AzureLab(t *testing.T) {
-	l := startAPILab(t, pdnsAPIFakeOf(t, "azure"), "good.token")
-	p := pebbletest.Start(t, pebbletest.Options{DNSServer: l.dns.Addr()})
-	cert, presented, err := acmeObtain(t, l.deps, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := ACMENames(l.cfg)
-	checkIssued(t, p, cert, names)
-	if len(presented) != len(names) {
-		t.Errorf("presented %v for %v", presented, names)
-	}
-	if got := l.text(t); got != l.initial {
-		t.Fatalf("the zone after the order:\n%s\nwant:\n%s", got, l.initial)
-	}
+	l, names := obtainThroughAPILab(t, pdnsAPIFakeOf(t, "azure"))
 	reqs := strings.Join(l.fake.(*azfake.Fake).Requests(), "\n")
 	if n := strings.Count(reqs, "PUT /subscriptions/00000000-0000-0000-0000-00000000005b/resourceGroups/rg-dns/providers/Microsoft.Network/dnsZones/contoso.test/TXT/_acme-challenge."); n != len(names) {
 		t.Errorf("%d TXT record sets written through the API, want %d:\n%s", n, len(names), reqs)
