@@ -120,7 +120,9 @@ func (c *Client) readResult(ctx context.Context, op string, pl psrp.Pipeline) (*
 }
 
 // retryRead calls read until it succeeds, fails for good, or failed
-// transiently readAttempts times, with backoff between the calls.
+// transiently readAttempts times, with backoff between the calls. A
+// session that could not be opened is not retried here: the transport
+// retried its opening already (dialError).
 func retryRead(ctx context.Context, read func() error) error {
 	var err error
 	for attempt := 0; attempt < readAttempts; attempt++ {
@@ -130,7 +132,8 @@ func retryRead(ctx context.Context, read func() error) error {
 			}
 		}
 		err = read()
-		if err == nil || !errkind.IsTransient(err) {
+		var de *dialError
+		if err == nil || !errkind.IsTransient(err) || errors.As(err, &de) {
 			return err
 		}
 	}

@@ -136,7 +136,7 @@ func (s *Session) get(ctx context.Context) (Pool, error) {
 func (s *Session) open(ctx context.Context) (Pool, error) {
 	p, err := s.dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("exchange: open the PowerShell session: %w", err)
+		return nil, &dialError{fmt.Errorf("exchange: open the PowerShell session: %w", err)}
 	}
 	res, err := p.Run(ctx, viewEntireForest, nil)
 	if err == nil && len(res.Errors) > 0 {
@@ -181,3 +181,14 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 	return p.Close(ctx)
 }
+
+// dialError is a failure to open the PowerShell session (WS-Management
+// Create and the runspace pool's opening, sign-in included). The transport
+// has already retried what is safe to retry there, so a read does not
+// retry it again on top (retryRead): nested retries would multiply into
+// minutes before an unreachable KDC or endpoint is reported. It keeps the
+// error's kind: a transient one is still retried by the engine.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }

@@ -147,3 +147,25 @@ func TestSessionForestViewFailureFailsOpen(t *testing.T) {
 		t.Fatalf("error %q does not name the command and the server's words", err)
 	}
 }
+
+// A session that cannot be opened is reported after the transport's own
+// retries, not retried again by every read on top (which multiplied an
+// unreachable KDC into minutes); it stays transient for the engine.
+func TestReadDoesNotRetryASessionThatCannotOpen(t *testing.T) {
+	dials := 0
+	s := NewSession(func(context.Context) (Pool, error) {
+		dials++
+		return nil, errkind.Transient(errors.New("kerberos: KDC unreachable"))
+	})
+	c := New(s)
+	_, err := c.GetCASMailboxes(context.Background(), []string{"UserMailbox"})
+	if err == nil || !strings.Contains(err.Error(), "KDC unreachable") {
+		t.Fatalf("read: %v; want the open failure", err)
+	}
+	if !errkind.IsTransient(err) {
+		t.Errorf("the open failure lost its transient kind: %v", err)
+	}
+	if dials != 1 {
+		t.Errorf("%d dials for one read; want 1 (the transport retries its own opening)", dials)
+	}
+}
