@@ -25,6 +25,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/engine"
 	"github.com/exrunbook/exrunbook/internal/errkind"
 	"github.com/exrunbook/exrunbook/internal/exchange"
+	"github.com/exrunbook/exrunbook/internal/pause"
 	"github.com/exrunbook/exrunbook/internal/state"
 )
 
@@ -368,10 +369,8 @@ func (r *Renewer) retryTransient(ctx context.Context, what string, f func() erro
 			return err
 		}
 		r.logf("%s failed transiently (%v): trying again in %s", what, err, wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := pause.For(ctx, wait); err != nil {
+			return err
 		}
 		wait *= 2
 	}
@@ -401,10 +400,7 @@ func (r *Renewer) advance(ctx context.Context, ex *exchange.Client, st *RenewSta
 		if err != nil && errkind.IsTransient(err) && retries < renewRetries && ctx.Err() == nil {
 			retries++
 			r.logf("%s failed transiently (%v): trying again in %s", st.Phase, err, wait)
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
+			_ = pause.For(ctx, wait) // an ended ctx fails the next attempt, which is then not retried
 			wait *= 2
 			continue
 		}
@@ -626,10 +622,8 @@ func (r *Renewer) prove(ctx context.Context, st *RenewState, rep *RenewReport) e
 		var res engine.CheckResult
 		for i := 0; i < attempts; i++ {
 			if i > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(wait):
+				if err := pause.For(ctx, wait); err != nil {
+					return err
 				}
 			}
 			if res = c.Run(ctx, env); res.Status != engine.CheckFail {
