@@ -8,6 +8,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/config"
 	"github.com/exrunbook/exrunbook/internal/dnsupdate"
 	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/apiretry"
 	"github.com/exrunbook/exrunbook/internal/recordset/azure"
 	"github.com/exrunbook/exrunbook/internal/recordset/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/recordset/hetzner"
@@ -36,13 +37,13 @@ var dnsAPIs = map[string]func(f *Factory, k config.DNSAccessKey, credential, set
 			Key: string(k), SecretSetting: setting, Transport: f.opts.DNSAPITransport})
 	},
 	"cloudflare": func(f *Factory, _ config.DNSAccessKey, token, setting string) (recordset.Provider, error) {
-		return cloudflare.New(cloudflare.Options{Token: token, TokenSetting: setting, Transport: f.opts.DNSAPITransport})
+		return cloudflare.New(apiretry.Access{Secret: token, Setting: setting, Transport: f.opts.DNSAPITransport})
 	},
 	"hetzner": func(f *Factory, _ config.DNSAccessKey, token, setting string) (recordset.Provider, error) {
-		return hetzner.New(hetzner.Options{Token: token, TokenSetting: setting, Transport: f.opts.DNSAPITransport})
+		return hetzner.New(apiretry.Access{Secret: token, Setting: setting, Transport: f.opts.DNSAPITransport})
 	},
 	"ionos": func(f *Factory, _ config.DNSAccessKey, key, setting string) (recordset.Provider, error) {
-		return ionos.New(ionos.Options{APIKey: key, KeySetting: setting, Transport: f.opts.DNSAPITransport})
+		return ionos.New(apiretry.Access{Secret: key, Setting: setting, Transport: f.opts.DNSAPITransport})
 	},
 	"route53": func(f *Factory, k config.DNSAccessKey, secret, setting string) (recordset.Provider, error) {
 		r := f.cfg.DNSAccess(k).Route53

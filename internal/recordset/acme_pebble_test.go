@@ -27,6 +27,7 @@ import (
 	cffake "github.com/exrunbook/exrunbook/internal/lab/dnsapi/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/apiretry"
 	"github.com/exrunbook/exrunbook/internal/recordset/cloudflare"
 )
 
@@ -128,7 +129,7 @@ func TestACMEDNS01ThroughProviderFake(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	u, _ := url.Parse(hs.URL)
-	cf, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
+	cf, err := cloudflare.New(apiretry.Access{Secret: "tok", Setting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestACMEDNS01WrongValueRefused(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	u, _ := url.Parse(hs.URL)
-	cf, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
+	cf, err := cloudflare.New(apiretry.Access{Secret: "tok", Setting: "test", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/apiretry"
 	"github.com/exrunbook/exrunbook/internal/recordset/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/recordset/rfc2136"
 )
@@ -62,7 +63,7 @@ func TestChallengeThroughCNAME(t *testing.T) {
 	hs := httptest.NewServer(fake)
 	defer hs.Close()
 	u, _ := url.Parse(hs.URL)
-	cf, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
+	cf, err := cloudflare.New(apiretry.Access{Secret: "tok", Setting: "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN", Transport: &dnsapi.Redirect{Hosts: []string{cloudflare.Host}, Target: u}})
 	if err != nil {
 		t.Fatal(err)
 	}

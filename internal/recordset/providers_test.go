@@ -20,6 +20,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/dnsserver"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/recordset"
+	"github.com/exrunbook/exrunbook/internal/recordset/apiretry"
 	"github.com/exrunbook/exrunbook/internal/recordset/azure"
 	"github.com/exrunbook/exrunbook/internal/recordset/cloudflare"
 	"github.com/exrunbook/exrunbook/internal/recordset/hetzner"
@@ -52,7 +53,7 @@ var providerCases = []providerCase{
 		return p
 	}},
 	{"cloudflare", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
-		p, err := cloudflare.New(cloudflare.Options{Token: "tok", TokenSetting: "test",
+		p, err := cloudflare.New(apiretry.Access{Secret: "tok", Setting: "test",
 			Transport: redirect(t, &cffake.Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: "0123456789abcdef0123456789abcdef", MaxPerPage: 5}, cloudflare.Host)})
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +61,7 @@ var providerCases = []providerCase{
 		return p
 	}},
 	{"hetzner", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
-		p, err := hetzner.New(hetzner.Options{Token: "tok", TokenSetting: "test",
+		p, err := hetzner.New(apiretry.Access{Secret: "tok", Setting: "test",
 			Transport: redirect(t, &hzfake.Fake{Store: &dnsapi.Store{Backend: z}, Token: "tok", ZoneID: 4711, MaxPerPage: 2}, hetzner.Host)})
 		if err != nil {
 			t.Fatal(err)
@@ -68,7 +69,7 @@ var providerCases = []providerCase{
 		return p
 	}},
 	{"ionos", func(t *testing.T, z *dnsserver.MemZone) recordset.Provider {
-		p, err := ionos.New(ionos.Options{APIKey: "pre.fix", KeySetting: "test",
+		p, err := ionos.New(apiretry.Access{Secret: "pre.fix", Setting: "test",
 			Transport: redirect(t, &ionosfake.Fake{Store: &dnsapi.Store{Backend: z}, APIKey: "pre.fix", ZoneID: "11af3414-ebba-11e9-8df5-66fbe8a334b4"}, ionos.Host)})
 		if err != nil {
 			t.Fatal(err)

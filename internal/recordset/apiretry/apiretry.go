@@ -234,6 +234,26 @@ func Client(base http.RoundTripper) *http.Client {
 	return &http.Client{Transport: &Transport{Base: base}, Timeout: 5 * time.Minute}
 }
 
+// Access is what a provider package's New takes: the secret that signs in
+// to the API (a token or key, sent only in the request's authentication
+// header), the setting it came from (named in errors), and the transport
+// under the retries (nil: the default transport, TLS verified; tests and
+// the lab route the provider's host to a fake).
+type Access struct {
+	Secret    string
+	Setting   string
+	Transport http.RoundTripper
+}
+
+// Missing is the error of a provider (prefix "cloudflare") whose secret
+// (kind "API token") is not set, naming where to set it; nil when it is.
+func (a Access) Missing(prefix, kind string) error {
+	if a.Secret != "" {
+		return nil
+	}
+	return fmt.Errorf("%s: no %s: set %s", prefix, kind, a.Setting)
+}
+
 // Credential describes a provider's API credential for the errors of a
 // module behind this transport. Its Explain suits libdnszone.Zone.Explain.
 type Credential struct {

@@ -200,3 +200,19 @@ func TestCredentialExplain(t *testing.T) {
 		})
 	}
 }
+
+func TestAccessMissing(t *testing.T) {
+	for _, tc := range []struct {
+		a    Access
+		want string
+	}{
+		{Access{Secret: "tok", Setting: "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN"}, ""},
+		{Access{Setting: "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN or public_dns.cloudflare.api_token_file"},
+			"cloudflare: no API token: set EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN or public_dns.cloudflare.api_token_file"},
+	} {
+		err := tc.a.Missing("cloudflare", "API token")
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("Missing() = %v, want %q", err, tc.want)
+		}
+	}
+}

@@ -6,9 +6,6 @@
 package cloudflare
 
 import (
-	"fmt"
-	"net/http"
-
 	libcf "github.com/libdns/cloudflare"
 
 	"github.com/exrunbook/exrunbook/internal/recordset"
@@ -19,27 +16,15 @@ import (
 // Host is the API host the module talks to.
 const Host = "api.cloudflare.com"
 
-// Options configure the provider.
-type Options struct {
-	// Token is an API token with Zone:DNS:Edit (and Zone:Zone:Read) on the
-	// zone. It is sent only in the Authorization header.
-	Token string
-	// TokenSetting names where the token comes from, for the error that a
-	// refused token gives (e.g. "EXRUNBOOK_PUBLIC_DNS_CLOUDFLARE_API_TOKEN").
-	TokenSetting string
-	// Transport carries the requests under the retries (nil: the default
-	// transport, TLS verified).
-	Transport http.RoundTripper
-}
-
-// New returns the provider.
-func New(o Options) (recordset.Provider, error) {
-	if o.Token == "" {
-		return nil, fmt.Errorf("cloudflare: no API token: set %s", o.TokenSetting)
+// New returns the provider. a.Secret is an API token with Zone DNS Edit
+// (and Zone Read) on the zone.
+func New(a apiretry.Access) (recordset.Provider, error) {
+	if err := a.Missing("cloudflare", "API token"); err != nil {
+		return nil, err
 	}
-	m := &libcf.Provider{APIToken: o.Token, HTTPClient: apiretry.Client(o.Transport)}
+	m := &libcf.Provider{APIToken: a.Secret, HTTPClient: apiretry.Client(a.Transport)}
 	return &libdnszone.Zone{Module: m, Explain: apiretry.Credential{
-		API: "Cloudflare", Prefix: "cloudflare", Kind: "API token", Setting: o.TokenSetting,
+		API: "Cloudflare", Prefix: "cloudflare", Kind: "API token", Setting: a.Setting,
 		Need: "it needs Zone DNS Edit and Zone Read on the zone",
 	}.Explain}, nil
 }

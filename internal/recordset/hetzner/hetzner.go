@@ -11,8 +11,6 @@ package hetzner
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 
 	libhetzner "github.com/libdns/hetzner/v2"
 
@@ -24,31 +22,21 @@ import (
 // Host is the API host the module talks to.
 const Host = "api.hetzner.cloud"
 
-// Options configure the provider.
-type Options struct {
-	// Token is a Hetzner Cloud API token (Read & Write) of the project
-	// that holds the zone.
-	Token string
-	// TokenSetting names where the token comes from, for errors.
-	TokenSetting string
-	// Transport carries the requests under the retries (nil: the default
-	// transport, TLS verified).
-	Transport http.RoundTripper
-}
-
-// New returns the provider.
-func New(o Options) (recordset.Provider, error) {
-	if o.Token == "" {
-		// The module would fall back to LIBDNS_HETZNER_TOKEN, then panic.
-		return nil, fmt.Errorf("hetzner: no API token: set %s", o.TokenSetting)
+// New returns the provider. a.Secret is a Hetzner Cloud API token (Read &
+// Write) of the project that holds the zone.
+func New(a apiretry.Access) (recordset.Provider, error) {
+	// Without a token the module would fall back to LIBDNS_HETZNER_TOKEN,
+	// then panic.
+	if err := a.Missing("hetzner", "API token"); err != nil {
+		return nil, err
 	}
 	apiretry.RouteDefault()
-	rt := &apiretry.Transport{Base: o.Transport}
+	rt := &apiretry.Transport{Base: a.Transport}
 	return &libdnszone.Zone{
-		Module:  libhetzner.New(o.Token),
+		Module:  libhetzner.New(a.Secret),
 		Context: func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
 		Explain: apiretry.Credential{
-			API: "Hetzner", Prefix: "hetzner", Kind: "API token", Setting: o.TokenSetting,
+			API: "Hetzner", Prefix: "hetzner", Kind: "API token", Setting: a.Setting,
 			Need: "it needs Read & Write in the project that holds the zone",
 		}.Explain,
 	}, nil

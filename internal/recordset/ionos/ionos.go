@@ -10,8 +10,6 @@ package ionos
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 
 	libionos "github.com/libdns/ionos"
 
@@ -23,30 +21,20 @@ import (
 // Host is the API host the module talks to.
 const Host = "api.hosting.ionos.com"
 
-// Options configure the provider.
-type Options struct {
-	// APIKey is the key as IONOS shows it, "prefix.secret".
-	APIKey string
-	// KeySetting names where the key comes from, for errors.
-	KeySetting string
-	// Transport carries the requests under the retries (nil: the default
-	// transport, TLS verified).
-	Transport http.RoundTripper
-}
-
-// New returns the provider.
-func New(o Options) (recordset.Provider, error) {
-	if o.APIKey == "" {
-		return nil, fmt.Errorf("ionos: no API key: set %s", o.KeySetting)
+// New returns the provider. a.Secret is the API key as IONOS shows it,
+// "prefix.secret".
+func New(a apiretry.Access) (recordset.Provider, error) {
+	if err := a.Missing("ionos", "API key"); err != nil {
+		return nil, err
 	}
 	apiretry.RouteDefault()
-	rt := &apiretry.Transport{Base: o.Transport, ErrorBodies: true}
+	rt := &apiretry.Transport{Base: a.Transport, ErrorBodies: true}
 	return &libdnszone.Zone{
-		Module:             &libionos.Provider{AuthAPIToken: o.APIKey},
+		Module:             &libionos.Provider{AuthAPIToken: a.Secret},
 		DeleteRemovesRRset: true,
 		Context:            func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
 		Explain: apiretry.Credential{
-			API: "IONOS", Prefix: "ionos", Kind: "API key", Setting: o.KeySetting,
+			API: "IONOS", Prefix: "ionos", Kind: "API key", Setting: a.Setting,
 			Need: `it is "prefix.secret" from the IONOS developer console`, LabelStatus: true,
 		}.Explain,
 	}, nil
