@@ -196,32 +196,15 @@ type Probe struct {
 // Enabled reports whether probe credentials are configured.
 func (p Probe) Enabled() bool { return p.AllowedUser != "" || p.BlockedUser != "" }
 
-// PublicDNS configures the public-dns step.
+// PublicDNS configures the public-dns step: the public zone's write
+// access (the keys it shares with certificate.acme.challenge_dns) and
+// the step's own keys.
 type PublicDNS struct {
-	// Mode is rfc2136, manual, or a provider's API (PublicDNSAPIModes).
-	Mode string `yaml:"mode" json:"mode"`
-	// Zone is the public zone, fully qualified with a trailing dot.
-	Zone string `yaml:"zone" json:"zone"`
-	// Server is the primary that accepts UPDATEs, as host:port.
-	Server string `yaml:"server" json:"server"`
-	// Nameservers are where the change is verified (host:port); empty
-	// means the zone's NS records.
-	Nameservers []string `yaml:"nameservers" json:"nameservers"`
-	TSIG        TSIG     `yaml:"tsig" json:"tsig"`
+	DNSAccess `yaml:",inline"`
 	// PublicIP is the address the external name gets.
 	PublicIP string `yaml:"public_ip" json:"public_ip"`
 	// TTL of the new record, in seconds (default 300).
 	TTL int `yaml:"ttl" json:"ttl"`
-	// Cloudflare configures public_dns.mode: cloudflare (see dnsproviders.go).
-	Cloudflare CloudflareDNS `yaml:"cloudflare" json:"cloudflare"`
-	// Hetzner configures public_dns.mode: hetzner.
-	Hetzner HetznerDNS `yaml:"hetzner" json:"hetzner"`
-	// IONOS configures public_dns.mode: ionos.
-	IONOS IONOSDNS `yaml:"ionos" json:"ionos"`
-	// Route53 configures public_dns.mode: route53.
-	Route53 Route53DNS `yaml:"route53" json:"route53"`
-	// Azure configures public_dns.mode: azure.
-	Azure AzureDNS `yaml:"azure" json:"azure"`
 }
 
 // TSIG is the key that signs the RFC 2136 UPDATE.
@@ -294,7 +277,7 @@ func Default() *Config {
 			ACME: CertificateACME{Directory: LetsEncryptProduction, RenewBefore: DefaultRenewBefore,
 				ChallengeDNS: DNSAccess{TSIG: TSIG{Algorithm: "hmac-sha256"}}}},
 		Autodiscover: Autodiscover{MinWait: Duration(2 * time.Hour)},
-		PublicDNS:    PublicDNS{Mode: "rfc2136", TTL: 300, TSIG: TSIG{Algorithm: "hmac-sha256"}},
+		PublicDNS:    PublicDNS{DNSAccess: DNSAccess{Mode: "rfc2136", TSIG: TSIG{Algorithm: "hmac-sha256"}}, TTL: 300},
 		Mailboxes:    Mailboxes{RecipientTypes: []string{"UserMailbox"}, BatchSize: 500, MaxChanges: 50},
 		secrets:      newSecretStore(nil),
 	}

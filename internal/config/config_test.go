@@ -188,6 +188,7 @@ func TestEnvOverridesNestedKeys(t *testing.T) {
 func TestEveryKeyBoundToEnv(t *testing.T) {
 	clearEnv(t)
 	t.Chdir(t.TempDir())
+	loadKeys() // keyList is filled on first use; this test may run first
 	for _, k := range keyList {
 		var val string
 		switch k.Kind {

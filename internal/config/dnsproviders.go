@@ -116,18 +116,12 @@ type DNSAccess struct {
 // Configured reports whether the block is used (a mode or a zone is set).
 func (a DNSAccess) Configured() bool { return a.Mode != "" || a.Zone != "" }
 
-// Access is public_dns's zone access (without the step's own keys).
-func (p PublicDNS) Access() DNSAccess {
-	return DNSAccess{Mode: p.Mode, Zone: p.Zone, Server: p.Server, Nameservers: p.Nameservers, TSIG: p.TSIG,
-		Cloudflare: p.Cloudflare, Hetzner: p.Hetzner, IONOS: p.IONOS, Route53: p.Route53, Azure: p.Azure}
-}
-
 // DNSAccess returns the block k names.
 func (c *Config) DNSAccess(k DNSAccessKey) DNSAccess {
 	if k == ChallengeDNSKey {
 		return c.Certificate.ACME.ChallengeDNS
 	}
-	return c.PublicDNS.Access()
+	return c.PublicDNS.DNSAccess
 }
 
 // tsigSpec is where the TSIG secret of block k comes from.

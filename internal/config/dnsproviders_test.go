@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // A complete Azure block loads; the client secret comes from the block's
 // own variable, and the settings read back as written.
@@ -45,5 +48,34 @@ func TestAzureNames(t *testing.T) {
 		if g, r := isGUID(c.s), isResourceGroup(c.s); g != c.guid || r != c.group {
 			t.Errorf("%q: isGUID %v, isResourceGroup %v; want %v, %v", c.s, g, r, c.guid, c.group)
 		}
+	}
+}
+
+// public_dns embeds the zone-access block inline: every key of
+// certificate.acme.challenge_dns is public_dns's own too, at the same
+// depth, and public_dns adds only the step's keys.
+func TestPublicDNSSharesTheAccessKeys(t *testing.T) {
+	const challenge = "certificate.acme.challenge_dns."
+	public := map[string]bool{}
+	for _, k := range Keys() {
+		if rest, ok := strings.CutPrefix(k, "public_dns."); ok {
+			public[rest] = true
+		}
+	}
+	n := 0
+	for _, k := range Keys() {
+		if rest, ok := strings.CutPrefix(k, challenge); ok {
+			n++
+			if !public[rest] {
+				t.Errorf("%s has no public_dns.%s twin", k, rest)
+			}
+			delete(public, rest)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d keys under %s", n, challenge)
+	}
+	if len(public) != 2 || !public["public_ip"] || !public["ttl"] {
+		t.Errorf("public_dns's own keys: %v; want public_ip and ttl", public)
 	}
 }

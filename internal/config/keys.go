@@ -55,6 +55,11 @@ func walkKeys(t reflect.Type, prefix string, index []int) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
+		if tag == ",inline" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// An embedded block's keys are the enclosing section's own.
+			walkKeys(f.Type, prefix, append(append([]int(nil), index...), i))
+			continue
+		}
 		if tag == "" || tag == "-" || !f.IsExported() {
 			continue
 		}

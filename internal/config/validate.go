@@ -252,7 +252,7 @@ var emailRE = regexp.MustCompile(`^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$`)
 
 func (c *Config) validatePublicDNS(ps *problems) {
 	d := c.PublicDNS
-	validateDNSAccess(ps, PublicDNSKey, d.Access())
+	validateDNSAccess(ps, PublicDNSKey, d.DNSAccess)
 	if d.Zone != "" && strings.HasSuffix(d.Zone, ".") && isHostname(strings.TrimSuffix(d.Zone, ".")) {
 		zone := strings.ToLower(strings.TrimSuffix(d.Zone, "."))
 		for _, k := range []struct{ key, v string }{{"namespace.internal", c.Namespace.Internal}, {"namespace.external", c.Namespace.External}} {
