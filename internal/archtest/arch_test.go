@@ -41,6 +41,9 @@ var labShared = map[string]string{
 	// provider and the lab's fake of its API turn TXT values between the
 	// API's raw strings and presentation form the same way.
 	"internal/dnstext": "DNS character-string codec spoken by both ends of a provider API",
+	// The namespaces and actions of WS-Management: the client writes the
+	// requests the lab's WinRM server reads.
+	"internal/wsmv": "WS-Management vocabulary spoken by both ends",
 }
 
 // graph is the module's import graph: each package (relative to the

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // BenchmarkSendEnvelope builds a full Send envelope at the large envelope
@@ -12,7 +14,7 @@ import (
 func BenchmarkSendEnvelope(b *testing.B) {
 	p := maxPayload(LargeMaxEnvelopeSize, "http://ex01/PowerShell/", ResourceURIExchange)
 	payload := bytes.Repeat([]byte{0xab}, p)
-	h := header{To: "http://ex01/PowerShell/", Action: ActionSend, MessageID: "uuid:X", ResourceURI: ResourceURIExchange,
+	h := header{To: "http://ex01/PowerShell/", Action: wsmv.ActionSend, MessageID: "uuid:X", ResourceURI: ResourceURIExchange,
 		MaxEnvelopeSize: LargeMaxEnvelopeSize, SessionID: "uuid:Y", Timeout: 20 * time.Second, ShellID: goldenShell}
 	b.SetBytes(int64(p))
 	for b.Loop() {
@@ -24,7 +26,7 @@ func BenchmarkSendEnvelope(b *testing.B) {
 // BenchmarkReceiveResponse parses a full-size ReceiveResponse.
 func BenchmarkReceiveResponse(b *testing.B) {
 	data := bytes.Repeat([]byte("fragment"), LargeMaxEnvelopeSize/16)
-	answer := soapAnswer(nsShell+"/ReceiveResponse", reqID, `<rsp:ReceiveResponse>`+streams(goldenCmd, data)+`<rsp:CommandState CommandId="`+goldenCmd+`" State="`+stateDone+`"/></rsp:ReceiveResponse>`)
+	answer := soapAnswer(wsmv.NSShell+"/ReceiveResponse", reqID, `<rsp:ReceiveResponse>`+streams(goldenCmd, data)+`<rsp:CommandState CommandId="`+goldenCmd+`" State="`+wsmv.CommandStateDone+`"/></rsp:ReceiveResponse>`)
 	b.SetBytes(int64(len(answer)))
 	for b.Loop() {
 		r, err := parseResponse(answer, reqID)

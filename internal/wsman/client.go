@@ -20,6 +20,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/pause"
 	"github.com/exrunbook/exrunbook/internal/psrp"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // cleanupTimeout bounds a Signal or Delete sent after the caller's
@@ -163,7 +164,7 @@ func (cl *Client) Open(ctx context.Context, poolID uuid.UUID, creationXML []byte
 	if open {
 		return errors.New("wsman: the shell is already open")
 	}
-	h := cl.header(ActionCreate, "")
+	h := cl.header(wsmv.ActionCreate, "")
 	h.Options = createOptions
 	want := strings.ToUpper(poolID.String())
 	r, attempts, err := cl.callN(ctx, "Create", h, createBody(want, creationXML), true)
@@ -197,7 +198,7 @@ func (cl *Client) Command(ctx context.Context, pipelineID uuid.UUID, arguments [
 		return err
 	}
 	want := strings.ToUpper(pipelineID.String())
-	h := cl.header(ActionCommand, shell)
+	h := cl.header(wsmv.ActionCommand, shell)
 	h.Options = commandOptions
 	r, err := cl.call(ctx, "Command", h, commandBody(want, arguments), false)
 	if err != nil {
@@ -224,7 +225,7 @@ func (cl *Client) Send(ctx context.Context, pipelineID uuid.UUID, stream string,
 	if err != nil {
 		return err
 	}
-	_, err = cl.call(ctx, "Send", cl.header(ActionSend, shell), sendBody(stream, cl.commandID(pipelineID), fragments), false)
+	_, err = cl.call(ctx, "Send", cl.header(wsmv.ActionSend, shell), sendBody(stream, cl.commandID(pipelineID), fragments), false)
 	return err
 }
 
@@ -236,7 +237,7 @@ func (cl *Client) Receive(ctx context.Context, pipelineID uuid.UUID) ([]byte, bo
 	if err != nil {
 		return nil, false, err
 	}
-	h := cl.header(ActionReceive, shell)
+	h := cl.header(wsmv.ActionReceive, shell)
 	cmd := cl.commandID(pipelineID)
 	if cmd == "" {
 		h.Options = poolReceiveOptions
@@ -261,7 +262,7 @@ func (cl *Client) Signal(ctx context.Context, pipelineID uuid.UUID, code string)
 	}
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	_, err = cl.call(ctx, "Signal", cl.header(ActionSignal, shell), signalBody(cl.commandID(pipelineID), code), true)
+	_, err = cl.call(ctx, "Signal", cl.header(wsmv.ActionSignal, shell), signalBody(cl.commandID(pipelineID), code), true)
 	if err == nil && code == psrp.SignalTerminate {
 		cl.mu.Lock()
 		delete(cl.cmdIDs, pipelineID)
@@ -282,7 +283,7 @@ func (cl *Client) Close(ctx context.Context) error {
 	}
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if _, err := cl.call(ctx, "Delete", cl.header(ActionDelete, shell), "", true); err != nil {
+	if _, err := cl.call(ctx, "Delete", cl.header(wsmv.ActionDelete, shell), "", true); err != nil {
 		return err
 	}
 	cl.mu.Lock()
@@ -347,7 +348,7 @@ func (cl *Client) callN(ctx context.Context, op string, h header, body string, s
 		h.MessageID = "uuid:" + strings.ToUpper(uuid.NewString())
 		var b strings.Builder
 		writeEnvelope(&b, h, body)
-		r, sent, err := cl.once(ctx, op, []byte(b.String()), h.MessageID, h.Action == ActionReceive)
+		r, sent, err := cl.once(ctx, op, []byte(b.String()), h.MessageID, h.Action == wsmv.ActionReceive)
 		if err == nil {
 			return r, attempt, nil
 		}

@@ -6,32 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
-// Namespaces (MS-WSMV 2.2.1; the prefixes masterzen/winrm and pywinrm use).
-const (
-	nsSOAP      = "http://www.w3.org/2003/05/soap-envelope"
-	nsAddress   = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
-	nsWSMan     = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
-	nsMSWSMan   = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
-	nsShell     = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
-	nsTransfer  = "http://schemas.xmlsoap.org/ws/2004/09/transfer"
-	nsFault     = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"
-	nsPSCreate  = "http://schemas.microsoft.com/powershell"
-	addrAnonym  = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
-	stateDone   = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
-	defaultLang = "en-US"
-)
-
-// WS-Management actions.
-const (
-	ActionCreate  = nsTransfer + "/Create"
-	ActionDelete  = nsTransfer + "/Delete"
-	ActionCommand = nsShell + "/Command"
-	ActionSend    = nsShell + "/Send"
-	ActionReceive = nsShell + "/Receive"
-	ActionSignal  = nsShell + "/Signal"
-)
+// defaultLang is the locale every request asks for.
+const defaultLang = "en-US"
 
 // header is what every request's SOAP header carries.
 type header struct {
@@ -53,10 +33,10 @@ type option struct {
 
 // writeEnvelope writes a whole envelope with body (already XML).
 func writeEnvelope(b *strings.Builder, h header, body string) {
-	b.WriteString(`<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddress + `" xmlns:w="` + nsWSMan + `" xmlns:p="` + nsMSWSMan + `" xmlns:rsp="` + nsShell + `">`)
+	b.WriteString(`<s:Envelope xmlns:s="` + wsmv.NSSOAP + `" xmlns:a="` + wsmv.NSAddressing + `" xmlns:w="` + wsmv.NSWSMan + `" xmlns:p="` + wsmv.NSMSWSMan + `" xmlns:rsp="` + wsmv.NSShell + `">`)
 	b.WriteString(`<s:Header>`)
 	b.WriteString(`<a:To>` + esc(h.To) + `</a:To>`)
-	b.WriteString(`<a:ReplyTo><a:Address s:mustUnderstand="true">` + addrAnonym + `</a:Address></a:ReplyTo>`)
+	b.WriteString(`<a:ReplyTo><a:Address s:mustUnderstand="true">` + wsmv.AddrAnonymous + `</a:Address></a:ReplyTo>`)
 	b.WriteString(`<a:Action s:mustUnderstand="true">` + esc(h.Action) + `</a:Action>`)
 	b.WriteString(`<a:MessageID>` + esc(h.MessageID) + `</a:MessageID>`)
 	b.WriteString(`<w:ResourceURI s:mustUnderstand="true">` + esc(h.ResourceURI) + `</w:ResourceURI>`)
@@ -106,7 +86,7 @@ func b64(p []byte) string { return base64.StdEncoding.EncodeToString(p) }
 // pool's id as ShellId, streams stdin pr / stdout, and creationXml.
 func createBody(shellID string, creationXML []byte) string {
 	return `<rsp:Shell ShellId="` + esc(shellID) + `"><rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>` +
-		`<creationXml xmlns="` + nsPSCreate + `">` + b64(creationXML) + `</creationXml></rsp:Shell>`
+		`<creationXml xmlns="` + wsmv.NSPowerShell + `">` + b64(creationXML) + `</creationXml></rsp:Shell>`
 }
 
 // createOptions is the protocolversion option Create must carry.
@@ -171,11 +151,11 @@ const payloadMargin = 256
 // these bytes.
 func maxPayload(maxEnvelope int, to, resourceURI string) int {
 	zero := "00000000-0000-0000-0000-000000000000"
-	h := header{To: to, Action: ActionSend, MessageID: "uuid:" + zero, ResourceURI: resourceURI,
+	h := header{To: to, Action: wsmv.ActionSend, MessageID: "uuid:" + zero, ResourceURI: resourceURI,
 		MaxEnvelopeSize: maxEnvelope, SessionID: "uuid:" + zero, Timeout: 24 * time.Hour, ShellID: zero}
 	var send, cmd strings.Builder
 	writeEnvelope(&send, h, sendBody("stdin", zero, nil))
-	h.Action = ActionCommand
+	h.Action = wsmv.ActionCommand
 	writeEnvelope(&cmd, h, commandBody(zero, nil))
 	skeleton := max(send.Len(), cmd.Len())
 	avail := maxEnvelope - skeleton - payloadMargin

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/psrp"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden envelopes in testdata")
@@ -38,15 +39,15 @@ func goldenEnvelopes() map[string]string {
 		return b.String()
 	}
 	return map[string]string{
-		"create":           env(h(ActionCreate, "", createOptions), createBody(goldenShell, []byte("creation\x00xml"))),
-		"receive_pool":     env(h(ActionReceive, goldenShell, poolReceiveOptions), receiveBody("")),
-		"receive_pipeline": env(h(ActionReceive, goldenShell, nil), receiveBody(goldenCmd)),
-		"command":          env(h(ActionCommand, goldenShell, commandOptions), commandBody(goldenCmd, []byte("data"))),
-		"send_pipeline":    env(h(ActionSend, goldenShell, nil), sendBody("stdin", goldenCmd, []byte("data"))),
-		"send_pool_pr":     env(h(ActionSend, goldenShell, nil), sendBody("pr", "", []byte("one"), []byte("two"))),
-		"signal":           env(h(ActionSignal, goldenShell, nil), signalBody(goldenCmd, psrp.SignalStop)),
-		"signal_terminate": env(h(ActionSignal, goldenShell, nil), signalBody(goldenCmd, psrp.SignalTerminate)),
-		"delete":           env(h(ActionDelete, goldenShell, nil), ""),
+		"create":           env(h(wsmv.ActionCreate, "", createOptions), createBody(goldenShell, []byte("creation\x00xml"))),
+		"receive_pool":     env(h(wsmv.ActionReceive, goldenShell, poolReceiveOptions), receiveBody("")),
+		"receive_pipeline": env(h(wsmv.ActionReceive, goldenShell, nil), receiveBody(goldenCmd)),
+		"command":          env(h(wsmv.ActionCommand, goldenShell, commandOptions), commandBody(goldenCmd, []byte("data"))),
+		"send_pipeline":    env(h(wsmv.ActionSend, goldenShell, nil), sendBody("stdin", goldenCmd, []byte("data"))),
+		"send_pool_pr":     env(h(wsmv.ActionSend, goldenShell, nil), sendBody("pr", "", []byte("one"), []byte("two"))),
+		"signal":           env(h(wsmv.ActionSignal, goldenShell, nil), signalBody(goldenCmd, psrp.SignalStop)),
+		"signal_terminate": env(h(wsmv.ActionSignal, goldenShell, nil), signalBody(goldenCmd, psrp.SignalTerminate)),
+		"delete":           env(h(wsmv.ActionDelete, goldenShell, nil), ""),
 	}
 }
 
@@ -189,7 +190,7 @@ func TestDuration(t *testing.T) {
 
 func TestEnvelopeEscapes(t *testing.T) {
 	var b strings.Builder
-	writeEnvelope(&b, header{To: `http://x/?a=1&b=<2>`, Action: ActionSignal, ShellID: `"s"`}, signalBody(`a"b`, "c&d"))
+	writeEnvelope(&b, header{To: `http://x/?a=1&b=<2>`, Action: wsmv.ActionSignal, ShellID: `"s"`}, signalBody(`a"b`, "c&d"))
 	var v struct{}
 	if err := xml.Unmarshal([]byte(b.String()), &v); err != nil {
 		t.Fatalf("escaping broke the XML: %v\n%s", err, b.String())
@@ -212,7 +213,7 @@ func TestMaxPayload(t *testing.T) {
 				t.Fatalf("maxPayload = %d, want a positive multiple of 3", p)
 			}
 			long := "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"
-			h := header{To: to, Action: ActionSend, MessageID: "uuid:" + long, ResourceURI: ResourceURIExchange,
+			h := header{To: to, Action: wsmv.ActionSend, MessageID: "uuid:" + long, ResourceURI: ResourceURIExchange,
 				MaxEnvelopeSize: tt.envelope, SessionID: "uuid:" + long, Timeout: 999 * time.Second, ShellID: long}
 			for _, body := range []string{sendBody("stdin", long, make([]byte, p)), commandBody(long, make([]byte, p))} {
 				var b strings.Builder

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // fakeServer is a WS-Management PSRP endpoint for the client's tests. It
@@ -422,7 +423,7 @@ func (f *fakeServer) dispatch(w http.ResponseWriter, body []byte) (int, []byte) 
 			}
 			return 0, nil
 		}
-		return 200, soapAnswer(nsTransfer+"/CreateResponse", h.MessageID, `<x:ResourceCreated><a:Address>http://ex01/PowerShell/</a:Address><a:ReferenceParameters><w:ResourceURI>`+ResourceURIExchange+`</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">`+f.shellID+`</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`)
+		return 200, soapAnswer(wsmv.NSTransfer+"/CreateResponse", h.MessageID, `<x:ResourceCreated><a:Address>http://ex01/PowerShell/</a:Address><a:ReferenceParameters><w:ResourceURI>`+ResourceURIExchange+`</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">`+f.shellID+`</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`)
 	case "Command":
 		c := req.Body.CommandLine
 		if c == nil || c.Command == nil || *c.Command != "" || c.CommandID == "" || c.CommandID != strings.ToUpper(c.CommandID) {
@@ -434,7 +435,7 @@ func (f *fakeServer) dispatch(w http.ResponseWriter, body []byte) (int, []byte) 
 			f.t.Errorf("Arguments: %v", err)
 		}
 		f.pipes[c.CommandID] = &fakePipe{out: args}
-		return 200, soapAnswer(nsShell+"/CommandResponse", h.MessageID, `<rsp:CommandResponse><rsp:CommandId>`+c.CommandID+`</rsp:CommandId></rsp:CommandResponse>`)
+		return 200, soapAnswer(wsmv.NSShell+"/CommandResponse", h.MessageID, `<rsp:CommandResponse><rsp:CommandId>`+c.CommandID+`</rsp:CommandId></rsp:CommandResponse>`)
 	case "Send":
 		for _, s := range req.Body.Send.Streams {
 			p, err := base64.StdEncoding.DecodeString(s.Value)
@@ -453,7 +454,7 @@ func (f *fakeServer) dispatch(w http.ResponseWriter, body []byte) (int, []byte) 
 			pipe.out = append(pipe.out, []byte(s.Name+":")...)
 			pipe.out = append(pipe.out, p...)
 		}
-		return 200, soapAnswer(nsShell+"/SendResponse", h.MessageID, `<rsp:SendResponse/>`)
+		return 200, soapAnswer(wsmv.NSShell+"/SendResponse", h.MessageID, `<rsp:SendResponse/>`)
 	case "Receive":
 		d := req.Body.Receive.Desired
 		if d.Value != "stdout" {
@@ -468,7 +469,7 @@ func (f *fakeServer) dispatch(w http.ResponseWriter, body []byte) (int, []byte) 
 				return 500, faultEnvelope(h.MessageID, "w:TimedOut", FaultCodeTimedOut, "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.")
 			}
 			f.poolSent = true
-			return 200, soapAnswer(nsShell+"/ReceiveResponse", h.MessageID, `<rsp:ReceiveResponse>`+streams("", f.creation)+`</rsp:ReceiveResponse>`)
+			return 200, soapAnswer(wsmv.NSShell+"/ReceiveResponse", h.MessageID, `<rsp:ReceiveResponse>`+streams("", f.creation)+`</rsp:ReceiveResponse>`)
 		}
 		if keepalive {
 			f.t.Errorf("pipeline Receive with the pool's KEEPALIVE")
@@ -479,15 +480,15 @@ func (f *fakeServer) dispatch(w http.ResponseWriter, body []byte) (int, []byte) 
 		}
 		out := pipe.out
 		pipe.out, pipe.done = nil, true
-		return 200, soapAnswer(nsShell+"/ReceiveResponse", h.MessageID, `<rsp:ReceiveResponse>`+streams(d.CommandID, out)+
-			`<rsp:CommandState CommandId="`+d.CommandID+`" State="`+stateDone+`"/></rsp:ReceiveResponse>`)
+		return 200, soapAnswer(wsmv.NSShell+"/ReceiveResponse", h.MessageID, `<rsp:ReceiveResponse>`+streams(d.CommandID, out)+
+			`<rsp:CommandState CommandId="`+d.CommandID+`" State="`+wsmv.CommandStateDone+`"/></rsp:ReceiveResponse>`)
 	case "Signal":
 		s := req.Body.Signal
 		f.signals = append(f.signals, s.CommandID+" "+s.Code)
-		return 200, soapAnswer(nsShell+"/SignalResponse", h.MessageID, `<rsp:SignalResponse/>`)
+		return 200, soapAnswer(wsmv.NSShell+"/SignalResponse", h.MessageID, `<rsp:SignalResponse/>`)
 	case "Delete":
 		f.deleted = true
-		return 200, soapAnswer(nsTransfer+"/DeleteResponse", h.MessageID, "")
+		return 200, soapAnswer(wsmv.NSTransfer+"/DeleteResponse", h.MessageID, "")
 	}
 	f.t.Errorf("unknown action %q", h.Action)
 	return 400, nil
@@ -504,10 +505,10 @@ func streams(commandID string, data []byte) string {
 		`<rsp:Stream Name="stdout"` + attr + `>` + b64(data[half:]) + `</rsp:Stream>`
 }
 
-const answerNS = `xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddress + `" xmlns:x="` + nsTransfer + `" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `" xmlns:f="` + nsFault + `"`
+const answerNS = `xmlns:s="` + wsmv.NSSOAP + `" xmlns:a="` + wsmv.NSAddressing + `" xmlns:x="` + wsmv.NSTransfer + `" xmlns:w="` + wsmv.NSWSMan + `" xmlns:rsp="` + wsmv.NSShell + `" xmlns:f="` + wsmv.NSFault + `"`
 
 func soapAnswer(action, relatesTo, body string) []byte {
-	return []byte(`<s:Envelope ` + answerNS + `><s:Header><a:Action>` + action + `</a:Action><a:MessageID>uuid:9A1F0000-0000-0000-0000-000000000001</a:MessageID><a:To>` + addrAnonym + `</a:To><a:RelatesTo>` + relatesTo + `</a:RelatesTo></s:Header><s:Body>` + body + `</s:Body></s:Envelope>`)
+	return []byte(`<s:Envelope ` + answerNS + `><s:Header><a:Action>` + action + `</a:Action><a:MessageID>uuid:9A1F0000-0000-0000-0000-000000000001</a:MessageID><a:To>` + wsmv.AddrAnonymous + `</a:To><a:RelatesTo>` + relatesTo + `</a:RelatesTo></s:Header><s:Body>` + body + `</s:Body></s:Envelope>`)
 }
 
 func faultEnvelope(relatesTo, subcode string, code uint32, text string) []byte {

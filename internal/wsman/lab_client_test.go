@@ -44,6 +44,7 @@ import (
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
 	"github.com/exrunbook/exrunbook/internal/lab/org"
 	"github.com/exrunbook/exrunbook/internal/psrp"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // The two transports of the acceptance lines.
@@ -196,10 +197,10 @@ func (rt *countingRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt.w.mu.Lock()
 	defer rt.w.mu.Unlock()
 	rt.w.actions[action]++
-	if action == ActionReceive {
+	if action == wsmv.ActionReceive {
 		rt.w.receives[cmd]++
 	}
-	if err != nil || action != ActionReceive {
+	if err != nil || action != wsmv.ActionReceive {
 		return resp, err
 	}
 	answer, rerr := io.ReadAll(resp.Body)
@@ -564,7 +565,7 @@ func TestLabClientLargeInput(t *testing.T) {
 				if len(pfx) < 2<<20 {
 					t.Fatalf("the PFX has %d bytes, want 2 MB or more", len(pfx))
 				}
-				before, sends := w.total(), w.count(ActionSend)
+				before, sends := w.total(), w.count(wsmv.ActionSend)
 				importPFX(ctx, t, c.lab, pool, leaf.Thumbprint(), pfx, "big-Passw0rd!")
 				// CLIXML carries the bytes in base64: 4/3 of them at least,
 				// in Command and Sends of at most MaxPayload each.
@@ -573,7 +574,7 @@ func TestLabClientLargeInput(t *testing.T) {
 					t.Errorf("%d requests for the import, want at least %d", n, minRequests)
 				}
 				if transport == httpsBasic {
-					if n := w.count(ActionSend) - sends; n < minRequests-1 {
+					if n := w.count(wsmv.ActionSend) - sends; n < minRequests-1 {
 						t.Errorf("%d Sends carried the 2 MB, want at least %d", n, minRequests-1)
 					}
 				}
@@ -594,7 +595,7 @@ func TestLabClientLargeInput(t *testing.T) {
 						},
 					}
 				}
-				before, sends := w.total(), w.count(ActionSend)
+				before, sends := w.total(), w.count(wsmv.ActionSend)
 				res, err := pool.Run(ctx, psrp.Pipeline{Commands: []psrp.Command{
 					{Name: "Measure-Object", Params: []psrp.Parameter{{Name: "Property", Value: "N"}, {Name: "Sum", Value: true}, {Name: "Maximum", Value: true}}},
 				}}, in)
@@ -613,11 +614,11 @@ func TestLabClientLargeInput(t *testing.T) {
 					t.Errorf("%d requests carried 10,000 objects, want many Sends", reqs)
 				}
 				if transport == httpsBasic {
-					if s := w.count(ActionSend) - sends; s < 4 {
+					if s := w.count(wsmv.ActionSend) - sends; s < 4 {
 						t.Errorf("%d Sends carried 10,000 objects", s)
 					}
 				}
-				t.Logf("10,000 objects: %d requests, %d Sends (counted over https only)", reqs, w.count(ActionSend)-sends)
+				t.Logf("10,000 objects: %d requests, %d Sends (counted over https only)", reqs, w.count(wsmv.ActionSend)-sends)
 			})
 		})
 	}
@@ -721,7 +722,7 @@ func TestLabClientStopAndBroken(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("no output")
 		}
-		signals := w.count(ActionSignal)
+		signals := w.count(wsmv.ActionSignal)
 		if err := inv.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -730,7 +731,7 @@ func TestLabClientStopAndBroken(t *testing.T) {
 		if !errors.Is(err, psrp.ErrStopped) || state != psrp.PipelineStopped {
 			t.Fatalf("state %v, err %v; want Stopped, psrp.ErrStopped", state, err)
 		}
-		if w.count(ActionSignal) <= signals {
+		if w.count(wsmv.ActionSignal) <= signals {
 			t.Error("no Signal went out")
 		}
 		// The lab holds at most 8 MB of a pipeline's output before its

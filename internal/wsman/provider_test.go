@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // A ContextProvider the way internal/kerberos plugs in: the Kerberos
@@ -104,7 +105,7 @@ func xorServer(t *testing.T, proveItself bool) string {
 			return
 		}
 		msgID := between(string(plain), "<a:MessageID>", "</a:MessageID>")
-		answer := soapAnswer(nsTransfer+"/CreateResponse", msgID, `<x:ResourceCreated><a:ReferenceParameters><w:SelectorSet><w:Selector Name="ShellId">K-SHELL</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`)
+		answer := soapAnswer(wsmv.NSTransfer+"/CreateResponse", msgID, `<x:ResourceCreated><a:ReferenceParameters><w:SelectorSet><w:Selector Name="ShellId">K-SHELL</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`)
 		out, ct, err := c.sealer.Wrap(answer)
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // response is the part of a WS-Management answer the client reads.
@@ -110,7 +112,7 @@ func (r *response) received(commandID string) ([]byte, bool, error) {
 	}
 	done := false
 	for _, st := range rr.States {
-		if sameID(st.CommandID, commandID) && st.State == stateDone {
+		if sameID(st.CommandID, commandID) && st.State == wsmv.CommandStateDone {
 			done = true
 		}
 	}
@@ -154,9 +156,9 @@ func parseFault(data []byte) *FaultError {
 		case xml.StartElement:
 			path = append(path, t.Name)
 			switch {
-			case t.Name.Space == nsSOAP && t.Name.Local == "Fault":
+			case t.Name.Space == wsmv.NSSOAP && t.Name.Local == "Fault":
 				found = true
-			case t.Name.Space == nsFault && t.Name.Local == "WSManFault" && f.Code == 0:
+			case t.Name.Space == wsmv.NSFault && t.Name.Local == "WSManFault" && f.Code == 0:
 				for _, a := range t.Attr {
 					switch a.Name.Local {
 					case "Code":
@@ -167,7 +169,7 @@ func parseFault(data []byte) *FaultError {
 						f.Machine = a.Value
 					}
 				}
-			case t.Name.Space == nsFault && t.Name.Local == "Message" && inMessage == 0:
+			case t.Name.Space == wsmv.NSFault && t.Name.Local == "Message" && inMessage == 0:
 				inMessage = len(path)
 			}
 		case xml.EndElement:

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/exrunbook/exrunbook/internal/errkind"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 const reqID = "uuid:CCCCCCCC-0000-0000-0000-000000000003"
@@ -57,7 +58,7 @@ func TestParseResponseRejects(t *testing.T) {
 
 func TestParseReceive(t *testing.T) {
 	const cmd = "BBBBBBBB-0000-0000-0000-000000000002"
-	done := `<rsp:CommandState CommandId="` + cmd + `" State="` + stateDone + `"/>`
+	done := `<rsp:CommandState CommandId="` + cmd + `" State="` + wsmv.CommandStateDone + `"/>`
 	running := `<rsp:CommandState CommandId="` + cmd + `" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"/>`
 	tests := []struct {
 		name    string
@@ -69,9 +70,9 @@ func TestParseReceive(t *testing.T) {
 	}{
 		{"pool pieces", `<rsp:ReceiveResponse><rsp:Stream Name="stdout">` + b64([]byte("ab")) + `</rsp:Stream><rsp:Stream Name="stdout">` + b64([]byte("cd")) + `</rsp:Stream></rsp:ReceiveResponse>`, "", "abcd", false, false},
 		{"pipeline done", `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="` + cmd + `">` + b64([]byte("out")) + `</rsp:Stream><rsp:Stream Name="stdout" CommandId="` + cmd + `" End="true"></rsp:Stream>` + done + `</rsp:ReceiveResponse>`, cmd, "out", true, false},
-		{"pipeline id in lower case", `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="` + strings.ToLower(cmd) + `">` + b64([]byte("x")) + `</rsp:Stream><rsp:CommandState CommandId="` + strings.ToLower(cmd) + `" State="` + stateDone + `"/></rsp:ReceiveResponse>`, cmd, "x", true, false},
+		{"pipeline id in lower case", `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="` + strings.ToLower(cmd) + `">` + b64([]byte("x")) + `</rsp:Stream><rsp:CommandState CommandId="` + strings.ToLower(cmd) + `" State="` + wsmv.CommandStateDone + `"/></rsp:ReceiveResponse>`, cmd, "x", true, false},
 		{"running", `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="` + cmd + `">` + b64([]byte("1")) + `</rsp:Stream>` + running + `</rsp:ReceiveResponse>`, cmd, "1", false, false},
-		{"another command's data and state", `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="OTHER">` + b64([]byte("no")) + `</rsp:Stream><rsp:CommandState CommandId="OTHER" State="` + stateDone + `"/></rsp:ReceiveResponse>`, cmd, "", false, false},
+		{"another command's data and state", `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="OTHER">` + b64([]byte("no")) + `</rsp:Stream><rsp:CommandState CommandId="OTHER" State="` + wsmv.CommandStateDone + `"/></rsp:ReceiveResponse>`, cmd, "", false, false},
 		{"stderr ignored", `<rsp:ReceiveResponse><rsp:Stream Name="stderr">` + b64([]byte("no")) + `</rsp:Stream></rsp:ReceiveResponse>`, "", "", false, false},
 		{"base64 with line breaks", `<rsp:ReceiveResponse><rsp:Stream Name="stdout">` + "YWJj\r\n" + `</rsp:Stream></rsp:ReceiveResponse>`, "", "abc", false, false},
 		{"bad base64", `<rsp:ReceiveResponse><rsp:Stream Name="stdout">!!!</rsp:Stream></rsp:ReceiveResponse>`, "", "", false, true},
@@ -79,7 +80,7 @@ func TestParseReceive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := parseResponse(soapAnswer(nsShell+"/ReceiveResponse", reqID, tt.body), reqID)
+			r, err := parseResponse(soapAnswer(wsmv.NSShell+"/ReceiveResponse", reqID, tt.body), reqID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,10 +119,10 @@ func TestParseFault(t *testing.T) {
 			&FaultError{SOAPCode: "s:Receiver", Subcode: "w:AccessDenied", Code: 5, Machine: "ex01.contoso.test"}, []string{"Access is denied."}, false},
 		{"shell gone", string(faultEnvelope(reqID, "w:InvalidSelectors", 2150858843, "The request for the Windows Remote Shell with ShellId 1234 failed because the shell was not found on the server.")),
 			&FaultError{SOAPCode: "s:Receiver", Subcode: "w:InvalidSelectors", Code: 2150858843, Machine: "ex01.contoso.test"}, []string{"shell was not found"}, true},
-		{"reason only", `<s:Envelope xmlns:s="` + nsSOAP + `"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code><s:Reason><s:Text>Bad request</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>`,
+		{"reason only", `<s:Envelope xmlns:s="` + wsmv.NSSOAP + `"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code><s:Reason><s:Text>Bad request</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>`,
 			&FaultError{SOAPCode: "s:Sender"}, []string{"Bad request"}, false},
 		{"no fault", string(soapAnswer("x", reqID, `<rsp:ReceiveResponse><rsp:Stream Name="stdout">RmF1bHQ=</rsp:Stream></rsp:ReceiveResponse>`)), nil, nil, false},
-		{"a Fault element in another namespace", `<s:Envelope xmlns:s="` + nsSOAP + `"><s:Body><Fault>x</Fault></s:Body></s:Envelope>`, nil, nil, false},
+		{"a Fault element in another namespace", `<s:Envelope xmlns:s="` + wsmv.NSSOAP + `"><s:Body><Fault>x</Fault></s:Body></s:Envelope>`, nil, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,7 +195,7 @@ func TestClassifyAnswerWithoutFault(t *testing.T) {
 func FuzzParseAnswer(f *testing.F) {
 	f.Add([]byte(exchangeThrottle))
 	f.Add(faultEnvelope(reqID, "w:TimedOut", FaultCodeTimedOut, "OperationTimeout"))
-	f.Add(soapAnswer("x", reqID, `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="A">YWJj</rsp:Stream><rsp:CommandState CommandId="A" State="`+stateDone+`"/></rsp:ReceiveResponse>`))
+	f.Add(soapAnswer("x", reqID, `<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="A">YWJj</rsp:Stream><rsp:CommandState CommandId="A" State="`+wsmv.CommandStateDone+`"/></rsp:ReceiveResponse>`))
 	f.Add(soapAnswer("x", reqID, `<x:ResourceCreated><a:ReferenceParameters><w:SelectorSet><w:Selector Name="ShellId">S</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if fe := parseFault(data); fe != nil {

@@ -10,6 +10,7 @@ import (
 
 	ntlmssp "github.com/Azure/go-ntlmssp"
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // conn is one TCP connection to the lab (the transport keeps a single
@@ -36,8 +37,8 @@ func postWith(t *testing.T, c *http.Client, l *lab, authz, body string) *http.Re
 }
 
 func createEnvelope(id string) string {
-	return `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `"><s:Header><a:Action>` +
-		actionCreate + `</a:Action><a:MessageID>` + id + `</a:MessageID><w:ResourceURI>` + resourceCmd + `</w:ResourceURI></s:Header><s:Body><rsp:Shell/></s:Body></s:Envelope>`
+	return `<s:Envelope xmlns:s="` + wsmv.NSSOAP + `" xmlns:a="` + wsmv.NSAddressing + `" xmlns:w="` + wsmv.NSWSMan + `" xmlns:rsp="` + wsmv.NSShell + `"><s:Header><a:Action>` +
+		wsmv.ActionCreate + `</a:Action><a:MessageID>` + id + `</a:MessageID><w:ResourceURI>` + resourceCmd + `</w:ResourceURI></s:Header><s:Body><rsp:Shell/></s:Body></s:Envelope>`
 }
 
 // challengeFrom returns the NTLM message of a 401's Negotiate header.

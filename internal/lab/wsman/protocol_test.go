@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // rawClient speaks SOAP to the lab by hand, with Basic authentication.
@@ -53,7 +54,7 @@ func (c *rawClient) do(action, shellID, headers, body string) rawReply {
 	if resource == "" {
 		resource = resourceCmd
 	}
-	env := `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `">` +
+	env := `<s:Envelope xmlns:s="` + wsmv.NSSOAP + `" xmlns:a="` + wsmv.NSAddressing + `" xmlns:w="` + wsmv.NSWSMan + `" xmlns:rsp="` + wsmv.NSShell + `">` +
 		`<s:Header><a:To>http://windows-host:5985/wsman</a:To><a:Action s:mustUnderstand="true">` + action + `</a:Action>` +
 		`<a:MessageID>` + id + `</a:MessageID><w:ResourceURI s:mustUnderstand="true">` + resource + `</w:ResourceURI>` +
 		sel + headers + `</s:Header><s:Body>` + body + `</s:Body></s:Envelope>`
@@ -107,7 +108,7 @@ func between(s, a, b string) string {
 
 func (c *rawClient) create() string {
 	c.t.Helper()
-	r := c.do(actionCreate, "", `<w:OptionSet><w:Option Name="WINRS_CODEPAGE">65001</w:Option></w:OptionSet>`,
+	r := c.do(wsmv.ActionCreate, "", `<w:OptionSet><w:Option Name="WINRS_CODEPAGE">65001</w:Option></w:OptionSet>`,
 		`<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`)
 	if r.status != 200 {
 		c.t.Fatalf("Create: %d %s", r.status, r.body)
@@ -121,8 +122,8 @@ func (c *rawClient) create() string {
 
 func (c *rawClient) command(shell, line string) string {
 	c.t.Helper()
-	r := c.do(actionCommand, shell, "", `<rsp:CommandLine><rsp:Command><![CDATA[`+line+`]]></rsp:Command></rsp:CommandLine>`)
-	if r.status != 200 || !strings.Contains(r.body, nsShell+"/CommandResponse") {
+	r := c.do(wsmv.ActionCommand, shell, "", `<rsp:CommandLine><rsp:Command><![CDATA[`+line+`]]></rsp:Command></rsp:CommandLine>`)
+	if r.status != 200 || !strings.Contains(r.body, wsmv.NSShell+"/CommandResponse") {
 		c.t.Fatalf("Command: %d %s", r.status, r.body)
 	}
 	return between(r.body, "<rsp:CommandId>", "</rsp:CommandId>")
@@ -130,7 +131,7 @@ func (c *rawClient) command(shell, line string) string {
 
 func (c *rawClient) receive(shell, cmd, headers string) rawReply {
 	c.t.Helper()
-	return c.do(actionReceive, shell, headers, `<rsp:Receive><rsp:DesiredStream CommandId="`+cmd+`">stdout stderr</rsp:DesiredStream></rsp:Receive>`)
+	return c.do(wsmv.ActionReceive, shell, headers, `<rsp:Receive><rsp:DesiredStream CommandId="`+cmd+`">stdout stderr</rsp:DesiredStream></rsp:Receive>`)
 }
 
 // streams picks the rsp:Stream elements out of a ReceiveResponse: name,
@@ -199,7 +200,7 @@ func (c *rawClient) drain(shell, cmd string, maxEnv int) (stdout, stderr []byte,
 				ends[m[0]]++
 			}
 		}
-		if strings.Contains(r.body, stateDone) {
+		if strings.Contains(r.body, wsmv.CommandStateDone) {
 			if ends["stdout"] != 1 || ends["stderr"] != 1 {
 				c.t.Fatalf("Done without End on both streams: %v", ends)
 			}
@@ -266,13 +267,13 @@ func TestFaultsAndSelectors(t *testing.T) {
 	for _, tc := range []struct {
 		name, action, shell, body, want string
 	}{
-		{"unknown shell", actionCommand, "0BADBEEF-0000-0000-0000-000000000000", `<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>`, "w:InvalidSelectors"},
-		{"no shell selector", actionReceive, "", `<rsp:Receive><rsp:DesiredStream CommandId="X">stdout</rsp:DesiredStream></rsp:Receive>`, "w:InvalidSelectors"},
-		{"unknown command", actionReceive, sh, `<rsp:Receive><rsp:DesiredStream CommandId="NOPE">stdout</rsp:DesiredStream></rsp:Receive>`, "w:InvalidSelectors"},
-		{"unknown signal target", actionSignal, sh, `<rsp:Signal CommandId="NOPE"><rsp:Code>` + signalTerminate + `</rsp:Code></rsp:Signal>`, "w:InvalidSelectors"},
+		{"unknown shell", wsmv.ActionCommand, "0BADBEEF-0000-0000-0000-000000000000", `<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>`, "w:InvalidSelectors"},
+		{"no shell selector", wsmv.ActionReceive, "", `<rsp:Receive><rsp:DesiredStream CommandId="X">stdout</rsp:DesiredStream></rsp:Receive>`, "w:InvalidSelectors"},
+		{"unknown command", wsmv.ActionReceive, sh, `<rsp:Receive><rsp:DesiredStream CommandId="NOPE">stdout</rsp:DesiredStream></rsp:Receive>`, "w:InvalidSelectors"},
+		{"unknown signal target", wsmv.ActionSignal, sh, `<rsp:Signal CommandId="NOPE"><rsp:Code>` + signalTerminate + `</rsp:Code></rsp:Signal>`, "w:InvalidSelectors"},
 		{"unknown action", "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate", sh, "", "a:ActionNotSupported"},
-		{"Command without CommandLine", actionCommand, sh, "", "w:SchemaValidationError"},
-		{"bad stdin", actionSend, sh, `<rsp:Send><rsp:Stream Name="stdin" CommandId="X">***</rsp:Stream></rsp:Send>`, "w:InvalidSelectors"},
+		{"Command without CommandLine", wsmv.ActionCommand, sh, "", "w:SchemaValidationError"},
+		{"bad stdin", wsmv.ActionSend, sh, `<rsp:Send><rsp:Stream Name="stdin" CommandId="X">***</rsp:Stream></rsp:Send>`, "w:InvalidSelectors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := c.do(tc.action, tc.shell, "", tc.body)
@@ -282,22 +283,22 @@ func TestFaultsAndSelectors(t *testing.T) {
 		})
 	}
 	t.Run("another user's shell", func(t *testing.T) {
-		r := bob.do(actionCommand, sh, "", `<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>`)
+		r := bob.do(wsmv.ActionCommand, sh, "", `<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>`)
 		if r.status != 500 || !strings.Contains(r.body, "w:AccessDenied") {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
-		if r := bob.do(actionDelete, sh, "", ""); r.status != 500 {
+		if r := bob.do(wsmv.ActionDelete, sh, "", ""); r.status != 500 {
 			t.Fatalf("bob deleted alice's shell: %d", r.status)
 		}
 	})
 	t.Run("bad code page", func(t *testing.T) {
-		r := c.do(actionCreate, "", `<w:OptionSet><w:Option Name="WINRS_CODEPAGE">utf8</w:Option></w:OptionSet>`, `<rsp:Shell/>`)
+		r := c.do(wsmv.ActionCreate, "", `<w:OptionSet><w:Option Name="WINRS_CODEPAGE">utf8</w:Option></w:OptionSet>`, `<rsp:Shell/>`)
 		if r.status != 500 || !strings.Contains(r.body, "w:SchemaValidationError") {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
 	})
 	t.Run("malformed XML", func(t *testing.T) {
-		r := c.post([]byte(`<s:Envelope xmlns:s="`+nsSOAP+`"><s:Header><a:MessageID xmlns:a="`+nsAddr+`">uuid:m</a:MessageID>`), "uuid:m")
+		r := c.post([]byte(`<s:Envelope xmlns:s="`+wsmv.NSSOAP+`"><s:Header><a:MessageID xmlns:a="`+wsmv.NSAddressing+`">uuid:m</a:MessageID>`), "uuid:m")
 		if r.status != 500 || !strings.Contains(r.body, "w:SchemaValidationError") {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
@@ -307,7 +308,7 @@ func TestFaultsAndSelectors(t *testing.T) {
 		if resource == "" {
 			resource = resourceCmd
 		}
-		env := `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `"><s:Header><a:Action>` + actionCreate +
+		env := `<s:Envelope xmlns:s="` + wsmv.NSSOAP + `" xmlns:a="` + wsmv.NSAddressing + `" xmlns:w="` + wsmv.NSWSMan + `"><s:Header><a:Action>` + wsmv.ActionCreate +
 			`</a:Action><a:MessageID>uuid:r</a:MessageID><w:ResourceURI>http://schemas.microsoft.com/powershell/Microsoft.Exchange</w:ResourceURI></s:Header><s:Body/></s:Envelope>`
 		r := c.post([]byte(env), "uuid:r")
 		if r.status != 500 || !strings.Contains(r.body, "w:InvalidResourceURI") {
@@ -339,8 +340,8 @@ func TestSignalsSendAndDelete(t *testing.T) {
 		if i == 1 {
 			end = ` End="true"`
 		}
-		r := c.do(actionSend, sh, "", `<rsp:Send><rsp:Stream Name="stdin" CommandId="`+cmd+`"`+end+`>`+base64.StdEncoding.EncodeToString([]byte(part))+`</rsp:Stream></rsp:Send>`)
-		if r.status != 200 || !strings.Contains(r.body, nsShell+"/SendResponse") {
+		r := c.do(wsmv.ActionSend, sh, "", `<rsp:Send><rsp:Stream Name="stdin" CommandId="`+cmd+`"`+end+`>`+base64.StdEncoding.EncodeToString([]byte(part))+`</rsp:Stream></rsp:Send>`)
+		if r.status != 200 || !strings.Contains(r.body, wsmv.NSShell+"/SendResponse") {
 			t.Fatalf("Send: %d %s", r.status, r.body)
 		}
 	}
@@ -350,8 +351,8 @@ func TestSignalsSendAndDelete(t *testing.T) {
 
 	// ctrl_c cancels the command, whose output and exit code remain.
 	cmd = c.command(sh, "wait")
-	r := c.do(actionSignal, sh, "", `<rsp:Signal CommandId="`+cmd+`"><rsp:Code>`+signalCtrlC+`</rsp:Code></rsp:Signal>`)
-	if r.status != 200 || !strings.Contains(r.body, nsShell+"/SignalResponse") {
+	r := c.do(wsmv.ActionSignal, sh, "", `<rsp:Signal CommandId="`+cmd+`"><rsp:Code>`+signalCtrlC+`</rsp:Code></rsp:Signal>`)
+	if r.status != 200 || !strings.Contains(r.body, wsmv.NSShell+"/SignalResponse") {
 		t.Fatalf("Signal: %d %s", r.status, r.body)
 	}
 	if _, errOut, code, _ := c.drain(sh, cmd, 0); string(errOut) != "cancelled" || code != "130" {
@@ -360,7 +361,7 @@ func TestSignalsSendAndDelete(t *testing.T) {
 
 	// terminate ends the command; it is gone afterwards.
 	cmd = c.command(sh, "wait")
-	if r := c.do(actionSignal, sh, "", `<rsp:Signal CommandId="`+cmd+`"><rsp:Code>`+signalTerminate+`</rsp:Code></rsp:Signal>`); r.status != 200 {
+	if r := c.do(wsmv.ActionSignal, sh, "", `<rsp:Signal CommandId="`+cmd+`"><rsp:Code>`+signalTerminate+`</rsp:Code></rsp:Signal>`); r.status != 200 {
 		t.Fatalf("terminate: %d", r.status)
 	}
 	if r := c.receive(sh, cmd, ""); r.status != 500 {
@@ -369,7 +370,7 @@ func TestSignalsSendAndDelete(t *testing.T) {
 
 	// Delete terminates running commands and forgets the shell.
 	cmd = c.command(sh, "wait")
-	if r := c.do(actionDelete, sh, "", ""); r.status != 200 || !strings.Contains(r.body, nsXfer+"/DeleteResponse") {
+	if r := c.do(wsmv.ActionDelete, sh, "", ""); r.status != 200 || !strings.Contains(r.body, wsmv.NSTransfer+"/DeleteResponse") {
 		t.Fatalf("Delete: %d %s", r.status, r.body)
 	}
 	if r := c.receive(sh, cmd, ""); r.status != 500 || !strings.Contains(r.body, "w:InvalidSelectors") {
@@ -385,7 +386,7 @@ func TestShellQuotaAndReaping(t *testing.T) {
 	l.srv.now = func() time.Time { return time.Unix(0, now.Load()) }
 	c := newRaw(t, l)
 	a, _ := c.create(), c.create()
-	r := c.do(actionCreate, "", "", `<rsp:Shell/>`)
+	r := c.do(wsmv.ActionCreate, "", "", `<rsp:Shell/>`)
 	if r.status != 500 || !strings.Contains(r.body, "w:QuotaLimit") {
 		t.Fatalf("third shell: %d %s", r.status, r.body)
 	}
@@ -422,7 +423,7 @@ func TestCloseTerminatesCommands(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close left the command running")
 	}
-	if r := c.do(actionCreate, "", "", `<rsp:Shell/>`); r.status != 500 {
+	if r := c.do(wsmv.ActionCreate, "", "", `<rsp:Shell/>`); r.status != 500 {
 		t.Fatalf("Create after Close: %d", r.status)
 	}
 }
@@ -456,7 +457,7 @@ func TestAuthentication(t *testing.T) {
 				t.Fatalf("401 Content-Type %q", resp.Header.Get("Content-Type"))
 			}
 			c.user, c.pass = testUser, testPassword
-			r := c.do(actionCreate, "", "", `<rsp:Shell/>`)
+			r := c.do(wsmv.ActionCreate, "", "", `<rsp:Shell/>`)
 			if want := map[bool]int{true: 200, false: 401}[tc.basic]; r.status != want {
 				t.Fatalf("Basic: %d, want %d", r.status, want)
 			}
@@ -481,7 +482,7 @@ func TestAuthentication(t *testing.T) {
 		} {
 			c := newRaw(t, l)
 			c.user, c.pass = tc.user, tc.pass
-			r := c.do(actionCreate, "", "", `<rsp:Shell/>`)
+			r := c.do(wsmv.ActionCreate, "", "", `<rsp:Shell/>`)
 			if (r.status == 200) != tc.ok {
 				t.Errorf("%s: %d", tc.user, r.status)
 				continue
@@ -504,7 +505,7 @@ func TestInjectedFaults(t *testing.T) {
 	sh := c.create()
 
 	l.inj.Set(faults.Spec{HTTP500: 1})
-	r := c.do(actionCommand, sh, "", `<rsp:CommandLine><rsp:Command>echo hi</rsp:Command></rsp:CommandLine>`)
+	r := c.do(wsmv.ActionCommand, sh, "", `<rsp:CommandLine><rsp:Command>echo hi</rsp:Command></rsp:CommandLine>`)
 	if r.status != 500 || !strings.Contains(r.body, "w:InternalError") {
 		t.Fatalf("http500: %d %s", r.status, r.body)
 	}
@@ -564,9 +565,9 @@ func TestParseDuration(t *testing.T) {
 }
 
 func FuzzParseRequest(f *testing.F) {
-	f.Add([]byte(`<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `"><s:Header><a:Action>` + actionReceive + `</a:Action><a:MessageID>uuid:1</a:MessageID><w:MaxEnvelopeSize>153600</w:MaxEnvelopeSize><w:OperationTimeout>PT20S</w:OperationTimeout><w:SelectorSet><w:Selector Name="ShellId">A</w:Selector></w:SelectorSet></s:Header><s:Body><rsp:Receive><rsp:DesiredStream CommandId="B">stdout stderr</rsp:DesiredStream></rsp:Receive></s:Body></s:Envelope>`))
-	f.Add([]byte(`<s:Envelope xmlns:s="` + nsSOAP + `"><s:Header/><s:Body/></s:Envelope>`))
-	f.Add([]byte(`<env:Envelope xmlns:env="` + nsSOAP + `" xmlns:rsp="` + nsShell + `"><env:Body><rsp:CommandLine><rsp:Command><![CDATA[echo "x"]]></rsp:Command><rsp:Arguments>a b</rsp:Arguments></rsp:CommandLine></env:Body></env:Envelope>`))
+	f.Add([]byte(`<s:Envelope xmlns:s="` + wsmv.NSSOAP + `" xmlns:a="` + wsmv.NSAddressing + `" xmlns:w="` + wsmv.NSWSMan + `" xmlns:rsp="` + wsmv.NSShell + `"><s:Header><a:Action>` + wsmv.ActionReceive + `</a:Action><a:MessageID>uuid:1</a:MessageID><w:MaxEnvelopeSize>153600</w:MaxEnvelopeSize><w:OperationTimeout>PT20S</w:OperationTimeout><w:SelectorSet><w:Selector Name="ShellId">A</w:Selector></w:SelectorSet></s:Header><s:Body><rsp:Receive><rsp:DesiredStream CommandId="B">stdout stderr</rsp:DesiredStream></rsp:Receive></s:Body></s:Envelope>`))
+	f.Add([]byte(`<s:Envelope xmlns:s="` + wsmv.NSSOAP + `"><s:Header/><s:Body/></s:Envelope>`))
+	f.Add([]byte(`<env:Envelope xmlns:env="` + wsmv.NSSOAP + `" xmlns:rsp="` + wsmv.NSShell + `"><env:Body><rsp:CommandLine><rsp:Command><![CDATA[echo "x"]]></rsp:Command><rsp:Arguments>a b</rsp:Arguments></rsp:CommandLine></env:Body></env:Envelope>`))
 	f.Add([]byte("<"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseRequest(b)
@@ -643,7 +644,7 @@ func TestCmdLineLimit(t *testing.T) {
 			if tc.skip {
 				opt = `<w:OptionSet><w:Option Name="WINRS_SKIP_CMD_SHELL">TRUE</w:Option></w:OptionSet>`
 			}
-			r := c.do(actionCommand, sh, opt, `<rsp:CommandLine><rsp:Command><![CDATA[`+tc.line+`]]></rsp:Command></rsp:CommandLine>`)
+			r := c.do(wsmv.ActionCommand, sh, opt, `<rsp:CommandLine><rsp:Command><![CDATA[`+tc.line+`]]></rsp:Command></rsp:CommandLine>`)
 			cmd := between(r.body, "<rsp:CommandId>", "</rsp:CommandId>")
 			if r.status != 200 || cmd == "" {
 				t.Fatalf("Command: %d %s", r.status, r.body)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 	"github.com/google/uuid"
 )
 
@@ -319,7 +320,7 @@ func (s *Server) receivePSRP(ctx context.Context, sh *shell, req *request, maxEn
 		s.dropShell(sh)
 		return "", faultAborted(), false
 	}
-	overhead := len(envelope(nsShell+"/ReceiveResponse", req.MessageID, newMessageID(), renderPSRPReceive(id, nil, id != "", true)))
+	overhead := len(envelope(wsmv.NSShell+"/ReceiveResponse", req.MessageID, newMessageID(), renderPSRPReceive(id, nil, id != "", true)))
 	budget := (maxEnv - overhead - envelopeSafetyMargin - 4) / 4 * 3
 	if budget < 64 {
 		return "", faultEncodingLimit(maxEnv), false
@@ -356,7 +357,7 @@ func renderPSRPReceive(commandID string, data []byte, pipeline, done bool) strin
 	if pipeline {
 		state := stateRunning
 		if done {
-			state = stateDone
+			state = wsmv.CommandStateDone
 		}
 		b.WriteString(`<rsp:CommandState CommandId="` + xmlText(commandID) + `" State="` + state + `"/>`)
 	}

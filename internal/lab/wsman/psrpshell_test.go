@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/exrunbook/exrunbook/internal/lab/faults"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // echoHost is a PSRPHost whose pools echo: the pool's queue starts with
@@ -193,7 +194,7 @@ const pv23 = `<w:OptionSet><w:Option MustComply="true" Name="protocolversion">2.
 
 func (c *rawClient) psrpCreate(shellID string, creation []byte) string {
 	c.t.Helper()
-	r := c.do(actionCreate, "", pv23, psrpCreateBody(shellID, creation))
+	r := c.do(wsmv.ActionCreate, "", pv23, psrpCreateBody(shellID, creation))
 	if r.status != 200 {
 		c.t.Fatalf("Create: %d %s", r.status, r.body)
 	}
@@ -208,7 +209,7 @@ func (c *rawClient) psrpReceive(shell, cmd, headers string) ([]byte, bool, rawRe
 	if cmd != "" {
 		attr = ` CommandId="` + cmd + `"`
 	}
-	r := c.do(actionReceive, shell, headers, `<rsp:Receive><rsp:DesiredStream`+attr+`>stdout</rsp:DesiredStream></rsp:Receive>`)
+	r := c.do(wsmv.ActionReceive, shell, headers, `<rsp:Receive><rsp:DesiredStream`+attr+`>stdout</rsp:DesiredStream></rsp:Receive>`)
 	if r.status != 200 {
 		return nil, false, r
 	}
@@ -220,7 +221,7 @@ func (c *rawClient) psrpReceive(shell, cmd, headers string) ([]byte, bool, rawRe
 		}
 		out = append(out, b...)
 	}
-	return out, strings.Contains(r.body, `State="`+stateDone+`"`), r
+	return out, strings.Contains(r.body, `State="`+wsmv.CommandStateDone+`"`), r
 }
 
 func TestPSRPCreateRefusals(t *testing.T) {
@@ -241,17 +242,17 @@ func TestPSRPCreateRefusals(t *testing.T) {
 		rc := newRaw(t, l)
 		rc.http = c.http
 		rc.resource, rc.path = tc.resource, tc.path
-		r := rc.do(actionCreate, "", tc.headers, psrpCreateBody("", []byte("x")))
+		r := rc.do(wsmv.ActionCreate, "", tc.headers, psrpCreateBody("", []byte("x")))
 		if r.status != 500 || !strings.Contains(r.body, tc.want) {
 			t.Errorf("%s: %d %s, want a fault with %q", tc.name, r.status, r.body, tc.want)
 		}
 	}
 	host.refuse = errors.New("the user has no role assignments")
-	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "the user has no role assignments") {
+	if r := c.do(wsmv.ActionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "the user has no role assignments") {
 		t.Errorf("a refusing host: %d %s", r.status, r.body)
 	}
 	host.refuse = categorised{}
-	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, xmlText(`[FailureCategory=AuthZ-CmdletAccessDeniedException] The user "CONTOSO\x" isn't assigned to any management roles.`)) {
+	if r := c.do(wsmv.ActionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, xmlText(`[FailureCategory=AuthZ-CmdletAccessDeniedException] The user "CONTOSO\x" isn't assigned to any management roles.`)) {
 		t.Errorf("a refusal with a failure category: %d %s", r.status, r.body)
 	}
 	if len(host.pools) != 0 {
@@ -286,7 +287,7 @@ func TestPSRPShellLifecycle(t *testing.T) {
 
 	// Command honours the client's CommandId; the arguments reach the pool.
 	const pid = "11111111-2222-4333-8444-555555555555"
-	r = c.do(actionCommand, sh, "", `<rsp:CommandLine CommandId="`+pid+`"><rsp:Command></rsp:Command><rsp:Arguments>`+
+	r = c.do(wsmv.ActionCommand, sh, "", `<rsp:CommandLine CommandId="`+pid+`"><rsp:Command></rsp:Command><rsp:Arguments>`+
 		base64.StdEncoding.EncodeToString([]byte("CREATE_PIPELINE"))+`</rsp:Arguments></rsp:CommandLine>`)
 	cmd := between(r.body, "<rsp:CommandId>", "</rsp:CommandId>")
 	if r.status != 200 || cmd != strings.ToUpper(pid) {
@@ -298,7 +299,7 @@ func TestPSRPShellLifecycle(t *testing.T) {
 		if id != "" {
 			attr = ` CommandId="` + id + `"`
 		}
-		return c.do(actionSend, sh, "", `<rsp:Send><rsp:Stream Name="`+stream+`"`+attr+`>`+base64.StdEncoding.EncodeToString([]byte(data))+`</rsp:Stream></rsp:Send>`)
+		return c.do(wsmv.ActionSend, sh, "", `<rsp:Send><rsp:Stream Name="`+stream+`"`+attr+`>`+base64.StdEncoding.EncodeToString([]byte(data))+`</rsp:Stream></rsp:Send>`)
 	}
 	for _, s := range []struct{ stream, id, data string }{{"stdin", strings.ToLower(cmd), "input"}, {"pr", cmd, "hostresponse"}, {"stdin", "", "PUBLIC_KEY"}, {"pr", "", "poolhost"}} {
 		if r := send(s.stream, s.id, s.data); r.status != 200 || !strings.Contains(r.body, "SendResponse") {
@@ -351,11 +352,11 @@ func TestPSRPShellLifecycle(t *testing.T) {
 	// crtl_c (and pypsrp's ctrl_c) stop; terminate releases.
 	for i, code := range []string{signalPSStop, signalPSStopPypsrp} {
 		id := "11111111-2222-4333-8444-00000000000" + strconv.Itoa(i)
-		c.do(actionCommand, sh, "", `<rsp:CommandLine CommandId="`+id+`"><rsp:Command/><rsp:Arguments>AA==</rsp:Arguments></rsp:CommandLine>`)
-		if r := c.do(actionSignal, sh, "", `<rsp:Signal CommandId="`+id+`"><rsp:Code>`+code+`</rsp:Code></rsp:Signal>`); r.status != 200 || !strings.Contains(r.body, "SignalResponse") {
+		c.do(wsmv.ActionCommand, sh, "", `<rsp:CommandLine CommandId="`+id+`"><rsp:Command/><rsp:Arguments>AA==</rsp:Arguments></rsp:CommandLine>`)
+		if r := c.do(wsmv.ActionSignal, sh, "", `<rsp:Signal CommandId="`+id+`"><rsp:Code>`+code+`</rsp:Code></rsp:Signal>`); r.status != 200 || !strings.Contains(r.body, "SignalResponse") {
 			t.Fatalf("Signal %s: %d %s", code, r.status, r.body)
 		}
-		if r := c.do(actionSignal, sh, "", `<rsp:Signal CommandId="`+id+`"><rsp:Code>`+signalTerminate+`</rsp:Code></rsp:Signal>`); r.status != 200 {
+		if r := c.do(wsmv.ActionSignal, sh, "", `<rsp:Signal CommandId="`+id+`"><rsp:Code>`+signalTerminate+`</rsp:Code></rsp:Signal>`); r.status != 200 {
 			t.Fatalf("terminate: %d %s", r.status, r.body)
 		}
 		if _, _, r := c.psrpReceive(sh, id, ""); r.status != 500 || !strings.Contains(r.body, "the command was not found") {
@@ -365,7 +366,7 @@ func TestPSRPShellLifecycle(t *testing.T) {
 	if n := len(host.pools[0].stops); n != 2 {
 		t.Fatalf("%d stops, want 2", n)
 	}
-	if r := c.do(actionSignal, sh, "", `<rsp:Signal CommandId="`+cmd+`"><rsp:Code>powershell/signal/crtl_z</rsp:Code></rsp:Signal>`); r.status != 500 {
+	if r := c.do(wsmv.ActionSignal, sh, "", `<rsp:Signal CommandId="`+cmd+`"><rsp:Code>powershell/signal/crtl_z</rsp:Code></rsp:Signal>`); r.status != 500 {
 		t.Fatalf("unknown signal: %d", r.status)
 	}
 
@@ -375,7 +376,7 @@ func TestPSRPShellLifecycle(t *testing.T) {
 	}
 
 	// Delete closes the pool and forgets the shell.
-	if r := c.do(actionDelete, sh, "", ""); r.status != 200 || !strings.Contains(r.body, "DeleteResponse") {
+	if r := c.do(wsmv.ActionDelete, sh, "", ""); r.status != 200 || !strings.Contains(r.body, "DeleteResponse") {
 		t.Fatalf("Delete: %d %s", r.status, r.body)
 	}
 	if !host.pools[0].isClosed() {
@@ -410,7 +411,7 @@ func TestPSRPConcurrencyLimit(t *testing.T) {
 	wc.http = c.http
 	wc.create()
 
-	r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil))
+	r := c.do(wsmv.ActionCreate, "", pv23, psrpCreateBody("", nil))
 	for _, want := range []string{
 		"Fail to create a runspace because you have exceeded the maximum number of connections allowed : 3 for the policy party : MaxConcurrency. Please close existing runspace and try again.",
 		"[FailureCategory=AuthZ-AuthorizationException]", "ActiveRunspaces:\t3/3", `CONTOSO\Administrator`, "w:InternalError",
@@ -420,7 +421,7 @@ func TestPSRPConcurrencyLimit(t *testing.T) {
 		}
 	}
 	// Deleting a session frees its slot.
-	c.do(actionDelete, shells[0], "", "")
+	c.do(wsmv.ActionDelete, shells[0], "", "")
 	c.psrpCreate("", nil)
 }
 
@@ -429,7 +430,7 @@ func TestPSRPBrokenSession(t *testing.T) {
 	host := &echoHost{}
 	l, c := startPSRPLab(t, true, host, 0)
 	sh := c.psrpCreate("", nil)
-	c.do(actionCommand, sh, "", `<rsp:CommandLine CommandId="11111111-2222-4333-8444-555555555555"><rsp:Command/><rsp:Arguments>AA==</rsp:Arguments></rsp:CommandLine>`)
+	c.do(wsmv.ActionCommand, sh, "", `<rsp:CommandLine CommandId="11111111-2222-4333-8444-555555555555"><rsp:Command/><rsp:Arguments>AA==</rsp:Arguments></rsp:CommandLine>`)
 	l.inj.Set(faults.Spec{Break: 1})
 	_, _, r := c.psrpReceive(sh, "11111111-2222-4333-8444-555555555555", "")
 	if r.status != 500 || !strings.Contains(r.body, "The I/O operation has been aborted") {
@@ -449,7 +450,7 @@ func TestPSRPBrokenSession(t *testing.T) {
 func TestPSRPBasicNeedsTLS(t *testing.T) {
 	t.Parallel()
 	l, c := startPSRPLab(t, false, &echoHost{}, 0)
-	r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil))
+	r := c.do(wsmv.ActionCreate, "", pv23, psrpCreateBody("", nil))
 	if r.status != http.StatusUnauthorized || strings.Contains(strings.Join(r.headers.Values("WWW-Authenticate"), ","), "Basic") {
 		t.Fatalf("Basic over http to /PowerShell/: %d %q", r.status, r.headers.Values("WWW-Authenticate"))
 	}
@@ -491,7 +492,7 @@ func TestPSRPIdleExpiryAndInjectedFaults(t *testing.T) {
 	l.srv.mu.Unlock()
 	first := c.psrpCreate("", nil)
 	c.psrpCreate("", nil)
-	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "MaxConcurrency") {
+	if r := c.do(wsmv.ActionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "MaxConcurrency") {
 		t.Fatalf("third session: %d %s", r.status, r.body)
 	}
 	now.Add(int64(16 * time.Minute)) // past the default 15-minute IdleTimeout
@@ -504,7 +505,7 @@ func TestPSRPIdleExpiryAndInjectedFaults(t *testing.T) {
 	}
 
 	l.inj.Set(faults.Spec{HTTP500: 1})
-	if r := c.do(actionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "injected by the lab") {
+	if r := c.do(wsmv.ActionCreate, "", pv23, psrpCreateBody("", nil)); r.status != 500 || !strings.Contains(r.body, "injected by the lab") {
 		t.Fatalf("http500 on /PowerShell/: %d %s", r.status, r.body)
 	}
 	l.inj.Set(faults.Spec{Drop: 1})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/exrunbook/exrunbook/internal/kerberos"
 	"github.com/exrunbook/exrunbook/internal/lab/ntlm"
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 	"github.com/google/uuid"
 )
 
@@ -324,23 +325,23 @@ func (s *Server) dispatch(r *http.Request, ep endpoint, user string, req *reques
 		f      *fault
 	)
 	switch req.Action {
-	case actionCreate:
-		action = nsXfer + "/CreateResponse"
+	case wsmv.ActionCreate:
+		action = wsmv.NSTransfer + "/CreateResponse"
 		body, f = s.create(r, ep, user, req)
-	case actionDelete:
-		action = nsXfer + "/DeleteResponse"
+	case wsmv.ActionDelete:
+		action = wsmv.NSTransfer + "/DeleteResponse"
 		f = s.delete(ep, user, req)
-	case actionCommand:
-		action = nsShell + "/CommandResponse"
+	case wsmv.ActionCommand:
+		action = wsmv.NSShell + "/CommandResponse"
 		body, f = s.command(ep, user, req)
-	case actionSend:
-		action = nsShell + "/SendResponse"
+	case wsmv.ActionSend:
+		action = wsmv.NSShell + "/SendResponse"
 		body, f = s.send(ep, user, req)
-	case actionSignal:
-		action = nsShell + "/SignalResponse"
+	case wsmv.ActionSignal:
+		action = wsmv.NSShell + "/SignalResponse"
 		body, f = s.signal(ep, user, req)
-	case actionReceive:
-		action = nsShell + "/ReceiveResponse"
+	case wsmv.ActionReceive:
+		action = wsmv.NSShell + "/ReceiveResponse"
 		var gone bool
 		body, f, gone = s.receive(r.Context(), ep, user, req)
 		if gone {
@@ -625,7 +626,7 @@ func (s *Server) receive(ctx context.Context, ep endpoint, user string, req *req
 	// The largest envelope this Receive could produce without output:
 	// both streams present with End, Done with the widest exit code.
 	full := chunk{present: [2]bool{true, true}, end: [2]bool{true, true}, done: true, exitCode: -2147483648}
-	overhead := len(envelope(nsShell+"/ReceiveResponse", req.MessageID, newMessageID(), renderReceive(c.id, full)))
+	overhead := len(envelope(wsmv.NSShell+"/ReceiveResponse", req.MessageID, newMessageID(), renderReceive(c.id, full)))
 	b64 := maxEnv - overhead - envelopeSafetyMargin - 8 // 8: padding of two base64 runs
 	budget := b64 / 4 * 3
 	if budget < 3 {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
 // maxPending bounds the output a command may buffer before its writes
@@ -240,7 +242,7 @@ func renderReceive(commandID string, ch chunk) string {
 		b.WriteString(`>` + base64.StdEncoding.EncodeToString(ch.data[i]) + `</rsp:Stream>`)
 	}
 	if ch.done {
-		b.WriteString(`<rsp:CommandState CommandId="` + id + `" State="` + stateDone + `"><rsp:ExitCode>` +
+		b.WriteString(`<rsp:CommandState CommandId="` + id + `" State="` + wsmv.CommandStateDone + `"><rsp:ExitCode>` +
 			strconv.Itoa(ch.exitCode) + `</rsp:ExitCode></rsp:CommandState>`)
 	} else {
 		b.WriteString(`<rsp:CommandState CommandId="` + id + `" State="` + stateRunning + `"/>`)

@@ -8,36 +8,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exrunbook/exrunbook/internal/wsmv"
 )
 
-// Namespaces of WS-Management and WinRS.
+// The lab's own names beside the shared vocabulary (internal/wsmv).
 const (
-	nsSOAP   = "http://www.w3.org/2003/05/soap-envelope"
-	nsAddr   = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
-	nsWSMan  = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
-	nsMSWS   = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
-	nsShell  = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
-	nsXfer   = "http://schemas.xmlsoap.org/ws/2004/09/transfer"
-	nsFault  = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"
-	anonymus = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
-)
-
-// Actions and URIs.
-const (
-	actionCreate    = nsXfer + "/Create"
-	actionDelete    = nsXfer + "/Delete"
-	actionCommand   = nsShell + "/Command"
-	actionSend      = nsShell + "/Send"
-	actionReceive   = nsShell + "/Receive"
-	actionSignal    = nsShell + "/Signal"
 	actionFault     = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
 	addrFault       = "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault"
 	resourceCmd     = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-	stateDone       = nsShell + "/CommandState/Done"
-	stateRunning    = nsShell + "/CommandState/Running"
-	signalTerminate = nsShell + "/signal/terminate"
-	signalCtrlC     = nsShell + "/signal/ctrl_c"
-	signalCtrlBreak = nsShell + "/signal/ctrl_break"
+	stateRunning    = wsmv.NSShell + "/CommandState/Running"
+	signalTerminate = wsmv.NSShell + "/signal/terminate"
+	signalCtrlC     = wsmv.NSShell + "/signal/ctrl_c"
+	signalCtrlBreak = wsmv.NSShell + "/signal/ctrl_break"
 )
 
 // request is a parsed WS-Management request envelope.
@@ -235,10 +218,10 @@ func envelope(action, relatesTo, messageID, body string) []byte {
 	var b strings.Builder
 	b.Grow(len(body) + 900)
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` +
-		`<s:Envelope xml:lang="en-US" xmlns:s="` + nsSOAP + `" xmlns:a="` + nsAddr + `" xmlns:x="` + nsXfer +
-		`" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `" xmlns:p="` + nsMSWS + `">`)
+		`<s:Envelope xml:lang="en-US" xmlns:s="` + wsmv.NSSOAP + `" xmlns:a="` + wsmv.NSAddressing + `" xmlns:x="` + wsmv.NSTransfer +
+		`" xmlns:w="` + wsmv.NSWSMan + `" xmlns:rsp="` + wsmv.NSShell + `" xmlns:p="` + wsmv.NSMSWSMan + `">`)
 	b.WriteString(`<s:Header><a:Action>` + xmlText(action) + `</a:Action><a:MessageID>` + messageID +
-		`</a:MessageID><a:To>` + anonymus + `</a:To><a:RelatesTo>` + xmlText(relatesTo) + `</a:RelatesTo></s:Header>`)
+		`</a:MessageID><a:To>` + wsmv.AddrAnonymous + `</a:To><a:RelatesTo>` + xmlText(relatesTo) + `</a:RelatesTo></s:Header>`)
 	if body == "" {
 		b.WriteString(`<s:Body/>`)
 	} else {
@@ -267,7 +250,7 @@ func (f *fault) render(relatesTo, messageID, machine string) []byte {
 	}
 	body := `<s:Fault><s:Code><s:Value>` + f.code + `</s:Value><s:Subcode><s:Value>` + f.subcode +
 		`</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">` + xmlText(f.text) +
-		`</s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="` + nsFault + `" Code="` + strconv.FormatUint(uint64(f.wsman), 10) +
+		`</s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="` + wsmv.NSFault + `" Code="` + strconv.FormatUint(uint64(f.wsman), 10) +
 		`" Machine="` + xmlText(machine) + `"><f:Message>` + xmlText(f.text) + `</f:Message></f:WSManFault></s:Detail></s:Fault>`
 	return envelope(action, relatesTo, messageID, body)
 }
