@@ -108,6 +108,15 @@ func RouteDefault() {
 	routeOnce.Do(func() { http.DefaultTransport = router{fallback: original} })
 }
 
+// Routed is the libdnszone.Zone Context hook for a module that builds its
+// own http.Client on http.DefaultTransport: it installs RouteDefault once
+// and carries rt in the context of each call, so that the module's
+// requests go through rt.
+func Routed(rt http.RoundTripper) func(context.Context) context.Context {
+	RouteDefault()
+	return func(ctx context.Context) context.Context { return WithTransport(ctx, rt) }
+}
+
 func (t *Transport) sleep(ctx context.Context, d time.Duration) error {
 	if t.Sleep != nil {
 		return t.Sleep(ctx, d)

@@ -10,8 +10,6 @@
 package hetzner
 
 import (
-	"context"
-
 	libhetzner "github.com/libdns/hetzner/v2"
 
 	"github.com/exrunbook/exrunbook/internal/recordset"
@@ -30,11 +28,9 @@ func New(a apiretry.Access) (recordset.Provider, error) {
 	if err := a.Missing("hetzner", "API token"); err != nil {
 		return nil, err
 	}
-	apiretry.RouteDefault()
-	rt := &apiretry.Transport{Base: a.Transport}
 	return &libdnszone.Zone{
 		Module:  libhetzner.New(a.Secret),
-		Context: func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
+		Context: apiretry.Routed(&apiretry.Transport{Base: a.Transport}),
 		Explain: apiretry.Credential{
 			API: "Hetzner", Prefix: "hetzner", Kind: "API token", Setting: a.Setting,
 			Need: "it needs Read & Write in the project that holds the zone",

@@ -9,8 +9,6 @@
 package ionos
 
 import (
-	"context"
-
 	libionos "github.com/libdns/ionos"
 
 	"github.com/exrunbook/exrunbook/internal/recordset"
@@ -27,12 +25,10 @@ func New(a apiretry.Access) (recordset.Provider, error) {
 	if err := a.Missing("ionos", "API key"); err != nil {
 		return nil, err
 	}
-	apiretry.RouteDefault()
-	rt := &apiretry.Transport{Base: a.Transport, ErrorBodies: true}
 	return &libdnszone.Zone{
 		Module:             &libionos.Provider{AuthAPIToken: a.Secret},
 		DeleteRemovesRRset: true,
-		Context:            func(ctx context.Context) context.Context { return apiretry.WithTransport(ctx, rt) },
+		Context:            apiretry.Routed(&apiretry.Transport{Base: a.Transport, ErrorBodies: true}),
 		Explain: apiretry.Credential{
 			API: "IONOS", Prefix: "ionos", Kind: "API key", Setting: a.Setting,
 			Need: `it is "prefix.secret" from the IONOS developer console`, LabelStatus: true,
